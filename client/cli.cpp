@@ -1,0 +1,58 @@
+#include "client/cli.h"
+
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <fmt/core.h>
+
+#include <cerrno>
+#include <cstring>
+#include <vector>
+
+#include "client/version.h"
+#include "client/worker_path.h"
+
+namespace shoal::client {
+namespace {
+
+constexpr int kExitUsage = 125;
+
+// `shoal exec` runs in the worker binary, which embeds V8; the client
+// replaces itself with it so that signals, stdio and the exit status are
+// the program's own.
+int exec_in_worker(int argc, char** argv) {
+  auto worker = worker_path();
+  if (!worker) {
+    fmt::print(stderr, "shoal: {}\n", worker.error());
+    return kExitUsage;
+  }
+  std::vector<char*> args;
+  args.push_back(const_cast<char*>("shoal-worker"));
+  for (int i = 1; i < argc; ++i) args.push_back(argv[i]);  // "exec" and what follows
+  args.push_back(nullptr);
+  ::execv(worker->c_str(), args.data());
+  fmt::print(stderr, "shoal: cannot run {}: {}\n", *worker, std::strerror(errno));
+  return kExitUsage;
+}
+
+}  // namespace
+
+int run_cli(int argc, char** argv) {
+  if (argc >= 2 && std::strcmp(argv[1], "exec") == 0) return exec_in_worker(argc, argv);
+
+  CLI::App app{"shoal runs WebAssembly (WASI) programs as batch jobs.", "shoal"};
+  app.set_version_flag("--version", version_line());
+  app.require_subcommand(1);
+  app.add_subcommand("exec",
+                     "Run a WASI program here and now, without the broker "
+                     "(shoal exec --help)");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int code = app.exit(e);
+    return code == 0 ? 0 : kExitUsage;
+  }
+  return 0;
+}
+
+}  // namespace shoal::client

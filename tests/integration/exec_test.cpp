@@ -1,0 +1,177 @@
+// `shoal exec` as a user runs it: stdout, stderr and the exit status.
+#include <boost/test/unit_test.hpp>
+
+#include <filesystem>
+#include <fstream>
+
+#include "tests/support/process.h"
+
+using shoal::test::run_process;
+using shoal::test::test_wasm;
+using shoal::test::TempDir;
+
+namespace {
+std::string shoal_bin() { return shoal::test::required_env("SHOAL_BIN"); }
+
+void write_file(const std::string& path, const std::string& data) {
+  std::ofstream(path, std::ios::binary) << data;
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(hello_world_gets_arguments_and_environment) {
+  auto r = run_process({shoal_bin(), "exec", "-e", "GREETING=hi", "-e", "EMPTY=",
+                        test_wasm("args_env"), "one", "two words"});
+  BOOST_TEST(r.status == 0);
+  BOOST_TEST(r.out == "argc=3\narg[0]=" + test_wasm("args_env") +
+                          "\narg[1]=one\narg[2]=two words\nenv GREETING=hi\nenv EMPTY=\n");
+  BOOST_TEST(r.err == "to stderr\n");
+}
+
+BOOST_AUTO_TEST_CASE(host_environment_is_not_leaked_to_the_guest) {
+  auto r = run_process({shoal_bin(), "exec", test_wasm("args_env")});
+  BOOST_TEST(r.status == 0);
+  BOOST_TEST(r.out.find("env ") == std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(arguments_after_double_dash_may_start_with_a_dash) {
+  auto r = run_process({shoal_bin(), "exec", test_wasm("args_env"), "--", "-e", "--dir"});
+  BOOST_TEST(r.status == 0);
+  BOOST_TEST(r.out.find("arg[1]=-e\narg[2]=--dir\n") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(proc_exit_code_becomes_the_exit_status) {
+  for (int code : {0, 1, 7, 42, 255}) {
+    auto r = run_process({shoal_bin(), "exec", test_wasm("exit_code"), std::to_string(code)});
+    BOOST_TEST(r.status == code);
+    BOOST_TEST(r.out == "exiting with " + std::to_string(code) + "\n");
+    BOOST_TEST(r.err == "");
+  }
+}
+
+BOOST_AUTO_TEST_CASE(returning_from_start_is_exit_code_zero) {
+  auto r = run_process({shoal_bin(), "exec", test_wasm("stdin_echo")});
+  BOOST_TEST(r.status == 0);
+  BOOST_TEST(r.out == "");
+}
+
+BOOST_AUTO_TEST_CASE(stdin_reaches_the_guest) {
+  auto r = run_process({shoal_bin(), "exec", test_wasm("stdin_echo")}, "shoal reads stdin\n");
+  BOOST_TEST(r.status == 0);
+  BOOST_TEST(r.out == "SHOAL READS STDIN\n");
+}
+
+BOOST_AUTO_TEST_CASE(a_trap_prints_its_message_and_exits_134) {
+  auto r = run_process({shoal_bin(), "exec", test_wasm("trap")});
+  BOOST_TEST(r.status == 134);
+  BOOST_TEST(r.out == "before the trap\n");
+  BOOST_TEST(r.err.find("unreachable") != std::string::npos, r.err);
+  BOOST_TEST(r.err.starts_with("shoal: "));
+}
+
+BOOST_AUTO_TEST_CASE(missing_module_file_is_named) {
+  auto r = run_process({shoal_bin(), "exec", "/nonexistent/prog.wasm"});
+  BOOST_TEST(r.status == 125);
+  BOOST_TEST(r.out == "");
+  BOOST_TEST(r.err == "shoal: cannot read /nonexistent/prog.wasm: No such file or directory\n");
+}
+
+BOOST_AUTO_TEST_CASE(a_directory_is_not_a_module) {
+  TempDir dir;
+  auto r = run_process({shoal_bin(), "exec", dir.path()});
+  BOOST_TEST(r.status == 125);
+  BOOST_TEST(r.err == "shoal: cannot read " + dir.path() + ": is a directory\n");
+}
+
+BOOST_AUTO_TEST_CASE(a_file_that_is_not_wasm_is_refused_in_one_line) {
+  TempDir dir;
+  std::string path = dir.path() + "/notes.wasm";
+  write_file(path, "this is text, not wasm\n");
+  auto r = run_process({shoal_bin(), "exec", path});
+  BOOST_TEST(r.status == 125);
+  BOOST_TEST(r.err == "shoal: " + path +
+                          ": not a WebAssembly module (it does not start with the bytes \\0asm)\n");
+}
+
+BOOST_AUTO_TEST_CASE(a_truncated_module_is_refused_in_one_line) {
+  TempDir dir;
+  std::ifstream in(test_wasm("args_env"), std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::string path = dir.path() + "/cut.wasm";
+  write_file(path, bytes.substr(0, bytes.size() / 2));
+  auto r = run_process({shoal_bin(), "exec", path});
+  BOOST_TEST(r.status == 125);
+  BOOST_TEST(r.err.starts_with("shoal: " + path + ": "));
+  BOOST_TEST(std::count(r.err.begin(), r.err.end(), '\n') == 1, r.err);
+}
+
+BOOST_AUTO_TEST_CASE(a_module_without_start_is_refused) {
+  auto r = run_process({shoal_bin(), "exec", test_wasm("reactor")});
+  BOOST_TEST(r.status == 125);
+  BOOST_TEST(r.err.find("exports no function '_start'") != std::string::npos, r.err);
+  BOOST_TEST(std::count(r.err.begin(), r.err.end(), '\n') == 1, r.err);
+}
+
+BOOST_AUTO_TEST_CASE(an_unknown_import_is_named) {
+  auto r = run_process({shoal_bin(), "exec", test_wasm("unknown_import")});
+  BOOST_TEST(r.status == 125);
+  BOOST_TEST(r.err == "shoal: " + test_wasm("unknown_import") +
+                          ": the module imports env.launch_missiles (function), which shoal "
+                          "does not provide\n");
+}
+
+BOOST_AUTO_TEST_CASE(a_bad_env_flag_is_refused) {
+  auto r = run_process({shoal_bin(), "exec", "-e", "NOEQUALS", test_wasm("args_env")});
+  BOOST_TEST(r.status == 125);
+  BOOST_TEST(r.err == "shoal: -e NOEQUALS: expected KEY=VALUE\n");
+}
+
+BOOST_AUTO_TEST_CASE(a_missing_dir_is_named) {
+  auto r = run_process({shoal_bin(), "exec", "--dir", "/nonexistent::/data", test_wasm("files")});
+  BOOST_TEST(r.status == 125);
+  BOOST_TEST(r.err == "shoal: mount /nonexistent at /data: No such file or directory\n");
+}
+
+BOOST_AUTO_TEST_CASE(files_in_a_mounted_directory_round_trip) {
+  TempDir dir;
+  auto r = run_process({shoal_bin(), "exec", "--dir", dir.path() + "::/data", test_wasm("files")});
+  BOOST_TEST(r.status == 0, r.err);
+  BOOST_TEST(r.out ==
+             "read 18 bytes: line one\nline two\nsize 18\nfound moved.txt\nentries 3\n"
+             "unlink 0\nrmdir 0\n");
+  BOOST_TEST(std::filesystem::is_empty(dir.path()));
+}
+
+BOOST_AUTO_TEST_CASE(a_read_only_mount_refuses_writes) {
+  TempDir dir;
+  auto r = run_process({shoal_bin(), "exec", "--dir", dir.path() + "::/data:ro", test_wasm("files")});
+  BOOST_TEST(r.status == 2);
+  BOOST_TEST(r.err == "fopen /data/out.txt: Read-only file system\n");
+  BOOST_TEST(std::filesystem::is_empty(dir.path()));
+}
+
+BOOST_AUTO_TEST_CASE(paths_outside_the_mount_are_refused) {
+  TempDir dir;
+  std::filesystem::create_directory(dir.path() + "/inside");
+  write_file(dir.path() + "/secret.txt", "secret");
+  std::filesystem::create_symlink("../secret.txt", dir.path() + "/inside/link");
+  std::filesystem::create_symlink("/etc/passwd", dir.path() + "/inside/abs");
+  for (std::string path : {"/data/../secret.txt", "/data/link", "/data/abs", "/etc/passwd",
+                           "/data/./../inside/../secret.txt"}) {
+    auto r = run_process(
+        {shoal_bin(), "exec", "--dir", dir.path() + "/inside::/data", test_wasm("files"), "open", path});
+    BOOST_TEST(r.status == 0, path + ": " + r.out);
+    BOOST_TEST(r.out.starts_with("refused " + path), r.out);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(help_is_printed_and_exits_zero) {
+  auto r = run_process({shoal_bin(), "exec", "--help"});
+  BOOST_TEST(r.status == 0);
+  BOOST_TEST(r.out.find("--dir") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(version_names_shoal_and_v8) {
+  auto r = run_process({shoal_bin(), "--version"});
+  BOOST_TEST(r.status == 0);
+  BOOST_TEST(r.out.starts_with("shoal 0.1.0 (V8 10.2."), r.out);
+}

@@ -1,0 +1,371 @@
+// Calls on an open descriptor: reading, writing, seeking, its flags, rights
+// and status, directory listing, and the preopen names.
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <vector>
+
+#include "wasi/calls.h"
+#include "wasi/file_stat.h"
+
+namespace shoal::wasi::calls {
+namespace {
+
+std::vector<struct iovec> host_iovecs(const std::vector<std::span<uint8_t>>& bufs) {
+  std::vector<struct iovec> out(bufs.size());
+  for (size_t i = 0; i < bufs.size(); ++i) out[i] = {bufs[i].data(), bufs[i].size()};
+  return out;
+}
+
+// The number of bytes a call moved, stored for the guest.
+Errno done(const GuestMemory& mem, uint32_t ptr, ssize_t n) {
+  if (n < 0) return from_host_errno(errno);
+  return mem.store<uint32_t>(ptr, static_cast<uint32_t>(n));
+}
+
+// Entries with no host descriptor (the output streams, an empty stdin)
+// cannot seek, sync or be truncated.
+Result<FdEntry*> host_entry(Environment& env, uint64_t fd, abi::Rights needed) {
+  auto e = env.fds().get(u32(fd), needed);
+  if (!e) return e;
+  if (!(*e)->host.valid()) return std::unexpected(Errno::spipe);
+  return e;
+}
+
+uint16_t fdflags_of(int host_flags) {
+  uint16_t f = 0;
+  if (host_flags & O_APPEND) f |= abi::fdflag::append;
+  if (host_flags & O_NONBLOCK) f |= abi::fdflag::nonblock;
+  if ((host_flags & O_SYNC) == O_SYNC) f |= abi::fdflag::sync | abi::fdflag::rsync;
+  else if (host_flags & O_DSYNC) f |= abi::fdflag::dsync;
+  return f;
+}
+
+// UTIME_* timespecs for a WASI (time, flags) pair.
+Result<timespec> time_arg(uint64_t t, uint16_t flags, uint16_t set, uint16_t now) {
+  if ((flags & set) && (flags & now)) return std::unexpected(Errno::inval);
+  if (flags & now) return timespec{0, UTIME_NOW};
+  if (flags & set)
+    return timespec{static_cast<time_t>(t / 1'000'000'000ull),
+                    static_cast<long>(t % 1'000'000'000ull)};
+  return timespec{0, UTIME_OMIT};
+}
+
+}  // namespace
+
+Result<std::array<timespec, 2>> utimens_args(uint64_t atim, uint64_t mtim, uint16_t flags) {
+  if (flags & ~(abi::fstflag::atim | abi::fstflag::atim_now | abi::fstflag::mtim |
+                abi::fstflag::mtim_now))
+    return std::unexpected(Errno::inval);
+  auto at = time_arg(atim, flags, abi::fstflag::atim, abi::fstflag::atim_now);
+  if (!at) return std::unexpected(at.error());
+  auto mt = time_arg(mtim, flags, abi::fstflag::mtim, abi::fstflag::mtim_now);
+  if (!mt) return std::unexpected(mt.error());
+  return std::array<timespec, 2>{*at, *mt};
+}
+
+SHOAL_WASI_CALL(fd_read) {
+  auto e = env.fds().get(u32(a[0]), abi::right::fd_read);
+  if (!e) return e.error();
+  auto bufs = mem.iovecs(u32(a[1]), u32(a[2]));
+  if (!bufs) return bufs.error();
+  if (!(*e)->host.valid()) return mem.store<uint32_t>(u32(a[3]), 0);  // empty stdin
+  auto iov = host_iovecs(*bufs);
+  ssize_t n;
+  do n = ::readv((*e)->host.get(), iov.data(), static_cast<int>(iov.size()));
+  while (n < 0 && errno == EINTR);
+  return done(mem, u32(a[3]), n);
+}
+
+SHOAL_WASI_CALL(fd_write) {
+  auto e = env.fds().get(u32(a[0]), abi::right::fd_write);
+  if (!e) return e.error();
+  auto bufs = mem.iovecs(u32(a[1]), u32(a[2]));
+  if (!bufs) return bufs.error();
+  if ((*e)->sink) {
+    uint64_t total = 0;
+    for (auto& b : *bufs) {
+      if (Errno err = (*e)->sink->write(b); err != Errno::success) return err;
+      total += b.size();
+    }
+    return mem.store<uint32_t>(u32(a[3]), static_cast<uint32_t>(total));
+  }
+  auto iov = host_iovecs(*bufs);
+  ssize_t n;
+  do n = ::writev((*e)->host.get(), iov.data(), static_cast<int>(iov.size()));
+  while (n < 0 && errno == EINTR);
+  return done(mem, u32(a[3]), n);
+}
+
+SHOAL_WASI_CALL(fd_pread) {
+  auto e = host_entry(env, a[0], abi::right::fd_read | abi::right::fd_seek);
+  if (!e) return e.error();
+  auto bufs = mem.iovecs(u32(a[1]), u32(a[2]));
+  if (!bufs) return bufs.error();
+  if (a[3] > INT64_MAX) return Errno::inval;
+  auto iov = host_iovecs(*bufs);
+  ssize_t n = ::preadv((*e)->host.get(), iov.data(), static_cast<int>(iov.size()),
+                       static_cast<off_t>(a[3]));
+  return done(mem, u32(a[4]), n);
+}
+
+SHOAL_WASI_CALL(fd_pwrite) {
+  auto e = host_entry(env, a[0], abi::right::fd_write | abi::right::fd_seek);
+  if (!e) return e.error();
+  auto bufs = mem.iovecs(u32(a[1]), u32(a[2]));
+  if (!bufs) return bufs.error();
+  if (a[3] > INT64_MAX) return Errno::inval;
+  auto iov = host_iovecs(*bufs);
+  ssize_t n = ::pwritev((*e)->host.get(), iov.data(), static_cast<int>(iov.size()),
+                        static_cast<off_t>(a[3]));
+  return done(mem, u32(a[4]), n);
+}
+
+SHOAL_WASI_CALL(fd_seek) {
+  auto whence = static_cast<abi::Whence>(u32(a[2]));
+  int host_whence;
+  switch (whence) {
+    case abi::Whence::set: host_whence = SEEK_SET; break;
+    case abi::Whence::cur: host_whence = SEEK_CUR; break;
+    case abi::Whence::end: host_whence = SEEK_END; break;
+    default: return Errno::inval;
+  }
+  // A zero move from the current position only tells, so fd_tell suffices.
+  abi::Rights needed = (a[1] == 0 && whence == abi::Whence::cur)
+                           ? abi::right::fd_tell
+                           : abi::right::fd_seek;
+  auto e = env.fds().get(u32(a[0]));
+  if (!e) return e.error();
+  if (!(*e)->host.valid() || (*e)->filetype == abi::Filetype::character_device)
+    return Errno::spipe;
+  if (((*e)->rights_base & needed) != needed) return Errno::notcapable;
+  off_t pos = ::lseek((*e)->host.get(), static_cast<off_t>(static_cast<int64_t>(a[1])),
+                      host_whence);
+  if (pos < 0) return from_host_errno(errno);
+  return mem.store<uint64_t>(u32(a[3]), static_cast<uint64_t>(pos));
+}
+
+SHOAL_WASI_CALL(fd_tell) {
+  auto e = env.fds().get(u32(a[0]));
+  if (!e) return e.error();
+  if (!(*e)->host.valid() || (*e)->filetype == abi::Filetype::character_device)
+    return Errno::spipe;
+  if (!((*e)->rights_base & abi::right::fd_tell)) return Errno::notcapable;
+  off_t pos = ::lseek((*e)->host.get(), 0, SEEK_CUR);
+  if (pos < 0) return from_host_errno(errno);
+  return mem.store<uint64_t>(u32(a[1]), static_cast<uint64_t>(pos));
+}
+
+SHOAL_WASI_CALL(fd_close) {
+  (void)mem;
+  return env.fds().close(u32(a[0]));
+}
+
+SHOAL_WASI_CALL(fd_renumber) {
+  (void)mem;
+  return env.fds().renumber(u32(a[0]), u32(a[1]));
+}
+
+SHOAL_WASI_CALL(fd_sync) {
+  (void)mem;
+  auto e = host_entry(env, a[0], abi::right::fd_sync);
+  if (!e) return e.error() == Errno::spipe ? Errno::inval : e.error();
+  return ::fsync((*e)->host.get()) == 0 ? Errno::success : from_host_errno(errno);
+}
+
+SHOAL_WASI_CALL(fd_datasync) {
+  (void)mem;
+  auto e = host_entry(env, a[0], abi::right::fd_datasync);
+  if (!e) return e.error() == Errno::spipe ? Errno::inval : e.error();
+  return ::fdatasync((*e)->host.get()) == 0 ? Errno::success : from_host_errno(errno);
+}
+
+SHOAL_WASI_CALL(fd_advise) {
+  (void)mem;
+  static constexpr int kAdvice[] = {POSIX_FADV_NORMAL,   POSIX_FADV_SEQUENTIAL,
+                                    POSIX_FADV_RANDOM,   POSIX_FADV_WILLNEED,
+                                    POSIX_FADV_DONTNEED, POSIX_FADV_NOREUSE};
+  auto e = host_entry(env, a[0], abi::right::fd_advise);
+  if (!e) return e.error();
+  if (u32(a[3]) >= std::size(kAdvice)) return Errno::inval;
+  if (a[1] > INT64_MAX || a[2] > INT64_MAX) return Errno::inval;
+  int r = ::posix_fadvise((*e)->host.get(), static_cast<off_t>(a[1]), static_cast<off_t>(a[2]),
+                          kAdvice[u32(a[3])]);
+  return from_host_errno(r);
+}
+
+SHOAL_WASI_CALL(fd_allocate) {
+  (void)mem;
+  auto e = host_entry(env, a[0], abi::right::fd_allocate);
+  if (!e) return e.error();
+  if (a[1] > INT64_MAX || a[2] > INT64_MAX) return Errno::inval;
+  int r = ::posix_fallocate((*e)->host.get(), static_cast<off_t>(a[1]), static_cast<off_t>(a[2]));
+  return from_host_errno(r);
+}
+
+SHOAL_WASI_CALL(fd_fdstat_get) {
+  auto e = env.fds().get(u32(a[0]));
+  if (!e) return e.error();
+  uint16_t flags = (*e)->fdflags;
+  if ((*e)->host.valid()) {
+    int host_flags = ::fcntl((*e)->host.get(), F_GETFL);
+    if (host_flags >= 0) flags = fdflags_of(host_flags);
+  }
+  auto b = mem.bytes(u32(a[1]), abi::fdstat::size);
+  if (!b) return b.error();
+  std::memset(b->data(), 0, b->size());
+  (*b)[abi::fdstat::filetype] = static_cast<uint8_t>((*e)->filetype);
+  std::memcpy(b->data() + abi::fdstat::flags, &flags, 2);
+  std::memcpy(b->data() + abi::fdstat::rights_base, &(*e)->rights_base, 8);
+  std::memcpy(b->data() + abi::fdstat::rights_inheriting, &(*e)->rights_inheriting, 8);
+  return Errno::success;
+}
+
+SHOAL_WASI_CALL(fd_fdstat_set_flags) {
+  (void)mem;
+  auto e = env.fds().get(u32(a[0]), abi::right::fd_fdstat_set_flags);
+  if (!e) return e.error();
+  auto wanted = static_cast<uint16_t>(a[1]);
+  if (wanted & ~(abi::fdflag::append | abi::fdflag::dsync | abi::fdflag::nonblock |
+                 abi::fdflag::rsync | abi::fdflag::sync))
+    return Errno::inval;
+  if (!(*e)->host.valid()) {
+    (*e)->fdflags = wanted;
+    return Errno::success;
+  }
+  // Like Linux's F_SETFL, only append and nonblock can change after open.
+  int host_flags = ::fcntl((*e)->host.get(), F_GETFL);
+  if (host_flags < 0) return from_host_errno(errno);
+  host_flags &= ~(O_APPEND | O_NONBLOCK);
+  if (wanted & abi::fdflag::append) host_flags |= O_APPEND;
+  if (wanted & abi::fdflag::nonblock) host_flags |= O_NONBLOCK;
+  if (::fcntl((*e)->host.get(), F_SETFL, host_flags) != 0) return from_host_errno(errno);
+  return Errno::success;
+}
+
+SHOAL_WASI_CALL(fd_fdstat_set_rights) {
+  (void)mem;
+  auto e = env.fds().get(u32(a[0]));
+  if (!e) return e.error();
+  // Rights can only be dropped, never gained.
+  if ((a[1] & ~(*e)->rights_base) || (a[2] & ~(*e)->rights_inheriting)) return Errno::notcapable;
+  (*e)->rights_base = a[1];
+  (*e)->rights_inheriting = a[2];
+  return Errno::success;
+}
+
+SHOAL_WASI_CALL(fd_filestat_get) {
+  auto e = env.fds().get(u32(a[0]), abi::right::fd_filestat_get);
+  if (!e) return e.error();
+  struct stat st {};
+  if ((*e)->host.valid()) {
+    if (::fstat((*e)->host.get(), &st) != 0) return from_host_errno(errno);
+  } else {
+    st.st_mode = S_IFCHR;
+  }
+  return store_filestat(mem, u32(a[1]), st);
+}
+
+SHOAL_WASI_CALL(fd_filestat_set_size) {
+  (void)mem;
+  auto e = host_entry(env, a[0], abi::right::fd_filestat_set_size);
+  if (!e) return e.error() == Errno::spipe ? Errno::inval : e.error();
+  if (a[1] > INT64_MAX) return Errno::inval;
+  return ::ftruncate((*e)->host.get(), static_cast<off_t>(a[1])) == 0 ? Errno::success
+                                                                        : from_host_errno(errno);
+}
+
+SHOAL_WASI_CALL(fd_filestat_set_times) {
+  (void)mem;
+  auto e = host_entry(env, a[0], abi::right::fd_filestat_set_times);
+  if (!e) return e.error() == Errno::spipe ? Errno::inval : e.error();
+  auto times = utimens_args(a[1], a[2], static_cast<uint16_t>(a[3]));
+  if (!times) return times.error();
+  return ::futimens((*e)->host.get(), times->data()) == 0 ? Errno::success
+                                                          : from_host_errno(errno);
+}
+
+SHOAL_WASI_CALL(fd_prestat_get) {
+  auto e = env.fds().get(u32(a[0]));
+  if (!e) return e.error();
+  if (!(*e)->preopen_name) return Errno::badf;
+  auto b = mem.bytes(u32(a[1]), abi::prestat::size);
+  if (!b) return b.error();
+  std::memset(b->data(), 0, b->size());
+  auto len = static_cast<uint32_t>((*e)->preopen_name->size());
+  std::memcpy(b->data() + abi::prestat::name_len, &len, 4);
+  return Errno::success;
+}
+
+SHOAL_WASI_CALL(fd_prestat_dir_name) {
+  auto e = env.fds().get(u32(a[0]));
+  if (!e) return e.error();
+  if (!(*e)->preopen_name) return Errno::badf;
+  const std::string& name = *(*e)->preopen_name;
+  if (u32(a[2]) < name.size()) return Errno::nametoolong;
+  return mem.copy_in(u32(a[1]), {reinterpret_cast<const uint8_t*>(name.data()), name.size()});
+}
+
+SHOAL_WASI_CALL(fd_readdir) {
+  auto e = env.fds().get(u32(a[0]), abi::right::fd_readdir);
+  if (!e) return e.error();
+  if ((*e)->filetype != abi::Filetype::directory) return Errno::notdir;
+  auto buf = mem.bytes(u32(a[1]), u32(a[2]));
+  if (!buf) return buf.error();
+  uint64_t cookie = a[3];
+
+  // A fresh handle each call, so the position of the guest's fd is ours to
+  // define: the cookie is the index of the next entry, "." and ".." included.
+  int fd = ::openat((*e)->host.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return from_host_errno(errno);
+  DIR* dir = ::fdopendir(fd);
+  if (!dir) {
+    ::close(fd);
+    return from_host_errno(errno);
+  }
+  size_t used = 0;
+  uint64_t index = 0;
+  errno = 0;
+  while (used < buf->size()) {
+    struct dirent* d = ::readdir(dir);
+    if (!d) break;
+    if (index++ < cookie) continue;
+    abi::Filetype type = abi::Filetype::unknown;
+    switch (d->d_type) {
+      case DT_REG: type = abi::Filetype::regular_file; break;
+      case DT_DIR: type = abi::Filetype::directory; break;
+      case DT_LNK: type = abi::Filetype::symbolic_link; break;
+      case DT_CHR: type = abi::Filetype::character_device; break;
+      case DT_BLK: type = abi::Filetype::block_device; break;
+      case DT_SOCK: type = abi::Filetype::socket_stream; break;
+      default: {
+        struct stat st;
+        if (::fstatat(fd, d->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0) type = filetype_of(st.st_mode);
+      }
+    }
+    auto namlen = static_cast<uint32_t>(std::strlen(d->d_name));
+    uint8_t header[abi::dirent::size] = {};
+    uint64_t next = index;
+    uint64_t ino = d->d_ino;
+    std::memcpy(header + abi::dirent::next, &next, 8);
+    std::memcpy(header + abi::dirent::ino, &ino, 8);
+    std::memcpy(header + abi::dirent::namlen, &namlen, 4);
+    header[abi::dirent::type] = static_cast<uint8_t>(type);
+    // The last entry may be cut short: a full buffer tells the guest to call
+    // again from that entry's cookie.
+    size_t n = std::min(sizeof header, buf->size() - used);
+    std::memcpy(buf->data() + used, header, n);
+    used += n;
+    n = std::min<size_t>(namlen, buf->size() - used);
+    std::memcpy(buf->data() + used, d->d_name, n);
+    used += n;
+  }
+  ::closedir(dir);
+  return mem.store<uint32_t>(u32(a[4]), static_cast<uint32_t>(used));
+}
+
+}  // namespace shoal::wasi::calls

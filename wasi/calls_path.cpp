@@ -1,0 +1,197 @@
+// Calls that name a path beneath a directory fd. Every one resolves the
+// path with resolve_path (path_walk.h) and then acts on the final component
+// with an *at call that does not follow symlinks.
+#include <fcntl.h>
+#include <limits.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "wasi/calls.h"
+#include "wasi/file_stat.h"
+#include "wasi/path_walk.h"
+
+namespace shoal::wasi::calls {
+namespace {
+
+// The directory entry behind fd, with `needed` rights; rofs when the call
+// would write (`writes`) below a read-only mount.
+Result<FdEntry*> directory(Environment& env, uint64_t fd, abi::Rights needed, bool writes) {
+  auto e = env.fds().get(u32(fd));
+  if (!e) return e;
+  if ((*e)->filetype != abi::Filetype::directory) return std::unexpected(Errno::notdir);
+  if (writes && (*e)->read_only) return std::unexpected(Errno::rofs);
+  if (((*e)->rights_base & needed) != needed) return std::unexpected(Errno::notcapable);
+  return e;
+}
+
+// Reads the guest's path and resolves it beneath the directory.
+Result<ResolvedPath> resolve(const GuestMemory& mem, FdEntry* dir, uint64_t ptr, uint64_t len,
+                             bool follow) {
+  auto path = mem.string(u32(ptr), u32(len));
+  if (!path) return std::unexpected(path.error());
+  return resolve_path(dir->host.get(), *path, follow);
+}
+
+Errno check(int r) { return r == 0 ? Errno::success : from_host_errno(errno); }
+
+}  // namespace
+
+SHOAL_WASI_CALL(path_open) {
+  const uint32_t dirflags = u32(a[1]);
+  const auto oflags = static_cast<uint16_t>(a[4]);
+  const abi::Rights want_base = a[5], want_inheriting = a[6];
+  const auto fdflags = static_cast<uint16_t>(a[7]);
+  if (oflags & ~(abi::oflag::creat | abi::oflag::directory | abi::oflag::excl | abi::oflag::trunc))
+    return Errno::inval;
+
+  constexpr abi::Rights write_rights = abi::right::fd_write | abi::right::fd_datasync |
+                                       abi::right::fd_allocate |
+                                       abi::right::fd_filestat_set_size;
+  const bool wants_write = (want_base & write_rights) != 0;
+  abi::Rights needed = abi::right::path_open;
+  if (oflags & abi::oflag::creat) needed |= abi::right::path_create_file;
+  if (oflags & abi::oflag::trunc) needed |= abi::right::path_filestat_set_size;
+  auto dir = directory(env, a[0], needed,
+                       wants_write || (oflags & (abi::oflag::creat | abi::oflag::trunc)));
+  if (!dir) return dir.error();
+  auto path = resolve(mem, *dir, a[2], a[3], dirflags & abi::lookupflag::symlink_follow);
+  if (!path) return path.error();
+
+  int flags = O_CLOEXEC | O_NOFOLLOW;
+  if (oflags & abi::oflag::creat) flags |= O_CREAT;
+  if (oflags & abi::oflag::excl) flags |= O_EXCL;
+  if (oflags & abi::oflag::trunc) flags |= O_TRUNC;
+  if (oflags & abi::oflag::directory) flags |= O_DIRECTORY;
+  const bool wants_read = want_base & (abi::right::fd_read | abi::right::fd_readdir);
+  if (wants_write) flags |= wants_read ? O_RDWR : O_WRONLY;
+  else flags |= O_RDONLY;
+  if (fdflags & abi::fdflag::append) flags |= O_APPEND;
+  if (fdflags & abi::fdflag::nonblock) flags |= O_NONBLOCK;
+  if (fdflags & abi::fdflag::sync) flags |= O_SYNC;
+  else if (fdflags & (abi::fdflag::dsync | abi::fdflag::rsync)) flags |= O_DSYNC;
+
+  int fd = ::openat(path->dir, path->name.c_str(), flags, 0666);
+  if (fd < 0) return from_host_errno(errno);
+  UniqueFd host(fd);
+  struct stat st;
+  if (::fstat(fd, &st) != 0) return from_host_errno(errno);
+
+  FdEntry entry;
+  entry.filetype = filetype_of(st.st_mode);
+  entry.host = std::move(host);
+  entry.read_only = (*dir)->read_only;
+  const abi::Rights kind = entry.filetype == abi::Filetype::directory
+                               ? abi::right::directory
+                               : abi::right::file;
+  entry.rights_base = want_base & (*dir)->rights_inheriting & kind;
+  entry.rights_inheriting = want_inheriting & (*dir)->rights_inheriting;
+  auto placed = env.fds().insert(std::move(entry));
+  if (!placed) return placed.error();
+  if (Errno e = mem.store<uint32_t>(u32(a[8]), *placed); e != Errno::success) {
+    env.fds().close(*placed);
+    return e;
+  }
+  return Errno::success;
+}
+
+SHOAL_WASI_CALL(path_create_directory) {
+  auto dir = directory(env, a[0], abi::right::path_create_directory, true);
+  if (!dir) return dir.error();
+  auto path = resolve(mem, *dir, a[1], a[2], false);
+  if (!path) return path.error();
+  return check(::mkdirat(path->dir, path->name.c_str(), 0777));
+}
+
+SHOAL_WASI_CALL(path_filestat_get) {
+  auto dir = directory(env, a[0], abi::right::path_filestat_get, false);
+  if (!dir) return dir.error();
+  auto path = resolve(mem, *dir, a[2], a[3], u32(a[1]) & abi::lookupflag::symlink_follow);
+  if (!path) return path.error();
+  struct stat st;
+  if (::fstatat(path->dir, path->name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0)
+    return from_host_errno(errno);
+  return store_filestat(mem, u32(a[4]), st);
+}
+
+SHOAL_WASI_CALL(path_filestat_set_times) {
+  auto dir = directory(env, a[0], abi::right::path_filestat_set_times, true);
+  if (!dir) return dir.error();
+  auto times = utimens_args(a[4], a[5], static_cast<uint16_t>(a[6]));
+  if (!times) return times.error();
+  auto path = resolve(mem, *dir, a[2], a[3], u32(a[1]) & abi::lookupflag::symlink_follow);
+  if (!path) return path.error();
+  return check(::utimensat(path->dir, path->name.c_str(), times->data(), AT_SYMLINK_NOFOLLOW));
+}
+
+SHOAL_WASI_CALL(path_link) {
+  auto from_dir = directory(env, a[0], abi::right::path_link_source, true);
+  if (!from_dir) return from_dir.error();
+  auto to_dir = directory(env, a[4], abi::right::path_link_target, true);
+  if (!to_dir) return to_dir.error();
+  auto from = resolve(mem, *from_dir, a[2], a[3], u32(a[1]) & abi::lookupflag::symlink_follow);
+  if (!from) return from.error();
+  auto to = resolve(mem, *to_dir, a[5], a[6], false);
+  if (!to) return to.error();
+  return check(::linkat(from->dir, from->name.c_str(), to->dir, to->name.c_str(), 0));
+}
+
+SHOAL_WASI_CALL(path_readlink) {
+  auto dir = directory(env, a[0], abi::right::path_readlink, false);
+  if (!dir) return dir.error();
+  auto path = resolve(mem, *dir, a[1], a[2], false);
+  if (!path) return path.error();
+  char target[PATH_MAX];
+  ssize_t n = ::readlinkat(path->dir, path->name.c_str(), target, sizeof target);
+  if (n < 0) return from_host_errno(errno);
+  // A short buffer gets the start of the target, as readlink(2) gives.
+  auto buf = mem.bytes(u32(a[3]), u32(a[4]));
+  if (!buf) return buf.error();
+  size_t copied = std::min(buf->size(), static_cast<size_t>(n));
+  std::memcpy(buf->data(), target, copied);
+  return mem.store<uint32_t>(u32(a[5]), static_cast<uint32_t>(copied));
+}
+
+SHOAL_WASI_CALL(path_remove_directory) {
+  auto dir = directory(env, a[0], abi::right::path_remove_directory, true);
+  if (!dir) return dir.error();
+  auto path = resolve(mem, *dir, a[1], a[2], false);
+  if (!path) return path.error();
+  return check(::unlinkat(path->dir, path->name.c_str(), AT_REMOVEDIR));
+}
+
+SHOAL_WASI_CALL(path_rename) {
+  auto from_dir = directory(env, a[0], abi::right::path_rename_source, true);
+  if (!from_dir) return from_dir.error();
+  auto to_dir = directory(env, a[3], abi::right::path_rename_target, true);
+  if (!to_dir) return to_dir.error();
+  auto from = resolve(mem, *from_dir, a[1], a[2], false);
+  if (!from) return from.error();
+  auto to = resolve(mem, *to_dir, a[4], a[5], false);
+  if (!to) return to.error();
+  return check(::renameat(from->dir, from->name.c_str(), to->dir, to->name.c_str()));
+}
+
+SHOAL_WASI_CALL(path_symlink) {
+  auto target = mem.string(u32(a[0]), u32(a[1]));
+  if (!target) return target.error();
+  if (target->find('\0') != std::string_view::npos) return Errno::inval;
+  auto dir = directory(env, a[2], abi::right::path_symlink, true);
+  if (!dir) return dir.error();
+  auto path = resolve(mem, *dir, a[3], a[4], false);
+  if (!path) return path.error();
+  // The target is stored as written; the walk refuses to follow it out of
+  // the mount later, whatever it says.
+  return check(::symlinkat(std::string(*target).c_str(), path->dir, path->name.c_str()));
+}
+
+SHOAL_WASI_CALL(path_unlink_file) {
+  auto dir = directory(env, a[0], abi::right::path_unlink_file, true);
+  if (!dir) return dir.error();
+  auto path = resolve(mem, *dir, a[1], a[2], false);
+  if (!path) return path.error();
+  return check(::unlinkat(path->dir, path->name.c_str(), 0));
+}
+
+}  // namespace shoal::wasi::calls

@@ -1,0 +1,60 @@
+// What one guest run sees: its arguments, environment variables, file
+// descriptor table, and how it asked to exit.
+#pragma once
+
+#include <cstdint>
+#include <expected>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "wasi/fd_table.h"
+#include "wasi/output_sink.h"
+
+namespace shoal::wasi {
+
+// A host directory or file offered to the guest under `guest_path`.
+struct Mount {
+  std::string host_path;
+  std::string guest_path;
+  bool read_only = false;
+};
+
+struct Config {
+  std::vector<std::string> args;  // args[0] is the program name
+  std::vector<std::string> env;   // "KEY=VALUE"
+  // Preopened in this order, as fds 3, 4, ... (docs/wasi.md).
+  std::vector<Mount> mounts;
+  // A host fd the guest reads as its stdin (borrowed and dup'ed), or -1
+  // for an empty stdin.
+  int stdin_fd = -1;
+  OutputSink* stdout_sink = nullptr;
+  OutputSink* stderr_sink = nullptr;
+  uint32_t max_fds = 1024;
+};
+
+class Environment {
+ public:
+  // Opens every mount; fails with a message naming the mount that could not
+  // be opened and why.
+  static std::expected<std::unique_ptr<Environment>, std::string> create(const Config& config);
+
+  const std::vector<std::string>& args() const { return args_; }
+  const std::vector<std::string>& env() const { return env_; }
+  FdTable& fds() { return fds_; }
+
+  // proc_exit: records the code; the engine unwinds the guest.
+  void request_exit(uint32_t code) { exit_code_ = code; }
+  std::optional<uint32_t> exit_code() const { return exit_code_; }
+
+ private:
+  explicit Environment(uint32_t max_fds) : fds_(max_fds) {}
+
+  std::vector<std::string> args_;
+  std::vector<std::string> env_;
+  FdTable fds_;
+  std::optional<uint32_t> exit_code_;
+};
+
+}  // namespace shoal::wasi

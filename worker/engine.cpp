@@ -1,0 +1,215 @@
+#include "worker/engine.h"
+
+#include <libplatform/libplatform.h>
+#include <v8.h>
+
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "wasi/functions.h"
+#include "worker/module_info.h"
+
+namespace shoal::worker {
+namespace {
+
+// V8 is initialised once per process and never torn down: workers live as
+// long as the process, and V8 cannot be re-initialised after disposal.
+void ensure_v8() {
+  static std::once_flag once;
+  static std::unique_ptr<v8::Platform> platform;
+  std::call_once(once, [] {
+    platform = v8::platform::NewDefaultPlatform();
+    v8::V8::InitializePlatform(platform.get());
+    v8::V8::Initialize();
+  });
+}
+
+// The state one guest run shares with its host functions.
+struct Instance {
+  wasi::Environment* env = nullptr;
+  v8::Global<v8::WasmMemoryObject> memory;
+  bool exited = false;
+};
+
+struct Binding {
+  Instance* instance;
+  const wasi::Function* function;
+};
+
+// A JS exception thrown by proc_exit to unwind the guest at once.
+constexpr char kExitMarker[] = "shoal.proc_exit";
+
+void call_host(const v8::FunctionCallbackInfo<v8::Value>& info) {
+  auto* b = static_cast<Binding*>(info.Data().As<v8::External>()->Value());
+  v8::Isolate* isolate = info.GetIsolate();
+  uint64_t args[16] = {};
+  const std::string_view params = b->function->params;
+  for (size_t i = 0; i < params.size(); ++i) {
+    v8::Local<v8::Value> v = info[static_cast<int>(i)];
+    if (params[i] == 'i') {
+      args[i] = static_cast<uint32_t>(v->IsInt32() ? v.As<v8::Int32>()->Value()
+                                                   : v->Int32Value(isolate->GetCurrentContext())
+                                                         .FromMaybe(0));
+    } else {
+      args[i] = v->IsBigInt() ? v.As<v8::BigInt>()->Uint64Value() : 0;
+    }
+  }
+  uint8_t* base = nullptr;
+  uint64_t size = 0;
+  if (!b->instance->memory.IsEmpty()) {
+    v8::Local<v8::ArrayBuffer> buffer = b->instance->memory.Get(isolate)->Buffer();
+    base = static_cast<uint8_t*>(buffer->Data());
+    size = buffer->ByteLength();
+  }
+  wasi::GuestMemory mem(base, size);
+  wasi::Errno e = b->function->handler(*b->instance->env, mem, args);
+  if (!b->function->returns_errno) {
+    // proc_exit: wasi-libc follows the call with `unreachable`, so the guest
+    // must not resume. An exception unwinds it now; terminating as well keeps
+    // a guest that catches foreign exceptions from carrying on.
+    b->instance->exited = true;
+    isolate->ThrowException(v8::String::NewFromUtf8Literal(isolate, kExitMarker));
+    isolate->TerminateExecution();
+    return;
+  }
+  info.GetReturnValue().Set(static_cast<uint32_t>(e));
+}
+
+std::string exception_text(v8::Isolate* isolate, v8::Local<v8::Context> ctx,
+                           const v8::TryCatch& tc) {
+  if (!tc.HasCaught() || tc.Exception().IsEmpty()) return "unknown error";
+  v8::String::Utf8Value text(isolate, tc.Exception());
+  return *text ? *text : "unknown error";
+  (void)ctx;
+}
+
+v8::Local<v8::Value> get(v8::Local<v8::Context> ctx, v8::Local<v8::Object> obj,
+                         std::string_view key) {
+  v8::Isolate* isolate = ctx->GetIsolate();
+  auto k = v8::String::NewFromUtf8(isolate, key.data(), v8::NewStringType::kNormal,
+                                   static_cast<int>(key.size()))
+               .ToLocalChecked();
+  return obj->Get(ctx, k).FromMaybe(v8::Local<v8::Value>(v8::Undefined(isolate)));
+}
+
+wasi::Function const* wasi_function_for(const Import& imp, std::string& why) {
+  using worker::ValType;
+  const wasi::Function* f = nullptr;
+  if (imp.module == wasi::kModuleName && imp.kind == ExternKind::function)
+    f = wasi::find_function(imp.name);
+  if (!f) {
+    why = "the module imports " + imp.module + "." + imp.name + " (" + describe(imp.kind) +
+          "), which shoal does not provide";
+    return nullptr;
+  }
+  FuncType expected;
+  for (char c : f->params) expected.params.push_back(c == 'i' ? ValType::i32 : ValType::i64);
+  if (f->returns_errno) expected.results.push_back(ValType::i32);
+  if (!(imp.type == expected)) {
+    why = "the module imports " + imp.module + "." + imp.name + " as " + describe(imp.type) +
+          ", but WASI defines it as " + describe(expected);
+    return nullptr;
+  }
+  return f;
+}
+
+}  // namespace
+
+std::string v8_version() { return v8::V8::GetVersion(); }
+
+std::expected<uint32_t, RunError> run_wasi_command(std::span<const uint8_t> module,
+                                                    wasi::Environment& env,
+                                                    const RunOptions& options) {
+  using Kind = RunError::Kind;
+  auto info = inspect_module(module);
+  if (!info) return std::unexpected(RunError{Kind::invalid_module, info.error()});
+
+  std::vector<const wasi::Function*> imported;
+  for (const Import& imp : info->imports) {
+    std::string why;
+    const wasi::Function* f = wasi_function_for(imp, why);
+    if (!f) return std::unexpected(RunError{Kind::link, why});
+    imported.push_back(f);
+  }
+  bool has_entry = false;
+  for (const Export& ex : info->exports)
+    if (ex.name == options.entry_point && ex.kind == ExternKind::function) has_entry = true;
+  if (!has_entry)
+    return std::unexpected(RunError{
+        Kind::no_entry, "the module exports no function '" + options.entry_point +
+                            "' (a WASI command exports _start; choose another with --entry-point)"});
+
+  ensure_v8();
+  std::unique_ptr<v8::ArrayBuffer::Allocator> allocator(
+      v8::ArrayBuffer::Allocator::NewDefaultAllocator());
+  v8::Isolate::CreateParams params;
+  params.array_buffer_allocator = allocator.get();
+  v8::Isolate* isolate = v8::Isolate::New(params);
+  struct IsolateDisposer {
+    v8::Isolate* i;
+    ~IsolateDisposer() { i->Dispose(); }
+  } disposer{isolate};
+
+  Instance instance;
+  instance.env = &env;
+  std::vector<std::unique_ptr<Binding>> bindings;
+
+  v8::Isolate::Scope isolate_scope(isolate);
+  v8::HandleScope handles(isolate);
+  v8::Local<v8::Context> ctx = v8::Context::New(isolate);
+  v8::Context::Scope context_scope(ctx);
+  v8::TryCatch tc(isolate);
+
+  auto compiled = v8::WasmModuleObject::Compile(
+      isolate, v8::MemorySpan<const uint8_t>(module.data(), module.size()));
+  v8::Local<v8::WasmModuleObject> mod;
+  if (!compiled.ToLocal(&mod))
+    return std::unexpected(RunError{Kind::invalid_module, exception_text(isolate, ctx, tc)});
+
+  v8::Local<v8::Object> wasi_ns = v8::Object::New(isolate);
+  for (const wasi::Function* f : imported) {
+    bindings.push_back(std::make_unique<Binding>(Binding{&instance, f}));
+    auto fn = v8::Function::New(ctx, call_host, v8::External::New(isolate, bindings.back().get()),
+                                static_cast<int>(f->params.size()))
+                  .ToLocalChecked();
+    auto name = v8::String::NewFromUtf8(isolate, f->name.data(), v8::NewStringType::kNormal,
+                                        static_cast<int>(f->name.size()))
+                    .ToLocalChecked();
+    wasi_ns->Set(ctx, name, fn).Check();
+  }
+  v8::Local<v8::Object> imports = v8::Object::New(isolate);
+  imports->Set(ctx,
+                     v8::String::NewFromUtf8(isolate, wasi::kModuleName.data(),
+                                             v8::NewStringType::kNormal,
+                                             static_cast<int>(wasi::kModuleName.size()))
+                         .ToLocalChecked(),
+                     wasi_ns)
+      .Check();
+
+  auto webassembly = get(ctx, ctx->Global(), "WebAssembly").As<v8::Object>();
+  auto instance_ctor = get(ctx, webassembly, "Instance").As<v8::Function>();
+  v8::Local<v8::Value> argv[] = {mod, imports};
+  v8::Local<v8::Object> wasm_instance;
+  if (!instance_ctor->NewInstance(ctx, 2, argv).ToLocal(&wasm_instance)) {
+    if (instance.exited) return *env.exit_code();
+    return std::unexpected(RunError{Kind::trap, exception_text(isolate, ctx, tc)});
+  }
+  auto exports = get(ctx, wasm_instance, "exports").As<v8::Object>();
+  auto memory = get(ctx, exports, "memory");
+  if (memory->IsWasmMemoryObject()) instance.memory.Reset(isolate, memory.As<v8::WasmMemoryObject>());
+  auto entry = get(ctx, exports, options.entry_point);
+  if (!entry->IsFunction())
+    return std::unexpected(RunError{Kind::no_entry, "export '" + options.entry_point +
+                                                        "' is not a function"});
+  auto result = entry.As<v8::Function>()->Call(ctx, v8::Undefined(isolate), 0, nullptr);
+  if (instance.exited) {
+    isolate->CancelTerminateExecution();
+    return *env.exit_code();
+  }
+  if (result.IsEmpty())
+    return std::unexpected(RunError{Kind::trap, exception_text(isolate, ctx, tc)});
+  return 0u;
+}
+
+}  // namespace shoal::worker

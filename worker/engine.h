@@ -1,0 +1,39 @@
+// V8 in this process: started once, then used to compile and run WASI
+// command modules. Not thread-safe: one guest at a time per process.
+#pragma once
+
+#include <cstdint>
+#include <expected>
+#include <span>
+#include <string>
+
+#include "wasi/environment.h"
+
+namespace shoal::worker {
+
+// V8's version, "10.2.154.26".
+std::string v8_version();
+
+// How a run failed before or instead of exiting.
+struct RunError {
+  enum class Kind {
+    invalid_module,  // not wasm, or does not validate/compile
+    link,            // imports something shoal does not provide
+    no_entry,        // the entry point is missing or not a function
+    trap,            // the guest trapped (or threw) while running
+  };
+  Kind kind;
+  std::string message;
+};
+
+struct RunOptions {
+  std::string entry_point = "_start";
+};
+
+// Compiles `module` and calls its entry point with the WASI environment
+// `env`. Returns the guest's exit code (0 when the entry point returns).
+std::expected<uint32_t, RunError> run_wasi_command(std::span<const uint8_t> module,
+                                                    wasi::Environment& env,
+                                                    const RunOptions& options);
+
+}  // namespace shoal::worker

@@ -1,0 +1,20 @@
+// shoal-worker: runs WASI modules on V8. `shoal exec` hands its arguments
+// here; the broker's worker pool will start it in worker mode.
+#include <fmt/core.h>
+
+#include <cstring>
+
+#include "shoal_config.h"
+#include "worker/engine.h"
+#include "worker/exec_command.h"
+
+int main(int argc, char** argv) {
+  if (argc >= 2 && std::strcmp(argv[1], "exec") == 0)
+    return shoal::worker::exec_command(argc - 1, argv + 1);
+  if (argc >= 2 && std::strcmp(argv[1], "--version") == 0) {
+    fmt::print("shoal-worker {} (V8 {})\n", SHOAL_VERSION, shoal::worker::v8_version());
+    return 0;
+  }
+  fmt::print(stderr, "usage: shoal-worker exec [OPTIONS] PROGRAM.wasm [ARGS...]\n");
+  return shoal::worker::kExitUsage;
+}
