@@ -1,4 +1,6 @@
 // shoal: the command-line client. Never links V8.
 #include "client/cli.h"
 
-int main(int argc, char** argv) { return shoal::client::run_cli(argc, argv); }
+int main(int argc, char** argv) {
+  return shoal::client::run_cli(argc, argv);
+}

@@ -9,8 +9,8 @@
 namespace shoal::client {
 
 std::string version_line() {
-  return fmt::format("shoal {} (V8 {}.{}.{}.{})", SHOAL_VERSION, V8_MAJOR_VERSION,
-                     V8_MINOR_VERSION, V8_BUILD_NUMBER, V8_PATCH_LEVEL);
+  return fmt::format("shoal {} (V8 {}.{}.{}.{})", SHOAL_VERSION, V8_MAJOR_VERSION, V8_MINOR_VERSION,
+                     V8_BUILD_NUMBER, V8_PATCH_LEVEL);
 }
 
 }  // namespace shoal::client

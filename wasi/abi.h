@@ -9,12 +9,11 @@ namespace shoal::wasi::abi {
 using Rights = uint64_t;
 namespace right {
 inline constexpr Rights fd_datasync = 1ull << 0, fd_read = 1ull << 1, fd_seek = 1ull << 2,
-                        fd_fdstat_set_flags = 1ull << 3, fd_sync = 1ull << 4,
-                        fd_tell = 1ull << 5, fd_write = 1ull << 6, fd_advise = 1ull << 7,
-                        fd_allocate = 1ull << 8, path_create_directory = 1ull << 9,
-                        path_create_file = 1ull << 10, path_link_source = 1ull << 11,
-                        path_link_target = 1ull << 12, path_open = 1ull << 13,
-                        fd_readdir = 1ull << 14, path_readlink = 1ull << 15,
+                        fd_fdstat_set_flags = 1ull << 3, fd_sync = 1ull << 4, fd_tell = 1ull << 5,
+                        fd_write = 1ull << 6, fd_advise = 1ull << 7, fd_allocate = 1ull << 8,
+                        path_create_directory = 1ull << 9, path_create_file = 1ull << 10,
+                        path_link_source = 1ull << 11, path_link_target = 1ull << 12,
+                        path_open = 1ull << 13, fd_readdir = 1ull << 14, path_readlink = 1ull << 15,
                         path_rename_source = 1ull << 16, path_rename_target = 1ull << 17,
                         path_filestat_get = 1ull << 18, path_filestat_set_size = 1ull << 19,
                         path_filestat_set_times = 1ull << 20, fd_filestat_get = 1ull << 21,
@@ -39,12 +38,18 @@ inline constexpr Rights directory_writes =
     path_create_directory | path_create_file | path_link_source | path_link_target |
     path_rename_source | path_rename_target | path_filestat_set_size | path_filestat_set_times |
     fd_filestat_set_times | path_symlink | path_remove_directory | path_unlink_file;
-inline constexpr Rights file_writes = fd_datasync | fd_write | fd_allocate | fd_filestat_set_size |
-                                      fd_filestat_set_times | fd_sync;
+inline constexpr Rights file_writes =
+    fd_datasync | fd_write | fd_allocate | fd_filestat_set_size | fd_filestat_set_times | fd_sync;
 }  // namespace right
 
 enum class Filetype : uint8_t {
-  unknown, block_device, character_device, directory, regular_file, socket_dgram, socket_stream,
+  unknown,
+  block_device,
+  character_device,
+  directory,
+  regular_file,
+  socket_dgram,
+  socket_stream,
   symbolic_link,
 };
 

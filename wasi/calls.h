@@ -12,7 +12,8 @@
 
 namespace shoal::wasi::calls {
 
-#define SHOAL_WASI_CALL(name) Errno name(Environment& env, const GuestMemory& mem, const uint64_t* a)
+#define SHOAL_WASI_CALL(name) \
+  Errno name(Environment& env, const GuestMemory& mem, const uint64_t* a)
 
 SHOAL_WASI_CALL(args_get);
 SHOAL_WASI_CALL(args_sizes_get);
@@ -66,6 +67,8 @@ SHOAL_WASI_CALL(sock_shutdown);
 Result<std::array<timespec, 2>> utimens_args(uint64_t atim, uint64_t mtim, uint16_t flags);
 
 // Converts an i32 argument.
-inline uint32_t u32(uint64_t v) { return static_cast<uint32_t>(v); }
+inline uint32_t u32(uint64_t v) {
+  return static_cast<uint32_t>(v);
+}
 
 }  // namespace shoal::wasi::calls

@@ -34,9 +34,17 @@ Errno strings_get(const std::vector<std::string>& strings, const GuestMemory& me
 
 }  // namespace
 
-SHOAL_WASI_CALL(args_sizes_get) { return sizes(env.args(), mem, u32(a[0]), u32(a[1])); }
-SHOAL_WASI_CALL(args_get) { return strings_get(env.args(), mem, u32(a[0]), u32(a[1])); }
-SHOAL_WASI_CALL(environ_sizes_get) { return sizes(env.env(), mem, u32(a[0]), u32(a[1])); }
-SHOAL_WASI_CALL(environ_get) { return strings_get(env.env(), mem, u32(a[0]), u32(a[1])); }
+SHOAL_WASI_CALL(args_sizes_get) {
+  return sizes(env.args(), mem, u32(a[0]), u32(a[1]));
+}
+SHOAL_WASI_CALL(args_get) {
+  return strings_get(env.args(), mem, u32(a[0]), u32(a[1]));
+}
+SHOAL_WASI_CALL(environ_sizes_get) {
+  return sizes(env.env(), mem, u32(a[0]), u32(a[1]));
+}
+SHOAL_WASI_CALL(environ_get) {
+  return strings_get(env.env(), mem, u32(a[0]), u32(a[1]));
+}
 
 }  // namespace shoal::wasi::calls

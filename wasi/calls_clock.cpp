@@ -12,10 +12,14 @@ namespace {
 
 Result<clockid_t> host_clock(uint32_t id) {
   switch (static_cast<abi::ClockId>(id)) {
-    case abi::ClockId::realtime: return CLOCK_REALTIME;
-    case abi::ClockId::monotonic: return CLOCK_MONOTONIC;
-    case abi::ClockId::process_cputime_id: return CLOCK_PROCESS_CPUTIME_ID;
-    case abi::ClockId::thread_cputime_id: return CLOCK_THREAD_CPUTIME_ID;
+    case abi::ClockId::realtime:
+      return CLOCK_REALTIME;
+    case abi::ClockId::monotonic:
+      return CLOCK_MONOTONIC;
+    case abi::ClockId::process_cputime_id:
+      return CLOCK_PROCESS_CPUTIME_ID;
+    case abi::ClockId::thread_cputime_id:
+      return CLOCK_THREAD_CPUTIME_ID;
   }
   return std::unexpected(Errno::inval);
 }

@@ -40,8 +40,10 @@ uint16_t fdflags_of(int host_flags) {
   uint16_t f = 0;
   if (host_flags & O_APPEND) f |= abi::fdflag::append;
   if (host_flags & O_NONBLOCK) f |= abi::fdflag::nonblock;
-  if ((host_flags & O_SYNC) == O_SYNC) f |= abi::fdflag::sync | abi::fdflag::rsync;
-  else if (host_flags & O_DSYNC) f |= abi::fdflag::dsync;
+  if ((host_flags & O_SYNC) == O_SYNC)
+    f |= abi::fdflag::sync | abi::fdflag::rsync;
+  else if (host_flags & O_DSYNC)
+    f |= abi::fdflag::dsync;
   return f;
 }
 
@@ -58,8 +60,8 @@ Result<timespec> time_arg(uint64_t t, uint16_t flags, uint16_t set, uint16_t now
 }  // namespace
 
 Result<std::array<timespec, 2>> utimens_args(uint64_t atim, uint64_t mtim, uint16_t flags) {
-  if (flags & ~(abi::fstflag::atim | abi::fstflag::atim_now | abi::fstflag::mtim |
-                abi::fstflag::mtim_now))
+  if (flags &
+      ~(abi::fstflag::atim | abi::fstflag::atim_now | abi::fstflag::mtim | abi::fstflag::mtim_now))
     return std::unexpected(Errno::inval);
   auto at = time_arg(atim, flags, abi::fstflag::atim, abi::fstflag::atim_now);
   if (!at) return std::unexpected(at.error());
@@ -129,22 +131,27 @@ SHOAL_WASI_CALL(fd_seek) {
   auto whence = static_cast<abi::Whence>(u32(a[2]));
   int host_whence;
   switch (whence) {
-    case abi::Whence::set: host_whence = SEEK_SET; break;
-    case abi::Whence::cur: host_whence = SEEK_CUR; break;
-    case abi::Whence::end: host_whence = SEEK_END; break;
-    default: return Errno::inval;
+    case abi::Whence::set:
+      host_whence = SEEK_SET;
+      break;
+    case abi::Whence::cur:
+      host_whence = SEEK_CUR;
+      break;
+    case abi::Whence::end:
+      host_whence = SEEK_END;
+      break;
+    default:
+      return Errno::inval;
   }
   // A zero move from the current position only tells, so fd_tell suffices.
-  abi::Rights needed = (a[1] == 0 && whence == abi::Whence::cur)
-                           ? abi::right::fd_tell
-                           : abi::right::fd_seek;
+  abi::Rights needed =
+      (a[1] == 0 && whence == abi::Whence::cur) ? abi::right::fd_tell : abi::right::fd_seek;
   auto e = env.fds().get(u32(a[0]));
   if (!e) return e.error();
-  if (!(*e)->host.valid() || (*e)->filetype == abi::Filetype::character_device)
-    return Errno::spipe;
+  if (!(*e)->host.valid() || (*e)->filetype == abi::Filetype::character_device) return Errno::spipe;
   if (((*e)->rights_base & needed) != needed) return Errno::notcapable;
-  off_t pos = ::lseek((*e)->host.get(), static_cast<off_t>(static_cast<int64_t>(a[1])),
-                      host_whence);
+  off_t pos =
+      ::lseek((*e)->host.get(), static_cast<off_t>(static_cast<int64_t>(a[1])), host_whence);
   if (pos < 0) return from_host_errno(errno);
   return mem.store<uint64_t>(u32(a[3]), static_cast<uint64_t>(pos));
 }
@@ -152,8 +159,7 @@ SHOAL_WASI_CALL(fd_seek) {
 SHOAL_WASI_CALL(fd_tell) {
   auto e = env.fds().get(u32(a[0]));
   if (!e) return e.error();
-  if (!(*e)->host.valid() || (*e)->filetype == abi::Filetype::character_device)
-    return Errno::spipe;
+  if (!(*e)->host.valid() || (*e)->filetype == abi::Filetype::character_device) return Errno::spipe;
   if (!((*e)->rights_base & abi::right::fd_tell)) return Errno::notcapable;
   off_t pos = ::lseek((*e)->host.get(), 0, SEEK_CUR);
   if (pos < 0) return from_host_errno(errno);
@@ -186,9 +192,8 @@ SHOAL_WASI_CALL(fd_datasync) {
 
 SHOAL_WASI_CALL(fd_advise) {
   (void)mem;
-  static constexpr int kAdvice[] = {POSIX_FADV_NORMAL,   POSIX_FADV_SEQUENTIAL,
-                                    POSIX_FADV_RANDOM,   POSIX_FADV_WILLNEED,
-                                    POSIX_FADV_DONTNEED, POSIX_FADV_NOREUSE};
+  static constexpr int kAdvice[] = {POSIX_FADV_NORMAL,   POSIX_FADV_SEQUENTIAL, POSIX_FADV_RANDOM,
+                                    POSIX_FADV_WILLNEED, POSIX_FADV_DONTNEED,   POSIX_FADV_NOREUSE};
   auto e = host_entry(env, a[0], abi::right::fd_advise);
   if (!e) return e.error();
   if (u32(a[3]) >= std::size(kAdvice)) return Errno::inval;
@@ -276,7 +281,7 @@ SHOAL_WASI_CALL(fd_filestat_set_size) {
   if (!e) return e.error() == Errno::spipe ? Errno::inval : e.error();
   if (a[1] > INT64_MAX) return Errno::inval;
   return ::ftruncate((*e)->host.get(), static_cast<off_t>(a[1])) == 0 ? Errno::success
-                                                                        : from_host_errno(errno);
+                                                                      : from_host_errno(errno);
 }
 
 SHOAL_WASI_CALL(fd_filestat_set_times) {
@@ -285,8 +290,7 @@ SHOAL_WASI_CALL(fd_filestat_set_times) {
   if (!e) return e.error() == Errno::spipe ? Errno::inval : e.error();
   auto times = utimens_args(a[1], a[2], static_cast<uint16_t>(a[3]));
   if (!times) return times.error();
-  return ::futimens((*e)->host.get(), times->data()) == 0 ? Errno::success
-                                                          : from_host_errno(errno);
+  return ::futimens((*e)->host.get(), times->data()) == 0 ? Errno::success : from_host_errno(errno);
 }
 
 SHOAL_WASI_CALL(fd_prestat_get) {
@@ -336,12 +340,24 @@ SHOAL_WASI_CALL(fd_readdir) {
     if (index++ < cookie) continue;
     abi::Filetype type = abi::Filetype::unknown;
     switch (d->d_type) {
-      case DT_REG: type = abi::Filetype::regular_file; break;
-      case DT_DIR: type = abi::Filetype::directory; break;
-      case DT_LNK: type = abi::Filetype::symbolic_link; break;
-      case DT_CHR: type = abi::Filetype::character_device; break;
-      case DT_BLK: type = abi::Filetype::block_device; break;
-      case DT_SOCK: type = abi::Filetype::socket_stream; break;
+      case DT_REG:
+        type = abi::Filetype::regular_file;
+        break;
+      case DT_DIR:
+        type = abi::Filetype::directory;
+        break;
+      case DT_LNK:
+        type = abi::Filetype::symbolic_link;
+        break;
+      case DT_CHR:
+        type = abi::Filetype::character_device;
+        break;
+      case DT_BLK:
+        type = abi::Filetype::block_device;
+        break;
+      case DT_SOCK:
+        type = abi::Filetype::socket_stream;
+        break;
       default: {
         struct stat st;
         if (::fstatat(fd, d->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0) type = filetype_of(st.st_mode);

@@ -34,7 +34,9 @@ Result<ResolvedPath> resolve(const GuestMemory& mem, FdEntry* dir, uint64_t ptr,
   return resolve_path(dir->host.get(), *path, follow);
 }
 
-Errno check(int r) { return r == 0 ? Errno::success : from_host_errno(errno); }
+Errno check(int r) {
+  return r == 0 ? Errno::success : from_host_errno(errno);
+}
 
 }  // namespace
 
@@ -47,8 +49,7 @@ SHOAL_WASI_CALL(path_open) {
     return Errno::inval;
 
   constexpr abi::Rights write_rights = abi::right::fd_write | abi::right::fd_datasync |
-                                       abi::right::fd_allocate |
-                                       abi::right::fd_filestat_set_size;
+                                       abi::right::fd_allocate | abi::right::fd_filestat_set_size;
   const bool wants_write = (want_base & write_rights) != 0;
   abi::Rights needed = abi::right::path_open;
   if (oflags & abi::oflag::creat) needed |= abi::right::path_create_file;
@@ -65,12 +66,16 @@ SHOAL_WASI_CALL(path_open) {
   if (oflags & abi::oflag::trunc) flags |= O_TRUNC;
   if (oflags & abi::oflag::directory) flags |= O_DIRECTORY;
   const bool wants_read = want_base & (abi::right::fd_read | abi::right::fd_readdir);
-  if (wants_write) flags |= wants_read ? O_RDWR : O_WRONLY;
-  else flags |= O_RDONLY;
+  if (wants_write)
+    flags |= wants_read ? O_RDWR : O_WRONLY;
+  else
+    flags |= O_RDONLY;
   if (fdflags & abi::fdflag::append) flags |= O_APPEND;
   if (fdflags & abi::fdflag::nonblock) flags |= O_NONBLOCK;
-  if (fdflags & abi::fdflag::sync) flags |= O_SYNC;
-  else if (fdflags & (abi::fdflag::dsync | abi::fdflag::rsync)) flags |= O_DSYNC;
+  if (fdflags & abi::fdflag::sync)
+    flags |= O_SYNC;
+  else if (fdflags & (abi::fdflag::dsync | abi::fdflag::rsync))
+    flags |= O_DSYNC;
 
   int fd = ::openat(path->dir, path->name.c_str(), flags, 0666);
   if (fd < 0) return from_host_errno(errno);
@@ -82,9 +87,8 @@ SHOAL_WASI_CALL(path_open) {
   entry.filetype = filetype_of(st.st_mode);
   entry.host = std::move(host);
   entry.read_only = (*dir)->read_only;
-  const abi::Rights kind = entry.filetype == abi::Filetype::directory
-                               ? abi::right::directory
-                               : abi::right::file;
+  const abi::Rights kind =
+      entry.filetype == abi::Filetype::directory ? abi::right::directory : abi::right::file;
   entry.rights_base = want_base & (*dir)->rights_inheriting & kind;
   entry.rights_inheriting = want_inheriting & (*dir)->rights_inheriting;
   auto placed = env.fds().insert(std::move(entry));

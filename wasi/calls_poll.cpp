@@ -66,8 +66,12 @@ SHOAL_WASI_CALL(poll_oneoff) {
       std::memcpy(&flags, s + abi::subscription::clock_flags, 2);
       clockid_t clock;
       switch (static_cast<abi::ClockId>(id)) {
-        case abi::ClockId::realtime: clock = CLOCK_REALTIME; break;
-        case abi::ClockId::monotonic: clock = CLOCK_MONOTONIC; break;
+        case abi::ClockId::realtime:
+          clock = CLOCK_REALTIME;
+          break;
+        case abi::ClockId::monotonic:
+          clock = CLOCK_MONOTONIC;
+          break;
         default:
           ready.push_back({userdata, Errno::inval, tag, 0, 0});
           continue;

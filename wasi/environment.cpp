@@ -22,8 +22,7 @@ FdEntry output_entry(OutputSink* sink) {
 
 }  // namespace
 
-std::expected<std::unique_ptr<Environment>, std::string> Environment::create(
-    const Config& config) {
+std::expected<std::unique_ptr<Environment>, std::string> Environment::create(const Config& config) {
   std::unique_ptr<Environment> env(new Environment(config.max_fds));
   env->args_ = config.args;
   env->env_ = config.env;

@@ -4,13 +4,20 @@ namespace shoal::wasi {
 
 abi::Filetype filetype_of(mode_t mode) {
   switch (mode & S_IFMT) {
-    case S_IFREG: return abi::Filetype::regular_file;
-    case S_IFDIR: return abi::Filetype::directory;
-    case S_IFLNK: return abi::Filetype::symbolic_link;
-    case S_IFCHR: return abi::Filetype::character_device;
-    case S_IFBLK: return abi::Filetype::block_device;
-    case S_IFSOCK: return abi::Filetype::socket_stream;
-    default: return abi::Filetype::unknown;
+    case S_IFREG:
+      return abi::Filetype::regular_file;
+    case S_IFDIR:
+      return abi::Filetype::directory;
+    case S_IFLNK:
+      return abi::Filetype::symbolic_link;
+    case S_IFCHR:
+      return abi::Filetype::character_device;
+    case S_IFBLK:
+      return abi::Filetype::block_device;
+    case S_IFSOCK:
+      return abi::Filetype::socket_stream;
+    default:
+      return abi::Filetype::unknown;
   }
 }
 

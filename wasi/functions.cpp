@@ -62,7 +62,9 @@ static_assert(std::size(kFunctions) == 46);
 
 }  // namespace
 
-std::span<const Function> preview1_functions() { return kFunctions; }
+std::span<const Function> preview1_functions() {
+  return kFunctions;
+}
 
 const Function* find_function(std::string_view name) {
   auto it = std::lower_bound(std::begin(kFunctions), std::end(kFunctions), name,

@@ -43,8 +43,8 @@ class GuestMemory {
   // Little-endian loads and stores of integers (wasm is little-endian, and
   // so is every host shoal builds for).
   template <typename T>
-    requires std::is_integral_v<T>
-  Result<T> load(uint32_t ptr) const {
+  requires std::is_integral_v<T> Result<T> load(uint32_t ptr)
+  const {
     auto b = bytes(ptr, sizeof(T));
     if (!b) return std::unexpected(b.error());
     T v;
@@ -53,8 +53,8 @@ class GuestMemory {
   }
 
   template <typename T>
-    requires std::is_integral_v<T>
-  Errno store(uint32_t ptr, T value) const {
+  requires std::is_integral_v<T> Errno store(uint32_t ptr, T value)
+  const {
     auto b = bytes(ptr, sizeof(T));
     if (!b) return b.error();
     std::memcpy(b->data(), &value, sizeof(T));

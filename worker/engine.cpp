@@ -48,9 +48,9 @@ void call_host(const v8::FunctionCallbackInfo<v8::Value>& info) {
   for (size_t i = 0; i < params.size(); ++i) {
     v8::Local<v8::Value> v = info[static_cast<int>(i)];
     if (params[i] == 'i') {
-      args[i] = static_cast<uint32_t>(v->IsInt32() ? v.As<v8::Int32>()->Value()
-                                                   : v->Int32Value(isolate->GetCurrentContext())
-                                                         .FromMaybe(0));
+      args[i] = static_cast<uint32_t>(
+          v->IsInt32() ? v.As<v8::Int32>()->Value()
+                       : v->Int32Value(isolate->GetCurrentContext()).FromMaybe(0));
     } else {
       args[i] = v->IsBigInt() ? v.As<v8::BigInt>()->Uint64Value() : 0;
     }
@@ -116,11 +116,13 @@ wasi::Function const* wasi_function_for(const Import& imp, std::string& why) {
 
 }  // namespace
 
-std::string v8_version() { return v8::V8::GetVersion(); }
+std::string v8_version() {
+  return v8::V8::GetVersion();
+}
 
 std::expected<uint32_t, RunError> run_wasi_command(std::span<const uint8_t> module,
-                                                    wasi::Environment& env,
-                                                    const RunOptions& options) {
+                                                   wasi::Environment& env,
+                                                   const RunOptions& options) {
   using Kind = RunError::Kind;
   auto info = inspect_module(module);
   if (!info) return std::unexpected(RunError{Kind::invalid_module, info.error()});
@@ -136,9 +138,10 @@ std::expected<uint32_t, RunError> run_wasi_command(std::span<const uint8_t> modu
   for (const Export& ex : info->exports)
     if (ex.name == options.entry_point && ex.kind == ExternKind::function) has_entry = true;
   if (!has_entry)
-    return std::unexpected(RunError{
-        Kind::no_entry, "the module exports no function '" + options.entry_point +
-                            "' (a WASI command exports _start; choose another with --entry-point)"});
+    return std::unexpected(
+        RunError{Kind::no_entry,
+                 "the module exports no function '" + options.entry_point +
+                     "' (a WASI command exports _start; choose another with --entry-point)"});
 
   ensure_v8();
   std::unique_ptr<v8::ArrayBuffer::Allocator> allocator(
@@ -179,12 +182,12 @@ std::expected<uint32_t, RunError> run_wasi_command(std::span<const uint8_t> modu
     wasi_ns->Set(ctx, name, fn).Check();
   }
   v8::Local<v8::Object> imports = v8::Object::New(isolate);
-  imports->Set(ctx,
-                     v8::String::NewFromUtf8(isolate, wasi::kModuleName.data(),
-                                             v8::NewStringType::kNormal,
-                                             static_cast<int>(wasi::kModuleName.size()))
-                         .ToLocalChecked(),
-                     wasi_ns)
+  imports
+      ->Set(ctx,
+            v8::String::NewFromUtf8(isolate, wasi::kModuleName.data(), v8::NewStringType::kNormal,
+                                    static_cast<int>(wasi::kModuleName.size()))
+                .ToLocalChecked(),
+            wasi_ns)
       .Check();
 
   auto webassembly = get(ctx, ctx->Global(), "WebAssembly").As<v8::Object>();
@@ -197,11 +200,12 @@ std::expected<uint32_t, RunError> run_wasi_command(std::span<const uint8_t> modu
   }
   auto exports = get(ctx, wasm_instance, "exports").As<v8::Object>();
   auto memory = get(ctx, exports, "memory");
-  if (memory->IsWasmMemoryObject()) instance.memory.Reset(isolate, memory.As<v8::WasmMemoryObject>());
+  if (memory->IsWasmMemoryObject())
+    instance.memory.Reset(isolate, memory.As<v8::WasmMemoryObject>());
   auto entry = get(ctx, exports, options.entry_point);
   if (!entry->IsFunction())
-    return std::unexpected(RunError{Kind::no_entry, "export '" + options.entry_point +
-                                                        "' is not a function"});
+    return std::unexpected(
+        RunError{Kind::no_entry, "export '" + options.entry_point + "' is not a function"});
   auto result = entry.As<v8::Function>()->Call(ctx, v8::Undefined(isolate), 0, nullptr);
   if (instance.exited) {
     isolate->CancelTerminateExecution();

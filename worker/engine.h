@@ -33,7 +33,7 @@ struct RunOptions {
 // Compiles `module` and calls its entry point with the WASI environment
 // `env`. Returns the guest's exit code (0 when the entry point returns).
 std::expected<uint32_t, RunError> run_wasi_command(std::span<const uint8_t> module,
-                                                    wasi::Environment& env,
-                                                    const RunOptions& options);
+                                                   wasi::Environment& env,
+                                                   const RunOptions& options);
 
 }  // namespace shoal::worker

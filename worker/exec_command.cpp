@@ -1,7 +1,7 @@
 #include "worker/exec_command.h"
 
-#include <CLI/CLI.hpp>
 #include <fmt/core.h>
+#include <CLI/CLI.hpp>
 
 #include <cerrno>
 #include <cstring>
@@ -27,7 +27,8 @@ std::expected<std::vector<uint8_t>, std::string> read_file(const std::string& pa
   if (std::filesystem::is_directory(path, ec)) return std::unexpected(path + ": is a directory");
   std::ifstream in(path, std::ios::binary);
   if (!in) return std::unexpected(path + ": " + std::strerror(errno));
-  std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)),
+                             std::istreambuf_iterator<char>());
   if (in.bad()) return std::unexpected(path + ": read failed");
   return bytes;
 }
@@ -69,8 +70,9 @@ int exec_command(int argc, char** argv) {
       ->allow_extra_args(false);
   app.add_option("--entry-point", entry, "The exported function to call")->capture_default_str();
   app.add_option("program", program, "The .wasm module to run")->required();
-  app.add_option("args", guest_args, "Arguments for the program (put -- before ones that start "
-                                     "with a dash)");
+  app.add_option("args", guest_args,
+                 "Arguments for the program (put -- before ones that start "
+                 "with a dash)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

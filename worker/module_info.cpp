@@ -47,9 +47,9 @@ class Reader {
   size_t pos_ = 0;
 };
 
-#define TRY(var, expr)                                        \
-  auto var##_r = (expr);                                      \
-  if (!var##_r) return std::unexpected(var##_r.error());      \
+#define TRY(var, expr)                                   \
+  auto var##_r = (expr);                                 \
+  if (!var##_r) return std::unexpected(var##_r.error()); \
   auto var = *var##_r
 
 std::expected<void, std::string> skip_limits(Reader& r) {
@@ -90,7 +90,8 @@ std::expected<ModuleInfo, std::string> inspect_module(std::span<const uint8_t> b
     return std::unexpected(
         std::string("not a WebAssembly module (it does not start with the bytes \\0asm)"));
   if (bytes[4] != 1 || bytes[5] != 0 || bytes[6] != 0 || bytes[7] != 0)
-    return std::unexpected(std::string("unsupported WebAssembly binary version (shoal runs version 1)"));
+    return std::unexpected(
+        std::string("unsupported WebAssembly binary version (shoal runs version 1)"));
 
   Reader r(bytes.subspan(8));
   ModuleInfo info;
@@ -143,7 +144,8 @@ std::expected<ModuleInfo, std::string> inspect_module(std::span<const uint8_t> b
             (void)attr, (void)idx;
             break;
           }
-          default: return std::unexpected(std::string("import section: unknown import kind"));
+          default:
+            return std::unexpected(std::string("import section: unknown import kind"));
         }
         info.imports.push_back(std::move(imp));
       }
@@ -166,13 +168,20 @@ std::expected<ModuleInfo, std::string> inspect_module(std::span<const uint8_t> b
 std::string describe(const FuncType& type) {
   auto name = [](ValType v) -> std::string_view {
     switch (v) {
-      case ValType::i32: return "i32";
-      case ValType::i64: return "i64";
-      case ValType::f32: return "f32";
-      case ValType::f64: return "f64";
-      case ValType::v128: return "v128";
-      case ValType::funcref: return "funcref";
-      case ValType::externref: return "externref";
+      case ValType::i32:
+        return "i32";
+      case ValType::i64:
+        return "i64";
+      case ValType::f32:
+        return "f32";
+      case ValType::f64:
+        return "f64";
+      case ValType::v128:
+        return "v128";
+      case ValType::funcref:
+        return "funcref";
+      case ValType::externref:
+        return "externref";
     }
     return "?";
   };
@@ -189,11 +198,16 @@ std::string describe(const FuncType& type) {
 
 const char* describe(ExternKind kind) {
   switch (kind) {
-    case ExternKind::function: return "function";
-    case ExternKind::table: return "table";
-    case ExternKind::memory: return "memory";
-    case ExternKind::global: return "global";
-    case ExternKind::tag: return "tag";
+    case ExternKind::function:
+      return "function";
+    case ExternKind::table:
+      return "table";
+    case ExternKind::memory:
+      return "memory";
+    case ExternKind::global:
+      return "global";
+    case ExternKind::tag:
+      return "tag";
   }
   return "import";
 }

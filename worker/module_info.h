@@ -13,7 +13,13 @@
 namespace shoal::worker {
 
 enum class ValType : uint8_t {
-  i32 = 0x7f, i64 = 0x7e, f32 = 0x7d, f64 = 0x7c, v128 = 0x7b, funcref = 0x70, externref = 0x6f,
+  i32 = 0x7f,
+  i64 = 0x7e,
+  f32 = 0x7d,
+  f64 = 0x7c,
+  v128 = 0x7b,
+  funcref = 0x70,
+  externref = 0x6f,
 };
 enum class ExternKind : uint8_t { function = 0, table = 1, memory = 2, global = 3, tag = 4 };
 

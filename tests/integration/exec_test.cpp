@@ -7,11 +7,13 @@
 #include "tests/support/process.h"
 
 using shoal::test::run_process;
-using shoal::test::test_wasm;
 using shoal::test::TempDir;
+using shoal::test::test_wasm;
 
 namespace {
-std::string shoal_bin() { return shoal::test::required_env("SHOAL_BIN"); }
+std::string shoal_bin() {
+  return shoal::test::required_env("SHOAL_BIN");
+}
 
 void write_file(const std::string& path, const std::string& data) {
   std::ofstream(path, std::ios::binary) << data;
@@ -19,8 +21,8 @@ void write_file(const std::string& path, const std::string& data) {
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(hello_world_gets_arguments_and_environment) {
-  auto r = run_process({shoal_bin(), "exec", "-e", "GREETING=hi", "-e", "EMPTY=",
-                        test_wasm("args_env"), "one", "two words"});
+  auto r = run_process({shoal_bin(), "exec", "-e", "GREETING=hi", "-e",
+                        "EMPTY=", test_wasm("args_env"), "one", "two words"});
   BOOST_TEST(r.status == 0);
   BOOST_TEST(r.out == "argc=3\narg[0]=" + test_wasm("args_env") +
                           "\narg[1]=one\narg[2]=two words\nenv GREETING=hi\nenv EMPTY=\n");
@@ -143,7 +145,8 @@ BOOST_AUTO_TEST_CASE(files_in_a_mounted_directory_round_trip) {
 
 BOOST_AUTO_TEST_CASE(a_read_only_mount_refuses_writes) {
   TempDir dir;
-  auto r = run_process({shoal_bin(), "exec", "--dir", dir.path() + "::/data:ro", test_wasm("files")});
+  auto r =
+      run_process({shoal_bin(), "exec", "--dir", dir.path() + "::/data:ro", test_wasm("files")});
   BOOST_TEST(r.status == 2);
   BOOST_TEST(r.err == "fopen /data/out.txt: Read-only file system\n");
   BOOST_TEST(std::filesystem::is_empty(dir.path()));
@@ -157,8 +160,8 @@ BOOST_AUTO_TEST_CASE(paths_outside_the_mount_are_refused) {
   std::filesystem::create_symlink("/etc/passwd", dir.path() + "/inside/abs");
   for (std::string path : {"/data/../secret.txt", "/data/link", "/data/abs", "/etc/passwd",
                            "/data/./../inside/../secret.txt"}) {
-    auto r = run_process(
-        {shoal_bin(), "exec", "--dir", dir.path() + "/inside::/data", test_wasm("files"), "open", path});
+    auto r = run_process({shoal_bin(), "exec", "--dir", dir.path() + "/inside::/data",
+                          test_wasm("files"), "open", path});
     BOOST_TEST(r.status == 0, path + ": " + r.out);
     BOOST_TEST(r.out.starts_with("refused " + path), r.out);
   }

@@ -6,5 +6,7 @@
 #include "wasi/errno.h"
 
 namespace shoal::wasi {
-inline std::ostream& operator<<(std::ostream& os, Errno e) { return os << errno_name(e); }
+inline std::ostream& operator<<(std::ostream& os, Errno e) {
+  return os << errno_name(e);
+}
 }  // namespace shoal::wasi

@@ -80,7 +80,8 @@ ProcessResult run_process(const std::vector<std::string>& argv, const std::strin
 
 std::string required_env(const char* name) {
   const char* v = std::getenv(name);
-  if (!v || !*v) throw std::runtime_error(std::string(name) + " is not set (run through meson test)");
+  if (!v || !*v)
+    throw std::runtime_error(std::string(name) + " is not set (run through meson test)");
   return v;
 }
 

@@ -10,8 +10,8 @@
 #include <string>
 #include <vector>
 
-#include "tests/support/process.h"
 #include "tests/support/print.h"
+#include "tests/support/process.h"
 #include "wasi/environment.h"
 #include "wasi/functions.h"
 
@@ -70,7 +70,8 @@ struct WasiFixture {
   wasi::Errno open(std::string_view path, uint32_t oflags, uint64_t rights, uint32_t& fd,
                    uint32_t lookup = 1, uint32_t fdflags = 0, uint32_t dirfd = kSandboxFd) {
     uint32_t len = put(1000, path);
-    wasi::Errno e = call("path_open", {dirfd, lookup, 1000, len, oflags, rights, rights, fdflags, 900});
+    wasi::Errno e =
+        call("path_open", {dirfd, lookup, 1000, len, oflags, rights, rights, fdflags, 900});
     fd = u32_at(900);
     return e;
   }

@@ -2,8 +2,8 @@
 #include <boost/test/unit_test.hpp>
 
 #include <filesystem>
-#include <set>
 #include <fstream>
+#include <set>
 
 #include "tests/support/wasi_fixture.h"
 #include "wasi/abi.h"
@@ -14,8 +14,12 @@ namespace wa = shoal::wasi::abi;  // ::abi is <cxxabi.h>'s
 namespace right = shoal::wasi::abi::right;
 
 namespace {
-bool ok(Errno e) { return e == Errno::success; }
-std::string name(Errno e) { return std::string(shoal::wasi::errno_name(e)); }
+bool ok(Errno e) {
+  return e == Errno::success;
+}
+std::string name(Errno e) {
+  return std::string(shoal::wasi::errno_name(e));
+}
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(fd_write_gathers_iovecs_into_stdout) {
@@ -79,7 +83,8 @@ BOOST_AUTO_TEST_CASE(read_seek_tell_on_a_file) {
   WasiFixture f;
   std::ofstream(f.dir.path() + "/data.txt") << "0123456789";
   uint32_t fd;
-  BOOST_TEST_REQUIRE(ok(f.open("data.txt", 0, right::fd_read | right::fd_seek | right::fd_tell, fd)));
+  BOOST_TEST_REQUIRE(
+      ok(f.open("data.txt", 0, right::fd_read | right::fd_seek | right::fd_tell, fd)));
   uint32_t iov[2] = {100, 4};
   std::memcpy(f.memory.data() + 16, iov, sizeof iov);
   BOOST_TEST(ok(f.call("fd_read", {fd, 16, 1, 8})));
@@ -109,8 +114,8 @@ BOOST_AUTO_TEST_CASE(rights_can_be_dropped_but_never_regained) {
 BOOST_AUTO_TEST_CASE(fdstat_reports_append) {
   WasiFixture f;
   uint32_t fd;
-  BOOST_TEST_REQUIRE(ok(f.open("log.txt", wa::oflag::creat, right::fd_write, fd, 1,
-                               wa::fdflag::append)));
+  BOOST_TEST_REQUIRE(
+      ok(f.open("log.txt", wa::oflag::creat, right::fd_write, fd, 1, wa::fdflag::append)));
   BOOST_TEST(ok(f.call("fd_fdstat_get", {fd, 64})));
   BOOST_TEST(f.memory[64 + wa::fdstat::filetype] ==
              static_cast<uint8_t>(wa::Filetype::regular_file));
@@ -180,7 +185,8 @@ BOOST_AUTO_TEST_CASE(the_fd_table_has_a_cap) {
   std::ofstream(f.dir.path() + "/x") << "x";
   uint32_t fd = 0;
   Errno last = Errno::success;
-  for (int i = 0; i < 2000 && last == Errno::success; ++i) last = f.open("x", 0, right::fd_read, fd);
+  for (int i = 0; i < 2000 && last == Errno::success; ++i)
+    last = f.open("x", 0, right::fd_read, fd);
   BOOST_TEST(name(last) == "MFILE");
   BOOST_TEST(f.env->fds().open_count() == 1024u);
 }

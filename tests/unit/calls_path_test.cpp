@@ -16,15 +16,19 @@ namespace wa = shoal::wasi::abi;  // ::abi is <cxxabi.h>'s
 namespace right = shoal::wasi::abi::right;
 
 namespace {
-bool ok(Errno e) { return e == Errno::success; }
-std::string name(Errno e) { return std::string(shoal::wasi::errno_name(e)); }
+bool ok(Errno e) {
+  return e == Errno::success;
+}
+std::string name(Errno e) {
+  return std::string(shoal::wasi::errno_name(e));
+}
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(create_write_and_read_back_a_file) {
   WasiFixture f;
   uint32_t fd;
-  BOOST_TEST_REQUIRE(ok(f.open("new.txt", wa::oflag::creat | wa::oflag::excl,
-                               right::fd_write | right::fd_read, fd)));
+  BOOST_TEST_REQUIRE(ok(
+      f.open("new.txt", wa::oflag::creat | wa::oflag::excl, right::fd_write | right::fd_read, fd)));
   f.put(100, "abc");
   uint32_t iov[2] = {100, 3};
   std::memcpy(f.memory.data() + 16, iov, sizeof iov);
@@ -119,9 +123,8 @@ BOOST_AUTO_TEST_CASE(a_read_only_mount_refuses_every_write_with_erofs) {
   uint32_t len = f.put(100, "a");
   BOOST_TEST(name(f.call("path_unlink_file", {3, 100, len})) == "ROFS");
   BOOST_TEST(name(f.call("path_create_directory", {3, 100, len})) == "ROFS");
-  BOOST_TEST(ok(f.open("a", 0, right::fd_read | right::fd_write, fd) == Errno::rofs
-                    ? Errno::success
-                    : Errno::io));
+  BOOST_TEST(ok(f.open("a", 0, right::fd_read | right::fd_write, fd) == Errno::rofs ? Errno::success
+                                                                                    : Errno::io));
   BOOST_TEST_REQUIRE(ok(f.open("a", 0, right::fd_read, fd)));
   BOOST_TEST(fs::exists(f.dir.path() + "/a"));
 }
@@ -129,9 +132,9 @@ BOOST_AUTO_TEST_CASE(a_read_only_mount_refuses_every_write_with_erofs) {
 BOOST_AUTO_TEST_CASE(truncation_needs_its_right) {
   WasiFixture f;
   std::ofstream(f.dir.path() + "/a") << "abc";
-  BOOST_TEST(ok(f.call("fd_fdstat_set_rights",
-                       {3, wa::right::directory & ~right::path_filestat_set_size,
-                        wa::right::directory | wa::right::file})));
+  BOOST_TEST(
+      ok(f.call("fd_fdstat_set_rights", {3, wa::right::directory & ~right::path_filestat_set_size,
+                                         wa::right::directory | wa::right::file})));
   uint32_t fd;
   BOOST_TEST(name(f.open("a", wa::oflag::trunc, right::fd_write, fd)) == "NOTCAPABLE");
   BOOST_TEST(fs::file_size(f.dir.path() + "/a") == 3u);

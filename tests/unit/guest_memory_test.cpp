@@ -13,7 +13,9 @@ struct Mem {
   std::vector<uint8_t> bytes = std::vector<uint8_t>(64);
   GuestMemory mem{bytes.data(), bytes.size()};
 };
-bool is_fault(Errno e) { return e == Errno::fault; }
+bool is_fault(Errno e) {
+  return e == Errno::fault;
+}
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(bytes_inside_are_returned) {

@@ -8,8 +8,8 @@
 #include <filesystem>
 #include <fstream>
 
-#include "tests/support/process.h"
 #include "tests/support/print.h"
+#include "tests/support/process.h"
 #include "wasi/path_walk.h"
 
 namespace fs = std::filesystem;
@@ -110,10 +110,14 @@ BOOST_AUTO_TEST_CASE(walks_inside_the_base_resolve_to_the_right_entry) {
     std::string host;  // the entry it must name, relative to base
   };
   const std::vector<Case> cases = {
-      {"file.txt", false, "file.txt"},      {"a/b", false, "a/b"},
-      {"a/b/c/", false, "a/b/c"},           {".", false, "."},
-      {"a/..", false, "."},                 {"ok_link", true, "a"},
-      {"ok_link/b", false, "a/b"},          {"ok_link/../file.txt", false, "file.txt"},
+      {"file.txt", false, "file.txt"},
+      {"a/b", false, "a/b"},
+      {"a/b/c/", false, "a/b/c"},
+      {".", false, "."},
+      {"a/..", false, "."},
+      {"ok_link", true, "a"},
+      {"ok_link/b", false, "a/b"},
+      {"ok_link/../file.txt", false, "file.txt"},
       {"a/b/c/../../../file.txt", false, "file.txt"},
       {"up", false, "up"},  // the link itself, not its target
   };
