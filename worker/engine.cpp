@@ -3,12 +3,15 @@
 #include <libplatform/libplatform.h>
 #include <v8.h>
 
+#include <cstdio>
 #include <memory>
 #include <mutex>
 #include <vector>
 
 #include "wasi/functions.h"
+#include "worker/memory_limit.h"
 #include "worker/module_info.h"
+#include "worker/watchdog.h"
 
 namespace shoal::worker {
 namespace {
@@ -114,6 +117,13 @@ wasi::Function const* wasi_function_for(const Import& imp, std::string& why) {
   return f;
 }
 
+std::string format_seconds(std::chrono::nanoseconds d) {
+  double s = std::chrono::duration<double>(d).count();
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g s", s);
+  return buf;
+}
+
 }  // namespace
 
 std::string v8_version() {
@@ -142,6 +152,14 @@ std::expected<uint32_t, RunError> run_wasi_command(std::span<const uint8_t> modu
         RunError{Kind::no_entry,
                  "the module exports no function '" + options.entry_point +
                      "' (a WASI command exports _start; choose another with --entry-point)"});
+
+  std::vector<uint8_t> limited;
+  if (options.memory_limit) {
+    auto rewritten = limit_memory(module, *options.memory_limit);
+    if (!rewritten) return std::unexpected(RunError{Kind::memory_limit, rewritten.error()});
+    limited = std::move(*rewritten);
+    module = limited;
+  }
 
   ensure_v8();
   std::unique_ptr<v8::ArrayBuffer::Allocator> allocator(
@@ -206,13 +224,30 @@ std::expected<uint32_t, RunError> run_wasi_command(std::span<const uint8_t> modu
   if (!entry->IsFunction())
     return std::unexpected(
         RunError{Kind::no_entry, "export '" + options.entry_point + "' is not a function"});
-  auto result = entry.As<v8::Function>()->Call(ctx, v8::Undefined(isolate), 0, nullptr);
-  if (instance.exited) {
-    isolate->CancelTerminateExecution();
-    return *env.exit_code();
+  v8::MaybeLocal<v8::Value> result;
+  bool timed_out = false;
+  {
+    std::optional<Watchdog> watchdog;
+    if (options.timeout) watchdog.emplace(isolate, *options.timeout);
+    result = entry.As<v8::Function>()->Call(ctx, v8::Undefined(isolate), 0, nullptr);
+    if (watchdog) timed_out = watchdog->stop();
   }
-  if (result.IsEmpty())
-    return std::unexpected(RunError{Kind::trap, exception_text(isolate, ctx, tc)});
+  if (instance.exited || timed_out) isolate->CancelTerminateExecution();
+  if (instance.exited) return *env.exit_code();
+  if (timed_out)
+    return std::unexpected(RunError{
+        Kind::timeout, "timed out after " + format_seconds(*options.timeout) + " (--timeout)"});
+  if (result.IsEmpty()) {
+    std::string message = exception_text(isolate, ctx, tc);
+    if (options.memory_limit && !instance.memory.IsEmpty()) {
+      uint64_t used = instance.memory.Get(isolate)->Buffer()->ByteLength();
+      if (used * 4 >= *options.memory_limit * 3)
+        message += " (memory at " + std::to_string(used >> 20) + " MiB of its " +
+                   std::to_string(*options.memory_limit >> 20) +
+                   " MiB limit: the program probably ran out of memory)";
+    }
+    return std::unexpected(RunError{Kind::trap, message});
+  }
   return 0u;
 }
 

@@ -2,8 +2,10 @@
 // command modules. Not thread-safe: one guest at a time per process.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <expected>
+#include <optional>
 #include <span>
 #include <string>
 
@@ -21,6 +23,8 @@ struct RunError {
     link,            // imports something shoal does not provide
     no_entry,        // the entry point is missing or not a function
     trap,            // the guest trapped (or threw) while running
+    timeout,         // the watchdog stopped the guest at its deadline
+    memory_limit,    // the module needs more memory to start than allowed
   };
   Kind kind;
   std::string message;
@@ -28,6 +32,12 @@ struct RunError {
 
 struct RunOptions {
   std::string entry_point = "_start";
+  // Caps the guest's linear memory (memory_limit.h); unset: the module's own
+  // maximum, at most 4 GiB.
+  std::optional<uint64_t> memory_limit;
+  // Stops the guest this long after its entry point is called (a watchdog
+  // thread calls TerminateExecution); unset: no limit.
+  std::optional<std::chrono::nanoseconds> timeout;
 };
 
 // Compiles `module` and calls its entry point with the WASI environment

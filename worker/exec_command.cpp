@@ -13,6 +13,7 @@
 #include "wasi/environment.h"
 #include "wasi/output_sink.h"
 #include "worker/engine.h"
+#include "worker/memory_limit.h"
 
 namespace shoal::worker {
 namespace {
@@ -69,6 +70,22 @@ int exec_command(int argc, char** argv) {
       ->type_name("KEY=VALUE")
       ->allow_extra_args(false);
   app.add_option("--entry-point", entry, "The exported function to call")->capture_default_str();
+  double timeout = 0;
+  std::string memory, stdout_limit, stderr_limit;
+  uint32_t max_fds = 1024;
+  app.add_option("--timeout", timeout, "Stop the program after this many seconds (0: never)")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--memory", memory, "Cap the program's linear memory, e.g. 256MiB or 2GiB")
+      ->type_name("SIZE");
+  app.add_option("--stdout-limit", stdout_limit,
+                 "Keep at most this much of stdout; the rest is dropped and reported")
+      ->type_name("SIZE");
+  app.add_option("--stderr-limit", stderr_limit,
+                 "Keep at most this much of stderr; the rest is dropped and reported")
+      ->type_name("SIZE");
+  app.add_option("--max-fds", max_fds, "The most file descriptors the program may hold open")
+      ->capture_default_str()
+      ->check(CLI::Range(8u, 1u << 20));
   app.add_option("program", program, "The .wasm module to run")->required();
   app.add_option("args", guest_args,
                  "Arguments for the program (put -- before ones that start "
@@ -93,7 +110,31 @@ int exec_command(int argc, char** argv) {
     if (!m) return fail(m.error());
     config.mounts.push_back(*m);
   }
-  wasi::FdSink out(1), err(2);
+  auto size_flag = [](const char* flag,
+                      const std::string& text) -> std::expected<uint64_t, std::string> {
+    if (text.empty()) return UINT64_MAX;
+    auto n = parse_size(text);
+    if (!n) return std::unexpected(std::string(flag) + ": " + n.error());
+    return *n;
+  };
+  auto out_cap = size_flag("--stdout-limit", stdout_limit);
+  if (!out_cap) return fail(out_cap.error());
+  auto err_cap = size_flag("--stderr-limit", stderr_limit);
+  if (!err_cap) return fail(err_cap.error());
+  RunOptions options;
+  options.entry_point = entry;
+  if (!memory.empty()) {
+    auto m = size_flag("--memory", memory);
+    if (!m) return fail(m.error());
+    if (*m < kWasmPageSize) return fail("--memory " + memory + ": less than one 64 KiB page");
+    options.memory_limit = *m;
+  }
+  if (timeout > 0)
+    options.timeout = std::chrono::duration_cast<std::chrono::nanoseconds>(
+        std::chrono::duration<double>(timeout));
+  config.max_fds = max_fds;
+
+  wasi::FdSink out(1, *out_cap), err(2, *err_cap);
   config.stdin_fd = 0;
   config.stdout_sink = &out;
   config.stderr_sink = &err;
@@ -103,12 +144,23 @@ int exec_command(int argc, char** argv) {
   auto env = wasi::Environment::create(config);
   if (!env) return fail(env.error());
 
-  RunOptions options;
-  options.entry_point = entry;
   auto result = run_wasi_command(*bytes, **env, options);
+  if (out.dropped())
+    fmt::print(stderr, "shoal: stdout truncated: {} bytes past --stdout-limit were dropped\n",
+               out.dropped());
+  if (err.dropped())
+    fmt::print(stderr, "shoal: stderr truncated: {} bytes past --stderr-limit were dropped\n",
+               err.dropped());
   if (!result) {
     fmt::print(stderr, "shoal: {}: {}\n", program, result.error().message);
-    return result.error().kind == RunError::Kind::trap ? kExitTrap : kExitUsage;
+    switch (result.error().kind) {
+      case RunError::Kind::trap:
+        return kExitTrap;
+      case RunError::Kind::timeout:
+        return kExitTimeout;
+      default:
+        return kExitUsage;
+    }
   }
   return static_cast<int>(*result & 0xff);
 }

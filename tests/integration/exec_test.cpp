@@ -178,3 +178,67 @@ BOOST_AUTO_TEST_CASE(version_names_shoal_and_v8) {
   BOOST_TEST(r.status == 0);
   BOOST_TEST(r.out.starts_with("shoal 0.1.0 (V8 10.2."), r.out);
 }
+
+BOOST_AUTO_TEST_CASE(timeout_stops_a_tight_loop_and_exits_124) {
+  auto r = run_process({shoal_bin(), "exec", "--timeout", "0.2", test_wasm("spin")});
+  BOOST_TEST(r.status == 124);
+  BOOST_TEST(r.out == "spinning\n");
+  BOOST_TEST(r.err == "shoal: " + test_wasm("spin") + ": timed out after 0.2 s (--timeout)\n");
+}
+
+BOOST_AUTO_TEST_CASE(memory_limit_makes_malloc_fail_inside_the_guest) {
+  auto r = run_process({shoal_bin(), "exec", "--memory", "32MiB", test_wasm("memory_hog"), "100"});
+  BOOST_TEST(r.status == 0, r.err);
+  // The program's own data and stack take a little of the 32 MiB.
+  BOOST_TEST(r.out.starts_with("allocated 3"), r.out);
+  int got = std::stoi(r.out.substr(10));
+  BOOST_TEST(got >= 28);
+  BOOST_TEST(got < 32);
+}
+
+BOOST_AUTO_TEST_CASE(a_program_that_aborts_at_the_memory_limit_is_told_why) {
+  auto r = run_process(
+      {shoal_bin(), "exec", "--memory", "32MiB", test_wasm("memory_hog"), "100", "abort"});
+  BOOST_TEST(r.status == 134);
+  BOOST_TEST(r.err.find("of its 32 MiB limit: the program probably ran out of memory") !=
+                 std::string::npos,
+             r.err);
+}
+
+BOOST_AUTO_TEST_CASE(a_module_too_big_for_the_memory_limit_is_refused_before_it_runs) {
+  auto r = run_process({shoal_bin(), "exec", "--memory", "16MiB", test_wasm("big_start")});
+  BOOST_TEST(r.status == 125);
+  BOOST_TEST(r.out == "");
+  BOOST_TEST(r.err.find("more than the memory limit of 16 MiB") != std::string::npos, r.err);
+  auto fits = run_process({shoal_bin(), "exec", "--memory", "128MiB", test_wasm("big_start")});
+  BOOST_TEST(fits.status == 0);
+  BOOST_TEST(fits.out == "1\n");
+}
+
+BOOST_AUTO_TEST_CASE(a_bad_size_is_named) {
+  auto r = run_process({shoal_bin(), "exec", "--memory", "12X", test_wasm("spew")});
+  BOOST_TEST(r.status == 125);
+  BOOST_TEST(r.err == "shoal: --memory: '12X': unknown unit 'x' (use KiB, MiB or GiB)\n");
+}
+
+BOOST_AUTO_TEST_CASE(runaway_recursion_traps_cleanly) {
+  auto r = run_process({shoal_bin(), "exec", test_wasm("recurse")});
+  BOOST_TEST(r.status == 134);
+  BOOST_TEST(r.out == "");
+  BOOST_TEST(std::count(r.err.begin(), r.err.end(), '\n') == 1, r.err);
+}
+
+BOOST_AUTO_TEST_CASE(stdout_past_its_limit_is_dropped_and_reported) {
+  auto r =
+      run_process({shoal_bin(), "exec", "--stdout-limit", "1KiB", test_wasm("spew"), "100000"});
+  BOOST_TEST(r.status == 0);
+  BOOST_TEST(r.out == std::string(1024, 'x'));
+  BOOST_TEST(r.err ==
+             "done\nshoal: stdout truncated: 98976 bytes past --stdout-limit were dropped\n");
+}
+
+BOOST_AUTO_TEST_CASE(the_fd_cap_is_a_flag) {
+  auto r = run_process({shoal_bin(), "exec", "--max-fds", "2", test_wasm("args_env")});
+  BOOST_TEST(r.status == 125);
+  BOOST_TEST(r.err.find("--max-fds") != std::string::npos, r.err);
+}

@@ -1,0 +1,30 @@
+// Capping a module's linear memory by rewriting its declared maximum.
+//
+// V8 has no per-instance memory cap, but it honours the maximum a module
+// declares: lowering that maximum in the memory section makes memory.grow
+// fail (return -1) past the limit, so malloc returns NULL inside the guest,
+// exactly as on a machine that ran out.
+#pragma once
+
+#include <cstdint>
+#include <expected>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace shoal::worker {
+
+inline constexpr uint64_t kWasmPageSize = 65536;
+
+// Returns a copy of `module` whose defined memories declare a maximum of at
+// most `max_bytes` (rounded down to whole pages). Fails with a message when
+// a memory's initial size already exceeds the limit, or the module is
+// malformed. A module that defines no memory is returned unchanged.
+std::expected<std::vector<uint8_t>, std::string> limit_memory(std::span<const uint8_t> module,
+                                                              uint64_t max_bytes);
+
+// Parses "64MiB", "512M", "1GiB", "1G", "65536" (bytes), case-insensitive;
+// K/M/G and KiB/MiB/GiB are both powers of 1024, as Bacalhau reads them.
+std::expected<uint64_t, std::string> parse_size(const std::string& text);
+
+}  // namespace shoal::worker
