@@ -9,13 +9,12 @@
 #include <cstring>
 #include <vector>
 
+#include "client/commands.h"
 #include "client/version.h"
 #include "client/worker_path.h"
 
 namespace shoal::client {
 namespace {
-
-constexpr int kExitUsage = 125;
 
 // `shoal exec` runs in the worker binary, which embeds V8; the client
 // replaces itself with it so that signals, stdio and the exit status are
@@ -37,6 +36,11 @@ int exec_in_worker(int argc, char** argv) {
 
 }  // namespace
 
+int fail(const std::string& message) {
+  fmt::print(stderr, "shoal: {}\n", message);
+  return kExitUsage;
+}
+
 int run_cli(int argc, char** argv) {
   if (argc >= 2 && std::strcmp(argv[1], "exec") == 0) return exec_in_worker(argc, argv);
 
@@ -46,13 +50,17 @@ int run_cli(int argc, char** argv) {
   app.add_subcommand("exec",
                      "Run a WASI program here and now, without the broker "
                      "(shoal exec --help)");
+  int status = 0;
+  add_wasm_commands(app, status);
+  add_job_commands(app, status);
+  add_serve_commands(app, status);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     int code = app.exit(e);
     return code == 0 ? 0 : kExitUsage;
   }
-  return 0;
+  return status;
 }
 
 }  // namespace shoal::client

@@ -226,14 +226,23 @@ std::expected<uint32_t, RunError> run_wasi_command(std::span<const uint8_t> modu
         RunError{Kind::no_entry, "export '" + options.entry_point + "' is not a function"});
   v8::MaybeLocal<v8::Value> result;
   bool timed_out = false;
+  if (options.control) options.control->attach(isolate);
+  struct Detach {
+    RunControl* c;
+    ~Detach() {
+      if (c) c->detach();
+    }
+  } detach{options.control};
   {
     std::optional<Watchdog> watchdog;
     if (options.timeout) watchdog.emplace(isolate, *options.timeout);
     result = entry.As<v8::Function>()->Call(ctx, v8::Undefined(isolate), 0, nullptr);
     if (watchdog) timed_out = watchdog->stop();
   }
-  if (instance.exited || timed_out) isolate->CancelTerminateExecution();
+  const bool cancelled = options.control && options.control->cancelled();
+  if (instance.exited || timed_out || cancelled) isolate->CancelTerminateExecution();
   if (instance.exited) return *env.exit_code();
+  if (cancelled) return std::unexpected(RunError{Kind::cancelled, "stopped on request"});
   if (timed_out)
     return std::unexpected(RunError{
         Kind::timeout, "timed out after " + format_seconds(*options.timeout) + " (--timeout)"});

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "wasi/environment.h"
+#include "worker/run_control.h"
 
 namespace shoal::worker {
 
@@ -25,6 +26,7 @@ struct RunError {
     trap,            // the guest trapped (or threw) while running
     timeout,         // the watchdog stopped the guest at its deadline
     memory_limit,    // the module needs more memory to start than allowed
+    cancelled,       // RunControl::cancel() stopped it
   };
   Kind kind;
   std::string message;
@@ -38,6 +40,8 @@ struct RunOptions {
   // Stops the guest this long after its entry point is called (a watchdog
   // thread calls TerminateExecution); unset: no limit.
   std::optional<std::chrono::nanoseconds> timeout;
+  // When set, another thread may stop the run through it.
+  RunControl* control = nullptr;
 };
 
 // Compiles `module` and calls its entry point with the WASI environment

@@ -10,6 +10,7 @@
 #include <iterator>
 #include <vector>
 
+#include "broker/units.h"
 #include "wasi/environment.h"
 #include "wasi/output_sink.h"
 #include "worker/engine.h"
@@ -113,7 +114,7 @@ int exec_command(int argc, char** argv) {
   auto size_flag = [](const char* flag,
                       const std::string& text) -> std::expected<uint64_t, std::string> {
     if (text.empty()) return UINT64_MAX;
-    auto n = parse_size(text);
+    auto n = units::parse_size(text);
     if (!n) return std::unexpected(std::string(flag) + ": " + n.error());
     return *n;
   };

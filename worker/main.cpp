@@ -7,10 +7,13 @@
 #include "shoal_config.h"
 #include "worker/engine.h"
 #include "worker/exec_command.h"
+#include "worker/serve.h"
 
 int main(int argc, char** argv) {
   if (argc >= 2 && std::strcmp(argv[1], "exec") == 0)
     return shoal::worker::exec_command(argc - 1, argv + 1);
+  if (argc >= 2 && std::strcmp(argv[1], "serve") == 0)
+    return shoal::worker::serve_command(argc - 1, argv + 1);
   if (argc >= 2 && std::strcmp(argv[1], "--version") == 0) {
     fmt::print("shoal-worker {} (V8 {})\n", SHOAL_VERSION, shoal::worker::v8_version());
     return 0;

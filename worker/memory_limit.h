@@ -23,8 +23,4 @@ inline constexpr uint64_t kWasmPageSize = 65536;
 std::expected<std::vector<uint8_t>, std::string> limit_memory(std::span<const uint8_t> module,
                                                               uint64_t max_bytes);
 
-// Parses "64MiB", "512M", "1GiB", "1G", "65536" (bytes), case-insensitive;
-// K/M/G and KiB/MiB/GiB are both powers of 1024, as Bacalhau reads them.
-std::expected<uint64_t, std::string> parse_size(const std::string& text);
-
 }  // namespace shoal::worker

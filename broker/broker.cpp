@@ -1,0 +1,480 @@
+#include "broker/broker.h"
+
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <spdlog/sinks/basic_file_sink.h>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+#include <csignal>
+#include <filesystem>
+#include <thread>
+
+#include "broker/broker_impl.h"
+#include "broker/client_protocol.h"
+#include "broker/job_json.h"
+#include "broker/worker_protocol.h"
+
+namespace shoal::broker {
+namespace {
+
+volatile std::sig_atomic_t g_signalled = 0;
+void on_signal(int) {
+  g_signalled = 1;
+}
+
+std::string exec_id_for(const jobs::Job& job, uint32_t attempt) {
+  return "e-" + job.id.substr(2) + "-" + std::to_string(attempt);
+}
+
+}  // namespace
+
+Broker::Broker(const BrokerOptions& options, std::unique_ptr<Store> store,
+               std::shared_ptr<spdlog::logger> log)
+    : opt_(options),
+      store_(std::move(store)),
+      log_(std::move(log)),
+      clients_(ctx_, zmq::socket_type::router),
+      workers_sock_(ctx_, zmq::socket_type::router),
+      staged_(ctx_, zmq::socket_type::pull),
+      pool_(options.worker_binary, options.dir.worker_endpoint(), options.dir.log_file) {
+  clients_.set(zmq::sockopt::linger, 0);
+  // A client that vanished must not make the broker block or grow without bound.
+  clients_.set(zmq::sockopt::router_mandatory, false);
+  clients_.set(zmq::sockopt::sndhwm, 10000);
+  workers_sock_.set(zmq::sockopt::linger, 0);
+  staged_.bind("inproc://staged");
+}
+
+void Broker::event(jobs::Job& job, const std::string& topic, const std::string& message) {
+  job.history.push_back({jobs::now_ns(), topic, message});
+}
+
+void Broker::set_state(jobs::Job& job, jobs::JobState state, const std::string& message) {
+  if (job.state == state && message.empty()) return;
+  event(job, "State",
+        std::string(jobs::state_name(job.state)) + " -> " + std::string(jobs::state_name(state)) +
+            (message.empty() ? "" : ": " + message));
+  job.state = state;
+  if (!message.empty()) job.message = message;
+}
+
+void Broker::save(jobs::Job& job) {
+  job.modified_ns = jobs::now_ns();
+  ++job.revision;
+  batch_.put_job(job);
+}
+
+void Broker::send_to_worker(const std::string& name, std::string_view type,
+                            const std::string& body) {
+  workers_sock_.send(zmq::buffer(name), zmq::send_flags::sndmore);
+  workers_sock_.send(zmq::buffer(type), zmq::send_flags::sndmore);
+  workers_sock_.send(zmq::buffer(body), zmq::send_flags::none);
+}
+
+void Broker::recover() {
+  auto unfinished = store_->unfinished_jobs();
+  if (!unfinished) {
+    log_->error("recovery: {}", unfinished.error());
+    return;
+  }
+  for (jobs::Job& job : *unfinished) {
+    if (job.state == jobs::JobState::running) {
+      // Its worker died with the old broker: that execution is over.
+      auto& exec = job.executions.back();
+      exec.state = jobs::JobState::failed;
+      exec.ended_ns = jobs::now_ns();
+      exec.message = "the broker restarted while it ran";
+      if (job.executions.size() >= opt_.max_attempts) {
+        set_state(job, jobs::JobState::failed,
+                  "gave up after " + std::to_string(job.executions.size()) +
+                      " executions; the last: " + exec.message);
+        save(job);
+        continue;
+      }
+      set_state(job, jobs::JobState::queued, "re-queued after a broker restart");
+    }
+    save(job);
+    std::string id = job.id;
+    jobs::JobState state = job.state;
+    active_[id] = std::move(job);
+    if (state == jobs::JobState::queued)
+      queue_.push_back(id);
+    else if (state == jobs::JobState::pending)
+      stage(active_[id]);
+  }
+  flush();
+  if (!active_.empty()) log_->info("recovered {} unfinished jobs", active_.size());
+}
+
+void Broker::ensure_workers() {
+  while (pool_.size() < static_cast<size_t>(opt_.workers)) {
+    std::string name = "w-" + std::to_string(::getpid()) + "-" + std::to_string(next_worker_++);
+    if (auto r = pool_.spawn(name); !r) {
+      log_->error("{}", r.error());
+      return;
+    }
+    workers_[name] = WorkerState{name, false, "", "", Clock::now()};
+  }
+}
+
+void Broker::on_worker_message(std::vector<zmq::message_t>& parts) {
+  if (parts.size() < 2) return;
+  std::string name = parts[0].to_string();
+  std::string type = parts[1].to_string();
+  auto it = workers_.find(name);
+  if (it == workers_.end()) {
+    // A worker of an earlier broker (or a stranger): tell it to leave.
+    send_to_worker(name, wire::kBye, "");
+    return;
+  }
+  WorkerState& w = it->second;
+  w.last_seen = Clock::now();
+  if (type == wire::kReady) {
+    w.ready = true;
+  } else if (type == wire::kLog && parts.size() == 3) {
+    auto log = wire::decode<wire::Log>(parts[2].data(), parts[2].size());
+    if (!log || log->exec_id != w.exec_id) return;
+    auto job = active_.find(w.job_id);
+    if (job == active_.end()) return;
+    uint32_t attempt = static_cast<uint32_t>(job->second.executions.size());
+    batch_.append_log(w.job_id, attempt, static_cast<Stream>(log->stream), log->data);
+    auto range = followers_.equal_range(w.job_id);
+    for (auto f = range.first; f != range.second; ++f) {
+      if (!f->second.logs || !(f->second.stream_mask & log->stream)) continue;
+      reply(f->second.identity, protocol::kLog,
+            {{"stream", log->stream == 1 ? "stdout" : "stderr"}}, {log->data});
+    }
+  } else if (type == wire::kDone && parts.size() == 3) {
+    on_worker_done(w, parts[2].to_string());
+  }
+}
+
+void Broker::finish_execution(jobs::Job& job, jobs::JobState state,
+                              std::optional<int32_t> exit_code, const std::string& message) {
+  auto& exec = job.executions.back();
+  exec.state = state;
+  exec.ended_ns = jobs::now_ns();
+  exec.exit_code = exit_code;
+  exec.message = message;
+  job.exit_code = exit_code;
+  set_state(job, state, message);
+}
+
+void Broker::on_worker_done(WorkerState& w, const std::string& body) {
+  auto done = wire::decode<wire::Done>(body.data(), body.size());
+  if (!done || done->exec_id != w.exec_id) return;
+  std::string job_id = w.job_id;
+  std::string scratch = opt_.dir.scratch + "/" + w.exec_id;
+  w.exec_id.clear();
+  w.job_id.clear();
+  auto it = active_.find(job_id);
+  if (it == active_.end()) return;
+  jobs::Job& job = it->second;
+  auto& exec = job.executions.back();
+  exec.stdout_bytes = done->stdout_bytes;
+  exec.stderr_bytes = done->stderr_bytes;
+  exec.stdout_dropped = done->stdout_dropped;
+  exec.stderr_dropped = done->stderr_dropped;
+  collect_outputs(job, scratch);
+  if (stop_requested_.erase(job_id)) {
+    finish_execution(job, jobs::JobState::stopped, done->exit_code, "stopped on request");
+  } else if (done->completed) {
+    finish_execution(job, jobs::JobState::completed, done->exit_code, "");
+  } else {
+    finish_execution(job, jobs::JobState::failed, std::nullopt, done->message);
+  }
+  if (done->stdout_dropped || done->stderr_dropped)
+    event(job, "Output",
+          "logs truncated: " + std::to_string(done->stdout_dropped) + " bytes of stdout and " +
+              std::to_string(done->stderr_dropped) + " bytes of stderr past the caps were dropped");
+  save(job);
+  notify(job);
+  active_.erase(it);
+  std::error_code ec;
+  std::filesystem::remove_all(scratch, ec);
+}
+
+void Broker::on_worker_lost(const std::string& name, const std::string& cause) {
+  auto it = workers_.find(name);
+  if (it == workers_.end()) return;
+  std::string job_id = it->second.job_id;
+  workers_.erase(it);
+  log_->warn("worker {} {}", name, cause);
+  auto job_it = active_.find(job_id);
+  if (job_id.empty() || job_it == active_.end()) return;
+  jobs::Job& job = job_it->second;
+  std::string message = "the worker running it " + cause;
+  if (stop_requested_.erase(job_id)) {
+    finish_execution(job, jobs::JobState::stopped, std::nullopt, "stopped on request");
+  } else if (job.executions.size() >= opt_.max_attempts) {
+    finish_execution(job, jobs::JobState::failed, std::nullopt,
+                     "gave up after " + std::to_string(job.executions.size()) +
+                         " executions; the last: " + message);
+  } else {
+    auto& exec = job.executions.back();
+    exec.state = jobs::JobState::failed;
+    exec.ended_ns = jobs::now_ns();
+    exec.message = message;
+    set_state(job, jobs::JobState::queued, "re-queued: " + message);
+    queue_.push_front(job_id);
+  }
+  save(job);
+  notify(job);
+  if (jobs::is_terminal(job.state)) active_.erase(job_it);
+}
+
+void Broker::heartbeat() {
+  auto now = Clock::now();
+  for (auto& [name, w] : workers_) {
+    send_to_worker(name, wire::kHeartbeat, "");
+    if (now - w.last_seen >
+        std::chrono::milliseconds(wire::kHeartbeatMs * wire::kHeartbeatLiveness) +
+            (w.ready ? std::chrono::seconds(0) : std::chrono::seconds(10))) {
+      log_->warn("worker {} stopped answering; killing it", name);
+      pool_.kill(name);
+      w.last_seen = now;  // reap() reports it; don't kill twice
+    }
+  }
+}
+
+void Broker::dispatch() {
+  for (auto& [name, w] : workers_) {
+    if (queue_.empty()) return;
+    if (!w.ready || !w.exec_id.empty()) continue;
+    std::string job_id = queue_.front();
+    queue_.pop_front();
+    auto it = active_.find(job_id);
+    if (it == active_.end() || it->second.state != jobs::JobState::queued) continue;
+    jobs::Job& job = it->second;
+
+    auto module = store_->get_blob(job.spec.module_hash);
+    if (!module || !*module) {
+      set_state(job, jobs::JobState::failed,
+                "the module's bytes are missing from the store" +
+                    (module ? std::string() : ": " + module.error()));
+      save(job);
+      notify(job);
+      active_.erase(it);
+      continue;
+    }
+    uint32_t attempt = static_cast<uint32_t>(job.executions.size() + 1);
+    jobs::Execution exec;
+    exec.id = exec_id_for(job, attempt);
+    exec.attempt = attempt;
+    exec.worker = name;
+    exec.started_ns = jobs::now_ns();
+
+    wire::Run run;
+    run.exec_id = exec.id;
+    run.job_id = job.id;
+    run.module_hash = job.spec.module_hash;
+    run.module = std::move(**module);
+    run.entry_point = job.spec.entry_point;
+    run.args.push_back(job.spec.module_name.empty()
+                           ? "main.wasm"
+                           : std::filesystem::path(job.spec.module_name).filename().string());
+    run.args.insert(run.args.end(), job.spec.args.begin(), job.spec.args.end());
+    run.env = job.spec.env;
+    const std::string scratch = opt_.dir.scratch + "/" + exec.id;
+    std::error_code ec;
+    std::filesystem::remove_all(scratch, ec);
+    std::filesystem::create_directories(scratch + "/staging", ec);
+    run.scratch_dir = scratch + "/staging";
+    for (const auto& in : job.spec.inputs)
+      run.mounts.push_back({input_host_path(job, in), in.target, true});
+    // /outputs exists unless an output claims it; each output is its own directory.
+    std::vector<jobs::OutputSpec> outputs = job.spec.outputs;
+    bool has_default = false;
+    for (const auto& o : outputs) has_default |= o.path == "/outputs";
+    if (!has_default) outputs.insert(outputs.begin(), {"outputs", "/outputs"});
+    for (size_t i = 0; i < outputs.size(); ++i) {
+      std::string dir = scratch + "/out/" + outputs[i].name;
+      std::filesystem::create_directories(dir, ec);
+      run.mounts.push_back({dir, outputs[i].path, false});
+    }
+    run.timeout_ms = job.spec.timeout_ms;
+    run.memory_bytes = job.spec.memory_bytes ? job.spec.memory_bytes : opt_.default_memory;
+    run.stdout_cap = opt_.stdout_cap;
+    run.stderr_cap = opt_.stderr_cap;
+    if (!job.spec.stdin_hash.empty()) {
+      auto data = store_->get_blob(job.spec.stdin_hash);
+      if (data && *data) {
+        run.stdin_path = scratch + "/stdin";
+        FILE* f = std::fopen(run.stdin_path.c_str(), "wb");
+        if (f) {
+          std::fwrite((*data)->data(), 1, (*data)->size(), f);
+          std::fclose(f);
+        }
+      }
+    }
+    job.executions.push_back(exec);
+    event(job, "Execution", "execution " + exec.id + " started on " + name);
+    set_state(job, jobs::JobState::running, "");
+    save(job);
+    notify(job);
+    w.exec_id = exec.id;
+    w.job_id = job.id;
+    send_to_worker(name, wire::kRun, wire::encode(run));
+  }
+}
+
+void Broker::notify(const jobs::Job& job) {
+  auto range = followers_.equal_range(job.id);
+  for (auto f = range.first; f != range.second;) {
+    if (jobs::is_terminal(job.state)) {
+      reply(f->second.identity, protocol::kEnd, jobs::to_json(job));
+      f = followers_.erase(f);
+      continue;
+    }
+    if (f->second.states) reply(f->second.identity, protocol::kState, jobs::to_json(job));
+    ++f;
+  }
+}
+
+void Broker::flush() {
+  if (!batch_.empty()) {
+    auto r = store_->commit(batch_);
+    if (!r) {
+      log_->error("commit failed: {}", r.error());
+      // Nothing of the batch landed: acknowledgements become errors.
+      for (auto& o : outgoing_) {
+        if (o.kind == protocol::kOk && o.body.contains("id") && o.body.contains("submitted")) {
+          std::string id = o.body["id"];
+          active_.erase(id);
+          std::erase(queue_, id);
+          o.kind = protocol::kError;
+          o.body = {{"error", "the job could not be stored: " + r.error()}};
+          o.frames.clear();
+        }
+      }
+    }
+    batch_ = Batch();
+  }
+  for (auto& o : outgoing_) {
+    clients_.send(zmq::buffer(o.identity), zmq::send_flags::sndmore);
+    clients_.send(zmq::buffer(std::string_view(protocol::kVersion)), zmq::send_flags::sndmore);
+    clients_.send(zmq::buffer(o.kind), zmq::send_flags::sndmore);
+    std::string body = o.body.dump();
+    clients_.send(zmq::buffer(body),
+                  o.frames.empty() ? zmq::send_flags::none : zmq::send_flags::sndmore);
+    for (size_t i = 0; i < o.frames.size(); ++i)
+      clients_.send(zmq::buffer(o.frames[i]),
+                    i + 1 < o.frames.size() ? zmq::send_flags::sndmore : zmq::send_flags::none);
+  }
+  outgoing_.clear();
+}
+
+int Broker::run() {
+  try {
+    std::error_code ec;
+    std::filesystem::remove(opt_.dir.client_socket_path(), ec);
+    clients_.bind(opt_.dir.client_endpoint());
+    workers_sock_.bind(opt_.dir.worker_endpoint());
+  } catch (const zmq::error_t& e) {
+    log_->error("cannot listen on {}: {}", opt_.dir.client_endpoint(), e.what());
+    return 1;
+  }
+  ::chmod(opt_.dir.client_socket_path().c_str(), 0600);
+  log_->info("broker {} listening on {} with {} workers", ::getpid(), opt_.dir.client_endpoint(),
+             opt_.workers);
+  recover();
+  ensure_workers();
+  last_activity_ = Clock::now();
+  auto next_beat = Clock::now();
+
+  while (!shutting_down_ && !g_signalled) {
+    zmq::pollitem_t items[] = {{clients_.handle(), 0, ZMQ_POLLIN, 0},
+                               {workers_sock_.handle(), 0, ZMQ_POLLIN, 0},
+                               {staged_.handle(), 0, ZMQ_POLLIN, 0}};
+    try {
+      zmq::poll(items, 3, std::chrono::milliseconds(100));
+    } catch (const zmq::error_t& e) {
+      if (e.num() == EINTR) continue;
+      throw;
+    }
+    // Drain what is waiting, then commit it all at once.
+    for (int round = 0; round < 1000; ++round) {
+      bool any = false;
+      std::vector<zmq::message_t> parts;
+      if (zmq::recv_multipart(workers_sock_, std::back_inserter(parts),
+                              zmq::recv_flags::dontwait)) {
+        on_worker_message(parts);
+        any = true;
+      }
+      parts.clear();
+      if (zmq::recv_multipart(clients_, std::back_inserter(parts), zmq::recv_flags::dontwait)) {
+        last_activity_ = Clock::now();
+        on_client_message(parts);
+        any = true;
+      }
+      parts.clear();
+      if (zmq::recv_multipart(staged_, std::back_inserter(parts), zmq::recv_flags::dontwait)) {
+        on_staged(parts);
+        any = true;
+      }
+      if (!any) break;
+    }
+    for (const auto& dead : pool_.reap()) on_worker_lost(dead.name, dead.cause);
+    ensure_workers();
+    // Submissions commit (and are acknowledged) before they are dispatched:
+    // the worker reads the module from the store.
+    flush();
+    dispatch();
+    flush();
+    if (Clock::now() >= next_beat) {
+      heartbeat();
+      next_beat = Clock::now() + std::chrono::milliseconds(wire::kHeartbeatMs);
+    }
+    if (opt_.idle_exit.count() > 0 && active_.empty() && followers_.empty() &&
+        Clock::now() - last_activity_ > opt_.idle_exit) {
+      log_->info("idle for {} s; exiting", opt_.idle_exit.count());
+      break;
+    }
+  }
+  for (const auto& [name, w] : workers_) send_to_worker(name, wire::kBye, "");
+  flush();
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  pool_.stop_all();
+  std::error_code ec;
+  std::filesystem::remove(opt_.dir.client_socket_path(), ec);
+  log_->info("broker {} stopped", ::getpid());
+  return 0;
+}
+
+int run_broker(const BrokerOptions& options) {
+  BrokerOptions opt = options;
+  if (opt.workers <= 0)
+    opt.workers = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  if (auto r = prepare(opt.dir); !r) {
+    std::fprintf(stderr, "shoal: %s\n", r.error().c_str());
+    return 1;
+  }
+  auto lock = lock_broker(opt.dir);
+  if (!lock) {
+    std::fprintf(stderr, "shoal: %s\n", lock.error().c_str());
+    return 1;
+  }
+  std::vector<spdlog::sink_ptr> sinks;
+  sinks.push_back(std::make_shared<spdlog::sinks::basic_file_sink_mt>(opt.dir.log_file));
+  if (opt.log_to_stderr) sinks.push_back(std::make_shared<spdlog::sinks::stderr_sink_mt>());
+  auto log = std::make_shared<spdlog::logger>("broker", sinks.begin(), sinks.end());
+  log->flush_on(spdlog::level::info);
+
+  auto store = Store::open(opt.dir.store_dir);
+  if (!store) {
+    log->error("{}", store.error());
+    std::fprintf(stderr, "shoal: %s\n", store.error().c_str());
+    return 1;
+  }
+  struct sigaction sa {};
+  sa.sa_handler = on_signal;
+  ::sigaction(SIGTERM, &sa, nullptr);
+  ::sigaction(SIGINT, &sa, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+  Broker broker(opt, std::move(*store), log);
+  return broker.run();
+}
+
+}  // namespace shoal::broker

@@ -1,0 +1,34 @@
+// The broker: one process per user. Owns the job store (LMDB), the queue,
+// the local worker pool, input staging, and the fan-out of logs to clients
+// that follow them. Never links V8.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+#include "broker/state_dir.h"
+
+namespace shoal::broker {
+
+struct BrokerOptions {
+  StateDir dir;
+  std::string worker_binary;  // path of shoal-worker
+  int workers = 0;            // 0: one per core
+  // Exit after this long with no request and no unfinished job (0: never).
+  // An auto-started broker uses it; `shoal serve` does not by default.
+  std::chrono::seconds idle_exit{0};
+  uint32_t max_attempts = 3;             // executions per job, crashes included
+  uint64_t default_memory = 1ull << 30;  // per job, when the job sets none
+  uint64_t stdout_cap = 64ull << 20;     // bytes kept per stream
+  uint64_t stderr_cap = 64ull << 20;
+  uint64_t output_bytes_cap = 1ull << 30;  // bytes of output files per job
+  uint64_t output_files_cap = 10000;       // output files per job
+  bool log_to_stderr = false;              // besides the log file
+};
+
+// Runs until `shoal shutdown`, SIGTERM/SIGINT, or the idle period. Returns
+// the process exit status (0, or 1 with the reason logged and on stderr).
+int run_broker(const BrokerOptions& options);
+
+}  // namespace shoal::broker

@@ -1,0 +1,124 @@
+// The broker's internals, shared by broker.cpp (the loop, workers,
+// dispatch), client_commands.cpp (requests), staging.cpp (inputs) and
+// outputs.cpp (collecting output files). Single-threaded: everything runs on
+// the loop's thread except URL fetches, which report back through a socket.
+#pragma once
+
+#include <spdlog/logger.h>
+
+#include <chrono>
+#include <deque>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+#include <zmq.hpp>
+#include <zmq_addon.hpp>
+
+#include "broker/broker.h"
+#include "broker/job.h"
+#include "broker/store.h"
+#include "broker/worker_pool.h"
+
+namespace shoal::broker {
+
+using Clock = std::chrono::steady_clock;
+
+struct WorkerState {
+  std::string name;
+  bool ready = false;
+  std::string exec_id;  // running, or empty when idle
+  std::string job_id;
+  Clock::time_point last_seen;
+};
+
+// A client waiting on a job: following its logs, or watching its state.
+struct Follower {
+  std::string identity;
+  bool logs = false;    // stream log chunks
+  int stream_mask = 3;  // 1 stdout, 2 stderr
+  bool states = false;  // stream state changes
+};
+
+// A reply to send once the current batch is committed.
+struct Outgoing {
+  std::string identity;
+  std::string kind;
+  nlohmann::json body;
+  std::vector<std::string> frames;
+};
+
+class Broker {
+ public:
+  Broker(const BrokerOptions& options, std::unique_ptr<Store> store,
+         std::shared_ptr<spdlog::logger> log);
+  int run();
+
+ private:
+  // broker.cpp
+  void recover();
+  void ensure_workers();
+  void on_worker_message(std::vector<zmq::message_t>& parts);
+  void on_worker_done(WorkerState& w, const std::string& body);
+  void on_worker_lost(const std::string& name, const std::string& cause);
+  void heartbeat();
+  void dispatch();
+  void flush();  // commit the batch, then send what waited on it
+  void finish_execution(jobs::Job& job, jobs::JobState state, std::optional<int32_t> exit_code,
+                        const std::string& message);
+  void set_state(jobs::Job& job, jobs::JobState state, const std::string& message);
+  void event(jobs::Job& job, const std::string& topic, const std::string& message);
+  void save(jobs::Job& job);
+  void notify(const jobs::Job& job);
+  void send_to_worker(const std::string& name, std::string_view type, const std::string& body);
+
+  // client_commands.cpp
+  void on_client_message(std::vector<zmq::message_t>& parts);
+  void reply(const std::string& identity, std::string_view kind, const nlohmann::json& body,
+             std::vector<std::string> frames = {});
+  void reply_error(const std::string& identity, const std::string& message);
+  std::optional<jobs::Job> find_job(const std::string& identity, const nlohmann::json& body);
+  void cmd_submit(const std::string& id, const nlohmann::json& body,
+                  std::vector<zmq::message_t>& parts);
+  void cmd_get(const std::string& id, const nlohmann::json& body);
+  void cmd_list(const std::string& id, const nlohmann::json& body);
+  void cmd_logs(const std::string& id, const nlohmann::json& body);
+  void cmd_watch(const std::string& id, const nlohmann::json& body);
+  void cmd_stop(const std::string& id, const nlohmann::json& body);
+  void cmd_delete(const std::string& id, const nlohmann::json& body);
+  void cmd_prune(const std::string& id, const nlohmann::json& body);
+  void cmd_output(const std::string& id, const nlohmann::json& body);
+
+  // outputs.cpp: moves the execution's output files into the batch.
+  void collect_outputs(jobs::Job& job, const std::string& scratch);
+
+  // staging.cpp: URL inputs.
+  void stage(jobs::Job& job);
+  void on_staged(std::vector<zmq::message_t>& parts);
+  std::string input_host_path(const jobs::Job& job, const jobs::InputSpec& in);
+
+  BrokerOptions opt_;
+  std::unique_ptr<Store> store_;
+  std::shared_ptr<spdlog::logger> log_;
+  zmq::context_t ctx_;
+  zmq::socket_t clients_;
+  zmq::socket_t workers_sock_;
+  zmq::socket_t staged_;  // PULL: fetch threads report here
+  WorkerPool pool_;
+  std::map<std::string, WorkerState> workers_;
+  int next_worker_ = 1;
+  Batch batch_;
+  std::vector<Outgoing> outgoing_;
+  std::map<std::string, jobs::Job> active_;  // unfinished jobs, by id
+  std::deque<std::string> queue_;            // queued job ids, in order
+  std::set<std::string> stop_requested_;
+  std::multimap<std::string, Follower> followers_;                          // by job id
+  std::map<std::string, std::map<std::string, std::string>> staged_paths_;  // job -> url -> file
+  Clock::time_point last_activity_;
+  bool shutting_down_ = false;
+};
+
+}  // namespace shoal::broker

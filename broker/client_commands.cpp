@@ -1,0 +1,315 @@
+// The broker's side of the client protocol: one handler per command.
+#include <openssl/evp.h>
+
+#include "broker/broker_impl.h"
+#include "broker/client_protocol.h"
+#include "broker/job_json.h"
+#include "broker/worker_protocol.h"
+
+namespace shoal::broker {
+namespace {
+
+using nlohmann::json;
+
+std::string sha256_hex(const std::string& data) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr);
+  static const char* hex = "0123456789abcdef";
+  std::string out;
+  for (unsigned i = 0; i < len; ++i) {
+    out.push_back(hex[md[i] >> 4]);
+    out.push_back(hex[md[i] & 15]);
+  }
+  return out;
+}
+
+}  // namespace
+
+void Broker::reply(const std::string& identity, std::string_view kind, const json& body,
+                   std::vector<std::string> frames) {
+  outgoing_.push_back({identity, std::string(kind), body, std::move(frames)});
+}
+
+void Broker::reply_error(const std::string& identity, const std::string& message) {
+  reply(identity, protocol::kError, {{"error", message}});
+}
+
+void Broker::on_client_message(std::vector<zmq::message_t>& parts) {
+  if (parts.empty()) return;
+  std::string identity = parts[0].to_string();
+  if (parts.size() < 3) {
+    reply_error(identity, "malformed request: expected [protocol][command][body]");
+    return;
+  }
+  std::string version = parts[1].to_string();
+  if (version != protocol::kVersion) {
+    reply_error(identity, "unsupported protocol '" + version.substr(0, 40) +
+                              "' (this broker speaks " + protocol::kVersion + ")");
+    return;
+  }
+  std::string command = parts[2].to_string();
+  json body = json::object();
+  if (parts.size() >= 4 && parts[3].size() > 0) {
+    body = json::parse(parts[3].to_string(), nullptr, false);
+    if (body.is_discarded() || !body.is_object()) {
+      reply_error(identity, "malformed request: the body of '" + command.substr(0, 40) +
+                                "' is not a JSON object");
+      return;
+    }
+  }
+  try {
+    if (command == "ping") {
+      reply(identity, protocol::kOk, {{"pid", ::getpid()}, {"workers", workers_.size()}});
+    } else if (command == "submit") {
+      cmd_submit(identity, body, parts);
+    } else if (command == "get") {
+      cmd_get(identity, body);
+    } else if (command == "list") {
+      cmd_list(identity, body);
+    } else if (command == "logs") {
+      cmd_logs(identity, body);
+    } else if (command == "watch") {
+      cmd_watch(identity, body);
+    } else if (command == "stop") {
+      cmd_stop(identity, body);
+    } else if (command == "delete") {
+      cmd_delete(identity, body);
+    } else if (command == "prune") {
+      cmd_prune(identity, body);
+    } else if (command == "output") {
+      cmd_output(identity, body);
+    } else if (command == "shutdown") {
+      reply(identity, protocol::kOk, json::object());
+      shutting_down_ = true;
+    } else {
+      reply_error(identity, "unknown command '" + command.substr(0, 40) + "'");
+    }
+  } catch (const json::exception& e) {
+    reply_error(identity, "malformed request: " + std::string(e.what()));
+  }
+}
+
+std::optional<jobs::Job> Broker::find_job(const std::string& identity, const json& body) {
+  if (!body.contains("id") || !body["id"].is_string()) {
+    reply_error(identity, "the request needs a job id");
+    return std::nullopt;
+  }
+  std::string prefix = body["id"];
+  // Unfinished jobs are the broker's newest truth; the store has the rest.
+  if (auto it = active_.find(prefix); it != active_.end()) return it->second;
+  flush();
+  auto id = store_->resolve_id(prefix);
+  if (!id) {
+    reply_error(identity, id.error());
+    return std::nullopt;
+  }
+  if (auto it = active_.find(*id); it != active_.end()) return it->second;
+  auto job = store_->get_job(*id);
+  if (!job || !*job) {
+    reply_error(identity, job ? "no job matches '" + prefix + "'" : job.error());
+    return std::nullopt;
+  }
+  return **job;
+}
+
+void Broker::cmd_submit(const std::string& identity, const json& body,
+                        std::vector<zmq::message_t>& parts) {
+  if (shutting_down_) {
+    reply_error(identity, "the broker is shutting down");
+    return;
+  }
+  auto spec = jobs::spec_from_json(body);
+  if (!spec) {
+    reply_error(identity, "invalid job: " + spec.error());
+    return;
+  }
+  if (parts.size() < 5 || parts[4].size() == 0) {
+    reply_error(identity, "invalid job: the module's bytes are missing (frame 4)");
+    return;
+  }
+  std::string module = parts[4].to_string();
+  if (module.size() < 8 || module.compare(0, 4, std::string("\0asm", 4)) != 0) {
+    reply_error(identity,
+                "invalid job: " + (spec->module_name.empty() ? "the module" : spec->module_name) +
+                    " is not a WebAssembly module");
+    return;
+  }
+  spec->module_hash = sha256_hex(module);
+  auto known = store_->has_blob(spec->module_hash);
+  if (!known || !*known) batch_.put_blob(spec->module_hash, std::move(module));
+  if (parts.size() >= 6) {
+    std::string in = parts[5].to_string();
+    spec->stdin_hash = sha256_hex(in);
+    batch_.put_blob(spec->stdin_hash, std::move(in));
+  }
+  for (const auto& in : spec->inputs) {
+    if (in.is_url()) continue;
+    std::error_code ec;
+    if (in.source.empty() || in.source.front() != '/') {
+      reply_error(identity, "invalid job: input " + in.source + ": not an absolute path");
+      return;
+    }
+    if (!std::filesystem::exists(in.source, ec)) {
+      reply_error(identity, "invalid job: input " + in.source + ": no such file or directory");
+      return;
+    }
+  }
+  jobs::Job job;
+  job.id = jobs::new_job_id();
+  job.spec = std::move(*spec);
+  job.created_ns = jobs::now_ns();
+  bool has_urls = false;
+  for (const auto& in : job.spec.inputs) has_urls |= in.is_url();
+  job.state = has_urls ? jobs::JobState::pending : jobs::JobState::queued;
+  event(job, "Submission", "job submitted");
+  event(job, "State", std::string(jobs::state_name(job.state)));
+  save(job);
+  std::string id = job.id;
+  active_[id] = std::move(job);
+  if (has_urls)
+    stage(active_[id]);
+  else
+    queue_.push_back(id);
+  // Sent after the batch commits (flush), so an acknowledged job is durable.
+  reply(identity, protocol::kOk, {{"id", id}, {"submitted", true}});
+}
+
+void Broker::cmd_get(const std::string& identity, const json& body) {
+  auto job = find_job(identity, body);
+  if (job) reply(identity, protocol::kOk, jobs::to_json(*job));
+}
+
+void Broker::cmd_list(const std::string& identity, const json& body) {
+  flush();
+  ListQuery q;
+  q.limit = body.value("limit", size_t{10});
+  if (q.limit == 0) q.limit = SIZE_MAX;
+  q.newest_first = !body.value("reversed", false);
+  q.id_prefix = body.value("id_prefix", "");
+  if (body.contains("labels")) q.labels = body["labels"].get<std::map<std::string, std::string>>();
+  auto jobs = store_->list_jobs(q);
+  if (!jobs) {
+    reply_error(identity, jobs.error());
+    return;
+  }
+  json out = json::array();
+  for (auto& j : *jobs) {
+    auto it = active_.find(j.id);
+    out.push_back(jobs::to_json(it != active_.end() ? it->second : j));
+  }
+  reply(identity, protocol::kOk, {{"jobs", out}});
+}
+
+void Broker::cmd_logs(const std::string& identity, const json& body) {
+  auto job = find_job(identity, body);
+  if (!job) return;
+  flush();
+  auto chunks = store_->read_logs(job->id);
+  if (!chunks) {
+    reply_error(identity, chunks.error());
+    return;
+  }
+  std::string stream = body.value("stream", "all");
+  int mask = stream == "stdout" ? 1 : stream == "stderr" ? 2 : 3;
+  // Only the latest execution's output: a retried job would repeat itself.
+  uint32_t attempt = static_cast<uint32_t>(job->executions.size());
+  for (const auto& c : *chunks) {
+    if (c.attempt != attempt || !(mask & static_cast<int>(c.stream))) continue;
+    reply(identity, protocol::kLog, {{"stream", c.stream == Stream::stdout_ ? "stdout" : "stderr"}},
+          {c.data});
+  }
+  if (body.value("follow", false) && !jobs::is_terminal(job->state)) {
+    followers_.insert({job->id, Follower{identity, true, mask, false}});
+    return;
+  }
+  reply(identity, protocol::kEnd, jobs::to_json(*job));
+}
+
+void Broker::cmd_watch(const std::string& identity, const json& body) {
+  auto job = find_job(identity, body);
+  if (!job) return;
+  if (jobs::is_terminal(job->state)) {
+    reply(identity, protocol::kEnd, jobs::to_json(*job));
+    return;
+  }
+  reply(identity, protocol::kState, jobs::to_json(*job));
+  Follower f{identity, false, 3, true};
+  if (body.value("logs", false)) f.logs = true;
+  followers_.insert({job->id, f});
+}
+
+void Broker::cmd_stop(const std::string& identity, const json& body) {
+  auto found = find_job(identity, body);
+  if (!found) return;
+  auto it = active_.find(found->id);
+  if (it == active_.end()) {
+    reply_error(identity,
+                "job " + found->id + " is already " + std::string(jobs::state_name(found->state)));
+    return;
+  }
+  jobs::Job& job = it->second;
+  if (job.state == jobs::JobState::running) {
+    stop_requested_.insert(job.id);
+    for (auto& [name, w] : workers_)
+      if (w.job_id == job.id) send_to_worker(name, wire::kStop, w.exec_id);
+    event(job, "State", "stop requested");
+    save(job);
+    reply(identity, protocol::kOk, jobs::to_json(job));
+    return;
+  }
+  std::erase(queue_, job.id);
+  set_state(job, jobs::JobState::stopped, "stopped on request");
+  save(job);
+  notify(job);
+  reply(identity, protocol::kOk, jobs::to_json(job));
+  active_.erase(it);
+}
+
+void Broker::cmd_delete(const std::string& identity, const json& body) {
+  auto job = find_job(identity, body);
+  if (!job) return;
+  if (!jobs::is_terminal(job->state)) {
+    reply_error(identity, "job " + job->id + " is " + std::string(jobs::state_name(job->state)) +
+                              "; stop it first (shoal job stop " + job->id + ")");
+    return;
+  }
+  batch_.delete_job(job->id);
+  reply(identity, protocol::kOk, {{"id", job->id}, {"deleted", true}});
+}
+
+void Broker::cmd_prune(const std::string& identity, const json& body) {
+  double older = body.value("older_than_s", -1.0);
+  if (older < 0) {
+    reply_error(identity, "prune needs older_than_s (seconds, >= 0)");
+    return;
+  }
+  flush();
+  int64_t before = jobs::now_ns() - static_cast<int64_t>(older * 1e9);
+  auto ids = store_->finished_before(before);
+  if (!ids) {
+    reply_error(identity, ids.error());
+    return;
+  }
+  for (const auto& id : *ids) batch_.delete_job(id);
+  reply(identity, protocol::kOk, {{"deleted", ids->size()}});
+}
+
+void Broker::cmd_output(const std::string& identity, const json& body) {
+  auto job = find_job(identity, body);
+  if (!job) return;
+  std::string name = body.value("name", ""), path = body.value("path", "");
+  flush();
+  auto data = store_->get_output(job->id, name, path);
+  if (!data) {
+    reply_error(identity, data.error());
+    return;
+  }
+  if (!*data) {
+    reply_error(identity, "job " + job->id + " has no output file " + name + "/" + path);
+    return;
+  }
+  reply(identity, protocol::kOk, {{"name", name}, {"path", path}}, {std::move(**data)});
+}
+
+}  // namespace shoal::broker

@@ -1,0 +1,118 @@
+#include "broker/job_json.h"
+
+#include <ctime>
+#include <set>
+
+namespace shoal::jobs {
+
+using nlohmann::json;
+
+std::string format_time(int64_t ns) {
+  if (ns == 0) return "";
+  time_t secs = static_cast<time_t>(ns / 1'000'000'000);
+  struct tm tm;
+  gmtime_r(&secs, &tm);
+  char buf[40];
+  size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  std::snprintf(buf + n, sizeof buf - n, ".%03dZ", static_cast<int>((ns / 1'000'000) % 1000));
+  return buf;
+}
+
+json to_json(const JobSpec& s) {
+  json inputs = json::array(), outputs = json::array();
+  for (const auto& i : s.inputs) inputs.push_back({{"source", i.source}, {"target", i.target}});
+  for (const auto& o : s.outputs) outputs.push_back({{"name", o.name}, {"path", o.path}});
+  return {{"name", s.name},
+          {"labels", s.labels},
+          {"module", s.module_name},
+          {"module_sha256", s.module_hash},
+          {"entry_point", s.entry_point},
+          {"args", s.args},
+          {"env", s.env},
+          {"inputs", inputs},
+          {"outputs", outputs},
+          {"timeout_s", static_cast<double>(s.timeout_ms) / 1000.0},
+          {"memory", s.memory_bytes}};
+}
+
+json to_json(const Job& j) {
+  json execs = json::array(), history = json::array(), files = json::array();
+  for (const auto& e : j.executions) {
+    execs.push_back({{"id", e.id},
+                     {"attempt", e.attempt},
+                     {"worker", e.worker},
+                     {"state", state_name(e.state)},
+                     {"started", format_time(e.started_ns)},
+                     {"ended", format_time(e.ended_ns)},
+                     {"exit_code", e.exit_code ? json(*e.exit_code) : json(nullptr)},
+                     {"message", e.message},
+                     {"stdout_bytes", e.stdout_bytes},
+                     {"stderr_bytes", e.stderr_bytes},
+                     {"stdout_dropped", e.stdout_dropped},
+                     {"stderr_dropped", e.stderr_dropped}});
+  }
+  for (const auto& h : j.history)
+    history.push_back({{"time", format_time(h.time_ns)}, {"topic", h.topic}, {"event", h.message}});
+  for (const auto& f : j.output_files)
+    files.push_back({{"name", f.name}, {"path", f.path}, {"size", f.size}});
+  return {{"id", j.id},
+          {"name", j.spec.name},
+          {"type", "batch"},
+          {"engine", "wasm"},
+          {"state", state_name(j.state)},
+          {"message", j.message},
+          {"created", format_time(j.created_ns)},
+          {"modified", format_time(j.modified_ns)},
+          {"exit_code", j.exit_code ? json(*j.exit_code) : json(nullptr)},
+          {"spec", to_json(j.spec)},
+          {"executions", execs},
+          {"history", history},
+          {"output_files", files},
+          {"outputs_message", j.outputs_message},
+          {"revision", j.revision}};
+}
+
+std::expected<JobSpec, std::string> spec_from_json(const json& j) {
+  if (!j.is_object()) return std::unexpected(std::string("the spec is not a JSON object"));
+  static const std::set<std::string> known = {"name",      "labels", "module",       "entry_point",
+                                              "args",      "env",    "inputs",       "outputs",
+                                              "timeout_s", "memory", "module_sha256"};
+  for (const auto& [key, value] : j.items())
+    if (!known.contains(key)) return std::unexpected("unknown field '" + key + "' in the spec");
+  JobSpec s;
+  try {
+    s.name = j.value("name", "");
+    if (j.contains("labels")) s.labels = j.at("labels").get<std::map<std::string, std::string>>();
+    s.module_name = j.value("module", "");
+    s.entry_point = j.value("entry_point", "_start");
+    if (j.contains("args")) s.args = j.at("args").get<std::vector<std::string>>();
+    if (j.contains("env")) s.env = j.at("env").get<std::vector<std::string>>();
+    if (j.contains("inputs"))
+      for (const auto& i : j.at("inputs"))
+        s.inputs.push_back({i.at("source").get<std::string>(), i.at("target").get<std::string>()});
+    if (j.contains("outputs"))
+      for (const auto& o : j.at("outputs"))
+        s.outputs.push_back({o.at("name").get<std::string>(), o.at("path").get<std::string>()});
+    double timeout = j.value("timeout_s", 0.0);
+    if (timeout < 0) return std::unexpected(std::string("timeout_s is negative"));
+    s.timeout_ms = static_cast<uint64_t>(timeout * 1000.0);
+    s.memory_bytes = j.value("memory", uint64_t{0});
+  } catch (const json::exception& e) {
+    return std::unexpected(std::string("malformed spec: ") + e.what());
+  }
+  for (const auto& e : s.env)
+    if (e.find('=') == std::string::npos || e.front() == '=')
+      return std::unexpected("env entry '" + e + "' is not KEY=VALUE");
+  for (const auto& i : s.inputs)
+    if (i.target.empty() || i.target.front() != '/')
+      return std::unexpected("input " + i.source + ": the target '" + i.target +
+                             "' is not an absolute path");
+  for (const auto& o : s.outputs)
+    if (o.path.empty() || o.path.front() != '/' || o.name.empty())
+      return std::unexpected("output " + o.name + ":" + o.path +
+                             " needs a name and an absolute path");
+  if (s.entry_point.empty()) return std::unexpected(std::string("entry_point is empty"));
+  return s;
+}
+
+}  // namespace shoal::jobs

@@ -1,0 +1,24 @@
+// Jobs in the client protocol's JSON (docs/protocol.md). Field names are
+// stable: scripts depend on them.
+#pragma once
+
+#include <expected>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "broker/job.h"
+
+namespace shoal::jobs {
+
+nlohmann::json to_json(const Job& job);
+nlohmann::json to_json(const JobSpec& spec);
+
+// Reads a submission's spec; fails with a message naming the field at fault.
+// Unknown fields are refused, so a typo is not silently ignored.
+std::expected<JobSpec, std::string> spec_from_json(const nlohmann::json& j);
+
+// RFC 3339 in UTC with milliseconds: "2026-11-23T22:31:04.123Z".
+std::string format_time(int64_t ns);
+
+}  // namespace shoal::jobs

@@ -1,0 +1,439 @@
+#include "broker/store.h"
+
+#include <lmdb.h>
+#include <sys/stat.h>
+
+#include <cereal/archives/binary.hpp>
+#include <cstring>
+#include <filesystem>
+#include <sstream>
+
+namespace shoal::broker {
+namespace {
+
+constexpr char kFormat[] = "shoal-store 1";
+constexpr uint64_t kInitialMapSize = 1ull << 30;
+constexpr uint64_t kMaxMapSize = 1ull << 40;
+
+std::string lmdb_error(const char* what, int rc) {
+  return std::string("store: ") + what + ": " + mdb_strerror(rc);
+}
+
+MDB_val val(const std::string& s) {
+  return MDB_val{s.size(), const_cast<char*>(s.data())};
+}
+std::string str(const MDB_val& v) {
+  return std::string(static_cast<const char*>(v.mv_data), v.mv_size);
+}
+
+void put_be64(std::string& out, uint64_t v) {
+  for (int i = 7; i >= 0; --i) out.push_back(static_cast<char>((v >> (i * 8)) & 0xff));
+}
+uint64_t get_be64(const char* p) {
+  uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v = (v << 8) | static_cast<uint8_t>(p[i]);
+  return v;
+}
+
+template <class T>
+std::string encode(const T& value) {
+  std::ostringstream os;
+  {
+    cereal::BinaryOutputArchive ar(os);
+    ar(value);
+  }
+  return std::move(os).str();
+}
+
+template <class T>
+std::expected<T, std::string> decode(const MDB_val& v) {
+  try {
+    std::istringstream is(str(v));
+    cereal::BinaryInputArchive ar(is);
+    T value;
+    ar(value);
+    return value;
+  } catch (const std::exception& e) {
+    return std::unexpected(std::string("store: a record is corrupt (") + e.what() + ")");
+  }
+}
+
+class Txn {
+ public:
+  Txn(MDB_env* env, bool write) {
+    rc_ = mdb_txn_begin(env, nullptr, write ? 0 : MDB_RDONLY, &txn_);
+    if (rc_ != 0) txn_ = nullptr;
+  }
+  ~Txn() {
+    if (txn_) mdb_txn_abort(txn_);
+  }
+  Txn(const Txn&) = delete;
+  Txn& operator=(const Txn&) = delete;
+  int status() const { return rc_; }
+  MDB_txn* get() const { return txn_; }
+  int commit() {
+    int rc = mdb_txn_commit(txn_);
+    txn_ = nullptr;
+    return rc;
+  }
+
+ private:
+  MDB_txn* txn_ = nullptr;
+  int rc_ = 0;
+};
+
+class Cursor {
+ public:
+  Cursor(MDB_txn* txn, MDB_dbi dbi) { rc_ = mdb_cursor_open(txn, dbi, &c_); }
+  ~Cursor() {
+    if (rc_ == 0) mdb_cursor_close(c_);
+  }
+  Cursor(const Cursor&) = delete;
+  Cursor& operator=(const Cursor&) = delete;
+  int get(MDB_val& k, MDB_val& v, MDB_cursor_op op) { return mdb_cursor_get(c_, &k, &v, op); }
+
+ private:
+  MDB_cursor* c_ = nullptr;
+  int rc_ = 0;
+};
+
+std::string created_key(int64_t created_ns, const std::string& id) {
+  std::string k;
+  put_be64(k, static_cast<uint64_t>(created_ns));
+  return k + id;
+}
+
+// Deletes every key of `dbi` that starts with `prefix`.
+int delete_prefix(MDB_txn* txn, MDB_dbi dbi, const std::string& prefix) {
+  std::vector<std::string> keys;
+  {
+    Cursor c(txn, dbi);
+    MDB_val k = val(prefix), v;
+    for (int rc = c.get(k, v, MDB_SET_RANGE); rc == 0 && str(k).starts_with(prefix);
+         rc = c.get(k, v, MDB_NEXT))
+      keys.push_back(str(k));
+  }
+  for (const std::string& key : keys) {
+    MDB_val k = val(key);
+    if (int rc = mdb_del(txn, dbi, &k, nullptr); rc != 0 && rc != MDB_NOTFOUND) return rc;
+  }
+  return 0;
+}
+
+}  // namespace
+
+void Batch::put_job(const jobs::Job& job) {
+  ops_.push_back(PutJob{job.id, encode(job), job.created_ns});
+}
+
+void Batch::put_blob(std::string hash, std::string bytes) {
+  ops_.push_back(PutBlob{std::move(hash), std::move(bytes)});
+}
+
+void Batch::append_log(const std::string& job_id, uint32_t attempt, Stream stream,
+                       std::string data) {
+  ops_.push_back(AppendLog{job_id, attempt, stream, std::move(data)});
+}
+
+void Batch::put_output(const std::string& job_id, const std::string& name, const std::string& path,
+                       std::string bytes) {
+  ops_.push_back(PutOutput{job_id + '\0' + name + '\0' + path, std::move(bytes)});
+}
+
+void Batch::delete_job(const std::string& job_id) {
+  ops_.push_back(DeleteJob{job_id});
+}
+
+std::expected<std::unique_ptr<Store>, std::string> Store::open(const std::string& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return std::unexpected("store: cannot create " + dir + ": " + ec.message());
+  std::unique_ptr<Store> s(new Store());
+  s->dir_ = dir;
+  if (int rc = mdb_env_create(&s->env_); rc != 0) return std::unexpected(lmdb_error("create", rc));
+  mdb_env_set_maxdbs(s->env_, 8);
+  // Keep the map size a file grows to; a new store starts at 1 GiB (sparse).
+  MDB_envinfo info;
+  s->map_size_ = kInitialMapSize;
+  mdb_env_set_mapsize(s->env_, s->map_size_);
+  if (int rc = mdb_env_open(s->env_, dir.c_str(), MDB_NOTLS, 0600); rc != 0) {
+    std::string msg = rc == MDB_INVALID || rc == MDB_VERSION_MISMATCH
+                          ? "store: " + dir + "/data.mdb is not a shoal store (" +
+                                mdb_strerror(rc) + "); move it away or set SHOAL_HOME"
+                          : lmdb_error(("open " + dir).c_str(), rc);
+    mdb_env_close(s->env_);
+    s->env_ = nullptr;
+    return std::unexpected(msg);
+  }
+  mdb_env_info(s->env_, &info);
+  s->map_size_ = std::max<uint64_t>(info.me_mapsize, kInitialMapSize);
+
+  Txn t(s->env_, true);
+  if (t.status() != 0) return std::unexpected(lmdb_error("begin", t.status()));
+  struct {
+    const char* name;
+    unsigned* dbi;
+  } dbs[] = {{"jobs", &s->jobs_},       {"created", &s->created_}, {"logs", &s->logs_},
+             {"outputs", &s->outputs_}, {"blobs", &s->blobs_},     {"meta", &s->meta_}};
+  for (auto& d : dbs) {
+    MDB_dbi dbi;
+    if (int rc = mdb_dbi_open(t.get(), d.name, MDB_CREATE, &dbi); rc != 0)
+      return std::unexpected("store: " + dir + " is not a shoal store (" + mdb_strerror(rc) + ")");
+    *d.dbi = dbi;
+  }
+  MDB_val k = val("format"), v;
+  int rc = mdb_get(t.get(), s->meta_, &k, &v);
+  if (rc == MDB_NOTFOUND) {
+    MDB_val fv{sizeof kFormat - 1, const_cast<char*>(kFormat)};
+    if (int prc = mdb_put(t.get(), s->meta_, &k, &fv, 0); prc != 0)
+      return std::unexpected(lmdb_error("init", prc));
+  } else if (rc != 0) {
+    return std::unexpected(lmdb_error("read format", rc));
+  } else if (str(v) != kFormat) {
+    return std::unexpected("store: " + dir + " holds '" + str(v) + "', not '" + kFormat +
+                           "' (a store from another version of shoal?)");
+  }
+  if (int crc = t.commit(); crc != 0) return std::unexpected(lmdb_error("commit", crc));
+  return s;
+}
+
+Store::~Store() {
+  if (env_) mdb_env_close(env_);
+}
+
+std::expected<void, std::string> Store::apply(const Batch& batch) {
+  Txn t(env_, true);
+  if (t.status() != 0) return std::unexpected(lmdb_error("begin", t.status()));
+  MDB_txn* txn = t.get();
+  for (const auto& op : batch.ops_) {
+    int rc = 0;
+    if (auto* j = std::get_if<Batch::PutJob>(&op)) {
+      MDB_val k = val(j->id), v = val(j->bytes);
+      rc = mdb_put(txn, jobs_, &k, &v, 0);
+      if (rc == 0) {
+        std::string ck = created_key(j->created_ns, j->id);
+        MDB_val ckv = val(ck), empty{0, nullptr};
+        rc = mdb_put(txn, created_, &ckv, &empty, 0);
+      }
+    } else if (auto* b = std::get_if<Batch::PutBlob>(&op)) {
+      MDB_val k = val(b->hash), v = val(b->bytes);
+      rc = mdb_put(txn, blobs_, &k, &v, MDB_NOOVERWRITE);
+      if (rc == MDB_KEYEXIST) rc = 0;
+    } else if (auto* l = std::get_if<Batch::AppendLog>(&op)) {
+      // The next sequence number follows the job's last chunk.
+      std::string prefix = l->job_id + '\0';
+      std::string after = l->job_id + '\1';
+      uint64_t seq = 1;
+      {
+        Cursor c(txn, logs_);
+        MDB_val k = val(after), v;
+        int r = c.get(k, v, MDB_SET_RANGE);
+        r = r == 0 ? c.get(k, v, MDB_PREV) : c.get(k, v, MDB_LAST);
+        if (r == 0 && str(k).starts_with(prefix) && k.mv_size == prefix.size() + 8)
+          seq = get_be64(static_cast<const char*>(k.mv_data) + prefix.size()) + 1;
+      }
+      std::string key = prefix;
+      put_be64(key, seq);
+      std::string value;
+      value.push_back(static_cast<char>(l->stream));
+      put_be64(value, l->attempt);
+      value += l->data;
+      MDB_val k = val(key), v = val(value);
+      rc = mdb_put(txn, logs_, &k, &v, 0);
+    } else if (auto* o = std::get_if<Batch::PutOutput>(&op)) {
+      MDB_val k = val(o->key), v = val(o->bytes);
+      rc = mdb_put(txn, outputs_, &k, &v, 0);
+    } else if (auto* d = std::get_if<Batch::DeleteJob>(&op)) {
+      MDB_val k = val(d->id), v;
+      rc = mdb_get(txn, jobs_, &k, &v);
+      if (rc == MDB_NOTFOUND) {
+        rc = 0;
+        continue;
+      }
+      if (rc == 0) {
+        auto job = decode<jobs::Job>(v);
+        if (job) {
+          std::string ck = created_key(job->created_ns, job->id);
+          MDB_val ckv = val(ck);
+          mdb_del(txn, created_, &ckv, nullptr);
+        }
+        rc = mdb_del(txn, jobs_, &k, nullptr);
+      }
+      if (rc == 0) rc = delete_prefix(txn, logs_, d->id + '\0');
+      if (rc == 0) rc = delete_prefix(txn, outputs_, d->id + '\0');
+    }
+    if (rc == MDB_MAP_FULL) return std::unexpected(std::string("MAP_FULL"));
+    if (rc != 0) return std::unexpected(lmdb_error("write", rc));
+  }
+  int rc = t.commit();
+  if (rc == MDB_MAP_FULL) return std::unexpected(std::string("MAP_FULL"));
+  if (rc == ENOSPC) return std::unexpected(std::string("store: no space left on device"));
+  if (rc != 0) return std::unexpected(lmdb_error("commit", rc));
+  return {};
+}
+
+std::expected<void, std::string> Store::commit(const Batch& batch) {
+  if (batch.empty()) return {};
+  for (;;) {
+    auto r = apply(batch);
+    if (r || r.error() != "MAP_FULL") return r;
+    if (map_size_ * 2 > kMaxMapSize)
+      return std::unexpected(std::string("store: the store is full"));
+    // No transaction is open here, so the map may grow.
+    if (int rc = mdb_env_set_mapsize(env_, map_size_ * 2); rc != 0)
+      return std::unexpected(lmdb_error("grow", rc));
+    map_size_ *= 2;
+  }
+}
+
+std::expected<std::optional<jobs::Job>, std::string> Store::get_job(const std::string& id) {
+  Txn t(env_, false);
+  if (t.status() != 0) return std::unexpected(lmdb_error("begin", t.status()));
+  MDB_val k = val(id), v;
+  int rc = mdb_get(t.get(), jobs_, &k, &v);
+  if (rc == MDB_NOTFOUND) return std::nullopt;
+  if (rc != 0) return std::unexpected(lmdb_error("read", rc));
+  auto job = decode<jobs::Job>(v);
+  if (!job) return std::unexpected(job.error());
+  return std::optional<jobs::Job>(std::move(*job));
+}
+
+std::expected<std::string, std::string> Store::resolve_id(const std::string& prefix) {
+  if (prefix.empty()) return std::unexpected(std::string("an empty job id"));
+  Txn t(env_, false);
+  if (t.status() != 0) return std::unexpected(lmdb_error("begin", t.status()));
+  Cursor c(t.get(), jobs_);
+  std::vector<std::string> matches;
+  MDB_val k = val(prefix), v;
+  for (int rc = c.get(k, v, MDB_SET_RANGE); rc == 0 && matches.size() < 4;
+       rc = c.get(k, v, MDB_NEXT)) {
+    std::string key = str(k);
+    if (!key.starts_with(prefix)) break;
+    if (key == prefix) return key;
+    matches.push_back(key);
+  }
+  if (matches.empty()) return std::unexpected("no job matches '" + prefix + "'");
+  if (matches.size() > 1) {
+    std::string list;
+    for (size_t i = 0; i < matches.size() && i < 3; ++i) list += (i ? ", " : "") + matches[i];
+    return std::unexpected("'" + prefix + "' matches several jobs (" + list +
+                           (matches.size() > 3 ? ", ..." : "") + "); give more of the id");
+  }
+  return matches.front();
+}
+
+std::expected<std::vector<jobs::Job>, std::string> Store::list_jobs(const ListQuery& q) {
+  Txn t(env_, false);
+  if (t.status() != 0) return std::unexpected(lmdb_error("begin", t.status()));
+  std::vector<jobs::Job> out;
+  Cursor c(t.get(), created_);
+  MDB_val k, v;
+  MDB_cursor_op first = q.newest_first ? MDB_LAST : MDB_FIRST;
+  MDB_cursor_op next = q.newest_first ? MDB_PREV : MDB_NEXT;
+  for (int rc = c.get(k, v, first); rc == 0 && out.size() < q.limit; rc = c.get(k, v, next)) {
+    std::string id = str(k).substr(8);
+    if (!q.id_prefix.empty() && !id.starts_with(q.id_prefix)) continue;
+    MDB_val jk = val(id), jv;
+    if (mdb_get(t.get(), jobs_, &jk, &jv) != 0) continue;
+    auto job = decode<jobs::Job>(jv);
+    if (!job) return std::unexpected(job.error());
+    bool labels_match = true;
+    for (const auto& [key, value] : q.labels) {
+      auto it = job->spec.labels.find(key);
+      if (it == job->spec.labels.end() || (!value.empty() && it->second != value))
+        labels_match = false;
+    }
+    if (labels_match) out.push_back(std::move(*job));
+  }
+  return out;
+}
+
+std::expected<std::vector<jobs::Job>, std::string> Store::unfinished_jobs() {
+  Txn t(env_, false);
+  if (t.status() != 0) return std::unexpected(lmdb_error("begin", t.status()));
+  std::vector<jobs::Job> out;
+  Cursor c(t.get(), jobs_);
+  MDB_val k, v;
+  for (int rc = c.get(k, v, MDB_FIRST); rc == 0; rc = c.get(k, v, MDB_NEXT)) {
+    auto job = decode<jobs::Job>(v);
+    if (!job) return std::unexpected(job.error());
+    if (!jobs::is_terminal(job->state)) out.push_back(std::move(*job));
+  }
+  std::sort(out.begin(), out.end(),
+            [](const jobs::Job& a, const jobs::Job& b) { return a.created_ns < b.created_ns; });
+  return out;
+}
+
+std::expected<std::vector<std::string>, std::string> Store::finished_before(int64_t before_ns) {
+  Txn t(env_, false);
+  if (t.status() != 0) return std::unexpected(lmdb_error("begin", t.status()));
+  std::vector<std::string> out;
+  Cursor c(t.get(), jobs_);
+  MDB_val k, v;
+  for (int rc = c.get(k, v, MDB_FIRST); rc == 0; rc = c.get(k, v, MDB_NEXT)) {
+    auto job = decode<jobs::Job>(v);
+    if (!job) return std::unexpected(job.error());
+    if (jobs::is_terminal(job->state) && job->modified_ns < before_ns) out.push_back(job->id);
+  }
+  return out;
+}
+
+std::expected<bool, std::string> Store::has_blob(const std::string& hash) {
+  Txn t(env_, false);
+  if (t.status() != 0) return std::unexpected(lmdb_error("begin", t.status()));
+  MDB_val k = val(hash), v;
+  int rc = mdb_get(t.get(), blobs_, &k, &v);
+  if (rc == MDB_NOTFOUND) return false;
+  if (rc != 0) return std::unexpected(lmdb_error("read", rc));
+  return true;
+}
+
+std::expected<std::optional<std::string>, std::string> Store::get_blob(const std::string& hash) {
+  Txn t(env_, false);
+  if (t.status() != 0) return std::unexpected(lmdb_error("begin", t.status()));
+  MDB_val k = val(hash), v;
+  int rc = mdb_get(t.get(), blobs_, &k, &v);
+  if (rc == MDB_NOTFOUND) return std::nullopt;
+  if (rc != 0) return std::unexpected(lmdb_error("read", rc));
+  return std::optional<std::string>(str(v));
+}
+
+std::expected<std::vector<LogChunk>, std::string> Store::read_logs(const std::string& job_id,
+                                                                   uint64_t after_seq) {
+  Txn t(env_, false);
+  if (t.status() != 0) return std::unexpected(lmdb_error("begin", t.status()));
+  std::vector<LogChunk> out;
+  std::string prefix = job_id + '\0';
+  std::string start = prefix;
+  put_be64(start, after_seq + 1);
+  Cursor c(t.get(), logs_);
+  MDB_val k = val(start), v;
+  for (int rc = c.get(k, v, MDB_SET_RANGE); rc == 0; rc = c.get(k, v, MDB_NEXT)) {
+    std::string key = str(k);
+    if (!key.starts_with(prefix) || key.size() != prefix.size() + 8) break;
+    if (v.mv_size < 9) return std::unexpected(std::string("store: a log record is corrupt"));
+    const char* p = static_cast<const char*>(v.mv_data);
+    LogChunk chunk;
+    chunk.seq = get_be64(key.data() + prefix.size());
+    chunk.stream = static_cast<Stream>(p[0]);
+    chunk.attempt = static_cast<uint32_t>(get_be64(p + 1));
+    chunk.data.assign(p + 9, v.mv_size - 9);
+    out.push_back(std::move(chunk));
+  }
+  return out;
+}
+
+std::expected<std::optional<std::string>, std::string> Store::get_output(const std::string& job_id,
+                                                                         const std::string& name,
+                                                                         const std::string& path) {
+  Txn t(env_, false);
+  if (t.status() != 0) return std::unexpected(lmdb_error("begin", t.status()));
+  std::string key = job_id + '\0' + name + '\0' + path;
+  MDB_val k = val(key), v;
+  int rc = mdb_get(t.get(), outputs_, &k, &v);
+  if (rc == MDB_NOTFOUND) return std::nullopt;
+  if (rc != 0) return std::unexpected(lmdb_error("read", rc));
+  return std::optional<std::string>(str(v));
+}
+
+}  // namespace shoal::broker

@@ -1,0 +1,124 @@
+// The job store: one LMDB environment, owned by the broker (the only
+// writer). Job records, their logs and output files, and module and input
+// blobs keyed by SHA-256.
+//
+// Writes are gathered in a Batch and applied in one transaction by commit(),
+// so that many changes share one fsync under load (group commit). A commit
+// that hits MDB_MAP_FULL grows the map and retries; a commit that fails
+// (disk full, I/O error) changes nothing and returns the reason.
+//
+// Not thread-safe: one thread uses a Store.
+#pragma once
+
+#include <cstdint>
+#include <expected>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "broker/job.h"
+
+typedef struct MDB_env MDB_env;
+
+namespace shoal::broker {
+
+enum class Stream : uint8_t { stdout_ = 1, stderr_ = 2 };
+
+struct LogChunk {
+  uint64_t seq = 0;  // increasing per job
+  uint32_t attempt = 0;
+  Stream stream = Stream::stdout_;
+  std::string data;
+};
+
+class Batch {
+ public:
+  void put_job(const jobs::Job& job);
+  void put_blob(std::string hash, std::string bytes);
+  void append_log(const std::string& job_id, uint32_t attempt, Stream stream, std::string data);
+  void put_output(const std::string& job_id, const std::string& name, const std::string& path,
+                  std::string bytes);
+  // Removes the job, its logs and outputs (blobs stay: other jobs may share them).
+  void delete_job(const std::string& job_id);
+  bool empty() const { return ops_.empty(); }
+  size_t size() const { return ops_.size(); }
+
+ private:
+  friend class Store;
+  struct PutJob {
+    std::string id;
+    std::string bytes;
+    int64_t created_ns;
+  };
+  struct PutBlob {
+    std::string hash, bytes;
+  };
+  struct AppendLog {
+    std::string job_id;
+    uint32_t attempt;
+    Stream stream;
+    std::string data;
+  };
+  struct PutOutput {
+    std::string key, bytes;
+  };
+  struct DeleteJob {
+    std::string id;
+  };
+  std::vector<std::variant<PutJob, PutBlob, AppendLog, PutOutput, DeleteJob>> ops_;
+};
+
+struct ListQuery {
+  size_t limit = 10;
+  bool newest_first = true;
+  std::string id_prefix;
+  std::map<std::string, std::string> labels;  // every pair must match
+};
+
+class Store {
+ public:
+  // Opens (creating when needed) the store in `dir`. Fails with a message
+  // when the directory holds something that is not a shoal store, or a store
+  // of a newer format.
+  static std::expected<std::unique_ptr<Store>, std::string> open(const std::string& dir);
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  std::expected<void, std::string> commit(const Batch& batch);
+
+  std::expected<std::optional<jobs::Job>, std::string> get_job(const std::string& id);
+  // The one job id that starts with `prefix`; errors name the prefix and,
+  // when ambiguous, some of the matches.
+  std::expected<std::string, std::string> resolve_id(const std::string& prefix);
+  std::expected<std::vector<jobs::Job>, std::string> list_jobs(const ListQuery& q);
+  // Every job not yet in a terminal state (for recovery after a restart).
+  std::expected<std::vector<jobs::Job>, std::string> unfinished_jobs();
+  // Jobs whose last change is older than `before_ns` and that are finished.
+  std::expected<std::vector<std::string>, std::string> finished_before(int64_t before_ns);
+
+  std::expected<bool, std::string> has_blob(const std::string& hash);
+  std::expected<std::optional<std::string>, std::string> get_blob(const std::string& hash);
+
+  // Log chunks of the job with seq > after_seq, in order.
+  std::expected<std::vector<LogChunk>, std::string> read_logs(const std::string& job_id,
+                                                              uint64_t after_seq = 0);
+  std::expected<std::optional<std::string>, std::string> get_output(const std::string& job_id,
+                                                                    const std::string& name,
+                                                                    const std::string& path);
+  uint64_t map_size() const { return map_size_; }
+
+ private:
+  Store() = default;
+  std::expected<void, std::string> apply(const Batch& batch);
+
+  MDB_env* env_ = nullptr;
+  unsigned jobs_ = 0, created_ = 0, logs_ = 0, outputs_ = 0, blobs_ = 0, meta_ = 0;
+  uint64_t map_size_ = 0;
+  std::string dir_;
+};
+
+}  // namespace shoal::broker

@@ -1,0 +1,82 @@
+#include "broker/worker_pool.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+extern char** environ;
+
+namespace shoal::broker {
+
+WorkerPool::~WorkerPool() {
+  stop_all();
+}
+
+std::expected<void, std::string> WorkerPool::spawn(const std::string& name) {
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&fa, 1, log_.c_str(), O_WRONLY | O_APPEND | O_CREAT, 0600);
+  posix_spawn_file_actions_adddup2(&fa, 1, 2);
+  std::string ep = endpoint_;
+  std::vector<char*> argv = {const_cast<char*>("shoal-worker"),
+                             const_cast<char*>("serve"),
+                             const_cast<char*>("--endpoint"),
+                             ep.data(),
+                             const_cast<char*>("--name"),
+                             const_cast<char*>(name.c_str()),
+                             nullptr};
+  pid_t pid;
+  int rc = ::posix_spawn(&pid, binary_.c_str(), &fa, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&fa);
+  if (rc != 0) return std::unexpected("cannot start worker " + binary_ + ": " + std::strerror(rc));
+  procs_.push_back({name, pid});
+  return {};
+}
+
+void WorkerPool::kill(const std::string& name) {
+  for (const auto& p : procs_)
+    if (p.name == name) ::kill(p.pid, SIGKILL);
+}
+
+pid_t WorkerPool::pid_of(const std::string& name) const {
+  for (const auto& p : procs_)
+    if (p.name == name) return p.pid;
+  return -1;
+}
+
+std::vector<DeadWorker> WorkerPool::reap() {
+  std::vector<DeadWorker> dead;
+  for (auto it = procs_.begin(); it != procs_.end();) {
+    int status;
+    pid_t r = ::waitpid(it->pid, &status, WNOHANG);
+    if (r == it->pid) {
+      std::string cause = WIFSIGNALED(status)
+                              ? "killed by signal " + std::to_string(WTERMSIG(status)) + " (" +
+                                    strsignal(WTERMSIG(status)) + ")"
+                              : "exited with status " + std::to_string(WEXITSTATUS(status));
+      dead.push_back({it->name, cause});
+      it = procs_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  return dead;
+}
+
+void WorkerPool::stop_all() {
+  for (const auto& p : procs_) ::kill(p.pid, SIGKILL);
+  for (const auto& p : procs_) {
+    int status;
+    while (::waitpid(p.pid, &status, 0) < 0 && errno == EINTR) {
+    }
+  }
+  procs_.clear();
+}
+
+}  // namespace shoal::broker

@@ -1,0 +1,44 @@
+// The broker's local worker processes: starting them, noticing when they
+// die, and killing the ones that stop answering.
+#pragma once
+
+#include <sys/types.h>
+
+#include <expected>
+#include <string>
+#include <vector>
+
+namespace shoal::broker {
+
+struct DeadWorker {
+  std::string name;
+  std::string cause;  // "exited with status 1", "killed by signal 9"
+};
+
+class WorkerPool {
+ public:
+  WorkerPool(std::string binary, std::string endpoint, std::string log_file)
+      : binary_(std::move(binary)), endpoint_(std::move(endpoint)), log_(std::move(log_file)) {}
+  ~WorkerPool();
+
+  // Starts a worker called `name`. Fails with a message naming the binary.
+  std::expected<void, std::string> spawn(const std::string& name);
+  // Sends SIGKILL to the worker (it will show up in reap()).
+  void kill(const std::string& name);
+  // Workers that have exited since the last call.
+  std::vector<DeadWorker> reap();
+  // Kills every worker and waits for them.
+  void stop_all();
+  size_t size() const { return procs_.size(); }
+  pid_t pid_of(const std::string& name) const;
+
+ private:
+  struct Proc {
+    std::string name;
+    pid_t pid;
+  };
+  std::string binary_, endpoint_, log_;
+  std::vector<Proc> procs_;
+};
+
+}  // namespace shoal::broker

@@ -1,0 +1,55 @@
+// A connection to the user's broker over the client protocol
+// (docs/protocol.md), starting the broker when none answers.
+#pragma once
+
+#include <chrono>
+#include <expected>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+#include <zmq.hpp>
+#include <zmq_addon.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include "broker/state_dir.h"
+
+namespace shoal::client {
+
+struct Reply {
+  std::string kind;  // "ok", "error", "log", "state", "end"
+  nlohmann::json body;
+  std::vector<std::string> frames;
+};
+
+class Connection {
+ public:
+  // Connects to the broker of this user's state directory. When none
+  // answers and `autostart` is set, starts one in the background (it exits
+  // after `idle_exit` without work) and waits until it answers.
+  static std::expected<std::unique_ptr<Connection>, std::string> open(bool autostart = true);
+
+  // Sends a request; the replies are read with next().
+  void send(const std::string& command, const nlohmann::json& body,
+            const std::vector<std::string>& frames = {});
+  // The next reply, or an error message after `timeout` (none: wait forever).
+  std::expected<Reply, std::string> next(
+      std::optional<std::chrono::milliseconds> timeout = std::nullopt);
+  // send() then next(): for commands with one answer. An "error" reply
+  // becomes the error.
+  std::expected<Reply, std::string> call(const std::string& command, const nlohmann::json& body,
+                                         const std::vector<std::string>& frames = {});
+
+  const broker::StateDir& state() const { return dir_; }
+
+ private:
+  Connection(broker::StateDir dir);
+  bool ping(std::chrono::milliseconds timeout);
+
+  broker::StateDir dir_;
+  zmq::context_t ctx_;
+  zmq::socket_t sock_;
+};
+
+}  // namespace shoal::client

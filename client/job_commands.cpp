@@ -1,0 +1,395 @@
+// `shoal job ...`: list, logs, describe, get, stop, delete, prune,
+// executions, history, wait.
+#include <unistd.h>
+
+#include <fmt/core.h>
+#include <filesystem>
+#include <fstream>
+
+#include "broker/client_protocol.h"
+#include "client/commands.h"
+#include "client/connection.h"
+#include "client/format.h"
+#include "client/job_view.h"
+
+namespace shoal::client {
+namespace {
+
+using nlohmann::json;
+
+std::expected<std::unique_ptr<Connection>, std::string> connect() {
+  return Connection::open(true);
+}
+
+// Writes a log chunk to stdout or stderr as it was written.
+void write_chunk(const Reply& r) {
+  if (r.frames.empty()) return;
+  FILE* f = r.body.value("stream", "stdout") == "stderr" ? stderr : stdout;
+  std::fwrite(r.frames[0].data(), 1, r.frames[0].size(), f);
+  std::fflush(f);
+}
+
+std::expected<json, std::string> get_job(Connection& c, const std::string& id) {
+  auto r = c.call("get", {{"id", id}});
+  if (!r) return std::unexpected(r.error());
+  return r->body;
+}
+
+// Keeps the last n lines of `data`.
+std::string last_lines(const std::string& data, size_t n) {
+  if (n == 0) return "";
+  size_t end = data.size();
+  if (end && data[end - 1] == '\n') --end;
+  size_t pos = end;
+  size_t lines = 0;
+  while (pos > 0) {
+    if (data[pos - 1] == '\n' && ++lines == n) break;
+    --pos;
+  }
+  return data.substr(pos);
+}
+
+}  // namespace
+
+void add_job_commands(CLI::App& app, int& status) {
+  auto* job = app.add_subcommand("job", "Inspect and manage jobs");
+  job->require_subcommand(1);
+
+  // list
+  {
+    auto* cmd = job->add_subcommand("list", "List jobs, newest first");
+    struct Opts {
+      std::string id_filter, order_by = "created_at", output = "table";
+      size_t limit = 10;
+      bool reversed = false, hide_header = false, wide = false, no_style = false;
+      std::vector<std::string> labels;
+    };
+    auto o = std::make_shared<Opts>();
+    cmd->add_option("--id-filter", o->id_filter, "Only jobs whose id starts with this");
+    cmd->add_option("--limit", o->limit, "At most this many jobs (0: all)")->capture_default_str();
+    cmd->add_option("--order-by", o->order_by, "created_at or id")
+        ->check(CLI::IsMember({"created_at", "id"}))
+        ->capture_default_str();
+    cmd->add_flag("--order-reversed", o->reversed, "Oldest first");
+    cmd->add_option("-l,--labels", o->labels, "Only jobs with these labels (k=v or k)")
+        ->allow_extra_args(false);
+    cmd->add_option("--output", o->output, "table, csv, json or yaml")->capture_default_str();
+    cmd->add_flag("--hide-header", o->hide_header, "No header row");
+    cmd->add_flag("--wide", o->wide, "Full ids and more columns");
+    cmd->add_flag("--no-style", o->no_style, "Plain output (the default off a terminal)");
+    cmd->callback([&status, o] {
+      auto fmt_ = parse_format(o->output, {Format::table, Format::csv, Format::json, Format::yaml});
+      if (!fmt_) {
+        status = fail(fmt_.error());
+        return;
+      }
+      auto c = connect();
+      if (!c) {
+        status = fail(c.error());
+        return;
+      }
+      json q = {{"limit", o->order_by == "id" ? 0 : o->limit},
+                {"reversed", o->reversed},
+                {"id_prefix", o->id_filter},
+                {"labels", labels_from_flags(o->labels)}};
+      auto r = (*c)->call("list", q);
+      if (!r) {
+        status = fail(r.error());
+        return;
+      }
+      json jobs = r->body["jobs"];
+      if (o->order_by == "id") {
+        std::vector<json> v(jobs.begin(), jobs.end());
+        std::sort(v.begin(), v.end(), [&](const json& a, const json& b) {
+          return o->reversed ? a["id"] > b["id"] : a["id"] < b["id"];
+        });
+        if (o->limit && v.size() > o->limit) v.resize(o->limit);
+        jobs = v;
+      }
+      status = 0;
+      if (*fmt_ == Format::json) {
+        fmt::print("{}\n", jobs.dump(2));
+        return;
+      }
+      if (*fmt_ == Format::yaml) {
+        fmt::print("{}", render_yaml(jobs));
+        return;
+      }
+      std::vector<std::string> header = {"CREATED", "ID", "NAME", "JOB", "TYPE", "STATE"};
+      if (o->wide) header.insert(header.end(), {"EXIT", "MESSAGE"});
+      std::vector<std::vector<std::string>> rows;
+      for (const auto& j : jobs) {
+        std::string id = j["id"];
+        std::vector<std::string> row = {local_time(j["created"]),
+                                        o->wide || *fmt_ == Format::csv ? id : short_id(id),
+                                        j["name"],
+                                        "wasm",
+                                        "batch",
+                                        j["state"]};
+        if (o->wide)
+          row.insert(row.end(),
+                     {j["exit_code"].is_null() ? "" : j["exit_code"].dump(), j["message"]});
+        rows.push_back(row);
+      }
+      fmt::print("{}", *fmt_ == Format::csv ? render_csv(header, rows, o->hide_header)
+                                            : render_table(header, rows, o->hide_header));
+    });
+  }
+
+  // logs
+  {
+    auto* cmd =
+        job->add_subcommand("logs", "Print a job's output: stdout to stdout, stderr to stderr");
+    struct Opts {
+      std::string id, stream = "all";
+      bool follow = false;
+      long tail = -1;
+    };
+    auto o = std::make_shared<Opts>();
+    cmd->add_option("id", o->id, "Job id (any unique prefix)")->required();
+    cmd->add_flag("-f,--follow", o->follow, "Keep printing until the job ends");
+    cmd->add_option("-t,--tail", o->tail, "Only the last N lines of each stream")
+        ->check(CLI::NonNegativeNumber);
+    cmd->add_option("--stream", o->stream, "stdout, stderr or all")
+        ->check(CLI::IsMember({"stdout", "stderr", "all"}))
+        ->capture_default_str();
+    cmd->callback([&status, o] {
+      auto c = connect();
+      if (!c) {
+        status = fail(c.error());
+        return;
+      }
+      (*c)->send("logs",
+                 {{"id", o->id}, {"follow", o->follow && o->tail < 0}, {"stream", o->stream}});
+      std::string out, err;
+      for (;;) {
+        auto r = (*c)->next();
+        if (!r) {
+          status = fail(r.error());
+          return;
+        }
+        if (r->kind == protocol::kError) {
+          status = fail(r->body.value("error", "unknown error"));
+          return;
+        }
+        if (r->kind == protocol::kLog) {
+          if (o->tail >= 0) {
+            (r->body.value("stream", "stdout") == "stderr" ? err : out) +=
+                r->frames.empty() ? "" : r->frames[0];
+          } else {
+            write_chunk(*r);
+          }
+          continue;
+        }
+        break;  // end
+      }
+      if (o->tail >= 0) {
+        std::string o_ = last_lines(out, static_cast<size_t>(o->tail));
+        std::string e_ = last_lines(err, static_cast<size_t>(o->tail));
+        std::fwrite(o_.data(), 1, o_.size(), stdout);
+        std::fwrite(e_.data(), 1, e_.size(), stderr);
+      }
+      status = 0;
+    });
+  }
+
+  // describe, executions, history
+  {
+    auto* cmd =
+        job->add_subcommand("describe", "Show a job: its spec, state, history and executions");
+    auto id = std::make_shared<std::string>();
+    auto output = std::make_shared<std::string>("human");
+    cmd->add_option("id", *id, "Job id (any unique prefix)")->required();
+    cmd->add_option("--output", *output, "human, json or yaml")
+        ->check(CLI::IsMember({"human", "json", "yaml"}))
+        ->capture_default_str();
+    cmd->callback([&status, id, output] {
+      auto c = connect();
+      if (!c) {
+        status = fail(c.error());
+        return;
+      }
+      auto j = get_job(**c, *id);
+      if (!j) {
+        status = fail(j.error());
+        return;
+      }
+      status = 0;
+      if (*output == "json") return (void)fmt::print("{}\n", j->dump(2));
+      if (*output == "yaml") return (void)fmt::print("{}", render_yaml(*j));
+      std::string head;
+      (*c)->send("logs", {{"id", (*j)["id"]}, {"stream", "stdout"}});
+      for (;;) {
+        auto r = (*c)->next();
+        if (!r || r->kind != protocol::kLog) break;
+        if (head.size() < 2048 && !r->frames.empty()) head += r->frames[0];
+      }
+      fmt::print("{}", describe_job(*j, head));
+    });
+    for (std::string what : {"executions", "history"}) {
+      auto* sub =
+          job->add_subcommand(what, what == "executions" ? "List a job's executions"
+                                                         : "Show a job's history of events");
+      auto sid = std::make_shared<std::string>();
+      auto sout = std::make_shared<std::string>("table");
+      sub->add_option("id", *sid, "Job id (any unique prefix)")->required();
+      sub->add_option("--output", *sout, "table, csv, json or yaml")->capture_default_str();
+      sub->callback([&status, sid, sout, what] {
+        auto f = parse_format(*sout, {Format::table, Format::csv, Format::json, Format::yaml});
+        if (!f) {
+          status = fail(f.error());
+          return;
+        }
+        auto c = connect();
+        if (!c) {
+          status = fail(c.error());
+          return;
+        }
+        auto j = get_job(**c, *sid);
+        if (!j) {
+          status = fail(j.error());
+          return;
+        }
+        status = 0;
+        json list = what == "executions" ? (*j)["executions"] : (*j)["history"];
+        if (*f == Format::json) return (void)fmt::print("{}\n", list.dump(2));
+        if (*f == Format::yaml) return (void)fmt::print("{}", render_yaml(list));
+        auto [header, rows] = what == "executions" ? executions_table(*j) : history_table(*j);
+        fmt::print("{}", *f == Format::csv ? render_csv(header, rows, false)
+                                           : render_table(header, rows, false));
+      });
+    }
+  }
+
+  // get
+  {
+    auto* cmd =
+        job->add_subcommand("get", "Download a job's stdout, stderr, exit code and output files");
+    auto id = std::make_shared<std::string>();
+    auto dir = std::make_shared<std::string>();
+    cmd->add_option("id", *id, "Job id (any unique prefix)")->required();
+    cmd->add_option("--output-dir", *dir, "Where to write (default: ./job-<short id>)");
+    cmd->callback([&status, id, dir] {
+      auto c = connect();
+      if (!c) {
+        status = fail(c.error());
+        return;
+      }
+      auto j = get_job(**c, *id);
+      if (!j) {
+        status = fail(j.error());
+        return;
+      }
+      std::string full = (*j)["id"];
+      std::string target = dir->empty() ? "job-" + short_id(full).substr(2) : *dir;
+      std::error_code ec;
+      std::filesystem::create_directories(target, ec);
+      if (ec) {
+        status = fail("--output-dir " + target + ": " + ec.message());
+        return;
+      }
+      std::string out, err;
+      (*c)->send("logs", {{"id", full}});
+      for (;;) {
+        auto r = (*c)->next();
+        if (!r || r->kind != protocol::kLog) break;
+        if (r->frames.empty()) continue;
+        (r->body.value("stream", "stdout") == "stderr" ? err : out) += r->frames[0];
+      }
+      std::ofstream(target + "/stdout", std::ios::binary) << out;
+      std::ofstream(target + "/stderr", std::ios::binary) << err;
+      if (!(*j)["exit_code"].is_null())
+        std::ofstream(target + "/exitCode") << (*j)["exit_code"].dump();
+      for (const auto& f : (*j)["output_files"]) {
+        std::string name = f["name"], path = f["path"];
+        auto r = (*c)->call("output", {{"id", full}, {"name", name}, {"path", path}});
+        if (!r || r->frames.empty()) {
+          status = fail("output " + name + "/" + path + ": " + (r ? "empty reply" : r.error()));
+          return;
+        }
+        // Paths come from the store; refuse any that would climb out of the target.
+        std::filesystem::path rel = std::filesystem::path(name) / path;
+        if (rel.is_absolute() || rel.lexically_normal().string().starts_with("..")) continue;
+        std::filesystem::path file = std::filesystem::path(target) / rel;
+        std::filesystem::create_directories(file.parent_path(), ec);
+        std::ofstream(file, std::ios::binary) << r->frames[0];
+      }
+      fmt::print("{}\n", target);
+      status = 0;
+    });
+  }
+
+  // stop, delete
+  for (std::string what : {"stop", "delete"}) {
+    auto* cmd = job->add_subcommand(
+        what, what == "stop" ? "Stop a job" : "Delete a finished job with its logs and outputs");
+    auto id = std::make_shared<std::string>();
+    cmd->add_option("id", *id, "Job id (any unique prefix)")->required();
+    cmd->callback([&status, id, what] {
+      auto c = connect();
+      if (!c) {
+        status = fail(c.error());
+        return;
+      }
+      auto r = (*c)->call(what, {{"id", *id}});
+      if (!r) {
+        status = fail(r.error());
+        return;
+      }
+      fmt::print("{}\n", r->body.value("id", *id));
+      status = 0;
+    });
+  }
+
+  // prune
+  {
+    auto* cmd = job->add_subcommand("prune", "Delete finished jobs older than a given age");
+    auto age = std::make_shared<std::string>();
+    cmd->add_option("--older-than", *age, "An age: 30d, 12h, 45m, 10s")->required();
+    cmd->callback([&status, age] {
+      auto seconds = parse_age(*age);
+      if (!seconds) {
+        status = fail(seconds.error());
+        return;
+      }
+      auto c = connect();
+      if (!c) {
+        status = fail(c.error());
+        return;
+      }
+      auto r = (*c)->call("prune", {{"older_than_s", *seconds}});
+      if (!r) {
+        status = fail(r.error());
+        return;
+      }
+      fmt::print("deleted {} jobs\n", r->body.value("deleted", 0));
+      status = 0;
+    });
+  }
+
+  // wait
+  {
+    auto* cmd = job->add_subcommand("wait", "Wait for jobs to end; the exit status is the worst");
+    auto ids = std::make_shared<std::vector<std::string>>();
+    cmd->add_option("ids", *ids, "Job ids")->required();
+    cmd->callback([&status, ids] {
+      auto c = connect();
+      if (!c) {
+        status = fail(c.error());
+        return;
+      }
+      int worst = 0;
+      for (const auto& id : *ids) {
+        auto end = wait_for_end(**c, id, false);
+        if (!end) {
+          status = fail(end.error());
+          return;
+        }
+        worst = std::max(worst, exit_status_of(*end));
+      }
+      status = worst;
+    });
+  }
+}
+
+}  // namespace shoal::client

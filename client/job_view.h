@@ -1,0 +1,42 @@
+// Showing jobs to a person, and the pieces of job handling several
+// commands share.
+#pragma once
+
+#include <expected>
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "client/connection.h"
+
+namespace shoal::client {
+
+// "j-3f2a9c1e" (the first 8 hex digits of the UUID).
+std::string short_id(const std::string& id);
+
+// The human view of `shoal job describe`; `stdout_head` is the start of the
+// job's stdout.
+std::string describe_job(const nlohmann::json& job, const std::string& stdout_head);
+
+using Table = std::pair<std::vector<std::string>, std::vector<std::vector<std::string>>>;
+Table executions_table(const nlohmann::json& job);
+Table history_table(const nlohmann::json& job);
+
+// "30d", "12h", "45m", "10s", "90" (seconds) -> seconds.
+std::expected<double, std::string> parse_age(const std::string& text);
+
+// Waits until the job is finished and returns its final record. With
+// `print_states`, prints each state change on stderr as it happens.
+std::expected<nlohmann::json, std::string> wait_for_end(Connection& c, const std::string& id,
+                                                        bool print_states);
+
+// The exit status a finished job maps to (docs/exit-codes.md).
+int exit_status_of(const nlohmann::json& job);
+
+// k=v,k2=v2 and bare k, from repeated flags.
+std::map<std::string, std::string> labels_from_flags(const std::vector<std::string>& specs);
+
+}  // namespace shoal::client

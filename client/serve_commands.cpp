@@ -1,0 +1,60 @@
+// `shoal serve` (the broker in the foreground) and `shoal shutdown`.
+#include <fmt/core.h>
+#include <cstdlib>
+
+#include "broker/broker.h"
+#include "client/commands.h"
+#include "client/connection.h"
+#include "client/worker_path.h"
+
+namespace shoal::client {
+
+void add_serve_commands(CLI::App& app, int& status) {
+  auto* serve = app.add_subcommand("serve", "Run the broker in the foreground");
+  auto opts = std::make_shared<broker::BrokerOptions>();
+  auto state = std::make_shared<std::string>();
+  auto idle = std::make_shared<int>(0);
+  auto quiet = std::make_shared<bool>(false);
+  serve->add_option("--state-dir", *state,
+                    "State directory (default: $SHOAL_HOME, else "
+                    "$XDG_STATE_HOME/shoal, else ~/.local/state/shoal)");
+  serve->add_option("--workers", opts->workers, "Worker processes (default: one per core)")
+      ->check(CLI::Range(1, 1024));
+  serve->add_option("--idle-exit", *idle, "Exit after this many seconds without work (0: never)")
+      ->capture_default_str();
+  serve
+      ->add_option("--max-attempts", opts->max_attempts,
+                   "Executions per job before it fails, worker crashes included")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100));
+  serve->add_flag("--quiet", *quiet, "Log only to the broker's log file, not to stderr");
+  serve->callback([&status, opts, state, idle, quiet] {
+    if (!state->empty()) ::setenv("SHOAL_HOME", state->c_str(), 1);
+    opts->dir = broker::state_dir();
+    auto worker = worker_path();
+    if (!worker) {
+      status = fail(worker.error());
+      return;
+    }
+    opts->worker_binary = *worker;
+    opts->idle_exit = std::chrono::seconds(*idle);
+    opts->log_to_stderr = !*quiet && *idle == 0;
+    status = broker::run_broker(*opts);
+  });
+
+  auto* shutdown = app.add_subcommand("shutdown",
+                                      "Stop the broker (running jobs are re-queued "
+                                      "when it starts again)");
+  shutdown->callback([&status] {
+    auto conn = Connection::open(false);
+    if (!conn) {
+      fmt::print(stderr, "shoal: {}\n", conn.error());
+      status = 0;  // nothing to stop is not an error
+      return;
+    }
+    auto r = (*conn)->call("shutdown", nlohmann::json::object());
+    status = r ? 0 : fail(r.error());
+  });
+}
+
+}  // namespace shoal::client

@@ -1,0 +1,161 @@
+// `shoal wasm run MODULE [ARGS...]`: submit a WASI program as a job, and by
+// default wait for it and print its output, exiting with its exit code.
+#include <unistd.h>
+
+#include <fmt/core.h>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <iterator>
+
+#include "broker/client_protocol.h"
+#include "client/commands.h"
+#include "client/connection.h"
+#include "client/format.h"
+#include "client/job_view.h"
+#include "client/run_flags.h"
+
+namespace shoal::client {
+namespace {
+
+using nlohmann::json;
+
+struct RunOpts {
+  std::string module;
+  std::vector<std::string> args, env, inputs, outputs, labels;
+  std::string entry = "_start", name, memory, stdin_file;
+  double timeout = 0, wait_timeout = 0;
+  bool wait = true, id_only = false, follow = false, dry_run = false;
+};
+
+std::expected<std::string, std::string> read_all(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) return std::unexpected(path + ": is a directory");
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::unexpected(path + ": " + std::strerror(errno));
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+// Prints the latest execution's output: stdout to stdout, stderr to stderr.
+void print_logs(Connection& c, const std::string& id) {
+  c.send("logs", {{"id", id}});
+  for (;;) {
+    auto r = c.next();
+    if (!r || r->kind != protocol::kLog) return;
+    if (r->frames.empty()) continue;
+    FILE* f = r->body.value("stream", "stdout") == "stderr" ? stderr : stdout;
+    std::fwrite(r->frames[0].data(), 1, r->frames[0].size(), f);
+  }
+}
+
+int run(RunOpts& o) {
+  auto spec = build_spec(o.module, o.args, o.env, o.inputs, o.outputs, o.labels, o.entry, o.name,
+                         o.timeout, o.memory);
+  if (!spec) return fail(spec.error());
+  if (o.dry_run) {
+    fmt::print("{}", render_yaml(*spec));
+    return 0;
+  }
+  auto module = read_all(o.module);
+  if (!module) return fail("cannot read " + module.error());
+  std::vector<std::string> frames = {std::move(*module)};
+  if (!o.stdin_file.empty()) {
+    if (o.stdin_file == "-") {
+      frames.emplace_back((std::istreambuf_iterator<char>(std::cin)),
+                          std::istreambuf_iterator<char>());
+    } else {
+      auto in = read_all(o.stdin_file);
+      if (!in) return fail("--stdin " + in.error());
+      frames.push_back(std::move(*in));
+    }
+  }
+  auto c = Connection::open(true);
+  if (!c) return fail(c.error());
+  auto r = (*c)->call("submit", *spec, frames);
+  if (!r) return fail(r.error());
+  std::string id = r->body["id"];
+  const bool tty = ::isatty(2);
+  if (o.id_only) {
+    fmt::print("{}\n", id);
+    std::fflush(stdout);
+  } else if (!o.wait) {
+    fmt::print("{}\n", id);
+    if (tty) fmt::print(stderr, "To follow it: shoal job logs -f {}\n", id);
+    return 0;
+  } else if (tty) {
+    fmt::print(stderr, "Job {} submitted\n", id);
+  }
+  if (!o.wait) return 0;
+
+  json end;
+  if (o.follow && !o.id_only) {
+    (*c)->send("logs", {{"id", id}, {"follow", true}});
+    for (;;) {
+      auto m = (*c)->next();
+      if (!m) return fail(m.error());
+      if (m->kind == protocol::kError) return fail(m->body.value("error", "unknown error"));
+      if (m->kind == protocol::kEnd) {
+        end = m->body;
+        break;
+      }
+      if (m->frames.empty()) continue;
+      FILE* f = m->body.value("stream", "stdout") == "stderr" ? stderr : stdout;
+      std::fwrite(m->frames[0].data(), 1, m->frames[0].size(), f);
+      std::fflush(f);
+    }
+  } else {
+    auto e = wait_for_end(**c, id, tty && !o.id_only);
+    if (!e) return fail(e.error());
+    end = *e;
+    if (!o.id_only) print_logs(**c, id);
+  }
+  std::fflush(stdout);
+  std::string state = end.value("state", "");
+  if (state != "Completed")
+    fmt::print(stderr, "shoal: job {} {}: {}\n", id, state == "Stopped" ? "was stopped" : "failed",
+               end.value("message", ""));
+  return exit_status_of(end);
+}
+
+}  // namespace
+
+void add_wasm_commands(CLI::App& app, int& status) {
+  auto* wasm = app.add_subcommand("wasm", "Run WebAssembly programs as jobs");
+  wasm->require_subcommand(1);
+  auto* cmd = wasm->add_subcommand(
+      "run", "Submit a WASI program as a job, wait for it and print its output");
+  auto o = std::make_shared<RunOpts>();
+  cmd->add_option("module", o->module, "The .wasm module (a local file)")->required();
+  cmd->add_option("args", o->args,
+                  "The program's arguments (put -- before ones that start with a dash)");
+  cmd->add_option("-e,--env", o->env, "An environment variable for the program")
+      ->type_name("KEY=VALUE")
+      ->allow_extra_args(false);
+  cmd->add_option(
+         "-i,--input", o->inputs,
+         "An input: SRC:DST or src=SRC,dst=DST; SRC a local file or directory, or an http(s) URL")
+      ->allow_extra_args(false);
+  cmd->add_option("-o,--output", o->outputs,
+                  "A writable output directory NAME:PATH (/outputs always exists)")
+      ->allow_extra_args(false);
+  cmd->add_option("--entry-point", o->entry, "The exported function to call")
+      ->capture_default_str();
+  cmd->add_option("--timeout", o->timeout, "Stop the program after this many seconds (0: never)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--memory", o->memory, "Cap the program's memory, e.g. 256MiB (default 1GiB)");
+  cmd->add_option("--name", o->name, "A name for the job");
+  cmd->add_option("-l,--labels", o->labels, "Labels: key=value or key, comma-separated")
+      ->allow_extra_args(false);
+  cmd->add_option("--stdin", o->stdin_file,
+                  "A file (or - for this stdin) to feed the program's stdin");
+  cmd->add_flag("--wait,!--no-wait", o->wait,
+                "Wait for the job to end (default; --wait=false to submit only)");
+  cmd->add_option("--wait-timeout-secs", o->wait_timeout,
+                  "Accepted for Bacalhau compatibility; shoal waits until the job ends");
+  cmd->add_flag("--id-only", o->id_only, "Print only the job id");
+  cmd->add_flag("-f,--follow", o->follow, "Stream the program's stdout and stderr as it runs");
+  cmd->add_flag("--dry-run", o->dry_run, "Print the job spec and submit nothing");
+  cmd->callback([&status, o] { status = run(*o); });
+}
+
+}  // namespace shoal::client

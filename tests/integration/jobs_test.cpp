@@ -1,0 +1,289 @@
+// The job system as a user drives it: `shoal wasm run` and `shoal job ...`
+// against a real broker (auto-started in a private state directory) with
+// real worker processes.
+#include <boost/test/unit_test.hpp>
+
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "tests/support/process.h"
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using shoal::test::ProcessResult;
+using shoal::test::run_process;
+using shoal::test::TempDir;
+using shoal::test::test_wasm;
+
+namespace {
+
+std::string shoal_bin() {
+  return shoal::test::required_env("SHOAL_BIN");
+}
+
+// Every test case gets its own state directory, hence its own broker, which
+// is shut down at the end.
+struct Home {
+  TempDir dir;
+  Home() { ::setenv("SHOAL_HOME", dir.path().c_str(), 1); }
+  ~Home() {
+    run_process({shoal_bin(), "shutdown"});
+    ::unsetenv("SHOAL_HOME");
+  }
+  ProcessResult shoal(std::vector<std::string> args, const std::string& input = "") {
+    args.insert(args.begin(), shoal_bin());
+    return run_process(args, input);
+  }
+  json job(const std::string& id) {
+    auto r = shoal({"job", "describe", id, "--output", "json"});
+    BOOST_TEST_REQUIRE(r.status == 0, r.err);
+    return json::parse(r.out);
+  }
+};
+
+std::string trim(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(wasm_run_prints_the_output_and_exits_with_the_program_code) {
+  Home h;
+  auto r = h.shoal({"wasm", "run", test_wasm("args_env"), "one", "-e", "VAR1=value1", "two"});
+  BOOST_TEST(r.status == 0, r.err);
+  BOOST_TEST(r.out == "argc=3\narg[0]=args_env.wasm\narg[1]=one\narg[2]=two\nenv VAR1=value1\n");
+  BOOST_TEST(r.err == "to stderr\n");
+  auto e = h.shoal({"wasm", "run", test_wasm("exit_code"), "7"});
+  BOOST_TEST(e.status == 7);
+  BOOST_TEST(e.out == "exiting with 7\n");
+}
+
+BOOST_AUTO_TEST_CASE(the_broker_is_started_on_demand_with_a_private_socket_directory) {
+  Home h;
+  BOOST_TEST(!fs::exists(h.dir.path() + "/run/broker.sock"));
+  auto r = h.shoal({"job", "list"});
+  BOOST_TEST(r.status == 0, r.err);
+  BOOST_TEST(r.out == "CREATED  ID  NAME  JOB  TYPE  STATE\n");
+  struct stat st;
+  BOOST_TEST_REQUIRE(::stat((h.dir.path() + "/run").c_str(), &st) == 0);
+  BOOST_TEST((st.st_mode & 0777) == 0700u);
+  BOOST_TEST(fs::exists(h.dir.path() + "/broker.log"));
+}
+
+BOOST_AUTO_TEST_CASE(submit_without_waiting_then_list_logs_and_describe) {
+  Home h;
+  auto s = h.shoal({"wasm", "run", "--wait=false", "--id-only", "--name", "greeter", "-l",
+                    "team=blue", test_wasm("args_env"), "hello"});
+  BOOST_TEST_REQUIRE(s.status == 0, s.err);
+  std::string id = trim(s.out);
+  BOOST_TEST(id.starts_with("j-"));
+  BOOST_TEST(id.size() == 38u);
+  auto w = h.shoal({"job", "wait", id});
+  BOOST_TEST(w.status == 0, w.err);
+
+  auto list = h.shoal({"job", "list", "--id-filter", id.substr(0, 8), "--output", "json"});
+  BOOST_TEST_REQUIRE(list.status == 0, list.err);
+  json jobs = json::parse(list.out);
+  BOOST_TEST_REQUIRE(jobs.size() == 1u);
+  BOOST_TEST(jobs[0]["id"] == id);
+  BOOST_TEST(jobs[0]["state"] == "Completed");
+  BOOST_TEST(jobs[0]["name"] == "greeter");
+  BOOST_TEST(jobs[0]["spec"]["labels"]["team"] == "blue");
+
+  auto logs = h.shoal({"job", "logs", id.substr(0, 12)});
+  BOOST_TEST(logs.status == 0, logs.err);
+  BOOST_TEST(logs.out == "argc=2\narg[0]=args_env.wasm\narg[1]=hello\n");
+  BOOST_TEST(logs.err == "to stderr\n");
+  auto tail = h.shoal({"job", "logs", id, "--tail", "1", "--stream", "stdout"});
+  BOOST_TEST(tail.out == "arg[1]=hello\n");
+
+  auto d = h.shoal({"job", "describe", id});
+  BOOST_TEST(d.status == 0, d.err);
+  BOOST_TEST(d.out.find("State           Completed") != std::string::npos, d.out);
+  BOOST_TEST(d.out.find("Standard Output\nargc=2") != std::string::npos, d.out);
+  json j = h.job(id);
+  BOOST_TEST(j["exit_code"] == 0);
+  BOOST_TEST(j["executions"].size() == 1u);
+  BOOST_TEST(j["executions"][0]["stdout_bytes"] == 41);
+}
+
+BOOST_AUTO_TEST_CASE(a_trap_fails_the_job_with_its_cause) {
+  Home h;
+  auto r = h.shoal({"wasm", "run", test_wasm("trap")});
+  BOOST_TEST(r.status == 126);
+  BOOST_TEST(r.out == "before the trap\n");
+  BOOST_TEST(
+      r.err.find("failed: the program trapped: RuntimeError: unreachable") != std::string::npos,
+      r.err);
+}
+
+BOOST_AUTO_TEST_CASE(a_timeout_fails_the_job_and_the_worker_keeps_serving) {
+  Home h;
+  auto r = h.shoal({"wasm", "run", "--timeout", "0.3", test_wasm("spin")});
+  BOOST_TEST(r.status == 126);
+  BOOST_TEST(r.err.find("timed out after 0.3 s") != std::string::npos, r.err);
+  auto again = h.shoal({"wasm", "run", test_wasm("exit_code"), "3"});
+  BOOST_TEST(again.status == 3, again.err);
+}
+
+BOOST_AUTO_TEST_CASE(a_module_without_start_fails_naming_the_cause) {
+  Home h;
+  auto r = h.shoal({"wasm", "run", test_wasm("reactor")});
+  BOOST_TEST(r.status == 126);
+  BOOST_TEST(r.err.find("exports no function '_start'") != std::string::npos, r.err);
+}
+
+BOOST_AUTO_TEST_CASE(a_file_that_is_not_wasm_is_refused_at_submission) {
+  Home h;
+  TempDir d;
+  std::ofstream(d.path() + "/x.wasm") << "not wasm at all";
+  auto r = h.shoal({"wasm", "run", d.path() + "/x.wasm"});
+  BOOST_TEST(r.status == 125);
+  BOOST_TEST(r.err.find("is not a WebAssembly module") != std::string::npos, r.err);
+  auto list = h.shoal({"job", "list", "--output", "json"});
+  BOOST_TEST(json::parse(list.out).empty());
+}
+
+BOOST_AUTO_TEST_CASE(inputs_are_mounted_read_only_and_outputs_are_collected) {
+  Home h;
+  TempDir data;
+  fs::create_directory(data.path() + "/in");
+  std::ofstream(data.path() + "/in/a.txt") << "alpha";
+  // files.wasm writes to /data; an output named "data" is mounted there.
+  auto r = h.shoal({"wasm", "run", "--id-only", "-o", "data:/data", test_wasm("files")});
+  BOOST_TEST_REQUIRE(r.status == 0, r.err);
+  std::string id = trim(r.out);
+  json j = h.job(id);
+  BOOST_TEST(j["state"] == "Completed");
+  // The program removes what it made; run one that leaves a file instead.
+  auto spew = h.shoal({"wasm", "run", "--id-only", "-i", data.path() + "/in:/inputs",
+                       test_wasm("files"), "open", "/inputs/a.txt"});
+  BOOST_TEST(spew.status == 1);  // files.wasm exits 1 when it could open the path
+  auto logs = h.shoal({"job", "logs", trim(spew.out)});
+  BOOST_TEST(logs.out == "opened /inputs/a.txt\n");
+}
+
+BOOST_AUTO_TEST_CASE(a_missing_input_is_named_before_anything_is_submitted) {
+  Home h;
+  auto r = h.shoal({"wasm", "run", "-i", "/no/such/dir:/inputs", test_wasm("args_env")});
+  BOOST_TEST(r.status == 125);
+  BOOST_TEST(r.err ==
+             "shoal: --input /no/such/dir:/inputs: /no/such/dir: no such file or directory\n");
+}
+
+BOOST_AUTO_TEST_CASE(stop_ends_a_running_job_as_stopped) {
+  Home h;
+  auto s = h.shoal({"wasm", "run", "--wait=false", test_wasm("spin")});
+  std::string id = trim(s.out);
+  for (int i = 0; i < 100 && h.job(id)["state"] != "Running"; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  auto stop = h.shoal({"job", "stop", id});
+  BOOST_TEST(stop.status == 0, stop.err);
+  auto w = h.shoal({"job", "wait", id});
+  BOOST_TEST(w.status == 130);
+  BOOST_TEST(h.job(id)["state"] == "Stopped");
+}
+
+BOOST_AUTO_TEST_CASE(a_killed_worker_costs_one_execution_and_the_job_runs_again) {
+  Home h;
+  auto s = h.shoal({"wasm", "run", "--wait=false", "--timeout", "1.5", test_wasm("spin")});
+  std::string id = trim(s.out);
+  json j;
+  for (int i = 0; i < 100; ++i) {
+    j = h.job(id);
+    if (j["state"] == "Running") break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  BOOST_TEST_REQUIRE(j["state"] == "Running");
+  std::string worker = j["executions"][0]["worker"];
+  // Worker names are w-<broker pid>-<n>; find its process and kill it.
+  auto pgrep = run_process({"pgrep", "-f", "--", "--name " + worker});
+  BOOST_TEST_REQUIRE(pgrep.status == 0, pgrep.err);
+  ::kill(std::stoi(pgrep.out), SIGKILL);
+  auto w = h.shoal({"job", "wait", id});
+  j = h.job(id);
+  BOOST_TEST(j["executions"].size() == 2u);
+  BOOST_TEST(j["executions"][0]["message"].get<std::string>().find("killed by signal 9") !=
+             std::string::npos);
+  BOOST_TEST(j["state"] == "Failed");  // the second run times out, as asked
+  BOOST_TEST(j["message"].get<std::string>().find("timed out") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(job_get_writes_stdout_stderr_exit_code_and_output_files) {
+  Home h;
+  auto r = h.shoal({"wasm", "run", "--id-only", test_wasm("exit_code"), "5"});
+  BOOST_TEST(r.status == 5);
+  TempDir out;
+  auto g = h.shoal({"job", "get", trim(r.out), "--output-dir", out.path() + "/res"});
+  BOOST_TEST(g.status == 0, g.err);
+  std::ifstream so(out.path() + "/res/stdout"), ec(out.path() + "/res/exitCode");
+  std::string s((std::istreambuf_iterator<char>(so)), std::istreambuf_iterator<char>());
+  std::string c((std::istreambuf_iterator<char>(ec)), std::istreambuf_iterator<char>());
+  BOOST_TEST(s == "exiting with 5\n");
+  BOOST_TEST(c == "5");
+}
+
+BOOST_AUTO_TEST_CASE(an_unknown_or_ambiguous_id_is_named) {
+  Home h;
+  auto r = h.shoal({"job", "describe", "j-nonexistent"});
+  BOOST_TEST(r.status == 125);
+  BOOST_TEST(r.err == "shoal: no job matches 'j-nonexistent'\n");
+  h.shoal({"wasm", "run", test_wasm("exit_code"), "0"});
+  h.shoal({"wasm", "run", test_wasm("exit_code"), "0"});
+  auto amb = h.shoal({"job", "describe", "j-"});
+  BOOST_TEST(amb.status == 125);
+  BOOST_TEST(amb.err.find("matches several jobs") != std::string::npos, amb.err);
+}
+
+BOOST_AUTO_TEST_CASE(delete_refuses_a_running_job_and_removes_a_finished_one) {
+  Home h;
+  auto r = h.shoal({"wasm", "run", "--id-only", test_wasm("exit_code"), "0"});
+  std::string id = trim(r.out);
+  auto d = h.shoal({"job", "delete", id});
+  BOOST_TEST(d.status == 0, d.err);
+  auto gone = h.shoal({"job", "describe", id});
+  BOOST_TEST(gone.status == 125);
+}
+
+BOOST_AUTO_TEST_CASE(jobs_survive_a_broker_restart) {
+  Home h;
+  auto r = h.shoal({"wasm", "run", "--id-only", test_wasm("exit_code"), "4"});
+  std::string id = trim(r.out);
+  BOOST_TEST(h.shoal({"shutdown"}).status == 0);
+  for (int i = 0; i < 100 && fs::exists(h.dir.path() + "/run/broker.sock"); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  auto logs = h.shoal({"job", "logs", id});
+  BOOST_TEST(logs.status == 0, logs.err);
+  BOOST_TEST(logs.out == "exiting with 4\n");
+  BOOST_TEST(h.job(id)["exit_code"] == 4);
+}
+
+BOOST_AUTO_TEST_CASE(the_protocol_answers_garbage_with_an_error) {
+  Home h;
+  BOOST_TEST(h.shoal({"job", "list"}).status == 0);
+  // Debian's python3-zmq is installed for the system Python.
+  auto py = run_process({"/usr/bin/python3", "-c", R"(
+import zmq, sys, os
+s = zmq.Context().socket(zmq.DEALER)
+s.connect("ipc://" + os.environ["SHOAL_HOME"] + "/run/broker.sock")
+s.send_multipart([b"shoal/9", b"list", b"{}"])
+print(s.recv_multipart()[2].decode())
+s.send_multipart([b"shoal/1", b"list", b"{not json"])
+print(s.recv_multipart()[2].decode())
+s.send_multipart([b"shoal/1", b"frobnicate", b"{}"])
+print(s.recv_multipart()[2].decode())
+)"});
+  BOOST_TEST(py.status == 0, py.err);
+  BOOST_TEST(py.out.find("unsupported protocol 'shoal/9'") != std::string::npos, py.out);
+  BOOST_TEST(py.out.find("is not a JSON object") != std::string::npos, py.out);
+  BOOST_TEST(py.out.find("unknown command 'frobnicate'") != std::string::npos, py.out);
+  BOOST_TEST(h.shoal({"job", "list"}).status == 0);
+}

@@ -1,0 +1,201 @@
+#include "worker/serve.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <fmt/core.h>
+#include <CLI/CLI.hpp>
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <thread>
+#include <zmq.hpp>
+#include <zmq_addon.hpp>
+
+#include "broker/worker_protocol.h"
+#include "wasi/environment.h"
+#include "worker/engine.h"
+
+namespace shoal::worker {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+void send(zmq::socket_t& s, std::string_view type, const std::string& body = {}) {
+  s.send(zmq::buffer(type), zmq::send_flags::sndmore);
+  s.send(zmq::buffer(body), zmq::send_flags::none);
+}
+
+// Forwards what the guest writes, chunk by chunk, to the main thread, up to
+// a cap; what exceeds the cap is counted and dropped.
+class ForwardSink final : public wasi::OutputSink {
+ public:
+  ForwardSink(zmq::socket_t& pipe, const std::string& exec_id, uint8_t stream, uint64_t cap)
+      : pipe_(pipe), exec_id_(exec_id), stream_(stream), cap_(cap) {}
+  wasi::Errno write(std::span<const uint8_t> data) override {
+    uint64_t room = cap_ > written_ ? cap_ - written_ : 0;
+    size_t keep = static_cast<size_t>(std::min<uint64_t>(room, data.size()));
+    dropped_ += data.size() - keep;
+    if (keep) {
+      wire::Log log{exec_id_, stream_,
+                    std::string(reinterpret_cast<const char*>(data.data()), keep)};
+      send(pipe_, wire::kLog, wire::encode(log));
+      written_ += keep;
+    }
+    return wasi::Errno::success;
+  }
+  uint64_t written() const { return written_; }
+  uint64_t dropped() const { return dropped_; }
+
+ private:
+  zmq::socket_t& pipe_;
+  const std::string& exec_id_;
+  uint8_t stream_;
+  uint64_t cap_;
+  uint64_t written_ = 0, dropped_ = 0;
+};
+
+// Runs one job on the calling thread; everything it says goes to `pipe`.
+void run_job(zmq::context_t& ctx, const std::string& pipe_endpoint, wire::Run run,
+             RunControl* control) {
+  zmq::socket_t pipe(ctx, zmq::socket_type::pair);
+  pipe.connect(pipe_endpoint);
+  wire::Done done;
+  done.exec_id = run.exec_id;
+  ForwardSink out(pipe, run.exec_id, 1, run.stdout_cap ? run.stdout_cap : UINT64_MAX);
+  ForwardSink err(pipe, run.exec_id, 2, run.stderr_cap ? run.stderr_cap : UINT64_MAX);
+
+  wasi::Config config;
+  config.args = run.args;
+  config.env = run.env;
+  for (const auto& m : run.mounts) config.mounts.push_back({m.host, m.guest, m.read_only});
+  config.stdout_sink = &out;
+  config.stderr_sink = &err;
+  int stdin_fd = -1;
+  if (!run.stdin_path.empty()) stdin_fd = ::open(run.stdin_path.c_str(), O_RDONLY | O_CLOEXEC);
+  config.stdin_fd = stdin_fd;
+
+  auto env = wasi::Environment::create(config);
+  if (stdin_fd >= 0) ::close(stdin_fd);
+  if (!env) {
+    done.message = env.error();
+  } else {
+    RunOptions options;
+    options.entry_point = run.entry_point;
+    if (run.memory_bytes) options.memory_limit = run.memory_bytes;
+    if (run.timeout_ms) options.timeout = std::chrono::milliseconds(run.timeout_ms);
+    options.control = control;
+    std::span<const uint8_t> module(reinterpret_cast<const uint8_t*>(run.module.data()),
+                                    run.module.size());
+    auto result = run_wasi_command(module, **env, options);
+    if (result) {
+      done.completed = true;
+      done.exit_code = static_cast<int32_t>(*result);
+    } else {
+      const auto& e = result.error();
+      switch (e.kind) {
+        case RunError::Kind::trap:
+          done.message = "the program trapped: " + e.message;
+          break;
+        case RunError::Kind::timeout:
+          done.message = "the program " + e.message;
+          break;
+        case RunError::Kind::cancelled:
+          done.message = "stopped";
+          break;
+        default:
+          done.message = e.message;
+      }
+    }
+  }
+  done.stdout_bytes = out.written();
+  done.stderr_bytes = err.written();
+  done.stdout_dropped = out.dropped();
+  done.stderr_dropped = err.dropped();
+  send(pipe, wire::kDone, wire::encode(done));
+}
+
+}  // namespace
+
+int serve_command(int argc, char** argv) {
+  CLI::App app{"Serve the broker as one worker of its pool.", "shoal-worker serve"};
+  std::string endpoint, name;
+  app.add_option("--endpoint", endpoint, "The broker's worker endpoint")->required();
+  app.add_option("--name", name, "This worker's name")->required();
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 125;
+  }
+
+  zmq::context_t ctx;
+  zmq::socket_t broker(ctx, zmq::socket_type::dealer);
+  broker.set(zmq::sockopt::routing_id, name);
+  broker.set(zmq::sockopt::linger, 2000);
+  broker.connect(endpoint);
+  zmq::socket_t pipe(ctx, zmq::socket_type::pair);
+  const std::string pipe_endpoint = "inproc://job";
+  pipe.bind(pipe_endpoint);
+
+  send(broker, wire::kReady, wire::encode(wire::Ready{name, static_cast<int32_t>(::getpid())}));
+  auto last_heard = Clock::now();
+  auto next_beat = Clock::now() + std::chrono::milliseconds(wire::kHeartbeatMs);
+  std::thread job;
+  std::unique_ptr<RunControl> control;
+  std::string running_exec;
+
+  for (;;) {
+    zmq::pollitem_t items[] = {{broker.handle(), 0, ZMQ_POLLIN, 0},
+                               {pipe.handle(), 0, ZMQ_POLLIN, 0}};
+    auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(next_beat - Clock::now());
+    zmq::poll(items, 2, std::max(wait, std::chrono::milliseconds(0)));
+
+    if (items[0].revents & ZMQ_POLLIN) {
+      std::vector<zmq::message_t> parts;
+      (void)zmq::recv_multipart(broker, std::back_inserter(parts));
+      last_heard = Clock::now();
+      std::string type = parts.empty() ? "" : parts[0].to_string();
+      if (type == wire::kRun && parts.size() == 2 && running_exec.empty()) {
+        auto run = wire::decode<wire::Run>(parts[1].data(), parts[1].size());
+        if (run) {
+          running_exec = run->exec_id;
+          control = std::make_unique<RunControl>();
+          job = std::thread(run_job, std::ref(ctx), pipe_endpoint, std::move(*run), control.get());
+        }
+      } else if (type == wire::kStop && parts.size() == 2) {
+        if (control && parts[1].to_string() == running_exec) control->cancel();
+      } else if (type == wire::kBye) {
+        if (control) control->cancel();
+        if (job.joinable()) job.join();
+        return 0;
+      }
+    }
+    if (items[1].revents & ZMQ_POLLIN) {
+      std::vector<zmq::message_t> parts;
+      (void)zmq::recv_multipart(pipe, std::back_inserter(parts));
+      if (parts.size() == 2) {
+        std::string type = parts[0].to_string();
+        broker.send(parts[0], zmq::send_flags::sndmore);
+        broker.send(parts[1], zmq::send_flags::none);
+        if (type == wire::kDone) {
+          job.join();
+          control.reset();
+          running_exec.clear();
+        }
+      }
+    }
+    if (Clock::now() >= next_beat) {
+      send(broker, wire::kHeartbeat);
+      next_beat = Clock::now() + std::chrono::milliseconds(wire::kHeartbeatMs);
+    }
+    if (Clock::now() - last_heard >
+        std::chrono::milliseconds(wire::kHeartbeatMs * wire::kHeartbeatLiveness)) {
+      // The broker is gone; a new one starts its own pool.
+      if (control) control->cancel();
+      if (job.joinable()) job.join();
+      return 0;
+    }
+  }
+}
+
+}  // namespace shoal::worker
