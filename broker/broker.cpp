@@ -14,6 +14,7 @@
 #include "broker/broker_impl.h"
 #include "broker/client_protocol.h"
 #include "broker/job_json.h"
+#include "broker/url_cache.h"
 #include "broker/worker_protocol.h"
 
 namespace shoal::broker {
@@ -45,6 +46,12 @@ Broker::Broker(const BrokerOptions& options, std::unique_ptr<Store> store,
   clients_.set(zmq::sockopt::sndhwm, 10000);
   workers_sock_.set(zmq::sockopt::linger, 0);
   staged_.bind("inproc://staged");
+}
+
+Broker::~Broker() {
+  stopping_ = true;
+  for (auto& t : fetchers_)
+    if (t.joinable()) t.join();
 }
 
 void Broker::event(jobs::Job& job, const std::string& topic, const std::string& message) {
@@ -377,6 +384,10 @@ int Broker::run() {
     return 1;
   }
   ::chmod(opt_.dir.client_socket_path().c_str(), 0600);
+  if (FILE* f = std::fopen((opt_.dir.run_dir + "/broker.pid").c_str(), "w")) {
+    std::fprintf(f, "%d\n", ::getpid());
+    std::fclose(f);
+  }
   log_->info("broker {} listening on {} with {} workers", ::getpid(), opt_.dir.client_endpoint(),
              opt_.workers);
   recover();

@@ -24,6 +24,7 @@ struct BrokerOptions {
   uint64_t stderr_cap = 64ull << 20;
   uint64_t output_bytes_cap = 1ull << 30;  // bytes of output files per job
   uint64_t output_files_cap = 10000;       // output files per job
+  uint64_t input_bytes_cap = 1ull << 30;   // bytes per URL input
   bool log_to_stderr = false;              // besides the log file
 };
 

@@ -23,6 +23,13 @@
 #include "broker/store.h"
 #include "broker/worker_pool.h"
 
+#include <atomic>
+#include <thread>
+
+namespace shoal::broker {
+class UrlCache;
+}
+
 namespace shoal::broker {
 
 using Clock = std::chrono::steady_clock;
@@ -119,6 +126,12 @@ class Broker {
   std::map<std::string, std::map<std::string, std::string>> staged_paths_;  // job -> url -> file
   Clock::time_point last_activity_;
   bool shutting_down_ = false;
+  std::unique_ptr<UrlCache> urls_;
+  std::atomic<bool> stopping_{false};  // cancels fetches at shutdown
+  std::vector<std::thread> fetchers_;
+
+ public:
+  ~Broker();
 };
 
 }  // namespace shoal::broker

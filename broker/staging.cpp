@@ -1,5 +1,11 @@
-// Staging a job's URL inputs before it is queued.
+// Staging a job's URL inputs before it is queued: each URL is fetched (or
+// revalidated) through the URL cache on a thread of its own, which reports
+// back to the loop through the `staged` socket. The job stays Pending until
+// every URL is in the cache, and fails naming the URL when one cannot be had.
+#include <thread>
+
 #include "broker/broker_impl.h"
+#include "broker/url_cache.h"
 
 namespace shoal::broker {
 
@@ -12,13 +18,57 @@ std::string Broker::input_host_path(const jobs::Job& job, const jobs::InputSpec&
 }
 
 void Broker::stage(jobs::Job& job) {
-  set_state(job, jobs::JobState::failed, "URL inputs are not supported by this broker yet");
+  if (!urls_) urls_ = std::make_unique<UrlCache>(opt_.dir.cache + "/urls");
+  for (const auto& in : job.spec.inputs) {
+    if (!in.is_url()) continue;
+    event(job, "Input", "fetching " + in.source);
+    fetchers_.emplace_back([this, job_id = job.id, url = in.source] {
+      FetchOptions options;
+      options.cancel = &stopping_;
+      options.max_bytes = opt_.input_bytes_cap;
+      auto got = urls_->get_or_fetch(url, options);
+      zmq::socket_t push(ctx_, zmq::socket_type::push);
+      push.set(zmq::sockopt::linger, 1000);
+      push.connect("inproc://staged");
+      std::string status = got ? "ok" : "error";
+      std::string detail = got ? got->path : got.error().message;
+      std::string size = got ? std::to_string(got->size) : "0";
+      push.send(zmq::buffer(job_id), zmq::send_flags::sndmore);
+      push.send(zmq::buffer(url), zmq::send_flags::sndmore);
+      push.send(zmq::buffer(status), zmq::send_flags::sndmore);
+      push.send(zmq::buffer(detail), zmq::send_flags::sndmore);
+      push.send(zmq::buffer(size), zmq::send_flags::none);
+    });
+  }
   save(job);
-  notify(job);
 }
 
 void Broker::on_staged(std::vector<zmq::message_t>& parts) {
-  (void)parts;
+  if (parts.size() != 5) return;
+  std::string job_id = parts[0].to_string(), url = parts[1].to_string();
+  std::string status = parts[2].to_string(), detail = parts[3].to_string();
+  auto it = active_.find(job_id);
+  if (it == active_.end() || it->second.state != jobs::JobState::pending) return;
+  jobs::Job& job = it->second;
+  if (status != "ok") {
+    set_state(job, jobs::JobState::failed, "input " + detail);
+    staged_paths_.erase(job_id);
+    save(job);
+    notify(job);
+    active_.erase(it);
+    return;
+  }
+  staged_paths_[job_id][url] = detail;
+  event(job, "Input", "fetched " + url + " (" + parts[4].to_string() + " bytes)");
+  bool all = true;
+  for (const auto& in : job.spec.inputs)
+    if (in.is_url() && !staged_paths_[job_id].contains(in.source)) all = false;
+  if (all) {
+    set_state(job, jobs::JobState::queued, "");
+    queue_.push_back(job_id);
+  }
+  save(job);
+  notify(job);
 }
 
 }  // namespace shoal::broker

@@ -9,10 +9,13 @@
 #include <iterator>
 
 #include "broker/client_protocol.h"
+#include "broker/fetch.h"
 #include "client/commands.h"
 #include "client/connection.h"
 #include "client/format.h"
+#include "client/input_spec.h"
 #include "client/job_view.h"
+#include "client/progress.h"
 #include "client/run_flags.h"
 
 namespace shoal::client {
@@ -36,6 +39,39 @@ std::expected<std::string, std::string> read_all(const std::string& path) {
   return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
 }
 
+// The module's bytes: a local file, or an http(s) URL downloaded here (with
+// a progress bar on a terminal).
+std::expected<std::string, std::string> load_module(const std::string& value) {
+  auto m = parse_module(value);
+  if (!m) return std::unexpected(m.error());
+  if (m->kind == SourceKind::local) {
+    auto bytes = read_all(m->source);
+    if (!bytes) return std::unexpected("cannot read " + bytes.error());
+    return bytes;
+  }
+  char tmpl[] = "/tmp/shoal-module-XXXXXX";
+  int fd = ::mkstemp(tmpl);
+  if (fd < 0)
+    return std::unexpected(std::string("cannot create a temporary file: ") + std::strerror(errno));
+  ::close(fd);
+  std::string path = tmpl;
+  ProgressBar bar(2, std::filesystem::path(m->source).filename().string());
+  broker::FetchOptions options;
+  options.progress = [&bar](uint64_t done, std::optional<uint64_t> total) {
+    bar.update(done, total);
+  };
+  auto got = broker::fetch_url(m->source, path, options);
+  bar.finish();
+  if (!got) {
+    ::unlink(path.c_str());
+    return std::unexpected("module " + got.error().message);
+  }
+  auto bytes = read_all(path);
+  ::unlink(path.c_str());
+  if (!bytes) return std::unexpected("cannot read the downloaded module: " + bytes.error());
+  return bytes;
+}
+
 // Prints the latest execution's output: stdout to stdout, stderr to stderr.
 void print_logs(Connection& c, const std::string& id) {
   c.send("logs", {{"id", id}});
@@ -56,8 +92,8 @@ int run(RunOpts& o) {
     fmt::print("{}", render_yaml(*spec));
     return 0;
   }
-  auto module = read_all(o.module);
-  if (!module) return fail("cannot read " + module.error());
+  auto module = load_module(o.module);
+  if (!module) return fail(module.error());
   std::vector<std::string> frames = {std::move(*module)};
   if (!o.stdin_file.empty()) {
     if (o.stdin_file == "-") {
@@ -125,7 +161,8 @@ void add_wasm_commands(CLI::App& app, int& status) {
   auto* cmd = wasm->add_subcommand(
       "run", "Submit a WASI program as a job, wait for it and print its output");
   auto o = std::make_shared<RunOpts>();
-  cmd->add_option("module", o->module, "The .wasm module (a local file)")->required();
+  cmd->add_option("module", o->module, "The .wasm module: a local file or an http(s) URL")
+      ->required();
   cmd->add_option("args", o->args,
                   "The program's arguments (put -- before ones that start with a dash)");
   cmd->add_option("-e,--env", o->env, "An environment variable for the program")

@@ -13,6 +13,8 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include <httplib.h>
+
 #include "tests/support/process.h"
 
 namespace fs = std::filesystem;
@@ -45,6 +47,29 @@ struct Home {
     auto r = shoal({"job", "describe", id, "--output", "json"});
     BOOST_TEST_REQUIRE(r.status == 0, r.err);
     return json::parse(r.out);
+  }
+};
+
+// A real HTTP server on 127.0.0.1 serving the test modules and a text file.
+struct Server {
+  httplib::Server http;
+  int port = 0;
+  std::thread thread;
+  Server() {
+    http.set_mount_point("/wasm", shoal::test::required_env("SHOAL_TEST_WASM_DIR"));
+    http.Get("/data.txt", [](const httplib::Request&, httplib::Response& res) {
+      res.set_content("served over http\n", "text/plain");
+    });
+    port = http.bind_to_any_port("127.0.0.1");
+    thread = std::thread([this] { http.listen_after_bind(); });
+    while (!http.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  ~Server() {
+    http.stop();
+    thread.join();
+  }
+  std::string url(const std::string& path) const {
+    return "http://127.0.0.1:" + std::to_string(port) + path;
   }
 };
 
@@ -286,4 +311,54 @@ print(s.recv_multipart()[2].decode())
   BOOST_TEST(py.out.find("is not a JSON object") != std::string::npos, py.out);
   BOOST_TEST(py.out.find("unknown command 'frobnicate'") != std::string::npos, py.out);
   BOOST_TEST(h.shoal({"job", "list"}).status == 0);
+}
+
+BOOST_AUTO_TEST_CASE(a_module_url_with_a_port_is_fetched_and_run) {
+  Home h;
+  Server server;
+  auto r = h.shoal({"wasm", "run", server.url("/wasm/exit_code.wasm"), "9"});
+  BOOST_TEST(r.status == 9, r.err);
+  BOOST_TEST(r.out == "exiting with 9\n");
+  auto missing = h.shoal({"wasm", "run", server.url("/wasm/nothing.wasm")});
+  BOOST_TEST(missing.status == 125);
+  BOOST_TEST(missing.err.find("HTTP 404") != std::string::npos, missing.err);
+}
+
+BOOST_AUTO_TEST_CASE(a_url_input_that_fails_fails_the_job_naming_the_url_and_status) {
+  Home h;
+  Server server;
+  std::string url = server.url("/missing.txt");
+  auto r = h.shoal({"wasm", "run", "--input", url + ":/inputs/m.txt", test_wasm("args_env")});
+  BOOST_TEST(r.status == 126);
+  BOOST_TEST(r.err.find(url) != std::string::npos, r.err);
+  BOOST_TEST(r.err.find("HTTP 404 Not Found") != std::string::npos, r.err);
+}
+
+BOOST_AUTO_TEST_CASE(follow_streams_the_output_and_exits_with_the_code) {
+  Home h;
+  auto r = h.shoal({"wasm", "run", "-f", test_wasm("spew"), "70000"});
+  BOOST_TEST(r.status == 0, r.err);
+  BOOST_TEST(r.out == std::string(70000, 'x'));
+  BOOST_TEST(r.err == "done\n");
+}
+
+BOOST_AUTO_TEST_CASE(running_jobs_are_requeued_after_the_broker_is_killed) {
+  Home h;
+  auto s = h.shoal({"wasm", "run", "--wait=false", "--timeout", "1", test_wasm("spin")});
+  std::string id = trim(s.out);
+  for (int i = 0; i < 100 && h.job(id)["state"] != "Running"; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  std::ifstream pidfile(h.dir.path() + "/run/broker.pid");
+  int pid = 0;
+  pidfile >> pid;
+  BOOST_TEST_REQUIRE(pid > 0);
+  ::kill(pid, SIGKILL);
+  for (int i = 0; i < 200 && ::kill(pid, 0) == 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  // The next command starts a new broker, which re-queues the job.
+  auto w = h.shoal({"job", "wait", id});
+  json j = h.job(id);
+  BOOST_TEST(j["executions"].size() == 2u);
+  BOOST_TEST(j["executions"][0]["message"] == "the broker restarted while it ran");
+  BOOST_TEST(j["message"].get<std::string>().find("timed out") != std::string::npos);
 }

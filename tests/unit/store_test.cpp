@@ -1,0 +1,211 @@
+// The LMDB job store, on a real LMDB environment in a temporary directory.
+#include <boost/test/unit_test.hpp>
+
+#include <filesystem>
+#include <fstream>
+
+#include "broker/store.h"
+#include "tests/support/process.h"
+
+using namespace shoal;
+using broker::Batch;
+using broker::Store;
+using broker::Stream;
+
+namespace {
+
+jobs::Job make_job(int64_t created, std::string name = "") {
+  jobs::Job j;
+  j.id = jobs::new_job_id();
+  j.created_ns = created;
+  j.modified_ns = created;
+  j.spec.name = std::move(name);
+  j.spec.module_hash = "abc";
+  return j;
+}
+
+std::unique_ptr<Store> open_store(const std::string& dir) {
+  auto s = Store::open(dir);
+  BOOST_TEST_REQUIRE(s.has_value(), (s ? "" : s.error()));
+  return std::move(*s);
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(a_committed_job_reads_back_after_reopening) {
+  test::TempDir d;
+  jobs::Job j = make_job(100, "first");
+  j.spec.args = {"a", "b"};
+  j.exit_code = 3;
+  {
+    auto s = open_store(d.path());
+    Batch b;
+    b.put_job(j);
+    BOOST_TEST(s->commit(b).has_value());
+  }
+  auto s = open_store(d.path());
+  auto got = s->get_job(j.id);
+  BOOST_TEST_REQUIRE(got.has_value());
+  BOOST_TEST_REQUIRE(got->has_value());
+  BOOST_TEST((*got)->spec.name == "first");
+  BOOST_TEST(((*got)->spec.args == std::vector<std::string>{"a", "b"}));
+  BOOST_TEST(*(*got)->exit_code == 3);
+  BOOST_TEST(!s->get_job("j-missing")->has_value());
+}
+
+BOOST_AUTO_TEST_CASE(an_uncommitted_batch_changes_nothing) {
+  test::TempDir d;
+  auto s = open_store(d.path());
+  jobs::Job j = make_job(1);
+  {
+    Batch b;
+    b.put_job(j);
+  }
+  BOOST_TEST(!s->get_job(j.id)->has_value());
+}
+
+BOOST_AUTO_TEST_CASE(ids_resolve_from_any_unique_prefix) {
+  test::TempDir d;
+  auto s = open_store(d.path());
+  Batch b;
+  jobs::Job a = make_job(1), c = make_job(2);
+  a.id = "j-aaaa1111";
+  c.id = "j-aaaa2222";
+  b.put_job(a);
+  b.put_job(c);
+  BOOST_TEST_REQUIRE(s->commit(b).has_value());
+  BOOST_TEST(*s->resolve_id("j-aaaa1") == "j-aaaa1111");
+  BOOST_TEST(*s->resolve_id("j-aaaa2222") == "j-aaaa2222");
+  BOOST_TEST(s->resolve_id("j-aaaa").error().find("matches several jobs") != std::string::npos);
+  BOOST_TEST(s->resolve_id("j-b").error() == "no job matches 'j-b'");
+}
+
+BOOST_AUTO_TEST_CASE(list_orders_by_creation_and_filters_labels_and_prefix) {
+  test::TempDir d;
+  auto s = open_store(d.path());
+  Batch b;
+  std::vector<std::string> ids;
+  for (int i = 0; i < 5; ++i) {
+    jobs::Job j = make_job(1000 + i, "job" + std::to_string(i));
+    if (i % 2) j.spec.labels["team"] = "blue";
+    ids.push_back(j.id);
+    b.put_job(j);
+  }
+  BOOST_TEST_REQUIRE(s->commit(b).has_value());
+  broker::ListQuery q;
+  q.limit = 2;
+  auto newest = *s->list_jobs(q);
+  BOOST_TEST_REQUIRE(newest.size() == 2u);
+  BOOST_TEST(newest[0].spec.name == "job4");
+  BOOST_TEST(newest[1].spec.name == "job3");
+  q.newest_first = false;
+  BOOST_TEST(s->list_jobs(q)->front().spec.name == "job0");
+  q.limit = 10;
+  q.labels = {{"team", "blue"}};
+  BOOST_TEST(s->list_jobs(q)->size() == 2u);
+  q.labels.clear();
+  q.id_prefix = ids[2];
+  BOOST_TEST(s->list_jobs(q)->size() == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(updating_a_job_keeps_one_entry_in_the_listing) {
+  test::TempDir d;
+  auto s = open_store(d.path());
+  jobs::Job j = make_job(5);
+  for (int i = 0; i < 3; ++i) {
+    Batch b;
+    j.revision = static_cast<uint64_t>(i);
+    b.put_job(j);
+    BOOST_TEST_REQUIRE(s->commit(b).has_value());
+  }
+  BOOST_TEST(s->list_jobs({})->size() == 1u);
+  BOOST_TEST((*s->get_job(j.id))->revision == 2u);
+}
+
+BOOST_AUTO_TEST_CASE(logs_append_in_order_and_read_from_a_sequence_number) {
+  test::TempDir d;
+  auto s = open_store(d.path());
+  Batch b;
+  b.append_log("j-1", 1, Stream::stdout_, "one\n");
+  b.append_log("j-1", 1, Stream::stderr_, "err\n");
+  b.append_log("j-2", 1, Stream::stdout_, "other job\n");
+  BOOST_TEST_REQUIRE(s->commit(b).has_value());
+  Batch b2;
+  b2.append_log("j-1", 2, Stream::stdout_, "two\n");
+  BOOST_TEST_REQUIRE(s->commit(b2).has_value());
+  auto logs = *s->read_logs("j-1");
+  BOOST_TEST_REQUIRE(logs.size() == 3u);
+  BOOST_TEST(logs[0].data == "one\n");
+  BOOST_TEST((logs[1].stream == Stream::stderr_));
+  BOOST_TEST(logs[2].data == "two\n");
+  BOOST_TEST(logs[2].attempt == 2u);
+  BOOST_TEST(logs[2].seq == 3u);
+  auto later = *s->read_logs("j-1", 2);
+  BOOST_TEST_REQUIRE(later.size() == 1u);
+  BOOST_TEST(later[0].data == "two\n");
+}
+
+BOOST_AUTO_TEST_CASE(delete_removes_the_job_its_logs_and_outputs_but_not_blobs) {
+  test::TempDir d;
+  auto s = open_store(d.path());
+  jobs::Job j = make_job(9);
+  Batch b;
+  b.put_job(j);
+  b.put_blob("abc", "module bytes");
+  b.append_log(j.id, 1, Stream::stdout_, "x");
+  b.put_output(j.id, "outputs", "a/b.txt", "data");
+  BOOST_TEST_REQUIRE(s->commit(b).has_value());
+  BOOST_TEST(**s->get_output(j.id, "outputs", "a/b.txt") == "data");
+  Batch del;
+  del.delete_job(j.id);
+  BOOST_TEST_REQUIRE(s->commit(del).has_value());
+  BOOST_TEST(!s->get_job(j.id)->has_value());
+  BOOST_TEST(s->read_logs(j.id)->empty());
+  BOOST_TEST(!s->get_output(j.id, "outputs", "a/b.txt")->has_value());
+  BOOST_TEST(s->list_jobs({})->empty());
+  BOOST_TEST(**s->get_blob("abc") == "module bytes");
+}
+
+BOOST_AUTO_TEST_CASE(a_full_map_grows_instead_of_failing) {
+  test::TempDir d;
+  auto s = open_store(d.path());
+  uint64_t before = s->map_size();
+  // 1.5 GiB of distinct blobs in a few commits outgrows the initial 1 GiB map.
+  std::string chunk(64 << 20, 'x');
+  for (int i = 0; i < 24; ++i) {
+    Batch b;
+    chunk[0] = static_cast<char>('a' + i);
+    b.put_blob("blob" + std::to_string(i), chunk);
+    auto r = s->commit(b);
+    BOOST_TEST_REQUIRE(r.has_value(), (r ? "" : r.error()));
+  }
+  BOOST_TEST(s->map_size() > before);
+  BOOST_TEST((**s->get_blob("blob23"))[0] == 'a' + 23);
+}
+
+BOOST_AUTO_TEST_CASE(a_foreign_file_in_the_store_directory_is_reported) {
+  test::TempDir d;
+  std::ofstream(d.path() + "/data.mdb") << std::string(8192, 'z');
+  auto s = Store::open(d.path());
+  BOOST_TEST_REQUIRE(!s.has_value());
+  BOOST_TEST(s.error().find("is not a shoal store") != std::string::npos, s.error());
+}
+
+BOOST_AUTO_TEST_CASE(unfinished_and_old_finished_jobs_are_found) {
+  test::TempDir d;
+  auto s = open_store(d.path());
+  Batch b;
+  jobs::Job queued = make_job(1), done = make_job(2), running = make_job(3);
+  queued.state = jobs::JobState::queued;
+  done.state = jobs::JobState::completed;
+  done.modified_ns = 50;
+  running.state = jobs::JobState::running;
+  for (auto* j : {&queued, &done, &running}) b.put_job(*j);
+  BOOST_TEST_REQUIRE(s->commit(b).has_value());
+  auto unfinished = *s->unfinished_jobs();
+  BOOST_TEST_REQUIRE(unfinished.size() == 2u);
+  BOOST_TEST(unfinished[0].id == queued.id);
+  BOOST_TEST(unfinished[1].id == running.id);
+  BOOST_TEST(*s->finished_before(100) == std::vector<std::string>{done.id});
+  BOOST_TEST(s->finished_before(10)->empty());
+}
