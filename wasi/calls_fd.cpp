@@ -36,6 +36,19 @@ Result<FdEntry*> host_entry(Environment& env, uint64_t fd, abi::Rights needed) {
   return e;
 }
 
+// The entry behind fd for reading or writing bytes. A directory can never
+// hold fd_read or fd_write, so it gets Linux's answer for a directory
+// (`for_directory`: EISDIR for read(2), EBADF for write(2)) before the rights
+// check would call it notcapable.
+Result<FdEntry*> byte_stream(Environment& env, uint64_t fd, abi::Rights needed,
+                             Errno for_directory) {
+  auto e = env.fds().get(u32(fd));
+  if (!e) return e;
+  if ((*e)->filetype == abi::Filetype::directory) return std::unexpected(for_directory);
+  if (((*e)->rights_base & needed) != needed) return std::unexpected(Errno::notcapable);
+  return e;
+}
+
 uint16_t fdflags_of(int host_flags) {
   uint16_t f = 0;
   if (host_flags & O_APPEND) f |= abi::fdflag::append;
@@ -71,7 +84,7 @@ Result<std::array<timespec, 2>> utimens_args(uint64_t atim, uint64_t mtim, uint1
 }
 
 SHOAL_WASI_CALL(fd_read) {
-  auto e = env.fds().get(u32(a[0]), abi::right::fd_read);
+  auto e = byte_stream(env, a[0], abi::right::fd_read, Errno::isdir);
   if (!e) return e.error();
   auto bufs = mem.iovecs(u32(a[1]), u32(a[2]));
   if (!bufs) return bufs.error();
@@ -84,7 +97,7 @@ SHOAL_WASI_CALL(fd_read) {
 }
 
 SHOAL_WASI_CALL(fd_write) {
-  auto e = env.fds().get(u32(a[0]), abi::right::fd_write);
+  auto e = byte_stream(env, a[0], abi::right::fd_write, Errno::badf);
   if (!e) return e.error();
   auto bufs = mem.iovecs(u32(a[1]), u32(a[2]));
   if (!bufs) return bufs.error();
@@ -104,7 +117,8 @@ SHOAL_WASI_CALL(fd_write) {
 }
 
 SHOAL_WASI_CALL(fd_pread) {
-  auto e = host_entry(env, a[0], abi::right::fd_read | abi::right::fd_seek);
+  auto e = byte_stream(env, a[0], abi::right::fd_read | abi::right::fd_seek, Errno::isdir);
+  if (e && !(*e)->host.valid()) return Errno::spipe;
   if (!e) return e.error();
   auto bufs = mem.iovecs(u32(a[1]), u32(a[2]));
   if (!bufs) return bufs.error();
@@ -116,7 +130,8 @@ SHOAL_WASI_CALL(fd_pread) {
 }
 
 SHOAL_WASI_CALL(fd_pwrite) {
-  auto e = host_entry(env, a[0], abi::right::fd_write | abi::right::fd_seek);
+  auto e = byte_stream(env, a[0], abi::right::fd_write | abi::right::fd_seek, Errno::badf);
+  if (e && !(*e)->host.valid()) return Errno::spipe;
   if (!e) return e.error();
   auto bufs = mem.iovecs(u32(a[1]), u32(a[2]));
   if (!bufs) return bufs.error();
@@ -315,9 +330,12 @@ SHOAL_WASI_CALL(fd_prestat_dir_name) {
 }
 
 SHOAL_WASI_CALL(fd_readdir) {
-  auto e = env.fds().get(u32(a[0]), abi::right::fd_readdir);
+  // The type first: only a directory can hold fd_readdir, and Linux's
+  // getdents answers ENOTDIR for anything else.
+  auto e = env.fds().get(u32(a[0]));
   if (!e) return e.error();
   if ((*e)->filetype != abi::Filetype::directory) return Errno::notdir;
+  if (!((*e)->rights_base & abi::right::fd_readdir)) return Errno::notcapable;
   auto buf = mem.bytes(u32(a[1]), u32(a[2]));
   if (!buf) return buf.error();
   uint64_t cookie = a[3];

@@ -1,6 +1,15 @@
 // Calls that name a path beneath a directory fd. Every one resolves the
 // path with resolve_path (path_walk.h) and then acts on the final component
 // with an *at call that does not follow symlinks.
+//
+// Calls that look an entry up (open, stat, utimens, readlink, link's source)
+// follow a final symlink when asked, and always when the path ends in '/';
+// they hand the kernel the name without its slash and check for a
+// directory themselves. Calls that create or remove the entry itself
+// (mkdir, rmdir, unlink, rename, symlink, link's new path) never follow it,
+// and hand the kernel the name as written, trailing slash included, so that
+// the errno is Linux's own (rmdir("link/") is ENOTDIR, not a removal of the
+// link's target).
 #include <fcntl.h>
 #include <limits.h>
 #include <sys/stat.h>
@@ -28,10 +37,26 @@ Result<FdEntry*> directory(Environment& env, uint64_t fd, abi::Rights needed, bo
 
 // Reads the guest's path and resolves it beneath the directory.
 Result<ResolvedPath> resolve(const GuestMemory& mem, FdEntry* dir, uint64_t ptr, uint64_t len,
-                             bool follow) {
+                             FinalSymlink final_symlink) {
   auto path = mem.string(u32(ptr), u32(len));
   if (!path) return std::unexpected(path.error());
-  return resolve_path(dir->host.get(), *path, follow);
+  return resolve_path(dir->host.get(), *path, final_symlink);
+}
+
+// For lookups: follow the final symlink when the guest's lookupflags say so.
+FinalSymlink lookup(uint64_t lookupflags) {
+  return (u32(lookupflags) & abi::lookupflag::symlink_follow) ? FinalSymlink::follow
+                                                              : FinalSymlink::follow_if_slash;
+}
+
+// A lookup of "name/" must find a directory: notdir otherwise, as the kernel
+// would have said had it been given the slash.
+Errno require_directory(const ResolvedPath& path) {
+  if (!path.must_be_dir()) return Errno::success;
+  struct stat st;
+  if (::fstatat(path.dir, path.entry().c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0)
+    return from_host_errno(errno);
+  return S_ISDIR(st.st_mode) ? Errno::success : Errno::notdir;
 }
 
 Errno check(int r) {
@@ -57,10 +82,19 @@ SHOAL_WASI_CALL(path_open) {
   auto dir = directory(env, a[0], needed,
                        wants_write || (oflags & (abi::oflag::creat | abi::oflag::trunc)));
   if (!dir) return dir.error();
-  auto path = resolve(mem, *dir, a[2], a[3], dirflags & abi::lookupflag::symlink_follow);
+  // O_CREAT | O_EXCL never follows a final symlink: Linux fails with EEXIST
+  // even when it dangles.
+  const bool exclusive = (oflags & abi::oflag::creat) && (oflags & abi::oflag::excl);
+  auto path =
+      resolve(mem, *dir, a[2], a[3], exclusive ? FinalSymlink::follow_if_slash : lookup(dirflags));
   if (!path) return path.error();
 
   int flags = O_CLOEXEC | O_NOFOLLOW;
+  if (path->must_be_dir()) {
+    // Linux refuses to create "name/" before it looks at the name.
+    if (oflags & abi::oflag::creat) return Errno::isdir;
+    flags |= O_DIRECTORY;
+  }
   if (oflags & abi::oflag::creat) flags |= O_CREAT;
   if (oflags & abi::oflag::excl) flags |= O_EXCL;
   if (oflags & abi::oflag::trunc) flags |= O_TRUNC;
@@ -77,7 +111,7 @@ SHOAL_WASI_CALL(path_open) {
   else if (fdflags & (abi::fdflag::dsync | abi::fdflag::rsync))
     flags |= O_DSYNC;
 
-  int fd = ::openat(path->dir, path->name.c_str(), flags, 0666);
+  int fd = ::openat(path->dir, path->entry().c_str(), flags, 0666);
   if (fd < 0) return from_host_errno(errno);
   UniqueFd host(fd);
   struct stat st;
@@ -90,6 +124,10 @@ SHOAL_WASI_CALL(path_open) {
   const abi::Rights kind =
       entry.filetype == abi::Filetype::directory ? abi::right::directory : abi::right::file;
   entry.rights_base = want_base & (*dir)->rights_inheriting & kind;
+  // Nothing beneath a read-only mount can write (the open itself already
+  // failed with rofs if it asked to write bytes).
+  if (entry.read_only)
+    entry.rights_base &= ~(abi::right::file_writes | abi::right::directory_writes);
   entry.rights_inheriting = want_inheriting & (*dir)->rights_inheriting;
   auto placed = env.fds().insert(std::move(entry));
   if (!placed) return placed.error();
@@ -103,7 +141,7 @@ SHOAL_WASI_CALL(path_open) {
 SHOAL_WASI_CALL(path_create_directory) {
   auto dir = directory(env, a[0], abi::right::path_create_directory, true);
   if (!dir) return dir.error();
-  auto path = resolve(mem, *dir, a[1], a[2], false);
+  auto path = resolve(mem, *dir, a[1], a[2], FinalSymlink::never);
   if (!path) return path.error();
   return check(::mkdirat(path->dir, path->name.c_str(), 0777));
 }
@@ -111,11 +149,12 @@ SHOAL_WASI_CALL(path_create_directory) {
 SHOAL_WASI_CALL(path_filestat_get) {
   auto dir = directory(env, a[0], abi::right::path_filestat_get, false);
   if (!dir) return dir.error();
-  auto path = resolve(mem, *dir, a[2], a[3], u32(a[1]) & abi::lookupflag::symlink_follow);
+  auto path = resolve(mem, *dir, a[2], a[3], lookup(a[1]));
   if (!path) return path.error();
   struct stat st;
-  if (::fstatat(path->dir, path->name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0)
+  if (::fstatat(path->dir, path->entry().c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0)
     return from_host_errno(errno);
+  if (path->must_be_dir() && !S_ISDIR(st.st_mode)) return Errno::notdir;
   return store_filestat(mem, u32(a[4]), st);
 }
 
@@ -124,9 +163,10 @@ SHOAL_WASI_CALL(path_filestat_set_times) {
   if (!dir) return dir.error();
   auto times = utimens_args(a[4], a[5], static_cast<uint16_t>(a[6]));
   if (!times) return times.error();
-  auto path = resolve(mem, *dir, a[2], a[3], u32(a[1]) & abi::lookupflag::symlink_follow);
+  auto path = resolve(mem, *dir, a[2], a[3], lookup(a[1]));
   if (!path) return path.error();
-  return check(::utimensat(path->dir, path->name.c_str(), times->data(), AT_SYMLINK_NOFOLLOW));
+  if (Errno e = require_directory(*path); e != Errno::success) return e;
+  return check(::utimensat(path->dir, path->entry().c_str(), times->data(), AT_SYMLINK_NOFOLLOW));
 }
 
 SHOAL_WASI_CALL(path_link) {
@@ -134,20 +174,33 @@ SHOAL_WASI_CALL(path_link) {
   if (!from_dir) return from_dir.error();
   auto to_dir = directory(env, a[4], abi::right::path_link_target, true);
   if (!to_dir) return to_dir.error();
-  auto from = resolve(mem, *from_dir, a[2], a[3], u32(a[1]) & abi::lookupflag::symlink_follow);
+  auto from = resolve(mem, *from_dir, a[2], a[3], lookup(a[1]));
   if (!from) return from.error();
-  auto to = resolve(mem, *to_dir, a[5], a[6], false);
+  // "name/" names a directory, and directories cannot be hard-linked.
+  if (from->must_be_dir()) {
+    Errno e = require_directory(*from);
+    return e == Errno::success ? Errno::perm : e;
+  }
+  auto to = resolve(mem, *to_dir, a[5], a[6], FinalSymlink::never);
   if (!to) return to.error();
-  return check(::linkat(from->dir, from->name.c_str(), to->dir, to->name.c_str(), 0));
+  return check(::linkat(from->dir, from->entry().c_str(), to->dir, to->name.c_str(), 0));
 }
 
 SHOAL_WASI_CALL(path_readlink) {
   auto dir = directory(env, a[0], abi::right::path_readlink, false);
   if (!dir) return dir.error();
-  auto path = resolve(mem, *dir, a[1], a[2], false);
+  // readlink(2) refuses an empty buffer rather than report nothing.
+  if (u32(a[4]) == 0) return Errno::inval;
+  auto path = resolve(mem, *dir, a[1], a[2], FinalSymlink::follow_if_slash);
   if (!path) return path.error();
+  // "name/" was followed by the walk, so what is left is a directory (not
+  // a symlink: inval) or not a directory at all (notdir).
+  if (path->must_be_dir()) {
+    Errno e = require_directory(*path);
+    return e == Errno::success ? Errno::inval : e;
+  }
   char target[PATH_MAX];
-  ssize_t n = ::readlinkat(path->dir, path->name.c_str(), target, sizeof target);
+  ssize_t n = ::readlinkat(path->dir, path->entry().c_str(), target, sizeof target);
   if (n < 0) return from_host_errno(errno);
   // A short buffer gets the start of the target, as readlink(2) gives.
   auto buf = mem.bytes(u32(a[3]), u32(a[4]));
@@ -160,7 +213,7 @@ SHOAL_WASI_CALL(path_readlink) {
 SHOAL_WASI_CALL(path_remove_directory) {
   auto dir = directory(env, a[0], abi::right::path_remove_directory, true);
   if (!dir) return dir.error();
-  auto path = resolve(mem, *dir, a[1], a[2], false);
+  auto path = resolve(mem, *dir, a[1], a[2], FinalSymlink::never);
   if (!path) return path.error();
   return check(::unlinkat(path->dir, path->name.c_str(), AT_REMOVEDIR));
 }
@@ -170,9 +223,9 @@ SHOAL_WASI_CALL(path_rename) {
   if (!from_dir) return from_dir.error();
   auto to_dir = directory(env, a[3], abi::right::path_rename_target, true);
   if (!to_dir) return to_dir.error();
-  auto from = resolve(mem, *from_dir, a[1], a[2], false);
+  auto from = resolve(mem, *from_dir, a[1], a[2], FinalSymlink::never);
   if (!from) return from.error();
-  auto to = resolve(mem, *to_dir, a[4], a[5], false);
+  auto to = resolve(mem, *to_dir, a[4], a[5], FinalSymlink::never);
   if (!to) return to.error();
   return check(::renameat(from->dir, from->name.c_str(), to->dir, to->name.c_str()));
 }
@@ -183,7 +236,7 @@ SHOAL_WASI_CALL(path_symlink) {
   if (target->find('\0') != std::string_view::npos) return Errno::inval;
   auto dir = directory(env, a[2], abi::right::path_symlink, true);
   if (!dir) return dir.error();
-  auto path = resolve(mem, *dir, a[3], a[4], false);
+  auto path = resolve(mem, *dir, a[3], a[4], FinalSymlink::never);
   if (!path) return path.error();
   // The target is stored as written; the walk refuses to follow it out of
   // the mount later, whatever it says.
@@ -193,7 +246,7 @@ SHOAL_WASI_CALL(path_symlink) {
 SHOAL_WASI_CALL(path_unlink_file) {
   auto dir = directory(env, a[0], abi::right::path_unlink_file, true);
   if (!dir) return dir.error();
-  auto path = resolve(mem, *dir, a[1], a[2], false);
+  auto path = resolve(mem, *dir, a[1], a[2], FinalSymlink::never);
   if (!path) return path.error();
   return check(::unlinkat(path->dir, path->name.c_str(), 0));
 }

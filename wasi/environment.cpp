@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "wasi/file_stat.h"
+#include "wasi/mount_plan.h"
 
 namespace shoal::wasi {
 namespace {
@@ -41,27 +42,38 @@ std::expected<std::unique_ptr<Environment>, std::string> Environment::create(con
   (void)env->fds_.insert(output_entry(config.stdout_sink));
   (void)env->fds_.insert(output_entry(config.stderr_sink));
 
-  for (const Mount& m : config.mounts) {
-    auto fail = [&](const char* what) {
-      return std::unexpected("mount " + m.host_path + " at " + m.guest_path + ": " + what);
-    };
-    if (m.guest_path.empty()) return fail("the guest path is empty");
-    struct stat st;
-    if (::stat(m.host_path.c_str(), &st) != 0) return fail(std::strerror(errno));
-    if (!S_ISDIR(st.st_mode)) return fail("not a directory");
-    int fd = ::open(m.host_path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  auto plan = plan_mounts(config.mounts);
+  if (!plan) return std::unexpected(plan.error());
+  for (PlannedPreopen& p : *plan) {
+    auto fail = [&](const std::string& what) { return std::unexpected(p.origin + ": " + what); };
+    std::string host_dir = p.host_dir;
+    if (host_dir.empty()) {
+      auto staged = StagedDir::create(config.scratch_dir);
+      if (!staged) return fail(staged.error());
+      for (const PlannedPreopen::File& f : p.files)
+        if (auto added = staged->add(f.host_path, f.name); !added)
+          return std::unexpected(f.origin + ": " + added.error());
+      host_dir = staged->path();
+      env->staged_.push_back(std::move(*staged));
+    }
+    int fd = ::open(host_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0) return fail(std::strerror(errno));
     FdEntry e;
     e.filetype = abi::Filetype::directory;
     e.host = UniqueFd(fd);
-    e.read_only = m.read_only;
+    e.read_only = p.read_only;
     e.rights_base = abi::right::directory;
     e.rights_inheriting = abi::right::directory | abi::right::file;
-    if (m.read_only) {
+    if (p.read_only) {
       e.rights_base &= ~abi::right::directory_writes;
-      e.rights_inheriting &= ~(abi::right::directory_writes | abi::right::file_writes);
+      // File write rights stay inheritable, though never granted
+      // (path_open): wasi-libc narrows what it asks for to what the
+      // directory can pass on, so without them open(O_WRONLY) would quietly
+      // get a read-only fd and fail only at the first write, where Linux
+      // fails the open itself with EROFS.
+      e.rights_inheriting &= ~abi::right::directory_writes;
     }
-    e.preopen_name = m.guest_path;
+    e.preopen_name = p.guest_path;
     auto placed = env->fds_.insert(std::move(e));
     if (!placed) return fail("too many mounts for the fd limit");
   }

@@ -11,10 +11,13 @@
 
 #include "wasi/fd_table.h"
 #include "wasi/output_sink.h"
+#include "wasi/staged_dir.h"
 
 namespace shoal::wasi {
 
-// A host directory or file offered to the guest under `guest_path`.
+// A host directory or file offered to the guest under `guest_path`. A
+// regular file is always read-only, and is seen through its guest parent
+// directory, which it must not share with a directory mount (mount_plan.h).
 struct Mount {
   std::string host_path;
   std::string guest_path;
@@ -24,8 +27,12 @@ struct Mount {
 struct Config {
   std::vector<std::string> args;  // args[0] is the program name
   std::vector<std::string> env;   // "KEY=VALUE"
-  // Preopened in this order, as fds 3, 4, ... (docs/wasi.md).
+  // Preopened in this order, as fds 3, 4, ... (docs/wasi.md); file mounts
+  // sharing a guest directory share the fd of the first of them.
   std::vector<Mount> mounts;
+  // Where the private directories of file mounts are made (staged_dir.h);
+  // empty: $TMPDIR, then /tmp.
+  std::string scratch_dir;
   // A host fd the guest reads as its stdin (borrowed and dup'ed), or -1
   // for an empty stdin.
   int stdin_fd = -1;
@@ -36,8 +43,9 @@ struct Config {
 
 class Environment {
  public:
-  // Opens every mount; fails with a message naming the mount that could not
-  // be opened and why.
+  // Opens every mount, staging file mounts in private directories that live
+  // as long as the Environment; fails with a message naming the mount that
+  // could not be opened and why.
   static std::expected<std::unique_ptr<Environment>, std::string> create(const Config& config);
 
   const std::vector<std::string>& args() const { return args_; }
@@ -55,6 +63,7 @@ class Environment {
   std::vector<std::string> env_;
   FdTable fds_;
   std::optional<uint32_t> exit_code_;
+  std::vector<StagedDir> staged_;
 };
 
 }  // namespace shoal::wasi

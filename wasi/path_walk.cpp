@@ -39,7 +39,7 @@ Result<std::optional<std::string>> read_link(int dir, const std::string& name) {
 
 }  // namespace
 
-Result<ResolvedPath> resolve_path(int base, std::string_view path, bool follow_final) {
+Result<ResolvedPath> resolve_path(int base, std::string_view path, FinalSymlink final_symlink) {
   if (path.find('\0') != std::string_view::npos) return std::unexpected(Errno::inval);
   if (path.empty()) return std::unexpected(Errno::noent);
   if (path.front() == '/') return std::unexpected(Errno::notcapable);
@@ -72,13 +72,19 @@ Result<ResolvedPath> resolve_path(int base, std::string_view path, bool follow_f
     }
     if (c == "..") {
       if (stack.empty()) return std::unexpected(Errno::notcapable);
+      if (last && final_symlink == FinalSymlink::never) {
+        // Kept for the kernel, which refuses it lexically (see the header).
+        final_name = "..";
+        continue;
+      }
       stack.pop_back();
       if (last) final_name = ".";
       continue;
     }
     if (last) {
-      // POSIX follows a final symlink named with a trailing slash.
-      if (follow_final || must_be_dir) {
+      // POSIX lookups follow a final symlink named with a trailing slash.
+      if (final_symlink == FinalSymlink::follow ||
+          (final_symlink == FinalSymlink::follow_if_slash && must_be_dir)) {
         auto link = read_link(cur(), c);
         if (!link) return std::unexpected(link.error());
         if (*link) {
@@ -115,7 +121,7 @@ Result<ResolvedPath> resolve_path(int base, std::string_view path, bool follow_f
     out.dir = base;
   }
   out.name = std::move(final_name);
-  if (must_be_dir && out.name != ".") out.name += '/';
+  if (must_be_dir && out.name != "." && out.name != "..") out.name += '/';
   return out;
 }
 

@@ -71,6 +71,7 @@ void run_job(zmq::context_t& ctx, const std::string& pipe_endpoint, wire::Run ru
   for (const auto& m : run.mounts) config.mounts.push_back({m.host, m.guest, m.read_only});
   config.stdout_sink = &out;
   config.stderr_sink = &err;
+  config.scratch_dir = run.scratch_dir;
   int stdin_fd = -1;
   if (!run.stdin_path.empty()) stdin_fd = ::open(run.stdin_path.c_str(), O_RDONLY | O_CLOEXEC);
   config.stdin_fd = stdin_fd;

@@ -362,3 +362,27 @@ BOOST_AUTO_TEST_CASE(running_jobs_are_requeued_after_the_broker_is_killed) {
   BOOST_TEST(j["executions"][0]["message"] == "the broker restarted while it ran");
   BOOST_TEST(j["message"].get<std::string>().find("timed out") != std::string::npos);
 }
+
+BOOST_AUTO_TEST_CASE(url_and_local_file_inputs_are_read_at_their_targets) {
+  Home h;
+  Server server;
+  TempDir d;
+  std::ofstream(d.path() + "/local.txt") << "a local file\n";
+  auto r = h.shoal(
+      {"wasm", "run", "--id-only", "--input", server.url("/data.txt") + ":/inputs/data.txt", "-i",
+       "src=" + d.path() + "/local.txt,dst=/inputs/local.txt", test_wasm("stdin_echo")});
+  BOOST_TEST_REQUIRE(r.status == 0, r.err);
+  std::string id = trim(r.out);
+  json j = h.job(id);
+  bool fetched = false;
+  for (const auto& e : j["history"])
+    fetched |= e["event"].get<std::string>().starts_with("fetched " + server.url("/data.txt"));
+  BOOST_TEST(fetched);
+  for (std::string path : {"/inputs/data.txt", "/inputs/local.txt"}) {
+    auto open =
+        h.shoal({"wasm", "run", "-i", server.url("/data.txt") + ":/inputs/data.txt", "-i",
+                 d.path() + "/local.txt:/inputs/local.txt", test_wasm("files"), "open", path});
+    BOOST_TEST(open.status == 1, open.err);  // files.wasm exits 1 when it could open the path
+    BOOST_TEST(open.out == "opened " + path + "\n");
+  }
+}

@@ -38,6 +38,8 @@ ProcessResult run_process(const std::vector<std::string>& argv, const std::strin
 
   ProcessResult r;
   size_t written = 0;
+  // Never block on the child's stdin: it may be waiting for us to read its output.
+  ::fcntl(in[1], F_SETFL, O_NONBLOCK);
   if (input.empty()) {
     ::close(in[1]);
     in[1] = -1;
@@ -65,7 +67,7 @@ ProcessResult run_process(const std::vector<std::string>& argv, const std::strin
     if (fds[2].fd >= 0 && (fds[2].revents & (POLLOUT | POLLERR | POLLHUP))) {
       ssize_t n = ::write(fds[2].fd, input.data() + written, input.size() - written);
       if (n > 0) written += static_cast<size_t>(n);
-      if (n < 0 || written == input.size()) {
+      if ((n < 0 && errno != EAGAIN) || written == input.size()) {
         ::close(fds[2].fd);
         fds[2].fd = -1;
       }
