@@ -7,9 +7,10 @@
 namespace shoal::client {
 
 // Exit statuses of client commands (docs/exit-codes.md).
-inline constexpr int kExitUsage = 125;       // bad flags, unreadable files, no broker
-inline constexpr int kExitJobFailed = 126;   // the job ended Failed
-inline constexpr int kExitJobStopped = 130;  // the job ended Stopped
+inline constexpr int kExitUsage = 125;        // bad flags, unreadable files, no broker
+inline constexpr int kExitJobFailed = 126;    // the job ended Failed
+inline constexpr int kExitJobStopped = 130;   // the job ended Stopped
+inline constexpr int kExitWaitTimeout = 124;  // --wait-timeout-secs passed; the job goes on
 
 void add_wasm_commands(CLI::App& app, int& status);   // wasm_run.cpp
 void add_job_commands(CLI::App& app, int& status);    // job_commands.cpp

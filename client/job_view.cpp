@@ -101,12 +101,27 @@ std::expected<double, std::string> parse_age(const std::string& text) {
 }
 
 std::expected<json, std::string> wait_for_end(Connection& c, const std::string& id,
-                                              bool print_states) {
+                                              bool print_states,
+                                              std::optional<std::chrono::milliseconds> timeout) {
   c.send("watch", {{"id", id}});
   std::string last;
+  auto deadline = std::chrono::steady_clock::now() + timeout.value_or(std::chrono::milliseconds(0));
   for (;;) {
-    auto r = c.next();
-    if (!r) return std::unexpected(r.error());
+    std::optional<std::chrono::milliseconds> left;
+    if (timeout) {
+      left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      if (left->count() <= 0) left = std::chrono::milliseconds(1);
+    }
+    auto r = c.next(left);
+    if (!r) {
+      if (print_states && !last.empty()) fmt::print(stderr, "\n");
+      if (timeout)  // next() only gives up when the wait timeout has passed
+        return std::unexpected("job " + id + " is still " + (last.empty() ? "running" : last) +
+                               " after the wait timeout; it goes on (shoal job logs -f " + id +
+                               ")");
+      return std::unexpected(r.error());
+    }
     if (r->kind == protocol::kError)
       return std::unexpected(r->body.value("error", "unknown error"));
     std::string state = r->body.value("state", "");
@@ -114,8 +129,8 @@ std::expected<json, std::string> wait_for_end(Connection& c, const std::string& 
       fmt::print(stderr, "{}{}", last.empty() ? "" : " -> ", state);
       if (r->kind == protocol::kEnd) fmt::print(stderr, "\n");
       std::fflush(stderr);
-      last = state;
     }
+    last = state;
     if (r->kind == protocol::kEnd) return r->body;
   }
 }

@@ -30,8 +30,11 @@ std::expected<double, std::string> parse_age(const std::string& text);
 
 // Waits until the job is finished and returns its final record. With
 // `print_states`, prints each state change on stderr as it happens.
-std::expected<nlohmann::json, std::string> wait_for_end(Connection& c, const std::string& id,
-                                                        bool print_states);
+// With `timeout`, fails with a message saying the job goes on when it has
+// not ended by then.
+std::expected<nlohmann::json, std::string> wait_for_end(
+    Connection& c, const std::string& id, bool print_states,
+    std::optional<std::chrono::milliseconds> timeout = std::nullopt);
 
 // The exit status a finished job maps to (docs/exit-codes.md).
 int exit_status_of(const nlohmann::json& job);

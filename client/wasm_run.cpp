@@ -140,8 +140,14 @@ int run(RunOpts& o) {
       std::fflush(f);
     }
   } else {
-    auto e = wait_for_end(**c, id, tty && !o.id_only);
-    if (!e) return fail(e.error());
+    std::optional<std::chrono::milliseconds> limit;
+    if (o.wait_timeout > 0)
+      limit = std::chrono::milliseconds(static_cast<int64_t>(o.wait_timeout * 1000));
+    auto e = wait_for_end(**c, id, tty && !o.id_only, limit);
+    if (!e) {
+      fail(e.error());
+      return kExitWaitTimeout;
+    }
     end = *e;
     if (!o.id_only) print_logs(**c, id);
   }

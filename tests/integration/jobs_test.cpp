@@ -386,3 +386,15 @@ BOOST_AUTO_TEST_CASE(url_and_local_file_inputs_are_read_at_their_targets) {
     BOOST_TEST(open.out == "opened " + path + "\n");
   }
 }
+
+BOOST_AUTO_TEST_CASE(wait_timeout_secs_is_honoured_and_the_job_goes_on) {
+  Home h;
+  auto r = h.shoal({"wasm", "run", "--wait-timeout-secs", "0.5", test_wasm("spin")});
+  BOOST_TEST(r.status == 124);
+  BOOST_TEST(r.err.find("after the wait timeout; it goes on") != std::string::npos, r.err);
+  auto list = h.shoal({"job", "list", "--output", "json"});
+  json jobs = json::parse(list.out);
+  BOOST_TEST_REQUIRE(jobs.size() == 1u);
+  BOOST_TEST(jobs[0]["state"] != "Completed");
+  BOOST_TEST(h.shoal({"job", "stop", jobs[0]["id"]}).status == 0);
+}
