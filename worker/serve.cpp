@@ -6,6 +6,9 @@
 #include <fmt/core.h>
 #include <CLI/CLI.hpp>
 #include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <optional>
 #include <chrono>
 #include <memory>
 #include <thread>
@@ -56,10 +59,7 @@ class ForwardSink final : public wasi::OutputSink {
 };
 
 // Runs one job on the calling thread; everything it says goes to `pipe`.
-void run_job(zmq::context_t& ctx, const std::string& pipe_endpoint, wire::Run run,
-             RunControl* control) {
-  zmq::socket_t pipe(ctx, zmq::socket_type::pair);
-  pipe.connect(pipe_endpoint);
+void run_job(zmq::socket_t& pipe, wire::Run run, RunControl* control) {
   wire::Done done;
   done.exec_id = run.exec_id;
   ForwardSink out(pipe, run.exec_id, 1, run.stdout_cap ? run.stdout_cap : UINT64_MAX);
@@ -116,6 +116,59 @@ void run_job(zmq::context_t& ctx, const std::string& pipe_endpoint, wire::Run ru
   send(pipe, wire::kDone, wire::encode(done));
 }
 
+// The one thread that runs jobs, for the life of the worker. It keeps one
+// PAIR connection to the main thread: a PAIR socket accepts a single peer, so
+// a connection per job could be refused while the last one is torn down, and
+// the job's messages would be lost.
+class JobThread {
+ public:
+  JobThread(zmq::context_t& ctx, const std::string& endpoint)
+      : thread_([this, &ctx, endpoint] { loop(ctx, endpoint); }) {}
+  ~JobThread() {
+    {
+      std::lock_guard lock(mu_);
+      quit_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+  void start(wire::Run run, RunControl* control) {
+    {
+      std::lock_guard lock(mu_);
+      next_ = std::move(run);
+      control_ = control;
+    }
+    cv_.notify_all();
+  }
+
+ private:
+  void loop(zmq::context_t& ctx, const std::string& endpoint) {
+    zmq::socket_t pipe(ctx, zmq::socket_type::pair);
+    pipe.set(zmq::sockopt::linger, 0);
+    pipe.connect(endpoint);
+    for (;;) {
+      std::optional<wire::Run> run;
+      RunControl* control;
+      {
+        std::unique_lock lock(mu_);
+        cv_.wait(lock, [this] { return quit_ || next_.has_value(); });
+        if (quit_) return;
+        run = std::move(next_);
+        next_.reset();
+        control = control_;
+      }
+      run_job(pipe, std::move(*run), control);
+    }
+  }
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool quit_ = false;
+  std::optional<wire::Run> next_;
+  RunControl* control_ = nullptr;
+  std::thread thread_;
+};
+
 }  // namespace
 
 int serve_command(int argc, char** argv) {
@@ -141,8 +194,8 @@ int serve_command(int argc, char** argv) {
   send(broker, wire::kReady, wire::encode(wire::Ready{name, static_cast<int32_t>(::getpid())}));
   auto last_heard = Clock::now();
   auto next_beat = Clock::now() + std::chrono::milliseconds(wire::kHeartbeatMs);
-  std::thread job;
   std::unique_ptr<RunControl> control;
+  JobThread job(ctx, pipe_endpoint);
   std::string running_exec;
 
   for (;;) {
@@ -161,13 +214,12 @@ int serve_command(int argc, char** argv) {
         if (run) {
           running_exec = run->exec_id;
           control = std::make_unique<RunControl>();
-          job = std::thread(run_job, std::ref(ctx), pipe_endpoint, std::move(*run), control.get());
+          job.start(std::move(*run), control.get());
         }
       } else if (type == wire::kStop && parts.size() == 2) {
         if (control && parts[1].to_string() == running_exec) control->cancel();
       } else if (type == wire::kBye) {
         if (control) control->cancel();
-        if (job.joinable()) job.join();
         return 0;
       }
     }
@@ -179,7 +231,6 @@ int serve_command(int argc, char** argv) {
         broker.send(parts[0], zmq::send_flags::sndmore);
         broker.send(parts[1], zmq::send_flags::none);
         if (type == wire::kDone) {
-          job.join();
           control.reset();
           running_exec.clear();
         }
@@ -193,7 +244,6 @@ int serve_command(int argc, char** argv) {
         std::chrono::milliseconds(wire::kHeartbeatMs * wire::kHeartbeatLiveness)) {
       // The broker is gone; a new one starts its own pool.
       if (control) control->cancel();
-      if (job.joinable()) job.join();
       return 0;
     }
   }

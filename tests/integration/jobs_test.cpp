@@ -398,3 +398,26 @@ BOOST_AUTO_TEST_CASE(wait_timeout_secs_is_honoured_and_the_job_goes_on) {
   BOOST_TEST(jobs[0]["state"] != "Completed");
   BOOST_TEST(h.shoal({"job", "stop", jobs[0]["id"]}).status == 0);
 }
+
+// Regression: each job used to open a new PAIR connection inside the
+// worker; under a stream of jobs one could be refused, its "done" was lost,
+// and the worker and then the whole queue stalled.
+BOOST_AUTO_TEST_CASE(a_burst_of_concurrent_cli_submissions_all_complete) {
+  Home h;
+  const int n = 200;
+  auto submit = run_process(
+      {"bash", "-c",
+       "seq " + std::to_string(n) + " | xargs -P 8 -I{} " + shoal_bin() +
+           " wasm run --wait=false --id-only " + test_wasm("exit_code") + " 0 >/dev/null"});
+  BOOST_TEST_REQUIRE(submit.status == 0, submit.err);
+  json jobs;
+  int done = 0;
+  for (int i = 0; i < 1200 && done < n; ++i) {
+    jobs = json::parse(h.shoal({"job", "list", "--limit", "0", "--output", "json"}).out);
+    done = 0;
+    for (const auto& j : jobs) done += j["state"] == "Completed";
+    if (done < n) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  BOOST_TEST(jobs.size() == static_cast<size_t>(n));
+  BOOST_TEST(done == n);
+}
