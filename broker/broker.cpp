@@ -471,6 +471,7 @@ int run_broker(const BrokerOptions& options) {
   sinks.push_back(std::make_shared<spdlog::sinks::basic_file_sink_mt>(opt.dir.log_file));
   if (opt.log_to_stderr) sinks.push_back(std::make_shared<spdlog::sinks::stderr_sink_mt>());
   auto log = std::make_shared<spdlog::logger>("broker", sinks.begin(), sinks.end());
+  log->set_level(spdlog::level::from_str(opt.log_level));
   log->flush_on(spdlog::level::info);
 
   auto store = Store::open(opt.dir.store_dir);

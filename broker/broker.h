@@ -25,7 +25,8 @@ struct BrokerOptions {
   uint64_t output_bytes_cap = 1ull << 30;  // bytes of output files per job
   uint64_t output_files_cap = 10000;       // output files per job
   uint64_t input_bytes_cap = 1ull << 30;   // bytes per URL input
-  bool log_to_stderr = false;              // besides the log file
+  std::string log_level = "info";
+  bool log_to_stderr = false;  // besides the log file
 };
 
 // Runs until `shoal shutdown`, SIGTERM/SIGINT, or the idle period. Returns

@@ -23,13 +23,22 @@ void Broker::stage(jobs::Job& job) {
     if (!in.is_url()) continue;
     event(job, "Input", "fetching " + in.source);
     fetchers_.emplace_back([this, job_id = job.id, url = in.source] {
-      FetchOptions options;
-      options.cancel = &stopping_;
-      options.max_bytes = opt_.input_bytes_cap;
-      auto got = urls_->get_or_fetch(url, options);
       zmq::socket_t push(ctx_, zmq::socket_type::push);
       push.set(zmq::sockopt::linger, 1000);
       push.connect("inproc://staged");
+      FetchOptions options;
+      options.cancel = &stopping_;
+      options.max_bytes = opt_.input_bytes_cap;
+      // Progress (about ten a second) goes to the clients watching the job.
+      options.progress = [&](uint64_t done, std::optional<uint64_t> total) {
+        push.send(zmq::buffer(job_id), zmq::send_flags::sndmore);
+        push.send(zmq::buffer(url), zmq::send_flags::sndmore);
+        push.send(zmq::str_buffer("progress"), zmq::send_flags::sndmore);
+        push.send(zmq::buffer(std::to_string(done)), zmq::send_flags::sndmore);
+        push.send(zmq::buffer(total ? std::to_string(*total) : std::string()),
+                  zmq::send_flags::none);
+      };
+      auto got = urls_->get_or_fetch(url, options);
       std::string status = got ? "ok" : "error";
       std::string detail = got ? got->path : got.error().message;
       std::string size = got ? std::to_string(got->size) : "0";
@@ -50,6 +59,14 @@ void Broker::on_staged(std::vector<zmq::message_t>& parts) {
   auto it = active_.find(job_id);
   if (it == active_.end() || it->second.state != jobs::JobState::pending) return;
   jobs::Job& job = it->second;
+  if (status == "progress") {
+    nlohmann::json body = {{"id", job_id}, {"url", url}, {"done", std::stoull(detail)}};
+    if (!parts[4].to_string().empty()) body["total"] = std::stoull(parts[4].to_string());
+    auto range = followers_.equal_range(job_id);
+    for (auto f = range.first; f != range.second; ++f)
+      if (f->second.states) reply(f->second.identity, "progress", body);
+    return;
+  }
   if (status != "ok") {
     set_state(job, jobs::JobState::failed, "input " + detail);
     staged_paths_.erase(job_id);

@@ -15,8 +15,12 @@ extern char** environ;
 namespace shoal::client {
 namespace {
 
-// How long an auto-started broker waits without work before it exits.
-constexpr char kAutoIdleExit[] = "600";
+// How long an auto-started broker waits without work before it exits:
+// $SHOAL_IDLE_EXIT seconds, else ten minutes.
+std::string auto_idle_exit() {
+  const char* v = std::getenv("SHOAL_IDLE_EXIT");
+  return v && *v ? v : "600";
+}
 
 std::expected<void, std::string> start_broker(const broker::StateDir& dir) {
   std::error_code ec;
@@ -33,9 +37,9 @@ std::expected<void, std::string> start_broker(const broker::StateDir& dir) {
                                    0600);
   posix_spawn_file_actions_adddup2(&fa, 1, 2);
   std::string exe = self.string();
+  std::string idle = auto_idle_exit();
   std::vector<char*> argv = {const_cast<char*>("shoal"), const_cast<char*>("serve"),
-                             const_cast<char*>("--idle-exit"), const_cast<char*>(kAutoIdleExit),
-                             nullptr};
+                             const_cast<char*>("--idle-exit"), idle.data(), nullptr};
   pid_t pid;
   int rc = ::posix_spawn(&pid, exe.c_str(), &fa, &attr, argv.data(), environ);
   posix_spawn_file_actions_destroy(&fa);

@@ -7,6 +7,7 @@
 #include "broker/client_protocol.h"
 #include "client/commands.h"
 #include "client/format.h"
+#include "client/progress.h"
 
 namespace shoal::client {
 
@@ -105,6 +106,7 @@ std::expected<json, std::string> wait_for_end(Connection& c, const std::string& 
                                               std::optional<std::chrono::milliseconds> timeout) {
   c.send("watch", {{"id", id}});
   std::string last;
+  std::unique_ptr<ProgressBar> bar;  // while the broker fetches an input
   auto deadline = std::chrono::steady_clock::now() + timeout.value_or(std::chrono::milliseconds(0));
   for (;;) {
     std::optional<std::chrono::milliseconds> left;

@@ -28,6 +28,9 @@ void add_serve_commands(CLI::App& app, int& status) {
       ->capture_default_str()
       ->check(CLI::Range(1, 100));
   serve->add_flag("--quiet", *quiet, "Log only to the broker's log file, not to stderr");
+  serve->add_option("--log-level", opts->log_level, "debug, info, warn or error")
+      ->check(CLI::IsMember({"debug", "info", "warn", "error"}))
+      ->capture_default_str();
   serve->callback([&status, opts, state, idle, quiet] {
     if (!state->empty()) ::setenv("SHOAL_HOME", state->c_str(), 1);
     opts->dir = broker::state_dir();

@@ -6,11 +6,11 @@
 #include <fmt/core.h>
 #include <CLI/CLI.hpp>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
+#include <memory>
 #include <mutex>
 #include <optional>
-#include <chrono>
-#include <memory>
 #include <thread>
 #include <zmq.hpp>
 #include <zmq_addon.hpp>

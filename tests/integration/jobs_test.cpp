@@ -405,10 +405,10 @@ BOOST_AUTO_TEST_CASE(wait_timeout_secs_is_honoured_and_the_job_goes_on) {
 BOOST_AUTO_TEST_CASE(a_burst_of_concurrent_cli_submissions_all_complete) {
   Home h;
   const int n = 200;
-  auto submit = run_process(
-      {"bash", "-c",
-       "seq " + std::to_string(n) + " | xargs -P 8 -I{} " + shoal_bin() +
-           " wasm run --wait=false --id-only " + test_wasm("exit_code") + " 0 >/dev/null"});
+  auto submit = run_process({"bash", "-c",
+                             "seq " + std::to_string(n) + " | xargs -P 8 -I{} " + shoal_bin() +
+                                 " wasm run --wait=false --id-only " + test_wasm("exit_code") +
+                                 " 0 >/dev/null"});
   BOOST_TEST_REQUIRE(submit.status == 0, submit.err);
   json jobs;
   int done = 0;
@@ -420,4 +420,41 @@ BOOST_AUTO_TEST_CASE(a_burst_of_concurrent_cli_submissions_all_complete) {
   }
   BOOST_TEST(jobs.size() == static_cast<size_t>(n));
   BOOST_TEST(done == n);
+}
+
+BOOST_AUTO_TEST_CASE(executions_history_and_prune) {
+  Home h;
+  auto r = h.shoal({"wasm", "run", "--id-only", test_wasm("exit_code"), "2"});
+  std::string id = trim(r.out);
+  auto ex = h.shoal({"job", "executions", id, "--output", "csv"});
+  BOOST_TEST(ex.status == 0, ex.err);
+  BOOST_TEST(ex.out.starts_with("ID,ATTEMPT,WORKER,STATE,STARTED,ENDED,EXIT,MESSAGE\ne-"), ex.out);
+  BOOST_TEST(ex.out.find(",1,w-") != std::string::npos, ex.out);
+  BOOST_TEST(ex.out.find(",Completed,") != std::string::npos, ex.out);
+  auto hist = h.shoal({"job", "history", id});
+  BOOST_TEST(hist.out.find("Submission") != std::string::npos, hist.out);
+  BOOST_TEST(hist.out.find("Running -> Completed") != std::string::npos, hist.out);
+  auto keep = h.shoal({"job", "prune", "--older-than", "1h"});
+  BOOST_TEST(keep.out == "deleted 0 jobs\n");
+  auto bad = h.shoal({"job", "prune", "--older-than", "3weeks"});
+  BOOST_TEST(bad.status == 125);
+  BOOST_TEST(bad.err == "shoal: '3weeks': unknown unit 'weeks' (use s, m, h or d)\n");
+  auto all = h.shoal({"job", "prune", "--older-than", "0s"});
+  BOOST_TEST(all.out == "deleted 1 jobs\n");
+  BOOST_TEST(h.shoal({"job", "describe", id}).status == 125);
+}
+
+BOOST_AUTO_TEST_CASE(an_auto_started_broker_exits_when_idle) {
+  Home h;
+  ::setenv("SHOAL_IDLE_EXIT", "1", 1);
+  auto r = h.shoal({"job", "list"});
+  ::unsetenv("SHOAL_IDLE_EXIT");
+  BOOST_TEST_REQUIRE(r.status == 0, r.err);
+  BOOST_TEST(fs::exists(h.dir.path() + "/run/broker.sock"));
+  for (int i = 0; i < 100 && fs::exists(h.dir.path() + "/run/broker.sock"); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  BOOST_TEST(!fs::exists(h.dir.path() + "/run/broker.sock"));
+  std::ifstream log(h.dir.path() + "/broker.log");
+  std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
+  BOOST_TEST(text.find("idle for 1 s; exiting") != std::string::npos, text);
 }
