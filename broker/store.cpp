@@ -1,5 +1,7 @@
 #include "broker/store.h"
 
+#include "broker/worker_protocol.h"
+
 #include <lmdb.h>
 #include <sys/stat.h>
 
@@ -35,27 +37,13 @@ uint64_t get_be64(const char* p) {
   return v;
 }
 
-template <class T>
-std::string encode(const T& value) {
-  std::ostringstream os;
-  {
-    cereal::BinaryOutputArchive ar(os);
-    ar(value);
-  }
-  return std::move(os).str();
-}
+using wire::encode;
 
 template <class T>
 std::expected<T, std::string> decode(const MDB_val& v) {
-  try {
-    std::istringstream is(str(v));
-    cereal::BinaryInputArchive ar(is);
-    T value;
-    ar(value);
-    return value;
-  } catch (const std::exception& e) {
-    return std::unexpected(std::string("store: a record is corrupt (") + e.what() + ")");
-  }
+  auto value = wire::decode<T>(v.mv_data, v.mv_size);
+  if (!value) return std::unexpected(std::string("store: a record is corrupt"));
+  return std::move(*value);
 }
 
 class Txn {

@@ -1,4 +1,4 @@
-// Broker <-> worker messages. Multipart ZeroMQ: a DEALER in each worker, a
+// Broker <-> worker messages, and the cereal binary codec the store uses too. Multipart ZeroMQ: a DEALER in each worker, a
 // ROUTER in the broker. Each message is [type][cereal binary body]; the
 // ROUTER adds the worker's identity in front. Heartbeats flow both ways every
 // second; three missed mean the peer is gone (the Paranoid Pirate shape).

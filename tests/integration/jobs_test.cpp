@@ -13,8 +13,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
-#include <httplib.h>
-
+#include "tests/support/http_server.h"
 #include "tests/support/process.h"
 
 namespace fs = std::filesystem;
@@ -51,25 +50,12 @@ struct Home {
 };
 
 // A real HTTP server on 127.0.0.1 serving the test modules and a text file.
-struct Server {
-  httplib::Server http;
-  int port = 0;
-  std::thread thread;
+struct Server : shoal::test::HttpServer {
   Server() {
     http.set_mount_point("/wasm", shoal::test::required_env("SHOAL_TEST_WASM_DIR"));
     http.Get("/data.txt", [](const httplib::Request&, httplib::Response& res) {
       res.set_content("served over http\n", "text/plain");
     });
-    port = http.bind_to_any_port("127.0.0.1");
-    thread = std::thread([this] { http.listen_after_bind(); });
-    while (!http.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  ~Server() {
-    http.stop();
-    thread.join();
-  }
-  std::string url(const std::string& path) const {
-    return "http://127.0.0.1:" + std::to_string(port) + path;
   }
 };
 

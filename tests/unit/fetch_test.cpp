@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "broker/fetch.h"
+#include "tests/support/http_server.h"
 #include "tests/support/process.h"
 
 namespace fs = std::filesystem;
@@ -27,44 +28,7 @@ using shoal::test::TempDir;
 
 namespace {
 
-// The tests must reach 127.0.0.1 directly, whatever the environment says.
-struct NoProxy {
-  NoProxy() {
-    for (const char* v :
-         {"http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "all_proxy"})
-      ::unsetenv(v);
-  }
-};
-BOOST_TEST_GLOBAL_FIXTURE(NoProxy);
-
-// An HTTP server on 127.0.0.1 and a free port, serving on its own threads
-// from construction to destruction. Handlers that wait should poll
-// closing() so that the destructor is not held up.
-class TestServer {
- public:
-  TestServer() {
-    port_ = http.bind_to_any_port("127.0.0.1");
-    BOOST_TEST_REQUIRE(port_ > 0);
-    thread_ = std::thread([this] { http.listen_after_bind(); });
-    while (!http.is_running()) std::this_thread::sleep_for(1ms);
-  }
-  ~TestServer() {
-    closing_ = true;
-    http.stop();
-    thread_.join();
-  }
-  std::string url(const std::string& path) const {
-    return "http://127.0.0.1:" + std::to_string(port_) + path;
-  }
-  bool closing() const { return closing_; }
-
-  httplib::Server http;
-
- private:
-  int port_ = 0;
-  std::atomic<bool> closing_{false};
-  std::thread thread_;
-};
+using TestServer = shoal::test::HttpServer;
 
 std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

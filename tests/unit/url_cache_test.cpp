@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "broker/url_cache.h"
+#include "tests/support/http_server.h"
 #include "tests/support/process.h"
 
 namespace fs = std::filesystem;
@@ -25,40 +26,7 @@ using shoal::test::TempDir;
 
 namespace {
 
-struct NoProxy {
-  NoProxy() {
-    for (const char* v :
-         {"http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "all_proxy"})
-      ::unsetenv(v);
-  }
-};
-BOOST_TEST_GLOBAL_FIXTURE(NoProxy);
-
-class TestServer {
- public:
-  TestServer() {
-    port_ = http.bind_to_any_port("127.0.0.1");
-    BOOST_TEST_REQUIRE(port_ > 0);
-    thread_ = std::thread([this] { http.listen_after_bind(); });
-    while (!http.is_running()) std::this_thread::sleep_for(1ms);
-  }
-  ~TestServer() {
-    closing_ = true;
-    http.stop();
-    thread_.join();
-  }
-  std::string url(const std::string& path) const {
-    return "http://127.0.0.1:" + std::to_string(port_) + path;
-  }
-  bool closing() const { return closing_; }
-
-  httplib::Server http;
-
- private:
-  int port_ = 0;
-  std::atomic<bool> closing_{false};
-  std::thread thread_;
-};
+using TestServer = shoal::test::HttpServer;
 
 // A URL whose body and ETag the test changes, counting what it serves.
 struct Resource {
