@@ -4,8 +4,10 @@
 #include <v8.h>
 
 #include <cstdio>
+#include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <vector>
 
 #include "wasi/functions.h"
@@ -124,6 +126,40 @@ std::string format_seconds(std::chrono::nanoseconds d) {
   return buf;
 }
 
+// Compiled modules of this process, by cache key and memory limit. V8 shares
+// a compiled module's code between isolates (FromCompiledModule), so a later
+// job pays neither validation nor compilation. Bounded: the oldest entries go.
+class ModuleCache {
+ public:
+  std::optional<v8::CompiledWasmModule> get(const std::string& key) {
+    std::lock_guard lock(mu_);
+    auto it = entries_.find(key);
+    if (it == entries_.end()) return std::nullopt;
+    return it->second;
+  }
+  void put(const std::string& key, v8::CompiledWasmModule compiled) {
+    std::lock_guard lock(mu_);
+    if (entries_.contains(key)) return;
+    if (order_.size() >= kMaxEntries) {
+      entries_.erase(order_.front());
+      order_.erase(order_.begin());
+    }
+    entries_.emplace(key, std::move(compiled));
+    order_.push_back(key);
+  }
+
+ private:
+  static constexpr size_t kMaxEntries = 32;
+  std::mutex mu_;
+  std::map<std::string, v8::CompiledWasmModule> entries_;
+  std::vector<std::string> order_;
+};
+
+ModuleCache& module_cache() {
+  static ModuleCache cache;
+  return cache;
+}
+
 }  // namespace
 
 std::string v8_version() {
@@ -182,11 +218,19 @@ std::expected<uint32_t, RunError> run_wasi_command(std::span<const uint8_t> modu
   v8::Context::Scope context_scope(ctx);
   v8::TryCatch tc(isolate);
 
-  auto compiled = v8::WasmModuleObject::Compile(
-      isolate, v8::MemorySpan<const uint8_t>(module.data(), module.size()));
+  std::string cache_key;
+  if (!options.cache_key.empty())
+    cache_key = options.cache_key + ":" + std::to_string(options.memory_limit.value_or(0));
   v8::Local<v8::WasmModuleObject> mod;
-  if (!compiled.ToLocal(&mod))
-    return std::unexpected(RunError{Kind::invalid_module, exception_text(isolate, ctx, tc)});
+  std::optional<v8::CompiledWasmModule> cached =
+      cache_key.empty() ? std::nullopt : module_cache().get(cache_key);
+  if (!cached || !v8::WasmModuleObject::FromCompiledModule(isolate, *cached).ToLocal(&mod)) {
+    auto compiled = v8::WasmModuleObject::Compile(
+        isolate, v8::MemorySpan<const uint8_t>(module.data(), module.size()));
+    if (!compiled.ToLocal(&mod))
+      return std::unexpected(RunError{Kind::invalid_module, exception_text(isolate, ctx, tc)});
+    if (!cache_key.empty()) module_cache().put(cache_key, mod->GetCompiledModule());
+  }
 
   v8::Local<v8::Object> wasi_ns = v8::Object::New(isolate);
   for (const wasi::Function* f : imported) {

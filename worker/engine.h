@@ -42,6 +42,10 @@ struct RunOptions {
   std::optional<std::chrono::nanoseconds> timeout;
   // When set, another thread may stop the run through it.
   RunControl* control = nullptr;
+  // When set, the compiled module is kept in this process under this key
+  // (the module's hash) and reused by later runs with the same key and
+  // memory limit, instead of compiling again.
+  std::string cache_key;
 };
 
 // Compiles `module` and calls its entry point with the WASI environment

@@ -86,6 +86,7 @@ void run_job(zmq::socket_t& pipe, wire::Run run, RunControl* control) {
     if (run.memory_bytes) options.memory_limit = run.memory_bytes;
     if (run.timeout_ms) options.timeout = std::chrono::milliseconds(run.timeout_ms);
     options.control = control;
+    options.cache_key = run.module_hash;
     std::span<const uint8_t> module(reinterpret_cast<const uint8_t*>(run.module.data()),
                                     run.module.size());
     auto result = run_wasi_command(module, **env, options);

@@ -444,3 +444,12 @@ BOOST_AUTO_TEST_CASE(an_auto_started_broker_exits_when_idle) {
   std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
   BOOST_TEST(text.find("idle for 1 s; exiting") != std::string::npos, text);
 }
+
+BOOST_AUTO_TEST_CASE(a_cached_module_still_gets_a_fresh_instance_per_job) {
+  Home h;
+  for (int i = 0; i < 6; ++i) {
+    auto r = h.shoal({"wasm", "run", test_wasm("counter")});
+    BOOST_TEST(r.status == 0, r.err);
+    BOOST_TEST(r.out == "1\n");
+  }
+}
