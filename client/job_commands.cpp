@@ -21,18 +21,18 @@ std::expected<std::unique_ptr<Connection>, std::string> connect() {
   return Connection::open(true);
 }
 
-// Writes a log chunk to stdout or stderr as it was written.
-void write_chunk(const Reply& r) {
-  if (r.frames.empty()) return;
-  FILE* f = r.body.value("stream", "stdout") == "stderr" ? stderr : stdout;
-  std::fwrite(r.frames[0].data(), 1, r.frames[0].size(), f);
-  std::fflush(f);
-}
+// A connection to the broker and the job that `id` names.
+struct JobSession {
+  std::unique_ptr<Connection> conn;
+  json job;
+};
 
-std::expected<json, std::string> get_job(Connection& c, const std::string& id) {
-  auto r = c.call("get", {{"id", id}});
+std::expected<JobSession, std::string> open_job(const std::string& id) {
+  auto c = connect();
+  if (!c) return std::unexpected(c.error());
+  auto r = (*c)->call("get", {{"id", id}});
   if (!r) return std::unexpected(r.error());
-  return r->body;
+  return JobSession{std::move(*c), r->body};
 }
 
 // Keeps the last n lines of `data`.
@@ -159,29 +159,16 @@ void add_job_commands(CLI::App& app, int& status) {
         status = fail(c.error());
         return;
       }
-      (*c)->send("logs",
-                 {{"id", o->id}, {"follow", o->follow && o->tail < 0}, {"stream", o->stream}});
       std::string out, err;
-      for (;;) {
-        auto r = (*c)->next();
-        if (!r) {
-          status = fail(r.error());
-          return;
-        }
-        if (r->kind == protocol::kError) {
-          status = fail(r->body.value("error", "unknown error"));
-          return;
-        }
-        if (r->kind == protocol::kLog) {
-          if (o->tail >= 0) {
-            (r->body.value("stream", "stdout") == "stderr" ? err : out) +=
-                r->frames.empty() ? "" : r->frames[0];
-          } else {
-            write_chunk(*r);
-          }
-          continue;
-        }
-        break;  // end
+      auto end = read_logs(
+          **c, {{"id", o->id}, {"follow", o->follow && o->tail < 0}, {"stream", o->stream}},
+          [&](const std::string& stream, const std::string& data) {
+            if (o->tail < 0) return write_chunk(stream, data);
+            (stream == "stderr" ? err : out) += data;
+          });
+      if (!end) {
+        status = fail(end.error());
+        return;
       }
       if (o->tail >= 0) {
         std::string o_ = last_lines(out, static_cast<size_t>(o->tail));
@@ -204,27 +191,20 @@ void add_job_commands(CLI::App& app, int& status) {
         ->check(CLI::IsMember({"human", "json", "yaml"}))
         ->capture_default_str();
     cmd->callback([&status, id, output] {
-      auto c = connect();
-      if (!c) {
-        status = fail(c.error());
-        return;
-      }
-      auto j = get_job(**c, *id);
-      if (!j) {
-        status = fail(j.error());
+      auto s = open_job(*id);
+      if (!s) {
+        status = fail(s.error());
         return;
       }
       status = 0;
-      if (*output == "json") return (void)fmt::print("{}\n", j->dump(2));
-      if (*output == "yaml") return (void)fmt::print("{}", render_yaml(*j));
+      if (*output == "json") return (void)fmt::print("{}\n", s->job.dump(2));
+      if (*output == "yaml") return (void)fmt::print("{}", render_yaml(s->job));
       std::string head;
-      (*c)->send("logs", {{"id", (*j)["id"]}, {"stream", "stdout"}});
-      for (;;) {
-        auto r = (*c)->next();
-        if (!r || r->kind != protocol::kLog) break;
-        if (head.size() < 2048 && !r->frames.empty()) head += r->frames[0];
-      }
-      fmt::print("{}", describe_job(*j, head));
+      (void)read_logs(*s->conn, {{"id", s->job["id"]}, {"stream", "stdout"}},
+                      [&](const std::string&, const std::string& data) {
+                        if (head.size() < 2048) head += data;
+                      });
+      fmt::print("{}", describe_job(s->job, head));
     });
     for (std::string what : {"executions", "history"}) {
       auto* sub =
@@ -240,21 +220,17 @@ void add_job_commands(CLI::App& app, int& status) {
           status = fail(f.error());
           return;
         }
-        auto c = connect();
-        if (!c) {
-          status = fail(c.error());
-          return;
-        }
-        auto j = get_job(**c, *sid);
-        if (!j) {
-          status = fail(j.error());
+        auto s = open_job(*sid);
+        if (!s) {
+          status = fail(s.error());
           return;
         }
         status = 0;
-        json list = what == "executions" ? (*j)["executions"] : (*j)["history"];
+        const json& j = s->job;
+        json list = what == "executions" ? j["executions"] : j["history"];
         if (*f == Format::json) return (void)fmt::print("{}\n", list.dump(2));
         if (*f == Format::yaml) return (void)fmt::print("{}", render_yaml(list));
-        auto [header, rows] = what == "executions" ? executions_table(*j) : history_table(*j);
+        auto [header, rows] = what == "executions" ? executions_table(j) : history_table(j);
         fmt::print("{}", *f == Format::csv ? render_csv(header, rows, false)
                                            : render_table(header, rows, false));
       });
@@ -270,17 +246,14 @@ void add_job_commands(CLI::App& app, int& status) {
     cmd->add_option("id", *id, "Job id (any unique prefix)")->required();
     cmd->add_option("--output-dir", *dir, "Where to write (default: ./job-<short id>)");
     cmd->callback([&status, id, dir] {
-      auto c = connect();
-      if (!c) {
-        status = fail(c.error());
+      auto s = open_job(*id);
+      if (!s) {
+        status = fail(s.error());
         return;
       }
-      auto j = get_job(**c, *id);
-      if (!j) {
-        status = fail(j.error());
-        return;
-      }
-      std::string full = (*j)["id"];
+      Connection& c = *s->conn;
+      const json& j = s->job;
+      std::string full = j["id"];
       std::string target = dir->empty() ? "job-" + short_id(full).substr(2) : *dir;
       std::error_code ec;
       std::filesystem::create_directories(target, ec);
@@ -289,20 +262,20 @@ void add_job_commands(CLI::App& app, int& status) {
         return;
       }
       std::string out, err;
-      (*c)->send("logs", {{"id", full}});
-      for (;;) {
-        auto r = (*c)->next();
-        if (!r || r->kind != protocol::kLog) break;
-        if (r->frames.empty()) continue;
-        (r->body.value("stream", "stdout") == "stderr" ? err : out) += r->frames[0];
+      auto logs =
+          read_logs(c, {{"id", full}}, [&](const std::string& stream, const std::string& data) {
+            (stream == "stderr" ? err : out) += data;
+          });
+      if (!logs) {
+        status = fail(logs.error());
+        return;
       }
       std::ofstream(target + "/stdout", std::ios::binary) << out;
       std::ofstream(target + "/stderr", std::ios::binary) << err;
-      if (!(*j)["exit_code"].is_null())
-        std::ofstream(target + "/exitCode") << (*j)["exit_code"].dump();
-      for (const auto& f : (*j)["output_files"]) {
+      if (!j["exit_code"].is_null()) std::ofstream(target + "/exitCode") << j["exit_code"].dump();
+      for (const auto& f : j["output_files"]) {
         std::string name = f["name"], path = f["path"];
-        auto r = (*c)->call("output", {{"id", full}, {"name", name}, {"path", path}});
+        auto r = c.call("output", {{"id", full}, {"name", name}, {"path", path}});
         if (!r || r->frames.empty()) {
           status = fail("output " + name + "/" + path + ": " + (r ? "empty reply" : r.error()));
           return;

@@ -137,6 +137,26 @@ std::expected<json, std::string> wait_for_end(Connection& c, const std::string& 
   }
 }
 
+std::expected<json, std::string> read_logs(
+    Connection& c, const json& request,
+    const std::function<void(const std::string&, const std::string&)>& on_chunk) {
+  c.send("logs", request);
+  for (;;) {
+    auto r = c.next();
+    if (!r) return std::unexpected(r.error());
+    if (r->kind == protocol::kError)
+      return std::unexpected(r->body.value("error", "unknown error"));
+    if (r->kind != protocol::kLog) return r->body;
+    if (!r->frames.empty()) on_chunk(r->body.value("stream", "stdout"), r->frames[0]);
+  }
+}
+
+void write_chunk(const std::string& stream, const std::string& data) {
+  FILE* f = stream == "stderr" ? stderr : stdout;
+  std::fwrite(data.data(), 1, data.size(), f);
+  std::fflush(f);
+}
+
 int exit_status_of(const json& job) {
   std::string state = job.value("state", "");
   if (state == "Completed")

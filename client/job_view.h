@@ -3,6 +3,7 @@
 #pragma once
 
 #include <expected>
+#include <functional>
 #include <map>
 #include <string>
 #include <utility>
@@ -35,6 +36,16 @@ std::expected<double, std::string> parse_age(const std::string& text);
 std::expected<nlohmann::json, std::string> wait_for_end(
     Connection& c, const std::string& id, bool print_states,
     std::optional<std::chrono::milliseconds> timeout = std::nullopt);
+
+// Sends `logs` with `request` and hands each chunk to `on_chunk` (stream
+// "stdout" or "stderr", the bytes) until the broker says the stream ended.
+// Returns the job's JSON from that end, or the broker's error.
+std::expected<nlohmann::json, std::string> read_logs(
+    Connection& c, const nlohmann::json& request,
+    const std::function<void(const std::string& stream, const std::string& data)>& on_chunk);
+
+// Writes a chunk to stdout or stderr, as the program wrote it.
+void write_chunk(const std::string& stream, const std::string& data);
 
 // The exit status a finished job maps to (docs/exit-codes.md).
 int exit_status_of(const nlohmann::json& job);

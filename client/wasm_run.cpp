@@ -72,18 +72,6 @@ std::expected<std::string, std::string> load_module(const std::string& value) {
   return bytes;
 }
 
-// Prints the latest execution's output: stdout to stdout, stderr to stderr.
-void print_logs(Connection& c, const std::string& id) {
-  c.send("logs", {{"id", id}});
-  for (;;) {
-    auto r = c.next();
-    if (!r || r->kind != protocol::kLog) return;
-    if (r->frames.empty()) continue;
-    FILE* f = r->body.value("stream", "stdout") == "stderr" ? stderr : stdout;
-    std::fwrite(r->frames[0].data(), 1, r->frames[0].size(), f);
-  }
-}
-
 int run(RunOpts& o) {
   auto spec = build_spec(o.module, o.args, o.env, o.inputs, o.outputs, o.labels, o.entry, o.name,
                          o.timeout, o.memory);
@@ -125,20 +113,9 @@ int run(RunOpts& o) {
 
   json end;
   if (o.follow && !o.id_only) {
-    (*c)->send("logs", {{"id", id}, {"follow", true}});
-    for (;;) {
-      auto m = (*c)->next();
-      if (!m) return fail(m.error());
-      if (m->kind == protocol::kError) return fail(m->body.value("error", "unknown error"));
-      if (m->kind == protocol::kEnd) {
-        end = m->body;
-        break;
-      }
-      if (m->frames.empty()) continue;
-      FILE* f = m->body.value("stream", "stdout") == "stderr" ? stderr : stdout;
-      std::fwrite(m->frames[0].data(), 1, m->frames[0].size(), f);
-      std::fflush(f);
-    }
+    auto e = read_logs(**c, {{"id", id}, {"follow", true}}, write_chunk);
+    if (!e) return fail(e.error());
+    end = *e;
   } else {
     std::optional<std::chrono::milliseconds> limit;
     if (o.wait_timeout > 0)
@@ -149,7 +126,7 @@ int run(RunOpts& o) {
       return kExitWaitTimeout;
     }
     end = *e;
-    if (!o.id_only) print_logs(**c, id);
+    if (!o.id_only) (void)read_logs(**c, {{"id", id}}, write_chunk);
   }
   std::fflush(stdout);
   std::string state = end.value("state", "");
