@@ -125,7 +125,7 @@ void Broker::cmd_submit(const std::string& identity, const json& body,
     return;
   }
   if (parts.size() < 5 || parts[4].size() == 0) {
-    reply_error(identity, "invalid job: the module's bytes are missing (frame 4)");
+    reply_error(identity, "invalid job: the module's bytes are missing (the frame after the JSON body)");
     return;
   }
   std::string module = parts[4].to_string();

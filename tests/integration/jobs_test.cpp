@@ -291,11 +291,19 @@ s.send_multipart([b"shoal/1", b"list", b"{not json"])
 print(s.recv_multipart()[2].decode())
 s.send_multipart([b"shoal/1", b"frobnicate", b"{}"])
 print(s.recv_multipart()[2].decode())
+s.send_multipart([b"shoal/1", b"submit", b'{"module": "m.wasm"}'])
+print(s.recv_multipart()[2].decode())
+s.send_multipart([b"shoal/1", b"submit", b'{"modul": "m.wasm"}', b"\0asm\1\0\0\0"])
+print(s.recv_multipart()[2].decode())
 )"});
   BOOST_TEST(py.status == 0, py.err);
   BOOST_TEST(py.out.find("unsupported protocol 'shoal/9'") != std::string::npos, py.out);
   BOOST_TEST(py.out.find("is not a JSON object") != std::string::npos, py.out);
   BOOST_TEST(py.out.find("unknown command 'frobnicate'") != std::string::npos, py.out);
+  BOOST_TEST(py.out.find("the module's bytes are missing (the frame after the JSON body)") !=
+                 std::string::npos,
+             py.out);
+  BOOST_TEST(py.out.find("unknown field 'modul' in the spec") != std::string::npos, py.out);
   BOOST_TEST(h.shoal({"job", "list"}).status == 0);
 }
 
