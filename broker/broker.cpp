@@ -151,7 +151,7 @@ void Broker::on_worker_message(std::vector<zmq::message_t>& parts) {
     for (auto f = range.first; f != range.second; ++f) {
       if (!f->second.logs || !(f->second.stream_mask & log->stream)) continue;
       reply(f->second.identity, protocol::kLog,
-            {{"stream", log->stream == 1 ? "stdout" : "stderr"}}, {log->data});
+            {{"stream", log->stream == 1 ? "stdout" : "stderr"}, {"attempt", attempt}}, {log->data});
     }
   } else if (type == wire::kDone && parts.size() == 3) {
     on_worker_done(w, parts[2].to_string());

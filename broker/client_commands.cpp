@@ -216,7 +216,8 @@ void Broker::cmd_logs(const std::string& identity, const json& body) {
   uint32_t attempt = static_cast<uint32_t>(job->executions.size());
   for (const auto& c : *chunks) {
     if (c.attempt != attempt || !(mask & static_cast<int>(c.stream))) continue;
-    reply(identity, protocol::kLog, {{"stream", c.stream == Stream::stdout_ ? "stdout" : "stderr"}},
+    reply(identity, protocol::kLog,
+          {{"stream", c.stream == Stream::stdout_ ? "stdout" : "stderr"}, {"attempt", attempt}},
           {c.data});
   }
   if (body.value("follow", false) && !jobs::is_terminal(job->state)) {

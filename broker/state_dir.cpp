@@ -27,6 +27,11 @@ StateDir state_dir() {
     }
     root = std::string(home) + "/.local/state/shoal";
   }
+  return state_dir_at(root);
+}
+
+StateDir state_dir_at(const std::string& given) {
+  std::string root = given;
   std::error_code ec;
   auto abs = std::filesystem::absolute(root, ec);
   if (!ec) root = abs.lexically_normal().string();

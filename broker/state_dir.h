@@ -28,6 +28,8 @@ std::expected<int, std::string> lock_broker(const StateDir& dir);
 
 // The paths, without touching the file system.
 StateDir state_dir();
+// The paths for the state directory `root` (made absolute).
+StateDir state_dir_at(const std::string& root);
 
 // Creates the directories (run/ with mode 0700, and made 0700 if it was
 // not). Fails with a message naming the directory.

@@ -22,10 +22,7 @@ std::string auto_idle_exit() {
   return v && *v ? v : "600";
 }
 
-std::expected<void, std::string> start_broker(const broker::StateDir& dir) {
-  std::error_code ec;
-  auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
-  if (ec) return std::unexpected("cannot find shoal's own executable: " + ec.message());
+std::expected<void, std::string> start_broker(const broker::StateDir& dir, const std::string& exe) {
   if (auto r = broker::prepare(dir); !r) return std::unexpected(r.error());
   posix_spawnattr_t attr;
   posix_spawnattr_init(&attr);
@@ -36,10 +33,15 @@ std::expected<void, std::string> start_broker(const broker::StateDir& dir) {
   posix_spawn_file_actions_addopen(&fa, 1, dir.log_file.c_str(), O_WRONLY | O_APPEND | O_CREAT,
                                    0600);
   posix_spawn_file_actions_adddup2(&fa, 1, 2);
-  std::string exe = self.string();
   std::string idle = auto_idle_exit();
-  std::vector<char*> argv = {const_cast<char*>("shoal"), const_cast<char*>("serve"),
-                             const_cast<char*>("--idle-exit"), idle.data(), nullptr};
+  std::string root = dir.root;
+  std::vector<char*> argv = {const_cast<char*>("shoal"),
+                             const_cast<char*>("serve"),
+                             const_cast<char*>("--state-dir"),
+                             root.data(),
+                             const_cast<char*>("--idle-exit"),
+                             idle.data(),
+                             nullptr};
   pid_t pid;
   int rc = ::posix_spawn(&pid, exe.c_str(), &fa, &attr, argv.data(), environ);
   posix_spawn_file_actions_destroy(&fa);
@@ -49,6 +51,27 @@ std::expected<void, std::string> start_broker(const broker::StateDir& dir) {
 }
 
 }  // namespace
+
+std::expected<std::string, std::string> shoal_binary() {
+  std::error_code ec;
+  auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (ec) return std::unexpected("cannot find this program's executable: " + ec.message());
+  if (self.filename() == "shoal") return self.string();
+  const char* path = std::getenv("PATH");
+  std::string dirs = path ? path : "/usr/local/bin:/usr/bin:/bin";
+  size_t start = 0;
+  for (;;) {
+    size_t colon = dirs.find(':', start);
+    std::string d = dirs.substr(start, colon == std::string::npos ? colon : colon - start);
+    std::string candidate = (d.empty() ? "." : d) + "/shoal";
+    if (::access(candidate.c_str(), X_OK) == 0) return candidate;
+    if (colon == std::string::npos) break;
+    start = colon + 1;
+  }
+  return std::unexpected(std::string(
+      "cannot start a broker: no shoal executable on PATH (start one with shoal serve, or "
+      "give its path)"));
+}
 
 Connection::Connection(broker::StateDir dir)
     : dir_(std::move(dir)), sock_(ctx_, zmq::socket_type::dealer) {
@@ -63,20 +86,31 @@ bool Connection::ping(std::chrono::milliseconds timeout) {
 }
 
 std::expected<std::unique_ptr<Connection>, std::string> Connection::open(bool autostart) {
-  broker::StateDir dir = broker::state_dir();
+  return open(broker::state_dir(), autostart);
+}
+
+std::expected<std::unique_ptr<Connection>, std::string> Connection::open(
+    const broker::StateDir& dir, bool autostart, const std::string& binary,
+    std::chrono::milliseconds answer_within) {
   struct stat st;
   // The broker holds an exclusive lock on run/broker.lock while it lives, so
   // a stale socket is not mistaken for a broker.
   if (broker::broker_running(dir)) {
     std::unique_ptr<Connection> c(new Connection(dir));
-    if (c->ping(std::chrono::milliseconds(10000))) return c;
+    if (c->ping(answer_within)) return c;
     return std::unexpected("the broker for " + dir.root + " is running but does not answer; see " +
                            dir.log_file);
   }
   if (!autostart)
     return std::unexpected("no broker is running for " + dir.root +
                            " (start one with shoal serve)");
-  if (auto r = start_broker(dir); !r) return std::unexpected(r.error());
+  std::string exe = binary;
+  if (exe.empty()) {
+    auto found = shoal_binary();
+    if (!found) return std::unexpected(found.error());
+    exe = *found;
+  }
+  if (auto r = start_broker(dir, exe); !r) return std::unexpected(r.error());
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   while (std::chrono::steady_clock::now() < deadline) {
     if (::stat(dir.client_socket_path().c_str(), &st) == 0) {
@@ -102,6 +136,7 @@ void Connection::send(const std::string& command, const nlohmann::json& body,
 std::expected<Reply, std::string> Connection::next(
     std::optional<std::chrono::milliseconds> timeout) {
   zmq::pollitem_t item{sock_.handle(), 0, ZMQ_POLLIN, 0};
+  timed_out_ = false;
   for (;;) {
     int n;
     try {
@@ -110,7 +145,10 @@ std::expected<Reply, std::string> Connection::next(
       if (e.num() == EINTR) return std::unexpected(std::string("interrupted"));
       throw;
     }
-    if (n == 0) return std::unexpected("the broker did not answer (" + dir_.root + ")");
+    if (n == 0) {
+      timed_out_ = true;
+      return std::unexpected("the broker did not answer (" + dir_.root + ")");
+    }
     std::vector<zmq::message_t> parts;
     (void)zmq::recv_multipart(sock_, std::back_inserter(parts));
     if (parts.size() < 3 || parts[0].to_string() != protocol::kVersion)

@@ -23,12 +23,22 @@ struct Reply {
   std::vector<std::string> frames;
 };
 
+// The `shoal` executable that starts brokers: this process when it is
+// `shoal`, else the first `shoal` on $PATH.
+std::expected<std::string, std::string> shoal_binary();
+
 class Connection {
  public:
   // Connects to the broker of this user's state directory. When none
   // answers and `autostart` is set, starts one in the background (it exits
   // after `idle_exit` without work) and waits until it answers.
   static std::expected<std::unique_ptr<Connection>, std::string> open(bool autostart = true);
+  // The same for the broker of `dir`; a broker is started by running
+  // `shoal_binary serve` (empty: see shoal_binary()). A running broker must
+  // answer a ping within `answer_within`.
+  static std::expected<std::unique_ptr<Connection>, std::string> open(
+      const broker::StateDir& dir, bool autostart, const std::string& shoal_binary = "",
+      std::chrono::milliseconds answer_within = std::chrono::milliseconds(10000));
 
   // Sends a request; the replies are read with next().
   void send(const std::string& command, const nlohmann::json& body,
@@ -36,6 +46,8 @@ class Connection {
   // The next reply, or an error message after `timeout` (none: wait forever).
   std::expected<Reply, std::string> next(
       std::optional<std::chrono::milliseconds> timeout = std::nullopt);
+  // Whether the last next() failed because its timeout passed.
+  bool timed_out() const { return timed_out_; }
   // send() then next(): for commands with one answer. An "error" reply
   // becomes the error.
   std::expected<Reply, std::string> call(const std::string& command, const nlohmann::json& body,
@@ -50,6 +62,7 @@ class Connection {
   broker::StateDir dir_;
   zmq::context_t ctx_;
   zmq::socket_t sock_;
+  bool timed_out_ = false;
 };
 
 }  // namespace shoal::client

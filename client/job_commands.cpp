@@ -7,8 +7,8 @@
 #include <fstream>
 
 #include "broker/client_protocol.h"
+#include "client/client.h"
 #include "client/commands.h"
-#include "client/connection.h"
 #include "client/format.h"
 #include "client/job_view.h"
 
@@ -17,22 +17,24 @@ namespace {
 
 using nlohmann::json;
 
-std::expected<std::unique_ptr<Connection>, std::string> connect() {
-  return Connection::open(true);
-}
-
 // A connection to the broker and the job that `id` names.
 struct JobSession {
-  std::unique_ptr<Connection> conn;
+  Client client;
   json job;
 };
 
 std::expected<JobSession, std::string> open_job(const std::string& id) {
   auto c = connect();
   if (!c) return std::unexpected(c.error());
-  auto r = (*c)->call("get", {{"id", id}});
-  if (!r) return std::unexpected(r.error());
-  return JobSession{std::move(*c), r->body};
+  auto j = c->describe(id);
+  if (!j) return std::unexpected(j.error());
+  return JobSession{std::move(*c), std::move(*j)};
+}
+
+Stream stream_named(const std::string& name) {
+  return name == "stdout"   ? Stream::stdout_only
+         : name == "stderr" ? Stream::stderr_only
+                            : Stream::all;
 }
 
 // Keeps the last n lines of `data`.
@@ -88,16 +90,17 @@ void add_job_commands(CLI::App& app, int& status) {
         status = fail(c.error());
         return;
       }
-      json q = {{"limit", o->order_by == "id" ? 0 : o->limit},
-                {"reversed", o->reversed},
-                {"id_prefix", o->id_filter},
-                {"labels", labels_from_flags(o->labels)}};
-      auto r = (*c)->call("list", q);
+      ListQuery q;
+      q.limit = o->order_by == "id" ? 0 : o->limit;
+      q.oldest_first = o->reversed;
+      q.id_prefix = o->id_filter;
+      q.labels = labels_from_flags(o->labels);
+      auto r = c->list(q);
       if (!r) {
         status = fail(r.error());
         return;
       }
-      json jobs = r->body["jobs"];
+      json jobs = *r;
       if (o->order_by == "id") {
         std::vector<json> v(jobs.begin(), jobs.end());
         std::sort(v.begin(), v.end(), [&](const json& a, const json& b) {
@@ -160,12 +163,11 @@ void add_job_commands(CLI::App& app, int& status) {
         return;
       }
       std::string out, err;
-      auto end = read_logs(
-          **c, {{"id", o->id}, {"follow", o->follow && o->tail < 0}, {"stream", o->stream}},
-          [&](const std::string& stream, const std::string& data) {
-            if (o->tail < 0) return write_chunk(stream, data);
-            (stream == "stderr" ? err : out) += data;
-          });
+      auto end = c->logs(o->id, stream_named(o->stream), o->follow && o->tail < 0,
+                         [&](const std::string& stream, const std::string& data) {
+                           if (o->tail < 0) return write_chunk(stream, data);
+                           (stream == "stderr" ? err : out) += data;
+                         });
       if (!end) {
         status = fail(end.error());
         return;
@@ -200,10 +202,10 @@ void add_job_commands(CLI::App& app, int& status) {
       if (*output == "json") return (void)fmt::print("{}\n", s->job.dump(2));
       if (*output == "yaml") return (void)fmt::print("{}", render_yaml(s->job));
       std::string head;
-      (void)read_logs(*s->conn, {{"id", s->job["id"]}, {"stream", "stdout"}},
-                      [&](const std::string&, const std::string& data) {
-                        if (head.size() < 2048) head += data;
-                      });
+      (void)s->client.logs(s->job["id"], Stream::stdout_only, false,
+                           [&](const std::string&, const std::string& data) {
+                             if (head.size() < 2048) head += data;
+                           });
       fmt::print("{}", describe_job(s->job, head));
     });
     for (std::string what : {"executions", "history"}) {
@@ -251,41 +253,12 @@ void add_job_commands(CLI::App& app, int& status) {
         status = fail(s.error());
         return;
       }
-      Connection& c = *s->conn;
-      const json& j = s->job;
-      std::string full = j["id"];
+      std::string full = s->job["id"];
       std::string target = dir->empty() ? "job-" + short_id(full).substr(2) : *dir;
-      std::error_code ec;
-      std::filesystem::create_directories(target, ec);
-      if (ec) {
-        status = fail("--output-dir " + target + ": " + ec.message());
+      auto files = s->client.fetch_outputs(full, target);
+      if (!files) {
+        status = fail("--output-dir " + target + ": " + files.error());
         return;
-      }
-      std::string out, err;
-      auto logs =
-          read_logs(c, {{"id", full}}, [&](const std::string& stream, const std::string& data) {
-            (stream == "stderr" ? err : out) += data;
-          });
-      if (!logs) {
-        status = fail(logs.error());
-        return;
-      }
-      std::ofstream(target + "/stdout", std::ios::binary) << out;
-      std::ofstream(target + "/stderr", std::ios::binary) << err;
-      if (!j["exit_code"].is_null()) std::ofstream(target + "/exitCode") << j["exit_code"].dump();
-      for (const auto& f : j["output_files"]) {
-        std::string name = f["name"], path = f["path"];
-        auto r = c.call("output", {{"id", full}, {"name", name}, {"path", path}});
-        if (!r || r->frames.empty()) {
-          status = fail("output " + name + "/" + path + ": " + (r ? "empty reply" : r.error()));
-          return;
-        }
-        // Paths come from the store; refuse any that would climb out of the target.
-        std::filesystem::path rel = std::filesystem::path(name) / path;
-        if (rel.is_absolute() || rel.lexically_normal().string().starts_with("..")) continue;
-        std::filesystem::path file = std::filesystem::path(target) / rel;
-        std::filesystem::create_directories(file.parent_path(), ec);
-        std::ofstream(file, std::ios::binary) << r->frames[0];
       }
       fmt::print("{}\n", target);
       status = 0;
@@ -304,12 +277,21 @@ void add_job_commands(CLI::App& app, int& status) {
         status = fail(c.error());
         return;
       }
-      auto r = (*c)->call(what, {{"id", *id}});
+      std::expected<std::string, std::string> r = std::unexpected(std::string());
+      if (what == "stop") {
+        auto j = c->stop(*id);
+        if (j)
+          r = j->value("id", *id);
+        else
+          r = std::unexpected(j.error());
+      } else {
+        r = c->remove(*id);
+      }
       if (!r) {
         status = fail(r.error());
         return;
       }
-      fmt::print("{}\n", r->body.value("id", *id));
+      fmt::print("{}\n", *r);
       status = 0;
     });
   }
@@ -330,12 +312,12 @@ void add_job_commands(CLI::App& app, int& status) {
         status = fail(c.error());
         return;
       }
-      auto r = (*c)->call("prune", {{"older_than_s", *seconds}});
+      auto r = c->prune(std::chrono::seconds(static_cast<int64_t>(*seconds)));
       if (!r) {
         status = fail(r.error());
         return;
       }
-      fmt::print("deleted {} jobs\n", r->body.value("deleted", 0));
+      fmt::print("deleted {} jobs\n", *r);
       status = 0;
     });
   }
@@ -353,7 +335,7 @@ void add_job_commands(CLI::App& app, int& status) {
       }
       int worst = 0;
       for (const auto& id : *ids) {
-        auto end = wait_for_end(**c, id, false);
+        auto end = wait_for_end(*c, id, false);
         if (!end) {
           status = fail(end.error());
           return;

@@ -101,54 +101,39 @@ std::expected<double, std::string> parse_age(const std::string& text) {
   return std::unexpected("'" + text + "': unknown unit '" + unit + "' (use s, m, h or d)");
 }
 
-std::expected<json, std::string> wait_for_end(Connection& c, const std::string& id,
-                                              bool print_states,
+std::expected<json, std::string> wait_for_end(Client& c, const std::string& id, bool print_states,
                                               std::optional<std::chrono::milliseconds> timeout) {
-  c.send("watch", {{"id", id}});
   std::string last;
-  std::unique_ptr<ProgressBar> bar;  // while the broker fetches an input
-  auto deadline = std::chrono::steady_clock::now() + timeout.value_or(std::chrono::milliseconds(0));
-  for (;;) {
-    std::optional<std::chrono::milliseconds> left;
-    if (timeout) {
-      left = std::chrono::duration_cast<std::chrono::milliseconds>(
-          deadline - std::chrono::steady_clock::now());
-      if (left->count() <= 0) left = std::chrono::milliseconds(1);
-    }
-    auto r = c.next(left);
-    if (!r) {
-      if (print_states && !last.empty()) fmt::print(stderr, "\n");
-      if (timeout)  // next() only gives up when the wait timeout has passed
-        return std::unexpected("job " + id + " is still " + (last.empty() ? "running" : last) +
-                               " after the wait timeout; it goes on (shoal job logs -f " + id +
-                               ")");
-      return std::unexpected(r.error());
-    }
-    if (r->kind == protocol::kError)
-      return std::unexpected(r->body.value("error", "unknown error"));
-    std::string state = r->body.value("state", "");
-    if (print_states && state != last) {
-      fmt::print(stderr, "{}{}", last.empty() ? "" : " -> ", state);
-      if (r->kind == protocol::kEnd) fmt::print(stderr, "\n");
-      std::fflush(stderr);
-    }
+  std::map<std::string, std::unique_ptr<ProgressBar>> bars;  // while the broker fetches inputs
+  WaitCallbacks callbacks;
+  callbacks.on_state = [&](const json& job) {
+    std::string state = job.value("state", "");
+    if (!print_states || state == last) return;
+    bars.clear();
+    fmt::print(stderr, "{}{}", last.empty() ? "" : " -> ", state);
+    std::fflush(stderr);
     last = state;
-    if (r->kind == protocol::kEnd) return r->body;
-  }
+  };
+  callbacks.on_progress = [&](const std::string& url, uint64_t done, uint64_t total) {
+    if (!print_states) return;
+    auto& bar = bars[url];
+    if (!bar) {
+      if (!last.empty()) fmt::print(stderr, "\n");
+      last.clear();
+      bar = std::make_unique<ProgressBar>(2, url);
+    }
+    bar->update(done, total ? std::optional<uint64_t>(total) : std::nullopt);
+  };
+  auto end = c.wait(id, callbacks, timeout);
+  bars.clear();
+  if (print_states && !last.empty()) fmt::print(stderr, "\n");
+  return end;
 }
 
-std::expected<json, std::string> read_logs(
-    Connection& c, const json& request,
-    const std::function<void(const std::string&, const std::string&)>& on_chunk) {
-  c.send("logs", request);
-  for (;;) {
-    auto r = c.next();
-    if (!r) return std::unexpected(r.error());
-    if (r->kind == protocol::kError)
-      return std::unexpected(r->body.value("error", "unknown error"));
-    if (r->kind != protocol::kLog) return r->body;
-    if (!r->frames.empty()) on_chunk(r->body.value("stream", "stdout"), r->frames[0]);
-  }
+std::expected<Client, std::string> connect(bool start_broker) {
+  Options o;
+  o.start_broker = start_broker;
+  return Client::connect(o);
 }
 
 void write_chunk(const std::string& stream, const std::string& data) {

@@ -11,7 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "client/connection.h"
+#include "client/client.h"
 
 namespace shoal::client {
 
@@ -30,19 +30,16 @@ Table history_table(const nlohmann::json& job);
 std::expected<double, std::string> parse_age(const std::string& text);
 
 // Waits until the job is finished and returns its final record. With
-// `print_states`, prints each state change on stderr as it happens.
-// With `timeout`, fails with a message saying the job goes on when it has
-// not ended by then.
+// `print_states`, prints each state change on stderr as it happens, and a
+// progress bar while the broker downloads a URL input. With `timeout`, fails
+// with a message saying the job goes on when it has not ended by then.
 std::expected<nlohmann::json, std::string> wait_for_end(
-    Connection& c, const std::string& id, bool print_states,
+    Client& c, const std::string& id, bool print_states,
     std::optional<std::chrono::milliseconds> timeout = std::nullopt);
 
-// Sends `logs` with `request` and hands each chunk to `on_chunk` (stream
-// "stdout" or "stderr", the bytes) until the broker says the stream ended.
-// Returns the job's JSON from that end, or the broker's error.
-std::expected<nlohmann::json, std::string> read_logs(
-    Connection& c, const nlohmann::json& request,
-    const std::function<void(const std::string& stream, const std::string& data)>& on_chunk);
+// Connects to the broker of this user's state directory, starting one when
+// none runs (unless `start_broker` is false).
+std::expected<Client, std::string> connect(bool start_broker = true);
 
 // Writes a chunk to stdout or stderr, as the program wrote it.
 void write_chunk(const std::string& stream, const std::string& data);

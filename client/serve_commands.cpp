@@ -4,7 +4,7 @@
 
 #include "broker/broker.h"
 #include "client/commands.h"
-#include "client/connection.h"
+#include "client/job_view.h"
 #include "client/worker_path.h"
 
 namespace shoal::client {
@@ -49,13 +49,13 @@ void add_serve_commands(CLI::App& app, int& status) {
                                       "Stop the broker (running jobs are re-queued "
                                       "when it starts again)");
   shutdown->callback([&status] {
-    auto conn = Connection::open(false);
+    auto conn = connect(false);
     if (!conn) {
       fmt::print(stderr, "shoal: {}\n", conn.error());
       status = 0;  // nothing to stop is not an error
       return;
     }
-    auto r = (*conn)->call("shutdown", nlohmann::json::object());
+    auto r = conn->shutdown();
     status = r ? 0 : fail(r.error());
   });
 }

@@ -11,7 +11,6 @@
 #include "broker/client_protocol.h"
 #include "broker/fetch.h"
 #include "client/commands.h"
-#include "client/connection.h"
 #include "client/format.h"
 #include "client/input_spec.h"
 #include "client/job_view.h"
@@ -82,22 +81,24 @@ int run(RunOpts& o) {
   }
   auto module = load_module(o.module);
   if (!module) return fail(module.error());
-  std::vector<std::string> frames = {std::move(*module)};
+  Submission job;
+  job.spec = *spec;
+  job.module = std::move(*module);
   if (!o.stdin_file.empty()) {
     if (o.stdin_file == "-") {
-      frames.emplace_back((std::istreambuf_iterator<char>(std::cin)),
-                          std::istreambuf_iterator<char>());
+      job.stdin_data =
+          std::string((std::istreambuf_iterator<char>(std::cin)), std::istreambuf_iterator<char>());
     } else {
       auto in = read_all(o.stdin_file);
       if (!in) return fail("--stdin " + in.error());
-      frames.push_back(std::move(*in));
+      job.stdin_data = std::move(*in);
     }
   }
-  auto c = Connection::open(true);
+  auto c = connect();
   if (!c) return fail(c.error());
-  auto r = (*c)->call("submit", *spec, frames);
+  auto r = c->submit(job);
   if (!r) return fail(r.error());
-  std::string id = r->body["id"];
+  std::string id = *r;
   const bool tty = ::isatty(2);
   if (o.id_only) {
     fmt::print("{}\n", id);
@@ -113,20 +114,20 @@ int run(RunOpts& o) {
 
   json end;
   if (o.follow && !o.id_only) {
-    auto e = read_logs(**c, {{"id", id}, {"follow", true}}, write_chunk);
+    auto e = c->logs(id, Stream::all, true, write_chunk);
     if (!e) return fail(e.error());
     end = *e;
   } else {
     std::optional<std::chrono::milliseconds> limit;
     if (o.wait_timeout > 0)
       limit = std::chrono::milliseconds(static_cast<int64_t>(o.wait_timeout * 1000));
-    auto e = wait_for_end(**c, id, tty && !o.id_only, limit);
+    auto e = wait_for_end(*c, id, tty && !o.id_only, limit);
     if (!e) {
       fail(e.error());
       return kExitWaitTimeout;
     }
     end = *e;
-    if (!o.id_only) (void)read_logs(**c, {{"id", id}}, write_chunk);
+    if (!o.id_only) (void)c->logs(id, Stream::all, false, write_chunk);
   }
   std::fflush(stdout);
   std::string state = end.value("state", "");

@@ -1,0 +1,305 @@
+#include "client/client.h"
+
+#include <fstream>
+#include <system_error>
+
+#include "broker/client_protocol.h"
+#include "broker/state_dir.h"
+#include "client/connection.h"
+
+namespace shoal::client {
+
+using nlohmann::json;
+using std::chrono::milliseconds;
+
+struct Client::Impl {
+  Options options;
+  broker::StateDir dir;
+  std::unique_ptr<Connection> conn;
+
+  // A fresh socket (and a broker, when allowed and none runs).
+  std::expected<void, std::string> reopen() {
+    conn.reset();
+    auto c = Connection::open(dir, options.start_broker, options.shoal_binary, options.timeout);
+    if (!c) return std::unexpected(c.error());
+    conn = std::move(*c);
+    return {};
+  }
+
+  std::expected<void, std::string> ensure_open() {
+    if (conn) return {};
+    return reopen();
+  }
+
+  // One request with one answer. Requests that are safe to repeat are sent
+  // again on a fresh socket after a timeout.
+  std::expected<Reply, std::string> call(const std::string& command, const json& body,
+                                         const std::vector<std::string>& frames, bool repeatable) {
+    for (int attempt = 0;; ++attempt) {
+      if (auto r = ensure_open(); !r) return std::unexpected(r.error());
+      conn->send(command, body, frames);
+      auto r = conn->next(options.timeout);
+      if (r) {
+        if (r->kind == protocol::kError)
+          return std::unexpected(r->body.is_object() ? r->body.value("error", "unknown error")
+                                                     : "unknown error");
+        return r;
+      }
+      if (!conn->timed_out()) return std::unexpected(r.error());
+      conn.reset();  // its late answer must not be taken for another's
+      if (!repeatable)
+        return std::unexpected("the broker did not answer '" + command + "' within " +
+                               std::to_string(options.timeout.count()) +
+                               " ms; it may or may not have been done (" + dir.root + ")");
+      if (attempt >= options.retries)
+        return std::unexpected("the broker did not answer '" + command + "' after " +
+                               std::to_string(attempt + 1) + " tries of " +
+                               std::to_string(options.timeout.count()) + " ms (" + dir.root +
+                               "; see " + dir.log_file + ")");
+    }
+  }
+
+  // Runs a streaming request (watch, logs) until `handle` says it is done.
+  // While nothing arrives it pings the broker every `options.timeout`; when
+  // a ping goes unanswered it resends the request on a fresh socket (after
+  // `on_restart`), at most `options.retries` times in a row.
+  // `handle` returns a final value, or nullopt to go on.
+  template <class Handle>
+  std::expected<json, std::string> stream(const std::string& command, const json& body,
+                                          std::optional<milliseconds> limit,
+                                          const std::function<void()>& on_restart,
+                                          Handle&& handle) {
+    auto deadline = std::chrono::steady_clock::now() + limit.value_or(milliseconds(0));
+    int failures = 0;
+    bool ping_sent = false;
+    if (auto r = ensure_open(); !r) return std::unexpected(r.error());
+    conn->send(command, body);
+    for (;;) {
+      milliseconds wait = options.timeout;
+      if (limit) {
+        auto left =
+            std::chrono::duration_cast<milliseconds>(deadline - std::chrono::steady_clock::now());
+        if (left.count() <= 0) {
+          conn.reset();  // drop the subscription with the socket
+          return std::unexpected(std::string("time limit"));
+        }
+        wait = std::min(wait, left);
+      }
+      auto r = conn->next(wait);
+      if (!r) {
+        if (!conn->timed_out()) return std::unexpected(r.error());
+        if (limit && std::chrono::steady_clock::now() >= deadline) continue;
+        if (!ping_sent) {
+          conn->send("ping", json::object());
+          ping_sent = true;
+          continue;
+        }
+        if (++failures > options.retries)
+          return std::unexpected("the broker stopped answering (" + dir.root + "; see " +
+                                 dir.log_file + ")");
+        if (auto o = reopen(); !o) return std::unexpected(o.error());
+        on_restart();
+        ping_sent = false;
+        conn->send(command, body);
+        continue;
+      }
+      failures = 0;
+      if (r->kind == protocol::kOk) {  // a ping's answer: the broker is there
+        ping_sent = false;
+        continue;
+      }
+      if (r->kind == protocol::kError)
+        return std::unexpected(r->body.is_object() ? r->body.value("error", "unknown error")
+                                                   : "unknown error");
+      std::optional<json> done = handle(*r);
+      if (done) return *done;
+    }
+  }
+};
+
+Client::Client(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Client::Client(Client&&) noexcept = default;
+Client& Client::operator=(Client&&) noexcept = default;
+Client::~Client() = default;
+
+std::expected<Client, std::string> Client::connect(const Options& options) {
+  auto impl = std::make_unique<Impl>();
+  impl->options = options;
+  impl->dir =
+      options.state_dir.empty() ? broker::state_dir() : broker::state_dir_at(options.state_dir);
+  if (auto r = impl->reopen(); !r) return std::unexpected(r.error());
+  return Client(std::move(impl));
+}
+
+const std::string& Client::state_dir() const {
+  return impl_->dir.root;
+}
+
+std::expected<std::string, std::string> Client::submit(const Submission& job) {
+  std::vector<std::string> frames{job.module};
+  if (job.stdin_data) frames.push_back(*job.stdin_data);
+  auto r = impl_->call("submit", job.spec, frames, false);
+  if (!r) return std::unexpected(r.error());
+  return r->body.value("id", "");
+}
+
+std::expected<json, std::string> Client::describe(const std::string& id) {
+  auto r = impl_->call("get", {{"id", id}}, {}, true);
+  if (!r) return std::unexpected(r.error());
+  return r->body;
+}
+
+std::expected<std::vector<json>, std::string> Client::list(const ListQuery& query) {
+  json q = {{"limit", query.limit}, {"reversed", query.oldest_first}};
+  if (!query.id_prefix.empty()) q["id_prefix"] = query.id_prefix;
+  if (!query.labels.empty()) q["labels"] = query.labels;
+  auto r = impl_->call("list", q, {}, true);
+  if (!r) return std::unexpected(r.error());
+  std::vector<json> jobs;
+  for (auto& j : r->body["jobs"]) jobs.push_back(std::move(j));
+  return jobs;
+}
+
+std::expected<json, std::string> Client::wait(const std::string& id, const WaitCallbacks& callbacks,
+                                              std::optional<milliseconds> limit) {
+  std::string last = "Queued";
+  auto r = impl_->stream(
+      "watch", {{"id", id}}, limit, [] {},
+      [&](const Reply& m) -> std::optional<json> {
+        if (m.kind == "progress") {
+          if (callbacks.on_progress)
+            callbacks.on_progress(m.body.value("url", ""), m.body.value("done", uint64_t{0}),
+                                  m.body.value("total", uint64_t{0}));
+          return std::nullopt;
+        }
+        last = m.body.value("state", last);
+        if (callbacks.on_state) callbacks.on_state(m.body);
+        if (m.kind == protocol::kEnd) return m.body;
+        return std::nullopt;
+      });
+  if (!r && r.error() == "time limit")
+    return std::unexpected("job " + id + " is still " + last +
+                           " after the wait timeout; it goes on (shoal job logs -f " + id + ")");
+  return r;
+}
+
+std::expected<json, std::string> Client::logs(const std::string& id, Stream stream, bool follow,
+                                              const ChunkHandler& on_chunk) {
+  const char* name = stream == Stream::stdout_only   ? "stdout"
+                     : stream == Stream::stderr_only ? "stderr"
+                                                     : "all";
+  // Bytes delivered per execution and stream, and after a reconnect how
+  // many of the replayed bytes to skip.
+  std::map<std::pair<uint64_t, std::string>, uint64_t> delivered, skip;
+  return impl_->stream(
+      "logs", {{"id", id}, {"stream", name}, {"follow", follow}}, std::nullopt,
+      [&] { skip = delivered; },
+      [&](const Reply& m) -> std::optional<json> {
+        if (m.kind != protocol::kLog) return m.body;
+        if (m.frames.empty()) return std::nullopt;
+        std::string s = m.body.value("stream", "stdout");
+        std::pair<uint64_t, std::string> key{m.body.value("attempt", uint64_t{0}), s};
+        std::string data = m.frames[0];
+        uint64_t& k = skip[key];
+        if (k > 0) {
+          size_t n = std::min<uint64_t>(k, data.size());
+          data.erase(0, n);
+          k -= n;
+        }
+        if (data.empty()) return std::nullopt;
+        delivered[key] += data.size();
+        on_chunk(s, data);
+        return std::nullopt;
+      });
+}
+
+std::expected<std::string, std::string> Client::output(const std::string& id,
+                                                       const std::string& name,
+                                                       const std::string& path) {
+  auto r = impl_->call("output", {{"id", id}, {"name", name}, {"path", path}}, {}, true);
+  if (!r) return std::unexpected(r.error());
+  if (r->frames.empty())
+    return std::unexpected("output " + name + "/" + path + ": the broker sent no bytes");
+  return std::move(r->frames[0]);
+}
+
+namespace {
+
+std::expected<void, std::string> write_file(const std::filesystem::path& file,
+                                            const std::string& data) {
+  std::ofstream out(file, std::ios::binary | std::ios::trunc);
+  out.write(data.data(), static_cast<std::streamsize>(data.size()));
+  out.close();
+  if (!out) return std::unexpected("cannot write " + file.string());
+  return {};
+}
+
+}  // namespace
+
+std::expected<std::vector<std::filesystem::path>, std::string> Client::fetch_outputs(
+    const std::string& id, const std::filesystem::path& dir) {
+  auto job = describe(id);
+  if (!job) return std::unexpected(job.error());
+  std::string full = (*job)["id"];
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return std::unexpected(dir.string() + ": " + ec.message());
+  std::string out, err;
+  auto end = logs(full, Stream::all, false, [&](const std::string& stream, const std::string& d) {
+    (stream == "stderr" ? err : out) += d;
+  });
+  if (!end) return std::unexpected(end.error());
+  std::vector<std::filesystem::path> written;
+  auto put = [&](const std::filesystem::path& file,
+                 const std::string& data) -> std::expected<void, std::string> {
+    if (auto w = write_file(file, data); !w) return w;
+    written.push_back(file);
+    return {};
+  };
+  if (auto w = put(dir / "stdout", out); !w) return std::unexpected(w.error());
+  if (auto w = put(dir / "stderr", err); !w) return std::unexpected(w.error());
+  if (!(*end)["exit_code"].is_null())
+    if (auto w = put(dir / "exitCode", (*end)["exit_code"].dump()); !w)
+      return std::unexpected(w.error());
+  for (const auto& f : (*end)["output_files"]) {
+    std::string name = f.value("name", ""), path = f.value("path", "");
+    // Paths come from the store; refuse any that would climb out of `dir`.
+    std::filesystem::path rel = (std::filesystem::path(name) / path).lexically_normal();
+    if (name.empty() || rel.is_absolute() || rel.string().starts_with(".."))
+      return std::unexpected("output " + name + "/" + path +
+                             ": not a path inside the job's outputs");
+    auto bytes = output(full, name, path);
+    if (!bytes) return std::unexpected(bytes.error());
+    std::filesystem::path file = dir / rel;
+    std::filesystem::create_directories(file.parent_path(), ec);
+    if (ec) return std::unexpected(file.parent_path().string() + ": " + ec.message());
+    if (auto w = put(file, *bytes); !w) return std::unexpected(w.error());
+  }
+  return written;
+}
+
+std::expected<json, std::string> Client::stop(const std::string& id) {
+  auto r = impl_->call("stop", {{"id", id}}, {}, true);
+  if (!r) return std::unexpected(r.error());
+  return r->body;
+}
+
+std::expected<std::string, std::string> Client::remove(const std::string& id) {
+  auto r = impl_->call("delete", {{"id", id}}, {}, false);
+  if (!r) return std::unexpected(r.error());
+  return r->body.value("id", id);
+}
+
+std::expected<uint64_t, std::string> Client::prune(std::chrono::seconds older_than) {
+  auto r = impl_->call("prune", {{"older_than_s", older_than.count()}}, {}, true);
+  if (!r) return std::unexpected(r.error());
+  return r->body.value("deleted", uint64_t{0});
+}
+
+std::expected<void, std::string> Client::shutdown() {
+  auto r = impl_->call("shutdown", json::object(), {}, false);
+  if (!r) return std::unexpected(r.error());
+  return {};
+}
+
+}  // namespace shoal::client

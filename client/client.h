@@ -1,0 +1,148 @@
+// shoal's C++ client library: submit jobs to a broker, wait for them,
+// follow their logs, list, describe, fetch outputs, stop. The `shoal`
+// command is built on it; a program links `shoal_client_dep` (Meson) and
+// includes only this header.
+//
+// Every call speaks the client protocol (docs/protocol.md) over one ZeroMQ
+// socket. Errors are values: each call returns std::expected with a
+// sentence that names the thing and the cause ("no job matches 'j-zz'").
+//
+// Timeouts and reconnects: a request whose reply does not come within
+// Options::timeout is sent again on a fresh socket (a broker that was
+// restarted, by hand or by Options::start_broker, answers it), at most
+// Options::retries times. Only requests that are safe to repeat are
+// repeated: everything but submit. A submit that got no answer fails with a
+// message saying that the job may or may not exist. Waiting and following
+// have no overall time limit unless one is given; while they wait they
+// check every Options::timeout that the broker still answers, and pick up
+// again on a fresh socket when it does not.
+//
+// Threading: a Client is used by one thread at a time; use one Client per
+// thread. Moving is allowed, copying is not.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <expected>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace shoal::client {
+
+class Connection;
+
+struct Options {
+  // The broker's state directory; empty: $SHOAL_HOME, else
+  // $XDG_STATE_HOME/shoal, else ~/.local/state/shoal.
+  std::string state_dir;
+  // Start a broker in the background when none runs (as `shoal` does),
+  // with `shoal_binary serve`; empty: this program if it is `shoal`, else
+  // the `shoal` on $PATH.
+  bool start_broker = true;
+  std::string shoal_binary;
+  // How long to wait for each reply before trying again.
+  std::chrono::milliseconds timeout{10000};
+  // How many times a request is sent again after a timeout.
+  int retries = 2;
+};
+
+// What to run: `spec` is the submit body of docs/protocol.md (name, labels,
+// module, entry_point, args, env, inputs, outputs, timeout_s, memory).
+struct Submission {
+  nlohmann::json spec = nlohmann::json::object();
+  std::string module;                     // the WebAssembly binary
+  std::optional<std::string> stdin_data;  // the program's whole stdin
+};
+
+struct ListQuery {
+  size_t limit = 10;  // 0: all
+  bool oldest_first = false;
+  std::string id_prefix;
+  std::map<std::string, std::string> labels;  // a value of "" matches any
+};
+
+// Called with each change of a job's state while waiting (the job JSON),
+// and with download progress of URL inputs (done, total or 0).
+struct WaitCallbacks {
+  std::function<void(const nlohmann::json& job)> on_state;
+  std::function<void(const std::string& url, uint64_t done, uint64_t total)> on_progress;
+};
+
+enum class Stream { all, stdout_only, stderr_only };
+
+// Called with each chunk a program wrote: "stdout" or "stderr", the bytes.
+using ChunkHandler = std::function<void(const std::string& stream, const std::string& data)>;
+
+class Client {
+ public:
+  // Connects to the broker (starting it if allowed) and checks it answers.
+  static std::expected<Client, std::string> connect(const Options& options = {});
+
+  Client(Client&&) noexcept;
+  Client& operator=(Client&&) noexcept;
+  ~Client();
+
+  // Submits a job; returns its id once the broker has stored it.
+  std::expected<std::string, std::string> submit(const Submission& job);
+
+  // The job JSON of docs/protocol.md; `id` may be any unique prefix.
+  std::expected<nlohmann::json, std::string> describe(const std::string& id);
+
+  // Jobs, newest first unless asked otherwise.
+  std::expected<std::vector<nlohmann::json>, std::string> list(const ListQuery& query = {});
+
+  // Waits until the job ends and returns its final JSON. With `limit`, a job
+  // still unfinished by then gives an error "job ID is still STATE after
+  // the wait timeout; it goes on (...)".
+  std::expected<nlohmann::json, std::string> wait(
+      const std::string& id, const WaitCallbacks& callbacks = {},
+      std::optional<std::chrono::milliseconds> limit = std::nullopt);
+
+  // The logs of the job's latest execution, chunk by chunk; with `follow`,
+  // also what it writes until it ends. Returns the job JSON at the end.
+  // After a reconnect the bytes already delivered are not repeated. A job
+  // that runs again (its worker died, the broker restarted) writes its
+  // output again from the start, as a new execution: following it delivers
+  // both.
+  std::expected<nlohmann::json, std::string> logs(const std::string& id, Stream stream, bool follow,
+                                                  const ChunkHandler& on_chunk);
+
+  // One output file's bytes (an entry of the job JSON's output_files).
+  std::expected<std::string, std::string> output(const std::string& id, const std::string& name,
+                                                 const std::string& path);
+
+  // Writes stdout, stderr, exitCode and every output file of a finished job
+  // under `dir` (as `shoal job get` does); returns the files written.
+  std::expected<std::vector<std::filesystem::path>, std::string> fetch_outputs(
+      const std::string& id, const std::filesystem::path& dir);
+
+  // Stops a job: a queued one at once, a running one when its worker has
+  // stopped it. Returns the job JSON as the broker answered.
+  std::expected<nlohmann::json, std::string> stop(const std::string& id);
+
+  // Deletes a finished job with its logs and outputs; returns its full id.
+  std::expected<std::string, std::string> remove(const std::string& id);
+
+  // Deletes finished jobs last changed more than `older_than` ago.
+  std::expected<uint64_t, std::string> prune(std::chrono::seconds older_than);
+
+  // Asks the broker to exit (running jobs are re-queued when it next starts).
+  std::expected<void, std::string> shutdown();
+
+  // The broker's state directory.
+  const std::string& state_dir() const;
+
+ private:
+  struct Impl;
+  explicit Client(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace shoal::client
