@@ -282,6 +282,8 @@ void Broker::dispatch() {
       if (w.ready && w.exec_id.empty()) return true;
     return false;
   };
+  // Jobs stopped or ended while they waited for a matching worker.
+  std::erase_if(unmatched_, [this](const std::string& id) { return !active_.contains(id); });
   for (auto q = queue_.begin(); q != queue_.end() && idle();) {
     auto it = active_.find(*q);
     if (it == active_.end() || it->second.state != jobs::JobState::queued) {
