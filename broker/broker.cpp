@@ -122,7 +122,12 @@ void Broker::ensure_workers() {
       log_->error("{}", r.error());
       return;
     }
-    workers_[name] = WorkerState{name, false, "", "", Clock::now()};
+    WorkerState w;
+    w.name = name;
+    w.last_seen = Clock::now();
+    w.host = "local";
+    w.labels = opt_.labels;
+    workers_[name] = std::move(w);
   }
 }
 
@@ -130,6 +135,13 @@ void Broker::on_worker_message(std::vector<zmq::message_t>& parts) {
   if (parts.size() < 2) return;
   std::string name = parts[0].to_string();
   std::string type = parts[1].to_string();
+  if (type == wire::kReady && parts.size() == 3) {
+    auto ready = wire::decode<wire::Ready>(parts[2].data(), parts[2].size());
+    if (ready && ready->remote) {
+      on_remote_ready(name, *ready);
+      return;
+    }
+  }
   auto it = workers_.find(name);
   if (it == workers_.end()) {
     // A worker of an earlier broker (or a stranger): tell it to leave.
@@ -155,6 +167,8 @@ void Broker::on_worker_message(std::vector<zmq::message_t>& parts) {
     }
   } else if (type == wire::kDone && parts.size() == 3) {
     on_worker_done(w, parts[2].to_string());
+  } else if (type == wire::kNeed && parts.size() == 3 && w.remote) {
+    on_need_module(w, parts[2].to_string());
   }
 }
 
@@ -171,7 +185,10 @@ void Broker::finish_execution(jobs::Job& job, jobs::JobState state,
 
 void Broker::on_worker_done(WorkerState& w, const std::string& body) {
   auto done = wire::decode<wire::Done>(body.data(), body.size());
+  // A result for an execution that is no longer this worker's (it was
+  // re-queued when the worker went silent) is stale: ignored.
   if (!done || done->exec_id != w.exec_id) return;
+  bool remote = w.remote;
   std::string job_id = w.job_id;
   std::string scratch = opt_.dir.scratch + "/" + w.exec_id;
   w.exec_id.clear();
@@ -184,6 +201,7 @@ void Broker::on_worker_done(WorkerState& w, const std::string& body) {
   exec.stderr_bytes = done->stderr_bytes;
   exec.stdout_dropped = done->stdout_dropped;
   exec.stderr_dropped = done->stderr_dropped;
+  if (remote) unpack_outputs(*done, scratch, job);
   collect_outputs(job, scratch);
   if (stop_requested_.erase(job_id)) {
     finish_execution(job, jobs::JobState::stopped, done->exit_code, "stopped on request");
@@ -234,8 +252,16 @@ void Broker::on_worker_lost(const std::string& name, const std::string& cause) {
 
 void Broker::heartbeat() {
   auto now = Clock::now();
+  std::vector<std::string> silent_remote;
   for (auto& [name, w] : workers_) {
     send_to_worker(name, wire::kHeartbeat, "");
+    if (w.remote) {
+      // No process of ours to kill: the worker is forgotten, its job re-queued.
+      if (now - w.last_seen >
+          std::chrono::milliseconds(wire::kHeartbeatMs * wire::kHeartbeatLiveness))
+        silent_remote.push_back(name);
+      continue;
+    }
     if (now - w.last_seen >
         std::chrono::milliseconds(wire::kHeartbeatMs * wire::kHeartbeatLiveness) +
             (w.ready ? std::chrono::seconds(0) : std::chrono::seconds(10))) {
@@ -244,17 +270,35 @@ void Broker::heartbeat() {
       w.last_seen = now;  // reap() reports it; don't kill twice
     }
   }
+  for (const auto& name : silent_remote)
+    on_worker_lost(name, "stopped answering (no heartbeat for " +
+                             std::to_string(wire::kHeartbeatLiveness * wire::kHeartbeatMs / 1000) +
+                             " s)");
 }
 
 void Broker::dispatch() {
-  for (auto& [name, w] : workers_) {
-    if (queue_.empty()) return;
-    if (!w.ready || !w.exec_id.empty()) continue;
-    std::string job_id = queue_.front();
-    queue_.pop_front();
-    auto it = active_.find(job_id);
-    if (it == active_.end() || it->second.state != jobs::JobState::queued) continue;
+  auto idle = [this] {
+    for (const auto& [name, w] : workers_)
+      if (w.ready && w.exec_id.empty()) return true;
+    return false;
+  };
+  // Jobs stopped or ended while they waited for a matching worker.
+  std::erase_if(unmatched_, [this](const std::string& id) { return !active_.contains(id); });
+  for (auto q = queue_.begin(); q != queue_.end() && idle();) {
+    auto it = active_.find(*q);
+    if (it == active_.end() || it->second.state != jobs::JobState::queued) {
+      q = queue_.erase(q);
+      continue;
+    }
     jobs::Job& job = it->second;
+    WorkerState* picked = pick_worker(job);
+    if (!picked) {
+      ++q;
+      continue;
+    }
+    q = queue_.erase(q);
+    WorkerState& w = *picked;
+    const std::string name = w.name;
 
     auto module = store_->get_blob(job.spec.module_hash);
     if (!module || !*module) {
@@ -316,8 +360,18 @@ void Broker::dispatch() {
         }
       }
     }
+    if (w.remote) {
+      if (auto r = make_remote(w, job, run, scratch); !r) {
+        set_state(job, jobs::JobState::failed, r.error());
+        save(job);
+        notify(job);
+        active_.erase(it);
+        continue;
+      }
+    }
     job.executions.push_back(exec);
-    event(job, "Execution", "execution " + exec.id + " started on " + name);
+    event(job, "Execution",
+          "execution " + exec.id + " started on " + name + (w.remote ? " (" + w.host + ")" : ""));
     set_state(job, jobs::JobState::running, "");
     save(job);
     notify(job);
@@ -383,6 +437,7 @@ int Broker::run() {
     log_->error("cannot listen on {}: {}", opt_.dir.client_endpoint(), e.what());
     return 1;
   }
+  if (!listen_remote()) return 1;
   ::chmod(opt_.dir.client_socket_path().c_str(), 0600);
   if (FILE* f = std::fopen((opt_.dir.run_dir + "/broker.pid").c_str(), "w")) {
     std::fprintf(f, "%d\n", ::getpid());
@@ -456,7 +511,9 @@ int Broker::run() {
 
 int run_broker(const BrokerOptions& options) {
   BrokerOptions opt = options;
-  if (opt.workers <= 0)
+  if (opt.workers < 0)
+    opt.workers = 0;  // remote pools only
+  else if (opt.workers == 0)
     opt.workers = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   if (auto r = prepare(opt.dir); !r) {
     std::fprintf(stderr, "shoal: %s\n", r.error().c_str());

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <string>
 
 #include "broker/state_dir.h"
@@ -14,7 +15,7 @@ namespace shoal::broker {
 struct BrokerOptions {
   StateDir dir;
   std::string worker_binary;  // path of shoal-worker
-  int workers = 0;            // 0: one per core
+  int workers = 0;            // 0: one per core; -1: none (remote pools only)
   // Exit after this long with no request and no unfinished job (0: never).
   // An auto-started broker uses it; `shoal serve` does not by default.
   std::chrono::seconds idle_exit{0};
@@ -27,6 +28,10 @@ struct BrokerOptions {
   uint64_t input_bytes_cap = 1ull << 30;   // bytes per URL input
   std::string log_level = "info";
   bool log_to_stderr = false;  // besides the log file
+  // Remote hosts (docs/remote.md): TCP endpoints with CURVE. Empty: ipc only.
+  std::string listen;                         // clients, "tcp://ADDR:PORT"
+  std::string listen_workers;                 // worker pools; default: listen's port + 1
+  std::map<std::string, std::string> labels;  // of the local workers, for --constraints
 };
 
 // Runs until `shoal shutdown`, SIGTERM/SIGINT, or the idle period. Returns

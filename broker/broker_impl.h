@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <deque>
+#include <expected>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -22,6 +23,8 @@
 #include "broker/job.h"
 #include "broker/store.h"
 #include "broker/worker_pool.h"
+#include "broker/worker_protocol.h"
+#include "broker/zap.h"
 
 #include <atomic>
 #include <thread>
@@ -40,6 +43,10 @@ struct WorkerState {
   std::string exec_id;  // running, or empty when idle
   std::string job_id;
   Clock::time_point last_seen;
+  // Remote workers (broker/remote_run.cpp, docs/remote.md).
+  bool remote = false;
+  std::string host;  // "local" for the broker's own pool
+  std::map<std::string, std::string> labels;
 };
 
 // A client waiting on a job: following its logs, or watching its state.
@@ -102,6 +109,25 @@ class Broker {
   // outputs.cpp: moves the execution's output files into the batch.
   void collect_outputs(jobs::Job& job, const std::string& scratch);
 
+  // listen.cpp: the TCP endpoints with CURVE, when asked. False when they
+  // cannot be set up (logged).
+  bool listen_remote();
+
+  // scheduling.cpp: the idle worker for a job (constraints, free slots per
+  // host), or null; records on the job why none matches.
+  WorkerState* pick_worker(jobs::Job& job);
+
+  // remote_run.cpp: remote workers joining, their runs and results.
+  void on_remote_ready(const std::string& name, const wire::Ready& ready);
+  // Turns a run built for a local worker into one a remote host can do:
+  // input and stdin bytes inside, module bytes once per host. An error
+  // (unreadable input, over the cap) fails the job with that message.
+  std::expected<void, std::string> make_remote(WorkerState& w, const jobs::Job& job, wire::Run& run,
+                                               const std::string& scratch);
+  void on_need_module(WorkerState& w, const std::string& exec_id);
+  // Writes a remote run's output files into `scratch`/out for collect_outputs.
+  void unpack_outputs(const wire::Done& done, const std::string& scratch, jobs::Job& job);
+
   // staging.cpp: URL inputs.
   void stage(jobs::Job& job);
   void on_staged(std::vector<zmq::message_t>& parts);
@@ -129,6 +155,9 @@ class Broker {
   std::unique_ptr<UrlCache> urls_;
   std::atomic<bool> stopping_{false};  // cancels fetches at shutdown
   std::vector<std::thread> fetchers_;
+  std::unique_ptr<ZapHandler> zap_;                            // with TCP endpoints only
+  std::map<std::string, std::set<std::string>> host_modules_;  // host -> module hashes sent
+  std::set<std::string> unmatched_;  // queued jobs no connected worker matches (said once)
 
  public:
   ~Broker();

@@ -60,10 +60,11 @@ struct JobSpec {
   uint64_t timeout_ms = 0;    // 0: none
   uint64_t memory_bytes = 0;  // 0: the default limit
   std::string stdin_hash;     // a blob, or empty for an empty stdin
+  std::string constraints;    // a label selector on workers (broker/constraints.h); empty: any
   template <class A>
   void serialize(A& ar) {
     ar(name, labels, module_name, module_hash, entry_point, args, env, inputs, outputs, timeout_ms,
-       memory_bytes, stdin_hash);
+       memory_bytes, stdin_hash, constraints);
   }
 };
 

@@ -3,6 +3,8 @@
 #include <ctime>
 #include <set>
 
+#include "broker/constraints.h"
+
 namespace shoal::jobs {
 
 using nlohmann::json;
@@ -32,7 +34,8 @@ json to_json(const JobSpec& s) {
           {"inputs", inputs},
           {"outputs", outputs},
           {"timeout_s", static_cast<double>(s.timeout_ms) / 1000.0},
-          {"memory", s.memory_bytes}};
+          {"memory", s.memory_bytes},
+          {"constraints", s.constraints}};
 }
 
 json to_json(const Job& j) {
@@ -74,9 +77,9 @@ json to_json(const Job& j) {
 
 std::expected<JobSpec, std::string> spec_from_json(const json& j) {
   if (!j.is_object()) return std::unexpected(std::string("the spec is not a JSON object"));
-  static const std::set<std::string> known = {"name",      "labels", "module",       "entry_point",
-                                              "args",      "env",    "inputs",       "outputs",
-                                              "timeout_s", "memory", "module_sha256"};
+  static const std::set<std::string> known = {
+      "name",   "labels",  "module",    "entry_point", "args",          "env",
+      "inputs", "outputs", "timeout_s", "memory",      "module_sha256", "constraints"};
   for (const auto& [key, value] : j.items())
     if (!known.contains(key)) return std::unexpected("unknown field '" + key + "' in the spec");
   JobSpec s;
@@ -97,6 +100,7 @@ std::expected<JobSpec, std::string> spec_from_json(const json& j) {
     if (timeout < 0) return std::unexpected(std::string("timeout_s is negative"));
     s.timeout_ms = static_cast<uint64_t>(timeout * 1000.0);
     s.memory_bytes = j.value("memory", uint64_t{0});
+    s.constraints = j.value("constraints", "");
   } catch (const json::exception& e) {
     return std::unexpected(std::string("malformed spec: ") + e.what());
   }
@@ -111,6 +115,8 @@ std::expected<JobSpec, std::string> spec_from_json(const json& j) {
     if (o.path.empty() || o.path.front() != '/' || o.name.empty())
       return std::unexpected("output " + o.name + ":" + o.path +
                              " needs a name and an absolute path");
+  if (auto sel = parse_selector(s.constraints); !sel)
+    return std::unexpected("constraints: " + sel.error());
   if (s.entry_point.empty()) return std::unexpected(std::string("entry_point is empty"));
   return s;
 }

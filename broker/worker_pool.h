@@ -21,6 +21,9 @@ class WorkerPool {
       : binary_(std::move(binary)), endpoint_(std::move(endpoint)), log_(std::move(log_file)) {}
   ~WorkerPool();
 
+  // Arguments every worker gets after `--endpoint E --name N` (a remote
+  // pool's keys and labels).
+  void set_extra_args(std::vector<std::string> args) { extra_args_ = std::move(args); }
   // Starts a worker called `name`. Fails with a message naming the binary.
   std::expected<void, std::string> spawn(const std::string& name);
   // Sends SIGKILL to the worker (it will show up in reap()).
@@ -38,6 +41,7 @@ class WorkerPool {
     pid_t pid;
   };
   std::string binary_, endpoint_, log_;
+  std::vector<std::string> extra_args_;
   std::vector<Proc> procs_;
 };
 

@@ -1,5 +1,5 @@
-// Broker <-> worker messages, and the cereal binary codec the store uses too. Multipart ZeroMQ: a DEALER in each worker, a
-// ROUTER in the broker. Each message is [type][cereal binary body]; the
+// Broker <-> worker messages, and the cereal binary codec the store uses too. Multipart ZeroMQ: a
+// DEALER in each worker, a ROUTER in the broker. Each message is [type][cereal binary body]; the
 // ROUTER adds the worker's identity in front. Heartbeats flow both ways every
 // second; three missed mean the peer is gone (the Paranoid Pirate shape).
 #pragma once
@@ -11,6 +11,7 @@
 #include <vector>
 
 #include <cereal/archives/binary.hpp>
+#include <cereal/types/map.hpp>
 #include <cereal/types/optional.hpp>
 #include <cereal/types/string.hpp>
 #include <cereal/types/vector.hpp>
@@ -28,13 +29,42 @@ inline constexpr char kStop[] = "stop";     // broker: {exec id}
 inline constexpr char kLog[] = "log";       // worker: {Log}
 inline constexpr char kDone[] = "done";     // worker: {Done}
 inline constexpr char kBye[] = "bye";       // broker: exit now
+// Remote workers only (docs/remote.md):
+inline constexpr char kNeed[] = "need";      // worker: {exec id}: send the module of this run
+inline constexpr char kModule[] = "module";  // broker: {ModuleBytes}
+
+// A file or directory to create under a remote worker's execution directory
+// before the run (an input, stdin), or an output file sent back after it.
+// `path` is relative and never holds "..".
+struct FileEntry {
+  std::string path;
+  bool directory = false;
+  std::string data;
+  template <class A>
+  void serialize(A& ar) {
+    ar(path, directory, data);
+  }
+};
+
+struct ModuleBytes {
+  std::string hash;
+  std::string bytes;
+  template <class A>
+  void serialize(A& ar) {
+    ar(hash, bytes);
+  }
+};
 
 struct Ready {
   std::string name;
   int32_t pid = 0;
+  // A remote worker (`shoal worker`): the broker registers it on this message.
+  bool remote = false;
+  std::string host;  // its pool: "<hostname>-<pool pid>"; slots are counted per host
+  std::map<std::string, std::string> labels;
   template <class A>
   void serialize(A& ar) {
-    ar(name, pid);
+    ar(name, pid, remote, host, labels);
   }
 };
 
@@ -61,10 +91,19 @@ struct Run {
   uint64_t timeout_ms = 0;
   uint64_t memory_bytes = 0;
   uint64_t stdout_cap = 0, stderr_cap = 0;
+  // Remote runs: mount host paths and stdin_path are relative to the
+  // worker's own execution directory, where `files` are created first; an
+  // empty `module` means "the module with module_hash, from the host's
+  // cache" (the worker asks with kNeed when it lacks it). Output files
+  // (under "out/") go back in Done::outputs, within the caps.
+  bool remote = false;
+  std::vector<FileEntry> files;
+  uint64_t output_bytes_cap = 0, output_files_cap = 0;
   template <class A>
   void serialize(A& ar) {
     ar(exec_id, job_id, module_hash, module, entry_point, args, env, mounts, stdin_path,
-       scratch_dir, timeout_ms, memory_bytes, stdout_cap, stderr_cap);
+       scratch_dir, timeout_ms, memory_bytes, stdout_cap, stderr_cap, remote, files,
+       output_bytes_cap, output_files_cap);
   }
 };
 
@@ -85,12 +124,29 @@ struct Done {
   std::string message;  // why it failed
   uint64_t stdout_bytes = 0, stderr_bytes = 0;
   uint64_t stdout_dropped = 0, stderr_dropped = 0;
+  // Remote runs: the output files, paths relative to "out/" ("outputs/a.txt").
+  std::vector<FileEntry> outputs;
+  std::string outputs_message;  // what the caps left out
   template <class A>
   void serialize(A& ar) {
     ar(exec_id, completed, exit_code, message, stdout_bytes, stderr_bytes, stdout_dropped,
-       stderr_dropped);
+       stderr_dropped, outputs, outputs_message);
   }
 };
+
+// Whether `path` is relative, non-empty, and has no "." or ".." component:
+// safe to join to a directory of ours whoever sent it.
+inline bool safe_relative_path(const std::string& path) {
+  if (path.empty() || path.front() == '/' || path.find('\0') != std::string::npos) return false;
+  size_t start = 0;
+  for (;;) {
+    size_t slash = path.find('/', start);
+    std::string part = path.substr(start, slash - start);
+    if (part.empty() || part == "." || part == "..") return false;
+    if (slash == std::string::npos) return true;
+    start = slash + 1;
+  }
+}
 
 template <class T>
 std::string encode(const T& value) {

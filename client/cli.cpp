@@ -54,6 +54,15 @@ int run_cli(int argc, char** argv) {
   add_wasm_commands(app, status);
   add_job_commands(app, status);
   add_serve_commands(app, status);
+  add_remote_commands(app, status);
+  // A broker on another host (docs/remote.md); the same as SHOAL_CONNECT and
+  // SHOAL_SERVER_KEY, which the connection reads.
+  app.add_option("--connect", "A remote broker's client endpoint, tcp://HOST:PORT")
+      ->envname("SHOAL_CONNECT")
+      ->each([](const std::string& v) { ::setenv("SHOAL_CONNECT", v.c_str(), 1); });
+  app.add_option("--server-key", "The remote broker's public key (shoal keys prints it)")
+      ->envname("SHOAL_SERVER_KEY")
+      ->each([](const std::string& v) { ::setenv("SHOAL_SERVER_KEY", v.c_str(), 1); });
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,5 +1,6 @@
 #include "client/client.h"
 
+#include <cstdlib>
 #include <fstream>
 #include <system_error>
 
@@ -20,7 +21,13 @@ struct Client::Impl {
   // A fresh socket (and a broker, when allowed and none runs).
   std::expected<void, std::string> reopen() {
     conn.reset();
-    auto c = Connection::open(dir, options.start_broker, options.shoal_binary, options.timeout);
+    // A remote broker (SHOAL_CONNECT, docs/remote.md) unless a state
+    // directory was named.
+    const char* remote = std::getenv("SHOAL_CONNECT");
+    auto c = options.state_dir.empty() && remote && *remote
+                 ? Connection::open(false)
+                 : Connection::open(dir, options.start_broker, options.shoal_binary,
+                                    options.timeout);
     if (!c) return std::unexpected(c.error());
     conn = std::move(*c);
     return {};

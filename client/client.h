@@ -40,7 +40,8 @@ class Connection;
 
 struct Options {
   // The broker's state directory; empty: $SHOAL_HOME, else
-  // $XDG_STATE_HOME/shoal, else ~/.local/state/shoal.
+  // $XDG_STATE_HOME/shoal, else ~/.local/state/shoal; or, when
+  // $SHOAL_CONNECT names a remote broker, that one (docs/remote.md).
   std::string state_dir;
   // Start a broker in the background when none runs (as `shoal` does),
   // with `shoal_binary serve`; empty: this program if it is `shoal`, else

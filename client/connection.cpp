@@ -5,10 +5,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <filesystem>
 #include <thread>
 
 #include "broker/client_protocol.h"
+#include "broker/keys.h"
 
 extern char** environ;
 
@@ -74,9 +76,8 @@ std::expected<std::string, std::string> shoal_binary() {
 }
 
 Connection::Connection(broker::StateDir dir)
-    : dir_(std::move(dir)), sock_(ctx_, zmq::socket_type::dealer) {
+    : dir_(std::move(dir)), where_(dir_.root), sock_(ctx_, zmq::socket_type::dealer) {
   sock_.set(zmq::sockopt::linger, 0);
-  sock_.connect(dir_.client_endpoint());
 }
 
 bool Connection::ping(std::chrono::milliseconds timeout) {
@@ -85,7 +86,48 @@ bool Connection::ping(std::chrono::milliseconds timeout) {
   return r && r->kind == protocol::kOk;
 }
 
+std::expected<std::unique_ptr<Connection>, std::string> Connection::open_remote(
+    const std::string& endpoint) {
+  const char* server_key = std::getenv("SHOAL_SERVER_KEY");
+  if (!server_key || !broker::valid_key(server_key))
+    return std::unexpected(
+        "connecting to " + endpoint +
+        " needs the broker's public key in SHOAL_SERVER_KEY or --server-key (40 characters; "
+        "`shoal keys` on the broker's host prints it)");
+  broker::StateDir dir = broker::state_dir();
+  auto keys = broker::identity_keys(dir, false);
+  if (!keys) return std::unexpected(keys.error());
+  std::unique_ptr<Connection> c(new Connection(dir));
+  c->where_ = endpoint;
+  c->sock_.set(zmq::sockopt::curve_serverkey, std::string(server_key));
+  c->sock_.set(zmq::sockopt::curve_publickey, keys->public_key);
+  c->sock_.set(zmq::sockopt::curve_secretkey, keys->secret_key);
+  // Handshake failures (a refused key) are reported through a monitor, so
+  // that they can be told apart from a broker that is not there.
+  std::string monitor_endpoint = "inproc://shoal-client-monitor";
+  if (zmq_socket_monitor(c->sock_.handle(), monitor_endpoint.c_str(),
+                         ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL) ==
+      0) {
+    c->monitor_.emplace(c->ctx_, zmq::socket_type::pair);
+    c->monitor_->connect(monitor_endpoint);
+  }
+  try {
+    c->sock_.connect(endpoint);
+  } catch (const zmq::error_t& e) {
+    return std::unexpected("cannot connect to " + endpoint + ": " + e.what());
+  }
+  c->send("ping", nlohmann::json::object());
+  auto r = c->next(std::chrono::milliseconds(5000));
+  if (r && r->kind == protocol::kOk) return c;
+  if (!r && r.error().starts_with("refused")) return std::unexpected(r.error());
+  return std::unexpected("the broker at " + endpoint +
+                         " did not answer within 5 s: check the address, that it runs with "
+                         "--listen, and SHOAL_SERVER_KEY (a wrong server key goes unanswered)");
+}
+
 std::expected<std::unique_ptr<Connection>, std::string> Connection::open(bool autostart) {
+  if (const char* remote = std::getenv("SHOAL_CONNECT"); remote && *remote)
+    return open_remote(remote);
   return open(broker::state_dir(), autostart);
 }
 
@@ -97,6 +139,7 @@ std::expected<std::unique_ptr<Connection>, std::string> Connection::open(
   // a stale socket is not mistaken for a broker.
   if (broker::broker_running(dir)) {
     std::unique_ptr<Connection> c(new Connection(dir));
+    c->sock_.connect(dir.client_endpoint());
     if (c->ping(answer_within)) return c;
     return std::unexpected("the broker for " + dir.root + " is running but does not answer; see " +
                            dir.log_file);
@@ -115,6 +158,7 @@ std::expected<std::unique_ptr<Connection>, std::string> Connection::open(
   while (std::chrono::steady_clock::now() < deadline) {
     if (::stat(dir.client_socket_path().c_str(), &st) == 0) {
       std::unique_ptr<Connection> c(new Connection(dir));
+      c->sock_.connect(dir.client_endpoint());
       if (c->ping(std::chrono::milliseconds(500))) return c;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
@@ -135,20 +179,42 @@ void Connection::send(const std::string& command, const nlohmann::json& body,
 
 std::expected<Reply, std::string> Connection::next(
     std::optional<std::chrono::milliseconds> timeout) {
-  zmq::pollitem_t item{sock_.handle(), 0, ZMQ_POLLIN, 0};
+  zmq::pollitem_t items[] = {{sock_.handle(), 0, ZMQ_POLLIN, 0},
+                             {monitor_ ? monitor_->handle() : nullptr, 0, ZMQ_POLLIN, 0}};
   timed_out_ = false;
   for (;;) {
     int n;
     try {
-      n = zmq::poll(&item, 1, timeout ? *timeout : std::chrono::milliseconds(-1));
+      n = zmq::poll(items, monitor_ ? 2 : 1, timeout ? *timeout : std::chrono::milliseconds(-1));
     } catch (const zmq::error_t& e) {
       if (e.num() == EINTR) return std::unexpected(std::string("interrupted"));
       throw;
     }
     if (n == 0) {
       timed_out_ = true;
-      return std::unexpected("the broker did not answer (" + dir_.root + ")");
+      return std::unexpected("the broker did not answer (" + where_ + ")");
     }
+    if (monitor_ && (items[1].revents & ZMQ_POLLIN)) {
+      // [event id (2 bytes) + value (4 bytes)][endpoint]
+      std::vector<zmq::message_t> event;
+      (void)zmq::recv_multipart(*monitor_, std::back_inserter(event));
+      if (!event.empty() && event[0].size() >= 6) {
+        uint16_t id;
+        uint32_t value;
+        std::memcpy(&id, event[0].data(), 2);
+        std::memcpy(&value, static_cast<const char*>(event[0].data()) + 2, 4);
+        if (id == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
+          return std::unexpected("refused by the broker at " + where_ + " (status " +
+                                 std::to_string(value) +
+                                 "): this host's key is not authorised there; run `shoal keys "
+                                 "add-client KEY` on the broker's host with the key `shoal keys "
+                                 "generate` prints here");
+        return std::unexpected("refused by the broker at " + where_ +
+                               ": the CURVE handshake failed (a wrong SHOAL_SERVER_KEY?)");
+      }
+      continue;
+    }
+    if (!(items[0].revents & ZMQ_POLLIN)) continue;
     std::vector<zmq::message_t> parts;
     (void)zmq::recv_multipart(sock_, std::back_inserter(parts));
     if (parts.size() < 3 || parts[0].to_string() != protocol::kVersion)

@@ -1,5 +1,7 @@
 // A connection to the user's broker over the client protocol
-// (docs/protocol.md), starting the broker when none answers.
+// (docs/protocol.md), starting the broker when none answers; or, when
+// SHOAL_CONNECT=tcp://HOST:PORT is set (`shoal --connect`), to a broker on
+// another host over CURVE (docs/remote.md), never starting one.
 #pragma once
 
 #include <chrono>
@@ -32,6 +34,9 @@ class Connection {
   // Connects to the broker of this user's state directory. When none
   // answers and `autostart` is set, starts one in the background (it exits
   // after `idle_exit` without work) and waits until it answers.
+  // With SHOAL_CONNECT, connects to that broker with the server key in
+  // SHOAL_SERVER_KEY and this host's keys (`shoal keys generate`); fails
+  // naming the cause when the key is refused or nothing answers in 5 s.
   static std::expected<std::unique_ptr<Connection>, std::string> open(bool autostart = true);
   // The same for the broker of `dir`; a broker is started by running
   // `shoal_binary serve` (empty: see shoal_binary()). A running broker must
@@ -58,11 +63,15 @@ class Connection {
  private:
   Connection(broker::StateDir dir);
   bool ping(std::chrono::milliseconds timeout);
+  static std::expected<std::unique_ptr<Connection>, std::string> open_remote(
+      const std::string& endpoint);
 
   broker::StateDir dir_;
+  std::string where_;  // for messages: the state directory, or the remote endpoint
   zmq::context_t ctx_;
   zmq::socket_t sock_;
   bool timed_out_ = false;
+  std::optional<zmq::socket_t> monitor_;  // remote: handshake failures
 };
 
 }  // namespace shoal::client

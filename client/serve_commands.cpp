@@ -3,6 +3,7 @@
 #include <cstdlib>
 
 #include "broker/broker.h"
+#include "broker/constraints.h"
 #include "client/commands.h"
 #include "client/job_view.h"
 #include "client/worker_path.h"
@@ -18,8 +19,19 @@ void add_serve_commands(CLI::App& app, int& status) {
   serve->add_option("--state-dir", *state,
                     "State directory (default: $SHOAL_HOME, else "
                     "$XDG_STATE_HOME/shoal, else ~/.local/state/shoal)");
-  serve->add_option("--workers", opts->workers, "Worker processes (default: one per core)")
-      ->check(CLI::Range(1, 1024));
+  serve
+      ->add_option("--workers", opts->workers,
+                   "Local worker processes (default: one per core; 0: none, for a broker that "
+                   "serves remote worker pools only)")
+      ->check(CLI::Range(0, 1024));
+  auto labels = std::make_shared<std::vector<std::string>>();
+  serve->add_option("--listen", opts->listen,
+                    "Also listen on TCP for clients on other hosts, tcp://ADDR:PORT, with CURVE "
+                    "keys (docs/remote.md); worker pools connect to PORT + 1");
+  serve->add_option("--listen-workers", opts->listen_workers,
+                    "Where remote worker pools connect (default: --listen's PORT + 1)");
+  serve->add_option("--label", *labels, "A label key=value of the local workers, for --constraints")
+      ->allow_extra_args(false);
   serve->add_option("--idle-exit", *idle, "Exit after this many seconds without work (0: never)")
       ->capture_default_str();
   serve
@@ -31,7 +43,14 @@ void add_serve_commands(CLI::App& app, int& status) {
   serve->add_option("--log-level", opts->log_level, "debug, info, warn or error")
       ->check(CLI::IsMember({"debug", "info", "warn", "error"}))
       ->capture_default_str();
-  serve->callback([&status, opts, state, idle, quiet] {
+  serve->callback([&status, opts, state, idle, quiet, labels, serve] {
+    if (serve->count("--workers") && opts->workers == 0) opts->workers = -1;
+    auto parsed = jobs::parse_labels(*labels);
+    if (!parsed) {
+      status = fail(parsed.error());
+      return;
+    }
+    opts->labels = *parsed;
     if (!state->empty()) ::setenv("SHOAL_HOME", state->c_str(), 1);
     opts->dir = broker::state_dir();
     auto worker = worker_path();

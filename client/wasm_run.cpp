@@ -9,6 +9,7 @@
 #include <iterator>
 
 #include "broker/client_protocol.h"
+#include "broker/constraints.h"
 #include "broker/fetch.h"
 #include "client/commands.h"
 #include "client/format.h"
@@ -28,6 +29,7 @@ struct RunOpts {
   std::string entry = "_start", name, memory, stdin_file;
   double timeout = 0, wait_timeout = 0;
   bool wait = true, id_only = false, follow = false, dry_run = false;
+  std::string constraints;  // a label selector on workers (docs/remote.md)
 };
 
 std::expected<std::string, std::string> read_all(const std::string& path) {
@@ -75,6 +77,11 @@ int run(RunOpts& o) {
   auto spec = build_spec(o.module, o.args, o.env, o.inputs, o.outputs, o.labels, o.entry, o.name,
                          o.timeout, o.memory);
   if (!spec) return fail(spec.error());
+  if (!o.constraints.empty()) {
+    if (auto sel = jobs::parse_selector(o.constraints); !sel)
+      return fail("--constraints: " + sel.error());
+    (*spec)["constraints"] = o.constraints;
+  }
   if (o.dry_run) {
     fmt::print("{}", render_yaml(*spec));
     return 0;
@@ -176,6 +183,8 @@ void add_wasm_commands(CLI::App& app, int& status) {
   cmd->add_flag("--id-only", o->id_only, "Print only the job id");
   cmd->add_flag("-f,--follow", o->follow, "Stream the program's stdout and stderr as it runs");
   cmd->add_flag("--dry-run", o->dry_run, "Print the job spec and submit nothing");
+  cmd->add_option("--constraints", o->constraints,
+                  "Run only on workers whose labels match, e.g. 'zone=a,gpu!=true'");
   cmd->callback([&status, o] { status = run(*o); });
 }
 

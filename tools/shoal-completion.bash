@@ -38,7 +38,8 @@ _shoal() {
   for ((i = 1; i < COMP_CWORD; i++)); do
     w=${COMP_WORDS[i]}
     case "$cmd" in
-      "") [[ $w == @(exec|wasm|job|serve|shutdown) ]] && cmd=$w ;;
+      "") [[ $w == @(exec|wasm|job|serve|shutdown|keys|worker) ]] && cmd=$w ;;
+      keys) [[ $w == @(generate|add-client|add-worker|list|remove) ]] && cmd="keys $w" ;;
       wasm) [[ $w == run ]] && cmd="wasm run" ;;
       job)
         [[ $w == @(list|logs|describe|get|stop|delete|prune|executions|history|wait) ]] &&
@@ -49,19 +50,22 @@ _shoal() {
 
   local flags=""
   case "$cmd" in
-    "") flags="--help --version" ;;
+    "") flags="--help --version --connect --server-key" ;;
     exec) flags="--dir -e --env --entry-point --timeout --memory --stdout-limit --stderr-limit
                  --max-fds --help" ;;
     "wasm run") flags="-e --env -i --input -o --output --entry-point --timeout --memory --name
                        -l --labels --stdin --wait --no-wait --wait-timeout-secs --id-only
-                       -f --follow --dry-run --help" ;;
+                       -f --follow --dry-run --constraints --help" ;;
     "job list") flags="--id-filter --limit --order-by --order-reversed -l --labels --output
                        --hide-header --wide --no-style --help" ;;
     "job logs") flags="-f --follow -t --tail --stream --help" ;;
     "job describe" | "job executions" | "job history") flags="--output --help" ;;
     "job get") flags="--output-dir --help" ;;
     "job prune") flags="--older-than --help" ;;
-    serve) flags="--state-dir --workers --idle-exit --max-attempts --quiet --help" ;;
+    serve) flags="--state-dir --workers --idle-exit --max-attempts --quiet --log-level --listen
+                  --listen-workers --label --help" ;;
+    worker) flags="--connect --server-key --slots --label --state-dir --help" ;;
+    "keys add-client" | "keys add-worker") flags="--name --help" ;;
     *) flags="--help" ;;
   esac
 
@@ -92,7 +96,7 @@ _shoal() {
       compopt -o filenames 2>/dev/null
       return
       ;;
-    "job get:--output-dir" | "serve:--state-dir")
+    "job get:--output-dir" | "serve:--state-dir" | "worker:--state-dir")
       COMPREPLY=($(compgen -d -- "$cur"))
       compopt -o filenames 2>/dev/null
       return
@@ -100,7 +104,8 @@ _shoal() {
     *:-e | *:--env | *:-o | *:--output | *:--entry-point | *:--timeout | *:--memory | \
       *:--name | *:-l | *:--labels | *:--wait-timeout-secs | *:--id-filter | *:--limit | \
       *:-t | *:--tail | *:--older-than | *:--workers | *:--idle-exit | *:--max-attempts | \
-      *:--stdout-limit | *:--stderr-limit | *:--max-fds)
+      *:--stdout-limit | *:--stderr-limit | *:--max-fds | *:--constraints | *:--connect | \
+      *:--server-key | *:--listen | *:--listen-workers | *:--label | *:--slots)
       return  # a free-form value
       ;;
   esac
@@ -110,7 +115,8 @@ _shoal() {
     return
   fi
   case "$cmd" in
-    "") COMPREPLY=($(compgen -W "exec wasm job serve shutdown" -- "$cur")) ;;
+    "") COMPREPLY=($(compgen -W "exec wasm job serve shutdown keys worker" -- "$cur")) ;;
+    keys) COMPREPLY=($(compgen -W "generate add-client add-worker list remove" -- "$cur")) ;;
     wasm) COMPREPLY=($(compgen -W "run" -- "$cur")) ;;
     job)
       COMPREPLY=($(compgen -W "list logs describe get stop delete prune executions history wait" \

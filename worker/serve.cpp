@@ -8,6 +8,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <filesystem>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -18,6 +19,8 @@
 #include "broker/worker_protocol.h"
 #include "wasi/environment.h"
 #include "worker/engine.h"
+#include "worker/remote_files.h"
+#include "worker/remote_link.h"
 
 namespace shoal::worker {
 namespace {
@@ -62,6 +65,17 @@ class ForwardSink final : public wasi::OutputSink {
 void run_job(zmq::socket_t& pipe, wire::Run run, RunControl* control) {
   wire::Done done;
   done.exec_id = run.exec_id;
+  // A remote run brings its files; they live in its own directory here.
+  const std::string exec_dir = run.remote ? run.scratch_dir : "";
+  if (run.remote) {
+    if (auto r = materialize(run, exec_dir); !r) {
+      done.message = r.error();
+      send(pipe, wire::kDone, wire::encode(done));
+      std::error_code ec;
+      std::filesystem::remove_all(exec_dir, ec);
+      return;
+    }
+  }
   ForwardSink out(pipe, run.exec_id, 1, run.stdout_cap ? run.stdout_cap : UINT64_MAX);
   ForwardSink err(pipe, run.exec_id, 2, run.stderr_cap ? run.stderr_cap : UINT64_MAX);
 
@@ -114,6 +128,12 @@ void run_job(zmq::socket_t& pipe, wire::Run run, RunControl* control) {
   done.stderr_bytes = err.written();
   done.stdout_dropped = out.dropped();
   done.stderr_dropped = err.dropped();
+  if (run.remote) {
+    done.outputs =
+        collect_outputs(exec_dir, run.output_files_cap, run.output_bytes_cap, done.outputs_message);
+    std::error_code ec;
+    std::filesystem::remove_all(exec_dir, ec);
+  }
   send(pipe, wire::kDone, wire::encode(done));
 }
 
@@ -175,8 +195,10 @@ class JobThread {
 int serve_command(int argc, char** argv) {
   CLI::App app{"Serve the broker as one worker of its pool.", "shoal-worker serve"};
   std::string endpoint, name;
+  RemoteOptions remote;
   app.add_option("--endpoint", endpoint, "The broker's worker endpoint")->required();
   app.add_option("--name", name, "This worker's name")->required();
+  add_remote_options(app, remote);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -187,13 +209,38 @@ int serve_command(int argc, char** argv) {
   zmq::socket_t broker(ctx, zmq::socket_type::dealer);
   broker.set(zmq::sockopt::routing_id, name);
   broker.set(zmq::sockopt::linger, 2000);
+  if (auto r = secure_link(broker, remote); !r) {
+    fmt::print(stderr, "shoal-worker {}: {}\n", name, r.error());
+    return 125;
+  }
   broker.connect(endpoint);
+  const bool is_remote = remote.remote();
+  // A remote link may stall; the loop must keep its heartbeats, so it never
+  // blocks on a send there (what cannot be queued is dropped).
+  const auto flags = is_remote ? zmq::send_flags::dontwait : zmq::send_flags::none;
+  auto to_broker = [&](std::string_view type, const std::string& body) {
+    try {
+      if (!broker.send(zmq::buffer(type), flags | zmq::send_flags::sndmore)) return;
+      (void)broker.send(zmq::buffer(body), flags);
+    } catch (const zmq::error_t&) {
+    }
+  };
+  std::optional<wire::Run> waiting;  // a remote run whose module is on its way
   zmq::socket_t pipe(ctx, zmq::socket_type::pair);
   const std::string pipe_endpoint = "inproc://job";
   pipe.bind(pipe_endpoint);
 
-  send(broker, wire::kReady, wire::encode(wire::Ready{name, static_cast<int32_t>(::getpid())}));
+  wire::Ready ready;
+  ready.name = name;
+  ready.pid = static_cast<int32_t>(::getpid());
+  if (is_remote) {
+    ready.remote = true;
+    ready.host = remote.host;
+    ready.labels = remote.labels;
+  }
+  to_broker(wire::kReady, wire::encode(ready));
   auto last_heard = Clock::now();
+  bool heard = false;
   auto next_beat = Clock::now() + std::chrono::milliseconds(wire::kHeartbeatMs);
   std::unique_ptr<RunControl> control;
   JobThread job(ctx, pipe_endpoint);
@@ -209,13 +256,35 @@ int serve_command(int argc, char** argv) {
       std::vector<zmq::message_t> parts;
       (void)zmq::recv_multipart(broker, std::back_inserter(parts));
       last_heard = Clock::now();
+      heard = true;
       std::string type = parts.empty() ? "" : parts[0].to_string();
-      if (type == wire::kRun && parts.size() == 2 && running_exec.empty()) {
+      auto start = [&](wire::Run run) {
+        running_exec = run.exec_id;
+        control = std::make_unique<RunControl>();
+        job.start(std::move(run), control.get());
+      };
+      if (type == wire::kRun && parts.size() == 2 && running_exec.empty() && !waiting) {
         auto run = wire::decode<wire::Run>(parts[1].data(), parts[1].size());
-        if (run) {
-          running_exec = run->exec_id;
-          control = std::make_unique<RunControl>();
-          job.start(std::move(*run), control.get());
+        if (run && run->remote) {
+          run->scratch_dir = remote.work_dir + "/scratch/" + run->exec_id;
+          if (!run->module.empty()) {
+            cache_module(remote.work_dir + "/modules", run->module_hash, run->module);
+          } else if (auto cached = cached_module(remote.work_dir + "/modules", run->module_hash)) {
+            run->module = std::move(*cached);
+          } else {
+            to_broker(wire::kNeed, run->exec_id);
+            waiting = std::move(run);
+            continue;
+          }
+        }
+        if (run) start(std::move(*run));
+      } else if (type == wire::kModule && parts.size() == 2 && waiting) {
+        auto m = wire::decode<wire::ModuleBytes>(parts[1].data(), parts[1].size());
+        if (m && m->hash == waiting->module_hash) {
+          cache_module(remote.work_dir + "/modules", m->hash, m->bytes);
+          waiting->module = std::move(m->bytes);
+          start(std::move(*waiting));
+          waiting.reset();
         }
       } else if (type == wire::kStop && parts.size() == 2) {
         if (control && parts[1].to_string() == running_exec) control->cancel();
@@ -229,8 +298,7 @@ int serve_command(int argc, char** argv) {
       (void)zmq::recv_multipart(pipe, std::back_inserter(parts));
       if (parts.size() == 2) {
         std::string type = parts[0].to_string();
-        broker.send(parts[0], zmq::send_flags::sndmore);
-        broker.send(parts[1], zmq::send_flags::none);
+        to_broker(type, parts[1].to_string());
         if (type == wire::kDone) {
           control.reset();
           running_exec.clear();
@@ -238,14 +306,21 @@ int serve_command(int argc, char** argv) {
       }
     }
     if (Clock::now() >= next_beat) {
-      send(broker, wire::kHeartbeat);
+      to_broker(wire::kHeartbeat, "");
       next_beat = Clock::now() + std::chrono::milliseconds(wire::kHeartbeatMs);
     }
-    if (Clock::now() - last_heard >
-        std::chrono::milliseconds(wire::kHeartbeatMs * wire::kHeartbeatLiveness)) {
-      // The broker is gone; a new one starts its own pool.
+    // A remote worker waits for a broker that is not up yet; once it has
+    // heard one, silence means the link or the broker is gone.
+    if ((heard || !is_remote) &&
+        Clock::now() - last_heard >
+            std::chrono::milliseconds(wire::kHeartbeatMs * wire::kHeartbeatLiveness)) {
+      // The broker is gone: a new local broker starts its own pool, and a
+      // remote pool starts this worker again to reconnect. The job is
+      // abandoned, since the broker re-queues it anyway.
       if (control) control->cancel();
-      return 0;
+      if (is_remote)
+        fmt::print(stderr, "shoal-worker {}: lost the broker at {}; leaving\n", name, endpoint);
+      return is_remote ? 3 : 0;
     }
   }
 }

@@ -17,7 +17,10 @@ complete_line() {
 }
 
 expect_eq "registered" "complete -F _shoal shoal" "$(complete -p shoal)"
-expect_eq "commands" "exec job serve shutdown wasm " "$(complete_line shoal '')"
+expect_eq "commands" "exec job keys serve shutdown wasm worker " "$(complete_line shoal '')"
+expect_eq "keys subcommands" "add-client add-worker generate list remove " \
+  "$(complete_line shoal keys '')"
+expect_eq "worker flags" "--server-key --slots --state-dir " "$(complete_line shoal worker --s)"
 expect_eq "a command's prefix" "job " "$(complete_line shoal j)"
 expect_eq "job subcommands" \
   "delete describe executions get history list logs prune stop wait " \

@@ -1,0 +1,172 @@
+// Remote workers (docs/remote.md): a worker pool on another host
+// (`shoal worker`) has none of the broker's files, so its runs carry the
+// bytes: the inputs (read here, URL inputs from the URL cache), stdin, and
+// the module once per host; the output files come back in `done`.
+#include <filesystem>
+#include <fstream>
+
+#include "broker/broker_impl.h"
+
+namespace shoal::broker {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::expected<std::string, std::string> read_file(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::unexpected(path.string() + ": cannot be read");
+  std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (in.bad()) return std::unexpected(path.string() + ": read error");
+  return data;
+}
+
+// Adds `source` (a file or a directory tree) under `dest` to `files`.
+// Symbolic links inside a directory are left out: their targets may lie
+// anywhere on the broker's host.
+std::expected<void, std::string> bundle(const fs::path& source, const std::string& dest,
+                                        std::vector<wire::FileEntry>& files, uint64_t& bytes,
+                                        uint64_t cap) {
+  std::error_code ec;
+  auto add_file = [&](const fs::path& p,
+                      const std::string& rel) -> std::expected<void, std::string> {
+    uint64_t size = fs::file_size(p, ec);
+    if (ec) return std::unexpected(p.string() + ": " + ec.message());
+    if (bytes + size > cap)
+      return std::unexpected("the inputs exceed " + std::to_string(cap) +
+                             " bytes, the most a remote worker is sent");
+    auto data = read_file(p);
+    if (!data) return std::unexpected(data.error());
+    bytes += data->size();
+    files.push_back({rel, false, std::move(*data)});
+    return {};
+  };
+  auto status = fs::status(source, ec);
+  if (ec) return std::unexpected(source.string() + ": " + ec.message());
+  if (fs::is_regular_file(status)) return add_file(source, dest + "/" + source.filename().string());
+  if (!fs::is_directory(status))
+    return std::unexpected(source.string() + ": neither a file nor a directory");
+  files.push_back({dest, true, ""});
+  for (auto it = fs::recursive_directory_iterator(source, ec);
+       !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    auto st = it->symlink_status(ec);
+    if (ec) break;
+    std::string rel = dest + "/" + fs::relative(it->path(), source, ec).string();
+    if (fs::is_directory(st))
+      files.push_back({rel, true, ""});
+    else if (fs::is_regular_file(st))
+      if (auto r = add_file(it->path(), rel); !r) return r;
+  }
+  if (ec) return std::unexpected(source.string() + ": " + ec.message());
+  return {};
+}
+
+}  // namespace
+
+void Broker::on_remote_ready(const std::string& name, const wire::Ready& ready) {
+  auto it = workers_.find(name);
+  if (it != workers_.end()) {
+    if (!it->second.remote) {
+      send_to_worker(name, wire::kBye, "");  // a remote worker may not take a local name
+      return;
+    }
+    // The same worker again: it restarted after losing us, so whatever it ran is over.
+    if (!it->second.exec_id.empty())
+      on_worker_lost(name, "restarted after losing the broker");
+    else
+      workers_.erase(it);
+  }
+  WorkerState w;
+  w.name = name;
+  w.ready = true;
+  w.last_seen = Clock::now();
+  w.remote = true;
+  w.host = ready.host.empty() ? name : ready.host;
+  w.labels = ready.labels;
+  std::string labels;
+  for (const auto& [k, v] : w.labels) labels += (labels.empty() ? "" : ",") + k + "=" + v;
+  log_->info("remote worker {} joined from {} (labels: {})", name, w.host,
+             labels.empty() ? "none" : labels);
+  workers_[name] = std::move(w);
+}
+
+std::expected<void, std::string> Broker::make_remote(WorkerState& w, const jobs::Job& job,
+                                                     wire::Run& run, const std::string& scratch) {
+  run.remote = true;
+  run.scratch_dir.clear();
+  run.output_bytes_cap = opt_.output_bytes_cap;
+  run.output_files_cap = opt_.output_files_cap;
+  uint64_t bytes = 0;
+  size_t input = 0;
+  for (auto& m : run.mounts) {
+    if (m.read_only) {
+      std::string dest = "in/" + std::to_string(input++);
+      if (m.host.empty()) return std::unexpected("input " + m.guest + " was not staged");
+      std::error_code ec;
+      bool single = fs::is_regular_file(m.host, ec);
+      if (auto r = bundle(m.host, dest, run.files, bytes, opt_.input_bytes_cap); !r)
+        return std::unexpected("input " + r.error());
+      // A single file is mounted as itself, as it is locally.
+      m.host = single ? run.files.back().path : dest;
+    } else {
+      // An output directory: scratch/out/NAME here, out/NAME there.
+      std::string rel = fs::path(m.host).lexically_relative(scratch).string();
+      run.files.push_back({rel, true, ""});
+      m.host = rel;
+    }
+  }
+  if (!run.stdin_path.empty()) {
+    auto data = read_file(run.stdin_path);
+    if (!data) return std::unexpected("stdin " + data.error());
+    run.files.push_back({"stdin", false, std::move(*data)});
+    run.stdin_path = "stdin";
+  }
+  // The module travels once per host; the worker asks (kNeed) if its cache lost it.
+  if (!host_modules_[w.host].insert(job.spec.module_hash).second) run.module.clear();
+  return {};
+}
+
+void Broker::on_need_module(WorkerState& w, const std::string& exec_id) {
+  if (exec_id != w.exec_id) return;  // a run that is no longer its
+  auto job = active_.find(w.job_id);
+  if (job == active_.end()) return;
+  auto module = store_->get_blob(job->second.spec.module_hash);
+  if (!module || !*module) {
+    log_->error("worker {} asked for module {}, which the store lacks", w.name,
+                job->second.spec.module_hash);
+    return;
+  }
+  log_->debug("sending module {} to {} again", job->second.spec.module_hash, w.name);
+  send_to_worker(
+      w.name, wire::kModule,
+      wire::encode(wire::ModuleBytes{job->second.spec.module_hash, std::move(**module)}));
+}
+
+void Broker::unpack_outputs(const wire::Done& done, const std::string& scratch, jobs::Job& job) {
+  size_t refused = 0;
+  for (const auto& f : done.outputs) {
+    fs::path dest = fs::path(scratch) / "out" / f.path;
+    std::error_code ec;
+    // Only into an output directory this run was given.
+    std::string top = f.path.substr(0, f.path.find('/'));
+    if (!wire::safe_relative_path(f.path) || f.path.find('/') == std::string::npos ||
+        !fs::is_directory(fs::path(scratch) / "out" / top, ec)) {
+      ++refused;
+      continue;
+    }
+    fs::create_directories(dest.parent_path(), ec);
+    if (f.directory) {
+      fs::create_directories(dest, ec);
+      continue;
+    }
+    std::ofstream out(dest, std::ios::binary | std::ios::trunc);
+    out.write(f.data.data(), static_cast<std::streamsize>(f.data.size()));
+    if (!out) ++refused;
+  }
+  if (!done.outputs_message.empty()) event(job, "Output", "on the worker: " + done.outputs_message);
+  if (refused)
+    event(job, "Output",
+          std::to_string(refused) +
+              " output files from the worker had unusable paths and were dropped");
+}
+
+}  // namespace shoal::broker
