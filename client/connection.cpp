@@ -3,9 +3,11 @@
 #include <fcntl.h>
 #include <spawn.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
 #include <thread>
 
 #include "broker/client_protocol.h"
@@ -22,7 +24,17 @@ std::string auto_idle_exit() {
   return v && *v ? v : "600";
 }
 
-std::expected<void, std::string> start_broker(const broker::StateDir& dir) {
+// The last line the broker wrote to its log: why it stopped, when it did.
+std::string last_log_line(const std::string& log_file) {
+  std::ifstream in(log_file);
+  std::string line, last;
+  while (std::getline(in, line))
+    if (!line.empty()) last = line;
+  if (last.starts_with("shoal: ")) last = last.substr(7);
+  return last;
+}
+
+std::expected<pid_t, std::string> start_broker(const broker::StateDir& dir) {
   std::error_code ec;
   auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
   if (ec) return std::unexpected("cannot find shoal's own executable: " + ec.message());
@@ -45,7 +57,7 @@ std::expected<void, std::string> start_broker(const broker::StateDir& dir) {
   posix_spawn_file_actions_destroy(&fa);
   posix_spawnattr_destroy(&attr);
   if (rc != 0) return std::unexpected("cannot start the broker: " + std::string(std::strerror(rc)));
-  return {};
+  return pid;
 }
 
 }  // namespace
@@ -76,9 +88,17 @@ std::expected<std::unique_ptr<Connection>, std::string> Connection::open(bool au
   if (!autostart)
     return std::unexpected("no broker is running for " + dir.root +
                            " (start one with shoal serve)");
-  if (auto r = start_broker(dir); !r) return std::unexpected(r.error());
+  auto started = start_broker(dir);
+  if (!started) return std::unexpected(started.error());
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   while (std::chrono::steady_clock::now() < deadline) {
+    // A broker that cannot open its state (a damaged store, a full disk)
+    // exits at once, its reason the last line of its log.
+    int status;
+    // (When another broker won the race for the lock, that one answers.)
+    if (::waitpid(*started, &status, WNOHANG) == *started && !broker::broker_running(dir))
+      return std::unexpected("the broker did not start: " + last_log_line(dir.log_file) + " (see " +
+                             dir.log_file + ")");
     if (::stat(dir.client_socket_path().c_str(), &st) == 0) {
       std::unique_ptr<Connection> c(new Connection(dir));
       if (c->ping(std::chrono::milliseconds(500))) return c;
