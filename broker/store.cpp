@@ -5,6 +5,7 @@
 #include <lmdb.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cereal/archives/binary.hpp>
 #include <cerrno>
 #include <cstring>
@@ -170,6 +171,18 @@ void Batch::put_output(const std::string& job_id, const std::string& name, const
 
 void Batch::delete_job(const std::string& job_id) {
   ops_.push_back(DeleteJob{job_id});
+}
+
+Batch Batch::job_records_except(const std::vector<std::string>& refused) const {
+  Batch out;
+  for (const auto& op : ops_) {
+    const std::string* id = nullptr;
+    if (auto* j = std::get_if<PutJob>(&op)) id = &j->id;
+    if (auto* d = std::get_if<DeleteJob>(&op)) id = &d->id;
+    if (id && std::find(refused.begin(), refused.end(), *id) == refused.end())
+      out.ops_.push_back(op);
+  }
+  return out;
 }
 
 std::expected<std::unique_ptr<Store>, std::string> Store::open(const std::string& dir) {

@@ -48,6 +48,12 @@ class Batch {
   bool empty() const { return ops_.empty(); }
   size_t size() const { return ops_.size(); }
 
+  // What of a batch whose commit failed must be tried again: the job records
+  // (each job's latest state) and deletions, except those of the jobs in
+  // `refused` (submissions whose clients were told they failed). Logs,
+  // outputs and blobs are left out: they are what fills a disk.
+  Batch job_records_except(const std::vector<std::string>& refused) const;
+
  private:
   friend class Store;
   struct PutJob {

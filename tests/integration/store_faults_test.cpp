@@ -7,8 +7,10 @@
 
 #include <signal.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include "tests/support/shoal_home.h"
 #include "tests/support/tmpfs.h"
@@ -162,4 +164,33 @@ BOOST_AUTO_TEST_CASE(a_state_directory_that_is_not_ours_is_reported,
                           "/run: Permission denied; move away what is in its place, or set "
                           "SHOAL_HOME to another directory\n",
              r.err);
+}
+
+// Regression: a_job_that_ended_while_the_disk_was_full_stayed_running. The
+// commit that recorded the end (with the job's 2 MiB output file, which no
+// longer fits) failed and was dropped whole, so the store kept the job
+// Running until the broker restarted. The job's record is now written with
+// the next commit that fits.
+BOOST_AUTO_TEST_CASE(a_job_that_ended_while_the_disk_was_full_stayed_running,
+                     *boost::unit_test::precondition(shoal::test::can_mount_tmpfs)) {
+  shoal::test::Tmpfs disk("32m");
+  Home h(disk.path());
+  auto s = h.shoal({"wasm", "run", "--wait=false", "--id-only", "--timeout", "1.5",
+                    test_wasm("flood_files"), "hold", "/outputs/out.bin", "2"});
+  BOOST_TEST_REQUIRE(s.status == 0, s.err);
+  const std::string id = trim(s.out);
+  for (int i = 0; i < 200 && !h.shoal({"job", "logs", id}).out.ends_with("written\n"); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  BOOST_TEST_REQUIRE(h.job(id)["state"] == "Running");
+  disk.fill("filler");
+  h.shoal({"job", "wait", id});  // the broker tells its followers, stored or not
+  fs::remove(disk.path() + "/filler");
+  json j;
+  for (int i = 0; i < 200; ++i) {
+    j = h.job(id);
+    if (j["state"] != "Running") break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  BOOST_TEST(j["state"] == "Failed");
+  BOOST_TEST(j["message"] == "the program timed out after 1.5 s (--timeout)");
 }

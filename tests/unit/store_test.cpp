@@ -383,3 +383,21 @@ BOOST_AUTO_TEST_CASE(a_data_file_truncated_after_its_header_is_refused_not_crash
                                    "uses "),
              s.error());
 }
+
+BOOST_AUTO_TEST_CASE(a_failed_batch_keeps_the_job_records_to_try_again_but_not_the_refused) {
+  test::TempDir d;
+  auto s = open_store(d.path());
+  jobs::Job ended = make_job(1), refused = make_job(2);
+  Batch failed;
+  failed.put_job(ended);
+  failed.put_job(refused);
+  failed.append_log(ended.id, 1, Stream::stdout_, "dropped\n");
+  failed.put_blob("module", "bytes");
+  Batch retry = failed.job_records_except({refused.id});
+  BOOST_TEST(retry.size() == 1u);
+  BOOST_TEST_REQUIRE(s->commit(retry).has_value());
+  BOOST_TEST(s->get_job(ended.id)->has_value());
+  BOOST_TEST(!s->get_job(refused.id)->has_value());
+  BOOST_TEST(s->read_logs(ended.id)->empty());
+  BOOST_TEST(!*s->has_blob("module"));
+}

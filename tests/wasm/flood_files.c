@@ -1,7 +1,8 @@
 // Output floods. "files DIR N" creates N one-byte files in DIR; "big PATH
 // MIB" writes MIB MiB to one file in 1 MiB writes; "sparse PATH GIB" makes
-// a file of GIB GiB by writing one byte at its end. Prints what it made,
-// or the first error and how far it got.
+// a file of GIB GiB by writing one byte at its end; "hold PATH MIB" writes
+// MIB MiB to one file, prints "written", then loops until stopped. Prints
+// what it made, or the first error and how far it got.
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -54,10 +55,19 @@ static int sparse(const char* path, long long gib) {
   return 0;
 }
 
+static int hold(const char* path, long long mib) {
+  if (big(path, mib) != 0) return 1;
+  printf("written\n");
+  fflush(stdout);
+  volatile unsigned long n = 0;
+  for (;;) ++n;
+}
+
 int main(int argc, char** argv) {
+  if (argc == 4 && strcmp(argv[1], "hold") == 0) return hold(argv[2], atoll(argv[3]));
   if (argc == 4 && strcmp(argv[1], "files") == 0) return files(argv[2], atol(argv[3]));
   if (argc == 4 && strcmp(argv[1], "big") == 0) return big(argv[2], atoll(argv[3]));
   if (argc == 4 && strcmp(argv[1], "sparse") == 0) return sparse(argv[2], atoll(argv[3]));
-  printf("usage: flood_files files DIR N | big PATH MIB | sparse PATH GIB\n");
+  printf("usage: flood_files files DIR N | big PATH MIB | sparse PATH GIB | hold PATH MIB\n");
   return 2;
 }
