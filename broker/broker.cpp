@@ -397,12 +397,14 @@ void Broker::notify(const jobs::Job& job) {
 void Broker::flush() {
   if (!batch_.empty()) {
     auto r = store_->commit(batch_);
+    std::vector<std::string> refused;
     if (!r) {
       log_->error("commit failed: {}", r.error());
       // Nothing of the batch landed: acknowledgements become errors.
       for (auto& o : outgoing_) {
         if (o.kind == protocol::kOk && o.body.contains("id") && o.body.contains("submitted")) {
           std::string id = o.body["id"];
+          refused.push_back(id);
           active_.erase(id);
           std::erase(queue_, id);
           o.kind = protocol::kError;
@@ -411,7 +413,9 @@ void Broker::flush() {
         }
       }
     }
-    batch_ = Batch();
+    // The other jobs' states (a job that ended, one that was dispatched) are
+    // tried again with the next commit, so that none stays behind in the store.
+    batch_ = r ? Batch() : batch_.job_records_except(refused);
   }
   for (auto& o : outgoing_) {
     clients_.send(zmq::buffer(o.identity), zmq::send_flags::sndmore);

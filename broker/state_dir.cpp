@@ -68,12 +68,16 @@ std::expected<void, std::string> prepare(const StateDir& dir) {
   for (const std::string& p : {dir.root, dir.run_dir, dir.store_dir, dir.scratch, dir.cache}) {
     std::error_code ec;
     std::filesystem::create_directories(p, ec);
-    if (ec) return std::unexpected("cannot create " + p + ": " + ec.message());
+    if (ec)
+      return std::unexpected("cannot create the state directory " + p + ": " + ec.message() +
+                             "; move away what is in its place, or set SHOAL_HOME to another "
+                             "directory");
   }
   // The sockets' directory is private: nobody else may reach this user's jobs.
   for (const std::string& p : {dir.root, dir.run_dir}) {
     if (::chmod(p.c_str(), 0700) != 0)
-      return std::unexpected("cannot make " + p + " private: " + std::strerror(errno));
+      return std::unexpected("cannot make " + p + " private: " + std::strerror(errno) +
+                             "; the state directory must belong to you (or set SHOAL_HOME)");
   }
   return {};
 }

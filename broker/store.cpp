@@ -5,7 +5,9 @@
 #include <lmdb.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cereal/archives/binary.hpp>
+#include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <sstream>
@@ -19,6 +21,45 @@ constexpr uint64_t kMaxMapSize = 1ull << 40;
 
 std::string lmdb_error(const char* what, int rc) {
   return std::string("store: ") + what + ": " + mdb_strerror(rc);
+}
+
+// Why mdb_env_open failed, naming the file at fault and what to do.
+std::string open_error(const std::string& dir, int rc) {
+  const std::string data = dir + "/data.mdb", lock = dir + "/lock.mdb";
+  struct stat st;
+  for (const std::string& f : {data, lock})
+    if (::stat(f.c_str(), &st) == 0 && !S_ISREG(st.st_mode))
+      return "store: " + f + " is not a regular file, so " + dir +
+             " is not a shoal store; move it away or set SHOAL_HOME to another directory";
+  switch (rc) {
+    case MDB_INVALID:
+    case MDB_VERSION_MISMATCH:
+      return "store: " + data + " is not a shoal store (" + mdb_strerror(rc) +
+             "); move it away or set SHOAL_HOME to another directory";
+    case EACCES:
+    case EPERM:
+    case EROFS:
+      return "store: cannot open " + dir + " for writing (" + mdb_strerror(rc) +
+             "); it must belong to you and be writable, or set SHOAL_HOME to another directory";
+    case ENOSPC:
+    case EDQUOT:
+      return "store: cannot open " + dir + ": " + mdb_strerror(rc) +
+             "; free some space on that disk and try again";
+    default:
+      return lmdb_error(("open " + dir).c_str(), rc);
+  }
+}
+
+// A commit that failed for lack of space, or for another reason.
+std::string commit_error(const std::string& dir, int rc) {
+  if (rc == ENOSPC || rc == EDQUOT)
+    return "store: no space left on the disk of " + dir + " (" + mdb_strerror(rc) +
+           "); nothing was written; free some space there, or remove old jobs with "
+           "`shoal job prune`, and try again";
+  if (rc == MDB_PANIC)
+    return "store: " + dir + " failed earlier and cannot be written until the broker restarts (" +
+           mdb_strerror(rc) + "); restart it with `shoal shutdown`";
+  return lmdb_error(("commit to " + dir).c_str(), rc);
 }
 
 MDB_val val(const std::string& s) {
@@ -132,10 +173,24 @@ void Batch::delete_job(const std::string& job_id) {
   ops_.push_back(DeleteJob{job_id});
 }
 
+Batch Batch::job_records_except(const std::vector<std::string>& refused) const {
+  Batch out;
+  for (const auto& op : ops_) {
+    const std::string* id = nullptr;
+    if (auto* j = std::get_if<PutJob>(&op)) id = &j->id;
+    if (auto* d = std::get_if<DeleteJob>(&op)) id = &d->id;
+    if (id && std::find(refused.begin(), refused.end(), *id) == refused.end())
+      out.ops_.push_back(op);
+  }
+  return out;
+}
+
 std::expected<std::unique_ptr<Store>, std::string> Store::open(const std::string& dir) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
-  if (ec) return std::unexpected("store: cannot create " + dir + ": " + ec.message());
+  if (ec)
+    return std::unexpected("store: cannot create the directory " + dir + ": " + ec.message() +
+                           "; move away what is in its place or set SHOAL_HOME");
   std::unique_ptr<Store> s(new Store());
   s->dir_ = dir;
   if (int rc = mdb_env_create(&s->env_); rc != 0) return std::unexpected(lmdb_error("create", rc));
@@ -145,19 +200,42 @@ std::expected<std::unique_ptr<Store>, std::string> Store::open(const std::string
   s->map_size_ = kInitialMapSize;
   mdb_env_set_mapsize(s->env_, s->map_size_);
   if (int rc = mdb_env_open(s->env_, dir.c_str(), MDB_NOTLS, 0600); rc != 0) {
-    std::string msg = rc == MDB_INVALID || rc == MDB_VERSION_MISMATCH
-                          ? "store: " + dir + "/data.mdb is not a shoal store (" +
-                                mdb_strerror(rc) + "); move it away or set SHOAL_HOME"
-                          : lmdb_error(("open " + dir).c_str(), rc);
+    std::string msg = open_error(dir, rc);
     mdb_env_close(s->env_);
     s->env_ = nullptr;
     return std::unexpected(msg);
   }
   mdb_env_info(s->env_, &info);
   s->map_size_ = std::max<uint64_t>(info.me_mapsize, kInitialMapSize);
+  // LMDB reads its pages through a memory map: a page past the end of a
+  // truncated file would be SIGBUS, not an error. Its header says how many
+  // pages are in use; a file shorter than that is damaged.
+  MDB_stat env_stat;
+  struct stat file;
+  if (mdb_env_stat(s->env_, &env_stat) == 0 && ::stat((dir + "/data.mdb").c_str(), &file) == 0) {
+    uint64_t needed = (uint64_t{info.me_last_pgno} + 1) * env_stat.ms_psize;
+    if (static_cast<uint64_t>(file.st_size) < needed)
+      return std::unexpected("store: " + dir + "/data.mdb is damaged: it is " +
+                             std::to_string(file.st_size) + " bytes long but its header uses " +
+                             std::to_string(needed) +
+                             " (was it truncated?); restore it from a backup, or move it away "
+                             "to start afresh");
+  }
 
   Txn t(s->env_, true);
-  if (t.status() != 0) return std::unexpected(lmdb_error("begin", t.status()));
+  if (t.status() != 0) return std::unexpected(open_error(dir, t.status()));
+  // An LMDB database that holds something but no shoal format record belongs
+  // to another program: refuse it rather than add our tables to it.
+  {
+    MDB_dbi main_dbi, meta_dbi;
+    MDB_stat st;
+    if (mdb_dbi_open(t.get(), nullptr, 0, &main_dbi) == 0 &&
+        mdb_stat(t.get(), main_dbi, &st) == 0 && st.ms_entries > 0 &&
+        mdb_dbi_open(t.get(), "meta", 0, &meta_dbi) != 0)
+      return std::unexpected("store: " + dir +
+                             "/data.mdb is an LMDB database of another program (it has no "
+                             "shoal format record); move it away or set SHOAL_HOME");
+  }
   struct {
     const char* name;
     unsigned* dbi;
@@ -191,7 +269,7 @@ Store::~Store() {
 
 std::expected<void, std::string> Store::apply(const Batch& batch) {
   Txn t(env_, true);
-  if (t.status() != 0) return std::unexpected(lmdb_error("begin", t.status()));
+  if (t.status() != 0) return std::unexpected(commit_error(dir_, t.status()));
   MDB_txn* txn = t.get();
   for (const auto& op : batch.ops_) {
     int rc = 0;
@@ -251,12 +329,11 @@ std::expected<void, std::string> Store::apply(const Batch& batch) {
       if (rc == 0) rc = delete_prefix(txn, outputs_, d->id + '\0');
     }
     if (rc == MDB_MAP_FULL) return std::unexpected(std::string("MAP_FULL"));
-    if (rc != 0) return std::unexpected(lmdb_error("write", rc));
+    if (rc != 0) return std::unexpected(commit_error(dir_, rc));
   }
   int rc = t.commit();
   if (rc == MDB_MAP_FULL) return std::unexpected(std::string("MAP_FULL"));
-  if (rc == ENOSPC) return std::unexpected(std::string("store: no space left on device"));
-  if (rc != 0) return std::unexpected(lmdb_error("commit", rc));
+  if (rc != 0) return std::unexpected(commit_error(dir_, rc));
   return {};
 }
 
@@ -266,7 +343,9 @@ std::expected<void, std::string> Store::commit(const Batch& batch) {
     auto r = apply(batch);
     if (r || r.error() != "MAP_FULL") return r;
     if (map_size_ * 2 > kMaxMapSize)
-      return std::unexpected(std::string("store: the store is full"));
+      return std::unexpected("store: " + dir_ + " has reached its largest size (" +
+                             std::to_string(kMaxMapSize >> 30) +
+                             " GiB); remove old jobs with `shoal job prune` and try again");
     // No transaction is open here, so the map may grow.
     if (int rc = mdb_env_set_mapsize(env_, map_size_ * 2); rc != 0)
       return std::unexpected(lmdb_error("grow", rc));
@@ -282,7 +361,9 @@ std::expected<std::optional<jobs::Job>, std::string> Store::get_job(const std::s
   if (rc == MDB_NOTFOUND) return std::nullopt;
   if (rc != 0) return std::unexpected(lmdb_error("read", rc));
   auto job = decode<jobs::Job>(v);
-  if (!job) return std::unexpected(job.error());
+  if (!job)
+    return std::unexpected("store: the record of job " + id + " in " + dir_ +
+                           " is corrupt; remove it with `shoal job delete " + id + "`");
   return std::optional<jobs::Job>(std::move(*job));
 }
 
@@ -324,7 +405,7 @@ std::expected<std::vector<jobs::Job>, std::string> Store::list_jobs(const ListQu
     MDB_val jk = val(id), jv;
     if (mdb_get(t.get(), jobs_, &jk, &jv) != 0) continue;
     auto job = decode<jobs::Job>(jv);
-    if (!job) return std::unexpected(job.error());
+    if (!job) continue;  // get_job names it
     bool labels_match = true;
     for (const auto& [key, value] : q.labels) {
       auto it = job->spec.labels.find(key);
@@ -344,7 +425,7 @@ std::expected<std::vector<jobs::Job>, std::string> Store::unfinished_jobs() {
   MDB_val k, v;
   for (int rc = c.get(k, v, MDB_FIRST); rc == 0; rc = c.get(k, v, MDB_NEXT)) {
     auto job = decode<jobs::Job>(v);
-    if (!job) return std::unexpected(job.error());
+    if (!job) continue;  // one damaged record must not hold back the others
     if (!jobs::is_terminal(job->state)) out.push_back(std::move(*job));
   }
   std::sort(out.begin(), out.end(),
@@ -360,7 +441,7 @@ std::expected<std::vector<std::string>, std::string> Store::finished_before(int6
   MDB_val k, v;
   for (int rc = c.get(k, v, MDB_FIRST); rc == 0; rc = c.get(k, v, MDB_NEXT)) {
     auto job = decode<jobs::Job>(v);
-    if (!job) return std::unexpected(job.error());
+    if (!job) continue;
     if (jobs::is_terminal(job->state) && job->modified_ns < before_ns) out.push_back(job->id);
   }
   return out;

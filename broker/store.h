@@ -5,7 +5,9 @@
 // Writes are gathered in a Batch and applied in one transaction by commit(),
 // so that many changes share one fsync under load (group commit). A commit
 // that hits MDB_MAP_FULL grows the map and retries; a commit that fails
-// (disk full, I/O error) changes nothing and returns the reason.
+// (disk full, I/O error) changes nothing, returns the reason (naming the
+// store and what to do), and leaves the store usable: once space is freed the
+// next commit succeeds. Every earlier commit stays readable meanwhile.
 //
 // Not thread-safe: one thread uses a Store.
 #pragma once
@@ -46,6 +48,12 @@ class Batch {
   bool empty() const { return ops_.empty(); }
   size_t size() const { return ops_.size(); }
 
+  // What of a batch whose commit failed must be tried again: the job records
+  // (each job's latest state) and deletions, except those of the jobs in
+  // `refused` (submissions whose clients were told they failed). Logs,
+  // outputs and blobs are left out: they are what fills a disk.
+  Batch job_records_except(const std::vector<std::string>& refused) const;
+
  private:
   friend class Store;
   struct PutJob {
@@ -81,8 +89,9 @@ struct ListQuery {
 class Store {
  public:
   // Opens (creating when needed) the store in `dir`. Fails with a message
-  // when the directory holds something that is not a shoal store, or a store
-  // of a newer format.
+  // naming the file at fault when the directory holds something that is not
+  // a shoal store (a foreign or damaged data.mdb, a directory in its place),
+  // a store of a newer format, or cannot be written (permissions, space).
   static std::expected<std::unique_ptr<Store>, std::string> open(const std::string& dir);
   ~Store();
   Store(const Store&) = delete;
@@ -90,6 +99,8 @@ class Store {
 
   std::expected<void, std::string> commit(const Batch& batch);
 
+  // A record that does not decode is an error naming the job; the listings
+  // below skip such records, so that one damaged job holds back no other.
   std::expected<std::optional<jobs::Job>, std::string> get_job(const std::string& id);
   // The one job id that starts with `prefix`; errors name the prefix and,
   // when ambiguous, some of the matches.

@@ -3,10 +3,12 @@
 #include <fcntl.h>
 #include <spawn.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <thread>
 
 #include "broker/client_protocol.h"
@@ -24,7 +26,18 @@ std::string auto_idle_exit() {
   return v && *v ? v : "600";
 }
 
-std::expected<void, std::string> start_broker(const broker::StateDir& dir, const std::string& exe) {
+// The last line the broker wrote to its log: why it stopped, when it did.
+std::string last_log_line(const std::string& log_file) {
+  std::ifstream in(log_file);
+  std::string line, last;
+  while (std::getline(in, line))
+    if (!line.empty()) last = line;
+  if (last.starts_with("shoal: ")) last = last.substr(7);
+  return last;
+}
+
+std::expected<pid_t, std::string> start_broker(const broker::StateDir& dir,
+                                               const std::string& exe) {
   if (auto r = broker::prepare(dir); !r) return std::unexpected(r.error());
   posix_spawnattr_t attr;
   posix_spawnattr_init(&attr);
@@ -49,7 +62,7 @@ std::expected<void, std::string> start_broker(const broker::StateDir& dir, const
   posix_spawn_file_actions_destroy(&fa);
   posix_spawnattr_destroy(&attr);
   if (rc != 0) return std::unexpected("cannot start the broker: " + std::string(std::strerror(rc)));
-  return {};
+  return pid;
 }
 
 }  // namespace
@@ -153,9 +166,17 @@ std::expected<std::unique_ptr<Connection>, std::string> Connection::open(
     if (!found) return std::unexpected(found.error());
     exe = *found;
   }
-  if (auto r = start_broker(dir, exe); !r) return std::unexpected(r.error());
+  auto started = start_broker(dir, exe);
+  if (!started) return std::unexpected(started.error());
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   while (std::chrono::steady_clock::now() < deadline) {
+    // A broker that cannot open its state (a damaged store, a full disk)
+    // exits at once, its reason the last line of its log.
+    int status;
+    // (When another broker won the race for the lock, that one answers.)
+    if (::waitpid(*started, &status, WNOHANG) == *started && !broker::broker_running(dir))
+      return std::unexpected("the broker did not start: " + last_log_line(dir.log_file) + " (see " +
+                             dir.log_file + ")");
     if (::stat(dir.client_socket_path().c_str(), &st) == 0) {
       std::unique_ptr<Connection> c(new Connection(dir));
       c->sock_.connect(dir.client_endpoint());

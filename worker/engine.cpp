@@ -255,19 +255,6 @@ std::expected<uint32_t, RunError> run_wasi_command(std::span<const uint8_t> modu
   auto webassembly = get(ctx, ctx->Global(), "WebAssembly").As<v8::Object>();
   auto instance_ctor = get(ctx, webassembly, "Instance").As<v8::Function>();
   v8::Local<v8::Value> argv[] = {mod, imports};
-  v8::Local<v8::Object> wasm_instance;
-  if (!instance_ctor->NewInstance(ctx, 2, argv).ToLocal(&wasm_instance)) {
-    if (instance.exited) return *env.exit_code();
-    return std::unexpected(RunError{Kind::trap, exception_text(isolate, ctx, tc)});
-  }
-  auto exports = get(ctx, wasm_instance, "exports").As<v8::Object>();
-  auto memory = get(ctx, exports, "memory");
-  if (memory->IsWasmMemoryObject())
-    instance.memory.Reset(isolate, memory.As<v8::WasmMemoryObject>());
-  auto entry = get(ctx, exports, options.entry_point);
-  if (!entry->IsFunction())
-    return std::unexpected(
-        RunError{Kind::no_entry, "export '" + options.entry_point + "' is not a function"});
   v8::MaybeLocal<v8::Value> result;
   bool timed_out = false;
   if (options.control) options.control->attach(isolate);
@@ -278,9 +265,22 @@ std::expected<uint32_t, RunError> run_wasi_command(std::span<const uint8_t> modu
     }
   } detach{options.control};
   {
+    // The timeout and stop requests cover instantiation too: a module's start
+    // function runs inside it, before the entry point, and may never return.
     std::optional<Watchdog> watchdog;
     if (options.timeout) watchdog.emplace(isolate, *options.timeout);
-    result = entry.As<v8::Function>()->Call(ctx, v8::Undefined(isolate), 0, nullptr);
+    v8::Local<v8::Object> wasm_instance;
+    if (instance_ctor->NewInstance(ctx, 2, argv).ToLocal(&wasm_instance)) {
+      auto exports = get(ctx, wasm_instance, "exports").As<v8::Object>();
+      auto memory = get(ctx, exports, "memory");
+      if (memory->IsWasmMemoryObject())
+        instance.memory.Reset(isolate, memory.As<v8::WasmMemoryObject>());
+      auto entry = get(ctx, exports, options.entry_point);
+      if (!entry->IsFunction())
+        return std::unexpected(
+            RunError{Kind::no_entry, "export '" + options.entry_point + "' is not a function"});
+      result = entry.As<v8::Function>()->Call(ctx, v8::Undefined(isolate), 0, nullptr);
+    }
     if (watchdog) timed_out = watchdog->stop();
   }
   const bool cancelled = options.control && options.control->cancelled();

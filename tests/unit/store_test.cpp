@@ -1,11 +1,14 @@
 // The LMDB job store, on a real LMDB environment in a temporary directory.
 #include <boost/test/unit_test.hpp>
 
+#include <lmdb.h>
+
 #include <filesystem>
 #include <fstream>
 
 #include "broker/store.h"
 #include "tests/support/process.h"
+#include "tests/support/tmpfs.h"
 
 using namespace shoal;
 using broker::Batch;
@@ -208,4 +211,193 @@ BOOST_AUTO_TEST_CASE(unfinished_and_old_finished_jobs_are_found) {
   BOOST_TEST(unfinished[1].id == running.id);
   BOOST_TEST(*s->finished_before(100) == std::vector<std::string>{done.id});
   BOOST_TEST(s->finished_before(10)->empty());
+}
+
+// What a full disk, a damaged or foreign file, or a damaged record does to
+// the store: each is a clear error, never a crash, and what was stored
+// before stays readable.
+namespace {
+
+// Writes raw bytes under `key` in the named database of the store in `dir`,
+// bypassing Store (as a damaged disk or another program would).
+void put_raw(const std::string& dir, const char* db, const std::string& key,
+             const std::string& value) {
+  MDB_env* env;
+  MDB_txn* txn;
+  MDB_dbi dbi;
+  BOOST_TEST_REQUIRE(mdb_env_create(&env) == 0);
+  mdb_env_set_maxdbs(env, 8);
+  BOOST_TEST_REQUIRE(mdb_env_open(env, dir.c_str(), 0, 0600) == 0);
+  BOOST_TEST_REQUIRE(mdb_txn_begin(env, nullptr, 0, &txn) == 0);
+  BOOST_TEST_REQUIRE(mdb_dbi_open(txn, db, MDB_CREATE, &dbi) == 0);
+  MDB_val k{key.size(), const_cast<char*>(key.data())};
+  MDB_val v{value.size(), const_cast<char*>(value.data())};
+  BOOST_TEST_REQUIRE(mdb_put(txn, dbi, &k, &v, 0) == 0);
+  BOOST_TEST_REQUIRE(mdb_txn_commit(txn) == 0);
+  mdb_env_close(env);
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(a_full_disk_fails_a_commit_clearly_and_the_store_goes_on_once_space_is_freed,
+                     *boost::unit_test::precondition(test::can_mount_tmpfs)) {
+  test::Tmpfs disk("8m");
+  const std::string dir = disk.path() + "/store";
+  auto s = open_store(dir);
+  jobs::Job first = make_job(1);
+  Batch b;
+  b.put_job(first);
+  b.append_log(first.id, 1, Stream::stdout_, "kept\n");
+  BOOST_TEST_REQUIRE(s->commit(b).has_value());
+
+  disk.fill("filler");
+  // Commits of distinct 256 KiB logs until one fails: LMDB reuses free
+  // pages first, so the first few may still fit.
+  std::string error;
+  int committed = 0;
+  for (int i = 0; i < 64 && error.empty(); ++i) {
+    Batch more;
+    jobs::Job j = make_job(100 + i);
+    more.put_job(j);
+    more.append_log(j.id, 1, Stream::stdout_, std::string(256 << 10, char('a' + i % 26)));
+    auto r = s->commit(more);
+    if (r)
+      ++committed;
+    else
+      error = r.error();
+  }
+  BOOST_TEST_MESSAGE("commits before the disk was full: " << committed);
+  BOOST_TEST(error ==
+             "store: no space left on the disk of " + dir +
+                 " (No space left on device); nothing was written; free some space there, or "
+                 "remove old jobs with `shoal job prune`, and try again");
+  // Everything committed before is still there.
+  BOOST_TEST((*s->get_job(first.id))->id == first.id);
+  BOOST_TEST(s->read_logs(first.id)->at(0).data == "kept\n");
+  broker::ListQuery all;
+  all.limit = 1000;
+  BOOST_TEST(s->list_jobs(all)->size() == size_t(committed + 1));
+
+  std::filesystem::remove(disk.path() + "/filler");
+  Batch after;
+  jobs::Job later = make_job(1000);
+  after.put_job(later);
+  auto r = s->commit(after);
+  BOOST_TEST(r.has_value(), (r ? "" : r.error()));
+  BOOST_TEST(s->get_job(later.id)->has_value());
+}
+
+BOOST_AUTO_TEST_CASE(a_foreign_lmdb_database_is_refused_and_left_untouched) {
+  test::TempDir d;
+  put_raw(d.path(), nullptr, "someone_else", "their data");
+  auto before = std::filesystem::file_size(d.path() + "/data.mdb");
+  auto s = Store::open(d.path());
+  BOOST_TEST_REQUIRE(!s.has_value());
+  BOOST_TEST(s.error() == "store: " + d.path() +
+                              "/data.mdb is an LMDB database of another program (it has no shoal "
+                              "format record); move it away or set SHOAL_HOME");
+  BOOST_TEST(std::filesystem::file_size(d.path() + "/data.mdb") == before);
+}
+
+BOOST_AUTO_TEST_CASE(a_directory_in_place_of_the_data_file_is_named) {
+  test::TempDir d;
+  std::filesystem::create_directory(d.path() + "/data.mdb");
+  auto s = Store::open(d.path());
+  BOOST_TEST_REQUIRE(!s.has_value());
+  BOOST_TEST(s.error() == "store: " + d.path() + "/data.mdb is not a regular file, so " + d.path() +
+                              " is not a shoal store; move it away or set SHOAL_HOME to another "
+                              "directory");
+}
+
+BOOST_AUTO_TEST_CASE(a_truncated_data_file_is_reported_not_crashed_on) {
+  test::TempDir d;
+  {
+    auto s = open_store(d.path());
+    Batch b;
+    b.put_job(make_job(1));
+    BOOST_TEST_REQUIRE(s->commit(b).has_value());
+  }
+  std::filesystem::resize_file(d.path() + "/data.mdb", 100);
+  auto s = Store::open(d.path());
+  BOOST_TEST_REQUIRE(!s.has_value());
+  BOOST_TEST(s.error().find("data.mdb is not a shoal store") != std::string::npos, s.error());
+}
+
+BOOST_AUTO_TEST_CASE(garbage_in_the_lock_file_is_harmless) {
+  test::TempDir d;
+  jobs::Job j = make_job(1);
+  {
+    auto s = open_store(d.path());
+    Batch b;
+    b.put_job(j);
+    BOOST_TEST_REQUIRE(s->commit(b).has_value());
+  }
+  std::ofstream(d.path() + "/lock.mdb", std::ios::trunc) << std::string(8192, 'z');
+  auto s = open_store(d.path());
+  BOOST_TEST((*s->get_job(j.id))->id == j.id);
+}
+
+// Regression: one_corrupt_record_stopped_recovery_of_every_job. A job
+// record that did not decode made unfinished_jobs (the broker's recovery)
+// and list_jobs fail as a whole.
+BOOST_AUTO_TEST_CASE(one_corrupt_record_stopped_recovery_of_every_job) {
+  test::TempDir d;
+  jobs::Job queued = make_job(1);
+  queued.state = jobs::JobState::queued;
+  {
+    auto s = open_store(d.path());
+    Batch b;
+    b.put_job(queued);
+    BOOST_TEST_REQUIRE(s->commit(b).has_value());
+  }
+  put_raw(d.path(), "jobs", "j-damaged", "\x01\x02 not a job record");
+  auto s = open_store(d.path());
+  auto unfinished = s->unfinished_jobs();
+  BOOST_TEST_REQUIRE(unfinished.has_value());
+  BOOST_TEST_REQUIRE(unfinished->size() == 1u);
+  BOOST_TEST(unfinished->at(0).id == queued.id);
+  BOOST_TEST(s->list_jobs({})->size() == 1u);
+  auto bad = s->get_job("j-damaged");
+  BOOST_TEST_REQUIRE(!bad.has_value());
+  BOOST_TEST(bad.error() == "store: the record of job j-damaged in " + d.path() +
+                                " is corrupt; remove it with `shoal job delete j-damaged`");
+}
+
+// LMDB maps the file: pages past the end of a truncated file would be
+// SIGBUS on first read, so the store checks the length against the header.
+BOOST_AUTO_TEST_CASE(a_data_file_truncated_after_its_header_is_refused_not_crashed_on) {
+  test::TempDir d;
+  {
+    auto s = open_store(d.path());
+    for (int i = 0; i < 20; ++i) {
+      Batch b;
+      b.put_blob("blob" + std::to_string(i), std::string(64 << 10, 'b'));
+      BOOST_TEST_REQUIRE(s->commit(b).has_value());
+    }
+  }
+  std::filesystem::resize_file(d.path() + "/data.mdb", 3 * 4096);
+  auto s = Store::open(d.path());
+  BOOST_TEST_REQUIRE(!s.has_value());
+  BOOST_TEST(s.error().starts_with("store: " + d.path() +
+                                   "/data.mdb is damaged: it is 12288 bytes long but its header "
+                                   "uses "),
+             s.error());
+}
+
+BOOST_AUTO_TEST_CASE(a_failed_batch_keeps_the_job_records_to_try_again_but_not_the_refused) {
+  test::TempDir d;
+  auto s = open_store(d.path());
+  jobs::Job ended = make_job(1), refused = make_job(2);
+  Batch failed;
+  failed.put_job(ended);
+  failed.put_job(refused);
+  failed.append_log(ended.id, 1, Stream::stdout_, "dropped\n");
+  failed.put_blob("module", "bytes");
+  Batch retry = failed.job_records_except({refused.id});
+  BOOST_TEST(retry.size() == 1u);
+  BOOST_TEST_REQUIRE(s->commit(retry).has_value());
+  BOOST_TEST(s->get_job(ended.id)->has_value());
+  BOOST_TEST(!s->get_job(refused.id)->has_value());
+  BOOST_TEST(s->read_logs(ended.id)->empty());
+  BOOST_TEST(!*s->has_blob("module"));
 }

@@ -1,0 +1,196 @@
+// The state directory under faults, through the real `shoal` binary and
+// broker: a full disk, damaged or foreign files, a directory or file where
+// the other should be. Each is reported in one clear line naming the file
+// and what to do, with a non-zero exit; nothing crashes; what was stored
+// before stays readable.
+#include <boost/test/unit_test.hpp>
+
+#include <signal.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "tests/support/shoal_home.h"
+#include "tests/support/tmpfs.h"
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using shoal::test::Home;
+using shoal::test::TempDir;
+using shoal::test::test_wasm;
+using shoal::test::trim;
+
+namespace {
+
+bool has(const std::string& haystack, const std::string& needle) {
+  return haystack.find(needle) != std::string::npos;
+}
+
+// A state directory with one finished job in it, its broker shut down.
+struct Used : TempDir {
+  std::string id;
+  Used() {
+    Home h(path());
+    auto r = h.shoal({"wasm", "run", "--id-only", test_wasm("exit_code"), "7"});
+    id = trim(r.out);
+    BOOST_TEST_REQUIRE(id.starts_with("j-"), r.err);
+  }
+  std::string store() const { return path() + "/store"; }
+};
+
+// `shoal serve` and an auto-starting command both refuse the state, saying
+// `message`; nothing is left running.
+void refused(const Used& state, const std::string& message) {
+  Home h(state.path());
+  // `shoal serve` logs to stderr too: the reason is its last line.
+  auto serve = h.shoal({"serve"});
+  BOOST_TEST(serve.status == 1);
+  BOOST_TEST(serve.err.ends_with("\nshoal: " + message + "\n"), serve.err);
+  auto list = h.shoal({"job", "list"});
+  BOOST_TEST(list.status != 0);
+  BOOST_TEST(has(list.err,
+                 "the broker did not start: " + message + " (see " + state.path() + "/broker.log)"),
+             list.err);
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(a_full_disk_fails_new_submissions_clearly_and_keeps_earlier_jobs,
+                     *boost::unit_test::precondition(shoal::test::can_mount_tmpfs)) {
+  shoal::test::Tmpfs disk("32m");
+  Home h(disk.path());
+  auto first = h.shoal({"wasm", "run", "--id-only", test_wasm("args_env"), "before"});
+  BOOST_TEST_REQUIRE(first.status == 0, first.err);
+  const std::string id = trim(first.out);
+  const std::string logs_before = h.shoal({"job", "logs", id}).out;
+  const int broker = h.broker_pid();
+
+  disk.fill("filler");
+  // Submissions with 100 KiB of environment each, until the store is full
+  // (LMDB reuses free pages first, so the first few may still fit).
+  std::string error;
+  int accepted = 0;
+  for (int i = 0; i < 100 && error.empty(); ++i) {
+    auto r = h.shoal({"wasm", "run", "--wait=false", "--id-only", "-e",
+                      "BIG=" + std::string(100 << 10, char('a' + i % 26)), test_wasm("exit_code"),
+                      std::to_string(i)});
+    if (r.status == 0)
+      ++accepted;
+    else
+      error = r.err;
+  }
+  BOOST_TEST_MESSAGE("submissions accepted on the full disk: " << accepted);
+  BOOST_TEST(
+      has(error, "the job could not be stored: store: no space left on the disk of " + disk.path() +
+                     "/store (No space left on device); nothing was "
+                     "written; free some space there, or remove old jobs with `shoal job "
+                     "prune`, and try again"),
+      error);
+
+  // The broker is still up, the same process, and the earlier job readable.
+  BOOST_TEST(::kill(broker, 0) == 0);
+  BOOST_TEST(h.broker_pid() == broker);
+  BOOST_TEST(h.job(id)["state"] == "Completed");
+  BOOST_TEST(h.shoal({"job", "logs", id}).out == logs_before);
+  BOOST_TEST(h.shoal({"job", "list"}).status == 0);
+
+  fs::remove(disk.path() + "/filler");
+  auto after = h.shoal({"wasm", "run", test_wasm("exit_code"), "9"});
+  BOOST_TEST(after.status == 9, after.err);
+  BOOST_TEST(after.out == "exiting with 9\n");
+}
+
+BOOST_AUTO_TEST_CASE(garbage_in_the_data_file_is_reported) {
+  Used state;
+  std::ofstream(state.store() + "/data.mdb", std::ios::trunc) << std::string(65536, '\x5a');
+  refused(state, "store: " + state.store() +
+                     "/data.mdb is not a shoal store (MDB_INVALID: File is not an LMDB file); "
+                     "move it away or set SHOAL_HOME to another directory");
+}
+
+BOOST_AUTO_TEST_CASE(a_truncated_data_file_is_reported) {
+  Used state;
+  fs::resize_file(state.store() + "/data.mdb", 100);
+  refused(state, "store: " + state.store() +
+                     "/data.mdb is not a shoal store (MDB_INVALID: File is not an LMDB file); "
+                     "move it away or set SHOAL_HOME to another directory");
+}
+
+BOOST_AUTO_TEST_CASE(a_directory_in_place_of_the_data_file_is_reported) {
+  Used state;
+  fs::remove(state.store() + "/data.mdb");
+  fs::create_directory(state.store() + "/data.mdb");
+  refused(state, "store: " + state.store() + "/data.mdb is not a regular file, so " +
+                     state.store() +
+                     " is not a shoal store; move it away or set SHOAL_HOME to another "
+                     "directory");
+}
+
+BOOST_AUTO_TEST_CASE(a_file_in_place_of_the_store_directory_is_reported) {
+  Used state;
+  fs::remove_all(state.store());
+  std::ofstream(state.store()) << "not a directory";
+  Home h(state.path());
+  const std::string message =
+      "cannot create the state directory " + state.store() +
+      ": Not a directory; move away what is in its place, or set SHOAL_HOME "
+      "to another directory";
+  auto serve = h.shoal({"serve"});
+  BOOST_TEST(serve.status == 1);
+  BOOST_TEST(serve.err == "shoal: " + message + "\n");
+  auto list = h.shoal({"job", "list"});
+  BOOST_TEST(list.status != 0);
+  BOOST_TEST(list.err == "shoal: " + message + "\n");
+}
+
+// The state directory of another user: the broker, run as nobody, may not
+// write it (root would pass every permission check, hence setpriv).
+BOOST_AUTO_TEST_CASE(a_state_directory_that_is_not_ours_is_reported,
+                     *boost::unit_test::precondition([](boost::unit_test::test_unit_id) {
+                       boost::test_tools::assertion_result r(::geteuid() == 0 &&
+                                                             fs::exists("/usr/bin/setpriv"));
+                       r.message() << "skipped: needs root and setpriv";
+                       return r;
+                     })) {
+  Used state;
+  fs::permissions(state.path(), fs::perms::owner_all);
+  auto r = shoal::test::run_process({"/usr/bin/setpriv", "--reuid=65534", "--regid=65534",
+                                     "--clear-groups", "/usr/bin/env", "SHOAL_HOME=" + state.path(),
+                                     shoal::test::shoal_bin(), "serve"});
+  BOOST_TEST(r.status == 1);
+  BOOST_TEST(r.err == "shoal: cannot create the state directory " + state.path() +
+                          "/run: Permission denied; move away what is in its place, or set "
+                          "SHOAL_HOME to another directory\n",
+             r.err);
+}
+
+// Regression: a_job_that_ended_while_the_disk_was_full_stayed_running. The
+// commit that recorded the end (with the job's 2 MiB output file, which no
+// longer fits) failed and was dropped whole, so the store kept the job
+// Running until the broker restarted. The job's record is now written with
+// the next commit that fits.
+BOOST_AUTO_TEST_CASE(a_job_that_ended_while_the_disk_was_full_stayed_running,
+                     *boost::unit_test::precondition(shoal::test::can_mount_tmpfs)) {
+  shoal::test::Tmpfs disk("32m");
+  Home h(disk.path());
+  auto s = h.shoal({"wasm", "run", "--wait=false", "--id-only", "--timeout", "1.5",
+                    test_wasm("flood_files"), "hold", "/outputs/out.bin", "2"});
+  BOOST_TEST_REQUIRE(s.status == 0, s.err);
+  const std::string id = trim(s.out);
+  for (int i = 0; i < 200 && !h.shoal({"job", "logs", id}).out.ends_with("written\n"); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  BOOST_TEST_REQUIRE(h.job(id)["state"] == "Running");
+  disk.fill("filler");
+  h.shoal({"job", "wait", id});  // the broker tells its followers, stored or not
+  fs::remove(disk.path() + "/filler");
+  json j;
+  for (int i = 0; i < 200; ++i) {
+    j = h.job(id);
+    if (j["state"] != "Running") break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  BOOST_TEST(j["state"] == "Failed");
+  BOOST_TEST(j["message"] == "the program timed out after 1.5 s (--timeout)");
+}
