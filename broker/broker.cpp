@@ -13,6 +13,7 @@
 
 #include "broker/broker_impl.h"
 #include "broker/client_protocol.h"
+#include "broker/job_blobs.h"
 #include "broker/job_json.h"
 #include "broker/url_cache.h"
 #include "broker/worker_protocol.h"
@@ -315,6 +316,13 @@ void Broker::dispatch() {
           std::fclose(f);
         }
       }
+    }
+    if (auto attached = attach_job_blobs(job.spec, *store_, scratch, run); !attached) {
+      set_state(job, jobs::JobState::failed, attached.error());
+      save(job);
+      notify(job);
+      active_.erase(it);
+      continue;
     }
     job.executions.push_back(exec);
     event(job, "Execution", "execution " + exec.id + " started on " + name);

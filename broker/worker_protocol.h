@@ -1,5 +1,5 @@
-// Broker <-> worker messages, and the cereal binary codec the store uses too. Multipart ZeroMQ: a DEALER in each worker, a
-// ROUTER in the broker. Each message is [type][cereal binary body]; the
+// Broker <-> worker messages, and the cereal binary codec the store uses too. Multipart ZeroMQ: a
+// DEALER in each worker, a ROUTER in the broker. Each message is [type][cereal binary body]; the
 // ROUTER adds the worker's identity in front. Heartbeats flow both ways every
 // second; three missed mean the peer is gone (the Paranoid Pirate shape).
 #pragma once
@@ -47,6 +47,17 @@ struct Mount {
   }
 };
 
+// A module the entry module imports from, instantiated first.
+struct ImportModule {
+  std::string name;  // the import module name it answers to
+  std::string hash;  // sha256, the compiled-module cache key
+  std::string bytes;
+  template <class A>
+  void serialize(A& ar) {
+    ar(name, hash, bytes);
+  }
+};
+
 struct Run {
   std::string exec_id;
   std::string job_id;
@@ -61,10 +72,11 @@ struct Run {
   uint64_t timeout_ms = 0;
   uint64_t memory_bytes = 0;
   uint64_t stdout_cap = 0, stderr_cap = 0;
+  std::vector<ImportModule> import_modules;  // in the order to instantiate them
   template <class A>
   void serialize(A& ar) {
     ar(exec_id, job_id, module_hash, module, entry_point, args, env, mounts, stdin_path,
-       scratch_dir, timeout_ms, memory_bytes, stdout_cap, stderr_cap);
+       scratch_dir, timeout_ms, memory_bytes, stdout_cap, stderr_cap, import_modules);
   }
 };
 
