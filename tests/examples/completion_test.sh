@@ -20,7 +20,7 @@ expect_eq "registered" "complete -F _shoal shoal" "$(complete -p shoal)"
 expect_eq "commands" "exec job serve shutdown wasm " "$(complete_line shoal '')"
 expect_eq "a command's prefix" "job " "$(complete_line shoal j)"
 expect_eq "job subcommands" \
-  "delete describe executions get history list logs prune stop wait " \
+  "delete describe executions get history list logs prune run stop validate wait " \
   "$(complete_line shoal job '')"
 expect_eq "wasm run flags" "--wait --wait-timeout-secs " "$(complete_line shoal wasm run --wa)"
 expect_eq "flags after other flags" "--id-only --input " \
@@ -37,6 +37,12 @@ touch "$dir/prog.wasm" "$dir/notes.txt"
 expect_eq "modules" "$dir/prog.wasm $dir/sub " "$(complete_line shoal wasm run "$dir/")"
 expect_eq "input files" "$dir/notes.txt $dir/prog.wasm $dir/sub " \
   "$(complete_line shoal wasm run -i "$dir/")"
+touch "$dir/job.yaml" "$dir/job.json"
+expect_eq "import modules" "$dir/prog.wasm $dir/sub " \
+  "$(complete_line shoal wasm run -I "$dir/")"
+expect_eq "job specs" "$dir/job.json $dir/job.yaml $dir/sub " \
+  "$(complete_line shoal job run "$dir/")"
+expect_eq "job run flags" "--dry-run " "$(complete_line shoal job run --dr)"
 
 id=$("$SHOAL_BIN" wasm run --id-only "$EXIT_CODE_WASM" 0)
 expect_eq "job id completion" "$id " "$(complete_line "$SHOAL_BIN" job describe "${id:0:6}")"
