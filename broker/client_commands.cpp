@@ -137,10 +137,9 @@ void Broker::cmd_submit(const std::string& identity, const json& body,
   const size_t wanted = 6 + spec->import_modules.size() + spec->inline_inputs.size();
   if ((spec->import_modules.size() + spec->inline_inputs.size() > 0 && parts.size() != wanted) ||
       parts.size() > std::max<size_t>(wanted, 6)) {
-    reply_error(identity, "invalid job: expected " + std::to_string(wanted - 3) +
-                              " frames after the JSON body (the module, stdin, " +
-                              std::to_string(spec->import_modules.size()) + " import modules, " +
-                              std::to_string(spec->inline_inputs.size()) + " inline inputs), got " +
+    reply_error(identity, "invalid job: expected " + std::to_string(wanted - 4) +
+                              " frames after the JSON body (the module, stdin, then each import "
+                              "module and each inline input), got " +
                               std::to_string(parts.size() - 4));
     return;
   }

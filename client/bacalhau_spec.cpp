@@ -444,12 +444,12 @@ std::expected<RunRequest, std::vector<std::string>> Reader::read(const YAML::Nod
     const std::string pp = ep + ".Params";
     const YAML::Node params = engine["Params"];
     // Another engine's Params mean nothing here: not worth a message each.
-    if (!type || lower(*type) != "wasm") {
-    } else if (!check_map(params, pp,
-                          {"EntryModule", "Entrypoint", "EntryPoint", "Parameters",
-                           "EnvironmentVariables", "ImportModules"})) {
+    const bool wasm = type && lower(*type) == "wasm";
+    if (wasm && !check_map(params, pp,
+                           {"EntryModule", "Entrypoint", "EntryPoint", "Parameters",
+                            "EnvironmentVariables", "ImportModules"})) {
       if (!present(params)) error(pp + ".EntryModule", "required");
-    } else {
+    } else if (wasm) {
       if (auto m = module(params["EntryModule"], pp + ".EntryModule", sources)) {
         r.module = *m;
         spec["module"] = !m->target.empty()                        ? m->target

@@ -23,7 +23,7 @@ expect_eq "job subcommands" \
   "delete describe executions get history list logs prune run stop validate wait " \
   "$(complete_line shoal job '')"
 expect_eq "wasm run flags" "--wait --wait-timeout-secs " "$(complete_line shoal wasm run --wa)"
-expect_eq "flags after other flags" "--id-only --input " \
+expect_eq "flags after other flags" "--id-only --import-modules --input " \
   "$(complete_line shoal wasm run -e A=B --i)"
 expect_eq "list formats" "csv json table yaml " "$(complete_line shoal job list --output '')"
 expect_eq "describe formats" "human json yaml " "$(complete_line shoal job describe --output '')"

@@ -70,7 +70,7 @@ PY
 expect_contains "inline input submitted" "inline: ok 
 logs: == /etc/motd ==|inline hello|" "$out"
 expect_contains "import module job" "import: Completed 0 mylib" "$out"
-expect_contains "frame count refused" "error invalid job: expected 3 frames after the JSON body (the module, stdin, 1 import modules, 0 inline inputs), got 1" "$out"
+expect_contains "frame count refused" "error invalid job: expected 3 frames after the JSON body (the module, stdin, then each import module and each inline input), got 1" "$out"
 
 out=$(SHOAL_HOME="$SHOAL_HOME/nowhere" "$PYTHON" "$PYTHON_CLIENT" "$EXIT_CODE_WASM" 2>&1)
 expect_eq "status without a broker" 2 $?
