@@ -13,6 +13,7 @@
 
 #include "broker/broker_impl.h"
 #include "broker/client_protocol.h"
+#include "broker/job_blobs.h"
 #include "broker/job_json.h"
 #include "broker/url_cache.h"
 #include "broker/worker_protocol.h"
@@ -163,7 +164,8 @@ void Broker::on_worker_message(std::vector<zmq::message_t>& parts) {
     for (auto f = range.first; f != range.second; ++f) {
       if (!f->second.logs || !(f->second.stream_mask & log->stream)) continue;
       reply(f->second.identity, protocol::kLog,
-            {{"stream", log->stream == 1 ? "stdout" : "stderr"}, {"attempt", attempt}}, {log->data});
+            {{"stream", log->stream == 1 ? "stdout" : "stderr"}, {"attempt", attempt}},
+            {log->data});
     }
   } else if (type == wire::kDone && parts.size() == 3) {
     on_worker_done(w, parts[2].to_string());
@@ -359,6 +361,13 @@ void Broker::dispatch() {
           std::fclose(f);
         }
       }
+    }
+    if (auto attached = attach_job_blobs(job.spec, *store_, scratch, run); !attached) {
+      set_state(job, jobs::JobState::failed, attached.error());
+      save(job);
+      notify(job);
+      active_.erase(it);
+      continue;
     }
     if (w.remote) {
       if (auto r = make_remote(w, job, run, scratch); !r) {

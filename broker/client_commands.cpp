@@ -1,6 +1,9 @@
 // The broker's side of the client protocol: one handler per command.
 #include <openssl/evp.h>
 
+#include <algorithm>
+#include <cstring>
+
 #include "broker/broker_impl.h"
 #include "broker/client_protocol.h"
 #include "broker/job_json.h"
@@ -125,23 +128,51 @@ void Broker::cmd_submit(const std::string& identity, const json& body,
     return;
   }
   if (parts.size() < 5 || parts[4].size() == 0) {
-    reply_error(identity, "invalid job: the module's bytes are missing (the frame after the JSON body)");
+    reply_error(identity,
+                "invalid job: the module's bytes are missing (the frame after the JSON body)");
     return;
   }
-  std::string module = parts[4].to_string();
-  if (module.size() < 8 || module.compare(0, 4, std::string("\0asm", 4)) != 0) {
+  // Frames after the body: the module, stdin, the import modules, the
+  // inline inputs (docs/protocol.md).
+  const size_t wanted = 6 + spec->import_modules.size() + spec->inline_inputs.size();
+  if ((spec->import_modules.size() + spec->inline_inputs.size() > 0 && parts.size() != wanted) ||
+      parts.size() > std::max<size_t>(wanted, 6)) {
+    reply_error(identity, "invalid job: expected " + std::to_string(wanted - 4) +
+                              " frames after the JSON body (the module, stdin, then each import "
+                              "module and each inline input), got " +
+                              std::to_string(parts.size() - 4));
+    return;
+  }
+  auto is_wasm = [](const zmq::message_t& m) {
+    return m.size() >= 8 && std::memcmp(m.data(), "\0asm", 4) == 0;
+  };
+  if (!is_wasm(parts[4])) {
     reply_error(identity,
                 "invalid job: " + (spec->module_name.empty() ? "the module" : spec->module_name) +
                     " is not a WebAssembly module");
     return;
   }
-  spec->module_hash = sha256_hex(module);
-  auto known = store_->has_blob(spec->module_hash);
-  if (!known || !*known) batch_.put_blob(spec->module_hash, std::move(module));
-  if (parts.size() >= 6) {
-    std::string in = parts[5].to_string();
-    spec->stdin_hash = sha256_hex(in);
-    batch_.put_blob(spec->stdin_hash, std::move(in));
+  for (size_t i = 0; i < spec->import_modules.size(); ++i) {
+    if (!is_wasm(parts[6 + i])) {
+      reply_error(identity, "invalid job: import module " + spec->import_modules[i].name +
+                                " is not a WebAssembly module");
+      return;
+    }
+  }
+  auto keep = [&](std::string bytes) {
+    std::string hash = sha256_hex(bytes);
+    auto known = store_->has_blob(hash);
+    if (!known || !*known) batch_.put_blob(hash, std::move(bytes));
+    return hash;
+  };
+  spec->module_hash = keep(parts[4].to_string());
+  if (parts.size() >= 6 && parts[5].size() > 0) spec->stdin_hash = keep(parts[5].to_string());
+  for (size_t i = 0; i < spec->import_modules.size(); ++i)
+    spec->import_modules[i].hash = keep(parts[6 + i].to_string());
+  for (size_t i = 0; i < spec->inline_inputs.size(); ++i) {
+    const auto& frame = parts[6 + spec->import_modules.size() + i];
+    spec->inline_inputs[i].size = frame.size();
+    spec->inline_inputs[i].hash = keep(frame.to_string());
   }
   for (const auto& in : spec->inputs) {
     if (in.is_url()) continue;

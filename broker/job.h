@@ -47,6 +47,29 @@ struct OutputSpec {
   }
 };
 
+// A module whose exports the entry module imports, under `name`.
+struct ImportModuleSpec {
+  std::string name;    // the import module name the entry module uses
+  std::string source;  // as the user gave it (path, URL or spec target), for display
+  std::string hash;    // sha256 of the bytes, a key of the blob store
+  template <class A>
+  void serialize(A& ar) {
+    ar(name, source, hash);
+  }
+};
+
+// A file whose bytes came with the submission (a data: URL in a Bacalhau
+// spec), kept as a blob and mounted read-only at `target`.
+struct InlineInputSpec {
+  std::string target;
+  std::string hash;  // sha256, a key of the blob store
+  uint64_t size = 0;
+  template <class A>
+  void serialize(A& ar) {
+    ar(target, hash, size);
+  }
+};
+
 struct JobSpec {
   std::string name;
   std::map<std::string, std::string> labels;
@@ -61,10 +84,12 @@ struct JobSpec {
   uint64_t memory_bytes = 0;  // 0: the default limit
   std::string stdin_hash;     // a blob, or empty for an empty stdin
   std::string constraints;    // a label selector on workers (broker/constraints.h); empty: any
+  std::vector<ImportModuleSpec> import_modules;  // instantiated first, in this order
+  std::vector<InlineInputSpec> inline_inputs;
   template <class A>
   void serialize(A& ar) {
     ar(name, labels, module_name, module_hash, entry_point, args, env, inputs, outputs, timeout_ms,
-       memory_bytes, stdin_hash, constraints);
+       memory_bytes, stdin_hash, constraints, import_modules, inline_inputs);
   }
 };
 

@@ -24,6 +24,11 @@ json to_json(const JobSpec& s) {
   json inputs = json::array(), outputs = json::array();
   for (const auto& i : s.inputs) inputs.push_back({{"source", i.source}, {"target", i.target}});
   for (const auto& o : s.outputs) outputs.push_back({{"name", o.name}, {"path", o.path}});
+  json imports = json::array(), inline_inputs = json::array();
+  for (const auto& m : s.import_modules)
+    imports.push_back({{"name", m.name}, {"source", m.source}, {"sha256", m.hash}});
+  for (const auto& i : s.inline_inputs)
+    inline_inputs.push_back({{"target", i.target}, {"sha256", i.hash}, {"size", i.size}});
   return {{"name", s.name},
           {"labels", s.labels},
           {"module", s.module_name},
@@ -35,7 +40,9 @@ json to_json(const JobSpec& s) {
           {"outputs", outputs},
           {"timeout_s", static_cast<double>(s.timeout_ms) / 1000.0},
           {"memory", s.memory_bytes},
-          {"constraints", s.constraints}};
+          {"constraints", s.constraints},
+          {"import_modules", imports},
+          {"inline_inputs", inline_inputs}};
 }
 
 json to_json(const Job& j) {
@@ -78,8 +85,9 @@ json to_json(const Job& j) {
 std::expected<JobSpec, std::string> spec_from_json(const json& j) {
   if (!j.is_object()) return std::unexpected(std::string("the spec is not a JSON object"));
   static const std::set<std::string> known = {
-      "name",   "labels",  "module",    "entry_point", "args",          "env",
-      "inputs", "outputs", "timeout_s", "memory",      "module_sha256", "constraints"};
+      "name",          "labels",      "module",         "entry_point",  "args",
+      "env",           "inputs",      "outputs",        "timeout_s",    "memory",
+      "module_sha256", "constraints", "import_modules", "inline_inputs"};
   for (const auto& [key, value] : j.items())
     if (!known.contains(key)) return std::unexpected("unknown field '" + key + "' in the spec");
   JobSpec s;
@@ -96,6 +104,13 @@ std::expected<JobSpec, std::string> spec_from_json(const json& j) {
     if (j.contains("outputs"))
       for (const auto& o : j.at("outputs"))
         s.outputs.push_back({o.at("name").get<std::string>(), o.at("path").get<std::string>()});
+    if (j.contains("import_modules"))
+      for (const auto& m : j.at("import_modules"))
+        s.import_modules.push_back(
+            {m.at("name").get<std::string>(), m.value("source", ""), std::string()});
+    if (j.contains("inline_inputs"))
+      for (const auto& i : j.at("inline_inputs"))
+        s.inline_inputs.push_back({i.at("target").get<std::string>(), std::string(), 0});
     double timeout = j.value("timeout_s", 0.0);
     if (timeout < 0) return std::unexpected(std::string("timeout_s is negative"));
     s.timeout_ms = static_cast<uint64_t>(timeout * 1000.0);
@@ -117,6 +132,18 @@ std::expected<JobSpec, std::string> spec_from_json(const json& j) {
                              " needs a name and an absolute path");
   if (auto sel = parse_selector(s.constraints); !sel)
     return std::unexpected("constraints: " + sel.error());
+  for (const auto& i : s.inline_inputs)
+    if (i.target.empty() || i.target.front() != '/')
+      return std::unexpected("inline input: the target '" + i.target + "' is not an absolute path");
+  std::set<std::string> names;
+  for (const auto& m : s.import_modules) {
+    if (m.name.empty()) return std::unexpected(std::string("an import module has no name"));
+    if (m.name == "wasi_snapshot_preview1")
+      return std::unexpected("import module " + m.source +
+                             ": the name wasi_snapshot_preview1 belongs to WASI");
+    if (!names.insert(m.name).second)
+      return std::unexpected("two import modules are named '" + m.name + "'");
+  }
   if (s.entry_point.empty()) return std::unexpected(std::string("entry_point is empty"));
   return s;
 }

@@ -15,7 +15,7 @@
 namespace shoal::broker {
 namespace {
 
-constexpr char kFormat[] = "shoal-store 1";
+constexpr char kFormat[] = "shoal-store 2";  // 2: JobSpec gained import modules and inline inputs
 constexpr uint64_t kInitialMapSize = 1ull << 30;
 constexpr uint64_t kMaxMapSize = 1ull << 40;
 

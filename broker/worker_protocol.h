@@ -77,6 +77,17 @@ struct Mount {
   }
 };
 
+// A module the entry module imports from, instantiated first.
+struct ImportModule {
+  std::string name;  // the import module name it answers to
+  std::string hash;  // sha256, the compiled-module cache key
+  std::string bytes;
+  template <class A>
+  void serialize(A& ar) {
+    ar(name, hash, bytes);
+  }
+};
+
 struct Run {
   std::string exec_id;
   std::string job_id;
@@ -99,11 +110,12 @@ struct Run {
   bool remote = false;
   std::vector<FileEntry> files;
   uint64_t output_bytes_cap = 0, output_files_cap = 0;
+  std::vector<ImportModule> import_modules;  // in the order to instantiate them
   template <class A>
   void serialize(A& ar) {
     ar(exec_id, job_id, module_hash, module, entry_point, args, env, mounts, stdin_path,
        scratch_dir, timeout_ms, memory_bytes, stdout_cap, stderr_cap, remote, files,
-       output_bytes_cap, output_files_cap);
+       output_bytes_cap, output_files_cap, import_modules);
   }
 };
 

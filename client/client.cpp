@@ -2,6 +2,7 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <set>
 #include <system_error>
 
 #include "broker/client_protocol.h"
@@ -24,10 +25,10 @@ struct Client::Impl {
     // A remote broker (SHOAL_CONNECT, docs/remote.md) unless a state
     // directory was named.
     const char* remote = std::getenv("SHOAL_CONNECT");
-    auto c = options.state_dir.empty() && remote && *remote
-                 ? Connection::open(false)
-                 : Connection::open(dir, options.start_broker, options.shoal_binary,
-                                    options.timeout);
+    auto c =
+        options.state_dir.empty() && remote && *remote
+            ? Connection::open(false)
+            : Connection::open(dir, options.start_broker, options.shoal_binary, options.timeout);
     if (!c) return std::unexpected(c.error());
     conn = std::move(*c);
     return {};
@@ -143,8 +144,13 @@ const std::string& Client::state_dir() const {
 }
 
 std::expected<std::string, std::string> Client::submit(const Submission& job) {
+  // The module, stdin (empty: none; present whenever more frames follow),
+  // the import modules, the inline inputs (docs/protocol.md).
   std::vector<std::string> frames{job.module};
-  if (job.stdin_data) frames.push_back(*job.stdin_data);
+  bool more = !job.import_modules.empty() || !job.inline_inputs.empty();
+  if (job.stdin_data || more) frames.push_back(job.stdin_data.value_or(""));
+  frames.insert(frames.end(), job.import_modules.begin(), job.import_modules.end());
+  frames.insert(frames.end(), job.inline_inputs.begin(), job.inline_inputs.end());
   auto r = impl_->call("submit", job.spec, frames, false);
   if (!r) return std::unexpected(r.error());
   return r->body.value("id", "");
@@ -188,6 +194,49 @@ std::expected<json, std::string> Client::wait(const std::string& id, const WaitC
     return std::unexpected("job " + id + " is still " + last +
                            " after the wait timeout; it goes on (shoal job logs -f " + id + ")");
   return r;
+}
+
+std::expected<void, std::string> Client::wait_all(
+    const std::vector<std::string>& ids, const std::function<void(const json& job)>& on_end) {
+  std::set<std::string> pending(ids.begin(), ids.end());
+  auto& impl = *impl_;
+  // Several watch streams share the socket: their messages carry the id.
+  auto send_all = [&] {
+    for (const auto& id : pending) impl.conn->send("watch", {{"id", id}});
+  };
+  if (auto r = impl.ensure_open(); !r) return std::unexpected(r.error());
+  send_all();
+  int failures = 0;
+  bool ping_sent = false;
+  while (!pending.empty()) {
+    auto r = impl.conn->next(impl.options.timeout);
+    if (!r) {
+      if (!impl.conn->timed_out()) return std::unexpected(r.error());
+      if (!ping_sent) {
+        impl.conn->send("ping", json::object());
+        ping_sent = true;
+        continue;
+      }
+      if (++failures > impl.options.retries)
+        return std::unexpected("the broker stopped answering (" + impl.dir.root + "; see " +
+                               impl.dir.log_file + ")");
+      if (auto o = impl.reopen(); !o) return std::unexpected(o.error());
+      ping_sent = false;
+      send_all();
+      continue;
+    }
+    failures = 0;
+    if (r->kind == protocol::kOk) {
+      ping_sent = false;
+      continue;
+    }
+    if (r->kind == protocol::kError)
+      return std::unexpected(r->body.is_object() ? r->body.value("error", "unknown error")
+                                                 : "unknown error");
+    if (r->kind != protocol::kEnd || !pending.erase(r->body.value("id", ""))) continue;
+    on_end(r->body);
+  }
+  return {};
 }
 
 std::expected<json, std::string> Client::logs(const std::string& id, Stream stream, bool follow,

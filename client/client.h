@@ -60,6 +60,10 @@ struct Submission {
   nlohmann::json spec = nlohmann::json::object();
   std::string module;                     // the WebAssembly binary
   std::optional<std::string> stdin_data;  // the program's whole stdin
+  // The bytes of spec["import_modules"] and spec["inline_inputs"], in the
+  // same order.
+  std::vector<std::string> import_modules;
+  std::vector<std::string> inline_inputs;
 };
 
 struct ListQuery {
@@ -105,6 +109,12 @@ class Client {
   std::expected<nlohmann::json, std::string> wait(
       const std::string& id, const WaitCallbacks& callbacks = {},
       std::optional<std::chrono::milliseconds> limit = std::nullopt);
+
+  // Waits for several jobs at once (full ids); calls `on_end` with each
+  // one's final JSON as it ends, in the order they end.
+  std::expected<void, std::string> wait_all(
+      const std::vector<std::string>& ids,
+      const std::function<void(const nlohmann::json& job)>& on_end);
 
   // The logs of the job's latest execution, chunk by chunk; with `follow`,
   // also what it writes until it ends. Returns the job JSON at the end.

@@ -5,12 +5,14 @@
 #include <fmt/core.h>
 #include <filesystem>
 #include <fstream>
+#include <set>
 
 #include "broker/client_protocol.h"
 #include "client/client.h"
 #include "client/commands.h"
 #include "client/format.h"
 #include "client/job_view.h"
+#include "client/progress.h"
 
 namespace shoal::client {
 namespace {
@@ -56,6 +58,7 @@ std::string last_lines(const std::string& data, size_t n) {
 void add_job_commands(CLI::App& app, int& status) {
   auto* job = app.add_subcommand("job", "Inspect and manage jobs");
   job->require_subcommand(1);
+  add_job_run_commands(*job, status);
 
   // list
   {
@@ -324,24 +327,47 @@ void add_job_commands(CLI::App& app, int& status) {
 
   // wait
   {
-    auto* cmd = job->add_subcommand("wait", "Wait for jobs to end; the exit status is the worst");
+    auto* cmd = job->add_subcommand(
+        "wait",
+        "Wait for jobs to end; the exit status is the worst (a progress bar on a terminal)");
     auto ids = std::make_shared<std::vector<std::string>>();
-    cmd->add_option("ids", *ids, "Job ids")->required();
+    cmd->add_option("ids", *ids, "Job ids (any unique prefixes)")->required();
     cmd->callback([&status, ids] {
       auto c = connect();
       if (!c) {
         status = fail(c.error());
         return;
       }
-      int worst = 0;
+      // Every id resolved first, so that a bad one is named before any waiting.
+      std::set<std::string> pending;
       for (const auto& id : *ids) {
-        auto end = wait_for_end(*c, id, false);
-        if (!end) {
-          status = fail(end.error());
+        auto j = c->describe(id);
+        if (!j) {
+          status = fail(j.error());
           return;
         }
-        worst = std::max(worst, exit_status_of(*end));
+        pending.insert((*j)["id"].get<std::string>());
       }
+      const size_t total = pending.size();
+      ProgressOptions options;
+      options.unit = ProgressUnit::items;
+      ProgressBar bar(2, "jobs", options);
+      bar.update(0, total);
+      int worst = 0;
+      size_t failed = 0, ended = 0;
+      auto r = c->wait_all(std::vector<std::string>(pending.begin(), pending.end()),
+                           [&](const json& job) {
+                             int code = exit_status_of(job);
+                             if (code != 0) ++failed;
+                             worst = std::max(worst, code);
+                             if (failed) bar.set_label(fmt::format("jobs ({} failed)", failed));
+                             bar.update(++ended, total);
+                           });
+      if (!r) {
+        status = fail(r.error());
+        return;
+      }
+      bar.finish();
       status = worst;
     });
   }

@@ -53,6 +53,9 @@ class ProgressBar {
   // do nothing.
   void finish();
 
+  // Changes the label; shown at the next redraw (e.g. "jobs (1 failed)").
+  void set_label(std::string label) { label_ = std::move(label); }
+
   bool is_tty() const { return tty_; }
 
   // The text of one line (no '\r', no padding) for the given state; the

@@ -1,76 +1,35 @@
 // `shoal wasm run MODULE [ARGS...]`: submit a WASI program as a job, and by
 // default wait for it and print its output, exiting with its exit code.
-#include <unistd.h>
-
 #include <fmt/core.h>
-#include <filesystem>
+#include <cerrno>
+#include <cstring>
 #include <fstream>
-#include <iostream>
 #include <iterator>
 
-#include "broker/client_protocol.h"
 #include "broker/constraints.h"
-#include "broker/fetch.h"
+#include "client/bacalhau_spec.h"
 #include "client/commands.h"
-#include "client/format.h"
 #include "client/input_spec.h"
-#include "client/job_view.h"
-#include "client/progress.h"
 #include "client/run_flags.h"
+#include "client/run_request.h"
 
 namespace shoal::client {
 namespace {
 
-using nlohmann::json;
-
 struct RunOpts {
   std::string module;
-  std::vector<std::string> args, env, inputs, outputs, labels;
+  std::vector<std::string> args, env, inputs, outputs, labels, imports;
   std::string entry = "_start", name, memory, stdin_file;
-  double timeout = 0, wait_timeout = 0;
-  bool wait = true, id_only = false, follow = false, dry_run = false;
+  double timeout = 0;
+  WaitOptions wait;
+  bool dry_run = false;
   std::string constraints;  // a label selector on workers (docs/remote.md)
 };
 
-std::expected<std::string, std::string> read_all(const std::string& path) {
-  std::error_code ec;
-  if (std::filesystem::is_directory(path, ec)) return std::unexpected(path + ": is a directory");
+std::expected<std::string, std::string> read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return std::unexpected(path + ": " + std::strerror(errno));
   return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
-
-// The module's bytes: a local file, or an http(s) URL downloaded here (with
-// a progress bar on a terminal).
-std::expected<std::string, std::string> load_module(const std::string& value) {
-  auto m = parse_module(value);
-  if (!m) return std::unexpected(m.error());
-  if (m->kind == SourceKind::local) {
-    auto bytes = read_all(m->source);
-    if (!bytes) return std::unexpected("cannot read " + bytes.error());
-    return bytes;
-  }
-  char tmpl[] = "/tmp/shoal-module-XXXXXX";
-  int fd = ::mkstemp(tmpl);
-  if (fd < 0)
-    return std::unexpected(std::string("cannot create a temporary file: ") + std::strerror(errno));
-  ::close(fd);
-  std::string path = tmpl;
-  ProgressBar bar(2, std::filesystem::path(m->source).filename().string());
-  broker::FetchOptions options;
-  options.progress = [&bar](uint64_t done, std::optional<uint64_t> total) {
-    bar.update(done, total);
-  };
-  auto got = broker::fetch_url(m->source, path, options);
-  bar.finish();
-  if (!got) {
-    ::unlink(path.c_str());
-    return std::unexpected("module " + got.error().message);
-  }
-  auto bytes = read_all(path);
-  ::unlink(path.c_str());
-  if (!bytes) return std::unexpected("cannot read the downloaded module: " + bytes.error());
-  return bytes;
 }
 
 int run(RunOpts& o) {
@@ -82,69 +41,37 @@ int run(RunOpts& o) {
       return fail("--constraints: " + sel.error());
     (*spec)["constraints"] = o.constraints;
   }
-  if (o.dry_run) {
-    fmt::print("{}", render_yaml(*spec));
-    return 0;
-  }
-  auto module = load_module(o.module);
+  auto module = parse_module(o.module);
   if (!module) return fail(module.error());
-  Submission job;
-  job.spec = *spec;
-  job.module = std::move(*module);
-  if (!o.stdin_file.empty()) {
-    if (o.stdin_file == "-") {
-      job.stdin_data =
-          std::string((std::istreambuf_iterator<char>(std::cin)), std::istreambuf_iterator<char>());
-    } else {
-      auto in = read_all(o.stdin_file);
-      if (!in) return fail("--stdin " + in.error());
-      job.stdin_data = std::move(*in);
-    }
-  }
-  auto c = connect();
-  if (!c) return fail(c.error());
-  auto r = c->submit(job);
-  if (!r) return fail(r.error());
-  std::string id = *r;
-  const bool tty = ::isatty(2);
-  if (o.id_only) {
-    fmt::print("{}\n", id);
-    std::fflush(stdout);
-  } else if (!o.wait) {
-    fmt::print("{}\n", id);
-    if (tty) fmt::print(stderr, "To follow it: shoal job logs -f {}\n", id);
+  auto imports = import_modules_from_flags(o.imports);
+  if (!imports) return fail(imports.error());
+  RunRequest request;
+  request.spec = std::move(*spec);
+  request.module.kind =
+      module->kind == SourceKind::url ? ModuleRef::Kind::url : ModuleRef::Kind::local;
+  request.module.source = module->source;
+  request.imports = std::move(*imports);
+  request.stdin_file = o.stdin_file;
+  if (o.dry_run) {
+    auto yaml = write_bacalhau_spec(request, read_file);
+    if (!yaml) return fail(yaml.error());
+    fmt::print("{}", *yaml);
     return 0;
-  } else if (tty) {
-    fmt::print(stderr, "Job {} submitted\n", id);
   }
-  if (!o.wait) return 0;
-
-  json end;
-  if (o.follow && !o.id_only) {
-    auto e = c->logs(id, Stream::all, true, write_chunk);
-    if (!e) return fail(e.error());
-    end = *e;
-  } else {
-    std::optional<std::chrono::milliseconds> limit;
-    if (o.wait_timeout > 0)
-      limit = std::chrono::milliseconds(static_cast<int64_t>(o.wait_timeout * 1000));
-    auto e = wait_for_end(*c, id, tty && !o.id_only, limit);
-    if (!e) {
-      fail(e.error());
-      return kExitWaitTimeout;
-    }
-    end = *e;
-    if (!o.id_only) (void)c->logs(id, Stream::all, false, write_chunk);
-  }
-  std::fflush(stdout);
-  std::string state = end.value("state", "");
-  if (state != "Completed")
-    fmt::print(stderr, "shoal: job {} {}: {}\n", id, state == "Stopped" ? "was stopped" : "failed",
-               end.value("message", ""));
-  return exit_status_of(end);
+  return submit_job(request, o.wait);
 }
 
 }  // namespace
+
+void add_wait_flags(CLI::App& cmd, WaitOptions& wait) {
+  cmd.add_flag("--wait,!--no-wait", wait.wait,
+               "Wait for the job to end (default; --wait=false to submit only)");
+  cmd.add_option("--wait-timeout-secs", wait.wait_timeout_s,
+                 "Stop waiting after this many seconds (exit 124; the job goes on)")
+      ->check(CLI::NonNegativeNumber);
+  cmd.add_flag("--id-only", wait.id_only, "Print only the job id");
+  cmd.add_flag("-f,--follow", wait.follow, "Stream the program's stdout and stderr as it runs");
+}
 
 void add_wasm_commands(CLI::App& app, int& status) {
   auto* wasm = app.add_subcommand("wasm", "Run WebAssembly programs as jobs");
@@ -176,13 +103,13 @@ void add_wasm_commands(CLI::App& app, int& status) {
       ->allow_extra_args(false);
   cmd->add_option("--stdin", o->stdin_file,
                   "A file (or - for this stdin) to feed the program's stdin");
-  cmd->add_flag("--wait,!--no-wait", o->wait,
-                "Wait for the job to end (default; --wait=false to submit only)");
-  cmd->add_option("--wait-timeout-secs", o->wait_timeout,
-                  "Accepted for Bacalhau compatibility; shoal waits until the job ends");
-  cmd->add_flag("--id-only", o->id_only, "Print only the job id");
-  cmd->add_flag("-f,--follow", o->follow, "Stream the program's stdout and stderr as it runs");
-  cmd->add_flag("--dry-run", o->dry_run, "Print the job spec and submit nothing");
+  cmd->add_option("-I,--import-modules", o->imports,
+                  "A module whose exports the program imports (a local file or an http(s) URL), "
+                  "imported under its file name without .wasm; repeatable")
+      ->allow_extra_args(false);
+  add_wait_flags(*cmd, o->wait);
+  cmd->add_flag("--dry-run", o->dry_run,
+                "Print the job as a Bacalhau job spec (YAML) and submit nothing");
   cmd->add_option("--constraints", o->constraints,
                   "Run only on workers whose labels match, e.g. 'zone=a,gpu!=true'");
   cmd->callback([&status, o] { status = run(*o); });

@@ -42,8 +42,8 @@ _shoal() {
       keys) [[ $w == @(generate|add-client|add-worker|list|remove) ]] && cmd="keys $w" ;;
       wasm) [[ $w == run ]] && cmd="wasm run" ;;
       job)
-        [[ $w == @(list|logs|describe|get|stop|delete|prune|executions|history|wait) ]] &&
-          cmd="job $w"
+        [[ $w == @(list|logs|describe|get|stop|delete|prune|executions|history|wait) ||
+          $w == @(run|validate) ]] && cmd="job $w"
         ;;
     esac
   done
@@ -54,8 +54,10 @@ _shoal() {
     exec) flags="--dir -e --env --entry-point --timeout --memory --stdout-limit --stderr-limit
                  --max-fds --help" ;;
     "wasm run") flags="-e --env -i --input -o --output --entry-point --timeout --memory --name
-                       -l --labels --stdin --wait --no-wait --wait-timeout-secs --id-only
-                       -f --follow --dry-run --constraints --help" ;;
+                       -l --labels --stdin -I --import-modules --wait --no-wait
+                       --wait-timeout-secs --id-only -f --follow --dry-run --constraints --help" ;;
+    "job run") flags="--wait --no-wait --wait-timeout-secs --id-only -f --follow --dry-run
+                      --help" ;;
     "job list") flags="--id-filter --limit --order-by --order-reversed -l --labels --output
                        --hide-header --wide --no-style --help" ;;
     "job logs") flags="-f --follow -t --tail --stream --help" ;;
@@ -87,12 +89,17 @@ _shoal() {
       COMPREPLY=($(compgen -W "created_at id" -- "$cur"))
       return
       ;;
-    "wasm run:--wait")
+    "wasm run:--wait" | "job run:--wait")
       COMPREPLY=($(compgen -W "true false" -- "$cur"))
       return
       ;;
     "wasm run:-i" | "wasm run:--input" | "wasm run:--stdin" | "exec:--dir")
       COMPREPLY=($(compgen -f -- "$cur"))
+      compopt -o filenames 2>/dev/null
+      return
+      ;;
+    "wasm run:-I" | "wasm run:--import-modules")
+      COMPREPLY=($(compgen -d -- "$cur") $(compgen -f -X '!*.wasm' -- "$cur"))
       compopt -o filenames 2>/dev/null
       return
       ;;
@@ -119,8 +126,14 @@ _shoal() {
     keys) COMPREPLY=($(compgen -W "generate add-client add-worker list remove" -- "$cur")) ;;
     wasm) COMPREPLY=($(compgen -W "run" -- "$cur")) ;;
     job)
-      COMPREPLY=($(compgen -W "list logs describe get stop delete prune executions history wait" \
-        -- "$cur"))
+      COMPREPLY=($(compgen -W "list logs describe get stop delete prune executions history wait
+        run validate" -- "$cur"))
+      ;;
+    "job run" | "job validate")
+      # The job spec: a YAML or JSON file.
+      COMPREPLY=($(compgen -d -- "$cur") $(compgen -f -X '!*.yaml' -- "$cur")
+        $(compgen -f -X '!*.yml' -- "$cur") $(compgen -f -X '!*.json' -- "$cur"))
+      compopt -o filenames 2>/dev/null
       ;;
     "wasm run" | exec)
       # The module, then the program's own arguments: files either way.

@@ -101,6 +101,12 @@ void run_job(zmq::socket_t& pipe, wire::Run run, RunControl* control) {
     if (run.timeout_ms) options.timeout = std::chrono::milliseconds(run.timeout_ms);
     options.control = control;
     options.cache_key = run.module_hash;
+    for (const auto& m : run.import_modules)
+      options.import_modules.push_back(
+          {m.name,
+           std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(m.bytes.data()),
+                                    m.bytes.size()),
+           m.hash});
     std::span<const uint8_t> module(reinterpret_cast<const uint8_t*>(run.module.data()),
                                     run.module.size());
     auto result = run_wasi_command(module, **env, options);

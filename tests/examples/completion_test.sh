@@ -23,10 +23,10 @@ expect_eq "keys subcommands" "add-client add-worker generate list remove " \
 expect_eq "worker flags" "--server-key --slots --state-dir " "$(complete_line shoal worker --s)"
 expect_eq "a command's prefix" "job " "$(complete_line shoal j)"
 expect_eq "job subcommands" \
-  "delete describe executions get history list logs prune stop wait " \
+  "delete describe executions get history list logs prune run stop validate wait " \
   "$(complete_line shoal job '')"
 expect_eq "wasm run flags" "--wait --wait-timeout-secs " "$(complete_line shoal wasm run --wa)"
-expect_eq "flags after other flags" "--id-only --input " \
+expect_eq "flags after other flags" "--id-only --import-modules --input " \
   "$(complete_line shoal wasm run -e A=B --i)"
 expect_eq "list formats" "csv json table yaml " "$(complete_line shoal job list --output '')"
 expect_eq "describe formats" "human json yaml " "$(complete_line shoal job describe --output '')"
@@ -40,6 +40,12 @@ touch "$dir/prog.wasm" "$dir/notes.txt"
 expect_eq "modules" "$dir/prog.wasm $dir/sub " "$(complete_line shoal wasm run "$dir/")"
 expect_eq "input files" "$dir/notes.txt $dir/prog.wasm $dir/sub " \
   "$(complete_line shoal wasm run -i "$dir/")"
+touch "$dir/job.yaml" "$dir/job.json"
+expect_eq "import modules" "$dir/prog.wasm $dir/sub " \
+  "$(complete_line shoal wasm run -I "$dir/")"
+expect_eq "job specs" "$dir/job.json $dir/job.yaml $dir/sub " \
+  "$(complete_line shoal job run "$dir/")"
+expect_eq "job run flags" "--dry-run " "$(complete_line shoal job run --dr)"
 
 id=$("$SHOAL_BIN" wasm run --id-only "$EXIT_CODE_WASM" 0)
 expect_eq "job id completion" "$id " "$(complete_line "$SHOAL_BIN" job describe "${id:0:6}")"

@@ -204,3 +204,18 @@ BOOST_AUTO_TEST_CASE(finish_without_any_update_prints_nothing) {
   }
   BOOST_TEST(pipe.drain() == "");
 }
+
+BOOST_AUTO_TEST_CASE(a_new_label_shows_at_the_next_draw) {
+  Pipe pipe;
+  FakeClock clock;
+  {
+    ProgressBar bar(pipe.write_fd(), "jobs", options(clock, true, ProgressUnit::items));
+    bar.update(0, 2);
+    bar.set_label("jobs (1 failed)");
+    clock.t += 100ms;
+    bar.update(1, 2);
+  }
+  BOOST_TEST(pipe.drain() ==
+             "\rjobs    0% [----------]  0 / 2"
+             "\rjobs (1 failed)   50% [#####-----]  1 / 2\n");
+}

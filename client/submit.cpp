@@ -1,0 +1,193 @@
+// Submitting a RunRequest and waiting for the job: the part `shoal wasm
+// run` and `shoal job run` share.
+#include <unistd.h>
+
+#include <fmt/core.h>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <iterator>
+#include <set>
+
+#include "broker/fetch.h"
+#include "client/commands.h"
+#include "client/input_spec.h"
+#include "client/job_view.h"
+#include "client/progress.h"
+#include "client/run_request.h"
+
+namespace shoal::client {
+namespace {
+
+using nlohmann::json;
+
+std::expected<std::string, std::string> read_all(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) return std::unexpected(path + ": is a directory");
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::unexpected(path + ": " + std::strerror(errno));
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+// Downloads a URL here, with a progress bar on a terminal.
+std::expected<std::string, std::string> download(const std::string& url) {
+  char tmpl[] = "/tmp/shoal-module-XXXXXX";
+  int fd = ::mkstemp(tmpl);
+  if (fd < 0)
+    return std::unexpected(std::string("cannot create a temporary file: ") + std::strerror(errno));
+  ::close(fd);
+  std::string path = tmpl;
+  ProgressBar bar(2, std::filesystem::path(url).filename().string());
+  broker::FetchOptions options;
+  options.progress = [&bar](uint64_t done, std::optional<uint64_t> total) {
+    bar.update(done, total);
+  };
+  auto got = broker::fetch_url(url, path, options);
+  bar.finish();
+  if (!got) {
+    ::unlink(path.c_str());
+    return std::unexpected("module " + got.error().message);
+  }
+  auto bytes = read_all(path);
+  ::unlink(path.c_str());
+  if (!bytes) return std::unexpected("cannot read the downloaded module: " + bytes.error());
+  return bytes;
+}
+
+}  // namespace
+
+std::string import_module_name(const std::string& path_or_url) {
+  std::string s = path_or_url;
+  if (auto q = s.find_first_of("?#"); q != std::string::npos && s.find("://") != std::string::npos)
+    s.resize(q);
+  std::string name = std::filesystem::path(s).filename().string();
+  if (name.size() > 5 && name.ends_with(".wasm")) name.resize(name.size() - 5);
+  return name;
+}
+
+std::expected<std::vector<ImportModuleRef>, std::string> import_modules_from_flags(
+    const std::vector<std::string>& values) {
+  std::vector<ImportModuleRef> out;
+  std::set<std::string> names;
+  for (const auto& v : values) {
+    auto m = parse_module(v);
+    if (!m) return std::unexpected("--import-modules " + m.error());
+    ImportModuleRef ref;
+    ref.module.kind = m->kind == SourceKind::url ? ModuleRef::Kind::url : ModuleRef::Kind::local;
+    ref.module.source = m->source;
+    ref.name = import_module_name(m->source);
+    if (ref.name.empty())
+      return std::unexpected("--import-modules " + v + ": cannot tell the module's name");
+    if (!names.insert(ref.name).second)
+      return std::unexpected("--import-modules " + v + ": another import module is named '" +
+                             ref.name + "' (a module's name is its file name without .wasm)");
+    out.push_back(std::move(ref));
+  }
+  return out;
+}
+
+std::expected<std::string, std::string> load_module(const ModuleRef& module) {
+  std::expected<std::string, std::string> bytes;
+  std::string shown = module.target.empty() ? module.source : module.target;
+  switch (module.kind) {
+    case ModuleRef::Kind::local:
+      bytes = read_all(module.source);
+      if (!bytes) return std::unexpected("cannot read " + bytes.error());
+      break;
+    case ModuleRef::Kind::url:
+      bytes = download(module.source);
+      if (!bytes) return bytes;
+      break;
+    case ModuleRef::Kind::inline_data:
+      bytes = module.bytes;
+      shown = module.target.empty() ? "the inline module" : module.target;
+      break;
+  }
+  if (bytes->size() < 8 || bytes->compare(0, 4, std::string("\0asm", 4)) != 0)
+    return std::unexpected(shown + " is not a WebAssembly module");
+  return bytes;
+}
+
+int submit_job(const RunRequest& request, const WaitOptions& o) {
+  json spec = request.spec;
+  auto module = load_module(request.module);
+  if (!module) return fail(module.error());
+  Submission job;
+  job.module = std::move(*module);
+  if (!request.stdin_file.empty()) {
+    if (request.stdin_file == "-") {
+      job.stdin_data =
+          std::string((std::istreambuf_iterator<char>(std::cin)), std::istreambuf_iterator<char>());
+    } else {
+      auto in = read_all(request.stdin_file);
+      if (!in) return fail("--stdin " + in.error());
+      job.stdin_data = std::move(*in);
+    }
+  }
+  if (!request.imports.empty()) {
+    json list = json::array();
+    for (const auto& imp : request.imports) {
+      auto bytes = load_module(imp.module);
+      if (!bytes) return fail("import module " + imp.name + ": " + bytes.error());
+      job.import_modules.push_back(std::move(*bytes));
+      list.push_back(
+          {{"name", imp.name},
+           {"source", imp.module.target.empty() ? imp.module.source : imp.module.target}});
+    }
+    spec["import_modules"] = list;
+  }
+  if (!request.inline_inputs.empty()) {
+    json list = json::array();
+    for (const auto& in : request.inline_inputs) {
+      job.inline_inputs.push_back(in.bytes);
+      list.push_back({{"target", in.target}});
+    }
+    spec["inline_inputs"] = list;
+  }
+  job.spec = std::move(spec);
+
+  auto c = connect();
+  if (!c) return fail(c.error());
+  auto r = c->submit(job);
+  if (!r) return fail(r.error());
+  std::string id = *r;
+  const bool tty = ::isatty(2);
+  if (o.id_only) {
+    fmt::print("{}\n", id);
+    std::fflush(stdout);
+  } else if (!o.wait) {
+    fmt::print("{}\n", id);
+    if (tty) fmt::print(stderr, "To follow it: shoal job logs -f {}\n", id);
+    return 0;
+  } else if (tty) {
+    fmt::print(stderr, "Job {} submitted\n", id);
+  }
+  if (!o.wait) return 0;
+
+  json end;
+  if (o.follow && !o.id_only) {
+    auto e = c->logs(id, Stream::all, true, write_chunk);
+    if (!e) return fail(e.error());
+    end = *e;
+  } else {
+    std::optional<std::chrono::milliseconds> limit;
+    if (o.wait_timeout_s > 0)
+      limit = std::chrono::milliseconds(static_cast<int64_t>(o.wait_timeout_s * 1000));
+    auto e = wait_for_end(*c, id, tty && !o.id_only, limit);
+    if (!e) {
+      fail(e.error());
+      return kExitWaitTimeout;
+    }
+    end = *e;
+    if (!o.id_only) (void)c->logs(id, Stream::all, false, write_chunk);
+  }
+  std::fflush(stdout);
+  std::string state = end.value("state", "");
+  if (state != "Completed")
+    fmt::print(stderr, "shoal: job {} {}: {}\n", id, state == "Stopped" ? "was stopped" : "failed",
+               end.value("message", ""));
+  return exit_status_of(end);
+}
+
+}  // namespace shoal::client

@@ -1,0 +1,385 @@
+// Reading Bacalhau job specs (YAML and JSON) into shoal's request, and
+// writing requests back: the exact request, or every message.
+#include <boost/test/unit_test.hpp>
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "client/bacalhau_spec.h"
+#include "client/data_url.h"
+
+using nlohmann::json;
+using shoal::client::ModuleRef;
+using shoal::client::PathKind;
+using shoal::client::read_bacalhau_spec;
+using shoal::client::RunRequest;
+using shoal::client::write_bacalhau_spec;
+
+namespace {
+
+PathKind fake_probe(const std::string& path) {
+  static const std::map<std::string, PathKind> paths = {
+      {"/jobs/main.wasm", PathKind::file},
+      {"/jobs/lib/mylib.wasm", PathKind::file},
+      {"/jobs/data", PathKind::directory},
+      {"/srv/in.csv", PathKind::file},
+  };
+  auto it = paths.find(path);
+  return it == paths.end() ? PathKind::missing : it->second;
+}
+
+RunRequest read_ok(const std::string& text) {
+  auto r = read_bacalhau_spec(text, "job.yaml", "/jobs", fake_probe);
+  if (!r) {
+    std::string all;
+    for (const auto& e : r.error()) all += e + "\n";
+    BOOST_TEST_REQUIRE(false, "refused:\n" + all);
+  }
+  return *r;
+}
+
+std::vector<std::string> errors_of(const std::string& text) {
+  auto r = read_bacalhau_spec(text, "job.yaml", "/jobs", fake_probe);
+  BOOST_TEST_REQUIRE(!r.has_value(), "accepted:\n" + text);
+  return r.error();
+}
+
+// A minimal valid task around `extra` (lines indented for a task's fields).
+std::string task(const std::string& extra, const std::string& top = "") {
+  return top +
+         "Type: batch\n"
+         "Tasks:\n"
+         "  - Name: main\n"
+         "    Engine:\n"
+         "      Type: wasm\n"
+         "      Params:\n"
+         "        EntryModule: main.wasm\n" +
+         extra;
+}
+
+std::string no_file_reader_called(const std::string&) {
+  return "unused";
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(a_full_yaml_spec_becomes_the_request_wasm_run_builds) {
+  RunRequest r = read_ok(
+      "Name: hello-wasm\n"
+      "Type: batch\n"
+      "Count: 1\n"
+      "Labels: {team: demo, tier: \"1\"}\n"
+      "Tasks:\n"
+      "  - Name: main\n"
+      "    Engine:\n"
+      "      Type: wasm\n"
+      "      Params:\n"
+      "        EntryModule: /app/main.wasm\n"
+      "        Entrypoint: run\n"
+      "        Parameters: [inputs/data.csv, 42, \"-v\"]\n"
+      "        EnvironmentVariables: {MODE: fast}\n"
+      "        ImportModules: [/app/lib.wasm]\n"
+      "    Env: {GREETING: hello, MODE: slow}\n"
+      "    InputSources:\n"
+      "      - Target: /app/main.wasm\n"
+      "        Source: {Type: urlDownload, Params: {URL: \"https://example.com/main.wasm\"}}\n"
+      "      - Target: /app/lib.wasm\n"
+      "        Source: {Type: inline, Params: {URL: "
+      "\"data:application/wasm;base64,AGFzbQEAAAA=\"}}\n"
+      "      - Target: /inputs\n"
+      "        Source: {Type: local, Params: {SourcePath: data, ReadWrite: false}}\n"
+      "      - Target: /inputs/remote.txt\n"
+      "        Source: {Type: urlDownload, Params: {URL: \"http://127.0.0.1:8080/r.txt\"}}\n"
+      "      - Target: /etc/config.txt\n"
+      "        Source: {Type: inline, Params: {URL: \"data:,a%3Db\"}}\n"
+      "    ResultPaths: [{Name: outputs, Path: /outputs}, {Name: logs, Path: /var/log/app}]\n"
+      "    Publisher: {Type: local}\n"
+      "    Network: {Type: None}\n"
+      "    Resources: {Memory: 256Mb}\n"
+      "    Timeouts: {ExecutionTimeout: 60, QueueTimeout: 0, TotalTimeout: 300}\n");
+  json expected = {
+      {"name", "hello-wasm"},
+      {"labels", {{"team", "demo"}, {"tier", "1"}}},
+      {"module", "/app/main.wasm"},
+      {"entry_point", "run"},
+      {"args", {"inputs/data.csv", "42", "-v"}},
+      {"env", {"MODE=slow", "GREETING=hello"}},
+      {"inputs",
+       {{{"source", "/jobs/data"}, {"target", "/inputs"}},
+        {{"source", "http://127.0.0.1:8080/r.txt"}, {"target", "/inputs/remote.txt"}}}},
+      {"outputs",
+       {{{"name", "outputs"}, {"path", "/outputs"}}, {{"name", "logs"}, {"path", "/var/log/app"}}}},
+      {"timeout_s", 60.0},
+      {"memory", 256u << 20},
+  };
+  BOOST_TEST(r.spec == expected, r.spec.dump());
+  BOOST_TEST((r.module.kind == ModuleRef::Kind::url));
+  BOOST_TEST(r.module.source == "https://example.com/main.wasm");
+  BOOST_TEST(r.module.target == "/app/main.wasm");
+  BOOST_TEST_REQUIRE(r.imports.size() == 1u);
+  BOOST_TEST(r.imports[0].name == "lib");
+  BOOST_TEST((r.imports[0].module.kind == ModuleRef::Kind::inline_data));
+  BOOST_TEST(r.imports[0].module.bytes == std::string("\0asm\1\0\0\0", 8));
+  BOOST_TEST_REQUIRE(r.inline_inputs.size() == 1u);
+  BOOST_TEST(r.inline_inputs[0].target == "/etc/config.txt");
+  BOOST_TEST(r.inline_inputs[0].bytes == "a=b");
+  BOOST_TEST(r.stdin_file.empty());
+}
+
+BOOST_AUTO_TEST_CASE(json_is_read_the_same_as_yaml) {
+  std::string yaml = task(
+      "        Parameters: [a, b]\n"
+      "    Env: {K: v}\n"
+      "    InputSources:\n"
+      "      - {Target: /in.csv, Source: {Type: local, Params: {SourcePath: /srv/in.csv}}}\n");
+  std::string json_text = R"({
+    "Type": "batch",
+    "Tasks": [{"Name": "main",
+               "Engine": {"Type": "wasm", "Params": {"EntryModule": "main.wasm",
+                                                     "Parameters": ["a", "b"]}},
+               "Env": {"K": "v"},
+               "InputSources": [{"Target": "/in.csv",
+                                 "Source": {"Type": "local",
+                                            "Params": {"SourcePath": "/srv/in.csv"}}}]}]
+  })";
+  RunRequest a = read_ok(yaml), b = read_ok(json_text);
+  BOOST_TEST(a.spec == b.spec, a.spec.dump() + "\n" + b.spec.dump());
+  BOOST_TEST(a.spec["inputs"] == json::parse(R"([{"source":"/srv/in.csv","target":"/in.csv"}])"));
+}
+
+BOOST_AUTO_TEST_CASE(a_local_entry_module_is_relative_to_the_spec_directory) {
+  RunRequest r = read_ok(task(""));
+  BOOST_TEST((r.module.kind == ModuleRef::Kind::local));
+  BOOST_TEST(r.module.source == "/jobs/main.wasm");
+  BOOST_TEST(r.spec["module"] == "/jobs/main.wasm");
+  BOOST_TEST(r.spec["entry_point"] == "_start");
+  BOOST_TEST(r.spec["timeout_s"] == 0.0);
+  BOOST_TEST(!r.spec.contains("memory"));
+}
+
+BOOST_AUTO_TEST_CASE(import_modules_by_path_url_and_object_are_named_by_file_name) {
+  RunRequest r = read_ok(
+      task("        ImportModules:\n"
+           "          - lib/mylib.wasm\n"
+           "          - https://example.com/mods/other.wasm?v=2\n"
+           "          - Target: /m/third.wasm\n"
+           "            Source: {Type: inline, Params: {URL: \"data:;base64,AGFzbQEAAAA=\"}}\n"));
+  BOOST_TEST_REQUIRE(r.imports.size() == 3u);
+  BOOST_TEST(r.imports[0].name == "mylib");
+  BOOST_TEST(r.imports[0].module.source == "/jobs/lib/mylib.wasm");
+  BOOST_TEST(r.imports[1].name == "other");
+  BOOST_TEST((r.imports[1].module.kind == ModuleRef::Kind::url));
+  BOOST_TEST(r.imports[2].name == "third");
+  BOOST_TEST(r.imports[2].module.target == "/m/third.wasm");
+}
+
+BOOST_AUTO_TEST_CASE(the_older_entrypoint_spelling_and_total_timeout_are_read) {
+  RunRequest r = read_ok(task("        EntryPoint: go\n    Timeouts: {TotalTimeout: 7}\n"));
+  BOOST_TEST(r.spec["entry_point"] == "go");
+  BOOST_TEST(r.spec["timeout_s"] == 7.0);
+}
+
+BOOST_AUTO_TEST_CASE(every_unsupported_field_is_named_with_its_full_path_at_once) {
+  auto errors = errors_of(
+      task("        Volumes: []\n"
+           "    Network: {Type: Host}\n"
+           "    Resources: {CPU: 500m, GPU: \"1\", Memory: 1Gb}\n"
+           "    Publisher: {Type: ipfs}\n"
+           "    Timeouts: {QueueTimeout: 30}\n"
+           "    Meta: {a: b}\n"
+           "    InputSources:\n"
+           "      - Target: /x\n"
+           "        Source: {Type: s3, Params: {Bucket: b}}\n"
+           "      - Target: /y\n"
+           "        Alias: why\n"
+           "        Source: {Type: local, Params: {SourcePath: /srv/in.csv, ReadWrite: true}}\n",
+           "Priority: 3\nConstraints: [{Key: a, Operator: \"=\", Values: [b]}]\nCount: 2\n"
+           "Namespace: team\nID: j-1\n"));
+  std::vector<std::string> expected = {
+      "ID: not supported by shoal",
+      "Count: shoal runs each job once (Count 1)",
+      "Namespace: 'team': shoal has only the default namespace",
+      "Priority: not supported by shoal (jobs run oldest first)",
+      "Constraints: not supported by shoal (every worker is alike)",
+      "Tasks[0].Meta: not supported by shoal",
+      "Tasks[0].InputSources[0].Source.Type: 's3' is not supported by shoal (urlDownload, "
+      "local or inline)",
+      "Tasks[0].InputSources[1].Alias: not supported by shoal",
+      "Tasks[0].InputSources[1].Source.Params.ReadWrite: 'true' is not supported by shoal "
+      "(inputs are read-only; write to a ResultPath)",
+      "Tasks[0].Engine.Params.Volumes: not supported by shoal",
+      "Tasks[0].Resources.CPU: not supported by shoal (only Memory is limited)",
+      "Tasks[0].Resources.GPU: not supported by shoal (only Memory is limited)",
+      "Tasks[0].Timeouts.QueueTimeout: not supported by shoal (jobs wait in the queue until run)",
+      "Tasks[0].Publisher.Type: 'ipfs' is not supported by shoal (results stay in shoal's "
+      "store: local)",
+      "Tasks[0].Network.Type: 'Host' is not supported by shoal (jobs have no network)",
+  };
+  BOOST_TEST(errors == expected, boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(other_engines_and_job_types_are_refused) {
+  auto errors = errors_of(
+      "Type: service\n"
+      "Tasks:\n"
+      "  - Name: main\n"
+      "    Engine: {Type: docker, Params: {Image: ubuntu}}\n"
+      "  - Name: second\n");
+  std::vector<std::string> expected = {
+      "Type: 'service' jobs are not supported by shoal (only batch)",
+      "Tasks: shoal runs one task per job; this spec has 2",
+      "Tasks[0].Engine.Type: 'docker' is not supported by shoal (only wasm)",
+  };
+  BOOST_TEST(errors == expected, boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(bad_values_are_named) {
+  auto errors =
+      errors_of(task("    Env: {GOOD: x, SECRET: \"env:HOST_SECRET\"}\n"
+                     "    InputSources:\n"
+                     "      - Target: relative/path\n"
+                     "        Source: {Type: urlDownload, Params: {URL: \"ftp://x/y\"}}\n"
+                     "      - Target: /gone\n"
+                     "        Source: {Type: local, Params: {SourcePath: missing.txt}}\n"
+                     "      - Target: /blob\n"
+                     "        Source: {Type: inline, Params: {URL: \"data:;base64,***\"}}\n"
+                     "      - Target: /ok\n"
+                     "        Source: {Type: urlDownload, Params: {URL: \"http://h/x\"}}\n"
+                     "      - Target: /ok/\n"
+                     "        Source: {Type: urlDownload, Params: {URL: \"http://h/y\"}}\n"
+                     "    ResultPaths: [{Name: out, Path: relative}]\n"
+                     "    Resources: {Memory: lots}\n"
+                     "    Timeouts: {ExecutionTimeout: soon}\n"));
+  std::vector<std::string> expected = {
+      "Tasks[0].InputSources[0].Target: the guest path \"relative/path\" must be absolute",
+      "Tasks[0].InputSources[0].Source.Params.URL: 'ftp://x/y' is not an http or https URL",
+      "Tasks[0].InputSources[1].Source.Params.SourcePath: /jobs/missing.txt: no such file or "
+      "directory",
+      "Tasks[0].InputSources[2].Source.Params.URL: not a data: URL: '*' is not a base64 "
+      "character",
+      "Tasks[0].InputSources[4].Target: /ok is the target of another input",
+      "Tasks[0].Env.SECRET: values taken from the host's environment (env:NAME) are not "
+      "supported by shoal",
+      "Tasks[0].ResultPaths[0]: the guest path \"relative\" must be absolute",
+      "Tasks[0].Resources.Memory: 'lots' is not a size (try 512MiB or 2GiB)",
+      "Tasks[0].Timeouts.ExecutionTimeout: 'soon' is not a number",
+  };
+  BOOST_TEST(errors == expected, boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(a_missing_or_unknown_entry_module_is_named) {
+  auto none = errors_of("Type: batch\nTasks:\n  - Engine: {Type: wasm, Params: {}}\n");
+  BOOST_TEST(none == std::vector<std::string>{"Tasks[0].Engine.Params.EntryModule: required (an "
+                                              "InputSources Target, a URL or a local path)"},
+             boost::test_tools::per_element());
+  auto missing = errors_of(
+      "Type: batch\nTasks:\n  - Engine: {Type: wasm, Params: {EntryModule: /app/x.wasm}}\n");
+  BOOST_TEST(missing == std::vector<std::string>{"Tasks[0].Engine.Params.EntryModule: "
+                                                 "'/app/x.wasm' is neither an InputSources "
+                                                 "Target nor a file (/app/x.wasm: no such file "
+                                                 "or directory)"},
+             boost::test_tools::per_element());
+  auto no_tasks = errors_of("Type: batch\n");
+  BOOST_TEST(no_tasks == std::vector<std::string>{"Tasks: required: a list of one task"},
+             boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(two_import_modules_with_one_name_are_refused) {
+  auto errors = errors_of(
+      task("        ImportModules: [lib/mylib.wasm, \"https://example.com/mylib.wasm\"]\n"));
+  BOOST_TEST(errors == std::vector<std::string>{"Tasks[0].Engine.Params.ImportModules[1]: "
+                                                "another import module is named 'mylib'"},
+             boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(syntax_errors_carry_a_line_and_column) {
+  auto yaml = errors_of("Type: batch\nTasks: [\n  - x\n");
+  BOOST_TEST_REQUIRE(yaml.size() == 1u);
+  BOOST_TEST(yaml[0].starts_with("job.yaml: not valid YAML: line "), yaml[0]);
+  auto js = errors_of("{\n  \"Type\": \"batch\",\n  \"Tasks\": [,]\n}");
+  BOOST_TEST_REQUIRE(js.size() == 1u);
+  BOOST_TEST(js[0].starts_with("job.yaml: not valid JSON: parse error at line 3, column 13"),
+             js[0]);
+  auto scalar = errors_of("just a string");
+  BOOST_TEST(scalar == std::vector<std::string>{"the spec is not a mapping of fields (Name, "
+                                                "Type, Tasks, ...)"},
+             boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(written_specs_read_back_to_the_same_request) {
+  RunRequest r = read_ok(
+      "Name: \"007\"\n"
+      "Type: batch\n"
+      "Labels: {team: \"true\"}\n"
+      "Tasks:\n"
+      "  - Engine:\n"
+      "      Type: wasm\n"
+      "      Params:\n"
+      "        EntryModule: /app/main.wasm\n"
+      "        Parameters: [\"1\", \"null\", \"a b\"]\n"
+      "        ImportModules: [/app/lib.wasm]\n"
+      "    Env: {N: \"3\"}\n"
+      "    InputSources:\n"
+      "      - {Target: /app/main.wasm, Source: {Type: urlDownload, Params: {URL: "
+      "\"https://e.com/main.wasm\"}}}\n"
+      "      - {Target: /app/lib.wasm, Source: {Type: inline, Params: {URL: "
+      "\"data:;base64,AGFzbQEAAAA=\"}}}\n"
+      "      - {Target: /in, Source: {Type: local, Params: {SourcePath: /jobs/data}}}\n"
+      "      - {Target: /etc/x, Source: {Type: inline, Params: {URL: \"data:,x\"}}}\n"
+      "    ResultPaths: [{Name: res, Path: /res}]\n"
+      "    Resources: {Memory: 1536Mb}\n"
+      "    Timeouts: {ExecutionTimeout: 2.5}\n");
+  auto text = write_bacalhau_spec(r, no_file_reader_called);
+  BOOST_TEST_REQUIRE(text.has_value(), text.error());
+  RunRequest back = read_ok(*text);
+  BOOST_TEST(back.spec == r.spec, *text);
+  BOOST_TEST(back.module.source == r.module.source);
+  BOOST_TEST_REQUIRE(back.imports.size() == 1u);
+  BOOST_TEST(back.imports[0].name == "lib");
+  BOOST_TEST(back.imports[0].module.bytes == r.imports[0].module.bytes);
+  BOOST_TEST_REQUIRE(back.inline_inputs.size() == 1u);
+  BOOST_TEST(back.inline_inputs[0].bytes == "x");
+}
+
+BOOST_AUTO_TEST_CASE(a_local_module_is_written_inline_as_bacalhau_does) {
+  RunRequest r;
+  r.spec = {{"name", ""},
+            {"labels", json::object()},
+            {"module", "build/hello.wasm"},
+            {"entry_point", "_start"},
+            {"args", json::array()},
+            {"env", json::array()},
+            {"inputs", json::array()},
+            {"outputs", json::array()},
+            {"timeout_s", 0.0}};
+  r.module.source = "build/hello.wasm";
+  auto text = write_bacalhau_spec(
+      r, [](const std::string& path) -> std::expected<std::string, std::string> {
+        BOOST_TEST(path == "build/hello.wasm");
+        return std::string("\0asm\1\0\0\0", 8);
+      });
+  BOOST_TEST_REQUIRE(text.has_value(), text.error());
+  BOOST_TEST(*text ==
+             "Type: batch\n"
+             "Count: 1\n"
+             "Tasks:\n"
+             "  - Name: main\n"
+             "    Engine:\n"
+             "      Type: wasm\n"
+             "      Params:\n"
+             "        EntryModule: /app/hello.wasm\n"
+             "        Entrypoint: _start\n"
+             "        Parameters:\n"
+             "          []\n"
+             "    InputSources:\n"
+             "      - Target: /app/hello.wasm\n"
+             "        Source:\n"
+             "          Type: inline\n"
+             "          Params:\n"
+             "            URL: data:application/wasm;base64,AGFzbQEAAAA=\n");
+  r.stdin_file = "-";
+  auto refused = write_bacalhau_spec(r, no_file_reader_called);
+  BOOST_TEST_REQUIRE(!refused.has_value());
+  BOOST_TEST(refused.error() == "--stdin has no place in a Bacalhau job spec");
+}
