@@ -356,8 +356,8 @@ void add_job_commands(CLI::App& app, int& status) {
       int worst = 0;
       size_t failed = 0, ended = 0;
       auto r = c->wait_all(std::vector<std::string>(pending.begin(), pending.end()),
-                           [&](const json& job) {
-                             int code = exit_status_of(job);
+                           [&](const json& finished) {
+                             int code = exit_status_of(finished);
                              if (code != 0) ++failed;
                              worst = std::max(worst, code);
                              if (failed) bar.set_label(fmt::format("jobs ({} failed)", failed));
