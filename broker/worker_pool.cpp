@@ -24,13 +24,14 @@ std::expected<void, std::string> WorkerPool::spawn(const std::string& name) {
   posix_spawn_file_actions_addopen(&fa, 1, log_.c_str(), O_WRONLY | O_APPEND | O_CREAT, 0600);
   posix_spawn_file_actions_adddup2(&fa, 1, 2);
   std::string ep = endpoint_;
-  std::vector<char*> argv = {const_cast<char*>("shoal-worker"),
-                             const_cast<char*>("serve"),
-                             const_cast<char*>("--endpoint"),
-                             ep.data(),
-                             const_cast<char*>("--name"),
-                             const_cast<char*>(name.c_str()),
-                             nullptr};
+  std::vector<char*> argv = {const_cast<char*>("shoal-worker"), const_cast<char*>("serve"),
+                             const_cast<char*>("--endpoint"),   ep.data(),
+                             const_cast<char*>("--name"),       const_cast<char*>(name.c_str())};
+  if (!code_cache_.empty()) {
+    argv.push_back(const_cast<char*>("--code-cache"));
+    argv.push_back(code_cache_.data());
+  }
+  argv.push_back(nullptr);
   pid_t pid;
   int rc = ::posix_spawn(&pid, binary_.c_str(), &fa, nullptr, argv.data(), environ);
   posix_spawn_file_actions_destroy(&fa);

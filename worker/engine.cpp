@@ -1,9 +1,11 @@
 #include "worker/engine.h"
 
 #include <libplatform/libplatform.h>
+#include <unistd.h>
 #include <v8.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -11,6 +13,7 @@
 #include <vector>
 
 #include "wasi/functions.h"
+#include "worker/code_cache.h"
 #include "worker/memory_limit.h"
 #include "worker/module_info.h"
 #include "worker/watchdog.h"
@@ -18,16 +21,39 @@
 namespace shoal::worker {
 namespace {
 
+using Clock = std::chrono::steady_clock;
+
+// Eager tier-up: every function is compiled by Liftoff first and then by
+// TurboFan in the background, so that a module's code is complete (and can
+// be serialized into the code cache) soon after its first start, and hot
+// loops run optimised code without waiting for V8 to find them. See
+// docs/benchmarks.md for the measurements behind this choice.
+constexpr char kV8Flags[] = "--no-wasm-dynamic-tiering";
+
+struct V8Process {
+  std::unique_ptr<v8::Platform> platform;
+  std::string flags;
+  bool trap_handler = false;
+};
+
 // V8 is initialised once per process and never torn down: workers live as
 // long as the process, and V8 cannot be re-initialised after disposal.
-void ensure_v8() {
-  static std::once_flag once;
-  static std::unique_ptr<v8::Platform> platform;
-  std::call_once(once, [] {
-    platform = v8::platform::NewDefaultPlatform();
-    v8::V8::InitializePlatform(platform.get());
+V8Process& v8_process() {
+  static V8Process* process = [] {
+    auto* p = new V8Process;
+    p->flags = kV8Flags;
+    if (const char* extra = std::getenv("SHOAL_V8_FLAGS"); extra && *extra)
+      p->flags += std::string(" ") + extra;
+    v8::V8::SetFlagsFromString(p->flags.c_str());
+    // Guard pages and a signal handler instead of a bounds check on every
+    // memory access. Must precede V8::Initialize.
+    p->trap_handler = v8::V8::EnableWebAssemblyTrapHandler(true);
+    p->platform = v8::platform::NewDefaultPlatform();
+    v8::V8::InitializePlatform(p->platform.get());
     v8::V8::Initialize();
-  });
+    return p;
+  }();
+  return *process;
 }
 
 // The state one guest run shares with its host functions.
@@ -126,38 +152,181 @@ std::string format_seconds(std::chrono::nanoseconds d) {
   return buf;
 }
 
+// A module ready to instantiate: its compiled code and what the checks
+// before compiling found, so that a later run repeats neither.
+struct Prepared {
+  std::optional<v8::CompiledWasmModule> compiled;
+  std::vector<const wasi::Function*> imports;
+  std::vector<std::string> function_exports;
+};
+
 // Compiled modules of this process, by cache key and memory limit. V8 shares
 // a compiled module's code between isolates (FromCompiledModule), so a later
 // job pays neither validation nor compilation. Bounded: the oldest entries go.
 class ModuleCache {
  public:
-  std::optional<v8::CompiledWasmModule> get(const std::string& key) {
-    std::lock_guard lock(mu_);
+  std::optional<Prepared> get(const std::string& key) {
     auto it = entries_.find(key);
     if (it == entries_.end()) return std::nullopt;
     return it->second;
   }
-  void put(const std::string& key, v8::CompiledWasmModule compiled) {
-    std::lock_guard lock(mu_);
+  void put(const std::string& key, Prepared prepared) {
     if (entries_.contains(key)) return;
     if (order_.size() >= kMaxEntries) {
       entries_.erase(order_.front());
       order_.erase(order_.begin());
     }
-    entries_.emplace(key, std::move(compiled));
+    entries_.emplace(key, std::move(prepared));
     order_.push_back(key);
   }
 
  private:
   static constexpr size_t kMaxEntries = 32;
-  std::mutex mu_;
-  std::map<std::string, v8::CompiledWasmModule> entries_;
+  std::map<std::string, Prepared> entries_;
   std::vector<std::string> order_;
 };
 
-ModuleCache& module_cache() {
-  static ModuleCache cache;
-  return cache;
+// What a deserialization through WebAssembly.compileStreaming needs; the
+// streaming callback finds it in the isolate's data slot.
+struct StreamingRequest {
+  std::span<const uint8_t> wire;
+  std::span<const uint8_t> code;
+  bool accepted = false;  // V8 took the code (same version, flags, CPU)
+};
+constexpr uint32_t kStreamingSlot = 0;
+
+void on_streaming(const v8::FunctionCallbackInfo<v8::Value>& info) {
+  v8::Isolate* isolate = info.GetIsolate();
+  auto streaming = v8::WasmStreaming::Unpack(isolate, info.Data());
+  auto* req = static_cast<StreamingRequest*>(isolate->GetData(kStreamingSlot));
+  if (req) req->accepted = streaming->SetCompiledModuleBytes(req->code.data(), req->code.size());
+  if (!req || !req->accepted) {
+    streaming->Abort(v8::String::NewFromUtf8Literal(isolate, "code not accepted"));
+    return;
+  }
+  streaming->OnBytesReceived(req->wire.data(), req->wire.size());
+  streaming->Finish(true);
+}
+
+// The process's engine state: one isolate at a time, reused across runs,
+// the modules it compiled, and the code cache.
+struct Engine {
+  std::mutex mu;  // one run (or idle work) at a time
+  v8::Isolate* isolate = nullptr;
+  std::unique_ptr<v8::ArrayBuffer::Allocator> allocator;
+  unsigned runs = 0;     // on this isolate
+  bool collect = false;  // a finished run left much memory behind
+  ModuleCache modules;
+  std::unique_ptr<CodeCache> code_cache;
+  // Compiled here, not yet in the code cache: code-cache key -> module.
+  std::map<std::string, v8::CompiledWasmModule> unsaved;
+  std::function<void(const std::string&)> log;
+
+  // An isolate is replaced after this many runs or when its JS heap grew
+  // past this: the host's own objects are few, so growth means a leak.
+  static constexpr unsigned kMaxRuns = 10000;
+  static constexpr size_t kMaxHeapBytes = 64u << 20;
+  // A run whose linear memory reached this much is collected after it ends,
+  // instead of whenever V8 gets to it.
+  static constexpr uint64_t kCollectAfterBytes = 16u << 20;
+
+  void say(const std::string& line) {
+    if (log) log(line);
+  }
+
+  v8::Isolate* get_isolate() {
+    if (isolate) return isolate;
+    v8_process();
+    if (!allocator) allocator.reset(v8::ArrayBuffer::Allocator::NewDefaultAllocator());
+    v8::Isolate::CreateParams params;
+    params.array_buffer_allocator = allocator.get();
+    isolate = v8::Isolate::New(params);
+    isolate->SetWasmStreamingCallback(on_streaming);
+    runs = 0;
+    return isolate;
+  }
+
+  void retire_isolate() {
+    if (!isolate) return;
+    isolate->Dispose();
+    isolate = nullptr;
+  }
+
+  // After a run, with no scope of the isolate open.
+  void check_isolate() {
+    if (!isolate) return;
+    bool retire = isolate->IsDead() || ++runs >= kMaxRuns;
+    if (!retire) {
+      v8::Locker locker(isolate);
+      v8::HeapStatistics heap;
+      isolate->GetHeapStatistics(&heap);
+      retire = heap.used_heap_size() > kMaxHeapBytes;
+    }
+    if (retire) retire_isolate();
+    // Small runs leave their memories to V8's own pace; now and then they
+    // are collected anyway, to keep an idle worker small.
+    if (runs % 256 == 0) collect = true;
+  }
+};
+
+Engine& engine() {
+  static Engine* e = new Engine;  // never destroyed: V8 outlives static destructors
+  return *e;
+}
+
+std::string code_cache_key(const std::string& module_key) {
+  V8Process& p = v8_process();
+  return module_key + "|v8 " + v8::V8::GetVersion() + "|" + p.flags +
+         (p.trap_handler ? "|trap-handler" : "|bounds-checks");
+}
+
+// Deserializes `code` through V8's streaming compilation (the one public
+// API that accepts serialized code). Empty when V8 refused the code;
+// `note` then says why.
+v8::MaybeLocal<v8::WasmModuleObject> deserialize(v8::Isolate* isolate, v8::Local<v8::Context> ctx,
+                                                 std::span<const uint8_t> wire,
+                                                 std::span<const uint8_t> code, std::string& note) {
+  StreamingRequest req{wire, code};
+  isolate->SetData(kStreamingSlot, &req);
+  struct Clear {
+    v8::Isolate* i;
+    ~Clear() { i->SetData(kStreamingSlot, nullptr); }
+  } clear{isolate};
+  auto webassembly = get(ctx, ctx->Global(), "WebAssembly").As<v8::Object>();
+  auto compile = get(ctx, webassembly, "compileStreaming");
+  if (!compile->IsFunction()) {
+    note = "this V8 has no WebAssembly.compileStreaming";
+    return {};
+  }
+  v8::Local<v8::Value> arg = v8::Undefined(isolate);
+  v8::Local<v8::Value> result;
+  if (!compile.As<v8::Function>()->Call(ctx, webassembly, 1, &arg).ToLocal(&result) ||
+      !result->IsPromise()) {
+    note = "WebAssembly.compileStreaming failed";
+    return {};
+  }
+  auto promise = result.As<v8::Promise>();
+  isolate->PerformMicrotaskCheckpoint();  // runs the streaming callback
+  if (!req.accepted) {
+    note = "V8 refused the cached code (another V8 build, flags or CPU)";
+    return {};
+  }
+  // Deserialized code settles the promise at once. When V8 could not use
+  // the code after all, it compiles the wire bytes in the background
+  // instead: wait for that (bounded), then say the entry was not used.
+  const auto deadline = Clock::now() + std::chrono::seconds(120);
+  bool fell_back = false;
+  while (promise->State() == v8::Promise::kPending && Clock::now() < deadline) {
+    fell_back = true;
+    if (!v8::platform::PumpMessageLoop(v8_process().platform.get(), isolate)) ::usleep(200);
+    isolate->PerformMicrotaskCheckpoint();
+  }
+  if (promise->State() != v8::Promise::kFulfilled || !promise->Result()->IsWasmModuleObject()) {
+    note = "V8 could not compile the module through the cache";
+    return {};
+  }
+  if (fell_back) note = "V8 could not deserialize the cached code and compiled the module";
+  return promise->Result().As<v8::WasmModuleObject>();
 }
 
 }  // namespace
@@ -166,73 +335,175 @@ std::string v8_version() {
   return v8::V8::GetVersion();
 }
 
+std::string v8_flags() {
+  return v8_process().flags;
+}
+
+void configure_engine(EngineSettings settings) {
+  Engine& e = engine();
+  std::lock_guard lock(e.mu);
+  e.log = std::move(settings.log);
+  e.code_cache.reset();
+  if (settings.code_cache_dir.empty()) return;
+  auto cache = CodeCache::open(settings.code_cache_dir);
+  if (!cache) {
+    e.say(cache.error() + "; compiling every module (no code cache)");
+    return;
+  }
+  e.code_cache = std::move(*cache);
+}
+
+bool engine_idle_work(std::chrono::milliseconds wait) {
+  Engine& e = engine();
+  std::lock_guard lock(e.mu);
+  if (e.isolate) {
+    v8::Locker locker(e.isolate);
+    v8::Isolate::Scope scope(e.isolate);
+    while (v8::platform::PumpMessageLoop(v8_process().platform.get(), e.isolate)) {
+    }
+    if (e.collect) e.isolate->LowMemoryNotification();
+    e.collect = false;
+  }
+  const auto deadline = Clock::now() + wait;
+  for (;;) {
+    for (auto it = e.unsaved.begin(); it != e.unsaved.end();) {
+      if (!e.code_cache) {
+        it = e.unsaved.erase(it);
+        continue;
+      }
+      // Empty until TurboFan has compiled every function.
+      v8::OwnedBuffer code = it->second.Serialize();
+      if (code.size == 0) {
+        ++it;
+        continue;
+      }
+      auto stored = e.code_cache->put(it->first, {code.buffer.get(), code.size});
+      if (!stored) e.say(stored.error());
+      it = e.unsaved.erase(it);
+    }
+    if (e.unsaved.empty() || Clock::now() >= deadline) break;
+    ::usleep(5000);
+  }
+  return !e.unsaved.empty();
+}
+
 std::expected<uint32_t, RunError> run_wasi_command(std::span<const uint8_t> module,
                                                    wasi::Environment& env,
                                                    const RunOptions& options) {
   using Kind = RunError::Kind;
-  auto info = inspect_module(module);
-  if (!info) return std::unexpected(RunError{Kind::invalid_module, info.error()});
+  const auto started = Clock::now();
+  RunStats scratch_stats;
+  RunStats& stats = options.stats ? *options.stats : scratch_stats;
+  stats = RunStats{};
+  Engine& e = engine();
+  std::unique_lock engine_lock(e.mu);
 
-  std::vector<const wasi::Function*> imported;
-  for (const Import& imp : info->imports) {
-    std::string why;
-    const wasi::Function* f = wasi_function_for(imp, why);
-    if (!f) return std::unexpected(RunError{Kind::link, why});
-    imported.push_back(f);
+  std::string module_key;
+  if (!options.cache_key.empty())
+    module_key = options.cache_key + ":" + std::to_string(options.memory_limit.value_or(0));
+  std::optional<Prepared> prepared = module_key.empty() ? std::nullopt : e.modules.get(module_key);
+  std::vector<uint8_t> limited;
+  if (prepared) {
+    stats.source = RunStats::Source::worker_memory;
+  } else {
+    auto info = inspect_module(module);
+    if (!info) return std::unexpected(RunError{Kind::invalid_module, info.error()});
+    prepared.emplace();
+    for (const Import& imp : info->imports) {
+      std::string why;
+      const wasi::Function* f = wasi_function_for(imp, why);
+      if (!f) return std::unexpected(RunError{Kind::link, why});
+      prepared->imports.push_back(f);
+    }
+    for (const Export& ex : info->exports)
+      if (ex.kind == ExternKind::function) prepared->function_exports.push_back(ex.name);
+    if (options.memory_limit) {
+      auto rewritten = limit_memory(module, *options.memory_limit);
+      if (!rewritten) return std::unexpected(RunError{Kind::memory_limit, rewritten.error()});
+      limited = std::move(*rewritten);
+      module = limited;
+    }
   }
   bool has_entry = false;
-  for (const Export& ex : info->exports)
-    if (ex.name == options.entry_point && ex.kind == ExternKind::function) has_entry = true;
+  for (const std::string& name : prepared->function_exports)
+    if (name == options.entry_point) has_entry = true;
   if (!has_entry)
     return std::unexpected(
         RunError{Kind::no_entry,
                  "the module exports no function '" + options.entry_point +
                      "' (a WASI command exports _start; choose another with --entry-point)"});
 
-  std::vector<uint8_t> limited;
-  if (options.memory_limit) {
-    auto rewritten = limit_memory(module, *options.memory_limit);
-    if (!rewritten) return std::unexpected(RunError{Kind::memory_limit, rewritten.error()});
-    limited = std::move(*rewritten);
-    module = limited;
-  }
-
-  ensure_v8();
-  std::unique_ptr<v8::ArrayBuffer::Allocator> allocator(
-      v8::ArrayBuffer::Allocator::NewDefaultAllocator());
-  v8::Isolate::CreateParams params;
-  params.array_buffer_allocator = allocator.get();
-  v8::Isolate* isolate = v8::Isolate::New(params);
-  struct IsolateDisposer {
-    v8::Isolate* i;
-    ~IsolateDisposer() { i->Dispose(); }
-  } disposer{isolate};
+  v8::Isolate* isolate = e.get_isolate();
+  // Runs last, when every handle of the run is gone: whatever ended the run
+  // (proc_exit, the watchdog, a stop request) must not end the next one.
+  struct AfterRun {
+    Engine& e;
+    ~AfterRun() {
+      {
+        v8::Locker locker(e.isolate);
+        v8::Isolate::Scope scope(e.isolate);
+        e.isolate->CancelTerminateExecution();
+        while (v8::platform::PumpMessageLoop(v8_process().platform.get(), e.isolate)) {
+        }
+      }
+      e.check_isolate();
+    }
+  } after_run{e};
+  v8::Locker locker(isolate);
+  v8::Isolate::Scope isolate_scope(isolate);
 
   Instance instance;
   instance.env = &env;
   std::vector<std::unique_ptr<Binding>> bindings;
 
-  v8::Isolate::Scope isolate_scope(isolate);
   v8::HandleScope handles(isolate);
   v8::Local<v8::Context> ctx = v8::Context::New(isolate);
   v8::Context::Scope context_scope(ctx);
   v8::TryCatch tc(isolate);
 
-  std::string cache_key;
-  if (!options.cache_key.empty())
-    cache_key = options.cache_key + ":" + std::to_string(options.memory_limit.value_or(0));
   v8::Local<v8::WasmModuleObject> mod;
-  std::optional<v8::CompiledWasmModule> cached =
-      cache_key.empty() ? std::nullopt : module_cache().get(cache_key);
-  if (!cached || !v8::WasmModuleObject::FromCompiledModule(isolate, *cached).ToLocal(&mod)) {
-    auto compiled = v8::WasmModuleObject::Compile(
-        isolate, v8::MemorySpan<const uint8_t>(module.data(), module.size()));
-    if (!compiled.ToLocal(&mod))
+  if (stats.source == RunStats::Source::worker_memory) {
+    if (!v8::WasmModuleObject::FromCompiledModule(isolate, *prepared->compiled).ToLocal(&mod))
       return std::unexpected(RunError{Kind::invalid_module, exception_text(isolate, ctx, tc)});
-    if (!cache_key.empty()) module_cache().put(cache_key, mod->GetCompiledModule());
+  } else {
+    const std::string cache_key = module_key.empty() ? "" : code_cache_key(module_key);
+    if (e.code_cache && !cache_key.empty()) {
+      {
+        // The entry's bytes are read in place; the read ends with this block.
+        auto entry = e.code_cache->find(cache_key);
+        if (entry) {
+          if (deserialize(isolate, ctx, module, entry->bytes(), stats.cache_note).ToLocal(&mod))
+            stats.source = RunStats::Source::code_cache;
+          tc.Reset();
+        } else if (entry.error() == CodeCache::Miss::corrupt) {
+          stats.cache_note = "the cached code is corrupt (checksum mismatch)";
+        } else if (entry.error() == CodeCache::Miss::failed) {
+          stats.cache_note = e.code_cache->error();
+        }
+      }
+      if (!stats.cache_note.empty()) {
+        e.say("code cache: entry " + cache_key.substr(0, 16) + "...: " + stats.cache_note +
+              "; removed it");
+        e.code_cache->remove(cache_key);
+      }
+    }
+    if (mod.IsEmpty()) {
+      auto compiled = v8::WasmModuleObject::Compile(
+          isolate, v8::MemorySpan<const uint8_t>(module.data(), module.size()));
+      if (!compiled.ToLocal(&mod))
+        return std::unexpected(RunError{Kind::invalid_module, exception_text(isolate, ctx, tc)});
+      stats.source = RunStats::Source::compiled;
+      if (e.code_cache && !cache_key.empty())
+        e.unsaved.emplace(cache_key, mod->GetCompiledModule());
+    }
+    if (!module_key.empty()) {
+      prepared->compiled.emplace(mod->GetCompiledModule());
+      e.modules.put(module_key, *prepared);
+    }
   }
 
   v8::Local<v8::Object> wasi_ns = v8::Object::New(isolate);
+  const std::vector<const wasi::Function*>& imported = prepared->imports;
   for (const wasi::Function* f : imported) {
     bindings.push_back(std::make_unique<Binding>(Binding{&instance, f}));
     auto fn = v8::Function::New(ctx, call_host, v8::External::New(isolate, bindings.back().get()),
@@ -270,21 +541,22 @@ std::expected<uint32_t, RunError> run_wasi_command(std::span<const uint8_t> modu
         RunError{Kind::no_entry, "export '" + options.entry_point + "' is not a function"});
   v8::MaybeLocal<v8::Value> result;
   bool timed_out = false;
+  stats.prepare = Clock::now() - started;
   if (options.control) options.control->attach(isolate);
-  struct Detach {
-    RunControl* c;
-    ~Detach() {
-      if (c) c->detach();
-    }
-  } detach{options.control};
   {
     std::optional<Watchdog> watchdog;
     if (options.timeout) watchdog.emplace(isolate, *options.timeout);
     result = entry.As<v8::Function>()->Call(ctx, v8::Undefined(isolate), 0, nullptr);
     if (watchdog) timed_out = watchdog->stop();
   }
+  // Detached first: a stop request after this point cannot terminate the
+  // isolate, so the cancellation below clears every request of this run.
+  if (options.control) options.control->detach();
   const bool cancelled = options.control && options.control->cancelled();
-  if (instance.exited || timed_out || cancelled) isolate->CancelTerminateExecution();
+  isolate->CancelTerminateExecution();
+  if (!instance.memory.IsEmpty() &&
+      instance.memory.Get(isolate)->Buffer()->ByteLength() >= Engine::kCollectAfterBytes)
+    e.collect = true;
   if (instance.exited) return *env.exit_code();
   if (cancelled) return std::unexpected(RunError{Kind::cancelled, "stopped on request"});
   if (timed_out)

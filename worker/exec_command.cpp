@@ -1,6 +1,8 @@
 #include "worker/exec_command.h"
 
 #include <fmt/core.h>
+#include <fmt/format.h>
+#include <openssl/sha.h>
 #include <CLI/CLI.hpp>
 
 #include <cerrno>
@@ -10,6 +12,7 @@
 #include <iterator>
 #include <vector>
 
+#include "broker/state_dir.h"
 #include "broker/units.h"
 #include "wasi/environment.h"
 #include "wasi/output_sink.h"
@@ -56,6 +59,24 @@ std::expected<wasi::Mount, std::string> parse_dir(const std::string& spec) {
   return m;
 }
 
+std::string sha256_hex(std::span<const uint8_t> bytes) {
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(bytes.data(), bytes.size(), digest);
+  return fmt::format("{:02x}", fmt::join(digest, ""));
+}
+
+const char* describe(RunStats::Source source) {
+  switch (source) {
+    case RunStats::Source::code_cache:
+      return "hit";
+    case RunStats::Source::worker_memory:
+      return "hit (in memory)";
+    case RunStats::Source::compiled:
+      break;
+  }
+  return "miss, compiled";
+}
+
 }  // namespace
 
 int exec_command(int argc, char** argv) {
@@ -87,6 +108,15 @@ int exec_command(int argc, char** argv) {
   app.add_option("--max-fds", max_fds, "The most file descriptors the program may hold open")
       ->capture_default_str()
       ->check(CLI::Range(8u, 1u << 20));
+  std::string code_cache;
+  bool no_code_cache = false, verbose = false;
+  app.add_option("--code-cache", code_cache,
+                 "Keep compiled code in this directory for later starts (default: "
+                 "$SHOAL_HOME/cache/code)")
+      ->type_name("DIR");
+  app.add_flag("--no-code-cache", no_code_cache, "Compile the module without the code cache");
+  app.add_flag("-v,--verbose", verbose,
+               "Say on stderr where the compiled module came from and what preparing it took");
   app.add_option("program", program, "The .wasm module to run")->required();
   app.add_option("args", guest_args,
                  "Arguments for the program (put -- before ones that start "
@@ -145,7 +175,28 @@ int exec_command(int argc, char** argv) {
   auto env = wasi::Environment::create(config);
   if (!env) return fail(env.error());
 
+  std::vector<std::string> notes;
+  if (!no_code_cache) {
+    EngineSettings settings;
+    settings.code_cache_dir = code_cache.empty() ? broker::state_dir().cache + "/code" : code_cache;
+    settings.log = [&notes](const std::string& line) { notes.push_back(line); };
+    configure_engine(std::move(settings));
+    options.cache_key = sha256_hex(*bytes);
+  }
+  RunStats stats;
+  options.stats = &stats;
   auto result = run_wasi_command(*bytes, **env, options);
+  // A first start leaves its code for the cache once V8 has optimised it;
+  // the process waits for that (bounded) since it exits next.
+  if (!no_code_cache) engine_idle_work(std::chrono::seconds(20));
+  if (verbose) {
+    if (!no_code_cache)
+      fmt::print(stderr, "shoal: code cache: {}{}\n", describe(stats.source),
+                 stats.cache_note.empty() ? "" : " (" + stats.cache_note + ")");
+    fmt::print(stderr, "shoal: prepared in {:.2f} ms\n",
+               std::chrono::duration<double, std::milli>(stats.prepare).count());
+    for (const std::string& line : notes) fmt::print(stderr, "shoal: {}\n", line);
+  }
   if (out.dropped())
     fmt::print(stderr, "shoal: stdout truncated: {} bytes past --stdout-limit were dropped\n",
                out.dropped());

@@ -152,6 +152,14 @@ class JobThread {
       RunControl* control;
       {
         std::unique_lock lock(mu_);
+        // Between jobs: code waiting for V8's optimising compiler goes to
+        // the code cache once it is done.
+        while (!quit_ && !next_ && idle_pending_) {
+          lock.unlock();
+          idle_pending_ = engine_idle_work();
+          lock.lock();
+          if (idle_pending_) cv_.wait_for(lock, std::chrono::milliseconds(500));
+        }
         cv_.wait(lock, [this] { return quit_ || next_.has_value(); });
         if (quit_) return;
         run = std::move(next_);
@@ -159,6 +167,7 @@ class JobThread {
         control = control_;
       }
       run_job(pipe, std::move(*run), control);
+      idle_pending_ = true;
     }
   }
 
@@ -167,6 +176,7 @@ class JobThread {
   bool quit_ = false;
   std::optional<wire::Run> next_;
   RunControl* control_ = nullptr;
+  bool idle_pending_ = false;  // this thread only
   std::thread thread_;
 };
 
@@ -177,11 +187,20 @@ int serve_command(int argc, char** argv) {
   std::string endpoint, name;
   app.add_option("--endpoint", endpoint, "The broker's worker endpoint")->required();
   app.add_option("--name", name, "This worker's name")->required();
+  std::string code_cache;
+  app.add_option("--code-cache", code_cache, "Keep compiled code in this directory (code_cache.h)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : 125;
   }
+
+  EngineSettings settings;
+  settings.code_cache_dir = code_cache;
+  settings.log = [name](const std::string& line) {
+    fmt::print(stderr, "worker {}: {}\n", name, line);
+  };
+  configure_engine(std::move(settings));
 
   zmq::context_t ctx;
   zmq::socket_t broker(ctx, zmq::socket_type::dealer);
