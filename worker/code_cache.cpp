@@ -9,9 +9,11 @@
 namespace shoal::worker {
 namespace {
 
-// An entry: this magic, the XXH3-64 of the code (little-endian), the code.
+// An entry: this magic, flags (bit 0: complete), the XXH3-64 of the code
+// (both little-endian 64-bit), the code.
 constexpr char kMagic[8] = {'s', 'h', 'o', 'a', 'l', 'c', 'c', '1'};
-constexpr size_t kHeader = 16;
+constexpr size_t kHeader = 24;
+constexpr uint64_t kComplete = 1;
 
 std::string lmdb_error(const std::string& dir, const char* what, int rc) {
   return "code cache " + dir + ": " + what + ": " + mdb_strerror(rc);
@@ -61,7 +63,8 @@ CodeCache::~CodeCache() {
   if (env_) mdb_env_close(env_);
 }
 
-CodeCache::Entry::Entry(Entry&& other) noexcept : txn_(other.txn_), bytes_(other.bytes_) {
+CodeCache::Entry::Entry(Entry&& other) noexcept
+    : txn_(other.txn_), bytes_(other.bytes_), complete_(other.complete_) {
   other.txn_ = nullptr;
 }
 
@@ -85,20 +88,24 @@ std::expected<CodeCache::Entry, CodeCache::Miss> CodeCache::find(std::string_vie
     return std::unexpected(Miss::failed);
   }
   const auto* p = static_cast<const uint8_t*>(v.mv_data);
-  uint64_t sum = 0;
-  if (v.mv_size >= kHeader) std::memcpy(&sum, p + 8, 8);
+  uint64_t flags = 0, sum = 0;
+  if (v.mv_size >= kHeader) {
+    std::memcpy(&flags, p + 8, 8);
+    std::memcpy(&sum, p + 16, 8);
+  }
   if (v.mv_size < kHeader || std::memcmp(p, kMagic, 8) != 0 ||
       XXH3_64bits(p + kHeader, v.mv_size - kHeader) != sum) {
     mdb_txn_abort(txn);
     return std::unexpected(Miss::corrupt);
   }
-  return Entry(txn, std::span<const uint8_t>(p + kHeader, v.mv_size - kHeader));
+  return Entry(txn, std::span<const uint8_t>(p + kHeader, v.mv_size - kHeader),
+               (flags & kComplete) != 0);
 }
 
-std::expected<void, std::string> CodeCache::put(std::string_view key,
-                                                std::span<const uint8_t> code) {
-  auto r = write(key, code, false);
-  if (!r && r.error().empty()) r = write(key, code, true);  // full: empty it, once
+std::expected<void, std::string> CodeCache::put(std::string_view key, std::span<const uint8_t> code,
+                                                bool complete) {
+  auto r = write(key, code, complete, false);
+  if (!r && r.error().empty()) r = write(key, code, complete, true);  // full: empty it, once
   if (!r && r.error().empty())
     return std::unexpected("code cache " + dir_ + ": " + std::to_string(code.size()) +
                            " bytes of code do not fit in it (" + std::to_string(max_bytes_ >> 20) +
@@ -108,7 +115,8 @@ std::expected<void, std::string> CodeCache::put(std::string_view key,
 
 // An empty error means MDB_MAP_FULL.
 std::expected<void, std::string> CodeCache::write(std::string_view key,
-                                                  std::span<const uint8_t> code, bool clear_first) {
+                                                  std::span<const uint8_t> code, bool complete,
+                                                  bool clear_first) {
   MDB_txn* txn;
   int rc;
   if (clear_first) {
@@ -140,8 +148,10 @@ std::expected<void, std::string> CodeCache::write(std::string_view key,
   if (rc == 0) {
     auto* p = static_cast<uint8_t*>(v.mv_data);
     const uint64_t sum = XXH3_64bits(code.data(), code.size());
+    const uint64_t flags = complete ? kComplete : 0;
     std::memcpy(p, kMagic, 8);
-    std::memcpy(p + 8, &sum, 8);
+    std::memcpy(p + 8, &flags, 8);
+    std::memcpy(p + 16, &sum, 8);
     if (!code.empty()) std::memcpy(p + kHeader, code.data(), code.size());
     rc = mdb_txn_commit(txn);
   } else {

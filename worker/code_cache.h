@@ -4,7 +4,9 @@
 // The broker's workers and `shoal exec` share it; LMDB serialises writers
 // across processes, and readers never wait.
 //
-// Each entry carries a checksum (XXH3) of its bytes: an entry that does not
+// An entry says whether its code is complete (every function compiled by
+// TurboFan) or partial (some functions compile on first call). Each entry
+// carries a checksum (XXH3) of its bytes: an entry that does not
 // match it is reported as corrupt, and the caller removes it and compiles
 // from scratch. V8 itself refuses code from another V8 version, other flags
 // or another CPU; the key names the version and flags so that such entries
@@ -51,12 +53,15 @@ class CodeCache {
     Entry& operator=(Entry&&) = delete;
     ~Entry();
     std::span<const uint8_t> bytes() const { return bytes_; }
+    bool complete() const { return complete_; }
 
    private:
     friend class CodeCache;
-    Entry(MDB_txn* txn, std::span<const uint8_t> bytes) : txn_(txn), bytes_(bytes) {}
+    Entry(MDB_txn* txn, std::span<const uint8_t> bytes, bool complete)
+        : txn_(txn), bytes_(bytes), complete_(complete) {}
     MDB_txn* txn_;
     std::span<const uint8_t> bytes_;
+    bool complete_;
   };
 
   enum class Miss {
@@ -68,7 +73,8 @@ class CodeCache {
 
   // Stores `code` under `key`, replacing what was there. The message of a
   // failure names the cause ("does not fit", an LMDB error).
-  std::expected<void, std::string> put(std::string_view key, std::span<const uint8_t> code);
+  std::expected<void, std::string> put(std::string_view key, std::span<const uint8_t> code,
+                                       bool complete = true);
   void remove(std::string_view key);
 
   // The cause of the last Miss::failed.
@@ -78,7 +84,7 @@ class CodeCache {
  private:
   CodeCache() = default;
   std::expected<void, std::string> write(std::string_view key, std::span<const uint8_t> code,
-                                         bool clear_first);
+                                         bool complete, bool clear_first);
 
   MDB_env* env_ = nullptr;
   unsigned dbi_ = 0;

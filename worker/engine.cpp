@@ -16,6 +16,7 @@
 #include "worker/code_cache.h"
 #include "worker/memory_limit.h"
 #include "worker/module_info.h"
+#include "worker/v8_platform.h"
 #include "worker/watchdog.h"
 
 namespace shoal::worker {
@@ -31,7 +32,7 @@ using Clock = std::chrono::steady_clock;
 constexpr char kV8Flags[] = "--no-wasm-dynamic-tiering";
 
 struct V8Process {
-  std::unique_ptr<v8::Platform> platform;
+  std::unique_ptr<TrackingPlatform> platform;
   std::string flags;
   bool trap_handler = false;
 };
@@ -48,7 +49,7 @@ V8Process& v8_process() {
     // Guard pages and a signal handler instead of a bounds check on every
     // memory access. Must precede V8::Initialize.
     p->trap_handler = v8::V8::EnableWebAssemblyTrapHandler(true);
-    p->platform = v8::platform::NewDefaultPlatform();
+    p->platform = std::make_unique<TrackingPlatform>();
     v8::V8::InitializePlatform(p->platform.get());
     v8::V8::Initialize();
     return p;
@@ -318,7 +319,7 @@ v8::MaybeLocal<v8::WasmModuleObject> deserialize(v8::Isolate* isolate, v8::Local
   bool fell_back = false;
   while (promise->State() == v8::Promise::kPending && Clock::now() < deadline) {
     fell_back = true;
-    if (!v8::platform::PumpMessageLoop(v8_process().platform.get(), isolate)) ::usleep(200);
+    if (!v8::platform::PumpMessageLoop(v8_process().platform->inner(), isolate)) ::usleep(200);
     isolate->PerformMicrotaskCheckpoint();
   }
   if (promise->State() != v8::Promise::kFulfilled || !promise->Result()->IsWasmModuleObject()) {
@@ -359,31 +360,28 @@ bool engine_idle_work(std::chrono::milliseconds wait) {
   if (e.isolate) {
     v8::Locker locker(e.isolate);
     v8::Isolate::Scope scope(e.isolate);
-    while (v8::platform::PumpMessageLoop(v8_process().platform.get(), e.isolate)) {
+    while (v8::platform::PumpMessageLoop(v8_process().platform->inner(), e.isolate)) {
     }
     if (e.collect) e.isolate->LowMemoryNotification();
     e.collect = false;
   }
+  // The code is complete once V8's background compilation has finished;
+  // before that, functions still waiting for TurboFan would be serialized
+  // as "compile on first call".
   const auto deadline = Clock::now() + wait;
-  for (;;) {
-    for (auto it = e.unsaved.begin(); it != e.unsaved.end();) {
-      if (!e.code_cache) {
-        it = e.unsaved.erase(it);
-        continue;
-      }
-      // Empty until TurboFan has compiled every function.
-      v8::OwnedBuffer code = it->second.Serialize();
-      if (code.size == 0) {
-        ++it;
-        continue;
-      }
-      auto stored = e.code_cache->put(it->first, {code.buffer.get(), code.size});
-      if (!stored) e.say(stored.error());
-      it = e.unsaved.erase(it);
-    }
-    if (e.unsaved.empty() || Clock::now() >= deadline) break;
-    ::usleep(5000);
+  while (!e.unsaved.empty() && v8_process().platform->background_work_pending() &&
+         Clock::now() < deadline)
+    ::usleep(2000);
+  if (!e.code_cache) e.unsaved.clear();
+  const bool complete = !v8_process().platform->background_work_pending();
+  if (e.unsaved.empty() || (!complete && wait.count() == 0)) return !e.unsaved.empty();
+  for (auto& [key, compiled] : e.unsaved) {
+    v8::OwnedBuffer code = compiled.Serialize();
+    if (code.size == 0) continue;  // V8 had nothing to serialize: compiled again next time
+    auto stored = e.code_cache->put(key, {code.buffer.get(), code.size}, complete);
+    if (!stored) e.say(stored.error());
   }
+  e.unsaved.clear();
   return !e.unsaved.empty();
 }
 
@@ -443,7 +441,7 @@ std::expected<uint32_t, RunError> run_wasi_command(std::span<const uint8_t> modu
         v8::Locker locker(e.isolate);
         v8::Isolate::Scope scope(e.isolate);
         e.isolate->CancelTerminateExecution();
-        while (v8::platform::PumpMessageLoop(v8_process().platform.get(), e.isolate)) {
+        while (v8::platform::PumpMessageLoop(v8_process().platform->inner(), e.isolate)) {
         }
       }
       e.check_isolate();
@@ -472,8 +470,11 @@ std::expected<uint32_t, RunError> run_wasi_command(std::span<const uint8_t> modu
         // The entry's bytes are read in place; the read ends with this block.
         auto entry = e.code_cache->find(cache_key);
         if (entry) {
-          if (deserialize(isolate, ctx, module, entry->bytes(), stats.cache_note).ToLocal(&mod))
+          if (deserialize(isolate, ctx, module, entry->bytes(), stats.cache_note).ToLocal(&mod)) {
             stats.source = RunStats::Source::code_cache;
+            stats.cache_partial = !entry->complete();
+            if (stats.cache_partial) e.unsaved.emplace(cache_key, mod->GetCompiledModule());
+          }
           tc.Reset();
         } else if (entry.error() == CodeCache::Miss::corrupt) {
           stats.cache_note = "the cached code is corrupt (checksum mismatch)";

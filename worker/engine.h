@@ -44,8 +44,8 @@ void configure_engine(EngineSettings settings);
 // it (until then the code is not complete and is kept for a later call),
 // and collects the memory of finished runs when they used much of it.
 // Returns whether code is still waiting to be stored. `wait` > 0: keep
-// trying that long for V8's optimising compiler to finish (shoal exec,
-// which exits afterwards).
+// trying that long for V8's optimising compiler to finish, then store what
+// is there as a partial entry (shoal exec, which exits afterwards).
 bool engine_idle_work(std::chrono::milliseconds wait = std::chrono::milliseconds(0));
 
 // How a run failed before or instead of exiting.
@@ -74,6 +74,10 @@ struct RunStats {
   // From the call to the entry point being ready: validation, compilation or
   // cache lookup, context and instance.
   std::chrono::nanoseconds prepare{0};
+  // From the code cache, but stored before V8 had finished optimising the
+  // module: some functions compile on their first call (and the entry is
+  // replaced after this run).
+  bool cache_partial = false;
   // When a code cache entry was found but not used: why.
   std::string cache_note;
 };

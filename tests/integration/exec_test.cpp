@@ -269,7 +269,7 @@ BOOST_AUTO_TEST_CASE(a_corrupt_code_cache_entry_is_removed_and_the_module_compil
                                   "--code-cache", cache.path(), test_wasm("counter")};
   BOOST_REQUIRE(run_process(cmd).status == 0);
   // Flip a byte of the stored code in the LMDB file (an entry starts with
-  // the magic "shoalcc1" and 8 bytes of checksum).
+  // the magic "shoalcc1", 8 bytes of flags and 8 of checksum).
   const std::string file = cache.path() + "/data.mdb";
   std::string data;
   {
@@ -278,12 +278,12 @@ BOOST_AUTO_TEST_CASE(a_corrupt_code_cache_entry_is_removed_and_the_module_compil
   }
   auto at = data.find("shoalcc1");
   BOOST_REQUIRE(at != std::string::npos);
-  BOOST_REQUIRE(at + 16 + 100 < data.size());
-  data[at + 16 + 100] ^= 0x40;
+  BOOST_REQUIRE(at + 24 + 100 < data.size());
+  data[at + 24 + 100] ^= 0x40;
   {
     std::fstream out(file, std::ios::binary | std::ios::in | std::ios::out);
-    out.seekp(static_cast<std::streamoff>(at + 16 + 100));
-    out.put(data[at + 16 + 100]);
+    out.seekp(static_cast<std::streamoff>(at + 24 + 100));
+    out.put(data[at + 24 + 100]);
   }
   auto r = run_process(cmd);
   BOOST_TEST(r.status == 0);
