@@ -1,8 +1,8 @@
 // V8 in this process: started once, then used to compile and run WASI
 // command modules. One guest runs at a time per process (runs from several
-// threads take turns); every run gets a fresh context and a fresh instance
-// (fresh linear memory and globals) in one isolate that the process keeps
-// across runs and replaces when it grew past a bound.
+// threads take turns); every run gets a fresh instance (fresh linear memory,
+// globals and tables) in one isolate and context that the process keeps
+// across runs and replaces when the isolate grew past a bound.
 #pragma once
 
 #include <chrono>

@@ -9,14 +9,14 @@
 namespace shoal::worker {
 
 // The jobs alive now. A job is busy while one of its Run calls is active or
-// while it says it has more work (GetMaxConcurrency > 0, which V8 documents
-// as safe to call from any thread). The check calls into V8 without holding
-// `mu`: a job may be destroyed under a lock of V8's that GetMaxConcurrency
-// also takes.
+// while the last answer it gave the platform to GetMaxConcurrency said it
+// has more work (the platform asks after every Run). This platform never
+// calls into a job itself: a job's task may point into memory that is gone
+// once its owner has joined it.
 struct TrackingPlatform::Jobs {
   struct Job {
-    std::unique_ptr<v8::JobTask> task;
     std::atomic<int> running{0};
+    std::atomic<size_t> last_max{1};  // posted: it has work
   };
   class Counted;
   mutable std::mutex mu;
@@ -25,22 +25,25 @@ struct TrackingPlatform::Jobs {
 
 class TrackingPlatform::Jobs::Counted final : public v8::JobTask {
  public:
-  Counted(Jobs& jobs, std::unique_ptr<v8::JobTask> task) : job_(std::make_shared<Job>()) {
-    job_->task = std::move(task);
+  Counted(Jobs& jobs, std::unique_ptr<v8::JobTask> task)
+      : task_(std::move(task)), job_(std::make_shared<Job>()) {
     std::lock_guard lock(jobs.mu);
     std::erase_if(jobs.alive, [](const std::weak_ptr<Job>& j) { return j.expired(); });
     jobs.alive.push_back(job_);
   }
   void Run(v8::JobDelegate* delegate) override {
     job_->running.fetch_add(1);
-    job_->task->Run(delegate);
+    task_->Run(delegate);
     job_->running.fetch_sub(1);
   }
   size_t GetMaxConcurrency(size_t worker_count) const override {
-    return job_->task->GetMaxConcurrency(worker_count);
+    size_t n = task_->GetMaxConcurrency(worker_count);
+    job_->last_max.store(n);
+    return n;
   }
 
  private:
+  std::unique_ptr<v8::JobTask> task_;
   std::shared_ptr<Job> job_;
 };
 
@@ -57,7 +60,7 @@ bool TrackingPlatform::background_work_pending() const {
       if (auto job = weak.lock()) jobs.push_back(std::move(job));
   }
   for (const auto& job : jobs)
-    if (job->running.load() > 0 || job->task->GetMaxConcurrency(0) > 0) return true;
+    if (job->running.load() > 0 || job->last_max.load() > 0) return true;
   return false;
 }
 
