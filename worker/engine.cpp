@@ -1,6 +1,7 @@
 #include "worker/engine.h"
 
 #include <libplatform/libplatform.h>
+#include <malloc.h>
 #include <unistd.h>
 #include <v8.h>
 
@@ -363,7 +364,7 @@ void configure_engine(EngineSettings settings) {
   e.code_cache = std::move(*cache);
 }
 
-bool engine_idle_work(std::chrono::milliseconds wait) {
+bool engine_idle_work(std::chrono::milliseconds wait, bool release_memory) {
   Engine& e = engine();
   std::lock_guard lock(e.mu);
   if (e.isolate) {
@@ -371,9 +372,10 @@ bool engine_idle_work(std::chrono::milliseconds wait) {
     v8::Isolate::Scope scope(e.isolate);
     while (v8::platform::PumpMessageLoop(v8_process().platform->inner(), e.isolate)) {
     }
-    if (e.collect) e.isolate->LowMemoryNotification();
+    if (e.collect || release_memory) e.isolate->LowMemoryNotification();
     e.collect = false;
   }
+  if (release_memory) ::malloc_trim(0);
   // The code is complete once V8's background compilation has finished;
   // before that, functions still waiting for TurboFan would be serialized
   // as "compile on first call".

@@ -46,7 +46,10 @@ void configure_engine(EngineSettings settings);
 // Returns whether code is still waiting to be stored. `wait` > 0: keep
 // trying that long for V8's optimising compiler to finish, then store what
 // is there as a partial entry (shoal exec, which exits afterwards).
-bool engine_idle_work(std::chrono::milliseconds wait = std::chrono::milliseconds(0));
+// `release_memory`: also collect garbage and hand free heap pages back to
+// the system (a worker that has been idle for a while).
+bool engine_idle_work(std::chrono::milliseconds wait = std::chrono::milliseconds(0),
+                      bool release_memory = false);
 
 // How a run failed before or instead of exiting.
 struct RunError {

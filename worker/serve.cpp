@@ -160,6 +160,14 @@ class JobThread {
           lock.lock();
           if (idle_pending_) cv_.wait_for(lock, std::chrono::milliseconds(500));
         }
+        // A second without work: give the memory of past jobs back.
+        if (ran_since_release_ && !cv_.wait_for(lock, std::chrono::seconds(1),
+                                                [this] { return quit_ || next_.has_value(); })) {
+          lock.unlock();
+          engine_idle_work(std::chrono::milliseconds(0), true);
+          lock.lock();
+          ran_since_release_ = false;
+        }
         cv_.wait(lock, [this] { return quit_ || next_.has_value(); });
         if (quit_) return;
         run = std::move(next_);
@@ -167,7 +175,7 @@ class JobThread {
         control = control_;
       }
       run_job(pipe, std::move(*run), control);
-      idle_pending_ = true;
+      idle_pending_ = ran_since_release_ = true;
     }
   }
 
@@ -176,7 +184,8 @@ class JobThread {
   bool quit_ = false;
   std::optional<wire::Run> next_;
   RunControl* control_ = nullptr;
-  bool idle_pending_ = false;  // this thread only
+  bool idle_pending_ = false;       // this thread only
+  bool ran_since_release_ = false;  // this thread only
   std::thread thread_;
 };
 
