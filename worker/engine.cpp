@@ -76,7 +76,9 @@ constexpr char kExitMarker[] = "shoal.proc_exit";
 void call_host(const v8::FunctionCallbackInfo<v8::Value>& info) {
   auto* b = static_cast<Binding*>(info.Data().As<v8::External>()->Value());
   v8::Isolate* isolate = info.GetIsolate();
-  uint64_t args[16] = {};
+  // Only the first params.size() slots are read by the handler: no zeroing
+  // (it was a third of this function's time).
+  uint64_t args[16];
   const std::string_view params = b->function->params;
   for (size_t i = 0; i < params.size(); ++i) {
     v8::Local<v8::Value> v = info[static_cast<int>(i)];
