@@ -40,7 +40,8 @@ Broker::Broker(const BrokerOptions& options, std::unique_ptr<Store> store,
       clients_(ctx_, zmq::socket_type::router),
       workers_sock_(ctx_, zmq::socket_type::router),
       staged_(ctx_, zmq::socket_type::pull),
-      pool_(options.worker_binary, options.dir.worker_endpoint(), options.dir.log_file) {
+      pool_(options.worker_binary, options.dir.worker_endpoint(), options.dir.log_file,
+            options.dir.cache + "/code") {
   clients_.set(zmq::sockopt::linger, 0);
   // A client that vanished must not make the broker block or grow without bound.
   clients_.set(zmq::sockopt::router_mandatory, false);

@@ -27,6 +27,10 @@ std::expected<void, std::string> WorkerPool::spawn(const std::string& name) {
   std::vector<char*> argv = {const_cast<char*>("shoal-worker"), const_cast<char*>("serve"),
                              const_cast<char*>("--endpoint"),   ep.data(),
                              const_cast<char*>("--name"),       const_cast<char*>(name.c_str())};
+  if (!code_cache_.empty()) {
+    argv.push_back(const_cast<char*>("--code-cache"));
+    argv.push_back(code_cache_.data());
+  }
   for (auto& a : extra_args_) argv.push_back(a.data());
   argv.push_back(nullptr);
   pid_t pid;

@@ -17,8 +17,13 @@ struct DeadWorker {
 
 class WorkerPool {
  public:
-  WorkerPool(std::string binary, std::string endpoint, std::string log_file)
-      : binary_(std::move(binary)), endpoint_(std::move(endpoint)), log_(std::move(log_file)) {}
+  // `code_cache`: the directory workers keep compiled code in (empty: none).
+  WorkerPool(std::string binary, std::string endpoint, std::string log_file,
+             std::string code_cache = {})
+      : binary_(std::move(binary)),
+        endpoint_(std::move(endpoint)),
+        log_(std::move(log_file)),
+        code_cache_(std::move(code_cache)) {}
   ~WorkerPool();
 
   // Arguments every worker gets after `--endpoint E --name N` (a remote
@@ -40,7 +45,7 @@ class WorkerPool {
     std::string name;
     pid_t pid;
   };
-  std::string binary_, endpoint_, log_;
+  std::string binary_, endpoint_, log_, code_cache_;
   std::vector<std::string> extra_args_;
   std::vector<Proc> procs_;
 };

@@ -1,15 +1,21 @@
 #include "worker/exec_command.h"
 
 #include <fmt/core.h>
+#include <fmt/format.h>
+#include <openssl/sha.h>
 #include <CLI/CLI.hpp>
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <vector>
 
+#include "broker/state_dir.h"
 #include "broker/units.h"
 #include "wasi/environment.h"
 #include "wasi/output_sink.h"
@@ -24,16 +30,45 @@ int fail(const std::string& message) {
   return kExitUsage;
 }
 
-std::expected<std::vector<uint8_t>, std::string> read_file(const std::string& path) {
-  std::error_code ec;
-  if (std::filesystem::is_directory(path, ec)) return std::unexpected(path + ": is a directory");
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return std::unexpected(path + ": " + std::strerror(errno));
-  std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)),
-                             std::istreambuf_iterator<char>());
-  if (in.bad()) return std::unexpected(path + ": read failed");
-  return bytes;
-}
+// The module file, mapped read-only: V8 reads it in place, so a large module
+// is not copied once more on its way in.
+class MappedFile {
+ public:
+  static std::expected<std::unique_ptr<MappedFile>, std::string> open(const std::string& path) {
+    std::error_code ec;
+    if (std::filesystem::is_directory(path, ec)) return std::unexpected(path + ": is a directory");
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return std::unexpected(path + ": " + std::strerror(errno));
+    struct stat st;
+    if (::fstat(fd, &st) != 0) {
+      int e = errno;
+      ::close(fd);
+      return std::unexpected(path + ": " + std::strerror(e));
+    }
+    std::unique_ptr<MappedFile> file(new MappedFile());
+    file->size_ = static_cast<size_t>(st.st_size);
+    if (file->size_ > 0) {
+      void* p = ::mmap(nullptr, file->size_, PROT_READ, MAP_PRIVATE, fd, 0);
+      if (p == MAP_FAILED) {
+        int e = errno;
+        ::close(fd);
+        return std::unexpected(path + ": " + std::strerror(e));
+      }
+      file->data_ = static_cast<const uint8_t*>(p);
+    }
+    ::close(fd);
+    return file;
+  }
+  ~MappedFile() {
+    if (data_) ::munmap(const_cast<uint8_t*>(data_), size_);
+  }
+  std::span<const uint8_t> bytes() const { return {data_, size_}; }
+
+ private:
+  MappedFile() = default;
+  const uint8_t* data_ = nullptr;
+  size_t size_ = 0;
+};
 
 // "HOST::GUEST", "HOST::GUEST:ro" or "DIR" (the same path on both sides).
 std::expected<wasi::Mount, std::string> parse_dir(const std::string& spec) {
@@ -54,6 +89,24 @@ std::expected<wasi::Mount, std::string> parse_dir(const std::string& spec) {
   if (m.host_path.empty() || m.guest_path.empty())
     return std::unexpected("--dir " + spec + ": expected HOST::GUEST[:ro] or DIR");
   return m;
+}
+
+std::string sha256_hex(std::span<const uint8_t> bytes) {
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(bytes.data(), bytes.size(), digest);
+  return fmt::format("{:02x}", fmt::join(digest, ""));
+}
+
+const char* describe(RunStats::Source source) {
+  switch (source) {
+    case RunStats::Source::code_cache:
+      return "hit";
+    case RunStats::Source::worker_memory:
+      return "hit (in memory)";
+    case RunStats::Source::compiled:
+      break;
+  }
+  return "miss, compiled";
 }
 
 }  // namespace
@@ -87,6 +140,15 @@ int exec_command(int argc, char** argv) {
   app.add_option("--max-fds", max_fds, "The most file descriptors the program may hold open")
       ->capture_default_str()
       ->check(CLI::Range(8u, 1u << 20));
+  std::string code_cache;
+  bool no_code_cache = false, verbose = false;
+  app.add_option("--code-cache", code_cache,
+                 "Keep compiled code in this directory for later starts (default: "
+                 "$SHOAL_HOME/cache/code)")
+      ->type_name("DIR");
+  app.add_flag("--no-code-cache", no_code_cache, "Compile the module without the code cache");
+  app.add_flag("-v,--verbose", verbose,
+               "Say on stderr where the compiled module came from and what preparing it took");
   app.add_option("program", program, "The .wasm module to run")->required();
   app.add_option("args", guest_args,
                  "Arguments for the program (put -- before ones that start "
@@ -140,12 +202,35 @@ int exec_command(int argc, char** argv) {
   config.stdout_sink = &out;
   config.stderr_sink = &err;
 
-  auto bytes = read_file(program);
-  if (!bytes) return fail("cannot read " + bytes.error());
+  auto file = MappedFile::open(program);
+  if (!file) return fail("cannot read " + file.error());
+  const std::span<const uint8_t> bytes = (*file)->bytes();
   auto env = wasi::Environment::create(config);
   if (!env) return fail(env.error());
 
-  auto result = run_wasi_command(*bytes, **env, options);
+  std::vector<std::string> notes;
+  if (!no_code_cache) {
+    EngineSettings settings;
+    settings.code_cache_dir = code_cache.empty() ? broker::state_dir().cache + "/code" : code_cache;
+    settings.log = [&notes](const std::string& line) { notes.push_back(line); };
+    configure_engine(std::move(settings));
+    options.cache_key = sha256_hex(bytes);
+  }
+  RunStats stats;
+  options.stats = &stats;
+  auto result = run_wasi_command(bytes, **env, options);
+  // A first start leaves its code for the cache once V8 has optimised it;
+  // the process waits for that (bounded) since it exits next.
+  if (!no_code_cache) engine_idle_work(std::chrono::seconds(20));
+  if (verbose) {
+    if (!no_code_cache)
+      fmt::print(stderr, "shoal: code cache: {}{}{}\n", describe(stats.source),
+                 stats.cache_partial ? " (partial: some functions compile on first call)" : "",
+                 stats.cache_note.empty() ? "" : " (" + stats.cache_note + ")");
+    fmt::print(stderr, "shoal: prepared in {:.2f} ms\n",
+               std::chrono::duration<double, std::milli>(stats.prepare).count());
+    for (const std::string& line : notes) fmt::print(stderr, "shoal: {}\n", line);
+  }
   if (out.dropped())
     fmt::print(stderr, "shoal: stdout truncated: {} bytes past --stdout-limit were dropped\n",
                out.dropped());

@@ -178,6 +178,22 @@ class JobThread {
       RunControl* control;
       {
         std::unique_lock lock(mu_);
+        // Between jobs: code waiting for V8's optimising compiler goes to
+        // the code cache once it is done.
+        while (!quit_ && !next_ && idle_pending_) {
+          lock.unlock();
+          idle_pending_ = engine_idle_work();
+          lock.lock();
+          if (idle_pending_) cv_.wait_for(lock, std::chrono::milliseconds(500));
+        }
+        // A second without work: give the memory of past jobs back.
+        if (ran_since_release_ && !cv_.wait_for(lock, std::chrono::seconds(1),
+                                                [this] { return quit_ || next_.has_value(); })) {
+          lock.unlock();
+          engine_idle_work(std::chrono::milliseconds(0), true);
+          lock.lock();
+          ran_since_release_ = false;
+        }
         cv_.wait(lock, [this] { return quit_ || next_.has_value(); });
         if (quit_) return;
         run = std::move(next_);
@@ -185,6 +201,7 @@ class JobThread {
         control = control_;
       }
       run_job(pipe, std::move(*run), control);
+      idle_pending_ = ran_since_release_ = true;
     }
   }
 
@@ -193,6 +210,8 @@ class JobThread {
   bool quit_ = false;
   std::optional<wire::Run> next_;
   RunControl* control_ = nullptr;
+  bool idle_pending_ = false;       // this thread only
+  bool ran_since_release_ = false;  // this thread only
   std::thread thread_;
 };
 
@@ -205,11 +224,20 @@ int serve_command(int argc, char** argv) {
   app.add_option("--endpoint", endpoint, "The broker's worker endpoint")->required();
   app.add_option("--name", name, "This worker's name")->required();
   add_remote_options(app, remote);
+  std::string code_cache;
+  app.add_option("--code-cache", code_cache, "Keep compiled code in this directory (code_cache.h)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : 125;
   }
+
+  EngineSettings settings;
+  settings.code_cache_dir = code_cache;
+  settings.log = [name](const std::string& line) {
+    fmt::print(stderr, "worker {}: {}\n", name, line);
+  };
+  configure_engine(std::move(settings));
 
   zmq::context_t ctx;
   zmq::socket_t broker(ctx, zmq::socket_type::dealer);

@@ -3,6 +3,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 
 #include "tests/support/process.h"
 
@@ -241,4 +242,56 @@ BOOST_AUTO_TEST_CASE(the_fd_cap_is_a_flag) {
   auto r = run_process({shoal_bin(), "exec", "--max-fds", "2", test_wasm("args_env")});
   BOOST_TEST(r.status == 125);
   BOOST_TEST(r.err.find("--max-fds") != std::string::npos, r.err);
+}
+
+BOOST_AUTO_TEST_CASE(a_second_process_starts_from_the_code_cache) {
+  TempDir cache;
+  std::vector<std::string> cmd = {shoal_bin(),    "exec",       "--verbose",
+                                  "--code-cache", cache.path(), test_wasm("counter")};
+  auto first = run_process(cmd);
+  BOOST_TEST(first.status == 0);
+  BOOST_TEST(first.out == "1\n");
+  BOOST_TEST(first.err.find("shoal: code cache: miss, compiled\n") != std::string::npos, first.err);
+  auto second = run_process(cmd);
+  BOOST_TEST(second.status == 0);
+  BOOST_TEST(second.out == "1\n");
+  BOOST_TEST(second.err.find("shoal: code cache: hit\n") != std::string::npos, second.err);
+  // Without --verbose the cache says nothing.
+  cmd.erase(cmd.begin() + 2);
+  auto quiet = run_process(cmd);
+  BOOST_TEST(quiet.out == "1\n");
+  BOOST_TEST(quiet.err == "");
+}
+
+BOOST_AUTO_TEST_CASE(a_corrupt_code_cache_entry_is_removed_and_the_module_compiled) {
+  TempDir cache;
+  std::vector<std::string> cmd = {shoal_bin(),    "exec",       "--verbose",
+                                  "--code-cache", cache.path(), test_wasm("counter")};
+  BOOST_REQUIRE(run_process(cmd).status == 0);
+  // Flip a byte of the stored code in the LMDB file (an entry starts with
+  // the magic "shoalcc1", 8 bytes of flags and 8 of checksum).
+  const std::string file = cache.path() + "/data.mdb";
+  std::string data;
+  {
+    std::ifstream in(file, std::ios::binary);
+    data.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  auto at = data.find("shoalcc1");
+  BOOST_REQUIRE(at != std::string::npos);
+  BOOST_REQUIRE(at + 24 + 100 < data.size());
+  data[at + 24 + 100] ^= 0x40;
+  {
+    std::fstream out(file, std::ios::binary | std::ios::in | std::ios::out);
+    out.seekp(static_cast<std::streamoff>(at + 24 + 100));
+    out.put(data[at + 24 + 100]);
+  }
+  auto r = run_process(cmd);
+  BOOST_TEST(r.status == 0);
+  BOOST_TEST(r.out == "1\n");
+  BOOST_TEST(r.err.find("code cache: miss, compiled (the cached code is corrupt (checksum "
+                        "mismatch))\n") != std::string::npos,
+             r.err);
+  auto again = run_process(cmd);
+  BOOST_TEST(again.out == "1\n");
+  BOOST_TEST(again.err.find("code cache: hit\n") != std::string::npos, again.err);
 }
