@@ -474,7 +474,8 @@ std::expected<uint32_t, RunError> run_wasi_command(std::span<const uint8_t> modu
   std::map<std::string, const ModuleInfo*> provided;
   for (Unit& u : units) {
     const std::string who = u.name.empty() ? "" : "import module " + u.name + ": ";
-    if (!u.module_key.empty()) u.prepared = e.modules.get(u.module_key);
+    if (!u.module_key.empty())
+      if (auto kept = e.modules.get(u.module_key)) u.prepared.emplace(*kept);
     u.from_memory = u.prepared.has_value();
     if (!u.prepared) {
       auto info = inspect_module(u.bytes);
