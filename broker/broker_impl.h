@@ -40,6 +40,7 @@ struct WorkerState {
   std::string exec_id;  // running, or empty when idle
   std::string job_id;
   Clock::time_point last_seen;
+  std::string killed_because;  // set when the broker killed it, for the job's message
 };
 
 // A client waiting on a job: following its logs, or watching its state.
@@ -58,6 +59,14 @@ struct Outgoing {
   std::vector<std::string> frames;
 };
 
+// Replies a client has not taken yet, beyond what its ZeroMQ queue holds.
+struct Backlog {
+  std::deque<Outgoing> queue;
+  uint64_t bytes = 0;
+  uint64_t logs_dropped = 0;  // log bytes dropped while over the cap
+  uint64_t peak = 0;          // the most bytes it held
+};
+
 class Broker {
  public:
   Broker(const BrokerOptions& options, std::unique_ptr<Store> store,
@@ -74,6 +83,12 @@ class Broker {
   void heartbeat();
   void dispatch();
   void flush();  // commit the batch, then send what waited on it
+  // Sends or queues one reply, never blocking; see broker.cpp.
+  void post(Outgoing o);
+  enum class Delivery { sent, full, gone };
+  Delivery deliver(const Outgoing& o);
+  void drain_backlogs();
+  void forget_client(const std::string& identity);
   void finish_execution(jobs::Job& job, jobs::JobState state, std::optional<int32_t> exit_code,
                         const std::string& message);
   void set_state(jobs::Job& job, jobs::JobState state, const std::string& message);
@@ -119,6 +134,7 @@ class Broker {
   int next_worker_ = 1;
   Batch batch_;
   std::vector<Outgoing> outgoing_;
+  std::map<std::string, Backlog> backlogs_;  // by client identity
   std::map<std::string, jobs::Job> active_;  // unfinished jobs, by id
   std::deque<std::string> queue_;            // queued job ids, in order
   std::set<std::string> stop_requested_;

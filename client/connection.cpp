@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <filesystem>
 #include <thread>
 
@@ -65,6 +66,10 @@ bool Connection::ping(std::chrono::milliseconds timeout) {
 std::expected<std::unique_ptr<Connection>, std::string> Connection::open(bool autostart) {
   broker::StateDir dir = broker::state_dir();
   struct stat st;
+  // Another user's state directory: say so, rather than "no broker".
+  if (::access(dir.run_dir.c_str(), X_OK) != 0 && errno == EACCES)
+    return std::unexpected("cannot reach the broker for " + dir.root + ": " + dir.run_dir +
+                           ": Permission denied");
   // The broker holds an exclusive lock on run/broker.lock while it lives, so
   // a stale socket is not mistaken for a broker.
   if (broker::broker_running(dir)) {
