@@ -1,0 +1,146 @@
+#!/usr/bin/python3
+"""Worker faults outside the guest, with real signals: a worker killed mid-job
+(SIGKILL), one that segfaults (SIGSEGV delivered to the process), one that
+hangs (SIGSTOP: alive, silent). The job runs again as a new execution, at
+most three times, then fails naming the cause; the pool returns to its size.
+And workers never outlive their broker: a killed broker's workers are gone
+before the next broker runs anything.
+"""
+
+import os
+import signal
+import subprocess
+import time
+
+import harness
+from harness import Session, check, wait_for
+from chaos import expected
+
+POOL = 2
+
+
+def pool_restored(s):
+    return harness.wait_for(f"{POOL} live workers", lambda: len(
+        harness.worker_pids(s.broker.pid)) == POOL)
+
+
+def test_a_segfaulting_worker_costs_an_execution_and_three_fail_the_job_naming_the_signal():
+    with Session("shoal-faults-") as s:
+        job = s.submit("chaos_job", [1, 600000])  # busy for ten minutes: only signals end it
+        for attempt in (1, 2, 3):
+            pid = s.wait_running(job, attempt)
+            os.kill(pid, signal.SIGSEGV)
+        j = s.wait_state(job, ["Failed"])
+        check(len(j["executions"]) == 3, f"{len(j['executions'])} executions")
+        for e in j["executions"]:
+            check(e["state"] == "Failed", f"execution {e['id']} is {e['state']}")
+            check(e["message"] == f"the worker running it ({e['worker']}) was killed by signal 11 "
+                  "(Segmentation fault)", f"execution message {e['message']!r}")
+        check(j["message"] == "gave up after 3 executions; the last: " +
+              j["executions"][-1]["message"], f"job message {j['message']!r}")
+        check(len({e["worker"] for e in j["executions"]}) == 3, "a dead worker was reused")
+        pool_restored(s)
+        # The pool serves: a job after the crashes completes.
+        ok = s.submit("chaos_job", [5])
+        check(s.wait_state(ok, ["Completed", "Failed"])["state"] == "Completed", "job after")
+
+
+def test_a_hung_worker_is_killed_and_its_job_runs_again_to_the_same_result():
+    with Session("shoal-faults-") as s:
+        job = s.submit("chaos_job", [42, 1500])
+        pid = s.wait_running(job, 1)
+        os.kill(pid, signal.SIGSTOP)  # alive, holding its job, answering nothing
+        j = s.wait_state(job, ["Completed", "Failed"])
+        check(j["state"] == "Completed" and j["exit_code"] == 0, f"{j['state']} {j['message']}")
+        first, second = j["executions"]
+        check(first["message"] == f"the worker running it ({first['worker']}) stopped answering "
+              "heartbeats for 3 s and was killed", f"first execution {first['message']!r}")
+        check(first["ended"] <= second["started"], "executions overlap")
+        check(not harness.alive(pid), f"the hung worker {pid} is still there")
+        out, err, result = expected(42)
+        kind, body, frames = s.call("output", {"id": job, "name": "outputs",
+                                               "path": "result.txt"})
+        check(kind == "ok" and frames[0] == result, f"result.txt {kind} {body}")
+        s.client.send("logs", {"id": job})
+        got = b""
+        while True:
+            kind, body, frames = s.client.recv()
+            if kind != "log":
+                break
+            if body["stream"] == "stdout":
+                got += frames[0]
+        check(got == out, f"stdout {got!r}")
+        pool_restored(s)
+
+
+def test_a_killed_worker_mid_job_is_replaced_and_the_job_completes():
+    with Session("shoal-faults-") as s:
+        job = s.submit("chaos_job", [7, 1000])
+        pid = s.wait_running(job, 1)
+        os.kill(pid, signal.SIGKILL)
+        j = s.wait_state(job, ["Completed", "Failed"])
+        check(j["state"] == "Completed", f"{j['state']} {j['message']}")
+        check(len(j["executions"]) == 2, f"{len(j['executions'])} executions")
+        check("was killed by signal 9 (Killed)" in j["executions"][0]["message"],
+              j["executions"][0]["message"])
+        check(any("re-queued: the worker running it" in h["event"] for h in j["history"]),
+              "no re-queue event in the history")
+        pool_restored(s)
+
+
+def test_workers_die_with_their_broker():
+    home = harness.temp_home("shoal-faults-")
+    b = harness.Broker(home, workers=POOL)
+    b.start()
+    check(b.wait_ready(), "broker did not start")
+    workers = b.wait_workers(POOL)
+    c = harness.connect(b.endpoint)
+    kind, body, _ = c.call("submit", {"module": "chaos_job.wasm", "args": ["3", "600000"]},
+                           harness.wasm("chaos_job"))
+    c.close()
+    check(kind == "ok", f"submit {kind} {body}")
+    b.kill()
+    # PR_SET_PDEATHSIG: the kernel kills them; nobody else is left to.
+    wait_for("the workers of the killed broker to die",
+             lambda: not any(harness.alive(p) for p in workers), timeout=30)
+    b.start()
+    check(b.wait_ready(), "second broker did not start")
+    b.shutdown()
+
+
+def test_a_worker_left_by_an_earlier_broker_is_killed_before_anything_is_requeued():
+    # Regression: a worker that outlived its broker (an older shoal, or one
+    # whose parent-death signal never came) ran its job on while the next
+    # broker re-queued it: two live executions. The next broker now takes the
+    # workers' fence lock first, killing whoever holds it.
+    home = harness.temp_home("shoal-faults-")
+    os.makedirs(home + "/run", mode=0o700)
+    worker = os.path.join(os.path.dirname(harness.SHOAL), "shoal-worker")
+    stray = subprocess.Popen([worker, "serve", "--endpoint", "ipc://" + home + "/run/gone.sock",
+                              "--name", "stray", "--fence", home + "/run/workers.lock"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_for("the stray worker to hold the fence", lambda: _holds_lock(stray.pid))
+    os.kill(stray.pid, signal.SIGSTOP)  # it can neither finish nor leave on its own
+    b = harness.Broker(home, workers=POOL)
+    b.start()
+    try:
+        check(b.wait_ready(), "broker did not start")
+        check(stray.poll() == -signal.SIGKILL or stray.wait(timeout=10) == -signal.SIGKILL,
+              f"the stray worker ended with {stray.returncode}")
+        with open(home + "/broker.log") as f:
+            text = f.read()
+        check("killed 1 workers left by the previous broker" in text, "no warning in the log")
+    finally:
+        if stray.poll() is None:
+            stray.kill()
+        b.shutdown()
+
+
+def _holds_lock(pid):
+    # /proc/locks lists "POSIX ADVISORY READ <pid> ..." for a held record lock.
+    with open("/proc/locks") as f:
+        return any(line.split()[4] == str(pid) for line in f if len(line.split()) > 4)
+
+
+if __name__ == "__main__":
+    harness.run_cases(globals())
