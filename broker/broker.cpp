@@ -8,6 +8,7 @@
 #include <spdlog/sinks/basic_file_sink.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
+#include <algorithm>
 #include <csignal>
 #include <filesystem>
 #include <thread>
@@ -123,6 +124,12 @@ void Broker::recover() {
       }
       set_state(job, jobs::JobState::queued, "re-queued after a broker restart");
     }
+    // Where URL inputs were staged lived in the old broker's memory: stage
+    // them again (the URL cache revalidates rather than downloads).
+    bool has_url = std::any_of(job.spec.inputs.begin(), job.spec.inputs.end(),
+                               [](const jobs::InputSpec& in) { return in.is_url(); });
+    if (has_url && job.state == jobs::JobState::queued)
+      set_state(job, jobs::JobState::pending, "staging URL inputs again after a broker restart");
     save(job);
     std::string id = job.id;
     jobs::JobState state = job.state;
@@ -220,6 +227,7 @@ void Broker::on_worker_done(WorkerState& w, const std::string& body) {
   save(job);
   notify(job);
   active_.erase(it);
+  staged_paths_.erase(job_id);
   std::error_code ec;
   std::filesystem::remove_all(scratch, ec);
 }
@@ -252,7 +260,10 @@ void Broker::on_worker_lost(const std::string& name, const std::string& cause) {
   }
   save(job);
   notify(job);
-  if (jobs::is_terminal(job.state)) active_.erase(job_it);
+  if (jobs::is_terminal(job.state)) {
+    active_.erase(job_it);
+    staged_paths_.erase(job_id);
+  }
 }
 
 void Broker::heartbeat() {
@@ -289,6 +300,7 @@ void Broker::dispatch() {
                     (module ? std::string() : ": " + module.error()));
       save(job);
       notify(job);
+      staged_paths_.erase(job_id);
       active_.erase(it);
       continue;
     }

@@ -125,7 +125,8 @@ void Broker::cmd_submit(const std::string& identity, const json& body,
     return;
   }
   if (parts.size() < 5 || parts[4].size() == 0) {
-    reply_error(identity, "invalid job: the module's bytes are missing (the frame after the JSON body)");
+    reply_error(identity,
+                "invalid job: the module's bytes are missing (the frame after the JSON body)");
     return;
   }
   std::string module = parts[4].to_string();
@@ -263,6 +264,7 @@ void Broker::cmd_stop(const std::string& identity, const json& body) {
   save(job);
   notify(job);
   reply(identity, protocol::kOk, jobs::to_json(job));
+  staged_paths_.erase(job.id);
   active_.erase(it);
 }
 

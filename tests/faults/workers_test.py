@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Worker faults outside the guest, with real signals: a worker killed mid-job
+"""Worker and broker faults outside the guest, with real signals: a worker killed mid-job
 (SIGKILL), one that segfaults (SIGSEGV delivered to the process), one that
 hangs (SIGSTOP: alive, silent). The job runs again as a new execution, at
 most three times, then fails naming the cause; the pool returns to its size.
@@ -134,6 +134,67 @@ def test_a_worker_left_by_an_earlier_broker_is_killed_before_anything_is_requeue
         if stray.poll() is None:
             stray.kill()
         b.shutdown()
+
+
+def test_url_inputs_of_jobs_recovered_after_a_broker_crash_are_staged_again():
+    # Regression: where a job's URL inputs were staged lived only in the
+    # broker's memory, so a job re-queued (or still queued) after a broker
+    # restart was mounted from an empty path and failed "mount  at ...: No
+    # such file or directory".
+    import http.server
+    import socketserver
+    import threading
+    body = b"over http\n" * 10
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/data.txt"
+    home = harness.temp_home("shoal-faults-")
+    b = harness.Broker(home, workers=1)
+    b.start()
+    try:
+        check(b.wait_ready(), "broker did not start")
+        c = harness.connect(b.endpoint)
+        jobs = []
+        for k in range(3):  # one runs, two wait in the queue
+            kind, reply, _ = c.call("submit", {
+                "module": "chaos_job.wasm", "args": [str(k), "2000", "/in/data.txt"],
+                "inputs": [{"source": url, "target": "/in/data.txt"}]}, harness.wasm("chaos_job"))
+            check(kind == "ok", f"submit {kind} {reply}")
+            jobs.append(reply["id"])
+        wait_for("the first job to run", lambda: c.call("get", {"id": jobs[0]})[1]["state"] ==
+                 "Running")
+        c.close()
+        b.kill()
+        b.start()
+        check(b.wait_ready(), "second broker did not start")
+        s = harness.connect(b.endpoint)
+        for k, job in enumerate(jobs):
+            j = wait_for(f"job {job} to end", lambda: (lambda j: j if j["state"] in (
+                "Completed", "Failed") else None)(s.call("get", {"id": job})[1]), timeout=120)
+            check(j["state"] == "Completed", f"job {k}: {j['state']} {j['message']}")
+            s.send("logs", {"id": job, "stream": "stdout"})
+            out = b""
+            while True:
+                kind, _, frames = s.recv()
+                if kind != "log":
+                    break
+                out += frames[0]
+            check(out == expected(k, body)[0], f"job {k} stdout {out!r}")
+        s.close()
+    finally:
+        b.shutdown()
+        server.shutdown()
 
 
 def _holds_lock(pid):
