@@ -72,8 +72,8 @@ Broker::Broker(const BrokerOptions& options, std::unique_ptr<Store> store,
 
 Broker::~Broker() {
   stopping_ = true;
-  for (auto& t : fetchers_)
-    if (t.joinable()) t.join();
+  for (auto& f : fetchers_)
+    if (f.thread.joinable()) f.thread.join();
 }
 
 void Broker::event(jobs::Job& job, const std::string& topic, const std::string& message) {
@@ -556,6 +556,7 @@ int Broker::run() {
       if (!any) break;
     }
     for (const auto& dead : pool_.reap()) on_worker_lost(dead.name, dead.cause);
+    join_finished_fetchers();
     ensure_workers();
     // Submissions commit (and are acknowledged) before they are dispatched:
     // the worker reads the module from the store.

@@ -144,7 +144,14 @@ class Broker {
   bool shutting_down_ = false;
   std::unique_ptr<UrlCache> urls_;
   std::atomic<bool> stopping_{false};  // cancels fetches at shutdown
-  std::vector<std::thread> fetchers_;
+  // URL fetch threads; each sets its flag as its last act, and the loop
+  // joins the finished ones (a finished thread keeps its stack until joined).
+  struct Fetcher {
+    std::thread thread;
+    std::shared_ptr<std::atomic<bool>> done;
+  };
+  std::vector<Fetcher> fetchers_;
+  void join_finished_fetchers();
 
  public:
   ~Broker();

@@ -95,6 +95,16 @@ def fd_count(pid):
     return len(os.listdir(f"/proc/{pid}/fd"))
 
 
+def holds_posix_lock(pid):
+    """Whether `pid` holds a POSIX record lock (a worker's fence lock)."""
+    with open("/proc/locks") as f:
+        for line in f:
+            fields = line.split()
+            if len(fields) > 4 and fields[1] == "POSIX" and fields[4] == str(pid):
+                return True
+    return False
+
+
 def worker_pids(broker_pid):
     return [p for p in children_of(broker_pid) if comm(p) == "shoal-worker" and alive(p)]
 

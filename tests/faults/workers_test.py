@@ -119,7 +119,7 @@ def test_a_worker_left_by_an_earlier_broker_is_killed_before_anything_is_requeue
     stray = subprocess.Popen([worker, "serve", "--endpoint", "ipc://" + home + "/run/gone.sock",
                               "--name", "stray", "--fence", home + "/run/workers.lock"],
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    wait_for("the stray worker to hold the fence", lambda: _holds_lock(stray.pid))
+    wait_for("the stray worker to hold the fence", lambda: harness.holds_posix_lock(stray.pid))
     os.kill(stray.pid, signal.SIGSTOP)  # it can neither finish nor leave on its own
     b = harness.Broker(home, workers=POOL)
     b.start()
@@ -197,10 +197,54 @@ def test_url_inputs_of_jobs_recovered_after_a_broker_crash_are_staged_again():
         server.shutdown()
 
 
-def _holds_lock(pid):
-    # /proc/locks lists "POSIX ADVISORY READ <pid> ..." for a held record lock.
-    with open("/proc/locks") as f:
-        return any(line.split()[4] == str(pid) for line in f if len(line.split()) > 4)
+def test_url_fetch_threads_are_joined_once_done():
+    # Regression (found by tools/soak, as a broker heap that kept growing):
+    # each URL input was fetched on a thread that was joined only when the
+    # broker stopped, so every URL job left a finished thread and its stack.
+    import http.server
+    import socketserver
+    import threading
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Length", "3")
+            self.end_headers()
+            self.wfile.write(b"hi\n")
+
+        def log_message(self, *args):
+            pass
+
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    port = server.server_address[1]
+    try:
+        with Session("shoal-faults-") as s:
+            def threads():
+                # A finished, unjoined thread is gone from /proc/PID/task
+                # but keeps its 8 MiB stack mapped: count address space.
+                return harness.rss_kib(s.broker.pid, "VmSize")
+            jobs = [s.submit("chaos_job", [k, 0, "/in/x"], inputs=[
+                {"source": f"http://127.0.0.1:{port}/x?{k}", "target": "/in/x"}])
+                for k in range(40)]
+            for job in jobs:
+                check(s.wait_state(job, ["Completed", "Failed"])["state"] == "Completed", job)
+            after_first = threads()
+            jobs = [s.submit("chaos_job", [k, 0, "/in/x"], inputs=[
+                {"source": f"http://127.0.0.1:{port}/x?{k}", "target": "/in/x"}])
+                for k in range(40, 80)]
+            for job in jobs:
+                check(s.wait_state(job, ["Completed", "Failed"])["state"] == "Completed", job)
+            # The loop joins finished fetchers as it goes round; give it a turn.
+            s.call("ping")
+            after_second = threads()
+            # Leaking, 40 jobs add 40 stacks of 8 MiB (320 MiB); joined, the
+            # stacks are reused (a new malloc arena may add 64 MiB).
+            check(after_second - after_first < 160 * 1024,
+                  f"broker address space {after_first} KiB after 40 URL jobs, "
+                  f"{after_second} KiB after 40 more")
+    finally:
+        server.shutdown()
 
 
 if __name__ == "__main__":
