@@ -268,6 +268,13 @@ void Broker::on_worker_lost(const std::string& name, const std::string& cause) {
 
 void Broker::heartbeat() {
   auto now = Clock::now();
+  // When the loop itself was held up (a long request, SIGSTOP, a starved
+  // machine), the workers' silence is the broker's own deafness: give each a
+  // fresh allowance rather than kill the pool.
+  if (last_beat_ != Clock::time_point{} &&
+      now - last_beat_ > std::chrono::milliseconds(2 * wire::kHeartbeatMs))
+    for (auto& [name, w] : workers_) w.last_seen = std::max(w.last_seen, now);
+  last_beat_ = now;
   for (auto& [name, w] : workers_) {
     send_to_worker(name, wire::kHeartbeat, "");
     if (now - w.last_seen >

@@ -141,6 +141,7 @@ class Broker {
   std::multimap<std::string, Follower> followers_;                          // by job id
   std::map<std::string, std::map<std::string, std::string>> staged_paths_;  // job -> url -> file
   Clock::time_point last_activity_;
+  Clock::time_point last_beat_;  // the last heartbeat() round
   bool shutting_down_ = false;
   std::unique_ptr<UrlCache> urls_;
   std::atomic<bool> stopping_{false};  // cancels fetches at shutdown

@@ -285,8 +285,12 @@ int serve_command(int argc, char** argv) {
       send(broker, wire::kHeartbeat);
       next_beat = Clock::now() + std::chrono::milliseconds(wire::kHeartbeatMs);
     }
-    if (Clock::now() - last_heard >
-        std::chrono::milliseconds(wire::kHeartbeatMs * wire::kHeartbeatLiveness)) {
+    // A worker the broker started (--parent-pid) learns of its death from the
+    // kernel, so silence only means the broker is busy (a long request holds
+    // its loop): it keeps its job. Any other worker takes silence for death.
+    if (parent <= 0 &&
+        Clock::now() - last_heard >
+            std::chrono::milliseconds(wire::kHeartbeatMs * wire::kHeartbeatLiveness)) {
       // The broker is gone; a new one starts its own pool.
       if (control) control->cancel();
       return 0;

@@ -88,6 +88,26 @@ def test_a_killed_worker_mid_job_is_replaced_and_the_job_completes():
         pool_restored(s)
 
 
+def test_a_stalled_broker_does_not_make_its_workers_drop_their_jobs():
+    # Regression (found by tools/chaos with 10,000 jobs, where listing them
+    # all held the broker's loop for seconds): workers took three seconds
+    # without a heartbeat for the broker's death, cancelled their jobs and
+    # quit, and every job running then was re-queued. A worker the broker
+    # started learns of its death from the kernel, so it now waits.
+    with Session("shoal-faults-") as s:
+        job = s.submit("chaos_job", [12, 6000])
+        s.wait_running(job, 1)
+        workers = sorted(harness.worker_pids(s.broker.pid))
+        os.kill(s.broker.pid, signal.SIGSTOP)  # the loop holds still, as in a long request
+        time.sleep(4.5)  # more than three heartbeats
+        os.kill(s.broker.pid, signal.SIGCONT)
+        j = s.wait_state(job, ["Completed", "Failed"])
+        check(j["state"] == "Completed", f"{j['state']} {j['message']}")
+        check(len(j["executions"]) == 1, f"{len(j['executions'])} executions: "
+              f"{[e['message'] for e in j['executions']]}")
+        check(sorted(harness.worker_pids(s.broker.pid)) == workers, "the workers changed")
+
+
 def test_workers_die_with_their_broker():
     home = harness.temp_home("shoal-faults-")
     b = harness.Broker(home, workers=POOL)
