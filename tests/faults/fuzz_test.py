@@ -155,7 +155,7 @@ def main():
                 frames, what = message(rng, huge)
                 huge_sent += huge
                 counts[what.split(" ")[0]] = counts.get(what.split(" ")[0], 0) + 1
-                c.sock.send_multipart(frames)
+                c.send_frames(frames)
                 n += 1
                 # One final reply (ok, error, or end after a stream when the
                 # request happened to name a real job).

@@ -242,10 +242,24 @@ class Client:
         self.sock.close(0)
 
     def send(self, command, body=None, *frames):
-        if self.lost:
-            raise Disconnected("the broker went away")
-        self.sock.send_multipart(
-            [VERSION, command.encode(), json.dumps(body or {}).encode(), *frames])
+        self.send_frames([VERSION, command.encode(), json.dumps(body or {}).encode(), *frames])
+
+    def send_frames(self, frames, timeout=60):
+        """Sends without blocking: a DEALER whose only peer is gone (it never
+        reconnects) would block forever, so watch the monitor meanwhile."""
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.lost:
+                raise Disconnected("the broker went away")
+            try:
+                self.sock.send_multipart(frames, zmq.NOBLOCK)
+                return
+            except zmq.Again:
+                pass
+            if time.monotonic() > deadline:
+                raise TimeoutError("cannot send")
+            if self.monitor.poll(100):
+                self._event()
 
     def recv(self, timeout=60):
         """The next reply: (kind, body, frames). Raises Disconnected when the
