@@ -128,9 +128,9 @@ def submit_all(endpoint, run, keys, module, window, busy_ms, rate=0):
                         time.sleep(start + sent / rate - time.monotonic())
                     k = todo.pop(0)
                     sent += 1
+                    outstanding.append(k)  # first: a send that fails leaves it unknown
                     c.send("submit", {"module": "chaos_job.wasm", "args": [str(k), str(busy_ms)],
                                       "labels": {"chaos": run, "key": str(k)}}, module)
-                    outstanding.append(k)
                 kind, body, _ = c.recv(timeout=120)
                 k = outstanding.pop(0)
                 check(kind == "ok", f"submit of key {k} answered {kind} {body}")
@@ -254,6 +254,7 @@ def main():
         killer.start()
         ids, resubmitted, reconnects = submit_all(broker.endpoint, run, keys, module,
                                                   a.window, a.busy_ms, a.rate)
+        check(len(ids) == len(keys), f"{len(keys) - len(ids)} keys were never acknowledged")
         submitted_s = time.monotonic() - started
         log(f"chaos: {len(ids)} submissions acknowledged in {submitted_s:.1f} s "
             f"({reconnects} lost connections, {resubmitted} resubmitted after checking)")
