@@ -23,6 +23,7 @@ must be gone by the time the new one answers.
 
 import argparse
 import random
+import shutil
 import threading
 import time
 
@@ -250,6 +251,7 @@ def main():
     done = threading.Event()
     killer = Killer(broker, a.kills, rng, a.min_delay, a.max_delay, done)
     started = time.monotonic()
+    ok = False
     try:
         killer.start()
         ids, resubmitted, reconnects = submit_all(broker.endpoint, run, keys, module,
@@ -287,11 +289,14 @@ def main():
             f"{executions} executions, {restarted} jobs re-run after a kill, "
             f"{resubmitted} submissions retried; lost 0, duplicated 0, overlapping "
             f"executions 0; batch {batch_s:.1f} s")
+        ok = True
     except TestFailure as e:
         raise TestFailure(f"{e} (seed {seed}; state in {home})")
     finally:
         done.set()
         broker.shutdown()
+    if ok:  # a failed run keeps its state directory for a look
+        shutil.rmtree(home, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ over the state directory's ipc socket, signals sent with os.kill.
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -394,9 +395,11 @@ class Session:
     def __enter__(self):
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, exc_type, *exc):
         self.client.close()
         self.broker.shutdown()
+        if exc_type is None:  # kept for a look when the test failed
+            shutil.rmtree(self.home, ignore_errors=True)
 
     def call(self, command, body=None, *frames, timeout=60):
         return self.client.call(command, body, *frames, timeout=timeout)

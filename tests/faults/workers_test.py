@@ -8,6 +8,7 @@ before the next broker runs anything.
 """
 
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -126,6 +127,7 @@ def test_workers_die_with_their_broker():
     b.start()
     check(b.wait_ready(), "second broker did not start")
     b.shutdown()
+    shutil.rmtree(home, ignore_errors=True)
 
 
 def test_a_worker_left_by_an_earlier_broker_is_killed_before_anything_is_requeued():
@@ -154,6 +156,7 @@ def test_a_worker_left_by_an_earlier_broker_is_killed_before_anything_is_requeue
         if stray.poll() is None:
             stray.kill()
         b.shutdown()
+    shutil.rmtree(home, ignore_errors=True)
 
 
 def test_url_inputs_of_jobs_recovered_after_a_broker_crash_are_staged_again():
@@ -215,6 +218,7 @@ def test_url_inputs_of_jobs_recovered_after_a_broker_crash_are_staged_again():
     finally:
         b.shutdown()
         server.shutdown()
+    shutil.rmtree(home, ignore_errors=True)
 
 
 def test_url_fetch_threads_are_joined_once_done():
