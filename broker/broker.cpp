@@ -1,5 +1,6 @@
 #include "broker/broker.h"
 
+#include <malloc.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -7,6 +8,7 @@
 #include <spdlog/sinks/basic_file_sink.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
+#include <algorithm>
 #include <csignal>
 #include <filesystem>
 #include <thread>
@@ -26,6 +28,24 @@ void on_signal(int) {
   g_signalled = 1;
 }
 
+// Replies queued in ZeroMQ per client, and bytes more held by the broker
+// when that queue is full (see Broker::post).
+constexpr int kClientQueue = 1000;
+constexpr uint64_t kBacklogBytes = 160ull << 20;
+
+// A reply body as text. Bodies may quote what a client sent (an unknown
+// version or command), which need not be UTF-8: invalid bytes become U+FFFD
+// instead of an exception that would end the broker.
+std::string dump(const nlohmann::json& body) {
+  return body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+uint64_t size_of(const Outgoing& o) {
+  uint64_t size = dump(o.body).size();
+  for (const auto& f : o.frames) size += f.size();
+  return size;
+}
+
 std::string exec_id_for(const jobs::Job& job, uint32_t attempt) {
   return "e-" + job.id.substr(2) + "-" + std::to_string(attempt);
 }
@@ -41,19 +61,20 @@ Broker::Broker(const BrokerOptions& options, std::unique_ptr<Store> store,
       workers_sock_(ctx_, zmq::socket_type::router),
       staged_(ctx_, zmq::socket_type::pull),
       pool_(options.worker_binary, options.dir.worker_endpoint(), options.dir.log_file,
-            options.dir.cache + "/code") {
+            options.dir.run_dir + "/workers.lock", options.dir.cache + "/code") {
   clients_.set(zmq::sockopt::linger, 0);
   // A client that vanished must not make the broker block or grow without bound.
-  clients_.set(zmq::sockopt::router_mandatory, false);
-  clients_.set(zmq::sockopt::sndhwm, 10000);
+  // A full queue must be known (see post()), never blocked on.
+  clients_.set(zmq::sockopt::router_mandatory, true);
+  clients_.set(zmq::sockopt::sndhwm, kClientQueue);
   workers_sock_.set(zmq::sockopt::linger, 0);
   staged_.bind("inproc://staged");
 }
 
 Broker::~Broker() {
   stopping_ = true;
-  for (auto& t : fetchers_)
-    if (t.joinable()) t.join();
+  for (auto& f : fetchers_)
+    if (f.thread.joinable()) f.thread.join();
 }
 
 void Broker::event(jobs::Job& job, const std::string& topic, const std::string& message) {
@@ -104,6 +125,12 @@ void Broker::recover() {
       }
       set_state(job, jobs::JobState::queued, "re-queued after a broker restart");
     }
+    // Where URL inputs were staged lived in the old broker's memory: stage
+    // them again (the URL cache revalidates rather than downloads).
+    bool has_url = std::any_of(job.spec.inputs.begin(), job.spec.inputs.end(),
+                               [](const jobs::InputSpec& in) { return in.is_url(); });
+    if (has_url && job.state == jobs::JobState::queued)
+      set_state(job, jobs::JobState::pending, "staging URL inputs again after a broker restart");
     save(job);
     std::string id = job.id;
     jobs::JobState state = job.state;
@@ -220,6 +247,7 @@ void Broker::on_worker_done(WorkerState& w, const std::string& body) {
   save(job);
   notify(job);
   active_.erase(it);
+  staged_paths_.erase(job_id);
   std::error_code ec;
   std::filesystem::remove_all(scratch, ec);
 }
@@ -228,18 +256,20 @@ void Broker::on_worker_lost(const std::string& name, const std::string& cause) {
   auto it = workers_.find(name);
   if (it == workers_.end()) return;
   std::string job_id = it->second.job_id;
+  std::string why = it->second.killed_because.empty() ? cause : it->second.killed_because;
   workers_.erase(it);
-  log_->warn("worker {} {}", name, cause);
+  log_->warn("worker {} {}", name, why);
   auto job_it = active_.find(job_id);
   if (job_id.empty() || job_it == active_.end()) return;
   jobs::Job& job = job_it->second;
-  std::string message = "the worker running it " + cause;
+  std::string message = "the worker running it (" + name + ") " + why;
   if (stop_requested_.erase(job_id)) {
     finish_execution(job, jobs::JobState::stopped, std::nullopt, "stopped on request");
   } else if (job.executions.size() >= opt_.max_attempts) {
     finish_execution(job, jobs::JobState::failed, std::nullopt,
                      "gave up after " + std::to_string(job.executions.size()) +
                          " executions; the last: " + message);
+    job.executions.back().message = message;  // the execution's own cause
   } else {
     auto& exec = job.executions.back();
     exec.state = jobs::JobState::failed;
@@ -250,11 +280,21 @@ void Broker::on_worker_lost(const std::string& name, const std::string& cause) {
   }
   save(job);
   notify(job);
-  if (jobs::is_terminal(job.state)) active_.erase(job_it);
+  if (jobs::is_terminal(job.state)) {
+    active_.erase(job_it);
+    staged_paths_.erase(job_id);
+  }
 }
 
 void Broker::heartbeat() {
   auto now = Clock::now();
+  // When the loop itself was held up (a long request, SIGSTOP, a starved
+  // machine), the workers' silence is the broker's own deafness: give each a
+  // fresh allowance rather than kill the pool.
+  if (last_beat_ != Clock::time_point{} &&
+      now - last_beat_ > std::chrono::milliseconds(2 * wire::kHeartbeatMs))
+    for (auto& [name, w] : workers_) w.last_seen = std::max(w.last_seen, now);
+  last_beat_ = now;
   std::vector<std::string> silent_remote;
   for (auto& [name, w] : workers_) {
     send_to_worker(name, wire::kHeartbeat, "");
@@ -269,6 +309,9 @@ void Broker::heartbeat() {
         std::chrono::milliseconds(wire::kHeartbeatMs * wire::kHeartbeatLiveness) +
             (w.ready ? std::chrono::seconds(0) : std::chrono::seconds(10))) {
       log_->warn("worker {} stopped answering; killing it", name);
+      w.killed_because = "stopped answering heartbeats for " +
+                         std::to_string(wire::kHeartbeatMs * wire::kHeartbeatLiveness / 1000) +
+                         " s and was killed";
       pool_.kill(name);
       w.last_seen = now;  // reap() reports it; don't kill twice
     }
@@ -310,6 +353,7 @@ void Broker::dispatch() {
                     (module ? std::string() : ": " + module.error()));
       save(job);
       notify(job);
+      staged_paths_.erase(job_id);
       active_.erase(it);
       continue;
     }
@@ -427,18 +471,99 @@ void Broker::flush() {
     // tried again with the next commit, so that none stays behind in the store.
     batch_ = r ? Batch() : batch_.job_records_except(refused);
   }
-  for (auto& o : outgoing_) {
-    clients_.send(zmq::buffer(o.identity), zmq::send_flags::sndmore);
-    clients_.send(zmq::buffer(std::string_view(protocol::kVersion)), zmq::send_flags::sndmore);
-    clients_.send(zmq::buffer(o.kind), zmq::send_flags::sndmore);
-    std::string body = o.body.dump();
-    clients_.send(zmq::buffer(body),
-                  o.frames.empty() ? zmq::send_flags::none : zmq::send_flags::sndmore);
-    for (size_t i = 0; i < o.frames.size(); ++i)
-      clients_.send(zmq::buffer(o.frames[i]),
-                    i + 1 < o.frames.size() ? zmq::send_flags::sndmore : zmq::send_flags::none);
+  std::vector<Outgoing> out;
+  out.swap(outgoing_);
+  for (auto& o : out) post(std::move(o));
+}
+
+// A reply goes straight into the client's ZeroMQ queue while there is room
+// (kClientQueue messages). When the queue is full (the client reads slower
+// than the broker writes, or not at all) replies wait in order in its
+// backlog, up to kBacklogBytes; past that, log chunks and state messages are
+// dropped (counted in the `end` message's `logs_dropped`), and the final
+// replies (`ok`, `error`, `end`) still wait, so that a follower always gets
+// its `end`. A client that is gone is forgotten with its followers.
+void Broker::post(Outgoing o) {
+  auto b = backlogs_.find(o.identity);
+  if (b == backlogs_.end()) {
+    switch (deliver(o)) {
+      case Delivery::sent:
+        return;
+      case Delivery::gone:
+        forget_client(o.identity);
+        return;
+      case Delivery::full:
+        b = backlogs_.emplace(o.identity, Backlog{}).first;
+    }
   }
-  outgoing_.clear();
+  Backlog& backlog = b->second;
+  uint64_t size = size_of(o);
+  bool streamed = o.kind == protocol::kLog || o.kind == protocol::kState;
+  // Final replies may go past the cap, up to twice it: a client that sends
+  // requests without ever reading loses even those.
+  if (backlog.bytes + size > (streamed ? kBacklogBytes : 2 * kBacklogBytes)) {
+    if (o.kind == protocol::kLog) backlog.logs_dropped += size;
+    return;
+  }
+  if (o.kind == protocol::kEnd && backlog.logs_dropped) {
+    o.body["logs_dropped"] = backlog.logs_dropped;
+    backlog.logs_dropped = 0;
+  }
+  backlog.bytes += size;
+  backlog.peak = std::max(backlog.peak, backlog.bytes);
+  backlog.queue.push_back(std::move(o));
+}
+
+Broker::Delivery Broker::deliver(const Outgoing& o) {
+  try {
+    // ROUTER_MANDATORY: a full queue is EAGAIN (nothing sent), a peer that
+    // is gone EHOSTUNREACH. Once the first frame is in, the rest follow.
+    if (!clients_.send(zmq::buffer(o.identity),
+                       zmq::send_flags::sndmore | zmq::send_flags::dontwait))
+      return Delivery::full;
+  } catch (const zmq::error_t& e) {
+    if (e.num() == EHOSTUNREACH) return Delivery::gone;
+    throw;
+  }
+  clients_.send(zmq::buffer(std::string_view(protocol::kVersion)), zmq::send_flags::sndmore);
+  clients_.send(zmq::buffer(o.kind), zmq::send_flags::sndmore);
+  std::string body = dump(o.body);
+  clients_.send(zmq::buffer(body),
+                o.frames.empty() ? zmq::send_flags::none : zmq::send_flags::sndmore);
+  for (size_t i = 0; i < o.frames.size(); ++i)
+    clients_.send(zmq::buffer(o.frames[i]),
+                  i + 1 < o.frames.size() ? zmq::send_flags::sndmore : zmq::send_flags::none);
+  return Delivery::sent;
+}
+
+void Broker::drain_backlogs() {
+  for (auto b = backlogs_.begin(); b != backlogs_.end();) {
+    Backlog& backlog = b->second;
+    Delivery d = Delivery::sent;
+    while (!backlog.queue.empty()) {
+      d = deliver(backlog.queue.front());
+      if (d != Delivery::sent) break;
+      backlog.bytes -= std::min(backlog.bytes, size_of(backlog.queue.front()));
+      backlog.queue.pop_front();
+    }
+    if (d == Delivery::gone) {
+      std::string identity = b->first;
+      ++b;
+      forget_client(identity);
+    } else if (backlog.queue.empty() && backlog.logs_dropped == 0) {
+      // Give a large backlog's memory back to the system, not just to malloc.
+      bool large = backlog.peak > (16u << 20);
+      b = backlogs_.erase(b);
+      if (large) ::malloc_trim(0);
+    } else {
+      ++b;
+    }
+  }
+}
+
+void Broker::forget_client(const std::string& identity) {
+  backlogs_.erase(identity);
+  std::erase_if(followers_, [&](const auto& f) { return f.second.identity == identity; });
 }
 
 int Broker::run() {
@@ -459,6 +584,14 @@ int Broker::run() {
   }
   log_->info("broker {} listening on {} with {} workers", ::getpid(), opt_.dir.client_endpoint(),
              opt_.workers);
+  // Workers of a broker that died must be gone before their jobs re-queue:
+  // never two live executions of one job.
+  auto fenced = pool_.fence_previous(std::chrono::seconds(10));
+  if (!fenced) {
+    log_->error("{}", fenced.error());
+    return 1;
+  }
+  if (*fenced > 0) log_->warn("killed {} workers left by the previous broker", *fenced);
   recover();
   ensure_workers();
   last_activity_ = Clock::now();
@@ -469,7 +602,8 @@ int Broker::run() {
                                {workers_sock_.handle(), 0, ZMQ_POLLIN, 0},
                                {staged_.handle(), 0, ZMQ_POLLIN, 0}};
     try {
-      zmq::poll(items, 3, std::chrono::milliseconds(100));
+      // A backlog drains as its client reads: look again soon.
+      zmq::poll(items, 3, std::chrono::milliseconds(backlogs_.empty() ? 100 : 2));
     } catch (const zmq::error_t& e) {
       if (e.num() == EINTR) continue;
       throw;
@@ -497,12 +631,14 @@ int Broker::run() {
       if (!any) break;
     }
     for (const auto& dead : pool_.reap()) on_worker_lost(dead.name, dead.cause);
+    join_finished_fetchers();
     ensure_workers();
     // Submissions commit (and are acknowledged) before they are dispatched:
     // the worker reads the module from the store.
     flush();
     dispatch();
     flush();
+    drain_backlogs();
     if (Clock::now() >= next_beat) {
       heartbeat();
       next_beat = Clock::now() + std::chrono::milliseconds(wire::kHeartbeatMs);

@@ -47,6 +47,7 @@ struct WorkerState {
   bool remote = false;
   std::string host;  // "local" for the broker's own pool
   std::map<std::string, std::string> labels;
+  std::string killed_because;  // set when the broker killed it, for the job's message
 };
 
 // A client waiting on a job: following its logs, or watching its state.
@@ -65,6 +66,14 @@ struct Outgoing {
   std::vector<std::string> frames;
 };
 
+// Replies a client has not taken yet, beyond what its ZeroMQ queue holds.
+struct Backlog {
+  std::deque<Outgoing> queue;
+  uint64_t bytes = 0;
+  uint64_t logs_dropped = 0;  // log bytes dropped while over the cap
+  uint64_t peak = 0;          // the most bytes it held
+};
+
 class Broker {
  public:
   Broker(const BrokerOptions& options, std::unique_ptr<Store> store,
@@ -81,6 +90,12 @@ class Broker {
   void heartbeat();
   void dispatch();
   void flush();  // commit the batch, then send what waited on it
+  // Sends or queues one reply, never blocking; see broker.cpp.
+  void post(Outgoing o);
+  enum class Delivery { sent, full, gone };
+  Delivery deliver(const Outgoing& o);
+  void drain_backlogs();
+  void forget_client(const std::string& identity);
   void finish_execution(jobs::Job& job, jobs::JobState state, std::optional<int32_t> exit_code,
                         const std::string& message);
   void set_state(jobs::Job& job, jobs::JobState state, const std::string& message);
@@ -145,16 +160,25 @@ class Broker {
   int next_worker_ = 1;
   Batch batch_;
   std::vector<Outgoing> outgoing_;
+  std::map<std::string, Backlog> backlogs_;  // by client identity
   std::map<std::string, jobs::Job> active_;  // unfinished jobs, by id
   std::deque<std::string> queue_;            // queued job ids, in order
   std::set<std::string> stop_requested_;
   std::multimap<std::string, Follower> followers_;                          // by job id
   std::map<std::string, std::map<std::string, std::string>> staged_paths_;  // job -> url -> file
   Clock::time_point last_activity_;
+  Clock::time_point last_beat_;  // the last heartbeat() round
   bool shutting_down_ = false;
   std::unique_ptr<UrlCache> urls_;
   std::atomic<bool> stopping_{false};  // cancels fetches at shutdown
-  std::vector<std::thread> fetchers_;
+  // URL fetch threads; each sets its flag as its last act, and the loop
+  // joins the finished ones (a finished thread keeps its stack until joined).
+  struct Fetcher {
+    std::thread thread;
+    std::shared_ptr<std::atomic<bool>> done;
+  };
+  std::vector<Fetcher> fetchers_;
+  void join_finished_fetchers();
   std::unique_ptr<ZapHandler> zap_;                            // with TCP endpoints only
   std::map<std::string, std::set<std::string>> host_modules_;  // host -> module hashes sent
   std::set<std::string> unmatched_;  // queued jobs no connected worker matches (said once)

@@ -295,6 +295,7 @@ void Broker::cmd_stop(const std::string& identity, const json& body) {
   save(job);
   notify(job);
   reply(identity, protocol::kOk, jobs::to_json(job));
+  staged_paths_.erase(job.id);
   active_.erase(it);
 }
 

@@ -22,7 +22,8 @@ void Broker::stage(jobs::Job& job) {
   for (const auto& in : job.spec.inputs) {
     if (!in.is_url()) continue;
     event(job, "Input", "fetching " + in.source);
-    fetchers_.emplace_back([this, job_id = job.id, url = in.source] {
+    auto finished = std::make_shared<std::atomic<bool>>(false);
+    std::thread thread([this, finished, job_id = job.id, url = in.source] {
       zmq::socket_t push(ctx_, zmq::socket_type::push);
       push.set(zmq::sockopt::linger, 1000);
       push.connect("inproc://staged");
@@ -47,9 +48,20 @@ void Broker::stage(jobs::Job& job) {
       push.send(zmq::buffer(status), zmq::send_flags::sndmore);
       push.send(zmq::buffer(detail), zmq::send_flags::sndmore);
       push.send(zmq::buffer(size), zmq::send_flags::none);
+      push.close();
+      *finished = true;
     });
+    fetchers_.push_back({std::move(thread), std::move(finished)});
   }
   save(job);
+}
+
+void Broker::join_finished_fetchers() {
+  std::erase_if(fetchers_, [](Fetcher& f) {
+    if (!*f.done) return false;
+    f.thread.join();  // it has nothing left to do but return
+    return true;
+  });
 }
 
 void Broker::on_staged(std::vector<zmq::message_t>& parts) {

@@ -8,6 +8,9 @@
 
 #include <cerrno>
 #include <cstring>
+#include <fstream>
+#include <set>
+#include <thread>
 
 extern char** environ;
 
@@ -24,9 +27,15 @@ std::expected<void, std::string> WorkerPool::spawn(const std::string& name) {
   posix_spawn_file_actions_addopen(&fa, 1, log_.c_str(), O_WRONLY | O_APPEND | O_CREAT, 0600);
   posix_spawn_file_actions_adddup2(&fa, 1, 2);
   std::string ep = endpoint_;
+  std::string parent = std::to_string(::getpid());
   std::vector<char*> argv = {const_cast<char*>("shoal-worker"), const_cast<char*>("serve"),
                              const_cast<char*>("--endpoint"),   ep.data(),
-                             const_cast<char*>("--name"),       const_cast<char*>(name.c_str())};
+                             const_cast<char*>("--name"),       const_cast<char*>(name.c_str()),
+                             const_cast<char*>("--parent-pid"), parent.data()};
+  if (!fence_.empty()) {
+    argv.push_back(const_cast<char*>("--fence"));
+    argv.push_back(fence_.data());
+  }
   if (!code_cache_.empty()) {
     argv.push_back(const_cast<char*>("--code-cache"));
     argv.push_back(code_cache_.data());
@@ -39,6 +48,54 @@ std::expected<void, std::string> WorkerPool::spawn(const std::string& name) {
   if (rc != 0) return std::unexpected("cannot start worker " + binary_ + ": " + std::strerror(rc));
   procs_.push_back({name, pid});
   return {};
+}
+
+namespace {
+
+bool is_worker_process(pid_t pid) {
+  std::ifstream comm("/proc/" + std::to_string(pid) + "/comm");
+  std::string name;
+  std::getline(comm, name);
+  return name == "shoal-worker";
+}
+
+}  // namespace
+
+std::expected<int, std::string> WorkerPool::fence_previous(std::chrono::milliseconds limit) {
+  int fd = ::open(fence_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) return std::unexpected("cannot open " + fence_ + ": " + std::strerror(errno));
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  std::set<pid_t> killed;
+  for (;;) {
+    struct flock lk {};
+    lk.l_type = F_WRLCK;
+    lk.l_whence = SEEK_SET;
+    if (::fcntl(fd, F_SETLK, &lk) == 0) {
+      lk.l_type = F_UNLCK;
+      ::fcntl(fd, F_SETLK, &lk);
+      ::close(fd);
+      return static_cast<int>(killed.size());
+    }
+    if (errno != EACCES && errno != EAGAIN) {
+      std::string e = std::strerror(errno);
+      ::close(fd);
+      return std::unexpected("cannot lock " + fence_ + ": " + e);
+    }
+    lk.l_type = F_WRLCK;
+    if (::fcntl(fd, F_GETLK, &lk) == 0 && lk.l_type != F_UNLCK && lk.l_pid > 0) {
+      if (!is_worker_process(lk.l_pid)) {
+        // Not (or no longer) a worker: it may just have exited; look again.
+      } else if (::kill(lk.l_pid, SIGKILL) == 0) {
+        killed.insert(lk.l_pid);
+      }
+    }
+    if (std::chrono::steady_clock::now() > deadline) {
+      ::close(fd);
+      return std::unexpected("a process (pid " + std::to_string(lk.l_pid) + ") still holds " +
+                             fence_ + "; stop the workers of the previous broker and start again");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
 }
 
 void WorkerPool::kill(const std::string& name) {
@@ -59,7 +116,7 @@ std::vector<DeadWorker> WorkerPool::reap() {
     pid_t r = ::waitpid(it->pid, &status, WNOHANG);
     if (r == it->pid) {
       std::string cause = WIFSIGNALED(status)
-                              ? "killed by signal " + std::to_string(WTERMSIG(status)) + " (" +
+                              ? "was killed by signal " + std::to_string(WTERMSIG(status)) + " (" +
                                     strsignal(WTERMSIG(status)) + ")"
                               : "exited with status " + std::to_string(WEXITSTATUS(status));
       dead.push_back({it->name, cause});

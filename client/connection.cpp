@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -148,6 +149,10 @@ std::expected<std::unique_ptr<Connection>, std::string> Connection::open(
     const broker::StateDir& dir, bool autostart, const std::string& binary,
     std::chrono::milliseconds answer_within) {
   struct stat st;
+  // Another user's state directory: say so, rather than "no broker".
+  if (::access(dir.run_dir.c_str(), X_OK) != 0 && errno == EACCES)
+    return std::unexpected("cannot reach the broker for " + dir.root + ": " + dir.run_dir +
+                           ": Permission denied");
   // The broker holds an exclusive lock on run/broker.lock while it lives, so
   // a stale socket is not mistaken for a broker.
   if (broker::broker_running(dir)) {

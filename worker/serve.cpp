@@ -1,13 +1,18 @@
 #include "worker/serve.h"
 
 #include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include <fmt/core.h>
 #include <CLI/CLI.hpp>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <condition_variable>
+#include <cstring>
+#include <expected>
 #include <filesystem>
 #include <memory>
 #include <mutex>
@@ -36,18 +41,22 @@ void send(zmq::socket_t& s, std::string_view type, const std::string& body = {})
 // a cap; what exceeds the cap is counted and dropped.
 class ForwardSink final : public wasi::OutputSink {
  public:
+  static constexpr size_t kMaxChunk = 64 * 1024;
   ForwardSink(zmq::socket_t& pipe, const std::string& exec_id, uint8_t stream, uint64_t cap)
       : pipe_(pipe), exec_id_(exec_id), stream_(stream), cap_(cap) {}
   wasi::Errno write(std::span<const uint8_t> data) override {
     uint64_t room = cap_ > written_ ? cap_ - written_ : 0;
     size_t keep = static_cast<size_t>(std::min<uint64_t>(room, data.size()));
     dropped_ += data.size() - keep;
-    if (keep) {
+    // At most kMaxChunk bytes per message: the broker's per-client queues
+    // count messages, so their size bounds what a slow client can cost.
+    for (size_t at = 0; at < keep; at += kMaxChunk) {
+      size_t n = std::min(kMaxChunk, keep - at);
       wire::Log log{exec_id_, stream_,
-                    std::string(reinterpret_cast<const char*>(data.data()), keep)};
+                    std::string(reinterpret_cast<const char*>(data.data()) + at, n)};
       send(pipe_, wire::kLog, wire::encode(log));
-      written_ += keep;
     }
+    written_ += keep;
     return wasi::Errno::success;
   }
   uint64_t written() const { return written_; }
@@ -215,6 +224,32 @@ class JobThread {
   std::thread thread_;
 };
 
+// Ties this worker's life to the broker that started it: the kernel sends
+// SIGKILL when the parent dies, and the shared lock on `fence` tells the
+// next broker that a worker of the previous one is still alive (it takes the
+// lock exclusively before it re-queues anything). Fails with a message.
+std::expected<int, std::string> bind_to_parent(pid_t parent, const std::string& fence) {
+  if (parent > 0) {
+    if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0)
+      return std::unexpected(std::string("prctl(PR_SET_PDEATHSIG): ") + std::strerror(errno));
+    // The parent may have died before the request above: then nobody would
+    // send the signal.
+    if (::getppid() != parent) return std::unexpected("the broker that started it is gone");
+  }
+  if (fence.empty()) return -1;
+  int fd = ::open(fence.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) return std::unexpected("cannot open " + fence + ": " + std::strerror(errno));
+  struct flock lk {};
+  lk.l_type = F_RDLCK;
+  lk.l_whence = SEEK_SET;
+  if (::fcntl(fd, F_SETLK, &lk) != 0) {
+    std::string e = std::strerror(errno);
+    ::close(fd);
+    return std::unexpected("cannot lock " + fence + ": " + e);
+  }
+  return fd;  // held until the process ends
+}
+
 }  // namespace
 
 int serve_command(int argc, char** argv) {
@@ -226,10 +261,19 @@ int serve_command(int argc, char** argv) {
   add_remote_options(app, remote);
   std::string code_cache;
   app.add_option("--code-cache", code_cache, "Keep compiled code in this directory (code_cache.h)");
+  pid_t parent = 0;
+  std::string fence;
+  app.add_option("--parent-pid", parent, "Die with this process (the broker that started it)");
+  app.add_option("--fence", fence,
+                 "Hold a shared lock on this file while alive, for the next broker to wait on");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : 125;
+  }
+  if (auto bound = bind_to_parent(parent, fence); !bound) {
+    fmt::print(stderr, "shoal-worker {}: {}\n", name, bound.error());
+    return 125;
   }
 
   EngineSettings settings;
@@ -343,9 +387,12 @@ int serve_command(int argc, char** argv) {
       to_broker(wire::kHeartbeat, "");
       next_beat = Clock::now() + std::chrono::milliseconds(wire::kHeartbeatMs);
     }
-    // A remote worker waits for a broker that is not up yet; once it has
-    // heard one, silence means the link or the broker is gone.
-    if ((heard || !is_remote) &&
+    // A local worker the broker started (--parent-pid) learns of its death
+    // from the kernel, so silence only means the broker is busy (a long
+    // request holds its loop): it keeps its job. A remote worker, once it has
+    // heard its broker, takes silence for a lost link or broker; it waits
+    // for a broker that is not up yet.
+    if (((is_remote && heard) || (!is_remote && parent <= 0)) &&
         Clock::now() - last_heard >
             std::chrono::milliseconds(wire::kHeartbeatMs * wire::kHeartbeatLiveness)) {
       // The broker is gone: a new local broker starts its own pool, and a

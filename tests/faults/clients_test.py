@@ -1,0 +1,233 @@
+#!/usr/bin/python3
+"""Clients that misbehave: gone right after submitting, gone halfway through
+a ZMTP frame, killed while following, never reading their replies; and 200
+at once. Meanwhile a well-behaved client's jobs complete with the right
+bytes, and afterwards the broker still answers everyone.
+"""
+
+import json
+import os
+import signal
+import socket
+import struct
+import subprocess
+import time
+
+import zmq
+
+import harness
+from harness import Session, check, wait_for
+from chaos import expected
+
+
+def completes(s, k):
+    """A well-behaved job: submitted, Completed, with job K's exact stdout."""
+    job = s.submit("chaos_job", [k])
+    j = s.wait_state(job, ["Completed", "Failed", "Stopped"])
+    check(j["state"] == "Completed" and j["exit_code"] == 0, f"job {job}: {j['state']}")
+    s.client.send("logs", {"id": job, "stream": "stdout"})
+    out = b""
+    while True:
+        kind, body, frames = s.client.recv()
+        if kind != "log":
+            check(kind == "end", f"logs {kind} {body}")
+            break
+        out += frames[0]
+    check(out == expected(k)[0], f"job {job} stdout {out!r}")
+
+
+def zmtp_greeting():
+    # ZMTP 3.0: signature, version 3.0, mechanism NULL, as-server 0, filler.
+    return (b"\xff" + b"\0" * 8 + b"\x7f" + b"\x03\x00" + b"NULL".ljust(20, b"\0") + b"\0" +
+            b"\0" * 31)
+
+
+def zmtp_ready(socket_type=b"DEALER"):
+    body = b"\x05READY" + b"\x0bSocket-Type" + struct.pack(">I", len(socket_type)) + socket_type
+    return b"\x04" + bytes([len(body)]) + body
+
+
+def raw_connect(s):
+    r = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    r.connect(s.home + "/run/broker.sock")
+    return r
+
+
+def test_clients_that_vanish_right_after_submitting_leave_the_broker_serving():
+    with Session("shoal-clients-") as s:
+        module = harness.wasm("chaos_job")
+        for k in range(50):
+            d = harness._ctx.socket(zmq.DEALER)
+            d.setsockopt(zmq.LINGER, 2000)  # the request leaves; the reply finds nobody
+            d.connect(s.broker.endpoint)
+            d.send_multipart([b"shoal/1", b"submit",
+                              b'{"module":"chaos_job.wasm","args":["%d"],"labels":{"vanish":"1"}}'
+                              % k, module])
+            d.close()
+        # Each request reached the broker before its socket closed; the
+        # jobs run to their end anyway.
+        def all_ended():
+            kind, body, _ = s.call("list", {"labels": {"vanish": "1"}, "limit": 0})
+            jobs = body["jobs"]
+            return jobs if len(jobs) == 50 and all(j["state"] == "Completed" for j in jobs) else None
+        jobs = wait_for("50 jobs of vanished clients to complete", all_ended)
+        check(sorted(int(j["spec"]["args"][0]) for j in jobs) == list(range(50)), "keys")
+        completes(s, 1)
+
+
+def test_a_raw_client_gone_halfway_through_a_frame_is_dropped_and_nothing_is_submitted():
+    with Session("shoal-clients-") as s:
+        # Half a greeting, then gone.
+        r = raw_connect(s)
+        r.sendall(zmtp_greeting()[:11])
+        r.close()
+        # A full handshake, then the first frames of a submit and half of a
+        # declared 1 MB module frame, then gone. ZeroMQ delivers a message
+        # whole or not at all: the broker never sees it.
+        r = raw_connect(s)
+        r.sendall(zmtp_greeting())
+        r.recv(64)
+        r.sendall(zmtp_ready())
+        r.sendall(b"\x01\x07shoal/1" + b"\x01\x06submit" + b"\x01\x02{}" +
+                  b"\x02" + struct.pack(">Q", 1 << 20) + b"\0asm" + b"\x01" * 5000)
+        r.close()
+        # One that stops in the middle of a frame and stays connected.
+        stalled = raw_connect(s)
+        stalled.sendall(zmtp_greeting())
+        stalled.recv(64)
+        stalled.sendall(zmtp_ready() + b"\x01\x07shoal/1\x00\x10sub")
+        try:
+            completes(s, 2)
+            kind, body, _ = s.call("list", {"limit": 0})
+            check(len(body["jobs"]) == 1, f"{len(body['jobs'])} jobs; expected only the good one")
+        finally:
+            stalled.close()
+        completes(s, 3)
+
+
+def test_a_follower_killed_mid_follow_costs_nothing():
+    with Session("shoal-clients-") as s:
+        job = s.submit("chaos_job", [9, 3000])
+        env = dict(os.environ, SHOAL_HOME=s.home)
+        followers = [subprocess.Popen([harness.SHOAL, "job", "logs", "--follow", job], env=env,
+                                      stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+                     for _ in range(5)]
+        s.wait_running(job, 1)
+        for f in followers:
+            f.send_signal(signal.SIGKILL)
+            f.wait()
+        j = s.wait_state(job, ["Completed", "Failed"])
+        check(j["state"] == "Completed", f"{j['state']} {j['message']}")
+        # A new follower of the finished job gets it whole.
+        out = subprocess.run([harness.SHOAL, "job", "logs", "--follow", job], env=env,
+                             capture_output=True, timeout=60)
+        check(out.stdout == expected(9)[0],
+              f"logs after: {out.stdout!r}")
+        completes(s, 4)
+
+
+def test_a_client_that_never_reads_does_not_stall_or_bloat_the_broker():
+    with Session("shoal-clients-") as s:
+        pid = s.broker.pid
+        before = harness.anon_kib(pid)
+        # Three sockets each follow a job that writes 64 MiB (the stdout cap)
+        # and read nothing until everything is over.
+        spewers = [s.submit("spew", [64 << 20]) for _ in range(3)]
+        lazy = []
+        for job in spewers:
+            d = harness._ctx.socket(zmq.DEALER)
+            d.setsockopt(zmq.RCVHWM, 1)
+            d.setsockopt(zmq.RCVBUF, 4096)
+            d.setsockopt(zmq.LINGER, 0)
+            d.connect(s.broker.endpoint)
+            d.send_multipart([b"shoal/1", b"logs", b'{"id":"%s","follow":true}' % job.encode()])
+            lazy.append(d)
+        peak = before
+        # Meanwhile the others are served.
+        for k in range(10, 16):
+            completes(s, k)
+            peak = max(peak, harness.anon_kib(pid))
+        for job in spewers:
+            j = s.wait_state(job, ["Completed", "Failed"], timeout=300)
+            check(j["state"] == "Completed", f"spew {job}: {j['state']} {j['message']}")
+            peak = max(peak, harness.anon_kib(pid))
+        completes(s, 20)
+        # Late readers get what was kept, in order, then their end, which
+        # counts what was dropped: nothing is silently missing.
+        for job, d in zip(spewers, lazy):
+            got = 0
+            while True:
+                parts = d.recv_multipart()
+                body = json.loads(parts[2])
+                if parts[1] == b"log":
+                    if body["stream"] == "stdout":
+                        check(set(parts[3]) <= {ord("x")}, "log bytes")
+                        got += len(parts[3])
+                    continue
+                check(parts[1] == b"end", f"{parts[1]} {body}")
+                break
+            dropped = body.get("logs_dropped", 0)
+            check(got + dropped >= 64 << 20, f"{job}: {got} bytes kept + {dropped} dropped")
+            check(got > 0, "nothing was kept")
+            d.close()
+        after = harness.anon_kib(pid)
+        harness.log(f"broker heap (RssAnon): {before} KiB before, peak {peak} KiB with three "
+                    f"clients not reading 3 x 64 MiB of logs, {after} KiB after they read")
+        # Per client at most 1000 queued chunks of <= 64 KiB plus a 160 MiB backlog.
+        check(peak - before < 3 * 230 * 1024, f"the broker grew by {(peak - before) // 1024} MiB")
+
+
+def test_logs_with_more_chunks_than_the_client_queue_arrive_whole_and_end():
+    # Regression: `logs` queued every stored chunk at once, and the ZeroMQ
+    # queue (then 10,000 messages) dropped the rest, the `end` included: a
+    # reader of a job with many small writes lost bytes and waited forever.
+    with Session("shoal-clients-") as s:
+        data = (b"abcdefghij" * 102 + b"\n") * 20000  # ~20 MB in ~1 KiB writes
+        kind, body, _ = s.call("submit", {"module": "stdin_echo.wasm"},
+                               harness.wasm("stdin_echo"), data)
+        job = body["id"]
+        check(s.wait_state(job, ["Completed", "Failed"])["state"] == "Completed", "job")
+        s.client.send("logs", {"id": job})
+        got, chunks = [], 0
+        while True:
+            kind, body, frames = s.client.recv(timeout=60)
+            if kind != "log":
+                check(kind == "end", f"{kind} {body}")
+                break
+            got.append(frames[0])
+            chunks += 1
+            if chunks % 500 == 0:
+                time.sleep(0.01)  # a reader a little slower than the broker
+        check(b"".join(got) == data.upper(), f"{len(b''.join(got))} of {len(data)} bytes")
+        check("logs_dropped" not in body, f"dropped {body.get('logs_dropped')}")
+        check(chunks > 10000, f"only {chunks} chunks: the test needs more than the old queue")
+
+
+def test_two_hundred_concurrent_clients_each_get_their_own_answers():
+    with Session("shoal-clients-") as s:
+        module = harness.wasm("chaos_job")
+        clients = [harness.Client(s.broker.endpoint) for _ in range(200)]
+        for k, c in enumerate(clients):
+            c.send("submit", {"module": "chaos_job.wasm", "args": [str(100 + k)]}, module)
+        ids = []
+        for k, c in enumerate(clients):
+            kind, body, _ = c.recv(timeout=120)
+            check(kind == "ok", f"client {k}: {kind} {body}")
+            ids.append(body["id"])
+        for job, c in zip(ids, clients):
+            c.send("watch", {"id": job})
+        # A separate, ordinary client is served meanwhile.
+        completes(s, 5)
+        for k, (job, c) in enumerate(zip(ids, clients)):
+            while True:
+                kind, body, _ = c.recv(timeout=300)
+                check(kind in ("state", "end"), f"client {k}: {kind} {body}")
+                check(body["id"] == job, f"client {k} got job {body['id']}, not {job}")
+                if kind == "end":
+                    break
+            check(body["state"] == "Completed" and body["exit_code"] == 0, f"{job}: {body['state']}")
+            c.close()
+
+
+if __name__ == "__main__":
+    harness.run_cases(globals())
