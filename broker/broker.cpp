@@ -353,7 +353,7 @@ void Broker::dispatch() {
                     (module ? std::string() : ": " + module.error()));
       save(job);
       notify(job);
-      staged_paths_.erase(job_id);
+      staged_paths_.erase(job.id);
       active_.erase(it);
       continue;
     }
@@ -411,6 +411,7 @@ void Broker::dispatch() {
       set_state(job, jobs::JobState::failed, attached.error());
       save(job);
       notify(job);
+      staged_paths_.erase(job.id);
       active_.erase(it);
       continue;
     }
@@ -419,6 +420,7 @@ void Broker::dispatch() {
         set_state(job, jobs::JobState::failed, r.error());
         save(job);
         notify(job);
+        staged_paths_.erase(job.id);
         active_.erase(it);
         continue;
       }
