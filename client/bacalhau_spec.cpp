@@ -13,6 +13,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "broker/constraints.h"
 #include "broker/units.h"
 #include "client/data_url.h"
 
@@ -132,6 +133,71 @@ class Reader {
       return std::nullopt;
     }
     return v;
+  }
+
+  // Bacalhau's Constraints (a list of {Key, Operator, Values}, operators as
+  // Kubernetes' label selectors) as shoal's selector text: "zone=a,gpu".
+  std::string constraints(const YAML::Node& n) {
+    if (!present(n)) return "";
+    if (!n.IsSequence()) {
+      error("Constraints", "expected a list of {Key, Operator, Values}");
+      return "";
+    }
+    std::string out;
+    for (size_t i = 0; i < n.size(); ++i) {
+      const std::string path = "Constraints[" + std::to_string(i) + "]";
+      if (!check_map(n[i], path, {"Key", "Operator", "Values"})) {
+        if (!present(n[i])) error(path, "expected {Key, Operator, Values}");
+        continue;
+      }
+      auto key = scalar(n[i]["Key"], path + ".Key");
+      auto op = scalar(n[i]["Operator"], path + ".Operator");
+      std::vector<std::string> values = strings(n[i]["Values"], path + ".Values");
+      if (!key || key->empty() || !op) {
+        error(path, "needs a Key and an Operator");
+        continue;
+      }
+      auto list = [&] {
+        std::string l;
+        for (const auto& v : values) l += (l.empty() ? "" : ",") + v;
+        return l;
+      };
+      auto one = [&](const char* sep) -> std::optional<std::string> {
+        if (values.size() != 1) {
+          error(path + ".Values", "operator '" + *op + "' takes exactly one value");
+          return std::nullopt;
+        }
+        return *key + sep + values[0];
+      };
+      std::optional<std::string> req;
+      const std::string o = lower(*op);
+      if (o == "=" || o == "==")
+        req = one("=");
+      else if (o == "!=")
+        req = one("!=");
+      else if (o == "gt")
+        req = one(">");
+      else if (o == "lt")
+        req = one("<");
+      else if (o == "in" || o == "notin") {
+        if (values.empty())
+          error(path + ".Values", "operator '" + *op + "' needs at least one value");
+        else
+          req = *key + " " + o + " (" + list() + ")";
+      } else if (o == "exists")
+        req = *key;
+      else if (o == "!" || o == "doesnotexist")
+        req = "!" + *key;
+      else
+        error(path + ".Operator",
+              "'" + *op + "' is not an operator (=, ==, !=, in, notin, exists, !, gt, lt)");
+      if (req) out += (out.empty() ? "" : ",") + *req;
+    }
+    if (auto parsed = jobs::parse_selector(out); !parsed) {
+      error("Constraints", parsed.error());
+      return "";
+    }
+    return out;
   }
 
   std::vector<std::string> strings(const YAML::Node& n, const std::string& path) {
@@ -381,8 +447,8 @@ std::expected<RunRequest, std::vector<std::string>> Reader::read(const YAML::Nod
     error("Namespace", "'" + *ns + "': shoal has only the default namespace");
   if (auto prio = number(root["Priority"], "Priority"); prio && *prio != 0)
     error("Priority", "not supported by shoal (jobs run oldest first)");
-  if (present(root["Constraints"]) && root["Constraints"].size() > 0)
-    error("Constraints", "not supported by shoal (every worker is alike)");
+  if (auto selector = constraints(root["Constraints"]); !selector.empty())
+    spec["constraints"] = selector;
   if (present(root["Meta"]) && root["Meta"].size() > 0) error("Meta", "not supported by shoal");
   json labels = json::object();
   if (const YAML::Node l = root["Labels"]; present(l)) {
@@ -701,6 +767,50 @@ std::expected<std::string, std::string> write_bacalhau_spec(const RunRequest& r,
       emit_string(e, v.get<std::string>());
     }
     e << YAML::EndMap;
+  }
+  if (const std::string c = s.value("constraints", ""); !c.empty()) {
+    auto selector = jobs::parse_selector(c);
+    if (!selector) return std::unexpected("constraints: " + selector.error());
+    using Op = jobs::Requirement::Op;
+    e << YAML::Key << "Constraints" << YAML::Value << YAML::BeginSeq;
+    for (const auto& req : *selector) {
+      const char* op = "exists";
+      switch (req.op) {
+        case Op::equals:
+          op = "=";
+          break;
+        case Op::not_equals:
+          op = "!=";
+          break;
+        case Op::in:
+          op = "in";
+          break;
+        case Op::not_in:
+          op = "notin";
+          break;
+        case Op::exists:
+          op = "exists";
+          break;
+        case Op::not_exists:
+          op = "!";
+          break;
+        case Op::greater:
+          op = "gt";
+          break;
+        case Op::less:
+          op = "lt";
+          break;
+      }
+      e << YAML::BeginMap << YAML::Key << "Key" << YAML::Value << req.key;
+      e << YAML::Key << "Operator" << YAML::Value << YAML::DoubleQuoted << op;
+      if (!req.values.empty()) {
+        e << YAML::Key << "Values" << YAML::Value << YAML::BeginSeq;
+        for (const auto& v : req.values) emit_string(e, v);
+        e << YAML::EndSeq;
+      }
+      e << YAML::EndMap;
+    }
+    e << YAML::EndSeq;
   }
   e << YAML::Key << "Tasks" << YAML::Value << YAML::BeginSeq << YAML::BeginMap;
   e << YAML::Key << "Name" << YAML::Value << "main";

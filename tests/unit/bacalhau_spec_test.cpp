@@ -194,14 +194,13 @@ BOOST_AUTO_TEST_CASE(every_unsupported_field_is_named_with_its_full_path_at_once
            "      - Target: /y\n"
            "        Alias: why\n"
            "        Source: {Type: local, Params: {SourcePath: /srv/in.csv, ReadWrite: true}}\n",
-           "Priority: 3\nConstraints: [{Key: a, Operator: \"=\", Values: [b]}]\nCount: 2\n"
+           "Priority: 3\nCount: 2\n"
            "Namespace: team\nID: j-1\n"));
   std::vector<std::string> expected = {
       "ID: not supported by shoal",
       "Count: shoal runs each job once (Count 1)",
       "Namespace: 'team': shoal has only the default namespace",
       "Priority: not supported by shoal (jobs run oldest first)",
-      "Constraints: not supported by shoal (every worker is alike)",
       "Tasks[0].Meta: not supported by shoal",
       "Tasks[0].InputSources[0].Source.Type: 's3' is not supported by shoal (urlDownload, "
       "local or inline)",
@@ -312,6 +311,8 @@ BOOST_AUTO_TEST_CASE(written_specs_read_back_to_the_same_request) {
       "Name: \"007\"\n"
       "Type: batch\n"
       "Labels: {team: \"true\"}\n"
+      "Constraints: [{Key: zone, Operator: \"=\", Values: [a]}, {Key: gpu, Operator: \"!\"},\n"
+      "  {Key: tier, Operator: in, Values: [x, y]}, {Key: cores, Operator: gt, Values: [\"4\"]}]\n"
       "Tasks:\n"
       "  - Engine:\n"
       "      Type: wasm\n"
@@ -382,4 +383,34 @@ BOOST_AUTO_TEST_CASE(a_local_module_is_written_inline_as_bacalhau_does) {
   auto refused = write_bacalhau_spec(r, no_file_reader_called);
   BOOST_TEST_REQUIRE(!refused.has_value());
   BOOST_TEST(refused.error() == "--stdin has no place in a Bacalhau job spec");
+}
+
+BOOST_AUTO_TEST_CASE(constraints_become_the_selector_of_constraints_flag) {
+  RunRequest r = read_ok(task("",
+                              "Constraints:\n"
+                              "  - {Key: zone, Operator: \"==\", Values: [a]}\n"
+                              "  - {Key: zone2, Operator: \"!=\", Values: [b]}\n"
+                              "  - {Key: tier, Operator: notin, Values: [x, y]}\n"
+                              "  - {Key: ssd, Operator: exists}\n"
+                              "  - {Key: gpu, Operator: DoesNotExist}\n"
+                              "  - {Key: mem, Operator: lt, Values: [\"64\"]}\n"));
+  BOOST_TEST(r.spec["constraints"] == "zone=a,zone2!=b,tier notin (x,y),ssd,!gpu,mem<64");
+  auto errors = errors_of(task("",
+                               "Constraints:\n"
+                               "  - {Key: zone, Operator: \"=\", Values: [a, b]}\n"
+                               "  - {Key: z, Operator: near, Values: [a]}\n"
+                               "  - {Key: t, Operator: in}\n"
+                               "  - {Key: c, Operator: gt, Values: [many]}\n"
+                               "  - {Operator: exists, Weight: 3}\n"));
+  std::vector<std::string> expected = {
+      "Constraints[0].Values: operator '=' takes exactly one value",
+      "Constraints[1].Operator: 'near' is not an operator (=, ==, !=, in, notin, exists, !, gt, "
+      "lt)",
+      "Constraints[2].Values: operator 'in' needs at least one value",
+      "Constraints[4].Weight: not supported by shoal",
+      "Constraints[4]: needs a Key and an Operator",
+  };
+  BOOST_TEST_REQUIRE(errors.size() >= expected.size());
+  for (size_t i = 0; i < expected.size(); ++i) BOOST_TEST(errors[i] == expected[i]);
+  BOOST_TEST(errors.back().find("Constraints: ") == 0u, errors.back());
 }
