@@ -15,7 +15,11 @@
 namespace shoal::broker {
 namespace {
 
-constexpr char kFormat[] = "shoal-store 2";  // 2: JobSpec gained import modules and inline inputs
+// 2: JobSpec gained import modules and inline inputs.
+// 3: the "unfinished" index (ids of the jobs not in a terminal state).
+constexpr char kFormat[] = "shoal-store 3";
+// A store of this format is upgraded by building the unfinished index.
+constexpr char kUpgradableFormat[] = "shoal-store 2";
 constexpr uint64_t kInitialMapSize = 1ull << 30;
 constexpr uint64_t kMaxMapSize = 1ull << 40;
 
@@ -149,10 +153,30 @@ int delete_prefix(MDB_txn* txn, MDB_dbi dbi, const std::string& prefix) {
   return 0;
 }
 
+// Fills the unfinished index from every job record (upgrading a store of
+// the previous format). A record that does not decode is left out, as
+// unfinished_jobs() would skip it anyway.
+int build_unfinished_index(MDB_txn* txn, MDB_dbi jobs, MDB_dbi unfinished) {
+  std::vector<std::string> ids;
+  {
+    Cursor c(txn, jobs);
+    MDB_val k, v;
+    for (int rc = c.get(k, v, MDB_FIRST); rc == 0; rc = c.get(k, v, MDB_NEXT)) {
+      auto job = decode<jobs::Job>(v);
+      if (job && !jobs::is_terminal(job->state)) ids.push_back(str(k));
+    }
+  }
+  for (const std::string& id : ids) {
+    MDB_val k = val(id), empty{0, nullptr};
+    if (int rc = mdb_put(txn, unfinished, &k, &empty, 0); rc != 0) return rc;
+  }
+  return 0;
+}
+
 }  // namespace
 
 void Batch::put_job(const jobs::Job& job) {
-  ops_.push_back(PutJob{job.id, encode(job), job.created_ns});
+  ops_.push_back(PutJob{job.id, encode(job), job.created_ns, jobs::is_terminal(job.state)});
 }
 
 void Batch::put_blob(std::string hash, std::string bytes) {
@@ -239,8 +263,9 @@ std::expected<std::unique_ptr<Store>, std::string> Store::open(const std::string
   struct {
     const char* name;
     unsigned* dbi;
-  } dbs[] = {{"jobs", &s->jobs_},       {"created", &s->created_}, {"logs", &s->logs_},
-             {"outputs", &s->outputs_}, {"blobs", &s->blobs_},     {"meta", &s->meta_}};
+  } dbs[] = {{"jobs", &s->jobs_}, {"created", &s->created_}, {"unfinished", &s->unfinished_},
+             {"logs", &s->logs_}, {"outputs", &s->outputs_}, {"blobs", &s->blobs_},
+             {"meta", &s->meta_}};
   for (auto& d : dbs) {
     MDB_dbi dbi;
     if (int rc = mdb_dbi_open(t.get(), d.name, MDB_CREATE, &dbi); rc != 0)
@@ -249,7 +274,11 @@ std::expected<std::unique_ptr<Store>, std::string> Store::open(const std::string
   }
   MDB_val k = val("format"), v;
   int rc = mdb_get(t.get(), s->meta_, &k, &v);
-  if (rc == MDB_NOTFOUND) {
+  if (rc == MDB_NOTFOUND || (rc == 0 && str(v) == kUpgradableFormat)) {
+    if (rc == 0)
+      if (int irc = build_unfinished_index(t.get(), s->jobs_, s->unfinished_); irc != 0)
+        return std::unexpected(commit_error(dir, irc) + " (while upgrading " + dir + " from '" +
+                               kUpgradableFormat + "' to '" + kFormat + "')");
     MDB_val fv{sizeof kFormat - 1, const_cast<char*>(kFormat)};
     if (int prc = mdb_put(t.get(), s->meta_, &k, &fv, 0); prc != 0)
       return std::unexpected(lmdb_error("init", prc));
@@ -281,6 +310,13 @@ std::expected<void, std::string> Store::apply(const Batch& batch) {
         MDB_val ckv = val(ck), empty{0, nullptr};
         rc = mdb_put(txn, created_, &ckv, &empty, 0);
       }
+      if (rc == 0 && !j->finished) {
+        MDB_val empty{0, nullptr};
+        rc = mdb_put(txn, unfinished_, &k, &empty, 0);
+      } else if (rc == 0) {
+        rc = mdb_del(txn, unfinished_, &k, nullptr);
+        if (rc == MDB_NOTFOUND) rc = 0;
+      }
     } else if (auto* b = std::get_if<Batch::PutBlob>(&op)) {
       MDB_val k = val(b->hash), v = val(b->bytes);
       rc = mdb_put(txn, blobs_, &k, &v, MDB_NOOVERWRITE);
@@ -311,7 +347,11 @@ std::expected<void, std::string> Store::apply(const Batch& batch) {
       rc = mdb_put(txn, outputs_, &k, &v, 0);
     } else if (auto* d = std::get_if<Batch::DeleteJob>(&op)) {
       MDB_val k = val(d->id), v;
-      rc = mdb_get(txn, jobs_, &k, &v);
+      if (int urc = mdb_del(txn, unfinished_, &k, nullptr); urc != 0 && urc != MDB_NOTFOUND) {
+        rc = urc;
+      } else {
+        rc = mdb_get(txn, jobs_, &k, &v);
+      }
       if (rc == MDB_NOTFOUND) {
         rc = 0;
         continue;
@@ -391,10 +431,56 @@ std::expected<std::string, std::string> Store::resolve_id(const std::string& pre
   return matches.front();
 }
 
+namespace {
+
+bool labels_match(const jobs::Job& job, const std::map<std::string, std::string>& labels) {
+  for (const auto& [key, value] : labels) {
+    auto it = job.spec.labels.find(key);
+    if (it == job.spec.labels.end() || (!value.empty() && it->second != value)) return false;
+  }
+  return true;
+}
+
+// How many ids an id prefix may match for list_jobs to read those jobs
+// rather than walk the creation index.
+constexpr size_t kPrefixMatchesRead = 256;
+
+}  // namespace
+
 std::expected<std::vector<jobs::Job>, std::string> Store::list_jobs(const ListQuery& q) {
   Txn t(env_, false);
   if (t.status() != 0) return std::unexpected(lmdb_error("begin", t.status()));
   std::vector<jobs::Job> out;
+  if (!q.id_prefix.empty()) {
+    // Ids sort in the jobs table: when few match the prefix, reading those
+    // few (and ordering them) is cheaper than walking every job's creation
+    // entry to find them.
+    std::vector<std::string> ids;
+    Cursor ic(t.get(), jobs_);
+    MDB_val k = val(q.id_prefix), v;
+    int rc = ic.get(k, v, MDB_SET_RANGE);
+    for (; rc == 0 && ids.size() <= kPrefixMatchesRead; rc = ic.get(k, v, MDB_NEXT)) {
+      std::string id = str(k);
+      if (!id.starts_with(q.id_prefix)) break;
+      ids.push_back(std::move(id));
+    }
+    if (ids.size() <= kPrefixMatchesRead) {
+      for (const std::string& id : ids) {
+        MDB_val jk = val(id), jv;
+        if (mdb_get(t.get(), jobs_, &jk, &jv) != 0) continue;
+        auto job = decode<jobs::Job>(jv);
+        if (job && labels_match(*job, q.labels)) out.push_back(std::move(*job));
+      }
+      std::sort(out.begin(), out.end(), [&](const jobs::Job& a, const jobs::Job& b) {
+        return q.newest_first ? a.created_ns > b.created_ns : a.created_ns < b.created_ns;
+      });
+      if (out.size() > q.limit) out.resize(q.limit);
+      return out;
+    }
+  }
+  // Newest (or oldest) first along the creation index, reading a job record
+  // only when its id matches: without a label filter this reads `limit`
+  // records however many jobs are stored.
   Cursor c(t.get(), created_);
   MDB_val k, v;
   MDB_cursor_op first = q.newest_first ? MDB_LAST : MDB_FIRST;
@@ -406,13 +492,7 @@ std::expected<std::vector<jobs::Job>, std::string> Store::list_jobs(const ListQu
     if (mdb_get(t.get(), jobs_, &jk, &jv) != 0) continue;
     auto job = decode<jobs::Job>(jv);
     if (!job) continue;  // get_job names it
-    bool labels_match = true;
-    for (const auto& [key, value] : q.labels) {
-      auto it = job->spec.labels.find(key);
-      if (it == job->spec.labels.end() || (!value.empty() && it->second != value))
-        labels_match = false;
-    }
-    if (labels_match) out.push_back(std::move(*job));
+    if (labels_match(*job, q.labels)) out.push_back(std::move(*job));
   }
   return out;
 }
@@ -421,10 +501,12 @@ std::expected<std::vector<jobs::Job>, std::string> Store::unfinished_jobs() {
   Txn t(env_, false);
   if (t.status() != 0) return std::unexpected(lmdb_error("begin", t.status()));
   std::vector<jobs::Job> out;
-  Cursor c(t.get(), jobs_);
+  Cursor c(t.get(), unfinished_);
   MDB_val k, v;
   for (int rc = c.get(k, v, MDB_FIRST); rc == 0; rc = c.get(k, v, MDB_NEXT)) {
-    auto job = decode<jobs::Job>(v);
+    MDB_val jv;
+    if (mdb_get(t.get(), jobs_, &k, &jv) != 0) continue;
+    auto job = decode<jobs::Job>(jv);
     if (!job) continue;  // one damaged record must not hold back the others
     if (!jobs::is_terminal(job->state)) out.push_back(std::move(*job));
   }

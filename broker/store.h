@@ -60,6 +60,7 @@ class Batch {
     std::string id;
     std::string bytes;
     int64_t created_ns;
+    bool finished;  // in a terminal state: out of the unfinished index
   };
   struct PutBlob {
     std::string hash, bytes;
@@ -91,7 +92,9 @@ class Store {
   // Opens (creating when needed) the store in `dir`. Fails with a message
   // naming the file at fault when the directory holds something that is not
   // a shoal store (a foreign or damaged data.mdb, a directory in its place),
-  // a store of a newer format, or cannot be written (permissions, space).
+  // a store of another format, or cannot be written (permissions, space).
+  // A store of the previous format ("shoal-store 2", before the index of
+  // unfinished jobs) is upgraded in place: the index is built once.
   static std::expected<std::unique_ptr<Store>, std::string> open(const std::string& dir);
   ~Store();
   Store(const Store&) = delete;
@@ -105,8 +108,15 @@ class Store {
   // The one job id that starts with `prefix`; errors name the prefix and,
   // when ambiguous, some of the matches.
   std::expected<std::string, std::string> resolve_id(const std::string& prefix);
+  // Up to q.limit jobs in creation order. Reads q.limit job records when
+  // no label filter is given, and at most a few hundred when the id prefix
+  // matches only that many ids; a label filter reads records newest first
+  // until enough match (every record when fewer than q.limit do).
   std::expected<std::vector<jobs::Job>, std::string> list_jobs(const ListQuery& q);
-  // Every job not yet in a terminal state (for recovery after a restart).
+  // Every job not yet in a terminal state (for recovery after a restart),
+  // oldest first. Reads only those jobs: the store keeps an index of them,
+  // changed in the same transaction as each job record, so a broker starts
+  // as fast with a million finished jobs stored as with none.
   std::expected<std::vector<jobs::Job>, std::string> unfinished_jobs();
   // Jobs whose last change is older than `before_ns` and that are finished.
   std::expected<std::vector<std::string>, std::string> finished_before(int64_t before_ns);
@@ -127,7 +137,7 @@ class Store {
   std::expected<void, std::string> apply(const Batch& batch);
 
   MDB_env* env_ = nullptr;
-  unsigned jobs_ = 0, created_ = 0, logs_ = 0, outputs_ = 0, blobs_ = 0, meta_ = 0;
+  unsigned jobs_ = 0, created_ = 0, unfinished_ = 0, logs_ = 0, outputs_ = 0, blobs_ = 0, meta_ = 0;
   uint64_t map_size_ = 0;
   std::string dir_;
 };

@@ -2,6 +2,9 @@
 #include <boost/test/unit_test.hpp>
 
 #include <lmdb.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -400,4 +403,242 @@ BOOST_AUTO_TEST_CASE(a_failed_batch_keeps_the_job_records_to_try_again_but_not_t
   BOOST_TEST(!s->get_job(refused.id)->has_value());
   BOOST_TEST(s->read_logs(ended.id)->empty());
   BOOST_TEST(!*s->has_blob("module"));
+}
+
+// The index of unfinished jobs, which recovery reads instead of every job.
+namespace {
+
+std::vector<std::string> unfinished_ids(Store& s) {
+  auto jobs = s.unfinished_jobs();
+  BOOST_TEST_REQUIRE(jobs.has_value(), (jobs ? "" : jobs.error()));
+  std::vector<std::string> ids;
+  for (const jobs::Job& j : *jobs) ids.push_back(j.id);
+  return ids;
+}
+
+broker::ListQuery query(size_t limit, std::string id_prefix = "",
+                        std::map<std::string, std::string> labels = {}, bool newest_first = true) {
+  broker::ListQuery q;
+  q.limit = limit;
+  q.id_prefix = std::move(id_prefix);
+  q.labels = std::move(labels);
+  q.newest_first = newest_first;
+  return q;
+}
+
+// Counts the entries of a database of the store in `dir` (no Store open).
+size_t raw_entries(const std::string& dir, const char* db) {
+  MDB_env* env;
+  MDB_txn* txn;
+  MDB_dbi dbi;
+  MDB_stat st{};
+  BOOST_TEST_REQUIRE(mdb_env_create(&env) == 0);
+  mdb_env_set_maxdbs(env, 8);
+  BOOST_TEST_REQUIRE(mdb_env_open(env, dir.c_str(), MDB_RDONLY, 0600) == 0);
+  BOOST_TEST_REQUIRE(mdb_txn_begin(env, nullptr, MDB_RDONLY, &txn) == 0);
+  BOOST_TEST_REQUIRE(mdb_dbi_open(txn, db, 0, &dbi) == 0);
+  BOOST_TEST_REQUIRE(mdb_stat(txn, dbi, &st) == 0);
+  mdb_txn_abort(txn);
+  mdb_env_close(env);
+  return st.ms_entries;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(the_unfinished_index_follows_each_state_change_and_deletion) {
+  test::TempDir d;
+  jobs::Job a = make_job(10), b = make_job(20), c = make_job(30);
+  a.state = jobs::JobState::queued;
+  b.state = jobs::JobState::pending;
+  c.state = jobs::JobState::completed;
+  {
+    auto s = open_store(d.path());
+    Batch batch;
+    for (auto* j : {&c, &b, &a}) batch.put_job(*j);
+    BOOST_TEST_REQUIRE(s->commit(batch).has_value());
+    BOOST_TEST(unfinished_ids(*s) == (std::vector<std::string>{a.id, b.id}));
+
+    a.state = jobs::JobState::running;
+    b.state = jobs::JobState::failed;
+    batch = Batch();
+    batch.put_job(a);
+    batch.put_job(b);
+    BOOST_TEST_REQUIRE(s->commit(batch).has_value());
+    BOOST_TEST(unfinished_ids(*s) == std::vector<std::string>{a.id});
+
+    // A finished job submitted again (a retry keeps its id) is unfinished again.
+    c.state = jobs::JobState::queued;
+    batch = Batch();
+    batch.put_job(c);
+    BOOST_TEST_REQUIRE(s->commit(batch).has_value());
+    BOOST_TEST(unfinished_ids(*s) == (std::vector<std::string>{a.id, c.id}));
+
+    batch = Batch();
+    batch.delete_job(c.id);
+    BOOST_TEST_REQUIRE(s->commit(batch).has_value());
+    BOOST_TEST(unfinished_ids(*s) == std::vector<std::string>{a.id});
+  }
+  // The index holds exactly the unfinished ids: nothing stale is left behind.
+  BOOST_TEST(raw_entries(d.path(), "unfinished") == 1u);
+  BOOST_TEST(raw_entries(d.path(), "jobs") == 2u);
+}
+
+BOOST_AUTO_TEST_CASE(pruning_finished_jobs_leaves_the_unfinished_index_exact) {
+  test::TempDir d;
+  auto s = open_store(d.path());
+  Batch batch;
+  std::vector<std::string> running;
+  for (int i = 0; i < 20; ++i) {
+    jobs::Job j = make_job(100 + i);
+    j.state = i % 4 == 0 ? jobs::JobState::running : jobs::JobState::completed;
+    j.modified_ns = 100 + i;
+    if (j.state == jobs::JobState::running) running.push_back(j.id);
+    batch.put_job(j);
+  }
+  BOOST_TEST_REQUIRE(s->commit(batch).has_value());
+  auto old = s->finished_before(1000);
+  BOOST_TEST_REQUIRE(old.has_value());
+  BOOST_TEST(old->size() == 15u);
+  batch = Batch();
+  for (const std::string& id : *old) batch.delete_job(id);
+  BOOST_TEST_REQUIRE(s->commit(batch).has_value());
+  BOOST_TEST(unfinished_ids(*s) == running);
+  BOOST_TEST(s->list_jobs(query(100))->size() == 5u);
+}
+
+BOOST_AUTO_TEST_CASE(jobs_running_when_the_broker_died_are_found_after_reopening) {
+  test::TempDir d;
+  jobs::Job running = make_job(1), done = make_job(2);
+  running.state = jobs::JobState::running;
+  done.state = jobs::JobState::completed;
+  {
+    // A broker killed mid-work: this child commits, then dies without closing
+    // the store.
+    pid_t pid = ::fork();
+    BOOST_TEST_REQUIRE(pid >= 0);
+    if (pid == 0) {
+      auto s = Store::open(d.path());
+      if (!s) ::_exit(1);
+      Batch batch;
+      batch.put_job(running);
+      batch.put_job(done);
+      if (!(*s)->commit(batch)) ::_exit(2);
+      ::kill(::getpid(), SIGKILL);
+      ::_exit(3);
+    }
+    int status = 0;
+    BOOST_TEST_REQUIRE(::waitpid(pid, &status, 0) == pid);
+    BOOST_TEST_REQUIRE(WIFSIGNALED(status));
+    BOOST_TEST(WTERMSIG(status) == SIGKILL);
+  }
+  auto s = open_store(d.path());
+  auto unfinished = s->unfinished_jobs();
+  BOOST_TEST_REQUIRE(unfinished.has_value());
+  BOOST_TEST_REQUIRE(unfinished->size() == 1u);
+  BOOST_TEST(unfinished->at(0).id == running.id);
+  BOOST_TEST((unfinished->at(0).state == jobs::JobState::running));
+}
+
+BOOST_AUTO_TEST_CASE(a_store_of_the_previous_format_is_upgraded_with_its_unfinished_jobs) {
+  test::TempDir d;
+  jobs::Job queued = make_job(1), done = make_job(2);
+  queued.state = jobs::JobState::queued;
+  done.state = jobs::JobState::completed;
+  {
+    auto s = open_store(d.path());
+    Batch batch;
+    batch.put_job(queued);
+    batch.put_job(done);
+    BOOST_TEST_REQUIRE(s->commit(batch).has_value());
+  }
+  // What the previous format looked like: no index, its format string.
+  put_raw(d.path(), "meta", "format", "shoal-store 2");
+  {
+    MDB_env* env;
+    MDB_txn* txn;
+    MDB_dbi dbi;
+    BOOST_TEST_REQUIRE(mdb_env_create(&env) == 0);
+    mdb_env_set_maxdbs(env, 8);
+    BOOST_TEST_REQUIRE(mdb_env_open(env, d.path().c_str(), 0, 0600) == 0);
+    BOOST_TEST_REQUIRE(mdb_txn_begin(env, nullptr, 0, &txn) == 0);
+    BOOST_TEST_REQUIRE(mdb_dbi_open(txn, "unfinished", 0, &dbi) == 0);
+    BOOST_TEST_REQUIRE(mdb_drop(txn, dbi, 1) == 0);
+    BOOST_TEST_REQUIRE(mdb_txn_commit(txn) == 0);
+    mdb_env_close(env);
+  }
+  auto s = open_store(d.path());
+  BOOST_TEST(unfinished_ids(*s) == std::vector<std::string>{queued.id});
+}
+
+BOOST_AUTO_TEST_CASE(a_store_of_an_unknown_format_is_refused) {
+  test::TempDir d;
+  { open_store(d.path()); }
+  put_raw(d.path(), "meta", "format", "shoal-store 1");
+  auto s = Store::open(d.path());
+  BOOST_TEST_REQUIRE(!s.has_value());
+  BOOST_TEST(s.error() == "store: " + d.path() +
+                              " holds 'shoal-store 1', not 'shoal-store 3' (a store from "
+                              "another version of shoal?)");
+}
+
+BOOST_AUTO_TEST_CASE(a_damaged_record_named_by_the_unfinished_index_is_skipped) {
+  test::TempDir d;
+  jobs::Job queued = make_job(1);
+  queued.state = jobs::JobState::queued;
+  {
+    auto s = open_store(d.path());
+    Batch b;
+    b.put_job(queued);
+    BOOST_TEST_REQUIRE(s->commit(b).has_value());
+  }
+  put_raw(d.path(), "jobs", "j-damaged", "\x01\x02 not a job record");
+  put_raw(d.path(), "unfinished", "j-damaged", "");
+  put_raw(d.path(), "unfinished", "j-gone", "");
+  auto s = open_store(d.path());
+  BOOST_TEST(unfinished_ids(*s) == std::vector<std::string>{queued.id});
+}
+
+BOOST_AUTO_TEST_CASE(an_id_prefix_lists_its_matches_in_creation_order_either_way) {
+  test::TempDir d;
+  auto s = open_store(d.path());
+  Batch b;
+  // Ids that sort the other way round from their creation times.
+  std::vector<std::string> ids = {"j-ab3", "j-ab2", "j-ab1", "j-cd1"};
+  for (size_t i = 0; i < ids.size(); ++i) {
+    jobs::Job j = make_job(static_cast<int64_t>(100 + i), "job" + std::to_string(i));
+    j.id = ids[i];
+    if (i == 1) j.spec.labels["team"] = "blue";
+    b.put_job(j);
+  }
+  BOOST_TEST_REQUIRE(s->commit(b).has_value());
+  auto names = [&](broker::ListQuery q) {
+    std::vector<std::string> out;
+    auto jobs = s->list_jobs(q);
+    BOOST_TEST_REQUIRE(jobs.has_value());
+    for (const jobs::Job& j : *jobs) out.push_back(j.spec.name);
+    return out;
+  };
+  BOOST_TEST(names(query(10, "j-ab")) == (std::vector<std::string>{"job2", "job1", "job0"}));
+  BOOST_TEST(names(query(2, "j-ab", {}, false)) == (std::vector<std::string>{"job0", "job1"}));
+  BOOST_TEST(names(query(10, "j-ab", {{"team", ""}})) == std::vector<std::string>{"job1"});
+  BOOST_TEST(names(query(10, "j-x")).empty());
+}
+
+BOOST_AUTO_TEST_CASE(an_id_prefix_matching_many_jobs_lists_the_newest) {
+  test::TempDir d;
+  auto s = open_store(d.path());
+  Batch b;
+  std::vector<std::string> ids;
+  for (int i = 0; i < 600; ++i) {
+    jobs::Job j = make_job(1000 + i);
+    ids.push_back(j.id);
+    b.put_job(j);
+  }
+  BOOST_TEST_REQUIRE(s->commit(b).has_value());
+  auto got = s->list_jobs(query(3, "j-"));
+  BOOST_TEST_REQUIRE(got.has_value());
+  BOOST_TEST_REQUIRE(got->size() == 3u);
+  BOOST_TEST(got->at(0).id == ids[599]);
+  BOOST_TEST(got->at(1).id == ids[598]);
+  BOOST_TEST(got->at(2).id == ids[597]);
 }
