@@ -12,9 +12,9 @@
 namespace shoal::wasi {
 namespace {
 
-FdEntry output_entry(OutputSink* sink) {
+FdEntry output_entry(OutputSink* sink, abi::Filetype type) {
   FdEntry e;
-  e.filetype = abi::Filetype::character_device;
+  e.filetype = type;
   e.sink = sink;
   e.rights_base = abi::right::fd_write | abi::right::fd_fdstat_set_flags |
                   abi::right::fd_filestat_get | abi::right::poll_fd_readwrite;
@@ -39,8 +39,8 @@ std::expected<std::unique_ptr<Environment>, std::string> Environment::create(con
     if (::fstat(in.host.get(), &st) == 0) in.filetype = filetype_of(st.st_mode);
   }
   (void)env->fds_.insert(std::move(in));
-  (void)env->fds_.insert(output_entry(config.stdout_sink));
-  (void)env->fds_.insert(output_entry(config.stderr_sink));
+  (void)env->fds_.insert(output_entry(config.stdout_sink, config.stdout_filetype));
+  (void)env->fds_.insert(output_entry(config.stderr_sink, config.stderr_filetype));
 
   auto plan = plan_mounts(config.mounts);
   if (!plan) return std::unexpected(plan.error());

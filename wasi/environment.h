@@ -38,6 +38,13 @@ struct Config {
   int stdin_fd = -1;
   OutputSink* stdout_sink = nullptr;
   OutputSink* stderr_sink = nullptr;
+  // What fd_fdstat_get says stdout and stderr are. A character device
+  // without seek rights is a terminal to wasi-libc, which then flushes
+  // stdout at every newline (live logs, one write per line); any other
+  // type makes it buffer stdout fully, as a C program does when its output
+  // goes to a pipe or a file.
+  abi::Filetype stdout_filetype = abi::Filetype::character_device;
+  abi::Filetype stderr_filetype = abi::Filetype::character_device;
   uint32_t max_fds = 1024;
 };
 

@@ -18,12 +18,25 @@
 #include "broker/state_dir.h"
 #include "broker/units.h"
 #include "wasi/environment.h"
+#include "wasi/file_stat.h"
 #include "wasi/output_sink.h"
 #include "worker/engine.h"
 #include "worker/memory_limit.h"
 
 namespace shoal::worker {
 namespace {
+
+// What the guest is told its stdout or stderr is: a terminal when the
+// host's is one, else what the host's is (a pipe or /dev/null as "unknown"),
+// so that wasi-libc buffers output as a native program would: by line on a
+// terminal, by block elsewhere.
+wasi::abi::Filetype host_output_type(int fd) {
+  if (::isatty(fd)) return wasi::abi::Filetype::character_device;
+  struct stat st;
+  if (::fstat(fd, &st) != 0) return wasi::abi::Filetype::unknown;
+  wasi::abi::Filetype t = wasi::filetype_of(st.st_mode);
+  return t == wasi::abi::Filetype::character_device ? wasi::abi::Filetype::unknown : t;
+}
 
 int fail(const std::string& message) {
   fmt::print(stderr, "shoal: {}\n", message);
@@ -201,6 +214,8 @@ int exec_command(int argc, char** argv) {
   config.stdin_fd = 0;
   config.stdout_sink = &out;
   config.stderr_sink = &err;
+  config.stdout_filetype = host_output_type(1);
+  config.stderr_filetype = host_output_type(2);
 
   auto file = MappedFile::open(program);
   if (!file) return fail("cannot read " + file.error());

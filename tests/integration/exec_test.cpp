@@ -295,3 +295,18 @@ BOOST_AUTO_TEST_CASE(a_corrupt_code_cache_entry_is_removed_and_the_module_compil
   BOOST_TEST(again.out == "1\n");
   BOOST_TEST(again.err.find("code cache: hit\n") != std::string::npos, again.err);
 }
+
+BOOST_AUTO_TEST_CASE(output_is_buffered_as_a_native_program_buffers_it) {
+  // Piped: not a terminal, so wasi-libc writes stdout by block, not by line.
+  auto piped = run_process({shoal_bin(), "exec", test_wasm("buffering")});
+  BOOST_TEST(piped.status == 0, piped.err);
+  BOOST_TEST(piped.out == "stdout is not a terminal\nstderr is not a terminal\n");
+  auto to_null = run_process(
+      {"/bin/sh", "-c", "\"$0\" exec \"$1\" 2>/dev/null", shoal_bin(), test_wasm("buffering")});
+  BOOST_TEST(to_null.out == "stdout is not a terminal\nstderr is not a terminal\n");
+  // On a terminal (script(1) gives it one): by line, as natively.
+  auto tty =
+      run_process({"script", "-qec", shoal_bin() + " exec " + test_wasm("buffering"), "/dev/null"});
+  BOOST_TEST(tty.status == 0, tty.err);
+  BOOST_TEST(tty.out == "stdout is a terminal\r\nstderr is a terminal\r\n");
+}

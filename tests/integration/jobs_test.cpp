@@ -336,6 +336,13 @@ BOOST_AUTO_TEST_CASE(follow_streams_the_output_and_exits_with_the_code) {
   BOOST_TEST(r.err == "done\n");
 }
 
+BOOST_AUTO_TEST_CASE(a_jobs_stdout_is_flushed_by_line_for_live_logs) {
+  Home h;
+  auto r = h.shoal({"wasm", "run", test_wasm("buffering")});
+  BOOST_TEST(r.status == 0, r.err);
+  BOOST_TEST(r.out == "stdout is a terminal\nstderr is a terminal\n");
+}
+
 BOOST_AUTO_TEST_CASE(running_jobs_are_requeued_after_the_broker_is_killed) {
   Home h;
   auto s = h.shoal({"wasm", "run", "--wait=false", "--timeout", "1", test_wasm("spin")});
