@@ -4,6 +4,7 @@
 #include <fstream>
 #include <set>
 #include <system_error>
+#include <thread>
 
 #include "broker/client_protocol.h"
 #include "broker/state_dir.h"
@@ -355,6 +356,20 @@ std::expected<uint64_t, std::string> Client::prune(std::chrono::seconds older_th
 std::expected<void, std::string> Client::shutdown() {
   auto r = impl_->call("shutdown", json::object(), {}, false);
   if (!r) return std::unexpected(r.error());
+  impl_->conn.reset();
+  // A local broker has exited once it lets go of its lock (it first stops
+  // its workers): return only then, so that what follows finds no broker.
+  const char* remote = std::getenv("SHOAL_CONNECT");
+  if (!impl_->options.state_dir.empty() || !remote || !*remote) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (broker::broker_running(impl_->dir)) {
+      if (std::chrono::steady_clock::now() > deadline)
+        return std::unexpected("the broker for " + impl_->dir.root +
+                               " was asked to stop but still runs after 30 s; see " +
+                               impl_->dir.log_file);
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+  }
   return {};
 }
 

@@ -144,7 +144,8 @@ class Client {
   // Deletes finished jobs last changed more than `older_than` ago.
   std::expected<uint64_t, std::string> prune(std::chrono::seconds older_than);
 
-  // Asks the broker to exit (running jobs are re-queued when it next starts).
+  // Asks the broker to exit (running jobs are re-queued when it next starts);
+  // for a local broker, returns once it has exited.
   std::expected<void, std::string> shutdown();
 
   // The broker's state directory.

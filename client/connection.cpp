@@ -154,7 +154,13 @@ std::expected<std::unique_ptr<Connection>, std::string> Connection::open(
     return std::unexpected("cannot reach the broker for " + dir.root + ": " + dir.run_dir +
                            ": Permission denied");
   // The broker holds an exclusive lock on run/broker.lock while it lives, so
-  // a stale socket is not mistaken for a broker.
+  // a stale socket is not mistaken for a broker. A broker that holds the
+  // lock without a socket is starting (the socket comes) or shutting down
+  // (the lock goes): wait for either.
+  for (int i = 0; i < 2000 && broker::broker_running(dir) &&
+                  ::stat(dir.client_socket_path().c_str(), &st) != 0;
+       ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
   if (broker::broker_running(dir)) {
     std::unique_ptr<Connection> c(new Connection(dir));
     c->sock_.connect(dir.client_endpoint());
