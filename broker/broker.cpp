@@ -346,15 +346,18 @@ void Broker::dispatch() {
     WorkerState& w = *picked;
     const std::string name = w.name;
 
-    auto module = store_->get_blob(job.spec.module_hash);
-    if (!module || !*module) {
-      set_state(job, jobs::JobState::failed,
-                "the module's bytes are missing from the store" +
-                    (module ? std::string() : ": " + module.error()));
+    // A job that cannot be put into a run fails before it starts.
+    auto give_up = [&](const std::string& why) {
+      set_state(job, jobs::JobState::failed, why);
       save(job);
       notify(job);
       staged_paths_.erase(job.id);
       active_.erase(it);
+    };
+    auto module = store_->get_blob(job.spec.module_hash);
+    if (!module || !*module) {
+      give_up("the module's bytes are missing from the store" +
+              (module ? std::string() : ": " + module.error()));
       continue;
     }
     uint32_t attempt = static_cast<uint32_t>(job.executions.size() + 1);
@@ -408,20 +411,12 @@ void Broker::dispatch() {
       }
     }
     if (auto attached = attach_job_blobs(job.spec, *store_, scratch, run); !attached) {
-      set_state(job, jobs::JobState::failed, attached.error());
-      save(job);
-      notify(job);
-      staged_paths_.erase(job.id);
-      active_.erase(it);
+      give_up(attached.error());
       continue;
     }
     if (w.remote) {
       if (auto r = make_remote(w, job, run, scratch); !r) {
-        set_state(job, jobs::JobState::failed, r.error());
-        save(job);
-        notify(job);
-        staged_paths_.erase(job.id);
-        active_.erase(it);
+        give_up(r.error());
         continue;
       }
     }

@@ -15,14 +15,6 @@
 namespace shoal::client {
 namespace {
 
-std::expected<std::string, std::string> read_file(const std::string& path) {
-  std::error_code ec;
-  if (std::filesystem::is_directory(path, ec)) return std::unexpected(path + ": is a directory");
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return std::unexpected(path + ": " + std::strerror(errno));
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
-
 // The spec at `file` ("-": stdin), read; every problem is printed.
 std::expected<RunRequest, int> load_spec(const std::string& file) {
   std::string text, base;

@@ -54,6 +54,10 @@ struct RunRequest {
 
 // The import module name for a module's path, URL or target: its file name
 // without a final ".wasm" ("/app/mylib.wasm" -> "mylib").
+// A whole file's bytes; fails with "PATH: is a directory" or "PATH: <the
+// system's reason>".
+std::expected<std::string, std::string> read_file(const std::string& path);
+
 std::string import_module_name(const std::string& path_or_url);
 
 // The import modules of -I/--import-modules values (local paths or http(s)

@@ -22,14 +22,6 @@ namespace {
 
 using nlohmann::json;
 
-std::expected<std::string, std::string> read_all(const std::string& path) {
-  std::error_code ec;
-  if (std::filesystem::is_directory(path, ec)) return std::unexpected(path + ": is a directory");
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return std::unexpected(path + ": " + std::strerror(errno));
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
-
 // Downloads a URL here, with a progress bar on a terminal.
 std::expected<std::string, std::string> download(const std::string& url) {
   char tmpl[] = "/tmp/shoal-module-XXXXXX";
@@ -49,13 +41,21 @@ std::expected<std::string, std::string> download(const std::string& url) {
     ::unlink(path.c_str());
     return std::unexpected("module " + got.error().message);
   }
-  auto bytes = read_all(path);
+  auto bytes = read_file(path);
   ::unlink(path.c_str());
   if (!bytes) return std::unexpected("cannot read the downloaded module: " + bytes.error());
   return bytes;
 }
 
 }  // namespace
+
+std::expected<std::string, std::string> read_file(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) return std::unexpected(path + ": is a directory");
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::unexpected(path + ": " + std::strerror(errno));
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
 
 std::string import_module_name(const std::string& path_or_url) {
   std::string s = path_or_url;
@@ -92,7 +92,7 @@ std::expected<std::string, std::string> load_module(const ModuleRef& module) {
   std::string shown = module.target.empty() ? module.source : module.target;
   switch (module.kind) {
     case ModuleRef::Kind::local:
-      bytes = read_all(module.source);
+      bytes = read_file(module.source);
       if (!bytes) return std::unexpected("cannot read " + bytes.error());
       break;
     case ModuleRef::Kind::url:
@@ -120,7 +120,7 @@ int submit_job(const RunRequest& request, const WaitOptions& o) {
       job.stdin_data =
           std::string((std::istreambuf_iterator<char>(std::cin)), std::istreambuf_iterator<char>());
     } else {
-      auto in = read_all(request.stdin_file);
+      auto in = read_file(request.stdin_file);
       if (!in) return fail("--stdin " + in.error());
       job.stdin_data = std::move(*in);
     }

@@ -26,12 +26,6 @@ struct RunOpts {
   std::string constraints;  // a label selector on workers (docs/remote.md)
 };
 
-std::expected<std::string, std::string> read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return std::unexpected(path + ": " + std::strerror(errno));
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
-
 int run(RunOpts& o) {
   auto spec = build_spec(o.module, o.args, o.env, o.inputs, o.outputs, o.labels, o.entry, o.name,
                          o.timeout, o.memory);

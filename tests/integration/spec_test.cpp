@@ -10,39 +10,22 @@
 
 #include "tests/support/http_server.h"
 #include "tests/support/process.h"
+#include "tests/support/shoal_home.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
 using shoal::test::ProcessResult;
 using shoal::test::run_process;
+using shoal::test::shoal_bin;
 using shoal::test::TempDir;
 using shoal::test::test_wasm;
+using shoal::test::trim;
 
 namespace {
 
-std::string shoal_bin() {
-  return shoal::test::required_env("SHOAL_BIN");
-}
-
 // Every test case gets its own state directory, hence its own broker, which
 // is shut down at the end.
-struct Home {
-  TempDir dir;
-  Home() { ::setenv("SHOAL_HOME", dir.path().c_str(), 1); }
-  ~Home() {
-    run_process({shoal_bin(), "shutdown"});
-    ::unsetenv("SHOAL_HOME");
-  }
-  ProcessResult shoal(std::vector<std::string> args, const std::string& input = "") {
-    args.insert(args.begin(), shoal_bin());
-    return run_process(args, input);
-  }
-  json job(const std::string& id) {
-    auto r = shoal({"job", "describe", id, "--output", "json"});
-    BOOST_TEST_REQUIRE(r.status == 0, r.err);
-    return json::parse(r.out);
-  }
-};
+using Home = shoal::test::PrivateHome;
 
 struct Server : shoal::test::HttpServer {
   Server() { http.set_mount_point("/wasm", shoal::test::required_env("SHOAL_TEST_WASM_DIR")); }
@@ -50,11 +33,6 @@ struct Server : shoal::test::HttpServer {
 
 void write_file(const std::string& path, const std::string& text) {
   std::ofstream(path, std::ios::binary) << text;
-}
-
-std::string trim(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-  return s;
 }
 
 }  // namespace

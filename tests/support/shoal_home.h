@@ -73,6 +73,15 @@ struct Home {
   }
 };
 
+// A Home in a fresh temporary directory (`dir`), removed after the broker
+// has been shut down.
+struct TempDirHolder {
+  TempDir dir;
+};
+struct PrivateHome : TempDirHolder, Home {
+  PrivateHome() : Home(dir.path()) {}
+};
+
 // The pids of the live processes whose parent is `parent` and whose command
 // name is `comm`.
 inline std::vector<int> children(int parent, const std::string& comm) {
