@@ -242,6 +242,18 @@ BOOST_AUTO_TEST_CASE(delete_refuses_a_running_job_and_removes_a_finished_one) {
   BOOST_TEST(gone.status == 125);
 }
 
+BOOST_AUTO_TEST_CASE(shutdown_returns_once_the_broker_has_exited) {
+  Home h;
+  auto r = h.shoal({"wasm", "run", test_wasm("exit_code"), "0"});
+  BOOST_TEST_REQUIRE(r.status == 0, r.err);
+  BOOST_TEST_REQUIRE(h.locked());
+  auto s = h.shoal({"shutdown"});
+  BOOST_TEST(s.status == 0, s.err);
+  // The lock goes last, after the workers are stopped: the next command
+  // must find no broker, not one on its way out.
+  BOOST_TEST(!h.locked());
+}
+
 BOOST_AUTO_TEST_CASE(jobs_survive_a_broker_restart) {
   Home h;
   auto r = h.shoal({"wasm", "run", "--id-only", test_wasm("exit_code"), "4"});
