@@ -126,7 +126,8 @@ def submit_all(endpoint, run, keys, module, window, busy_ms, rate=0):
                     if rate and time.monotonic() < start + sent / rate:
                         if outstanding:
                             break  # collect replies meanwhile
-                        time.sleep(start + sent / rate - time.monotonic())
+                        # (the clock moved since the check: never a negative sleep)
+                        time.sleep(max(0.0, start + sent / rate - time.monotonic()))
                     k = todo.pop(0)
                     sent += 1
                     outstanding.append(k)  # first: a send that fails leaves it unknown
