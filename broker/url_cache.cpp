@@ -216,9 +216,20 @@ std::expected<CachedUrl, FetchError> UrlCache::fetch_or_revalidate(const std::st
     e.path = (dir_ / "blobs" / e.sha256).string();
     e.fetched_at = now;
     e.source = CachedUrl::Source::network;
-    // Read-only before it is visible under its final name: jobs share it.
-    ::chmod(incoming.c_str(), 0444);
-    if (::rename(incoming.c_str(), e.path.c_str()) != 0) {
+    // Blobs are named by their content, so one already in place with the
+    // right size is these bytes: keep it rather than rename over it, which
+    // would pull it from under a worker linking it into a job (a link to a
+    // file renamed over fails with ENOENT).
+    struct stat existing;
+    bool in_place = ::stat(e.path.c_str(), &existing) == 0 && S_ISREG(existing.st_mode) &&
+                    static_cast<uint64_t>(existing.st_size) == e.size;
+    if (in_place) {
+      ::unlink(incoming.c_str());
+    } else {
+      // Read-only before it is visible under its final name: jobs share it.
+      ::chmod(incoming.c_str(), 0444);
+    }
+    if (!in_place && ::rename(incoming.c_str(), e.path.c_str()) != 0) {
       std::string why = e.path + ": " + std::strerror(errno);
       ::unlink(incoming.c_str());
       return std::unexpected(io_error(url, why));

@@ -88,8 +88,13 @@ std::expected<void, std::string> StagedDir::add(const std::string& host_file,
   // the link itself would point the guest at a path it may not follow.
   if (::linkat(AT_FDCWD, host_file.c_str(), dir_.get(), name.c_str(), AT_SYMLINK_FOLLOW) == 0)
     return {};
-  if (errno == ENOENT || errno == ENOTDIR || errno == EACCES || errno == ELOOP)
+  if (errno == ENOTDIR || errno == EACCES || errno == ELOOP)
     return std::unexpected(errno_text(errno));
+  // Everything else is copied instead, ENOENT included: linkat also fails
+  // with it when the file found by name is renamed over (its last link
+  // gone) before the link is made, while the name itself never stopped
+  // existing. The copy opens the name again, so a file that really is
+  // missing still fails, with the same message.
   return copy_file(host_file, dir_.get(), name);
 }
 

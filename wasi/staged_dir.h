@@ -3,8 +3,9 @@
 //
 // Each file is hard-linked in, which is instant and shows the guest the
 // host's file itself; when the link is refused (another file system, EXDEV;
-// a file we may read but not link, EPERM) it is copied instead, which shows
-// the guest the file as it was when the mount was made. The guest only ever
+// a file we may read but not link, EPERM; a file renamed over between
+// lookup and link, ENOENT) it is copied instead, which shows the guest the
+// file as it was when the mount was made. The guest only ever
 // gets read-only rights on the directory (environment.cpp), so it cannot
 // write through the link.
 //

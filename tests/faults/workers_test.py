@@ -252,13 +252,15 @@ def test_url_fetch_threads_are_joined_once_done():
                 {"source": f"http://127.0.0.1:{port}/x?{k}", "target": "/in/x"}])
                 for k in range(40)]
             for job in jobs:
-                check(s.wait_state(job, ["Completed", "Failed"])["state"] == "Completed", job)
+                ended = s.wait_state(job, ["Completed", "Failed"])
+                check(ended["state"] == "Completed", f"{job}: {ended.get('message')}")
             after_first = threads()
             jobs = [s.submit("chaos_job", [k, 0, "/in/x"], inputs=[
                 {"source": f"http://127.0.0.1:{port}/x?{k}", "target": "/in/x"}])
                 for k in range(40, 80)]
             for job in jobs:
-                check(s.wait_state(job, ["Completed", "Failed"])["state"] == "Completed", job)
+                ended = s.wait_state(job, ["Completed", "Failed"])
+                check(ended["state"] == "Completed", f"{job}: {ended.get('message')}")
             # The loop joins finished fetchers as it goes round; give it a turn.
             s.call("ping")
             after_second = threads()

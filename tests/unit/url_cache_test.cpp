@@ -148,6 +148,34 @@ BOOST_AUTO_TEST_CASE(a_second_get_revalidates_with_the_etag_and_reuses_the_blob)
   BOOST_TEST(read_file(second->path) == "hello world\n");
 }
 
+// Regression (found by worker_faults in CI): a second URL serving the same
+// bytes renamed its download over the shared blob, and a worker linking the
+// old one into a job at that moment failed with ENOENT. The blob in place
+// is kept: same inode, and no download is left behind.
+BOOST_AUTO_TEST_CASE(urls_serving_the_same_bytes_share_the_blob_already_in_place) {
+  TestServer server;
+  Resource a, b;
+  a.serve(server, "/a.txt");
+  b.serve(server, "/b.txt");
+  TempDir dir;
+  UrlCache cache(dir.path());
+
+  auto first = cache.get_or_fetch(server.url("/a.txt"), fast());
+  BOOST_TEST_REQUIRE(first.has_value(), (first ? "" : first.error().message));
+  struct stat before;
+  BOOST_TEST_REQUIRE(::stat(first->path.c_str(), &before) == 0);
+  auto second = cache.get_or_fetch(server.url("/b.txt"), fast());
+  BOOST_TEST_REQUIRE(second.has_value(), (second ? "" : second.error().message));
+  BOOST_TEST(source(*second) == network);
+  BOOST_TEST(second->path == first->path);
+  struct stat after;
+  BOOST_TEST_REQUIRE(::stat(second->path.c_str(), &after) == 0);
+  BOOST_TEST(after.st_ino == before.st_ino);
+  BOOST_TEST(read_file(second->path) == "hello world\n");
+  BOOST_TEST(fs::is_empty(cache.dir() / "incoming"));
+  BOOST_TEST(cache.lookup(server.url("/b.txt")).has_value());
+}
+
 BOOST_AUTO_TEST_CASE(a_changed_body_is_downloaded_and_replaces_the_entry) {
   TestServer server;
   Resource r;
