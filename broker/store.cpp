@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cereal/archives/binary.hpp>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <sstream>
@@ -209,6 +210,26 @@ Batch Batch::job_records_except(const std::vector<std::string>& refused) const {
   return out;
 }
 
+namespace {
+
+// Why a store of format `found` cannot be opened, and what to do about it.
+std::string unreadable_format(const std::string& dir, const std::string& found) {
+  std::string prefix = "shoal-store ";
+  std::string why = "' (a store from another version of shoal?)";
+  if (found.starts_with(prefix)) {
+    int version = std::atoi(found.c_str() + prefix.size());
+    int ours = std::atoi(kFormat + prefix.size());
+    if (version > ours) why = "': a newer shoal wrote it; run that version";
+    if (version > 0 && version < ours)
+      why = "' and upgrades '" + std::string(kUpgradableFormat) +
+            "' only: an older shoal wrote it, and this one cannot read its jobs";
+  }
+  return "store: " + dir + " holds '" + found + "'; this shoal reads '" + kFormat + why +
+         ". Move " + dir + " away, or set SHOAL_HOME to another directory, to start a new store";
+}
+
+}  // namespace
+
 std::expected<std::unique_ptr<Store>, std::string> Store::open(const std::string& dir) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
@@ -285,8 +306,7 @@ std::expected<std::unique_ptr<Store>, std::string> Store::open(const std::string
   } else if (rc != 0) {
     return std::unexpected(lmdb_error("read format", rc));
   } else if (str(v) != kFormat) {
-    return std::unexpected("store: " + dir + " holds '" + str(v) + "', not '" + kFormat +
-                           "' (a store from another version of shoal?)");
+    return std::unexpected(unreadable_format(dir, str(v)));
   }
   if (int crc = t.commit(); crc != 0) return std::unexpected(lmdb_error("commit", crc));
   return s;

@@ -577,8 +577,40 @@ BOOST_AUTO_TEST_CASE(a_store_of_an_unknown_format_is_refused) {
   auto s = Store::open(d.path());
   BOOST_TEST_REQUIRE(!s.has_value());
   BOOST_TEST(s.error() == "store: " + d.path() +
-                              " holds 'shoal-store 1', not 'shoal-store 3' (a store from "
-                              "another version of shoal?)");
+                              " holds 'shoal-store 1'; this shoal reads 'shoal-store 3' and "
+                              "upgrades 'shoal-store 2' only: an older shoal wrote it, and this "
+                              "one cannot read its jobs. Move " +
+                              d.path() +
+                              " away, or set SHOAL_HOME to another directory, to start a new "
+                              "store");
+}
+
+BOOST_AUTO_TEST_CASE(a_store_of_a_newer_format_says_which_shoal_to_run) {
+  test::TempDir d;
+  { open_store(d.path()); }
+  put_raw(d.path(), "meta", "format", "shoal-store 9");
+  auto s = Store::open(d.path());
+  BOOST_TEST_REQUIRE(!s.has_value());
+  BOOST_TEST(s.error() == "store: " + d.path() +
+                              " holds 'shoal-store 9'; this shoal reads 'shoal-store 3': a newer "
+                              "shoal wrote it; run that version. Move " +
+                              d.path() +
+                              " away, or set SHOAL_HOME to another directory, to start a new "
+                              "store");
+}
+
+BOOST_AUTO_TEST_CASE(a_store_of_a_foreign_format_record_is_refused) {
+  test::TempDir d;
+  { open_store(d.path()); }
+  put_raw(d.path(), "meta", "format", "kv 7");
+  auto s = Store::open(d.path());
+  BOOST_TEST_REQUIRE(!s.has_value());
+  BOOST_TEST(s.error() == "store: " + d.path() +
+                              " holds 'kv 7'; this shoal reads 'shoal-store 3' (a store from "
+                              "another version of shoal?). Move " +
+                              d.path() +
+                              " away, or set SHOAL_HOME to another directory, to start a new "
+                              "store");
 }
 
 BOOST_AUTO_TEST_CASE(a_damaged_record_named_by_the_unfinished_index_is_skipped) {
