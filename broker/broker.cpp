@@ -220,11 +220,14 @@ void Broker::on_worker_done(WorkerState& w, const std::string& body) {
   if (!done || done->exec_id != w.exec_id) return;
   bool remote = w.remote;
   std::string job_id = w.job_id;
-  std::string scratch = opt_.dir.scratch + "/" + w.exec_id;
+  std::string scratch = scratch_of(w, w.exec_id);
   w.exec_id.clear();
   w.job_id.clear();
   auto it = active_.find(job_id);
-  if (it == active_.end()) return;
+  if (it == active_.end()) {
+    clear_scratch(w, scratch);
+    return;
+  }
   jobs::Job& job = it->second;
   auto& exec = job.executions.back();
   exec.stdout_bytes = done->stdout_bytes;
@@ -248,8 +251,7 @@ void Broker::on_worker_done(WorkerState& w, const std::string& body) {
   notify(job);
   active_.erase(it);
   staged_paths_.erase(job_id);
-  std::error_code ec;
-  std::filesystem::remove_all(scratch, ec);
+  clear_scratch(w, scratch);
 }
 
 void Broker::on_worker_lost(const std::string& name, const std::string& cause) {
@@ -257,6 +259,10 @@ void Broker::on_worker_lost(const std::string& name, const std::string& cause) {
   if (it == workers_.end()) return;
   std::string job_id = it->second.job_id;
   std::string why = it->second.killed_because.empty() ? cause : it->second.killed_because;
+  // Its process is gone (or, remote, forgotten): nothing writes there now.
+  std::error_code ec;
+  if (!it->second.exec_id.empty() || !it->second.remote)
+    std::filesystem::remove_all(scratch_of(it->second, it->second.exec_id), ec);
   workers_.erase(it);
   log_->warn("worker {} {}", name, why);
   auto job_it = active_.find(job_id);
@@ -378,11 +384,9 @@ void Broker::dispatch() {
                            : std::filesystem::path(job.spec.module_name).filename().string());
     run.args.insert(run.args.end(), job.spec.args.begin(), job.spec.args.end());
     run.env = job.spec.env;
-    const std::string scratch = opt_.dir.scratch + "/" + exec.id;
-    std::error_code ec;
-    std::filesystem::remove_all(scratch, ec);
-    std::filesystem::create_directories(scratch + "/staging", ec);
-    run.scratch_dir = scratch + "/staging";
+    const std::string scratch = scratch_of(w, exec.id);
+    prepare_scratch(w, scratch);
+    run.scratch_dir = scratch;
     for (const auto& in : job.spec.inputs)
       run.mounts.push_back({input_host_path(job, in), in.target, true});
     // /outputs exists unless an output claims it; each output is its own directory.
@@ -392,7 +396,8 @@ void Broker::dispatch() {
     if (!has_default) outputs.insert(outputs.begin(), {"outputs", "/outputs"});
     for (size_t i = 0; i < outputs.size(); ++i) {
       std::string dir = scratch + "/out/" + outputs[i].name;
-      std::filesystem::create_directories(dir, ec);
+      std::error_code ec;
+      if (outputs[i].name != "outputs") std::filesystem::create_directories(dir, ec);
       run.mounts.push_back({dir, outputs[i].path, false});
     }
     run.timeout_ms = job.spec.timeout_ms;
@@ -589,6 +594,7 @@ int Broker::run() {
     return 1;
   }
   if (*fenced > 0) log_->warn("killed {} workers left by the previous broker", *fenced);
+  clear_all_scratch();
   recover();
   ensure_workers();
   last_activity_ = Clock::now();
@@ -657,6 +663,15 @@ int Broker::run() {
 }
 
 int run_broker(const BrokerOptions& options) {
+  // Every job passes buffers of its module's size (hundreds of KiB) through
+  // the loop. With glibc's defaults each is an mmap and munmap, or heap
+  // growth and a trim, paid again in page faults: keep blocks below 4 MiB in
+  // the heap, and give the heap's top back past 32 MiB only.
+  // The loop does nearly all the allocating; the fetch threads need no
+  // arena each (64 MiB of address space apiece).
+  ::mallopt(M_MMAP_THRESHOLD, 4 << 20);
+  ::mallopt(M_TRIM_THRESHOLD, 32 << 20);
+  ::mallopt(M_ARENA_MAX, 2);
   BrokerOptions opt = options;
   if (opt.workers < 0)
     opt.workers = 0;  // remote pools only

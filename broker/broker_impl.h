@@ -48,6 +48,7 @@ struct WorkerState {
   std::string host;  // "local" for the broker's own pool
   std::map<std::string, std::string> labels;
   std::string killed_because;  // set when the broker killed it, for the job's message
+  bool scratch_ready = false;  // a local worker's scratch directory exists and is empty
 };
 
 // A client waiting on a job: following its logs, or watching its state.
@@ -123,6 +124,13 @@ class Broker {
 
   // outputs.cpp: moves the execution's output files into the batch.
   void collect_outputs(jobs::Job& job, const std::string& scratch);
+  // Scratch directories (scratch.cpp): the directory an execution of `exec_id`
+  // on `w` uses; made ready (out/outputs exists, nothing else) before a run;
+  // emptied (or removed) after one; all removed at start.
+  std::string scratch_of(const WorkerState& w, const std::string& exec_id) const;
+  void prepare_scratch(WorkerState& w, const std::string& scratch);
+  void clear_scratch(WorkerState& w, const std::string& scratch);
+  void clear_all_scratch();
 
   // listen.cpp: the TCP endpoints with CURVE, when asked. False when they
   // cannot be set up (logged).

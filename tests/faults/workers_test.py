@@ -273,5 +273,50 @@ def test_url_fetch_threads_are_joined_once_done():
         server.shutdown()
 
 
+def test_a_workers_scratch_is_emptied_between_jobs_and_removed_when_it_dies():
+    # A local worker keeps one scratch directory (scratch/NAME, out/outputs
+    # in it) for its life; the broker empties it after each execution. So no
+    # file of one job may show up among the next job's outputs, even when
+    # the worker running it was killed mid-write, and a dead worker's
+    # directory goes with it.
+    import glob
+
+    def files_of(j):
+        return sorted(f["path"] for f in j["output_files"])
+
+    with Session("shoal-faults-", workers=1) as s:
+        first = s.submit("flood_files", ["files", "/outputs", 3])
+        j = s.wait_state(first, ["Completed", "Failed"])
+        check(j["state"] == "Completed", f"first job {j['state']}: {j['message']}")
+        check(files_of(j) == ["f000000", "f000001", "f000002"], f"first job's files {files_of(j)}")
+        second = s.submit("chaos_job", [3])
+        j = s.wait_state(second, ["Completed", "Failed"])
+        check(files_of(j) == ["result.txt"], f"second job's files {files_of(j)}")
+
+        held = s.submit("flood_files", ["hold", "/outputs/held.bin", 1])
+        pid = s.wait_running(held, 1)
+        scratch = os.path.join(s.home, "scratch")
+        wait_for("the held file", lambda: glob.glob(os.path.join(scratch, "*", "out", "outputs",
+                                                                 "held.bin")))
+        os.kill(pid, signal.SIGKILL)
+        s.wait_running(held, 2)
+        kind, body, _ = s.call("stop", {"id": held})
+        check(kind == "ok", f"stop answered {kind} {body}")
+        s.wait_state(held, ["Stopped"])
+        pool_restored_to_one = wait_for("one live worker", lambda: len(
+            harness.worker_pids(s.broker.pid)) == 1)
+        check(pool_restored_to_one, "the pool was not restored")
+        dead = [e["worker"] for e in s.job(held)["executions"]][0]
+        check(not os.path.exists(os.path.join(scratch, dead)),
+              f"the killed worker's scratch directory is still there: {os.listdir(scratch)}")
+
+        last = s.submit("chaos_job", [4])
+        j = s.wait_state(last, ["Completed", "Failed"])
+        check(j["state"] == "Completed", f"last job {j['state']}: {j['message']}")
+        check(files_of(j) == ["result.txt"], f"last job's files {files_of(j)}")
+        leftovers = glob.glob(os.path.join(scratch, "*", "out", "outputs", "*"))
+        check(leftovers == [], f"files left in scratch after the jobs ended: {leftovers}")
+
+
 if __name__ == "__main__":
     harness.run_cases(globals())
