@@ -69,6 +69,8 @@ Broker::Broker(const BrokerOptions& options, std::unique_ptr<Store> store,
   clients_.set(zmq::sockopt::sndhwm, kClientQueue);
   workers_sock_.set(zmq::sockopt::linger, 0);
   staged_.bind("inproc://staged");
+  if (options.module_memory)
+    pool_.set_extra_args({"--module-memory", std::to_string(options.module_memory)});
 }
 
 Broker::~Broker() {
@@ -197,7 +199,7 @@ void Broker::on_worker_message(std::vector<zmq::message_t>& parts) {
     }
   } else if (type == wire::kDone && parts.size() == 3) {
     on_worker_done(w, parts[2].to_string());
-  } else if (type == wire::kNeed && parts.size() == 3 && w.remote) {
+  } else if (type == wire::kNeed && parts.size() == 3) {
     on_need_module(w, parts[2].to_string());
   }
 }
@@ -360,11 +362,21 @@ void Broker::dispatch() {
       staged_paths_.erase(job.id);
       active_.erase(it);
     };
-    auto module = store_->get_blob(job.spec.module_hash);
-    if (!module || !*module) {
-      give_up("the module's bytes are missing from the store" +
-              (module ? std::string() : ": " + module.error()));
-      continue;
+    // A local worker keeps the modules it was sent (worker/module_memo.h):
+    // they are named by hash after the first time.
+    std::expected<std::optional<std::string>, std::string> module = std::optional<std::string>();
+    const bool named_only = !w.remote && w.modules.contains(job.spec.module_hash);
+    if (!named_only) {
+      module = store_->get_blob(job.spec.module_hash);
+      if (!module || !*module) {
+        give_up("the module's bytes are missing from the store" +
+                (module ? std::string() : ": " + module.error()));
+        continue;
+      }
+      if (!w.remote) {
+        if (w.modules.size() >= kWorkerModules) w.modules.clear();
+        w.modules.insert(job.spec.module_hash);
+      }
     }
     uint32_t attempt = static_cast<uint32_t>(job.executions.size() + 1);
     jobs::Execution exec;
@@ -377,7 +389,7 @@ void Broker::dispatch() {
     run.exec_id = exec.id;
     run.job_id = job.id;
     run.module_hash = job.spec.module_hash;
-    run.module = std::move(**module);
+    if (!named_only) run.module = std::move(**module);
     run.entry_point = job.spec.entry_point;
     run.args.push_back(job.spec.module_name.empty()
                            ? "main.wasm"

@@ -20,6 +20,9 @@ struct BrokerOptions {
   // An auto-started broker uses it; `shoal serve` does not by default.
   std::chrono::seconds idle_exit{0};
   uint32_t max_attempts = 3;             // executions per job, crashes included
+  // Bytes of modules each local worker keeps in memory by hash (a worker's
+  // --module-memory); 0: the worker's default.
+  uint64_t module_memory = 0;
   uint64_t default_memory = 1ull << 30;  // per job, when the job sets none
   uint64_t stdout_cap = 64ull << 20;     // bytes kept per stream
   uint64_t stderr_cap = 64ull << 20;

@@ -49,7 +49,12 @@ struct WorkerState {
   std::map<std::string, std::string> labels;
   std::string killed_because;  // set when the broker killed it, for the job's message
   bool scratch_ready = false;  // a local worker's scratch directory exists and is empty
+  // Hashes of the modules sent to this local worker, which it keeps
+  // (worker/module_memo.h): later runs name them. At most kWorkerModules;
+  // a worker that has dropped one asks for it (kNeed).
+  std::set<std::string> modules;
 };
+inline constexpr size_t kWorkerModules = 32;
 
 // A client waiting on a job: following its logs, or watching its state.
 struct Follower {

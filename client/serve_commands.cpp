@@ -4,6 +4,7 @@
 
 #include "broker/broker.h"
 #include "broker/constraints.h"
+#include "broker/units.h"
 #include "client/commands.h"
 #include "client/job_view.h"
 #include "client/worker_path.h"
@@ -39,12 +40,24 @@ void add_serve_commands(CLI::App& app, int& status) {
                    "Executions per job before it fails, worker crashes included")
       ->capture_default_str()
       ->check(CLI::Range(1, 100));
+  auto module_memory = std::make_shared<std::string>();
+  serve->add_option("--module-memory", *module_memory,
+                    "Memory each worker keeps modules in, so that a module it ran before "
+                    "is not sent again, e.g. 256MiB (default 128MiB)");
   serve->add_flag("--quiet", *quiet, "Log only to the broker's log file, not to stderr");
   serve->add_option("--log-level", opts->log_level, "debug, info, warn or error")
       ->check(CLI::IsMember({"debug", "info", "warn", "error"}))
       ->capture_default_str();
-  serve->callback([&status, opts, state, idle, quiet, labels, serve] {
+  serve->callback([&status, opts, state, idle, quiet, labels, module_memory, serve] {
     if (serve->count("--workers") && opts->workers == 0) opts->workers = -1;
+    if (!module_memory->empty()) {
+      auto bytes = units::parse_size(*module_memory);
+      if (!bytes) {
+        status = fail("--module-memory " + *module_memory + ": " + bytes.error());
+        return;
+      }
+      opts->module_memory = *bytes;
+    }
     auto parsed = jobs::parse_labels(*labels);
     if (!parsed) {
       status = fail(parsed.error());

@@ -24,6 +24,7 @@
 #include "broker/worker_protocol.h"
 #include "wasi/environment.h"
 #include "worker/engine.h"
+#include "worker/module_memo.h"
 #include "worker/remote_files.h"
 #include "worker/remote_link.h"
 
@@ -31,6 +32,12 @@ namespace shoal::worker {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+// What a worker keeps of the modules it was sent (module_memo.h), at most:
+// as many as the broker remembers sending (kWorkerModules), and by default
+// 128 MiB of them (--module-memory).
+constexpr size_t kMemoModules = 32;
+constexpr uint64_t kMemoBytes = uint64_t{128} << 20;
 
 void send(zmq::socket_t& s, std::string_view type, const std::string& body = {}) {
   s.send(zmq::buffer(type), zmq::send_flags::sndmore);
@@ -70,8 +77,10 @@ class ForwardSink final : public wasi::OutputSink {
   uint64_t written_ = 0, dropped_ = 0;
 };
 
-// Runs one job on the calling thread; everything it says goes to `pipe`.
-void run_job(zmq::socket_t& pipe, wire::Run run, RunControl* control) {
+// Runs one job (its module's bytes: `module`) on the calling thread;
+// everything it says goes to `pipe`.
+void run_job(zmq::socket_t& pipe, wire::Run run, const std::string& module_bytes,
+             RunControl* control) {
   wire::Done done;
   done.exec_id = run.exec_id;
   // A remote run brings its files; they live in its own directory here.
@@ -116,8 +125,8 @@ void run_job(zmq::socket_t& pipe, wire::Run run, RunControl* control) {
            std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(m.bytes.data()),
                                     m.bytes.size()),
            m.hash});
-    std::span<const uint8_t> module(reinterpret_cast<const uint8_t*>(run.module.data()),
-                                    run.module.size());
+    std::span<const uint8_t> module(reinterpret_cast<const uint8_t*>(module_bytes.data()),
+                                    module_bytes.size());
     auto result = run_wasi_command(module, **env, options);
     if (result) {
       done.completed = true;
@@ -168,10 +177,11 @@ class JobThread {
     cv_.notify_all();
     thread_.join();
   }
-  void start(wire::Run run, RunControl* control) {
+  void start(wire::Run run, std::shared_ptr<const std::string> module, RunControl* control) {
     {
       std::lock_guard lock(mu_);
       next_ = std::move(run);
+      next_module_ = std::move(module);
       control_ = control;
     }
     cv_.notify_all();
@@ -184,6 +194,7 @@ class JobThread {
     pipe.connect(endpoint);
     for (;;) {
       std::optional<wire::Run> run;
+      std::shared_ptr<const std::string> module;
       RunControl* control;
       {
         std::unique_lock lock(mu_);
@@ -207,9 +218,10 @@ class JobThread {
         if (quit_) return;
         run = std::move(next_);
         next_.reset();
+        module = std::move(next_module_);
         control = control_;
       }
-      run_job(pipe, std::move(*run), control);
+      run_job(pipe, std::move(*run), *module, control);
       idle_pending_ = ran_since_release_ = true;
     }
   }
@@ -218,6 +230,7 @@ class JobThread {
   std::condition_variable cv_;
   bool quit_ = false;
   std::optional<wire::Run> next_;
+  std::shared_ptr<const std::string> next_module_;
   RunControl* control_ = nullptr;
   bool idle_pending_ = false;       // this thread only
   bool ran_since_release_ = false;  // this thread only
@@ -261,6 +274,9 @@ int serve_command(int argc, char** argv) {
   add_remote_options(app, remote);
   std::string code_cache;
   app.add_option("--code-cache", code_cache, "Keep compiled code in this directory (code_cache.h)");
+  uint64_t module_memory = kMemoBytes;
+  app.add_option("--module-memory", module_memory,
+                 "Bytes of the modules it was sent to keep, for runs that name them by hash");
   pid_t parent = 0;
   std::string fence;
   app.add_option("--parent-pid", parent, "Die with this process (the broker that started it)");
@@ -303,7 +319,9 @@ int serve_command(int argc, char** argv) {
     } catch (const zmq::error_t&) {
     }
   };
-  std::optional<wire::Run> waiting;  // a remote run whose module is on its way
+  std::optional<wire::Run> waiting;  // a run whose module is on its way
+  // Modules by hash: the broker sends a module's bytes to a worker once.
+  ModuleMemo modules(kMemoModules, static_cast<size_t>(module_memory));
   zmq::socket_t pipe(ctx, zmq::socket_type::pair);
   const std::string pipe_endpoint = "inproc://job";
   pipe.bind(pipe_endpoint);
@@ -336,32 +354,37 @@ int serve_command(int argc, char** argv) {
       last_heard = Clock::now();
       heard = true;
       std::string type = parts.empty() ? "" : parts[0].to_string();
-      auto start = [&](wire::Run run) {
+      auto start = [&](wire::Run run, std::shared_ptr<const std::string> module) {
         running_exec = run.exec_id;
         control = std::make_unique<RunControl>();
-        job.start(std::move(run), control.get());
+        job.start(std::move(run), std::move(module), control.get());
       };
+      const std::string module_dir = remote.work_dir + "/modules";
       if (type == wire::kRun && parts.size() == 2 && running_exec.empty() && !waiting) {
         auto run = wire::decode<wire::Run>(parts[1].data(), parts[1].size());
-        if (run && run->remote) {
-          run->scratch_dir = remote.work_dir + "/scratch/" + run->exec_id;
-          if (!run->module.empty()) {
-            cache_module(remote.work_dir + "/modules", run->module_hash, run->module);
-          } else if (auto cached = cached_module(remote.work_dir + "/modules", run->module_hash)) {
-            run->module = std::move(*cached);
-          } else {
-            to_broker(wire::kNeed, run->exec_id);
-            waiting = std::move(run);
-            continue;
-          }
+        if (!run) continue;
+        if (run->remote) run->scratch_dir = remote.work_dir + "/scratch/" + run->exec_id;
+        // The bytes come with the run the first time; after that the run
+        // names the module by hash. A remote host also keeps them on disk.
+        std::shared_ptr<const std::string> module;
+        if (!run->module.empty()) {
+          if (run->remote) cache_module(module_dir, run->module_hash, run->module);
+          module = modules.put(run->module_hash, std::move(run->module));
+        } else if (!(module = modules.get(run->module_hash)) && run->remote) {
+          if (auto cached = cached_module(module_dir, run->module_hash))
+            module = modules.put(run->module_hash, std::move(*cached));
         }
-        if (run) start(std::move(*run));
+        if (!module) {
+          to_broker(wire::kNeed, run->exec_id);
+          waiting = std::move(run);
+          continue;
+        }
+        start(std::move(*run), std::move(module));
       } else if (type == wire::kModule && parts.size() == 2 && waiting) {
         auto m = wire::decode<wire::ModuleBytes>(parts[1].data(), parts[1].size());
         if (m && m->hash == waiting->module_hash) {
-          cache_module(remote.work_dir + "/modules", m->hash, m->bytes);
-          waiting->module = std::move(m->bytes);
-          start(std::move(*waiting));
+          if (waiting->remote) cache_module(module_dir, m->hash, m->bytes);
+          start(std::move(*waiting), modules.put(m->hash, std::move(m->bytes)));
           waiting.reset();
         }
       } else if (type == wire::kStop && parts.size() == 2) {

@@ -318,5 +318,20 @@ def test_a_workers_scratch_is_emptied_between_jobs_and_removed_when_it_dies():
         check(leftovers == [], f"files left in scratch after the jobs ended: {leftovers}")
 
 
+def test_a_module_the_worker_no_longer_keeps_is_asked_for_and_sent_again():
+    # The broker sends a module's bytes to a local worker once and names it
+    # by hash after that; a worker that has dropped it for room (here 300 kB
+    # of --module-memory: chaos_job and args_env do not fit together) asks
+    # for it with `need`, and the run goes on.
+    with Session("shoal-faults-", workers=1, extra=["--module-memory", "300000"]) as s:
+        for module, args in (("chaos_job", [5]), ("args_env", ["x"]), ("chaos_job", [6])):
+            job = s.submit(module, args)
+            j = s.wait_state(job, ["Completed", "Failed"], timeout=30)
+            check(j["state"] == "Completed", f"{module} {args}: {j['state']}: {j['message']}")
+        # "job 6" and 6 % 7 + 1 lines of eight hex digits: the module ran.
+        printed = s.job(job)["executions"][0]["stdout_bytes"]
+        check(printed == 6 + 7 * 9, f"the last run printed {printed} bytes")
+
+
 if __name__ == "__main__":
     harness.run_cases(globals())
