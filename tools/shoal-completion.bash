@@ -64,7 +64,7 @@ _shoal() {
     "job describe" | "job executions" | "job history") flags="--output --help" ;;
     "job get") flags="--output-dir --help" ;;
     "job prune") flags="--older-than --help" ;;
-    serve) flags="--state-dir --workers --idle-exit --max-attempts --quiet --log-level --listen
+    serve) flags="--state-dir --workers --idle-exit --max-attempts --module-memory --quiet --log-level --listen
                   --listen-workers --label --help" ;;
     worker) flags="--connect --server-key --slots --label --state-dir --help" ;;
     "keys add-client" | "keys add-worker") flags="--name --help" ;;
@@ -112,7 +112,7 @@ _shoal() {
       *:--name | *:-l | *:--labels | *:--wait-timeout-secs | *:--id-filter | *:--limit | \
       *:-t | *:--tail | *:--older-than | *:--workers | *:--idle-exit | *:--max-attempts | \
       *:--stdout-limit | *:--stderr-limit | *:--max-fds | *:--constraints | *:--connect | \
-      *:--server-key | *:--listen | *:--listen-workers | *:--label | *:--slots)
+      *:--server-key | *:--listen | *:--listen-workers | *:--label | *:--slots | *:--module-memory)
       return  # a free-form value
       ;;
   esac
