@@ -127,7 +127,21 @@ void Broker::cmd_submit(const std::string& identity, const json& body,
     reply_error(identity, "invalid job: " + spec.error());
     return;
   }
-  if (parts.size() < 5 || parts[4].size() == 0) {
+  // The module: its bytes, or its SHA-256 alone when the store has it (a
+  // client submitting one module many times sends it once).
+  std::string named;
+  if (body.contains("module_sha256") && body["module_sha256"].is_string())
+    named = body["module_sha256"].get<std::string>();
+  const bool by_hash = (parts.size() < 5 || parts[4].size() == 0) && !named.empty();
+  if (by_hash) {
+    auto known = store_->has_blob(named);
+    if (!known || !*known) {
+      reply_error(identity, "invalid job: no module with module_sha256 " + named +
+                                " is stored; send the module's bytes (the frame after the "
+                                "JSON body)");
+      return;
+    }
+  } else if (parts.size() < 5 || parts[4].size() == 0) {
     reply_error(identity,
                 "invalid job: the module's bytes are missing (the frame after the JSON body)");
     return;
@@ -146,7 +160,7 @@ void Broker::cmd_submit(const std::string& identity, const json& body,
   auto is_wasm = [](const zmq::message_t& m) {
     return m.size() >= 8 && std::memcmp(m.data(), "\0asm", 4) == 0;
   };
-  if (!is_wasm(parts[4])) {
+  if (!by_hash && !is_wasm(parts[4])) {
     reply_error(identity,
                 "invalid job: " + (spec->module_name.empty() ? "the module" : spec->module_name) +
                     " is not a WebAssembly module");
@@ -165,7 +179,13 @@ void Broker::cmd_submit(const std::string& identity, const json& body,
     if (!known || !*known) batch_.put_blob(hash, std::move(bytes));
     return hash;
   };
-  spec->module_hash = keep(parts[4].to_string());
+  spec->module_hash = by_hash ? named : keep(parts[4].to_string());
+  if (!named.empty() && named != spec->module_hash) {
+    reply_error(identity, "invalid job: module_sha256 " + named +
+                              " does not match the module's bytes (their SHA-256 is " +
+                              spec->module_hash + ")");
+    return;
+  }
   if (parts.size() >= 6 && parts[5].size() > 0) spec->stdin_hash = keep(parts[5].to_string());
   for (size_t i = 0; i < spec->import_modules.size(); ++i)
     spec->import_modules[i].hash = keep(parts[6 + i].to_string());

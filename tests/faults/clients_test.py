@@ -229,5 +229,32 @@ def test_two_hundred_concurrent_clients_each_get_their_own_answers():
             c.close()
 
 
+def test_a_module_named_by_its_sha256_runs_without_its_bytes_again():
+    # A client submitting one module many times sends its bytes once, then
+    # names it by module_sha256 with an empty module frame.
+    with Session("shoal-faults-") as s:
+        first = s.submit("chaos_job", [2])
+        s.wait_state(first, ["Completed"])
+        sha = s.job(first)["spec"]["module_sha256"]
+        check(len(sha) == 64, f"module_sha256 {sha!r}")
+        kind, body, _ = s.call("submit", {"module": "chaos_job.wasm", "args": ["7"],
+                                          "module_sha256": sha}, b"")
+        check(kind == "ok", f"submit by sha256 answered {kind} {body}")
+        j = s.wait_state(body["id"], ["Completed", "Failed"])
+        check(j["state"] == "Completed", f"job by sha256: {j['state']}: {j['message']}")
+        # "job 7" and 7 % 7 + 1 = 1 line of eight hex digits.
+        printed = j["executions"][-1]["stdout_bytes"]
+        check(printed == 6 + 9, f"the job by sha256 printed {printed} bytes")
+
+        kind, body, _ = s.call("submit", {"module_sha256": "0" * 64})
+        check(kind == "error" and body["error"] == "invalid job: no module with module_sha256 " +
+              "0" * 64 + " is stored; send the module's bytes (the frame after the JSON body)",
+              f"an unknown sha256 answered {kind} {body}")
+        kind, body, _ = s.call("submit", {"module_sha256": sha}, harness.wasm("args_env"))
+        check(kind == "error" and body["error"].startswith(
+            f"invalid job: module_sha256 {sha} does not match the module's bytes (their "
+            "SHA-256 is "), f"a wrong sha256 answered {kind} {body}")
+
+
 if __name__ == "__main__":
     harness.run_cases(globals())
