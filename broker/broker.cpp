@@ -92,6 +92,11 @@ void Broker::set_state(jobs::Job& job, jobs::JobState state, const std::string& 
   if (!message.empty()) job.message = message;
 }
 
+std::expected<std::optional<std::string>, std::string> Broker::get_blob(const std::string& hash) {
+  if (const std::string* pending = batch_.blob(hash)) return *pending;
+  return store_->get_blob(hash);
+}
+
 void Broker::save(jobs::Job& job) {
   job.modified_ns = jobs::now_ns();
   ++job.revision;
@@ -367,7 +372,7 @@ void Broker::dispatch() {
     std::expected<std::optional<std::string>, std::string> module = std::optional<std::string>();
     const bool named_only = !w.remote && w.modules.contains(job.spec.module_hash);
     if (!named_only) {
-      module = store_->get_blob(job.spec.module_hash);
+      module = get_blob(job.spec.module_hash);
       if (!module || !*module) {
         give_up("the module's bytes are missing from the store" +
                 (module ? std::string() : ": " + module.error()));
@@ -417,7 +422,7 @@ void Broker::dispatch() {
     run.stdout_cap = opt_.stdout_cap;
     run.stderr_cap = opt_.stderr_cap;
     if (!job.spec.stdin_hash.empty()) {
-      auto data = store_->get_blob(job.spec.stdin_hash);
+      auto data = get_blob(job.spec.stdin_hash);
       if (data && *data) {
         run.stdin_path = scratch + "/stdin";
         FILE* f = std::fopen(run.stdin_path.c_str(), "wb");
@@ -427,7 +432,8 @@ void Broker::dispatch() {
         }
       }
     }
-    if (auto attached = attach_job_blobs(job.spec, *store_, scratch, run); !attached) {
+    auto blob = [this](const std::string& hash) { return get_blob(hash); };
+    if (auto attached = attach_job_blobs(job.spec, blob, scratch, run); !attached) {
       give_up(attached.error());
       continue;
     }
@@ -648,9 +654,12 @@ int Broker::run() {
     for (const auto& dead : pool_.reap()) on_worker_lost(dead.name, dead.cause);
     join_finished_fetchers();
     ensure_workers();
-    // Submissions commit (and are acknowledged) before they are dispatched:
-    // the worker reads the module from the store.
-    flush();
+    // One commit a turn: what arrived (submissions, ends, logs) and the
+    // jobs dispatched meanwhile, then the replies that waited on it. A job
+    // may start before its submission is durable, never before it is
+    // acknowledged: if the broker dies first, the client was told nothing
+    // and the worker dies with the broker; if the commit fails, the client
+    // is told so and the run's result is ignored.
     dispatch();
     flush();
     drain_backlogs();

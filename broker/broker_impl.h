@@ -129,6 +129,9 @@ class Broker {
 
   // outputs.cpp: moves the execution's output files into the batch.
   void collect_outputs(jobs::Job& job, const std::string& scratch);
+  // A blob of the store, or of the batch not committed yet (a job may be
+  // dispatched in the loop turn that submitted it).
+  std::expected<std::optional<std::string>, std::string> get_blob(const std::string& hash);
   // Scratch directories (scratch.cpp): the directory an execution of `exec_id`
   // on `w` uses; made ready (out/outputs exists, nothing else) before a run;
   // emptied (or removed) after one; all removed at start.

@@ -6,10 +6,11 @@
 
 namespace shoal::broker {
 
-std::expected<void, std::string> attach_job_blobs(const jobs::JobSpec& spec, Store& store,
-                                                  const std::string& dir, wire::Run& run) {
+std::expected<void, std::string> attach_job_blobs(const jobs::JobSpec& spec,
+                                                  const BlobReader& blob, const std::string& dir,
+                                                  wire::Run& run) {
   for (const auto& m : spec.import_modules) {
-    auto bytes = store.get_blob(m.hash);
+    auto bytes = blob(m.hash);
     if (!bytes || !*bytes)
       return std::unexpected("the bytes of import module " + m.name +
                              " are missing from the store" +
@@ -18,7 +19,7 @@ std::expected<void, std::string> attach_job_blobs(const jobs::JobSpec& spec, Sto
   }
   for (size_t i = 0; i < spec.inline_inputs.size(); ++i) {
     const auto& in = spec.inline_inputs[i];
-    auto bytes = store.get_blob(in.hash);
+    auto bytes = blob(in.hash);
     if (!bytes || !*bytes)
       return std::unexpected("the bytes of inline input " + in.target +
                              " are missing from the store" +

@@ -5,6 +5,8 @@
 #pragma once
 
 #include <expected>
+#include <functional>
+#include <optional>
 #include <string>
 
 #include "broker/job.h"
@@ -13,9 +15,14 @@
 
 namespace shoal::broker {
 
+// Reads a blob by hash: its bytes, nullopt when there is none, or an error.
+using BlobReader =
+    std::function<std::expected<std::optional<std::string>, std::string>(const std::string&)>;
+
 // Fails naming the blob that is missing or the file that cannot be written;
 // the job then fails with that message. `dir` must exist.
-std::expected<void, std::string> attach_job_blobs(const jobs::JobSpec& spec, Store& store,
-                                                  const std::string& dir, wire::Run& run);
+std::expected<void, std::string> attach_job_blobs(const jobs::JobSpec& spec,
+                                                  const BlobReader& blob, const std::string& dir,
+                                                  wire::Run& run);
 
 }  // namespace shoal::broker

@@ -129,7 +129,7 @@ void Broker::on_need_module(WorkerState& w, const std::string& exec_id) {
   if (exec_id != w.exec_id) return;  // a run that is no longer its
   auto job = active_.find(w.job_id);
   if (job == active_.end()) return;
-  auto module = store_->get_blob(job->second.spec.module_hash);
+  auto module = get_blob(job->second.spec.module_hash);
   if (!module || !*module) {
     log_->error("worker {} asked for module {}, which the store lacks", w.name,
                 job->second.spec.module_hash);

@@ -181,7 +181,13 @@ void Batch::put_job(const jobs::Job& job) {
 }
 
 void Batch::put_blob(std::string hash, std::string bytes) {
+  blobs_[hash] = ops_.size();
   ops_.push_back(PutBlob{std::move(hash), std::move(bytes)});
+}
+
+const std::string* Batch::blob(const std::string& hash) const {
+  auto it = blobs_.find(hash);
+  return it == blobs_.end() ? nullptr : &std::get<PutBlob>(ops_[it->second]).bytes;
 }
 
 void Batch::append_log(const std::string& job_id, uint32_t attempt, Stream stream,

@@ -45,6 +45,8 @@ class Batch {
                   std::string bytes);
   // Removes the job, its logs and outputs (blobs stay: other jobs may share them).
   void delete_job(const std::string& job_id);
+  // The bytes of a blob put into this batch, or null.
+  const std::string* blob(const std::string& hash) const;
   bool empty() const { return ops_.empty(); }
   size_t size() const { return ops_.size(); }
 
@@ -78,6 +80,7 @@ class Batch {
     std::string id;
   };
   std::vector<std::variant<PutJob, PutBlob, AppendLog, PutOutput, DeleteJob>> ops_;
+  std::map<std::string, size_t> blobs_;  // hash -> its PutBlob in ops_
 };
 
 struct ListQuery {
