@@ -70,6 +70,22 @@ BOOST_AUTO_TEST_CASE(an_uncommitted_batch_changes_nothing) {
   BOOST_TEST(!s->get_job(j.id)->has_value());
 }
 
+BOOST_AUTO_TEST_CASE(a_batch_answers_for_the_blobs_it_holds_until_they_are_dropped) {
+  Batch b;
+  BOOST_TEST(b.blob("h1") == nullptr);
+  b.put_job(make_job(1));
+  b.put_blob("h1", "module one");
+  b.put_blob("h2", "module two");
+  BOOST_TEST_REQUIRE(b.blob("h1") != nullptr);
+  BOOST_TEST(*b.blob("h1") == "module one");
+  BOOST_TEST(*b.blob("h2") == "module two");
+  BOOST_TEST(b.blob("h3") == nullptr);
+  // A retry keeps job records only: its blobs are gone with the failed commit.
+  Batch retry = b.job_records_except({});
+  BOOST_TEST(retry.blob("h1") == nullptr);
+  BOOST_TEST(retry.size() == 1u);
+}
+
 BOOST_AUTO_TEST_CASE(ids_resolve_from_any_unique_prefix) {
   test::TempDir d;
   auto s = open_store(d.path());
