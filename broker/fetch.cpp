@@ -15,6 +15,7 @@
 #include <thread>
 #include <utility>
 
+#include "broker/curl_library.h"
 #include "shoal_config.h"
 
 namespace shoal::broker {
@@ -23,13 +24,9 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using Kind = FetchError::Kind;
 
-// curl_global_init is not thread-safe in every libcurl and must run before
-// any other curl call, so it runs once, on first use.
-CURLcode global_init() {
-  static CURLcode code = CURLE_OK;
-  static std::once_flag once;
-  std::call_once(once, [] { code = curl_global_init(CURL_GLOBAL_DEFAULT); });
-  return code;
+// libcurl's functions; called only once fetch_url has loaded it.
+const CurlLibrary& libcurl() {
+  return **curl_library();
 }
 
 std::string lower(std::string_view s) {
@@ -180,10 +177,10 @@ struct EvpDeleter {
   void operator()(EVP_MD_CTX* c) const { EVP_MD_CTX_free(c); }
 };
 struct CurlDeleter {
-  void operator()(CURL* c) const { curl_easy_cleanup(c); }
+  void operator()(CURL* c) const { libcurl().easy_cleanup(c); }
 };
 struct SlistDeleter {
-  void operator()(curl_slist* l) const { curl_slist_free_all(l); }
+  void operator()(curl_slist* l) const { libcurl().slist_free_all(l); }
 };
 
 // The state of one attempt, shared with curl's callbacks.
@@ -328,7 +325,7 @@ FetchError error(Kind kind, std::string cause, bool retryable, long status = 0) 
 // Turns curl's failure into a cause; the URL is prefixed by the caller.
 FetchError curl_failure(CURLcode code, const char* errbuf, CURL* curl,
                         const FetchOptions& options) {
-  std::string detail = errbuf[0] ? errbuf : curl_easy_strerror(code);
+  std::string detail = errbuf[0] ? errbuf : libcurl().easy_strerror(code);
   switch (code) {
     case CURLE_UNSUPPORTED_PROTOCOL:
     case CURLE_URL_MALFORMAT:
@@ -341,8 +338,8 @@ FetchError curl_failure(CURLcode code, const char* errbuf, CURL* curl,
     case CURLE_OPERATION_TIMEDOUT: {
       // One curl code covers three timeouts; the timings tell them apart.
       curl_off_t connected = 0, total = 0;
-      curl_easy_getinfo(curl, CURLINFO_CONNECT_TIME_T, &connected);
-      curl_easy_getinfo(curl, CURLINFO_TOTAL_TIME_T, &total);
+      libcurl().easy_getinfo(curl, CURLINFO_CONNECT_TIME_T, &connected);
+      libcurl().easy_getinfo(curl, CURLINFO_TOTAL_TIME_T, &total);
       if (connected == 0)
         return error(Kind::timeout,
                      "could not connect within " + format_duration(options.connect_timeout), true);
@@ -387,7 +384,7 @@ std::expected<FetchResult, FetchError> attempt_once(const std::string& url, cons
         error(Kind::io, "writing " + tmp.path() + ": " + std::strerror(errno), false));
   EVP_DigestInit_ex(sha, EVP_sha256(), nullptr);
 
-  std::unique_ptr<CURL, CurlDeleter> curl(curl_easy_init());
+  std::unique_ptr<CURL, CurlDeleter> curl(libcurl().easy_init());
   if (!curl) return std::unexpected(error(Kind::transfer, "libcurl could not start", false));
   CURL* c = curl.get();
   Attempt a{options, tmp.fd(), sha};
@@ -395,40 +392,40 @@ std::expected<FetchResult, FetchError> attempt_once(const std::string& url, cons
 
   std::unique_ptr<curl_slist, SlistDeleter> headers;
   auto add_header = [&](const std::string& h) {
-    headers.reset(curl_slist_append(headers.release(), h.c_str()));
+    headers.reset(libcurl().slist_append(headers.release(), h.c_str()));
   };
   if (!options.if_none_match.empty()) add_header("If-None-Match: " + options.if_none_match);
   if (!options.if_modified_since.empty())
     add_header("If-Modified-Since: " + options.if_modified_since);
 
-  curl_easy_setopt(c, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
-  curl_easy_setopt(c, CURLOPT_MAXREDIRS, options.max_redirects);
-  curl_easy_setopt(c, CURLOPT_USERAGENT, "shoal/" SHOAL_VERSION);
+  libcurl().easy_setopt(c, CURLOPT_URL, url.c_str());
+  libcurl().easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+  libcurl().easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+  libcurl().easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
+  libcurl().easy_setopt(c, CURLOPT_MAXREDIRS, options.max_redirects);
+  libcurl().easy_setopt(c, CURLOPT_USERAGENT, "shoal/" SHOAL_VERSION);
   // No signals: fetches run on broker threads, and Debian's libcurl resolves
   // names on its own thread, so timeouts still apply to DNS.
-  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
-  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
+  libcurl().easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+  libcurl().easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+  libcurl().easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
                    static_cast<long>(options.connect_timeout.count()));
-  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(options.timeout.count()));
+  libcurl().easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(options.timeout.count()));
   if (options.low_speed_bytes > 0) {
-    curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, static_cast<long>(options.low_speed_bytes));
-    curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, static_cast<long>(options.low_speed_time.count()));
+    libcurl().easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, static_cast<long>(options.low_speed_bytes));
+    libcurl().easy_setopt(c, CURLOPT_LOW_SPEED_TIME, static_cast<long>(options.low_speed_time.count()));
   }
-  curl_easy_setopt(c, CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L);
-  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-  curl_easy_setopt(c, CURLOPT_HEADERDATA, &a);
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-  curl_easy_setopt(c, CURLOPT_WRITEDATA, &a);
-  curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
-  curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
-  curl_easy_setopt(c, CURLOPT_XFERINFODATA, &a);
-  if (headers) curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers.get());
+  libcurl().easy_setopt(c, CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L);
+  libcurl().easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+  libcurl().easy_setopt(c, CURLOPT_HEADERDATA, &a);
+  libcurl().easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+  libcurl().easy_setopt(c, CURLOPT_WRITEDATA, &a);
+  libcurl().easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+  libcurl().easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+  libcurl().easy_setopt(c, CURLOPT_XFERINFODATA, &a);
+  if (headers) libcurl().easy_setopt(c, CURLOPT_HTTPHEADER, headers.get());
 
-  CURLcode code = curl_easy_perform(c);
+  CURLcode code = libcurl().easy_perform(c);
 
   if (a.abort_kind) {
     switch (*a.abort_kind) {
@@ -445,7 +442,7 @@ std::expected<FetchResult, FetchError> attempt_once(const std::string& url, cons
     }
   }
   long status = 0;
-  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+  libcurl().easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
   // A status is the best account of the failure even when curl also failed
   // (our write callback stops error bodies).
   bool conditional = !options.if_none_match.empty() || !options.if_modified_since.empty();
@@ -518,8 +515,7 @@ std::expected<FetchResult, FetchError> fetch_url(const std::string& url, const s
     return std::unexpected(std::move(e));
   };
   if (!is_http_url(url)) return fail(error(Kind::bad_url, "not an http or https URL", false));
-  if (global_init() != CURLE_OK)
-    return fail(error(Kind::transfer, "libcurl could not be initialised", false));
+  if (auto lib = curl_library(); !lib) return fail(error(Kind::transfer, lib.error(), false));
   if (options.cancel && options.cancel->load())
     return fail(error(Kind::cancelled, "cancelled", false));
 

@@ -308,6 +308,16 @@ BOOST_AUTO_TEST_CASE(a_module_url_with_a_port_is_fetched_and_run) {
   BOOST_TEST(missing.err.find("HTTP 404") != std::string::npos, missing.err);
 }
 
+// libcurl (and the TLS stack under it) is loaded on the first fetch, not by
+// every command: the loader's own log of `shoal --version` names no libcurl,
+// and the test above fetched through it.
+BOOST_AUTO_TEST_CASE(libcurl_is_not_loaded_by_a_command_that_fetches_nothing) {
+  auto r = shoal::test::run_process({"env", "LD_DEBUG=libs", shoal_bin(), "--version"});
+  BOOST_TEST(r.status == 0, r.err);
+  BOOST_TEST(r.err.find("libzmq") != std::string::npos, r.err);  // the log is there
+  BOOST_TEST(r.err.find("libcurl") == std::string::npos, r.err);
+}
+
 BOOST_AUTO_TEST_CASE(a_url_input_that_fails_fails_the_job_naming_the_url_and_status) {
   Home h;
   Server server;
