@@ -409,11 +409,12 @@ std::expected<FetchResult, FetchError> attempt_once(const std::string& url, cons
   libcurl().easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
   libcurl().easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
   libcurl().easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
-                   static_cast<long>(options.connect_timeout.count()));
+                        static_cast<long>(options.connect_timeout.count()));
   libcurl().easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(options.timeout.count()));
   if (options.low_speed_bytes > 0) {
     libcurl().easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, static_cast<long>(options.low_speed_bytes));
-    libcurl().easy_setopt(c, CURLOPT_LOW_SPEED_TIME, static_cast<long>(options.low_speed_time.count()));
+    libcurl().easy_setopt(c, CURLOPT_LOW_SPEED_TIME,
+                          static_cast<long>(options.low_speed_time.count()));
   }
   libcurl().easy_setopt(c, CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L);
   libcurl().easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
