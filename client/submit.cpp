@@ -54,7 +54,18 @@ std::expected<std::string, std::string> read_file(const std::string& path) {
   if (std::filesystem::is_directory(path, ec)) return std::unexpected(path + ": is a directory");
   std::ifstream in(path, std::ios::binary);
   if (!in) return std::unexpected(path + ": " + std::strerror(errno));
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // In one read where the size is known (not a pipe): a byte at a time,
+  // a module's hundreds of KiB cost a shoal command a millisecond.
+  std::string bytes;
+  auto size = std::filesystem::file_size(path, ec);
+  if (!ec && size > 0) {
+    bytes.resize(size);
+    in.read(bytes.data(), static_cast<std::streamsize>(size));
+    bytes.resize(static_cast<size_t>(in.gcount()));
+  }
+  if (in.eof() || in.good()) bytes.append(std::istreambuf_iterator<char>(in), {});
+  if (in.bad()) return std::unexpected(path + ": " + std::strerror(errno));
+  return bytes;
 }
 
 std::string import_module_name(const std::string& path_or_url) {
