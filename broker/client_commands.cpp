@@ -1,5 +1,4 @@
 // The broker's side of the client protocol: one handler per command.
-#include <openssl/evp.h>
 
 #include <algorithm>
 #include <cstring>
@@ -7,25 +6,13 @@
 #include "broker/broker_impl.h"
 #include "broker/client_protocol.h"
 #include "broker/job_json.h"
+#include "broker/sha256.h"
 #include "broker/worker_protocol.h"
 
 namespace shoal::broker {
 namespace {
 
 using nlohmann::json;
-
-std::string sha256_hex(const std::string& data) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr);
-  static const char* hex = "0123456789abcdef";
-  std::string out;
-  for (unsigned i = 0; i < len; ++i) {
-    out.push_back(hex[md[i] >> 4]);
-    out.push_back(hex[md[i] & 15]);
-  }
-  return out;
-}
 
 }  // namespace
 

@@ -1,7 +1,7 @@
 #include "broker/url_cache.h"
+#include "broker/sha256.h"
 
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -23,19 +23,6 @@ struct UrlCache::Flight {
 };
 
 namespace {
-
-std::string sha256_hex(const std::string& s) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned len = 0;
-  EVP_Digest(s.data(), s.size(), digest, &len, EVP_sha256(), nullptr);
-  static const char digits[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned i = 0; i < len; ++i) {
-    out += digits[digest[i] >> 4];
-    out += digits[digest[i] & 15];
-  }
-  return out;
-}
 
 // A blob name comes from an entry file; checking it keeps a corrupt entry
 // from pointing outside blobs/.

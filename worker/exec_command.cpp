@@ -1,8 +1,8 @@
 #include "worker/exec_command.h"
+#include "broker/sha256.h"
 
 #include <fmt/core.h>
 #include <fmt/format.h>
-#include <openssl/sha.h>
 #include <CLI/CLI.hpp>
 
 #include <fcntl.h>
@@ -102,12 +102,6 @@ std::expected<wasi::Mount, std::string> parse_dir(const std::string& spec) {
   if (m.host_path.empty() || m.guest_path.empty())
     return std::unexpected("--dir " + spec + ": expected HOST::GUEST[:ro] or DIR");
   return m;
-}
-
-std::string sha256_hex(std::span<const uint8_t> bytes) {
-  unsigned char digest[SHA256_DIGEST_LENGTH];
-  SHA256(bytes.data(), bytes.size(), digest);
-  return fmt::format("{:02x}", fmt::join(digest, ""));
 }
 
 const char* describe(RunStats::Source source) {
@@ -229,7 +223,7 @@ int exec_command(int argc, char** argv) {
     settings.code_cache_dir = code_cache.empty() ? broker::state_dir().cache + "/code" : code_cache;
     settings.log = [&notes](const std::string& line) { notes.push_back(line); };
     configure_engine(std::move(settings));
-    options.cache_key = sha256_hex(bytes);
+    options.cache_key = sha256_hex({reinterpret_cast<const char*>(bytes.data()), bytes.size()});
   }
   RunStats stats;
   options.stats = &stats;

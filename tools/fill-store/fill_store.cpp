@@ -9,7 +9,6 @@
 // once as a blob, as the broker does. Jobs are written in batches of 10,000
 // per transaction. The broker must not be running on the store.
 #include <fmt/core.h>
-#include <openssl/sha.h>
 
 #include <chrono>
 #include <cstdlib>
@@ -17,19 +16,12 @@
 #include <iterator>
 #include <random>
 
+#include "broker/sha256.h"
 #include "broker/store.h"
 
 using namespace shoal;
 
 namespace {
-
-std::string sha256_hex(const std::string& bytes) {
-  unsigned char d[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(), d);
-  std::string hex;
-  for (unsigned char c : d) hex += fmt::format("{:02x}", c);
-  return hex;
-}
 
 std::string uuid(std::mt19937_64& rng) {
   uint64_t a = rng(), b = rng();
