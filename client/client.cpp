@@ -7,10 +7,14 @@
 #include <thread>
 
 #include "broker/client_protocol.h"
+#include "broker/sha256.h"
 #include "broker/state_dir.h"
 #include "client/connection.h"
 
 namespace shoal::client {
+
+// Modules from this size up are first submitted by SHA-256 alone.
+constexpr size_t kSubmitByHashFrom = size_t{1} << 20;
 
 using nlohmann::json;
 using std::chrono::milliseconds;
@@ -19,6 +23,9 @@ struct Client::Impl {
   Options options;
   broker::StateDir dir;
   std::unique_ptr<Connection> conn;
+  // Modules this client submitted (by SHA-256): the broker has them, and
+  // later submissions name them instead of sending them again.
+  std::set<std::string> stored_modules;
 
   // A fresh socket (and a broker, when allowed and none runs).
   std::expected<void, std::string> reopen() {
@@ -152,8 +159,26 @@ std::expected<std::string, std::string> Client::submit(const Submission& job) {
   if (job.stdin_data || more) frames.push_back(job.stdin_data.value_or(""));
   frames.insert(frames.end(), job.import_modules.begin(), job.import_modules.end());
   frames.insert(frames.end(), job.inline_inputs.begin(), job.inline_inputs.end());
-  auto r = impl_->call("submit", job.spec, frames, false);
+  // A module this client sent before, or a large one (which the broker may
+  // well have from an earlier command), goes by its SHA-256 alone first.
+  nlohmann::json spec = job.spec;
+  const std::string hash = job.module.empty() ? "" : sha256_hex(job.module);
+  if (!hash.empty()) spec["module_sha256"] = hash;
+  if (!hash.empty() &&
+      (impl_->stored_modules.contains(hash) || job.module.size() >= kSubmitByHashFrom)) {
+    frames[0].clear();
+    auto r = impl_->call("submit", spec, frames, false);
+    if (r) {
+      impl_->stored_modules.insert(hash);
+      return r->body.value("id", "");
+    }
+    if (r.error().find("no module with module_sha256") == std::string::npos)
+      return std::unexpected(r.error());
+    frames[0] = job.module;  // not stored (any more): send it
+  }
+  auto r = impl_->call("submit", spec, frames, false);
   if (!r) return std::unexpected(r.error());
+  impl_->stored_modules.insert(hash);
   return r->body.value("id", "");
 }
 

@@ -146,6 +146,38 @@ BOOST_AUTO_TEST_CASE(submit_wait_logs_describe_and_list) {
   BOOST_TEST(none->empty());
 }
 
+// A large module goes by its SHA-256 first: to a broker that lacks it the
+// client sends the bytes after all; after that, the name is enough, for this
+// client and for a new one (as for the next shoal command).
+BOOST_AUTO_TEST_CASE(a_large_module_is_named_by_sha256_and_sent_only_when_missing) {
+  Home h;
+  Submission s = job("exit_code", {"7"});
+  // A 2 MiB custom section makes the module large; it changes nothing else.
+  std::string section(1, '\0');
+  const std::string name = "pad";
+  const size_t payload = 2u << 20;
+  size_t size = 1 + name.size() + payload;
+  for (size_t v = size;; v >>= 7) {  // LEB128
+    section.push_back(static_cast<char>((v & 0x7f) | (v >= 0x80 ? 0x80 : 0)));
+    if (v < 0x80) break;
+  }
+  section.push_back(static_cast<char>(name.size()));
+  section += name;
+  section.append(payload, '\0');
+  s.module += section;
+  for (int round = 0; round < 3; ++round) {
+    Client c = h.connect();
+    for (int k = 0; k < 2; ++k) {
+      auto id = c.submit(s);
+      BOOST_TEST_REQUIRE(id.has_value(), (id ? "" : id.error()));
+      auto end = c.wait(*id);
+      BOOST_TEST_REQUIRE(end.has_value(), (end ? "" : end.error()));
+      BOOST_TEST((*end)["state"] == "Completed", end->dump());
+      BOOST_TEST((*end)["exit_code"] == 7);
+    }
+  }
+}
+
 BOOST_AUTO_TEST_CASE(errors_are_values_that_name_the_cause) {
   Home h;
   Client c = h.connect();
