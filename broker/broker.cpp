@@ -67,6 +67,10 @@ Broker::Broker(const BrokerOptions& options, std::unique_ptr<Store> store,
   // A full queue must be known (see post()), never blocked on.
   clients_.set(zmq::sockopt::router_mandatory, true);
   clients_.set(zmq::sockopt::sndhwm, kClientQueue);
+  // Hundreds of clients may connect at once (xargs -P, a burst of scripts):
+  // ZeroMQ's default listen backlog of 100 refuses the rest while the
+  // machine is busy.
+  clients_.set(zmq::sockopt::backlog, 1024);
   workers_sock_.set(zmq::sockopt::linger, 0);
   staged_.bind("inproc://staged");
   if (options.module_memory)
