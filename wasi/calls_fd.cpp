@@ -21,6 +21,26 @@ std::vector<struct iovec> host_iovecs(const std::vector<std::span<uint8_t>>& buf
   return out;
 }
 
+// The transfers themselves. One buffer, what libc passes nearly always, goes
+// through read/write/pread/pwrite: the vectored calls make the kernel import
+// the iovec array each time (about 10% of a pread-bound program's time).
+// `offset` < 0: the file position.
+ssize_t host_read(int fd, const std::vector<struct iovec>& iov, off_t offset = -1) {
+  if (iov.size() == 1)
+    return offset < 0 ? ::read(fd, iov[0].iov_base, iov[0].iov_len)
+                      : ::pread(fd, iov[0].iov_base, iov[0].iov_len, offset);
+  int count = static_cast<int>(iov.size());
+  return offset < 0 ? ::readv(fd, iov.data(), count) : ::preadv(fd, iov.data(), count, offset);
+}
+
+ssize_t host_write(int fd, const std::vector<struct iovec>& iov, off_t offset = -1) {
+  if (iov.size() == 1)
+    return offset < 0 ? ::write(fd, iov[0].iov_base, iov[0].iov_len)
+                      : ::pwrite(fd, iov[0].iov_base, iov[0].iov_len, offset);
+  int count = static_cast<int>(iov.size());
+  return offset < 0 ? ::writev(fd, iov.data(), count) : ::pwritev(fd, iov.data(), count, offset);
+}
+
 // The number of bytes a call moved, stored for the guest.
 Errno done(const GuestMemory& mem, uint32_t ptr, ssize_t n) {
   if (n < 0) return from_host_errno(errno);
@@ -91,7 +111,7 @@ SHOAL_WASI_CALL(fd_read) {
   if (!(*e)->host.valid()) return mem.store<uint32_t>(u32(a[3]), 0);  // empty stdin
   auto iov = host_iovecs(*bufs);
   ssize_t n;
-  do n = ::readv((*e)->host.get(), iov.data(), static_cast<int>(iov.size()));
+  do n = host_read((*e)->host.get(), iov);
   while (n < 0 && errno == EINTR);
   return done(mem, u32(a[3]), n);
 }
@@ -111,7 +131,7 @@ SHOAL_WASI_CALL(fd_write) {
   }
   auto iov = host_iovecs(*bufs);
   ssize_t n;
-  do n = ::writev((*e)->host.get(), iov.data(), static_cast<int>(iov.size()));
+  do n = host_write((*e)->host.get(), iov);
   while (n < 0 && errno == EINTR);
   return done(mem, u32(a[3]), n);
 }
@@ -124,8 +144,7 @@ SHOAL_WASI_CALL(fd_pread) {
   if (!bufs) return bufs.error();
   if (a[3] > INT64_MAX) return Errno::inval;
   auto iov = host_iovecs(*bufs);
-  ssize_t n = ::preadv((*e)->host.get(), iov.data(), static_cast<int>(iov.size()),
-                       static_cast<off_t>(a[3]));
+  ssize_t n = host_read((*e)->host.get(), iov, static_cast<off_t>(a[3]));
   return done(mem, u32(a[4]), n);
 }
 
@@ -137,8 +156,7 @@ SHOAL_WASI_CALL(fd_pwrite) {
   if (!bufs) return bufs.error();
   if (a[3] > INT64_MAX) return Errno::inval;
   auto iov = host_iovecs(*bufs);
-  ssize_t n = ::pwritev((*e)->host.get(), iov.data(), static_cast<int>(iov.size()),
-                        static_cast<off_t>(a[3]));
+  ssize_t n = host_write((*e)->host.get(), iov, static_cast<off_t>(a[3]));
   return done(mem, u32(a[4]), n);
 }
 
