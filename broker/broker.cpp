@@ -371,22 +371,6 @@ void Broker::dispatch() {
       staged_paths_.erase(job.id);
       active_.erase(it);
     };
-    // A local worker keeps the modules it was sent (worker/module_memo.h):
-    // they are named by hash after the first time.
-    std::expected<std::optional<std::string>, std::string> module = std::optional<std::string>();
-    const bool named_only = !w.remote && w.modules.contains(job.spec.module_hash);
-    if (!named_only) {
-      module = get_blob(job.spec.module_hash);
-      if (!module || !*module) {
-        give_up("the module's bytes are missing from the store" +
-                (module ? std::string() : ": " + module.error()));
-        continue;
-      }
-      if (!w.remote) {
-        if (w.modules.size() >= kWorkerModules) w.modules.clear();
-        w.modules.insert(job.spec.module_hash);
-      }
-    }
     uint32_t attempt = static_cast<uint32_t>(job.executions.size() + 1);
     jobs::Execution exec;
     exec.id = exec_id_for(job, attempt);
@@ -398,7 +382,18 @@ void Broker::dispatch() {
     run.exec_id = exec.id;
     run.job_id = job.id;
     run.module_hash = job.spec.module_hash;
-    if (!named_only) run.module = std::move(**module);
+    // A worker keeps the modules it was sent (a remote one, its host: on
+    // disk): after the first time the run names the module by hash alone.
+    if (!sent_module(w, run.module_hash)) {
+      auto module = get_blob(run.module_hash);
+      if (!module || !*module) {
+        give_up("the module's bytes are missing from the store" +
+                (module ? std::string() : ": " + module.error()));
+        continue;
+      }
+      run.module = std::move(**module);
+      record_module(w, run.module_hash);
+    }
     run.entry_point = job.spec.entry_point;
     run.args.push_back(job.spec.module_name.empty()
                            ? "main.wasm"
@@ -442,7 +437,7 @@ void Broker::dispatch() {
       continue;
     }
     if (w.remote) {
-      if (auto r = make_remote(w, job, run, scratch); !r) {
+      if (auto r = make_remote(run, scratch); !r) {
         give_up(r.error());
         continue;
       }

@@ -151,10 +151,15 @@ class Broker {
   // remote_run.cpp: remote workers joining, their runs and results.
   void on_remote_ready(const std::string& name, const wire::Ready& ready);
   // Turns a run built for a local worker into one a remote host can do:
-  // input and stdin bytes inside, module bytes once per host. An error
-  // (unreadable input, over the cap) fails the job with that message.
-  std::expected<void, std::string> make_remote(WorkerState& w, const jobs::Job& job, wire::Run& run,
-                                               const std::string& scratch);
+  // input and stdin bytes inside. An error (unreadable input, over the cap)
+  // fails the job with that message.
+  std::expected<void, std::string> make_remote(wire::Run& run, const std::string& scratch);
+  // Whether `w` was sent the module `hash` before (a remote worker: its
+  // host, which keeps modules on disk), so that a run may name it by hash;
+  // and the record that it is being sent now. Either may be wrong (a
+  // worker drops modules for room): the worker then asks (kNeed).
+  bool sent_module(const WorkerState& w, const std::string& hash) const;
+  void record_module(WorkerState& w, const std::string& hash);
   void on_need_module(WorkerState& w, const std::string& exec_id);
   // Writes a remote run's output files into `scratch`/out for collect_outputs.
   void unpack_outputs(const wire::Done& done, const std::string& scratch, jobs::Job& job);

@@ -89,8 +89,7 @@ void Broker::on_remote_ready(const std::string& name, const wire::Ready& ready) 
   workers_[name] = std::move(w);
 }
 
-std::expected<void, std::string> Broker::make_remote(WorkerState& w, const jobs::Job& job,
-                                                     wire::Run& run, const std::string& scratch) {
+std::expected<void, std::string> Broker::make_remote(wire::Run& run, const std::string& scratch) {
   run.remote = true;
   run.scratch_dir.clear();
   run.output_bytes_cap = opt_.output_bytes_cap;
@@ -120,9 +119,22 @@ std::expected<void, std::string> Broker::make_remote(WorkerState& w, const jobs:
     run.files.push_back({"stdin", false, std::move(*data)});
     run.stdin_path = "stdin";
   }
-  // The module travels once per host; the worker asks (kNeed) if its cache lost it.
-  if (!host_modules_[w.host].insert(job.spec.module_hash).second) run.module.clear();
   return {};
+}
+
+bool Broker::sent_module(const WorkerState& w, const std::string& hash) const {
+  if (!w.remote) return w.modules.contains(hash);
+  auto host = host_modules_.find(w.host);
+  return host != host_modules_.end() && host->second.contains(hash);
+}
+
+void Broker::record_module(WorkerState& w, const std::string& hash) {
+  if (w.remote) {
+    host_modules_[w.host].insert(hash);
+    return;
+  }
+  if (w.modules.size() >= kWorkerModules) w.modules.clear();
+  w.modules.insert(hash);
 }
 
 void Broker::on_need_module(WorkerState& w, const std::string& exec_id) {
