@@ -586,47 +586,51 @@ BOOST_AUTO_TEST_CASE(a_store_of_the_previous_format_is_upgraded_with_its_unfinis
   BOOST_TEST(unfinished_ids(*s) == std::vector<std::string>{queued.id});
 }
 
-BOOST_AUTO_TEST_CASE(a_store_of_an_unknown_format_is_refused) {
-  test::TempDir d;
+namespace {
+
+// What Store::open says of a store whose format record reads `format`.
+std::string refusal_of_format(const test::TempDir& d, const std::string& format) {
   { open_store(d.path()); }
-  put_raw(d.path(), "meta", "format", "shoal-store 1");
+  put_raw(d.path(), "meta", "format", format);
   auto s = Store::open(d.path());
   BOOST_TEST_REQUIRE(!s.has_value());
-  BOOST_TEST(s.error() == "store: " + d.path() +
-                              " holds 'shoal-store 1'; this shoal reads 'shoal-store 3' and "
-                              "upgrades 'shoal-store 2' only: an older shoal wrote it, and this "
-                              "one cannot read its jobs. Move " +
-                              d.path() +
-                              " away, or set SHOAL_HOME to another directory, to start a new "
-                              "store");
+  return s.error();
+}
+
+// How every such refusal ends.
+std::string what_to_do(const test::TempDir& d) {
+  return ". Move " + d.path() +
+         " away, or set SHOAL_HOME to another directory, to start a new store";
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(a_store_of_an_unknown_format_is_refused) {
+  test::TempDir d;
+  BOOST_TEST(refusal_of_format(d, "shoal-store 1") ==
+             "store: " + d.path() +
+                 " holds 'shoal-store 1'; this shoal reads 'shoal-store 3' and upgrades "
+                 "'shoal-store 2' only: an older shoal wrote it, and this one cannot read its "
+                 "jobs" +
+                 what_to_do(d));
 }
 
 BOOST_AUTO_TEST_CASE(a_store_of_a_newer_format_says_which_shoal_to_run) {
   test::TempDir d;
-  { open_store(d.path()); }
-  put_raw(d.path(), "meta", "format", "shoal-store 9");
-  auto s = Store::open(d.path());
-  BOOST_TEST_REQUIRE(!s.has_value());
-  BOOST_TEST(s.error() == "store: " + d.path() +
-                              " holds 'shoal-store 9'; this shoal reads 'shoal-store 3': a newer "
-                              "shoal wrote it; run that version. Move " +
-                              d.path() +
-                              " away, or set SHOAL_HOME to another directory, to start a new "
-                              "store");
+  BOOST_TEST(refusal_of_format(d, "shoal-store 9") ==
+             "store: " + d.path() +
+                 " holds 'shoal-store 9'; this shoal reads 'shoal-store 3': a newer shoal wrote "
+                 "it; run that version" +
+                 what_to_do(d));
 }
 
 BOOST_AUTO_TEST_CASE(a_store_of_a_foreign_format_record_is_refused) {
   test::TempDir d;
-  { open_store(d.path()); }
-  put_raw(d.path(), "meta", "format", "kv 7");
-  auto s = Store::open(d.path());
-  BOOST_TEST_REQUIRE(!s.has_value());
-  BOOST_TEST(s.error() == "store: " + d.path() +
-                              " holds 'kv 7'; this shoal reads 'shoal-store 3' (a store from "
-                              "another version of shoal?). Move " +
-                              d.path() +
-                              " away, or set SHOAL_HOME to another directory, to start a new "
-                              "store");
+  BOOST_TEST(refusal_of_format(d, "kv 7") ==
+             "store: " + d.path() +
+                 " holds 'kv 7'; this shoal reads 'shoal-store 3' (a store from another version "
+                 "of shoal?)" +
+                 what_to_do(d));
 }
 
 BOOST_AUTO_TEST_CASE(a_damaged_record_named_by_the_unfinished_index_is_skipped) {
