@@ -682,6 +682,31 @@ std::string module_file_name(const ModuleRef& m) {
   return name.empty() ? "main.wasm" : name;
 }
 
+// Bacalhau's name for a label selector operator (what Reader::constraints
+// above reads back).
+const char* bacalhau_operator(jobs::Requirement::Op op) {
+  using Op = jobs::Requirement::Op;
+  switch (op) {
+    case Op::equals:
+      return "=";
+    case Op::not_equals:
+      return "!=";
+    case Op::in:
+      return "in";
+    case Op::not_in:
+      return "notin";
+    case Op::exists:
+      return "exists";
+    case Op::not_exists:
+      return "!";
+    case Op::greater:
+      return "gt";
+    case Op::less:
+      return "lt";
+  }
+  return "exists";
+}
+
 }  // namespace
 
 std::expected<RunRequest, std::vector<std::string>> read_bacalhau_spec(std::string_view text,
@@ -771,38 +796,11 @@ std::expected<std::string, std::string> write_bacalhau_spec(const RunRequest& r,
   if (const std::string c = s.value("constraints", ""); !c.empty()) {
     auto selector = jobs::parse_selector(c);
     if (!selector) return std::unexpected("constraints: " + selector.error());
-    using Op = jobs::Requirement::Op;
     e << YAML::Key << "Constraints" << YAML::Value << YAML::BeginSeq;
     for (const auto& req : *selector) {
-      const char* op = "exists";
-      switch (req.op) {
-        case Op::equals:
-          op = "=";
-          break;
-        case Op::not_equals:
-          op = "!=";
-          break;
-        case Op::in:
-          op = "in";
-          break;
-        case Op::not_in:
-          op = "notin";
-          break;
-        case Op::exists:
-          op = "exists";
-          break;
-        case Op::not_exists:
-          op = "!";
-          break;
-        case Op::greater:
-          op = "gt";
-          break;
-        case Op::less:
-          op = "lt";
-          break;
-      }
       e << YAML::BeginMap << YAML::Key << "Key" << YAML::Value << req.key;
-      e << YAML::Key << "Operator" << YAML::Value << YAML::DoubleQuoted << op;
+      e << YAML::Key << "Operator" << YAML::Value << YAML::DoubleQuoted
+        << bacalhau_operator(req.op);
       if (!req.values.empty()) {
         e << YAML::Key << "Values" << YAML::Value << YAML::BeginSeq;
         for (const auto& v : req.values) emit_string(e, v);
