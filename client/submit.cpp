@@ -63,7 +63,7 @@ std::expected<std::string, std::string> read_file(const std::string& path) {
     in.read(bytes.data(), static_cast<std::streamsize>(size));
     bytes.resize(static_cast<size_t>(in.gcount()));
   }
-  if (in.eof() || in.good()) bytes.append(std::istreambuf_iterator<char>(in), {});
+  bytes.append(std::istreambuf_iterator<char>(in.rdbuf()), {});  // a pipe, or a file that grew
   if (in.bad()) return std::unexpected(path + ": " + std::strerror(errno));
   return bytes;
 }

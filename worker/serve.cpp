@@ -322,6 +322,7 @@ int serve_command(int argc, char** argv) {
   std::optional<wire::Run> waiting;  // a run whose module is on its way
   // Modules by hash: the broker sends a module's bytes to a worker once.
   ModuleMemo modules(kMemoModules, static_cast<size_t>(module_memory));
+  const std::string module_dir = remote.work_dir + "/modules";  // a remote host's, on disk
   zmq::socket_t pipe(ctx, zmq::socket_type::pair);
   const std::string pipe_endpoint = "inproc://job";
   pipe.bind(pipe_endpoint);
@@ -359,7 +360,6 @@ int serve_command(int argc, char** argv) {
         control = std::make_unique<RunControl>();
         job.start(std::move(run), std::move(module), control.get());
       };
-      const std::string module_dir = remote.work_dir + "/modules";
       if (type == wire::kRun && parts.size() == 2 && running_exec.empty() && !waiting) {
         auto run = wire::decode<wire::Run>(parts[1].data(), parts[1].size());
         if (!run) continue;

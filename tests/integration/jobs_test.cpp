@@ -318,6 +318,13 @@ BOOST_AUTO_TEST_CASE(libcurl_is_not_loaded_by_a_command_that_fetches_nothing) {
   BOOST_TEST(r.err.find("libcurl") == std::string::npos, r.err);
 }
 
+BOOST_AUTO_TEST_CASE(a_module_memory_that_is_not_a_size_is_refused_naming_it) {
+  Home h;
+  auto r = h.shoal({"serve", "--module-memory", "lots"});
+  BOOST_TEST(r.status == 125, r.err);
+  BOOST_TEST(r.err == "shoal: --module-memory lots: 'lots' is not a size (try 512MiB or 2GiB)\n");
+}
+
 BOOST_AUTO_TEST_CASE(a_url_input_that_fails_fails_the_job_naming_the_url_and_status) {
   Home h;
   Server server;
