@@ -2,7 +2,6 @@
 
 #include <curl/curl.h>
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -16,6 +15,7 @@
 #include <utility>
 
 #include "broker/curl_library.h"
+#include "broker/sha256.h"
 #include "shoal_config.h"
 
 namespace shoal::broker {
@@ -173,9 +173,6 @@ class TempFile {
   int fd_ = -1;
 };
 
-struct EvpDeleter {
-  void operator()(EVP_MD_CTX* c) const { EVP_MD_CTX_free(c); }
-};
 struct CurlDeleter {
   void operator()(CURL* c) const { libcurl().easy_cleanup(c); }
 };
@@ -185,10 +182,10 @@ struct SlistDeleter {
 
 // The state of one attempt, shared with curl's callbacks.
 struct Attempt {
-  Attempt(const FetchOptions& o, int out, EVP_MD_CTX* hash) : options(o), fd(out), sha(hash) {}
+  Attempt(const FetchOptions& o, int out, Sha256* hash) : options(o), fd(out), sha(hash) {}
   const FetchOptions& options;
   int fd;
-  EVP_MD_CTX* sha;
+  Sha256* sha;
   uint64_t written = 0;
   // The response being received. Reset at each status line, so after
   // redirects it describes the last response.
@@ -286,7 +283,7 @@ size_t on_body(char* data, size_t size, size_t count, void* user) {
     }
     off += static_cast<size_t>(w);
   }
-  EVP_DigestUpdate(a.sha, data, n);
+  a.sha->update({data, n});
   a.written += n;
   return n;
 }
@@ -305,17 +302,6 @@ int on_progress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
     }
   }
   return 0;
-}
-
-std::string hex(const unsigned char* p, unsigned n) {
-  static const char digits[] = "0123456789abcdef";
-  std::string s;
-  s.reserve(n * 2);
-  for (unsigned i = 0; i < n; ++i) {
-    s += digits[p[i] >> 4];
-    s += digits[p[i] & 15];
-  }
-  return s;
 }
 
 FetchError error(Kind kind, std::string cause, bool retryable, long status = 0) {
@@ -377,17 +363,17 @@ FetchError curl_failure(CURLcode code, const char* errbuf, CURL* curl,
 }
 
 std::expected<FetchResult, FetchError> attempt_once(const std::string& url, const std::string& dest,
-                                                    TempFile& tmp, EVP_MD_CTX* sha,
+                                                    TempFile& tmp, Sha256& sha,
                                                     const FetchOptions& options) {
   if (!tmp.reset())
     return std::unexpected(
         error(Kind::io, "writing " + tmp.path() + ": " + std::strerror(errno), false));
-  EVP_DigestInit_ex(sha, EVP_sha256(), nullptr);
+  sha = Sha256();
 
   std::unique_ptr<CURL, CurlDeleter> curl(libcurl().easy_init());
   if (!curl) return std::unexpected(error(Kind::transfer, "libcurl could not start", false));
   CURL* c = curl.get();
-  Attempt a{options, tmp.fd(), sha};
+  Attempt a{options, tmp.fd(), &sha};
   char errbuf[CURL_ERROR_SIZE] = {};
 
   std::unique_ptr<curl_slist, SlistDeleter> headers;
@@ -466,9 +452,6 @@ std::expected<FetchResult, FetchError> attempt_once(const std::string& url, cons
   }
   if (code != CURLE_OK) return std::unexpected(curl_failure(code, errbuf, c, options));
 
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned digest_len = 0;
-  EVP_DigestFinal_ex(sha, digest, &digest_len);
   if (auto committed = tmp.commit(dest); !committed)
     return std::unexpected(error(Kind::io, committed.error(), false));
   if (options.progress) options.progress(a.written, a.written);
@@ -476,7 +459,7 @@ std::expected<FetchResult, FetchError> attempt_once(const std::string& url, cons
   FetchResult r;
   r.path = dest;
   r.size = a.written;
-  r.sha256 = hex(digest, digest_len);
+  r.sha256 = sha.hex();
   r.http_status = status;
   r.etag = a.etag;
   r.last_modified = a.last_modified;
@@ -522,12 +505,11 @@ std::expected<FetchResult, FetchError> fetch_url(const std::string& url, const s
 
   auto tmp = TempFile::create(dest);
   if (!tmp) return fail(error(Kind::io, "cannot create " + tmp.error(), false));
-  std::unique_ptr<EVP_MD_CTX, EvpDeleter> sha(EVP_MD_CTX_new());
-  if (!sha) return fail(error(Kind::io, "out of memory", false));
+  Sha256 sha;
 
   auto wait = options.backoff;
   for (int attempt = 1;; ++attempt) {
-    auto result = attempt_once(url, dest, *tmp, sha.get(), options);
+    auto result = attempt_once(url, dest, *tmp, sha, options);
     if (result) {
       result->attempts = attempt;
       return result;

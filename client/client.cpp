@@ -152,9 +152,11 @@ const std::string& Client::state_dir() const {
 }
 
 std::expected<std::string, std::string> Client::submit(const Submission& job) {
-  // The module, stdin (empty: none; present whenever more frames follow),
-  // the import modules, the inline inputs (docs/protocol.md).
-  std::vector<std::string> frames{job.module};
+  const std::string_view module = job.module.empty() ? job.module_view : job.module;
+  // The module (sent only when the broker lacks it), stdin (empty: none;
+  // present whenever more frames follow), the import modules, the inline
+  // inputs (docs/protocol.md).
+  std::vector<std::string> frames{""};
   bool more = !job.import_modules.empty() || !job.inline_inputs.empty();
   if (job.stdin_data || more) frames.push_back(job.stdin_data.value_or(""));
   frames.insert(frames.end(), job.import_modules.begin(), job.import_modules.end());
@@ -162,11 +164,10 @@ std::expected<std::string, std::string> Client::submit(const Submission& job) {
   // A module this client sent before, or a large one (which the broker may
   // well have from an earlier command), goes by its SHA-256 alone first.
   nlohmann::json spec = job.spec;
-  const std::string hash = job.module.empty() ? "" : sha256_hex(job.module);
+  const std::string hash = module.empty() ? "" : sha256_hex(module);
   if (!hash.empty()) spec["module_sha256"] = hash;
   if (!hash.empty() &&
-      (impl_->stored_modules.contains(hash) || job.module.size() >= kSubmitByHashFrom)) {
-    frames[0].clear();
+      (impl_->stored_modules.contains(hash) || module.size() >= kSubmitByHashFrom)) {
     auto r = impl_->call("submit", spec, frames, false);
     if (r) {
       impl_->stored_modules.insert(hash);
@@ -174,8 +175,8 @@ std::expected<std::string, std::string> Client::submit(const Submission& job) {
     }
     if (r.error().find("no module with module_sha256") == std::string::npos)
       return std::unexpected(r.error());
-    frames[0] = job.module;  // not stored (any more): send it
   }
+  frames[0] = module;  // not stored (any more), or small: send it
   auto r = impl_->call("submit", spec, frames, false);
   if (!r) return std::unexpected(r.error());
   impl_->stored_modules.insert(hash);

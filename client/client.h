@@ -30,6 +30,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -58,7 +59,11 @@ struct Options {
 // module, entry_point, args, env, inputs, outputs, timeout_s, memory).
 struct Submission {
   nlohmann::json spec = nlohmann::json::object();
-  std::string module;                     // the WebAssembly binary
+  std::string module;  // the WebAssembly binary
+  // Or, when `module` is empty, the binary held elsewhere (a mapped file,
+  // client/file_bytes.h), valid until submit() returns. It is not copied
+  // unless it must be sent.
+  std::string_view module_view;
   std::optional<std::string> stdin_data;  // the program's whole stdin
   // The bytes of spec["import_modules"] and spec["inline_inputs"], in the
   // same order.

@@ -13,6 +13,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "client/file_bytes.h"
+
 namespace shoal::client {
 
 // A wasm module: a local file, an http(s) URL (downloaded by the client,
@@ -52,12 +54,12 @@ struct RunRequest {
   std::string stdin_file;  // "": no stdin; "-": this process's stdin; else a file
 };
 
-// The import module name for a module's path, URL or target: its file name
-// without a final ".wasm" ("/app/mylib.wasm" -> "mylib").
 // A whole file's bytes; fails with "PATH: is a directory" or "PATH: <the
 // system's reason>".
 std::expected<std::string, std::string> read_file(const std::string& path);
 
+// The import module name for a module's path, URL or target: its file name
+// without a final ".wasm" ("/app/mylib.wasm" -> "mylib").
 std::string import_module_name(const std::string& path_or_url);
 
 // The import modules of -I/--import-modules values (local paths or http(s)
@@ -65,9 +67,10 @@ std::string import_module_name(const std::string& path_or_url);
 std::expected<std::vector<ImportModuleRef>, std::string> import_modules_from_flags(
     const std::vector<std::string>& values);
 
-// A module's bytes: the file, the download, or the inline bytes; checked to
-// be wasm ("\0asm") so that a wrong file is named here, not by the broker.
-std::expected<std::string, std::string> load_module(const ModuleRef& module);
+// A module's bytes: the file (mapped, not read), the download, or the
+// inline bytes; checked to be wasm ("\0asm") so that a wrong file is named
+// here, not by the broker.
+std::expected<FileBytes, std::string> load_module(const ModuleRef& module);
 
 struct WaitOptions {
   bool wait = true;           // wait for the end and print the output

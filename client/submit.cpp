@@ -98,24 +98,27 @@ std::expected<std::vector<ImportModuleRef>, std::string> import_modules_from_fla
   return out;
 }
 
-std::expected<std::string, std::string> load_module(const ModuleRef& module) {
-  std::expected<std::string, std::string> bytes;
+std::expected<FileBytes, std::string> load_module(const ModuleRef& module) {
+  std::expected<FileBytes, std::string> bytes = std::unexpected("");
   std::string shown = module.target.empty() ? module.source : module.target;
   switch (module.kind) {
     case ModuleRef::Kind::local:
-      bytes = read_file(module.source);
+      bytes = FileBytes::open(module.source);
       if (!bytes) return std::unexpected("cannot read " + bytes.error());
       break;
-    case ModuleRef::Kind::url:
-      bytes = download(module.source);
-      if (!bytes) return bytes;
+    case ModuleRef::Kind::url: {
+      auto got = download(module.source);
+      if (!got) return std::unexpected(got.error());
+      bytes = FileBytes::hold(std::move(*got));
       break;
+    }
     case ModuleRef::Kind::inline_data:
-      bytes = module.bytes;
+      bytes = FileBytes::hold(module.bytes);
       shown = module.target.empty() ? "the inline module" : module.target;
       break;
   }
-  if (bytes->size() < 8 || bytes->compare(0, 4, std::string("\0asm", 4)) != 0)
+  const std::string_view b = bytes->view();
+  if (b.size() < 8 || b.substr(0, 4) != std::string_view("\0asm", 4))
     return std::unexpected(shown + " is not a WebAssembly module");
   return bytes;
 }
@@ -125,7 +128,7 @@ int submit_job(const RunRequest& request, const WaitOptions& o) {
   auto module = load_module(request.module);
   if (!module) return fail(module.error());
   Submission job;
-  job.module = std::move(*module);
+  job.module_view = module->view();
   if (!request.stdin_file.empty()) {
     if (request.stdin_file == "-") {
       job.stdin_data =
@@ -141,7 +144,7 @@ int submit_job(const RunRequest& request, const WaitOptions& o) {
     for (const auto& imp : request.imports) {
       auto bytes = load_module(imp.module);
       if (!bytes) return fail("import module " + imp.name + ": " + bytes.error());
-      job.import_modules.push_back(std::move(*bytes));
+      job.import_modules.emplace_back(bytes->view());
       list.push_back(
           {{"name", imp.name},
            {"source", imp.module.target.empty() ? imp.module.source : imp.module.target}});

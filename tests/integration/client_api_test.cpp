@@ -178,6 +178,35 @@ BOOST_AUTO_TEST_CASE(a_large_module_is_named_by_sha256_and_sent_only_when_missin
   }
 }
 
+// module_view: the bytes stay the caller's (a mapped file, say); small or
+// large, sent or named by hash, the job runs that module.
+BOOST_AUTO_TEST_CASE(a_module_held_by_the_caller_is_submitted_through_a_view) {
+  Home h;
+  Client c = h.connect();
+  for (size_t padding : {size_t{0}, size_t{3} << 20}) {
+    Submission s = job("exit_code", {"9"});
+    std::string bytes = std::move(s.module);
+    if (padding) {  // a custom section named "p" of `padding` bytes
+      size_t size = 2 + padding;
+      bytes.push_back('\0');
+      for (size_t v = size;; v >>= 7) {
+        bytes.push_back(static_cast<char>((v & 0x7f) | (v >= 0x80 ? 0x80 : 0)));
+        if (v < 0x80) break;
+      }
+      bytes += "\1p";
+      bytes.append(padding, '\0');
+    }
+    s.module.clear();
+    s.module_view = bytes;
+    auto id = c.submit(s);
+    BOOST_TEST_REQUIRE(id.has_value(), (id ? "" : id.error()));
+    auto end = c.wait(*id);
+    BOOST_TEST_REQUIRE(end.has_value(), (end ? "" : end.error()));
+    BOOST_TEST((*end)["state"] == "Completed", end->dump());
+    BOOST_TEST((*end)["exit_code"] == 9);
+  }
+}
+
 BOOST_AUTO_TEST_CASE(errors_are_values_that_name_the_cause) {
   Home h;
   Client c = h.connect();
