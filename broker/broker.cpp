@@ -479,6 +479,7 @@ void Broker::flush() {
           std::string id = o.body["id"];
           refused.push_back(id);
           active_.erase(id);
+          followers_.erase(id);  // a submission that was also a watch
           std::erase(queue_, id);
           o.kind = protocol::kError;
           o.body = {{"error", "the job could not be stored: " + r.error()}};

@@ -114,6 +114,10 @@ void Broker::cmd_submit(const std::string& identity, const json& body,
     reply_error(identity, "invalid job: " + spec.error());
     return;
   }
+  if (body.contains("watch") && !body["watch"].is_boolean()) {
+    reply_error(identity, "invalid job: watch must be true or false");
+    return;
+  }
   // The module: its bytes, or its SHA-256 alone when the store has it (a
   // client submitting one module many times sends it once).
   std::string named;
@@ -212,6 +216,9 @@ void Broker::cmd_submit(const std::string& identity, const json& body,
     queue_.push_back(id);
   // Sent after the batch commits (flush), so an acknowledged job is durable.
   reply(identity, protocol::kOk, {{"id", id}, {"submitted", true}});
+  // Submitted and watched in one request: the end follows the ok (replies
+  // keep their order, and the job cannot end before this turn's commit).
+  if (body.value("watch", false)) followers_.insert({id, Follower{identity, false, 3, false}});
 }
 
 void Broker::cmd_get(const std::string& identity, const json& body) {
@@ -273,9 +280,8 @@ void Broker::cmd_watch(const std::string& identity, const json& body) {
     reply(identity, protocol::kEnd, jobs::to_json(*job));
     return;
   }
-  reply(identity, protocol::kState, jobs::to_json(*job));
-  Follower f{identity, false, 3, true};
-  if (body.value("logs", false)) f.logs = true;
+  Follower f{identity, body.value("logs", false), 3, body.value("states", true)};
+  if (f.states) reply(identity, protocol::kState, jobs::to_json(*job));
   followers_.insert({job->id, f});
 }
 

@@ -85,9 +85,9 @@ json to_json(const Job& j) {
 std::expected<JobSpec, std::string> spec_from_json(const json& j) {
   if (!j.is_object()) return std::unexpected(std::string("the spec is not a JSON object"));
   static const std::set<std::string> known = {
-      "name",          "labels",      "module",         "entry_point",  "args",
-      "env",           "inputs",      "outputs",        "timeout_s",    "memory",
-      "module_sha256", "constraints", "import_modules", "inline_inputs"};
+      "name",          "labels",      "module",         "entry_point",   "args",
+      "env",           "inputs",      "outputs",        "timeout_s",     "memory",
+      "module_sha256", "constraints", "import_modules", "inline_inputs", "watch"};
   for (const auto& [key, value] : j.items())
     if (!known.contains(key)) return std::unexpected("unknown field '" + key + "' in the spec");
   JobSpec s;

@@ -256,5 +256,42 @@ def test_a_module_named_by_its_sha256_runs_without_its_bytes_again():
             "SHA-256 is "), f"a wrong sha256 answered {kind} {body}")
 
 
+
+def test_a_submission_that_watches_gets_its_ok_then_only_its_end():
+    # "watch": true in submit: no separate watch request, no state messages.
+    with Session("shoal-clients-") as s:
+        c = harness.Client(s.broker.endpoint)
+        module = harness.wasm("exit_code")
+        for k in range(20):
+            c.send("submit", {"module": "exit_code.wasm", "args": [str(k)], "watch": True},
+                   module)
+        acked, ended = [], {}
+        while len(ended) < 20:
+            kind, body, _ = c.recv(timeout=120)
+            check(kind in ("ok", "end"), f"{kind} {body}")
+            if kind == "ok":
+                acked.append(body["id"])
+            else:
+                check(body["id"] in acked, f"the end of {body['id']} came before its ok")
+                ended[body["id"]] = body
+        check(len(acked) == 20, f"{len(acked)} oks")
+        for k, job in enumerate(acked):  # one end each, with the job's own exit code
+            check(ended[job]["state"] == "Completed" and ended[job]["exit_code"] == k,
+                  f"{job}: {ended[job]['state']} {ended[job].get('exit_code')}")
+        check(not c.sock.poll(300), "a reply after the last end")
+
+        # watch with "states": false on a job that runs a while: only the end.
+        slow = s.submit("ticker", [10, 100])
+        s.wait_state(slow, ["Running"])
+        c.send("watch", {"id": slow, "states": False})
+        kind, body, _ = c.recv(timeout=120)
+        check(kind == "end" and body["id"] == slow and body["state"] == "Completed",
+              f"watch without states sent {kind} {body}")
+
+        kind, body, _ = c.call("submit", {"module": "exit_code.wasm", "watch": "yes"}, module)
+        check(kind == "error" and body["error"] == "invalid job: watch must be true or false",
+              f"a bad watch answered {kind} {body}")
+        c.close()
+
 if __name__ == "__main__":
     harness.run_cases(globals())

@@ -38,7 +38,7 @@ def random_json(rng, depth=0):
         return [random_json(rng, depth + 1) for _ in range(rng.randint(0, 5))]
     keys = ["id", "follow", "stream", "limit", "labels", "args", "env", "inputs", "outputs",
             "timeout_s", "memory", "entry_point", "module", "name", "older_than_s", "path",
-            "logs", "reversed", "id_prefix", "bogus"]
+            "logs", "reversed", "id_prefix", "watch", "states", "bogus"]
     return {rng.choice(keys): random_json(rng, depth + 1) for _ in range(rng.randint(0, 6))}
 
 
