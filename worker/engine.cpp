@@ -272,6 +272,26 @@ struct Engine {
   std::map<std::string, v8::CompiledWasmModule> unsaved;
   std::function<void(const std::string&)> log;
 
+  // The isolate's own objects for what it ran before, so that a later run
+  // makes neither the module object of a kept module nor its WASI import
+  // functions again (together a tenth of a trivial run): module objects by
+  // module key; one Instance slot per unit position (import modules first,
+  // the main module last), whose functions find the run's state through it.
+  struct HostFunction {
+    std::unique_ptr<Binding> binding;
+    v8::Global<v8::Function> function;
+  };
+  std::map<std::string, v8::Global<v8::WasmModuleObject>> module_objects;
+  std::vector<std::unique_ptr<Instance>> slots;
+  std::map<std::pair<size_t, const wasi::Function*>, HostFunction> host_functions;
+  static constexpr size_t kMaxModuleObjects = 32;
+
+  // With the isolate locked.
+  void forget_objects() {
+    module_objects.clear();
+    host_functions.clear();
+  }
+
   // An isolate is replaced after this many runs or when its JS heap grew
   // past this: the host's own objects are few, so growth means a leak.
   static constexpr unsigned kMaxRuns = 10000;
@@ -300,6 +320,7 @@ struct Engine {
     if (!isolate) return;
     {
       v8::Locker locker(isolate);
+      forget_objects();
       context.Reset();
     }
     isolate->Dispose();
@@ -525,14 +546,29 @@ std::expected<uint32_t, RunError> run_wasi_command(std::span<const uint8_t> modu
   v8::Isolate::Scope isolate_scope(isolate);
 
   bool exited = false;
-  std::vector<std::unique_ptr<Instance>> instances;
-  std::vector<std::unique_ptr<Binding>> bindings;
 
   v8::HandleScope handles(isolate);
   if (e.context.IsEmpty()) e.context.Reset(isolate, v8::Context::New(isolate));
   v8::Local<v8::Context> ctx = e.context.Get(isolate);
   v8::Context::Scope context_scope(ctx);
   v8::TryCatch tc(isolate);
+
+  auto keep_object = [&](const std::string& key, v8::Local<v8::WasmModuleObject> mod) {
+    if (key.empty()) return;
+    if (e.module_objects.size() >= Engine::kMaxModuleObjects) e.module_objects.clear();
+    e.module_objects[key].Reset(isolate, mod);
+  };
+  // The run's state leaves the slots when the run ends, however it ends.
+  struct ClearSlots {
+    Engine& e;
+    ~ClearSlots() {
+      for (auto& slot : e.slots) {
+        slot->env = nullptr;
+        slot->exited = nullptr;
+        slot->memory.Reset();
+      }
+    }
+  } clear_slots{e};
 
   // The compiled module: kept by this process, from the code cache, or
   // compiled now (and then kept, and saved to the code cache later).
@@ -542,9 +578,12 @@ std::expected<uint32_t, RunError> run_wasi_command(std::span<const uint8_t> modu
     v8::Local<v8::WasmModuleObject> mod;
     if (u.from_memory) {
       st.source = RunStats::Source::worker_memory;
+      if (auto kept = e.module_objects.find(u.module_key); kept != e.module_objects.end())
+        return kept->second.Get(isolate);
       if (!v8::WasmModuleObject::FromCompiledModule(isolate, *u.prepared->compiled).ToLocal(&mod))
         return std::unexpected(
             RunError{Kind::invalid_module, who + exception_text(isolate, ctx, tc)});
+      keep_object(u.module_key, mod);
       return mod;
     }
     const std::string cache_key = u.module_key.empty() ? "" : code_cache_key(u.module_key);
@@ -584,6 +623,7 @@ std::expected<uint32_t, RunError> run_wasi_command(std::span<const uint8_t> modu
     if (!u.module_key.empty()) {
       u.prepared->compiled.emplace(mod->GetCompiledModule());
       e.modules.put(u.module_key, *u.prepared);
+      keep_object(u.module_key, mod);
     }
     return mod;
   };
@@ -636,17 +676,21 @@ std::expected<uint32_t, RunError> run_wasi_command(std::span<const uint8_t> modu
   v8::Local<v8::Object> main_exports;
   for (size_t i = 0; i < units.size(); ++i) {
     Unit& u = units[i];
-    instances.push_back(std::make_unique<Instance>());
-    Instance& instance = *instances.back();
+    if (e.slots.size() <= i) e.slots.push_back(std::make_unique<Instance>());
+    Instance& instance = *e.slots[i];
     instance.env = &env;
     instance.exited = &exited;
     v8::Local<v8::Object> wasi_ns = v8::Object::New(isolate);
     for (const wasi::Function* f : u.wasi_imports) {
-      bindings.push_back(std::make_unique<Binding>(Binding{&instance, f}));
-      auto fn = v8::Function::New(ctx, call_host, v8::External::New(isolate, bindings.back().get()),
-                                  static_cast<int>(f->params.size()))
-                    .ToLocalChecked();
-      wasi_ns->Set(ctx, v8_string(f->name), fn).Check();
+      Engine::HostFunction& host = e.host_functions[{i, f}];
+      if (host.function.IsEmpty()) {
+        host.binding = std::make_unique<Binding>(Binding{&instance, f});
+        auto fn = v8::Function::New(ctx, call_host, v8::External::New(isolate, host.binding.get()),
+                                    static_cast<int>(f->params.size()))
+                      .ToLocalChecked();
+        host.function.Reset(isolate, fn);
+      }
+      wasi_ns->Set(ctx, v8_string(f->name), host.function.Get(isolate)).Check();
     }
     v8::Local<v8::Object> imports = v8::Object::New(isolate);
     imports->Set(ctx, v8_string(wasi::kModuleName), wasi_ns).Check();
@@ -685,7 +729,7 @@ std::expected<uint32_t, RunError> run_wasi_command(std::span<const uint8_t> modu
     provided_exports->Set(ctx, v8_string(u.name), exports).Check();
   }
 
-  Instance& main_instance = *instances.back();
+  Instance& main_instance = *e.slots[units.size() - 1];
   auto entry = get(ctx, main_exports, options.entry_point);
   if (!entry->IsFunction())
     return std::unexpected(
