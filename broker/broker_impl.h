@@ -21,6 +21,7 @@
 
 #include "broker/broker.h"
 #include "broker/job.h"
+#include "broker/recent_hashes.h"
 #include "broker/store.h"
 #include "broker/worker_pool.h"
 #include "broker/worker_protocol.h"
@@ -180,6 +181,7 @@ class Broker {
   std::map<std::string, WorkerState> workers_;
   int next_worker_ = 1;
   Batch batch_;
+  RecentHashes recent_modules_;  // the SHA-256 of modules submitted lately
   std::vector<Outgoing> outgoing_;
   std::map<std::string, Backlog> backlogs_;  // by client identity
   std::map<std::string, jobs::Job> active_;  // unfinished jobs, by id

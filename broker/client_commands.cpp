@@ -164,27 +164,30 @@ void Broker::cmd_submit(const std::string& identity, const json& body,
       return;
     }
   }
-  auto keep = [&](std::string bytes) {
-    std::string hash = sha256_hex(bytes);
+  // Modules recur (a client sending its module each time); stdin and
+  // inline inputs seldom do.
+  auto keep = [&](const zmq::message_t& frame, bool recurs) {
+    const std::string_view bytes(static_cast<const char*>(frame.data()), frame.size());
+    std::string hash = recurs ? recent_modules_.sha256_of(bytes) : sha256_hex(bytes);
     if (batch_.blob(hash)) return hash;
     auto known = store_->has_blob(hash);
-    if (!known || !*known) batch_.put_blob(hash, std::move(bytes));
+    if (!known || !*known) batch_.put_blob(hash, std::string(bytes));
     return hash;
   };
-  spec->module_hash = by_hash ? named : keep(parts[4].to_string());
+  spec->module_hash = by_hash ? named : keep(parts[4], true);
   if (!named.empty() && named != spec->module_hash) {
     reply_error(identity, "invalid job: module_sha256 " + named +
                               " does not match the module's bytes (their SHA-256 is " +
                               spec->module_hash + ")");
     return;
   }
-  if (parts.size() >= 6 && parts[5].size() > 0) spec->stdin_hash = keep(parts[5].to_string());
+  if (parts.size() >= 6 && parts[5].size() > 0) spec->stdin_hash = keep(parts[5], false);
   for (size_t i = 0; i < spec->import_modules.size(); ++i)
-    spec->import_modules[i].hash = keep(parts[6 + i].to_string());
+    spec->import_modules[i].hash = keep(parts[6 + i], true);
   for (size_t i = 0; i < spec->inline_inputs.size(); ++i) {
     const auto& frame = parts[6 + spec->import_modules.size() + i];
     spec->inline_inputs[i].size = frame.size();
-    spec->inline_inputs[i].hash = keep(frame.to_string());
+    spec->inline_inputs[i].hash = keep(frame, false);
   }
   for (const auto& in : spec->inputs) {
     if (in.is_url()) continue;
