@@ -96,6 +96,9 @@ class Broker {
   void on_worker_lost(const std::string& name, const std::string& cause);
   void heartbeat();
   void dispatch();
+  // Every worker busy and jobs waiting: commits may be grouped.
+  bool saturated() const;
+  static constexpr auto kGroupCommit = std::chrono::milliseconds(2);
   void flush();  // commit the batch, then send what waited on it
   // Sends or queues one reply, never blocking; see broker.cpp.
   void post(Outgoing o);
