@@ -246,7 +246,9 @@ void Broker::on_worker_done(WorkerState& w, const std::string& body) {
   exec.stdout_dropped = done->stdout_dropped;
   exec.stderr_dropped = done->stderr_dropped;
   if (remote) unpack_outputs(*done, scratch, job);
-  collect_outputs(job, scratch);
+  const bool own_files = !job.spec.stdin_hash.empty() || !job.spec.import_modules.empty() ||
+                         !job.spec.inline_inputs.empty();
+  const bool untouched = collect_outputs(job, scratch) && !own_files;
   if (stop_requested_.erase(job_id)) {
     finish_execution(job, jobs::JobState::stopped, done->exit_code, "stopped on request");
   } else if (done->completed) {
@@ -262,7 +264,7 @@ void Broker::on_worker_done(WorkerState& w, const std::string& body) {
   notify(job);
   active_.erase(it);
   staged_paths_.erase(job_id);
-  clear_scratch(w, scratch);
+  clear_scratch(w, scratch, untouched);
 }
 
 void Broker::on_worker_lost(const std::string& name, const std::string& cause) {

@@ -131,17 +131,22 @@ class Broker {
   void cmd_prune(const std::string& id, const nlohmann::json& body);
   void cmd_output(const std::string& id, const nlohmann::json& body);
 
-  // outputs.cpp: moves the execution's output files into the batch.
-  void collect_outputs(jobs::Job& job, const std::string& scratch);
+  // outputs.cpp: moves the execution's output files into the batch. True
+  // when it found scratch/out holding the empty default output directory
+  // and nothing else (the program wrote no file).
+  bool collect_outputs(jobs::Job& job, const std::string& scratch);
   // A blob of the store, or of the batch not committed yet (a job may be
   // dispatched in the loop turn that submitted it).
   std::expected<std::optional<std::string>, std::string> get_blob(const std::string& hash);
   // Scratch directories (scratch.cpp): the directory an execution of `exec_id`
   // on `w` uses; made ready (out/outputs exists, nothing else) before a run;
-  // emptied (or removed) after one; all removed at start.
+  // emptied (or removed) after one; all removed at start. `untouched`:
+  // collect_outputs found the output directories as prepared and the run
+  // put no file of its own (stdin, import modules, inline inputs) there, so
+  // nothing needs looking at.
   std::string scratch_of(const WorkerState& w, const std::string& exec_id) const;
   void prepare_scratch(WorkerState& w, const std::string& scratch);
-  void clear_scratch(WorkerState& w, const std::string& scratch);
+  void clear_scratch(WorkerState& w, const std::string& scratch, bool untouched = false);
   void clear_all_scratch();
 
   // listen.cpp: the TCP endpoints with CURVE, when asked. False when they

@@ -6,9 +6,8 @@
 
 namespace shoal::broker {
 
-std::expected<void, std::string> attach_job_blobs(const jobs::JobSpec& spec,
-                                                  const BlobReader& blob, const std::string& dir,
-                                                  wire::Run& run) {
+std::expected<void, std::string> attach_job_blobs(const jobs::JobSpec& spec, const BlobReader& blob,
+                                                  const std::string& dir, wire::Run& run) {
   for (const auto& m : spec.import_modules) {
     auto bytes = blob(m.hash);
     if (!bytes || !*bytes)

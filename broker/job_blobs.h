@@ -21,8 +21,7 @@ using BlobReader =
 
 // Fails naming the blob that is missing or the file that cannot be written;
 // the job then fails with that message. `dir` must exist.
-std::expected<void, std::string> attach_job_blobs(const jobs::JobSpec& spec,
-                                                  const BlobReader& blob, const std::string& dir,
-                                                  wire::Run& run);
+std::expected<void, std::string> attach_job_blobs(const jobs::JobSpec& spec, const BlobReader& blob,
+                                                  const std::string& dir, wire::Run& run);
 
 }  // namespace shoal::broker

@@ -8,19 +8,23 @@ namespace shoal::broker {
 
 namespace fs = std::filesystem;
 
-void Broker::collect_outputs(jobs::Job& job, const std::string& scratch) {
+bool Broker::collect_outputs(jobs::Job& job, const std::string& scratch) {
   job.output_files.clear();
   job.outputs_message.clear();
   uint64_t bytes = 0, files = 0, skipped = 0;
   bool capped = false;
+  // Whether out/ held only the default output directory, and it nothing.
+  bool untouched = true;
   std::error_code ec;
   fs::path root = fs::path(scratch) / "out";
   for (auto out = fs::directory_iterator(root, ec); !ec && out != fs::directory_iterator();
        out.increment(ec)) {
     std::string name = out->path().filename().string();
+    if (name != "outputs") untouched = false;
     // Symlinks are never followed: a guest may point them anywhere.
     for (auto it = fs::recursive_directory_iterator(out->path(), fs::directory_options::none, ec);
          !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+      untouched = false;
       auto status = it->symlink_status(ec);
       if (ec) break;
       if (fs::is_directory(status)) continue;
@@ -56,6 +60,7 @@ void Broker::collect_outputs(jobs::Job& job, const std::string& scratch) {
   if (files)
     event(job, "Output",
           std::to_string(files) + " output files, " + std::to_string(bytes) + " bytes");
+  return untouched && !ec;
 }
 
 }  // namespace shoal::broker

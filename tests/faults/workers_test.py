@@ -316,6 +316,26 @@ def test_a_workers_scratch_is_emptied_between_jobs_and_removed_when_it_dies():
         leftovers = glob.glob(os.path.join(scratch, "*", "out", "outputs", "*"))
         check(leftovers == [], f"files left in scratch after the jobs ended: {leftovers}")
 
+        # The broker's own files of a run (stdin, an extra output directory)
+        # go after it, and a run that wrote nothing leaves nothing behind
+        # (the broker then skips looking: broker/scratch.cpp).
+        j = s.wait_state(s.submit("exit_code", [0], outputs=[{"name": "more", "path": "/more"}]),
+                         ["Completed", "Failed"])
+        check(j["state"] == "Completed", f"job with an output of its own: {j}")
+        kind, body, _ = s.call("submit", {"module": "stdin_echo.wasm"},
+                               harness.wasm("stdin_echo"), b"echo me\n")
+        check(kind == "ok", f"submit with stdin answered {kind} {body}")
+        j = s.wait_state(body["id"], ["Completed", "Failed"])
+        check(j["state"] == "Completed", f"stdin job {j['state']}: {j['message']}")
+        for k in range(3):
+            j = s.wait_state(s.submit("exit_code", [k]), ["Completed", "Failed"])
+            check(j["state"] == "Completed" and files_of(j) == [], f"job {k}: {j}")
+        [mine] = os.listdir(scratch)
+        tree = sorted(os.path.relpath(os.path.join(d, f), os.path.join(scratch, mine))
+                      for d, dirs, files in os.walk(os.path.join(scratch, mine))
+                      for f in dirs + files)
+        check(tree == ["out", os.path.join("out", "outputs")], f"the worker's scratch: {tree}")
+
 
 def test_a_module_the_worker_no_longer_keeps_is_asked_for_and_sent_again():
     # The broker sends a module's bytes to a local worker once and names it
