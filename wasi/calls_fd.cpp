@@ -22,21 +22,23 @@ std::vector<struct iovec> host_iovecs(const std::vector<std::span<uint8_t>>& buf
 }
 
 // The transfers themselves. One buffer, what libc passes nearly always, goes
-// through read/write/pread/pwrite: the vectored calls make the kernel import
-// the iovec array each time (about 10% of a pread-bound program's time).
-// `offset` < 0: the file position.
-ssize_t host_read(int fd, const std::vector<struct iovec>& iov, off_t offset = -1) {
-  if (iov.size() == 1)
-    return offset < 0 ? ::read(fd, iov[0].iov_base, iov[0].iov_len)
-                      : ::pread(fd, iov[0].iov_base, iov[0].iov_len, offset);
+// through read/write/pread/pwrite, with no iovec array made: the vectored
+// calls make the kernel import the array each time (about 10% of a
+// pread-bound program's time). `offset` < 0: the file position.
+ssize_t host_read(int fd, const std::vector<std::span<uint8_t>>& bufs, off_t offset = -1) {
+  if (bufs.size() == 1)
+    return offset < 0 ? ::read(fd, bufs[0].data(), bufs[0].size())
+                      : ::pread(fd, bufs[0].data(), bufs[0].size(), offset);
+  auto iov = host_iovecs(bufs);
   int count = static_cast<int>(iov.size());
   return offset < 0 ? ::readv(fd, iov.data(), count) : ::preadv(fd, iov.data(), count, offset);
 }
 
-ssize_t host_write(int fd, const std::vector<struct iovec>& iov, off_t offset = -1) {
-  if (iov.size() == 1)
-    return offset < 0 ? ::write(fd, iov[0].iov_base, iov[0].iov_len)
-                      : ::pwrite(fd, iov[0].iov_base, iov[0].iov_len, offset);
+ssize_t host_write(int fd, const std::vector<std::span<uint8_t>>& bufs, off_t offset = -1) {
+  if (bufs.size() == 1)
+    return offset < 0 ? ::write(fd, bufs[0].data(), bufs[0].size())
+                      : ::pwrite(fd, bufs[0].data(), bufs[0].size(), offset);
+  auto iov = host_iovecs(bufs);
   int count = static_cast<int>(iov.size());
   return offset < 0 ? ::writev(fd, iov.data(), count) : ::pwritev(fd, iov.data(), count, offset);
 }
@@ -109,9 +111,8 @@ SHOAL_WASI_CALL(fd_read) {
   auto bufs = mem.iovecs(u32(a[1]), u32(a[2]));
   if (!bufs) return bufs.error();
   if (!(*e)->host.valid()) return mem.store<uint32_t>(u32(a[3]), 0);  // empty stdin
-  auto iov = host_iovecs(*bufs);
   ssize_t n;
-  do n = host_read((*e)->host.get(), iov);
+  do n = host_read((*e)->host.get(), *bufs);
   while (n < 0 && errno == EINTR);
   return done(mem, u32(a[3]), n);
 }
@@ -129,9 +130,8 @@ SHOAL_WASI_CALL(fd_write) {
     }
     return mem.store<uint32_t>(u32(a[3]), static_cast<uint32_t>(total));
   }
-  auto iov = host_iovecs(*bufs);
   ssize_t n;
-  do n = host_write((*e)->host.get(), iov);
+  do n = host_write((*e)->host.get(), *bufs);
   while (n < 0 && errno == EINTR);
   return done(mem, u32(a[3]), n);
 }
@@ -143,8 +143,7 @@ SHOAL_WASI_CALL(fd_pread) {
   auto bufs = mem.iovecs(u32(a[1]), u32(a[2]));
   if (!bufs) return bufs.error();
   if (a[3] > INT64_MAX) return Errno::inval;
-  auto iov = host_iovecs(*bufs);
-  ssize_t n = host_read((*e)->host.get(), iov, static_cast<off_t>(a[3]));
+  ssize_t n = host_read((*e)->host.get(), *bufs, static_cast<off_t>(a[3]));
   return done(mem, u32(a[4]), n);
 }
 
@@ -155,8 +154,7 @@ SHOAL_WASI_CALL(fd_pwrite) {
   auto bufs = mem.iovecs(u32(a[1]), u32(a[2]));
   if (!bufs) return bufs.error();
   if (a[3] > INT64_MAX) return Errno::inval;
-  auto iov = host_iovecs(*bufs);
-  ssize_t n = host_write((*e)->host.get(), iov, static_cast<off_t>(a[3]));
+  ssize_t n = host_write((*e)->host.get(), *bufs, static_cast<off_t>(a[3]));
   return done(mem, u32(a[4]), n);
 }
 
