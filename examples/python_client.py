@@ -112,10 +112,11 @@ class Client:
                 return body
 
     def wait_all(self, ids):
-        """Watches every job on this socket at once (state and end bodies
-        carry the job's id); the final jobs, by id."""
+        """Watches every job on this socket at once (end bodies carry the
+        job's id; "states": false spares the state messages); the final
+        jobs, by id."""
         for job_id in ids:
-            self.send("watch", {"id": job_id})
+            self.send("watch", {"id": job_id, "states": False})
         done = {}
         while len(done) < len(ids):
             try:
