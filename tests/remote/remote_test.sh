@@ -31,17 +31,23 @@ cleanup() {
   sleep 0.2
   for ns in $NB $NW1 $NW2 $NC; do ip netns del "$ns" 2>/dev/null; done
   if [ "${failures:-0}" -ne 0 ]; then
-    echo "--- broker log"; tail -n 60 "$B_HOME/broker.log" 2>/dev/null
-    echo "--- w1 log"; tail -n 20 "$W1_HOME/worker.log" 2>/dev/null
-    echo "--- w2 log"; tail -n 20 "$W2_HOME/worker.log" 2>/dev/null
+    # On stderr, last: the test runner shows the end of a long log only.
+    {
+      echo "--- broker log"; tail -n 40 "$B_HOME/broker.log" 2>/dev/null
+      echo "--- w1 log"; tail -n 10 "$W1_HOME/worker.log" 2>/dev/null
+      echo "--- w2 log"; tail -n 10 "$W2_HOME/worker.log" 2>/dev/null
+      echo "--- failures"; printf '%s\n' "${FAILED[@]}"
+    } >&2
   fi
   rm -rf "$WORK"
 }
 trap cleanup EXIT
 
 failures=0
+FAILED=()
 fail() {
   echo "FAIL: $*"
+  FAILED+=("FAIL: $*")
   failures=$((failures + 1))
 }
 expect_eq() {
@@ -53,8 +59,17 @@ expect_contains() {
     *) fail "$1: [$2] not in [$3]" ;;
   esac
 }
-json() {  # json EXPR < document: a Python expression over `j`
-  /usr/bin/python3 -c "import json,sys; j=json.load(sys.stdin); print($1)"
+json() {  # json EXPR < document: a Python expression over `j`; "(not JSON)" for
+  # anything else, in one line, so that a failing run's log keeps its FAIL
+  # lines and the broker's log within the lines the test runner shows
+  /usr/bin/python3 -c "
+import json, sys
+try:
+    j = json.load(sys.stdin)
+except ValueError:
+    print('(not JSON)')
+    sys.exit(1)
+print($1)"
 }
 wait_for() {  # wait_for SECONDS COMMAND...: until the command succeeds
   local deadline=$((SECONDS + $1))
