@@ -1,5 +1,6 @@
 #include "broker/zap.h"
 
+#include <algorithm>
 #include <vector>
 #include <zmq_addon.hpp>
 
@@ -50,9 +51,16 @@ void ZapHandler::loop() {
         log_->debug("accepted {} {} ({}) from {}", role == KeyRole::worker ? "worker" : "client",
                     name, key, address);
       } else {
-        log_->warn("refused a {} at {}: key {} is not authorised (shoal keys add-{} {})",
-                   role == KeyRole::worker ? "worker" : "client", address, key,
-                   role == KeyRole::worker ? "worker" : "client", key);
+        // How many keys of the role were readable: none at all would point
+        // at the keys directory rather than at the peer.
+        const auto keys = list_keys(dir_);
+        const auto of_role = std::count_if(keys.begin(), keys.end(),
+                                           [&](const AuthorisedKey& k) { return k.role == role; });
+        const char* who = role == KeyRole::worker ? "worker" : "client";
+        log_->warn(
+            "refused a {} at {}: key {} is not authorised (shoal keys add-{} {}); authorised {} "
+            "keys: {}",
+            who, address, key, who, key, who, of_role);
       }
     } else {
       log_->warn("refused a peer at {}: mechanism {} is not CURVE", address, mechanism);
