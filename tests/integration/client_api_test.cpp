@@ -76,6 +76,31 @@ Submission job(const std::string& wasm, std::vector<std::string> args) {
   return s;
 }
 
+// `module` with a custom section of `payload` zero bytes appended: larger,
+// and otherwise the same module.
+std::string padded(std::string module, size_t payload) {
+  const std::string name = "pad";
+  module.push_back('\0');
+  for (size_t v = 1 + name.size() + payload;; v >>= 7) {  // the section's size, LEB128
+    module.push_back(static_cast<char>((v & 0x7f) | (v >= 0x80 ? 0x80 : 0)));
+    if (v < 0x80) break;
+  }
+  module.push_back(static_cast<char>(name.size()));
+  module += name;
+  module.append(payload, '\0');
+  return module;
+}
+
+// Submits `s` and waits: it must complete with `exit_code`.
+void completes_with(Client& c, const Submission& s, int exit_code) {
+  auto id = c.submit(s);
+  BOOST_TEST_REQUIRE(id.has_value(), (id ? "" : id.error()));
+  auto end = c.wait(*id);
+  BOOST_TEST_REQUIRE(end.has_value(), (end ? "" : end.error()));
+  BOOST_TEST((*end)["state"] == "Completed", end->dump());
+  BOOST_TEST((*end)["exit_code"] == exit_code);
+}
+
 void wait_running(Client& c, const std::string& id) {
   for (int i = 0; i < 200; ++i) {
     auto j = c.describe(id);
@@ -152,29 +177,10 @@ BOOST_AUTO_TEST_CASE(submit_wait_logs_describe_and_list) {
 BOOST_AUTO_TEST_CASE(a_large_module_is_named_by_sha256_and_sent_only_when_missing) {
   Home h;
   Submission s = job("exit_code", {"7"});
-  // A 2 MiB custom section makes the module large; it changes nothing else.
-  std::string section(1, '\0');
-  const std::string name = "pad";
-  const size_t payload = 2u << 20;
-  size_t size = 1 + name.size() + payload;
-  for (size_t v = size;; v >>= 7) {  // LEB128
-    section.push_back(static_cast<char>((v & 0x7f) | (v >= 0x80 ? 0x80 : 0)));
-    if (v < 0x80) break;
-  }
-  section.push_back(static_cast<char>(name.size()));
-  section += name;
-  section.append(payload, '\0');
-  s.module += section;
+  s.module = padded(s.module, 2u << 20);  // large; nothing else changes
   for (int round = 0; round < 3; ++round) {
     Client c = h.connect();
-    for (int k = 0; k < 2; ++k) {
-      auto id = c.submit(s);
-      BOOST_TEST_REQUIRE(id.has_value(), (id ? "" : id.error()));
-      auto end = c.wait(*id);
-      BOOST_TEST_REQUIRE(end.has_value(), (end ? "" : end.error()));
-      BOOST_TEST((*end)["state"] == "Completed", end->dump());
-      BOOST_TEST((*end)["exit_code"] == 7);
-    }
+    for (int k = 0; k < 2; ++k) completes_with(c, s, 7);
   }
 }
 
@@ -185,25 +191,10 @@ BOOST_AUTO_TEST_CASE(a_module_held_by_the_caller_is_submitted_through_a_view) {
   Client c = h.connect();
   for (size_t padding : {size_t{0}, size_t{3} << 20}) {
     Submission s = job("exit_code", {"9"});
-    std::string bytes = std::move(s.module);
-    if (padding) {  // a custom section named "p" of `padding` bytes
-      size_t size = 2 + padding;
-      bytes.push_back('\0');
-      for (size_t v = size;; v >>= 7) {
-        bytes.push_back(static_cast<char>((v & 0x7f) | (v >= 0x80 ? 0x80 : 0)));
-        if (v < 0x80) break;
-      }
-      bytes += "\1p";
-      bytes.append(padding, '\0');
-    }
+    const std::string bytes = padding ? padded(s.module, padding) : s.module;
     s.module.clear();
     s.module_view = bytes;
-    auto id = c.submit(s);
-    BOOST_TEST_REQUIRE(id.has_value(), (id ? "" : id.error()));
-    auto end = c.wait(*id);
-    BOOST_TEST_REQUIRE(end.has_value(), (end ? "" : end.error()));
-    BOOST_TEST((*end)["state"] == "Completed", end->dump());
-    BOOST_TEST((*end)["exit_code"] == 9);
+    completes_with(c, s, 9);
   }
 }
 
