@@ -25,22 +25,22 @@ std::vector<struct iovec> host_iovecs(const std::vector<std::span<uint8_t>>& buf
 // through read/write/pread/pwrite, with no iovec array made: the vectored
 // calls make the kernel import the array each time (about 10% of a
 // pread-bound program's time). `offset` < 0: the file position.
-ssize_t host_read(int fd, const std::vector<std::span<uint8_t>>& bufs, off_t offset = -1) {
+template <auto one, auto one_at, auto many, auto many_at>
+ssize_t transfer(int fd, const std::vector<std::span<uint8_t>>& bufs, off_t offset) {
   if (bufs.size() == 1)
-    return offset < 0 ? ::read(fd, bufs[0].data(), bufs[0].size())
-                      : ::pread(fd, bufs[0].data(), bufs[0].size(), offset);
+    return offset < 0 ? one(fd, bufs[0].data(), bufs[0].size())
+                      : one_at(fd, bufs[0].data(), bufs[0].size(), offset);
   auto iov = host_iovecs(bufs);
   int count = static_cast<int>(iov.size());
-  return offset < 0 ? ::readv(fd, iov.data(), count) : ::preadv(fd, iov.data(), count, offset);
+  return offset < 0 ? many(fd, iov.data(), count) : many_at(fd, iov.data(), count, offset);
+}
+
+ssize_t host_read(int fd, const std::vector<std::span<uint8_t>>& bufs, off_t offset = -1) {
+  return transfer<::read, ::pread, ::readv, ::preadv>(fd, bufs, offset);
 }
 
 ssize_t host_write(int fd, const std::vector<std::span<uint8_t>>& bufs, off_t offset = -1) {
-  if (bufs.size() == 1)
-    return offset < 0 ? ::write(fd, bufs[0].data(), bufs[0].size())
-                      : ::pwrite(fd, bufs[0].data(), bufs[0].size(), offset);
-  auto iov = host_iovecs(bufs);
-  int count = static_cast<int>(iov.size());
-  return offset < 0 ? ::writev(fd, iov.data(), count) : ::pwritev(fd, iov.data(), count, offset);
+  return transfer<::write, ::pwrite, ::writev, ::pwritev>(fd, bufs, offset);
 }
 
 // The number of bytes a call moved, stored for the guest.
