@@ -219,8 +219,10 @@ void Broker::cmd_submit(const std::string& identity, const json& body,
     queue_.push_back(id);
   // Sent after the batch commits (flush), so an acknowledged job is durable.
   reply(identity, protocol::kOk, {{"id", id}, {"submitted", true}});
-  // Submitted and watched in one request: the end follows the ok (replies
-  // keep their order, and the job cannot end before this turn's commit).
+  // Submitted and watched in one request: the end follows the ok, since
+  // replies keep their order and leave after the commit that holds the
+  // submission (a commit that fails drops both the follower and any end:
+  // flush).
   if (body.value("watch", false)) followers_.insert({id, Follower{identity, false, 3, false}});
 }
 

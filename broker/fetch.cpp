@@ -369,8 +369,9 @@ std::expected<FetchResult, FetchError> attempt_once(const std::string& url, cons
     return std::unexpected(
         error(Kind::io, "writing " + tmp.path() + ": " + std::strerror(errno), false));
   sha = Sha256();
+  const CurlLibrary& curl_lib = libcurl();
 
-  std::unique_ptr<CURL, CurlDeleter> curl(libcurl().easy_init());
+  std::unique_ptr<CURL, CurlDeleter> curl(curl_lib.easy_init());
   if (!curl) return std::unexpected(error(Kind::transfer, "libcurl could not start", false));
   CURL* c = curl.get();
   Attempt a{options, tmp.fd(), &sha};
@@ -378,41 +379,41 @@ std::expected<FetchResult, FetchError> attempt_once(const std::string& url, cons
 
   std::unique_ptr<curl_slist, SlistDeleter> headers;
   auto add_header = [&](const std::string& h) {
-    headers.reset(libcurl().slist_append(headers.release(), h.c_str()));
+    headers.reset(curl_lib.slist_append(headers.release(), h.c_str()));
   };
   if (!options.if_none_match.empty()) add_header("If-None-Match: " + options.if_none_match);
   if (!options.if_modified_since.empty())
     add_header("If-Modified-Since: " + options.if_modified_since);
 
-  libcurl().easy_setopt(c, CURLOPT_URL, url.c_str());
-  libcurl().easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-  libcurl().easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-  libcurl().easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
-  libcurl().easy_setopt(c, CURLOPT_MAXREDIRS, options.max_redirects);
-  libcurl().easy_setopt(c, CURLOPT_USERAGENT, "shoal/" SHOAL_VERSION);
+  curl_lib.easy_setopt(c, CURLOPT_URL, url.c_str());
+  curl_lib.easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_lib.easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+  curl_lib.easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
+  curl_lib.easy_setopt(c, CURLOPT_MAXREDIRS, options.max_redirects);
+  curl_lib.easy_setopt(c, CURLOPT_USERAGENT, "shoal/" SHOAL_VERSION);
   // No signals: fetches run on broker threads, and Debian's libcurl resolves
   // names on its own thread, so timeouts still apply to DNS.
-  libcurl().easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-  libcurl().easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
-  libcurl().easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
-                        static_cast<long>(options.connect_timeout.count()));
-  libcurl().easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(options.timeout.count()));
+  curl_lib.easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+  curl_lib.easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+  curl_lib.easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
+                       static_cast<long>(options.connect_timeout.count()));
+  curl_lib.easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(options.timeout.count()));
   if (options.low_speed_bytes > 0) {
-    libcurl().easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, static_cast<long>(options.low_speed_bytes));
-    libcurl().easy_setopt(c, CURLOPT_LOW_SPEED_TIME,
-                          static_cast<long>(options.low_speed_time.count()));
+    curl_lib.easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, static_cast<long>(options.low_speed_bytes));
+    curl_lib.easy_setopt(c, CURLOPT_LOW_SPEED_TIME,
+                         static_cast<long>(options.low_speed_time.count()));
   }
-  libcurl().easy_setopt(c, CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L);
-  libcurl().easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-  libcurl().easy_setopt(c, CURLOPT_HEADERDATA, &a);
-  libcurl().easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-  libcurl().easy_setopt(c, CURLOPT_WRITEDATA, &a);
-  libcurl().easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
-  libcurl().easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
-  libcurl().easy_setopt(c, CURLOPT_XFERINFODATA, &a);
-  if (headers) libcurl().easy_setopt(c, CURLOPT_HTTPHEADER, headers.get());
+  curl_lib.easy_setopt(c, CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L);
+  curl_lib.easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+  curl_lib.easy_setopt(c, CURLOPT_HEADERDATA, &a);
+  curl_lib.easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+  curl_lib.easy_setopt(c, CURLOPT_WRITEDATA, &a);
+  curl_lib.easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+  curl_lib.easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+  curl_lib.easy_setopt(c, CURLOPT_XFERINFODATA, &a);
+  if (headers) curl_lib.easy_setopt(c, CURLOPT_HTTPHEADER, headers.get());
 
-  CURLcode code = libcurl().easy_perform(c);
+  CURLcode code = curl_lib.easy_perform(c);
 
   if (a.abort_kind) {
     switch (*a.abort_kind) {
@@ -429,7 +430,7 @@ std::expected<FetchResult, FetchError> attempt_once(const std::string& url, cons
     }
   }
   long status = 0;
-  libcurl().easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+  curl_lib.easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
   // A status is the best account of the failure even when curl also failed
   // (our write callback stops error bodies).
   bool conditional = !options.if_none_match.empty() || !options.if_modified_since.empty();

@@ -1,5 +1,4 @@
 #include "broker/url_cache.h"
-#include "broker/sha256.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -10,6 +9,8 @@
 #include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
+
+#include "broker/sha256.h"
 
 namespace shoal::broker {
 

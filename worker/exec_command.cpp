@@ -1,5 +1,4 @@
 #include "worker/exec_command.h"
-#include "broker/sha256.h"
 
 #include <fmt/core.h>
 #include <fmt/format.h>
@@ -15,6 +14,7 @@
 #include <filesystem>
 #include <vector>
 
+#include "broker/sha256.h"
 #include "broker/state_dir.h"
 #include "broker/units.h"
 #include "wasi/environment.h"
