@@ -130,6 +130,25 @@ BOOST_AUTO_TEST_CASE(a_module_without_start_fails_naming_the_cause) {
   BOOST_TEST(r.err.find("exports no function '_start'") != std::string::npos, r.err);
 }
 
+// The module file is mapped (client/file_bytes.h): a missing file or a
+// directory is named, and a module that arrives on a pipe is read instead.
+BOOST_AUTO_TEST_CASE(a_module_file_that_cannot_be_mapped_is_named_or_read) {
+  Home h;
+  TempDir d;
+  auto missing = h.shoal({"wasm", "run", d.path() + "/nope.wasm"});
+  BOOST_TEST(missing.status == 125);
+  BOOST_TEST(missing.err ==
+             "shoal: cannot read " + d.path() + "/nope.wasm: No such file or directory\n");
+  auto dir = h.shoal({"wasm", "run", d.path()});
+  BOOST_TEST(dir.status == 125);
+  BOOST_TEST(dir.err == "shoal: cannot read " + d.path() + ": is a directory\n");
+  std::ifstream in(test_wasm("exit_code"), std::ios::binary);
+  const std::string module((std::istreambuf_iterator<char>(in)), {});
+  auto piped = h.shoal({"wasm", "run", "/dev/stdin", "5"}, module);
+  BOOST_TEST(piped.status == 5, piped.err);
+  BOOST_TEST(piped.out == "exiting with 5\n");
+}
+
 BOOST_AUTO_TEST_CASE(a_file_that_is_not_wasm_is_refused_at_submission) {
   Home h;
   TempDir d;

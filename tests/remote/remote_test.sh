@@ -214,6 +214,11 @@ disown
 PIDS+=($STRANGER_POOL)
 wait_for 10 grep -q "refused a worker at 10.211.3.2" "$B_HOME/broker.log" ||
   fail "the unauthorised worker was not refused"
+# The refusal says how many keys of the role the broker could read.
+grep -q "refused a client at 10.211.3.2: .*; authorised client keys: 1$" "$B_HOME/broker.log" ||
+  fail "the client refusal does not count the authorised client keys"
+grep -q "refused a worker at 10.211.3.2: .*; authorised worker keys: 2$" "$B_HOME/broker.log" ||
+  fail "the worker refusal does not count the authorised worker keys"
 if joined "$HOST-$STRANGER_POOL-1"; then fail "the unauthorised worker joined"; fi
 kill -9 $STRANGER_POOL 2>/dev/null
 
