@@ -73,6 +73,7 @@ Broker::Broker(const BrokerOptions& options, std::unique_ptr<Store> store,
   clients_.set(zmq::sockopt::backlog, 1024);
   workers_sock_.set(zmq::sockopt::linger, 0);
   staged_.bind("inproc://staged");
+  committer_ = std::make_unique<Committer>(*store_);
   if (options.module_memory)
     pool_.set_extra_args({"--module-memory", std::to_string(options.module_memory)});
 }
@@ -96,8 +97,14 @@ void Broker::set_state(jobs::Job& job, jobs::JobState state, const std::string& 
   if (!message.empty()) job.message = message;
 }
 
+const std::string* Broker::pending_blob(const std::string& hash) const {
+  if (const std::string* b = batch_.blob(hash)) return b;
+  if (const Batch* committing = committer_->batch()) return committing->blob(hash);
+  return nullptr;
+}
+
 std::expected<std::optional<std::string>, std::string> Broker::get_blob(const std::string& hash) {
-  if (const std::string* pending = batch_.blob(hash)) return *pending;
+  if (const std::string* pending = pending_blob(hash)) return *pending;
   return store_->get_blob(hash);
 }
 
@@ -456,13 +463,6 @@ void Broker::dispatch() {
   }
 }
 
-bool Broker::saturated() const {
-  if (queue_.empty()) return false;
-  for (const auto& [name, w] : workers_)
-    if (w.ready && w.exec_id.empty()) return false;
-  return true;
-}
-
 void Broker::notify(const jobs::Job& job) {
   auto range = followers_.equal_range(job.id);
   for (auto f = range.first; f != range.second;) {
@@ -476,39 +476,61 @@ void Broker::notify(const jobs::Job& job) {
   }
 }
 
-void Broker::flush() {
-  if (!batch_.empty()) {
-    auto r = store_->commit(batch_);
-    std::vector<std::string> refused;
-    if (!r) {
-      log_->error("commit failed: {}", r.error());
-      // Nothing of the batch landed: acknowledgements become errors.
-      for (auto& o : outgoing_) {
-        if (o.kind == protocol::kOk && o.body.contains("id") && o.body.contains("submitted")) {
-          std::string id = o.body["id"];
-          refused.push_back(id);
-          active_.erase(id);
-          followers_.erase(id);  // a submission that was also a watch
-          std::erase(queue_, id);
-          o.kind = protocol::kError;
-          o.body = {{"error", "the job could not be stored: " + r.error()}};
-          o.frames.clear();
-        }
-      }
-      // A refused job that ended meanwhile (its commit was grouped) must
-      // not be reported on.
-      std::erase_if(outgoing_, [&](const Outgoing& o) {
-        return (o.kind == protocol::kEnd || o.kind == protocol::kState) && o.body.contains("id") &&
-               std::find(refused.begin(), refused.end(), o.body["id"]) != refused.end();
-      });
-    }
-    // The other jobs' states (a job that ended, one that was dispatched) are
-    // tried again with the next commit, so that none stays behind in the store.
-    batch_ = r ? Batch() : batch_.job_records_except(refused);
+void Broker::start_commit() {
+  if (committer_->busy()) return;
+  if (batch_.empty()) {
+    // Nothing to make durable, and no earlier reply waits: send at once.
+    std::vector<Outgoing> out;
+    out.swap(outgoing_);
+    for (auto& o : out) post(std::move(o));
+    return;
   }
+  committing_.swap(outgoing_);
+  outgoing_.clear();
+  committer_->start(std::exchange(batch_, Batch()));
+}
+
+void Broker::finish_commit(Committer::Result r) {
   std::vector<Outgoing> out;
-  out.swap(outgoing_);
+  out.swap(committing_);
+  if (!r.status) {
+    log_->error("commit failed: {}", r.status.error());
+    // Nothing of the batch landed: its acknowledgements become errors.
+    std::vector<std::string> refused;
+    for (auto& o : out) {
+      if (o.kind == protocol::kOk && o.body.contains("id") && o.body.contains("submitted")) {
+        std::string id = o.body["id"];
+        refused.push_back(id);
+        active_.erase(id);
+        followers_.erase(id);  // a submission that was also a watch
+        std::erase(queue_, id);
+        o.kind = protocol::kError;
+        o.body = {{"error", "the job could not be stored: " + r.status.error()}};
+        o.frames.clear();
+      }
+    }
+    // A refused job may have started, or ended, since: nothing more is
+    // said or stored of it (a run of it is ignored when it ends).
+    auto about_refused = [&](const Outgoing& o) {
+      return (o.kind == protocol::kEnd || o.kind == protocol::kState) && o.body.contains("id") &&
+             std::find(refused.begin(), refused.end(), o.body["id"]) != refused.end();
+    };
+    std::erase_if(out, about_refused);
+    std::erase_if(outgoing_, about_refused);
+    // The other jobs' states (a job that ended, one that was dispatched) are
+    // tried again with the next commit, before their later changes, so
+    // that none stays behind in the store.
+    Batch again = r.batch.job_records_except(refused);
+    again.append(batch_.without_jobs(refused));
+    batch_ = std::move(again);
+  }
   for (auto& o : out) post(std::move(o));
+}
+
+void Broker::flush() {
+  if (committer_->busy()) finish_commit(committer_->wait());
+  start_commit();
+  if (committer_->busy()) finish_commit(committer_->wait());
 }
 
 // A reply goes straight into the client's ZeroMQ queue while there is room
@@ -632,20 +654,16 @@ int Broker::run() {
   ensure_workers();
   last_activity_ = Clock::now();
   auto next_beat = Clock::now();
-  auto last_commit = Clock::now();
-  std::optional<Clock::time_point> commit_due;
 
   while (!shutting_down_ && !g_signalled) {
     zmq::pollitem_t items[] = {{clients_.handle(), 0, ZMQ_POLLIN, 0},
                                {workers_sock_.handle(), 0, ZMQ_POLLIN, 0},
-                               {staged_.handle(), 0, ZMQ_POLLIN, 0}};
+                               {staged_.handle(), 0, ZMQ_POLLIN, 0},
+                               {nullptr, committer_->fd(), ZMQ_POLLIN, 0}};
     // A backlog drains as its client reads: look again soon.
     auto wait = std::chrono::milliseconds(backlogs_.empty() ? 100 : 2);
-    if (commit_due)
-      wait = std::min(wait, std::chrono::ceil<std::chrono::milliseconds>(
-                                std::max(*commit_due - Clock::now(), Clock::duration::zero())));
     try {
-      zmq::poll(items, 3, wait);
+      zmq::poll(items, 4, wait);
     } catch (const zmq::error_t& e) {
       if (e.num() == EINTR) continue;
       throw;
@@ -675,26 +693,16 @@ int Broker::run() {
     for (const auto& dead : pool_.reap()) on_worker_lost(dead.name, dead.cause);
     join_finished_fetchers();
     ensure_workers();
-    // One commit a turn: what arrived (submissions, ends, logs) and the
-    // jobs dispatched meanwhile, then the replies that waited on it. A job
+    // What arrived (submissions, ends, logs) and the jobs dispatched
+    // meanwhile go to the committer with the replies that wait on them;
+    // while it commits, the loop goes on and gathers the next batch. A job
     // may start (and even end) before its submission is durable, but no
     // reply about it leaves before: if the broker dies first, the client
     // was told nothing and the worker dies with the broker; if the commit
     // fails, the client is told so and the run's result is ignored.
     dispatch();
-    // Under load (every worker busy, jobs waiting) commits are grouped, one
-    // per kGroupCommit at most: a commit's cost (an fdatasync, twenty-odd
-    // page writes) is much the same for one job as for ten. Otherwise, as
-    // in a latency test, each turn commits at once.
-    const auto now = Clock::now();
-    if (saturated() && (!batch_.empty() || !outgoing_.empty()) &&
-        now - last_commit < kGroupCommit) {
-      if (!commit_due) commit_due = last_commit + kGroupCommit;
-    } else {
-      flush();
-      last_commit = now;
-      commit_due.reset();
-    }
+    if (committer_->done()) finish_commit(committer_->wait());
+    start_commit();
     drain_backlogs();
     if (Clock::now() >= next_beat) {
       heartbeat();

@@ -20,6 +20,7 @@
 #include <zmq_addon.hpp>
 
 #include "broker/broker.h"
+#include "broker/committer.h"
 #include "broker/job.h"
 #include "broker/recent_hashes.h"
 #include "broker/store.h"
@@ -96,10 +97,14 @@ class Broker {
   void on_worker_lost(const std::string& name, const std::string& cause);
   void heartbeat();
   void dispatch();
-  // Every worker busy and jobs waiting: commits may be grouped.
-  bool saturated() const;
-  static constexpr auto kGroupCommit = std::chrono::milliseconds(2);
-  void flush();  // commit the batch, then send what waited on it
+  // Group commit (see docs/architecture.md): the batch and the replies
+  // that wait on it go to the committer when it is free; a finished commit
+  // sends its replies, or turns them into errors when it failed. flush()
+  // waits until everything so far is committed and replied to (requests
+  // that read the store).
+  void start_commit();
+  void finish_commit(Committer::Result r);
+  void flush();
   // Sends or queues one reply, never blocking; see broker.cpp.
   void post(Outgoing o);
   enum class Delivery { sent, full, gone };
@@ -135,9 +140,11 @@ class Broker {
   // when it found scratch/out holding the empty default output directory
   // and nothing else (the program wrote no file).
   bool collect_outputs(jobs::Job& job, const std::string& scratch);
-  // A blob of the store, or of the batch not committed yet (a job may be
-  // dispatched in the loop turn that submitted it).
+  // A blob of the store, or of a batch not committed yet (a job may be
+  // dispatched before the commit that stores its module).
   std::expected<std::optional<std::string>, std::string> get_blob(const std::string& hash);
+  // The bytes of a blob in the batch or the commit under way, or null.
+  const std::string* pending_blob(const std::string& hash) const;
   // Scratch directories (scratch.cpp): the directory an execution of `exec_id`
   // on `w` uses; made ready (out/outputs exists, nothing else) before a run;
   // emptied (or removed) after one; all removed at start. `untouched`:
@@ -189,7 +196,9 @@ class Broker {
   std::map<std::string, WorkerState> workers_;
   int next_worker_ = 1;
   Batch batch_;
-  RecentHashes recent_modules_;  // the SHA-256 of modules submitted lately
+  std::unique_ptr<Committer> committer_;
+  std::vector<Outgoing> committing_;  // replies waiting on the commit under way
+  RecentHashes recent_modules_;       // the SHA-256 of modules submitted lately
   std::vector<Outgoing> outgoing_;
   std::map<std::string, Backlog> backlogs_;  // by client identity
   std::map<std::string, jobs::Job> active_;  // unfinished jobs, by id

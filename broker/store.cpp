@@ -4,6 +4,7 @@
 
 #include <lmdb.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 
 #include <algorithm>
 #include <cereal/archives/binary.hpp>
@@ -11,6 +12,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <mutex>
 #include <sstream>
 
 namespace shoal::broker {
@@ -56,7 +58,16 @@ std::string open_error(const std::string& dir, int rc) {
 }
 
 // A commit that failed for lack of space, or for another reason.
+// Whether the disk of `dir` has (next to) no room left: LMDB reports a
+// write cut short by a full disk as EIO, not ENOSPC.
+bool disk_full(const std::string& dir) {
+  struct statvfs st {};
+  if (::statvfs(dir.c_str(), &st) != 0) return false;
+  return uint64_t{st.f_bavail} * st.f_frsize < (uint64_t{1} << 20);
+}
+
 std::string commit_error(const std::string& dir, int rc) {
+  if (rc == EIO && disk_full(dir)) rc = ENOSPC;
   if (rc == ENOSPC || rc == EDQUOT)
     return "store: no space left on the disk of " + dir + " (" + mdb_strerror(rc) +
            "); nothing was written; free some space there, or remove old jobs with "
@@ -94,7 +105,9 @@ std::expected<T, std::string> decode(const MDB_val& v) {
 
 class Txn {
  public:
-  Txn(MDB_env* env, bool write) {
+  // A read transaction holds `guard` shared for its life (Store::grow_).
+  Txn(MDB_env* env, bool write, std::shared_mutex* guard = nullptr) {
+    if (guard && !write) lock_ = std::shared_lock(*guard);
     rc_ = mdb_txn_begin(env, nullptr, write ? 0 : MDB_RDONLY, &txn_);
     if (rc_ != 0) txn_ = nullptr;
   }
@@ -112,6 +125,7 @@ class Txn {
   }
 
  private:
+  std::shared_lock<std::shared_mutex> lock_;
   MDB_txn* txn_ = nullptr;
   int rc_ = 0;
 };
@@ -214,6 +228,33 @@ Batch Batch::job_records_except(const std::vector<std::string>& refused) const {
       out.ops_.push_back(op);
   }
   return out;
+}
+
+Batch Batch::without_jobs(const std::vector<std::string>& refused) const {
+  auto is_refused = [&](const std::string& id) {
+    return std::find(refused.begin(), refused.end(), id) != refused.end();
+  };
+  Batch out;
+  for (const auto& op : ops_) {
+    bool drop = false;
+    if (auto* j = std::get_if<PutJob>(&op)) drop = is_refused(j->id);
+    if (auto* d = std::get_if<DeleteJob>(&op)) drop = is_refused(d->id);
+    if (auto* l = std::get_if<AppendLog>(&op)) drop = is_refused(l->job_id);
+    // An output's key starts with its job's id and a NUL.
+    if (auto* o = std::get_if<PutOutput>(&op))
+      drop = is_refused(o->key.substr(0, o->key.find('\0')));
+    if (drop) continue;
+    if (auto* b = std::get_if<PutBlob>(&op)) out.blobs_[b->hash] = out.ops_.size();
+    out.ops_.push_back(op);
+  }
+  return out;
+}
+
+void Batch::append(Batch later) {
+  for (auto& op : later.ops_) {
+    if (auto* b = std::get_if<PutBlob>(&op)) blobs_[b->hash] = ops_.size();
+    ops_.push_back(std::move(op));
+  }
 }
 
 namespace {
@@ -412,7 +453,8 @@ std::expected<void, std::string> Store::commit(const Batch& batch) {
       return std::unexpected("store: " + dir_ + " has reached its largest size (" +
                              std::to_string(kMaxMapSize >> 30) +
                              " GiB); remove old jobs with `shoal job prune` and try again");
-    // No transaction is open here, so the map may grow.
+    // No transaction may be open in the process while the map grows.
+    std::unique_lock no_reads(grow_);
     if (int rc = mdb_env_set_mapsize(env_, map_size_ * 2); rc != 0)
       return std::unexpected(lmdb_error("grow", rc));
     map_size_ *= 2;
@@ -420,7 +462,7 @@ std::expected<void, std::string> Store::commit(const Batch& batch) {
 }
 
 std::expected<std::optional<jobs::Job>, std::string> Store::get_job(const std::string& id) {
-  Txn t(env_, false);
+  Txn t(env_, false, &grow_);
   if (t.status() != 0) return std::unexpected(lmdb_error("begin", t.status()));
   MDB_val k = val(id), v;
   int rc = mdb_get(t.get(), jobs_, &k, &v);
@@ -435,7 +477,7 @@ std::expected<std::optional<jobs::Job>, std::string> Store::get_job(const std::s
 
 std::expected<std::string, std::string> Store::resolve_id(const std::string& prefix) {
   if (prefix.empty()) return std::unexpected(std::string("an empty job id"));
-  Txn t(env_, false);
+  Txn t(env_, false, &grow_);
   if (t.status() != 0) return std::unexpected(lmdb_error("begin", t.status()));
   Cursor c(t.get(), jobs_);
   std::vector<std::string> matches;
@@ -474,7 +516,7 @@ constexpr size_t kPrefixMatchesRead = 256;
 }  // namespace
 
 std::expected<std::vector<jobs::Job>, std::string> Store::list_jobs(const ListQuery& q) {
-  Txn t(env_, false);
+  Txn t(env_, false, &grow_);
   if (t.status() != 0) return std::unexpected(lmdb_error("begin", t.status()));
   std::vector<jobs::Job> out;
   if (!q.id_prefix.empty()) {
@@ -524,7 +566,7 @@ std::expected<std::vector<jobs::Job>, std::string> Store::list_jobs(const ListQu
 }
 
 std::expected<std::vector<jobs::Job>, std::string> Store::unfinished_jobs() {
-  Txn t(env_, false);
+  Txn t(env_, false, &grow_);
   if (t.status() != 0) return std::unexpected(lmdb_error("begin", t.status()));
   std::vector<jobs::Job> out;
   Cursor c(t.get(), unfinished_);
@@ -542,7 +584,7 @@ std::expected<std::vector<jobs::Job>, std::string> Store::unfinished_jobs() {
 }
 
 std::expected<std::vector<std::string>, std::string> Store::finished_before(int64_t before_ns) {
-  Txn t(env_, false);
+  Txn t(env_, false, &grow_);
   if (t.status() != 0) return std::unexpected(lmdb_error("begin", t.status()));
   std::vector<std::string> out;
   Cursor c(t.get(), jobs_);
@@ -556,7 +598,7 @@ std::expected<std::vector<std::string>, std::string> Store::finished_before(int6
 }
 
 std::expected<bool, std::string> Store::has_blob(const std::string& hash) {
-  Txn t(env_, false);
+  Txn t(env_, false, &grow_);
   if (t.status() != 0) return std::unexpected(lmdb_error("begin", t.status()));
   MDB_val k = val(hash), v;
   int rc = mdb_get(t.get(), blobs_, &k, &v);
@@ -566,7 +608,7 @@ std::expected<bool, std::string> Store::has_blob(const std::string& hash) {
 }
 
 std::expected<std::optional<std::string>, std::string> Store::get_blob(const std::string& hash) {
-  Txn t(env_, false);
+  Txn t(env_, false, &grow_);
   if (t.status() != 0) return std::unexpected(lmdb_error("begin", t.status()));
   MDB_val k = val(hash), v;
   int rc = mdb_get(t.get(), blobs_, &k, &v);
@@ -577,7 +619,7 @@ std::expected<std::optional<std::string>, std::string> Store::get_blob(const std
 
 std::expected<std::vector<LogChunk>, std::string> Store::read_logs(const std::string& job_id,
                                                                    uint64_t after_seq) {
-  Txn t(env_, false);
+  Txn t(env_, false, &grow_);
   if (t.status() != 0) return std::unexpected(lmdb_error("begin", t.status()));
   std::vector<LogChunk> out;
   std::string prefix = job_id + '\0';
@@ -603,7 +645,7 @@ std::expected<std::vector<LogChunk>, std::string> Store::read_logs(const std::st
 std::expected<std::optional<std::string>, std::string> Store::get_output(const std::string& job_id,
                                                                          const std::string& name,
                                                                          const std::string& path) {
-  Txn t(env_, false);
+  Txn t(env_, false, &grow_);
   if (t.status() != 0) return std::unexpected(lmdb_error("begin", t.status()));
   std::string key = job_id + '\0' + name + '\0' + path;
   MDB_val k = val(key), v;

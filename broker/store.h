@@ -9,7 +9,11 @@
 // store and what to do), and leaves the store usable: once space is freed the
 // next commit succeeds. Every earlier commit stays readable meanwhile.
 //
-// Not thread-safe: one thread uses a Store.
+// Thread safety: one thread reads and commits, except that commit() may
+// run on one other thread (the broker's committer, committer.h) while the
+// first reads. LMDB lets readers and the one writer go on side by side;
+// what it does not allow, growing the map while a read transaction is open
+// in the process, waits here for the reads to end.
 #pragma once
 
 #include <cstdint>
@@ -17,6 +21,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <shared_mutex>
 #include <string>
 #include <variant>
 #include <vector>
@@ -55,6 +60,11 @@ class Batch {
   // `refused` (submissions whose clients were told they failed). Logs,
   // outputs and blobs are left out: they are what fills a disk.
   Batch job_records_except(const std::vector<std::string>& refused) const;
+  // This batch without anything of the jobs in `refused` (their records,
+  // logs, outputs and deletions); blobs stay.
+  Batch without_jobs(const std::vector<std::string>& refused) const;
+  // Adds the changes of `later` after this batch's own.
+  void append(Batch later);
 
  private:
   friend class Store;
@@ -143,6 +153,8 @@ class Store {
   unsigned jobs_ = 0, created_ = 0, unfinished_ = 0, logs_ = 0, outputs_ = 0, blobs_ = 0, meta_ = 0;
   uint64_t map_size_ = 0;
   std::string dir_;
+  // Read transactions hold it shared; growing the map holds it alone.
+  std::shared_mutex grow_;
 };
 
 }  // namespace shoal::broker

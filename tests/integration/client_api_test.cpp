@@ -22,18 +22,12 @@ using shoal::client::Client;
 using shoal::client::Options;
 using shoal::client::Stream;
 using shoal::client::Submission;
+using shoal::test::read_file;
 using shoal::test::run_process;
 using shoal::test::TempDir;
 using shoal::test::test_wasm;
 
 namespace {
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 std::string ticks(int n) {
   std::string s;

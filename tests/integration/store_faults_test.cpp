@@ -7,10 +7,14 @@
 
 #include <signal.h>
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <thread>
+
+#include "client/client.h"
 
 #include "tests/support/shoal_home.h"
 #include "tests/support/tmpfs.h"
@@ -18,6 +22,7 @@
 namespace fs = std::filesystem;
 using nlohmann::json;
 using shoal::test::Home;
+using shoal::test::read_file;
 using shoal::test::TempDir;
 using shoal::test::test_wasm;
 using shoal::test::trim;
@@ -100,6 +105,80 @@ BOOST_AUTO_TEST_CASE(a_full_disk_fails_new_submissions_clearly_and_keeps_earlier
   auto after = h.shoal({"wasm", "run", test_wasm("exit_code"), "9"});
   BOOST_TEST(after.status == 9, after.err);
   BOOST_TEST(after.out == "exiting with 9\n");
+}
+
+// The broker's loop goes on while a commit is under way, so a commit that
+// fails overlaps with jobs being submitted, started and ended: here four
+// clients submit at once while the disk fills up. Each submission is either
+// acknowledged, and then runs to its end and is stored, or refused, and
+// then nothing of it is stored (not even the start of a run that began
+// before its commit failed).
+BOOST_AUTO_TEST_CASE(submissions_from_many_clients_on_a_full_disk_are_stored_or_refused_whole,
+                     *boost::unit_test::precondition(shoal::test::can_mount_tmpfs)) {
+  shoal::test::Tmpfs disk("32m");
+  Home h(disk.path());
+  auto first = h.shoal({"wasm", "run", "--id-only", test_wasm("exit_code"), "3"});
+  BOOST_TEST_REQUIRE(first.status == 3, first.err);
+  // Room for a few submissions, then none.
+  std::ofstream(disk.path() + "/room") << std::string(3 << 20, 'r');
+  disk.fill("filler");
+  fs::remove(disk.path() + "/room");
+
+  shoal::client::Options o;
+  o.state_dir = disk.path();
+  o.shoal_binary = shoal::test::shoal_bin();
+  const std::string module = read_file(test_wasm("exit_code"));
+  std::mutex mu;
+  std::vector<std::string> accepted;
+  std::vector<std::string> other_errors;
+  std::atomic<int> refused{0};
+  std::vector<std::thread> clients;
+  for (int t = 0; t < 4; ++t) {
+    clients.emplace_back([&, t] {
+      auto c = shoal::client::Client::connect(o);
+      if (!c) {
+        std::lock_guard lock(mu);
+        other_errors.push_back(c.error());
+        return;
+      }
+      for (int i = 0; i < 12; ++i) {
+        shoal::client::Submission s;
+        s.spec = {{"module", "exit_code.wasm"},
+                  {"args", {std::to_string(t * 12 + i)}},
+                  {"env", {"BIG=" + std::string(100 << 10, char('a' + i))}}};
+        s.module = module;
+        auto id = c->submit(s);
+        std::lock_guard lock(mu);
+        if (id)
+          accepted.push_back(*id);
+        else if (has(id.error(), "the job could not be stored: store: no space left"))
+          ++refused;
+        else
+          other_errors.push_back(id.error());
+      }
+    });
+  }
+  for (auto& c : clients) c.join();
+  BOOST_TEST(other_errors.empty(), (other_errors.empty() ? "" : other_errors.front()));
+  BOOST_TEST_MESSAGE("accepted " << accepted.size() << ", refused " << refused.load());
+  BOOST_TEST(refused.load() > 0);
+  BOOST_TEST(!accepted.empty());
+
+  fs::remove(disk.path() + "/filler");
+  auto c = shoal::client::Client::connect(o);
+  BOOST_TEST_REQUIRE(c.has_value());
+  for (const auto& id : accepted) {
+    auto end = c->wait(id);
+    BOOST_TEST_REQUIRE(end.has_value(), (end ? "" : end.error()));
+    BOOST_TEST((*end)["state"] == "Completed", end->dump());
+  }
+  // The store holds the first job and the acknowledged ones, all ended.
+  shoal::client::ListQuery all;
+  all.limit = 0;
+  auto jobs = c->list(all);
+  BOOST_TEST_REQUIRE(jobs.has_value());
+  BOOST_TEST(jobs->size() == accepted.size() + 1);
+  for (const auto& j : *jobs) BOOST_TEST(j["state"] == "Completed", j.dump());
 }
 
 BOOST_AUTO_TEST_CASE(garbage_in_the_data_file_is_reported) {

@@ -17,6 +17,7 @@
 
 namespace fs = std::filesystem;
 using shoal::test::ProcessResult;
+using shoal::test::read_file;
 using shoal::test::required_env;
 using shoal::test::run_process;
 using shoal::test::TempDir;
@@ -94,13 +95,6 @@ void expect_same(const Runs& r, int status = 0) {
   BOOST_TEST(r.wasm.status == status, r.wasm.err);
   BOOST_TEST(same(r.native.out, r.wasm.out));
   BOOST_TEST(same(r.native.err, r.wasm.err));
-}
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
 }
 
 // A deterministic stream of numbers (a 64-bit LCG; the high bits are used).

@@ -10,6 +10,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <stdexcept>
 
 extern char** environ;
@@ -89,6 +91,11 @@ std::string required_env(const char* name) {
 
 std::string test_wasm(const std::string& name) {
   return required_env("SHOAL_TEST_WASM_DIR") + "/" + name + ".wasm";
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
 TempDir::TempDir() {

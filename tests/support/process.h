@@ -23,6 +23,9 @@ std::string required_env(const char* name);
 // $SHOAL_TEST_WASM_DIR/name.wasm
 std::string test_wasm(const std::string& name);
 
+// The whole file's bytes; empty when it cannot be read.
+std::string read_file(const std::string& path);
+
 // A fresh directory under the system's temporary directory, removed by the
 // destructor.
 class TempDir {

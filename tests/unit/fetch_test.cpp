@@ -24,16 +24,12 @@ using shoal::broker::fetch_url;
 using shoal::broker::FetchError;
 using shoal::broker::FetchOptions;
 using shoal::broker::redact_url;
+using shoal::test::read_file;
 using shoal::test::TempDir;
 
 namespace {
 
 using TestServer = shoal::test::HttpServer;
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
 
 std::vector<std::string> names_in(const std::string& dir) {
   std::vector<std::string> names;

@@ -421,6 +421,60 @@ BOOST_AUTO_TEST_CASE(a_failed_batch_keeps_the_job_records_to_try_again_but_not_t
   BOOST_TEST(!*s->has_blob("module"));
 }
 
+BOOST_AUTO_TEST_CASE(a_later_batch_loses_the_refused_jobs_and_follows_the_retried_records) {
+  test::TempDir d;
+  auto s = open_store(d.path());
+  jobs::Job kept = make_job(1), refused = make_job(2);
+  Batch failed;
+  failed.put_job(kept);
+  failed.put_job(refused);
+  // Meanwhile, the next batch: both jobs ran and ended, and a module came.
+  kept.state = refused.state = jobs::JobState::completed;
+  Batch later;
+  later.put_job(kept);
+  later.put_job(refused);
+  later.append_log(kept.id, 1, Stream::stdout_, "kept\n");
+  later.append_log(refused.id, 1, Stream::stdout_, "refused\n");
+  later.put_output(refused.id, "outputs", "a.txt", "x");
+  later.put_blob("module", "bytes");
+  Batch again = failed.job_records_except({refused.id});
+  again.append(later.without_jobs({refused.id}));
+  BOOST_TEST(again.size() == 4u);  // kept twice, its log, the blob
+  BOOST_TEST_REQUIRE(again.blob("module") != nullptr);
+  BOOST_TEST(*again.blob("module") == "bytes");
+  BOOST_TEST_REQUIRE(s->commit(again).has_value());
+  auto k = s->get_job(kept.id);
+  BOOST_TEST_REQUIRE((k && *k));
+  BOOST_TEST(((**k).state == jobs::JobState::completed));  // the later record wins
+  BOOST_TEST(!s->get_job(refused.id)->has_value());
+  BOOST_TEST(s->read_logs(kept.id)->size() == 1u);
+  BOOST_TEST(s->read_logs(refused.id)->empty());
+  BOOST_TEST(!s->get_output(refused.id, "outputs", "a.txt")->has_value());
+  BOOST_TEST(*s->has_blob("module"));
+}
+
+// LMDB reports a write cut short by the full disk as EIO.
+BOOST_AUTO_TEST_CASE(a_write_cut_short_by_a_full_disk_is_named_as_no_space,
+                     *boost::unit_test::precondition(test::can_mount_tmpfs)) {
+  test::Tmpfs disk("8m");
+  const std::string dir = disk.path() + "/store";
+  auto s = open_store(dir);
+  // Room that ends inside one of its writes (LMDB writes up to 256 KiB at once).
+  std::ofstream(disk.path() + "/room") << std::string(100 << 10, 'r');
+  disk.fill("filler");
+  std::filesystem::remove(disk.path() + "/room");
+  Batch b;
+  b.put_blob("big", std::string(2 << 20, 'b'));
+  auto r = s->commit(b);
+  BOOST_TEST_REQUIRE(!r.has_value());
+  BOOST_TEST(
+      r.error() == "store: no space left on the disk of " + dir +
+                       " (No space left on device); nothing was written; free some space there, "
+                       "or remove old jobs with `shoal job prune`, and try again",
+      r.error());
+  BOOST_TEST(!*s->has_blob("big"));
+}
+
 // The index of unfinished jobs, which recovery reads instead of every job.
 namespace {
 

@@ -22,6 +22,7 @@ using shoal::broker::CachedUrl;
 using shoal::broker::FetchError;
 using shoal::broker::FetchOptions;
 using shoal::broker::UrlCache;
+using shoal::test::read_file;
 using shoal::test::TempDir;
 
 namespace {
@@ -59,11 +60,6 @@ struct Resource {
     });
   }
 };
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
 
 // The cache's one entry file (the tests use one URL per cache).
 fs::path only_entry(const fs::path& dir) {
