@@ -41,7 +41,7 @@ std::string dump(const nlohmann::json& body) {
 }
 
 uint64_t size_of(const Outgoing& o) {
-  uint64_t size = dump(o.body).size();
+  uint64_t size = o.text.empty() ? dump(o.body).size() : o.text.size();
   for (const auto& f : o.frames) size += f.size();
   return size;
 }
@@ -255,7 +255,20 @@ void Broker::on_worker_done(WorkerState& w, const std::string& body) {
   if (remote) unpack_outputs(*done, scratch, job);
   const bool own_files = !job.spec.stdin_hash.empty() || !job.spec.import_modules.empty() ||
                          !job.spec.inline_inputs.empty();
-  const bool untouched = collect_outputs(job, scratch) && !own_files;
+  // A local run whose guest changed nothing below its mounts left the
+  // default output directory empty, as prepared: nothing to collect.
+  const bool only_default_output =
+      job.spec.outputs.empty() ||
+      (job.spec.outputs.size() == 1 && job.spec.outputs[0].name == "outputs" &&
+       job.spec.outputs[0].path == "/outputs");
+  bool untouched;
+  if (!remote && !done->wrote_files && only_default_output) {
+    job.output_files.clear();
+    job.outputs_message.clear();
+    untouched = !own_files;
+  } else {
+    untouched = collect_outputs(job, scratch) && !own_files;
+  }
   if (stop_requested_.erase(job_id)) {
     finish_execution(job, jobs::JobState::stopped, done->exit_code, "stopped on request");
   } else if (done->completed) {
@@ -463,16 +476,27 @@ void Broker::dispatch() {
   }
 }
 
+std::string Outgoing::about() const {
+  if (kind != protocol::kEnd && kind != protocol::kState) return "";
+  if (!job_id.empty()) return job_id;
+  return body.contains("id") && body["id"].is_string() ? body["id"].get<std::string>() : "";
+}
+
 void Broker::notify(const jobs::Job& job) {
   auto range = followers_.equal_range(job.id);
+  std::string text;  // written once for all its followers
   for (auto f = range.first; f != range.second;) {
-    if (jobs::is_terminal(job.state)) {
-      reply(f->second.identity, protocol::kEnd, jobs::to_json(job));
-      f = followers_.erase(f);
-      continue;
+    const bool end = jobs::is_terminal(job.state);
+    if (end || f->second.states) {
+      if (text.empty()) text = jobs::to_json_text(job);
+      Outgoing o;
+      o.identity = f->second.identity;
+      o.kind = end ? protocol::kEnd : protocol::kState;
+      o.job_id = job.id;
+      o.text = text;
+      outgoing_.push_back(std::move(o));
     }
-    if (f->second.states) reply(f->second.identity, protocol::kState, jobs::to_json(job));
-    ++f;
+    f = end ? followers_.erase(f) : std::next(f);
   }
 }
 
@@ -512,8 +536,8 @@ void Broker::finish_commit(Committer::Result r) {
     // A refused job may have started, or ended, since: nothing more is
     // said or stored of it (a run of it is ignored when it ends).
     auto about_refused = [&](const Outgoing& o) {
-      return (o.kind == protocol::kEnd || o.kind == protocol::kState) && o.body.contains("id") &&
-             std::find(refused.begin(), refused.end(), o.body["id"]) != refused.end();
+      const std::string id = o.about();
+      return !id.empty() && std::find(refused.begin(), refused.end(), id) != refused.end();
     };
     std::erase_if(out, about_refused);
     std::erase_if(outgoing_, about_refused);
@@ -563,6 +587,7 @@ void Broker::post(Outgoing o) {
     return;
   }
   if (o.kind == protocol::kEnd && backlog.logs_dropped) {
+    if (!o.text.empty()) o.body = nlohmann::json::parse(std::exchange(o.text, {}));
     o.body["logs_dropped"] = backlog.logs_dropped;
     backlog.logs_dropped = 0;
   }
@@ -584,8 +609,8 @@ Broker::Delivery Broker::deliver(const Outgoing& o) {
   }
   clients_.send(zmq::buffer(std::string_view(protocol::kVersion)), zmq::send_flags::sndmore);
   clients_.send(zmq::buffer(o.kind), zmq::send_flags::sndmore);
-  std::string body = dump(o.body);
-  clients_.send(zmq::buffer(body),
+  const std::string body = o.text.empty() ? dump(o.body) : std::string();
+  clients_.send(zmq::buffer(o.text.empty() ? body : o.text),
                 o.frames.empty() ? zmq::send_flags::none : zmq::send_flags::sndmore);
   for (size_t i = 0; i < o.frames.size(); ++i)
     clients_.send(zmq::buffer(o.frames[i]),

@@ -72,6 +72,12 @@ struct Outgoing {
   std::string kind;
   nlohmann::json body;
   std::vector<std::string> frames;
+  // A job's `state` or `end`: the job's id, and its JSON already written
+  // (jobs::to_json_text), sent instead of `body`.
+  std::string job_id;
+  std::string text;
+  // The job a `state` or `end` message is about, or "".
+  std::string about() const;
 };
 
 // Replies a client has not taken yet, beyond what its ZeroMQ queue holds.
@@ -121,7 +127,7 @@ class Broker {
 
   // client_commands.cpp
   void on_client_message(std::vector<zmq::message_t>& parts);
-  void reply(const std::string& identity, std::string_view kind, const nlohmann::json& body,
+  void reply(const std::string& identity, std::string_view kind, nlohmann::json body,
              std::vector<std::string> frames = {});
   void reply_error(const std::string& identity, const std::string& message);
   std::optional<jobs::Job> find_job(const std::string& identity, const nlohmann::json& body);

@@ -16,9 +16,14 @@ using nlohmann::json;
 
 }  // namespace
 
-void Broker::reply(const std::string& identity, std::string_view kind, const json& body,
+void Broker::reply(const std::string& identity, std::string_view kind, json body,
                    std::vector<std::string> frames) {
-  outgoing_.push_back({identity, std::string(kind), body, std::move(frames)});
+  Outgoing o;
+  o.identity = identity;
+  o.kind = kind;
+  o.body = std::move(body);
+  o.frames = std::move(frames);
+  outgoing_.push_back(std::move(o));
 }
 
 void Broker::reply_error(const std::string& identity, const std::string& message) {

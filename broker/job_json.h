@@ -14,6 +14,10 @@ namespace shoal::jobs {
 nlohmann::json to_json(const Job& job);
 nlohmann::json to_json(const JobSpec& spec);
 
+// to_json(job).dump() with invalid UTF-8 replaced by U+FFFD, byte for
+// byte, written without building the JSON tree (job_json_text.cpp).
+std::string to_json_text(const Job& job);
+
 // Reads a submission's spec; fails with a message naming the field at fault.
 // Unknown fields are refused, so a typo is not silently ignored.
 std::expected<JobSpec, std::string> spec_from_json(const nlohmann::json& j);

@@ -139,10 +139,14 @@ struct Done {
   // Remote runs: the output files, paths relative to "out/" ("outputs/a.txt").
   std::vector<FileEntry> outputs;
   std::string outputs_message;  // what the caps left out
+  // Whether the guest may have changed its output directories
+  // (wasi::Environment::wrote); when not, a local run's are as the broker
+  // made them and are not looked at.
+  bool wrote_files = true;
   template <class A>
   void serialize(A& ar) {
     ar(exec_id, completed, exit_code, message, stdout_bytes, stderr_bytes, stdout_dropped,
-       stderr_dropped, outputs, outputs_message);
+       stderr_dropped, outputs, outputs_message, wrote_files);
   }
 };
 

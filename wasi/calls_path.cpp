@@ -25,13 +25,15 @@ namespace shoal::wasi::calls {
 namespace {
 
 // The directory entry behind fd, with `needed` rights; rofs when the call
-// would write (`writes`) below a read-only mount.
+// would write (`writes`) below a read-only mount. A call that may write
+// below a writable one is noted (Environment::wrote).
 Result<FdEntry*> directory(Environment& env, uint64_t fd, abi::Rights needed, bool writes) {
   auto e = env.fds().get(u32(fd));
   if (!e) return e;
   if ((*e)->filetype != abi::Filetype::directory) return std::unexpected(Errno::notdir);
   if (writes && (*e)->read_only) return std::unexpected(Errno::rofs);
   if (((*e)->rights_base & needed) != needed) return std::unexpected(Errno::notcapable);
+  if (writes) env.note_write();
   return e;
 }
 

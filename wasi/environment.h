@@ -63,6 +63,13 @@ class Environment {
   void request_exit(uint32_t code) { exit_code_ = code; }
   std::optional<uint32_t> exit_code() const { return exit_code_; }
 
+  // Whether the guest asked to change anything below a writable mount
+  // (create, open for writing, link, rename, remove, set times), whether or
+  // not it succeeded: until then every writable mount is as the host made
+  // it, and whoever collects the outputs need not look.
+  bool wrote() const { return wrote_; }
+  void note_write() { wrote_ = true; }
+
  private:
   explicit Environment(uint32_t max_fds) : fds_(max_fds) {}
 
@@ -70,6 +77,7 @@ class Environment {
   std::vector<std::string> env_;
   FdTable fds_;
   std::optional<uint32_t> exit_code_;
+  bool wrote_ = false;
   std::vector<StagedDir> staged_;
 };
 

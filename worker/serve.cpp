@@ -128,6 +128,7 @@ void run_job(zmq::socket_t& pipe, wire::Run run, const std::string& module_bytes
     std::span<const uint8_t> module(reinterpret_cast<const uint8_t*>(module_bytes.data()),
                                     module_bytes.size());
     auto result = run_wasi_command(module, **env, options);
+    done.wrote_files = (*env)->wrote();
     if (result) {
       done.completed = true;
       done.exit_code = static_cast<int32_t>(*result);

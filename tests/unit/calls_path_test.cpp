@@ -5,6 +5,8 @@
 
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <vector>
 
 #include "tests/support/wasi_fixture.h"
 #include "wasi/abi.h"
@@ -127,6 +129,61 @@ BOOST_AUTO_TEST_CASE(a_read_only_mount_refuses_every_write_with_erofs) {
                                                                                     : Errno::io));
   BOOST_TEST_REQUIRE(ok(f.open("a", 0, right::fd_read, fd)));
   BOOST_TEST(fs::exists(f.dir.path() + "/a"));
+}
+
+// What reads leaves the environment's `wrote` unset, so that outputs need
+// not be looked at; each call that may change the mount sets it.
+BOOST_AUTO_TEST_CASE(reads_leave_a_mount_unwritten_and_each_change_is_noted) {
+  {
+    WasiFixture f;
+    std::ofstream(f.dir.path() + "/a") << "a";
+    uint32_t fd, len = f.put(100, "a");
+    BOOST_TEST_REQUIRE(ok(f.open("a", 0, right::fd_read, fd)));
+    BOOST_TEST(ok(f.call("path_filestat_get", {3, 0, 100, len, 200})));
+    BOOST_TEST(name(f.open("missing", 0, right::fd_read, fd)) == "NOENT");
+    BOOST_TEST(!f.env->wrote());
+  }
+  {
+    WasiFixture ro(/*read_only=*/true);
+    uint32_t fd;
+    BOOST_TEST(name(ro.open("new", wa::oflag::creat, right::fd_write, fd)) == "ROFS");
+    BOOST_TEST(!ro.env->wrote());  // refused before it touched anything
+  }
+  uint32_t fd;
+  auto creates = [&](WasiFixture& f) { return ok(f.open("new", wa::oflag::creat, 0, fd)); };
+  auto opens_for_writing = [&](WasiFixture& f) { return ok(f.open("a", 0, right::fd_write, fd)); };
+  auto makes_a_directory = [](WasiFixture& f) {
+    uint32_t len = f.put(100, "sub");
+    return ok(f.call("path_create_directory", {3, 100, len}));
+  };
+  auto links = [](WasiFixture& f) {
+    uint32_t a = f.put(100, "a"), b = f.put(200, "b");
+    return ok(f.call("path_link", {3, 0, 100, a, 3, 200, b}));
+  };
+  auto symlinks = [](WasiFixture& f) {
+    uint32_t t = f.put(100, "a"), l = f.put(200, "l");
+    return ok(f.call("path_symlink", {100, t, 3, 200, l}));
+  };
+  auto renames = [](WasiFixture& f) {
+    uint32_t a = f.put(100, "a"), b = f.put(200, "b");
+    return ok(f.call("path_rename", {3, 100, a, 3, 200, b}));
+  };
+  auto removes = [](WasiFixture& f) {
+    uint32_t a = f.put(100, "a");
+    return ok(f.call("path_unlink_file", {3, 100, a}));
+  };
+  auto fails_to_remove = [](WasiFixture& f) {
+    uint32_t m = f.put(100, "missing");
+    return name(f.call("path_unlink_file", {3, 100, m})) == "NOENT";
+  };
+  for (auto change : std::vector<std::function<bool(WasiFixture&)>>{
+           creates, opens_for_writing, makes_a_directory, links, symlinks, renames, removes,
+           fails_to_remove}) {
+    WasiFixture f;
+    std::ofstream(f.dir.path() + "/a") << "a";
+    BOOST_TEST(change(f));
+    BOOST_TEST(f.env->wrote());
+  }
 }
 
 BOOST_AUTO_TEST_CASE(truncation_needs_its_right) {
