@@ -24,6 +24,7 @@
 #include "broker/worker_protocol.h"
 #include "wasi/environment.h"
 #include "worker/engine.h"
+#include "worker/log_queue.h"
 #include "worker/module_memo.h"
 #include "worker/remote_files.h"
 #include "worker/remote_link.h"
@@ -38,31 +39,25 @@ using Clock = std::chrono::steady_clock;
 // 128 MiB of them (--module-memory).
 constexpr size_t kMemoModules = 32;
 constexpr uint64_t kMemoBytes = uint64_t{128} << 20;
+// How often a running job's output is sent, at most (log_queue.h).
+constexpr int kLogEveryMs = 20;
 
 void send(zmq::socket_t& s, std::string_view type, const std::string& body = {}) {
   s.send(zmq::buffer(type), zmq::send_flags::sndmore);
   s.send(zmq::buffer(body), zmq::send_flags::none);
 }
 
-// Forwards what the guest writes, chunk by chunk, to the main thread, up to
-// a cap; what exceeds the cap is counted and dropped.
+// Hands what the guest writes to the log queue, up to a cap; what exceeds
+// the cap is counted and dropped.
 class ForwardSink final : public wasi::OutputSink {
  public:
-  static constexpr size_t kMaxChunk = 64 * 1024;
-  ForwardSink(zmq::socket_t& pipe, const std::string& exec_id, uint8_t stream, uint64_t cap)
-      : pipe_(pipe), exec_id_(exec_id), stream_(stream), cap_(cap) {}
+  ForwardSink(LogQueue& logs, const std::string& exec_id, uint8_t stream, uint64_t cap)
+      : logs_(logs), exec_id_(exec_id), stream_(stream), cap_(cap) {}
   wasi::Errno write(std::span<const uint8_t> data) override {
     uint64_t room = cap_ > written_ ? cap_ - written_ : 0;
     size_t keep = static_cast<size_t>(std::min<uint64_t>(room, data.size()));
     dropped_ += data.size() - keep;
-    // At most kMaxChunk bytes per message: the broker's per-client queues
-    // count messages, so their size bounds what a slow client can cost.
-    for (size_t at = 0; at < keep; at += kMaxChunk) {
-      size_t n = std::min(kMaxChunk, keep - at);
-      wire::Log log{exec_id_, stream_,
-                    std::string(reinterpret_cast<const char*>(data.data()) + at, n)};
-      send(pipe_, wire::kLog, wire::encode(log));
-    }
+    if (keep) logs_.append(exec_id_, stream_, data.first(keep));
     written_ += keep;
     return wasi::Errno::success;
   }
@@ -70,16 +65,16 @@ class ForwardSink final : public wasi::OutputSink {
   uint64_t dropped() const { return dropped_; }
 
  private:
-  zmq::socket_t& pipe_;
+  LogQueue& logs_;
   const std::string& exec_id_;
   uint8_t stream_;
   uint64_t cap_;
   uint64_t written_ = 0, dropped_ = 0;
 };
 
-// Runs one job (its module's bytes: `module`) on the calling thread;
-// everything it says goes to `pipe`.
-void run_job(zmq::socket_t& pipe, wire::Run run, const std::string& module_bytes,
+// Runs one job (its module's bytes: `module`) on the calling thread; what
+// it writes goes to `logs`, and its end to `pipe`.
+void run_job(zmq::socket_t& pipe, LogQueue& logs, wire::Run run, const std::string& module_bytes,
              RunControl* control) {
   wire::Done done;
   done.exec_id = run.exec_id;
@@ -94,8 +89,8 @@ void run_job(zmq::socket_t& pipe, wire::Run run, const std::string& module_bytes
       return;
     }
   }
-  ForwardSink out(pipe, run.exec_id, 1, run.stdout_cap ? run.stdout_cap : UINT64_MAX);
-  ForwardSink err(pipe, run.exec_id, 2, run.stderr_cap ? run.stderr_cap : UINT64_MAX);
+  ForwardSink out(logs, run.exec_id, 1, run.stdout_cap ? run.stdout_cap : UINT64_MAX);
+  ForwardSink err(logs, run.exec_id, 2, run.stderr_cap ? run.stderr_cap : UINT64_MAX);
 
   wasi::Config config;
   config.args = run.args;
@@ -169,7 +164,8 @@ void run_job(zmq::socket_t& pipe, wire::Run run, const std::string& module_bytes
 class JobThread {
  public:
   JobThread(zmq::context_t& ctx, const std::string& endpoint)
-      : thread_([this, &ctx, endpoint] { loop(ctx, endpoint); }) {}
+      : logs_([this] { send(*pipe_, kFlush); }),
+        thread_([this, &ctx, endpoint] { loop(ctx, endpoint); }) {}
   ~JobThread() {
     {
       std::lock_guard lock(mu_);
@@ -187,12 +183,17 @@ class JobThread {
     }
     cv_.notify_all();
   }
+  // What the running job wrote, for the main thread to send.
+  LogQueue& logs() { return logs_; }
+  // Asks the main thread to take the logs now (the queue is full).
+  static constexpr char kFlush[] = "flush";
 
  private:
   void loop(zmq::context_t& ctx, const std::string& endpoint) {
     zmq::socket_t pipe(ctx, zmq::socket_type::pair);
     pipe.set(zmq::sockopt::linger, 0);
     pipe.connect(endpoint);
+    pipe_ = &pipe;
     for (;;) {
       std::optional<wire::Run> run;
       std::shared_ptr<const std::string> module;
@@ -222,7 +223,7 @@ class JobThread {
         module = std::move(next_module_);
         control = control_;
       }
-      run_job(pipe, std::move(*run), *module, control);
+      run_job(pipe, logs_, std::move(*run), *module, control);
       idle_pending_ = ran_since_release_ = true;
     }
   }
@@ -235,6 +236,8 @@ class JobThread {
   RunControl* control_ = nullptr;
   bool idle_pending_ = false;       // this thread only
   bool ran_since_release_ = false;  // this thread only
+  zmq::socket_t* pipe_ = nullptr;   // this thread's, for kFlush
+  LogQueue logs_;
   std::thread thread_;
 };
 
@@ -344,11 +347,17 @@ int serve_command(int argc, char** argv) {
   JobThread job(ctx, pipe_endpoint);
   std::string running_exec;
 
+  auto send_logs = [&] {
+    for (const auto& log : job.logs().take()) to_broker(wire::kLog, wire::encode(log));
+  };
   for (;;) {
     zmq::pollitem_t items[] = {{broker.handle(), 0, ZMQ_POLLIN, 0},
                                {pipe.handle(), 0, ZMQ_POLLIN, 0}};
     auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(next_beat - Clock::now());
+    // While a job runs, what it writes leaves every kLogEveryMs at most.
+    if (!running_exec.empty()) wait = std::min(wait, std::chrono::milliseconds(kLogEveryMs));
     zmq::poll(items, 2, std::max(wait, std::chrono::milliseconds(0)));
+    if (!running_exec.empty()) send_logs();
 
     if (items[0].revents & ZMQ_POLLIN) {
       std::vector<zmq::message_t> parts;
@@ -400,7 +409,9 @@ int serve_command(int argc, char** argv) {
       (void)zmq::recv_multipart(pipe, std::back_inserter(parts));
       if (parts.size() == 2) {
         std::string type = parts[0].to_string();
-        to_broker(type, parts[1].to_string());
+        // The job's output goes before its end (and a full queue at once).
+        send_logs();
+        if (type != JobThread::kFlush) to_broker(type, parts[1].to_string());
         if (type == wire::kDone) {
           control.reset();
           running_exec.clear();

@@ -181,24 +181,29 @@ def test_logs_with_more_chunks_than_the_client_queue_arrive_whole_and_end():
     # Regression: `logs` queued every stored chunk at once, and the ZeroMQ
     # queue (then 10,000 messages) dropped the rest, the `end` included: a
     # reader of a job with many small writes lost bytes and waited forever.
+    # A worker gathers consecutive writes to one stream into one chunk, so
+    # the job alternates stdout and stderr: every write is a chunk.
     with Session("shoal-clients-") as s:
-        data = (b"abcdefghij" * 102 + b"\n") * 20000  # ~20 MB in ~1 KiB writes
-        kind, body, _ = s.call("submit", {"module": "stdin_echo.wasm"},
-                               harness.wasm("stdin_echo"), data)
+        pairs = 8000
+        kind, body, _ = s.call("submit", {"module": "interleave.wasm", "args": [str(pairs)]},
+                               harness.wasm("interleave"))
         job = body["id"]
         check(s.wait_state(job, ["Completed", "Failed"])["state"] == "Completed", "job")
         s.client.send("logs", {"id": job})
-        got, chunks = [], 0
+        got, chunks = {"stdout": [], "stderr": []}, 0
         while True:
             kind, body, frames = s.client.recv(timeout=60)
             if kind != "log":
                 check(kind == "end", f"{kind} {body}")
                 break
-            got.append(frames[0])
+            got[body["stream"]].append(frames[0])
             chunks += 1
             if chunks % 500 == 0:
                 time.sleep(0.01)  # a reader a little slower than the broker
-        check(b"".join(got) == data.upper(), f"{len(b''.join(got))} of {len(data)} bytes")
+        for stream, tag in (("stdout", "out"), ("stderr", "err")):
+            want = "".join(f"{tag} {i}\n" for i in range(pairs)).encode()
+            have = b"".join(got[stream])
+            check(have == want, f"{stream}: {len(have)} of {len(want)} bytes")
         check("logs_dropped" not in body, f"dropped {body.get('logs_dropped')}")
         check(chunks > 10000, f"only {chunks} chunks: the test needs more than the old queue")
 
