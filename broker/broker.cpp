@@ -103,6 +103,17 @@ const std::string* Broker::pending_blob(const std::string& hash) const {
   return nullptr;
 }
 
+bool Broker::blob_known(const std::string& hash) {
+  if (batch_.blob(hash)) return true;
+  if (const Batch* committing = committer_->batch())
+    if (const std::string* b = committing->blob(hash)) {
+      batch_.put_blob(hash, *b);
+      return true;
+    }
+  auto stored = store_->has_blob(hash);
+  return stored && *stored;
+}
+
 std::expected<std::optional<std::string>, std::string> Broker::get_blob(const std::string& hash) {
   if (const std::string* pending = pending_blob(hash)) return *pending;
   return store_->get_blob(hash);

@@ -151,6 +151,10 @@ class Broker {
   std::expected<std::optional<std::string>, std::string> get_blob(const std::string& hash);
   // The bytes of a blob in the batch or the commit under way, or null.
   const std::string* pending_blob(const std::string& hash) const;
+  // Whether a job of the batch may refer to the blob: the store or the
+  // batch has it. One that only the commit under way holds is copied into
+  // the batch, which must not depend on that commit succeeding.
+  bool blob_known(const std::string& hash);
   // Scratch directories (scratch.cpp): the directory an execution of `exec_id`
   // on `w` uses; made ready (out/outputs exists, nothing else) before a run;
   // emptied (or removed) after one; all removed at start. `untouched`:

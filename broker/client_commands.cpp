@@ -130,8 +130,7 @@ void Broker::cmd_submit(const std::string& identity, const json& body,
     named = body["module_sha256"].get<std::string>();
   const bool by_hash = (parts.size() < 5 || parts[4].size() == 0) && !named.empty();
   if (by_hash) {
-    auto known = pending_blob(named) ? true : store_->has_blob(named);
-    if (!known || !*known) {
+    if (!blob_known(named)) {
       reply_error(identity, "invalid job: no module with module_sha256 " + named +
                                 " is stored; send the module's bytes (the frame after the "
                                 "JSON body)");
@@ -174,9 +173,7 @@ void Broker::cmd_submit(const std::string& identity, const json& body,
   auto keep = [&](const zmq::message_t& frame, bool recurs) {
     const std::string_view bytes(static_cast<const char*>(frame.data()), frame.size());
     std::string hash = recurs ? recent_modules_.sha256_of(bytes) : sha256_hex(bytes);
-    if (pending_blob(hash)) return hash;
-    auto known = store_->has_blob(hash);
-    if (!known || !*known) batch_.put_blob(hash, std::string(bytes));
+    if (!blob_known(hash)) batch_.put_blob(hash, std::string(bytes));
     return hash;
   };
   spec->module_hash = by_hash ? named : keep(parts[4], true);

@@ -15,6 +15,7 @@
 
 #include "client/client.h"
 #include "tests/support/process.h"
+#include "tests/support/wasm_bytes.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -22,6 +23,7 @@ using shoal::client::Client;
 using shoal::client::Options;
 using shoal::client::Stream;
 using shoal::client::Submission;
+using shoal::test::padded;
 using shoal::test::read_file;
 using shoal::test::run_process;
 using shoal::test::TempDir;
@@ -68,21 +70,6 @@ Submission job(const std::string& wasm, std::vector<std::string> args) {
   s.spec = {{"module", wasm + ".wasm"}, {"args", args}, {"labels", {{"test", "client_api"}}}};
   s.module = read_file(test_wasm(wasm));
   return s;
-}
-
-// `module` with a custom section of `payload` zero bytes appended: larger,
-// and otherwise the same module.
-std::string padded(std::string module, size_t payload) {
-  const std::string name = "pad";
-  module.push_back('\0');
-  for (size_t v = 1 + name.size() + payload;; v >>= 7) {  // the section's size, LEB128
-    module.push_back(static_cast<char>((v & 0x7f) | (v >= 0x80 ? 0x80 : 0)));
-    if (v < 0x80) break;
-  }
-  module.push_back(static_cast<char>(name.size()));
-  module += name;
-  module.append(payload, '\0');
-  return module;
 }
 
 // Submits `s` and waits: it must complete with `exit_code`.

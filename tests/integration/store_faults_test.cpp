@@ -18,6 +18,7 @@
 
 #include "tests/support/shoal_home.h"
 #include "tests/support/tmpfs.h"
+#include "tests/support/wasm_bytes.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -127,7 +128,9 @@ BOOST_AUTO_TEST_CASE(submissions_from_many_clients_on_a_full_disk_are_stored_or_
   shoal::client::Options o;
   o.state_dir = disk.path();
   o.shoal_binary = shoal::test::shoal_bin();
-  const std::string module = read_file(test_wasm("exit_code"));
+  // A module the store does not hold yet: a submission that carries it
+  // may be refused while others that name it wait for the next commit.
+  const std::string module = shoal::test::padded(read_file(test_wasm("exit_code")), 256 << 10);
   std::mutex mu;
   std::vector<std::string> accepted;
   std::vector<std::string> other_errors;
@@ -179,6 +182,70 @@ BOOST_AUTO_TEST_CASE(submissions_from_many_clients_on_a_full_disk_are_stored_or_
   BOOST_TEST_REQUIRE(jobs.has_value());
   BOOST_TEST(jobs->size() == accepted.size() + 1);
   for (const auto& j : *jobs) BOOST_TEST(j["state"] == "Completed", j.dump());
+}
+
+// A module that does not fit on the disk: every submission that needs it
+// is refused, also one that arrived while the commit storing the module
+// for an earlier one was under way (that commit fails; nothing may refer
+// to what it would have stored).
+BOOST_AUTO_TEST_CASE(a_module_that_does_not_fit_is_refused_with_every_job_that_needs_it,
+                     *boost::unit_test::precondition(shoal::test::can_mount_tmpfs)) {
+  shoal::test::Tmpfs disk("32m");
+  Home h(disk.path());
+  auto first = h.shoal({"wasm", "run", "--id-only", test_wasm("exit_code"), "3"});
+  BOOST_TEST_REQUIRE(first.status == 3, first.err);
+  // Room for job records, not for the module.
+  std::ofstream(disk.path() + "/room") << std::string(1 << 20, 'r');
+  disk.fill("filler");
+  fs::remove(disk.path() + "/room");
+
+  shoal::client::Options o;
+  o.state_dir = disk.path();
+  o.shoal_binary = shoal::test::shoal_bin();
+  const std::string module = shoal::test::padded(read_file(test_wasm("exit_code")), 4 << 20);
+  std::mutex mu;
+  std::vector<std::string> accepted, other_errors;
+  std::vector<std::thread> clients;
+  for (int t = 0; t < 4; ++t) {
+    clients.emplace_back([&, t] {
+      auto c = shoal::client::Client::connect(o);
+      for (int i = 0; c && i < 25; ++i) {
+        shoal::client::Submission s;
+        s.spec = {{"module", "exit_code.wasm"}, {"args", {std::to_string(t * 25 + i)}}};
+        s.module = module;
+        auto id = c->submit(s);
+        std::lock_guard lock(mu);
+        if (id)
+          accepted.push_back(*id);
+        else if (!has(id.error(), "the job could not be stored: store: no space left"))
+          other_errors.push_back(id.error());
+      }
+      if (!c) {
+        std::lock_guard lock(mu);
+        other_errors.push_back(c.error());
+      }
+    });
+  }
+  for (auto& c : clients) c.join();
+  BOOST_TEST(other_errors.empty(), (other_errors.empty() ? "" : other_errors.front()));
+  // Had one been accepted, it would fail for want of its module:
+  for (const auto& id : accepted) BOOST_TEST(h.job(id)["state"] == "Completed", h.job(id).dump());
+  BOOST_TEST(accepted.empty());
+
+  fs::remove(disk.path() + "/filler");
+  auto c = shoal::client::Client::connect(o);
+  BOOST_TEST_REQUIRE(c.has_value());
+  shoal::client::Submission s;
+  s.spec = {{"module", "exit_code.wasm"}, {"args", {"5"}}};
+  s.module = module;
+  auto id = c->submit(s);
+  BOOST_TEST_REQUIRE(id.has_value(), (id ? "" : id.error()));
+  auto end = c->wait(*id);
+  BOOST_TEST_REQUIRE(end.has_value());
+  BOOST_TEST((*end)["exit_code"] == 5);
+  shoal::client::ListQuery all;
+  all.limit = 0;
+  BOOST_TEST(c->list(all)->size() == 2u);
 }
 
 BOOST_AUTO_TEST_CASE(garbage_in_the_data_file_is_reported) {
