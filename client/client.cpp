@@ -164,7 +164,9 @@ std::expected<std::string, std::string> Client::submit(const Submission& job) {
   // A module this client sent before, or a large one (which the broker may
   // well have from an earlier command), goes by its SHA-256 alone first.
   nlohmann::json spec = job.spec;
-  const std::string hash = module.empty() ? "" : sha256_hex(module);
+  const std::string hash = module.empty()               ? ""
+                           : !job.module_sha256.empty() ? job.module_sha256
+                                                        : sha256_hex(module);
   if (!hash.empty()) spec["module_sha256"] = hash;
   if (!hash.empty() &&
       (impl_->stored_modules.contains(hash) || module.size() >= kSubmitByHashFrom)) {

@@ -64,6 +64,12 @@ struct Submission {
   // client/file_bytes.h), valid until submit() returns. It is not copied
   // unless it must be sent.
   std::string_view module_view;
+  // The module's SHA-256 when the caller knows it without hashing (a file
+  // whose hash it remembered, client/module_hash_cache.h); computed from
+  // the bytes when empty. A wrong one would run another module that the
+  // broker has: it must come from these bytes. (The broker checks it
+  // against the bytes whenever they are sent.)
+  std::string module_sha256;
   std::optional<std::string> stdin_data;  // the program's whole stdin
   // The bytes of spec["import_modules"] and spec["inline_inputs"], in the
   // same order.

@@ -30,12 +30,11 @@ std::expected<FileBytes, std::string> FileBytes::open(const std::string& path) {
   if (S_ISDIR(st.st_mode)) return std::unexpected(path + ": is a directory");
   FileBytes out;
   if (S_ISREG(st.st_mode) && st.st_size > 0) {
-    // Populated at once: the pages are about to be hashed from end to end.
-    void* p = ::mmap(nullptr, static_cast<size_t>(st.st_size), PROT_READ,
-                     MAP_PRIVATE | MAP_POPULATE, fd, 0);
+    void* p = ::mmap(nullptr, static_cast<size_t>(st.st_size), PROT_READ, MAP_PRIVATE, fd, 0);
     if (p != MAP_FAILED) {
       out.map_ = p;
       out.size_ = static_cast<size_t>(st.st_size);
+      out.identity_ = FileIdentity::of(st);
       return out;
     }
   }
@@ -51,6 +50,24 @@ std::expected<FileBytes, std::string> FileBytes::open(const std::string& path) {
   return out;
 }
 
+namespace {
+int64_t ns_of(const struct timespec& t) {
+  return int64_t{t.tv_sec} * 1'000'000'000 + t.tv_nsec;
+}
+}  // namespace
+
+FileIdentity FileIdentity::of(const struct stat& st) {
+  return {static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino),
+          static_cast<uint64_t>(st.st_size), ns_of(st.st_mtim), ns_of(st.st_ctim)};
+}
+
+void FileBytes::prefault() const {
+#ifdef MADV_POPULATE_READ
+  // Older kernels refuse it (EINVAL): the pages then fault in as read.
+  if (map_) (void)::madvise(map_, size_, MADV_POPULATE_READ);
+#endif
+}
+
 FileBytes FileBytes::hold(std::string bytes) {
   FileBytes out;
   out.held_ = std::move(bytes);
@@ -60,7 +77,8 @@ FileBytes FileBytes::hold(std::string bytes) {
 FileBytes::FileBytes(FileBytes&& other) noexcept
     : held_(std::move(other.held_)),
       map_(std::exchange(other.map_, nullptr)),
-      size_(std::exchange(other.size_, 0)) {}
+      size_(std::exchange(other.size_, 0)),
+      identity_(std::exchange(other.identity_, std::nullopt)) {}
 
 FileBytes& FileBytes::operator=(FileBytes&& other) noexcept {
   if (this != &other) {
@@ -68,6 +86,7 @@ FileBytes& FileBytes::operator=(FileBytes&& other) noexcept {
     held_ = std::move(other.held_);
     map_ = std::exchange(other.map_, nullptr);
     size_ = std::exchange(other.size_, 0);
+    identity_ = std::exchange(other.identity_, std::nullopt);
   }
   return *this;
 }
@@ -80,6 +99,7 @@ void FileBytes::release() {
   if (map_) ::munmap(map_, size_);
   map_ = nullptr;
   size_ = 0;
+  identity_.reset();
 }
 
 std::string_view FileBytes::view() const {

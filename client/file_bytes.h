@@ -1,13 +1,25 @@
 // A file's bytes without copying them: a regular file is mapped read-only
 // into memory, anything else (a pipe, /dev/stdin) is read. A 30 MB module
-// that the broker already has is then only hashed, never copied.
+// that the broker already has is then at most hashed, never copied.
 #pragma once
 
+#include <sys/stat.h>
+
+#include <cstdint>
 #include <expected>
+#include <optional>
 #include <string>
 #include <string_view>
 
 namespace shoal::client {
+
+// What identifies a file's content without reading it (module_hash_cache.h).
+struct FileIdentity {
+  uint64_t device = 0, inode = 0, size = 0;
+  int64_t mtime_ns = 0, ctime_ns = 0;
+  static FileIdentity of(const struct stat& st);
+  bool operator==(const FileIdentity&) const = default;
+};
 
 class FileBytes {
  public:
@@ -29,6 +41,13 @@ class FileBytes {
   // end the command with SIGBUS. Compilers and linkers write a new file and
   // rename it over the old, which leaves the mapping alone.
   std::string_view view() const;
+  // A mapped regular file's identity when it was opened; none for bytes
+  // that were read or held.
+  const std::optional<FileIdentity>& identity() const { return identity_; }
+  // Maps every page in at once, before the bytes are read end to end (as
+  // hashing does). Otherwise pages are mapped as they are touched, and a
+  // module whose hash is known and that the broker has costs nothing.
+  void prefault() const;
 
  private:
   FileBytes() = default;
@@ -37,6 +56,7 @@ class FileBytes {
   std::string held_;
   void* map_ = nullptr;
   size_t size_ = 0;
+  std::optional<FileIdentity> identity_;
 };
 
 }  // namespace shoal::client

@@ -11,9 +11,11 @@
 #include <set>
 
 #include "broker/fetch.h"
+#include "broker/sha256.h"
 #include "client/commands.h"
 #include "client/input_spec.h"
 #include "client/job_view.h"
+#include "client/module_hash_cache.h"
 #include "client/progress.h"
 #include "client/run_request.h"
 
@@ -163,6 +165,17 @@ int submit_job(const RunRequest& request, const WaitOptions& o) {
 
   auto c = connect();
   if (!c) return fail(c.error());
+  // A large module file run before is not hashed again.
+  if (const auto& file = module->identity(); file && file->size >= ModuleHashCache::kMinSize) {
+    ModuleHashCache hashes(c->state_dir() + "/cache/module-hashes");
+    if (auto known = hashes.lookup(*file)) {
+      job.module_sha256 = *known;
+    } else {
+      module->prefault();
+      job.module_sha256 = sha256_hex(module->view());
+      hashes.remember(*file, job.module_sha256);
+    }
+  }
   auto r = c->submit(job);
   if (!r) return fail(r.error());
   std::string id = *r;

@@ -3,6 +3,7 @@
 // real worker processes.
 #include <boost/test/unit_test.hpp>
 
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -16,6 +17,7 @@
 #include "tests/support/http_server.h"
 #include "tests/support/process.h"
 #include "tests/support/shoal_home.h"
+#include "tests/support/wasm_bytes.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -53,6 +55,40 @@ BOOST_AUTO_TEST_CASE(wasm_run_prints_the_output_and_exits_with_the_program_code)
   auto e = h.shoal({"wasm", "run", test_wasm("exit_code"), "7"});
   BOOST_TEST(e.status == 7);
   BOOST_TEST(e.out == "exiting with 7\n");
+}
+
+// A large module's hash is remembered (client/module_hash_cache.h), and a
+// file rewritten in place, to the same size and with its old mtime put
+// back, runs as what it now is, never as what was remembered.
+BOOST_AUTO_TEST_CASE(a_large_module_rewritten_in_place_runs_as_its_new_self) {
+  Home h;
+  const std::string path = h.path + "/big.wasm";
+  const std::string a = shoal::test::read_file(test_wasm("exit_code"));
+  const std::string b = shoal::test::read_file(test_wasm("args_env"));
+  const size_t size = (1u << 20) + std::max(a.size(), b.size());
+  // Each padded to `size` (a custom section of zeros; its size is LEB128,
+  // three bytes at this size).
+  auto sized = [&](const std::string& m) { return shoal::test::padded(m, size - m.size() - 8); };
+  BOOST_TEST_REQUIRE(sized(a).size() == sized(b).size());
+  std::ofstream(path, std::ios::binary) << sized(a);
+  struct stat before {};
+  BOOST_TEST_REQUIRE(::stat(path.c_str(), &before) == 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // settled (kSettle)
+  for (int i = 0; i < 2; ++i) {  // hashed and remembered, then remembered
+    auto r = h.shoal({"wasm", "run", path, "7"});
+    BOOST_TEST(r.status == 7, r.err);
+    BOOST_TEST(r.out == "exiting with 7\n");
+  }
+  BOOST_TEST(std::distance(std::filesystem::directory_iterator(h.path + "/cache/module-hashes"),
+                           std::filesystem::directory_iterator()) == 1);
+
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << sized(b);
+  struct timespec times[2] = {{0, UTIME_OMIT}, before.st_mtim};
+  BOOST_TEST_REQUIRE(::utimensat(AT_FDCWD, path.c_str(), times, 0) == 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  auto r = h.shoal({"wasm", "run", path, "7"});
+  BOOST_TEST(r.status == 0, r.err);
+  BOOST_TEST(r.out == "argc=2\narg[0]=big.wasm\narg[1]=7\n");
 }
 
 BOOST_AUTO_TEST_CASE(the_broker_is_started_on_demand_with_a_private_socket_directory) {
