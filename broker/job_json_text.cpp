@@ -126,6 +126,23 @@ class Writer {
   void item() {
     if (out.back() != '[') out += ',';
   }
+  // "key":"value"
+  void field(std::string_view k, std::string_view v) {
+    key(k);
+    str(v);
+  }
+  // An array of objects, each written by `fields`.
+  template <class T, class F>
+  void objects(const std::vector<T>& items, F&& fields) {
+    open('[');
+    for (const auto& x : items) {
+      item();
+      open('{');
+      fields(x);
+      close('}');
+    }
+    close(']');
+  }
   void strings(const std::vector<std::string>& v) {
     open('[');
     for (const auto& s : v) {
@@ -140,52 +157,28 @@ void write_spec(Writer& w, const JobSpec& s) {
   w.open('{');
   w.key("args");
   w.strings(s.args);
-  w.key("constraints");
-  w.str(s.constraints);
-  w.key("entry_point");
-  w.str(s.entry_point);
+  w.field("constraints", s.constraints);
+  w.field("entry_point", s.entry_point);
   w.key("env");
   w.strings(s.env);
   w.key("import_modules");
-  w.open('[');
-  for (const auto& m : s.import_modules) {
-    w.item();
-    w.open('{');
-    w.key("name");
-    w.str(m.name);
-    w.key("sha256");
-    w.str(m.hash);
-    w.key("source");
-    w.str(m.source);
-    w.close('}');
-  }
-  w.close(']');
+  w.objects(s.import_modules, [&](const ImportModuleSpec& m) {
+    w.field("name", m.name);
+    w.field("sha256", m.hash);
+    w.field("source", m.source);
+  });
   w.key("inline_inputs");
-  w.open('[');
-  for (const auto& i : s.inline_inputs) {
-    w.item();
-    w.open('{');
-    w.key("sha256");
-    w.str(i.hash);
+  w.objects(s.inline_inputs, [&](const InlineInputSpec& i) {
+    w.field("sha256", i.hash);
     w.key("size");
     w.num(i.size);
-    w.key("target");
-    w.str(i.target);
-    w.close('}');
-  }
-  w.close(']');
+    w.field("target", i.target);
+  });
   w.key("inputs");
-  w.open('[');
-  for (const auto& i : s.inputs) {
-    w.item();
-    w.open('{');
-    w.key("source");
-    w.str(i.source);
-    w.key("target");
-    w.str(i.target);
-    w.close('}');
-  }
-  w.close(']');
+  w.objects(s.inputs, [&](const InputSpec& i) {
+    w.field("source", i.source);
+    w.field("target", i.target);
+  });
   w.key("labels");
   w.open('{');
   for (const auto& [k, v] : s.labels) {
@@ -197,24 +190,14 @@ void write_spec(Writer& w, const JobSpec& s) {
   w.close('}');
   w.key("memory");
   w.num(s.memory_bytes);
-  w.key("module");
-  w.str(s.module_name);
-  w.key("module_sha256");
-  w.str(s.module_hash);
-  w.key("name");
-  w.str(s.name);
+  w.field("module", s.module_name);
+  w.field("module_sha256", s.module_hash);
+  w.field("name", s.name);
   w.key("outputs");
-  w.open('[');
-  for (const auto& o : s.outputs) {
-    w.item();
-    w.open('{');
-    w.key("name");
-    w.str(o.name);
-    w.key("path");
-    w.str(o.path);
-    w.close('}');
-  }
-  w.close(']');
+  w.objects(s.outputs, [&](const OutputSpec& o) {
+    w.field("name", o.name);
+    w.field("path", o.path);
+  });
   w.key("timeout_s");
   // nlohmann's shortest round-trip form of a double ("1.5", "0.0").
   w.out += nlohmann::json(static_cast<double>(s.timeout_ms) / 1000.0).dump();
@@ -227,90 +210,54 @@ std::string to_json_text(const Job& j) {
   Writer w;
   w.out.reserve(1536);
   w.open('{');
-  w.key("created");
-  w.str(format_time(j.created_ns));
-  w.key("engine");
-  w.str("wasm");
+  w.field("created", format_time(j.created_ns));
+  w.field("engine", "wasm");
   w.key("executions");
-  w.open('[');
-  for (const auto& e : j.executions) {
-    w.item();
-    w.open('{');
+  w.objects(j.executions, [&](const Execution& e) {
     w.key("attempt");
     w.num(e.attempt);
-    w.key("ended");
-    w.str(format_time(e.ended_ns));
+    w.field("ended", format_time(e.ended_ns));
     w.key("exit_code");
     w.opt(e.exit_code);
-    w.key("id");
-    w.str(e.id);
-    w.key("message");
-    w.str(e.message);
-    w.key("started");
-    w.str(format_time(e.started_ns));
-    w.key("state");
-    w.str(state_name(e.state));
-    w.key("stderr_bytes");
-    w.num(e.stderr_bytes);
-    w.key("stderr_dropped");
-    w.num(e.stderr_dropped);
-    w.key("stdout_bytes");
-    w.num(e.stdout_bytes);
-    w.key("stdout_dropped");
-    w.num(e.stdout_dropped);
-    w.key("worker");
-    w.str(e.worker);
-    w.close('}');
-  }
-  w.close(']');
+    w.field("id", e.id);
+    w.field("message", e.message);
+    w.field("started", format_time(e.started_ns));
+    w.field("state", state_name(e.state));
+    for (auto [name, n] : {std::pair{"stderr_bytes", e.stderr_bytes},
+                           {"stderr_dropped", e.stderr_dropped},
+                           {"stdout_bytes", e.stdout_bytes},
+                           {"stdout_dropped", e.stdout_dropped}}) {
+      w.key(name);
+      w.num(n);
+    }
+    w.field("worker", e.worker);
+  });
   w.key("exit_code");
   w.opt(j.exit_code);
   w.key("history");
-  w.open('[');
-  for (const auto& h : j.history) {
-    w.item();
-    w.open('{');
-    w.key("event");
-    w.str(h.message);
-    w.key("time");
-    w.str(format_time(h.time_ns));
-    w.key("topic");
-    w.str(h.topic);
-    w.close('}');
-  }
-  w.close(']');
-  w.key("id");
-  w.str(j.id);
-  w.key("message");
-  w.str(j.message);
-  w.key("modified");
-  w.str(format_time(j.modified_ns));
-  w.key("name");
-  w.str(j.spec.name);
+  w.objects(j.history, [&](const Event& h) {
+    w.field("event", h.message);
+    w.field("time", format_time(h.time_ns));
+    w.field("topic", h.topic);
+  });
+  w.field("id", j.id);
+  w.field("message", j.message);
+  w.field("modified", format_time(j.modified_ns));
+  w.field("name", j.spec.name);
   w.key("output_files");
-  w.open('[');
-  for (const auto& f : j.output_files) {
-    w.item();
-    w.open('{');
-    w.key("name");
-    w.str(f.name);
-    w.key("path");
-    w.str(f.path);
+  w.objects(j.output_files, [&](const OutputFile& f) {
+    w.field("name", f.name);
+    w.field("path", f.path);
     w.key("size");
     w.num(f.size);
-    w.close('}');
-  }
-  w.close(']');
-  w.key("outputs_message");
-  w.str(j.outputs_message);
+  });
+  w.field("outputs_message", j.outputs_message);
   w.key("revision");
   w.num(j.revision);
   w.key("spec");
   write_spec(w, j.spec);
-  w.key("state");
-  w.str(state_name(j.state));
-  w.key("type");
-  w.str("batch");
+  w.field("state", state_name(j.state));
+  w.field("type", "batch");
   w.close('}');
   return std::move(w.out);
 }

@@ -7,10 +7,10 @@
 
 #include <signal.h>
 
-#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <mutex>
 #include <thread>
 
@@ -108,6 +108,71 @@ BOOST_AUTO_TEST_CASE(a_full_disk_fails_new_submissions_clearly_and_keeps_earlier
   BOOST_TEST(after.out == "exiting with 9\n");
 }
 
+namespace {
+
+// A 32 MB disk holding one finished job, then filled but for `room` bytes,
+// with a broker on it.
+struct NearlyFullDisk {
+  shoal::test::Tmpfs disk{"32m"};
+  Home h{disk.path()};
+  explicit NearlyFullDisk(size_t room) {
+    auto first = h.shoal({"wasm", "run", "--id-only", test_wasm("exit_code"), "3"});
+    BOOST_TEST_REQUIRE(first.status == 3, first.err);
+    std::ofstream(disk.path() + "/room") << std::string(room, 'r');
+    disk.fill("filler");
+    fs::remove(disk.path() + "/room");
+  }
+  void free_space() { fs::remove(disk.path() + "/filler"); }
+  shoal::client::Client connect() const {
+    shoal::client::Options o;
+    o.state_dir = disk.path();
+    o.shoal_binary = shoal::test::shoal_bin();
+    auto c = shoal::client::Client::connect(o);
+    if (!c) throw std::runtime_error(c.error());
+    return std::move(*c);
+  }
+};
+
+struct Submitted {
+  std::vector<std::string> accepted;  // ids
+  int refused = 0;                    // for want of space
+  std::vector<std::string> other_errors;
+};
+
+// `each` submissions from each of four clients at once; submission i of
+// client t is make(t, i).
+Submitted submit_from_four_clients(const NearlyFullDisk& d, int each,
+                                   const std::function<shoal::client::Submission(int, int)>& make) {
+  Submitted out;
+  std::mutex mu;
+  std::vector<std::thread> clients;
+  for (int t = 0; t < 4; ++t) {
+    clients.emplace_back([&, t] {
+      try {
+        auto c = d.connect();
+        for (int i = 0; i < each; ++i) {
+          auto id = c.submit(make(t, i));
+          std::lock_guard lock(mu);
+          if (id)
+            out.accepted.push_back(*id);
+          else if (has(id.error(), "the job could not be stored: store: no space left"))
+            ++out.refused;
+          else
+            out.other_errors.push_back(id.error());
+        }
+      } catch (const std::exception& e) {
+        std::lock_guard lock(mu);
+        out.other_errors.push_back(e.what());
+      }
+    });
+  }
+  for (auto& c : clients) c.join();
+  BOOST_TEST(out.other_errors.empty(), (out.other_errors.empty() ? "" : out.other_errors[0]));
+  return out;
+}
+
+}  // namespace
+
 // The broker's loop goes on while a commit is under way, so a commit that
 // fails overlaps with jobs being submitted, started and ended: here four
 // clients submit at once while the disk fills up. Each submission is either
@@ -116,71 +181,34 @@ BOOST_AUTO_TEST_CASE(a_full_disk_fails_new_submissions_clearly_and_keeps_earlier
 // before its commit failed).
 BOOST_AUTO_TEST_CASE(submissions_from_many_clients_on_a_full_disk_are_stored_or_refused_whole,
                      *boost::unit_test::precondition(shoal::test::can_mount_tmpfs)) {
-  shoal::test::Tmpfs disk("32m");
-  Home h(disk.path());
-  auto first = h.shoal({"wasm", "run", "--id-only", test_wasm("exit_code"), "3"});
-  BOOST_TEST_REQUIRE(first.status == 3, first.err);
-  // Room for a few submissions, then none.
-  std::ofstream(disk.path() + "/room") << std::string(3 << 20, 'r');
-  disk.fill("filler");
-  fs::remove(disk.path() + "/room");
-
-  shoal::client::Options o;
-  o.state_dir = disk.path();
-  o.shoal_binary = shoal::test::shoal_bin();
-  // A module the store does not hold yet: a submission that carries it
-  // may be refused while others that name it wait for the next commit.
+  NearlyFullDisk d(3 << 20);  // room for a few submissions, then none
+  // A module the store does not hold yet.
   const std::string module = shoal::test::padded(read_file(test_wasm("exit_code")), 256 << 10);
-  std::mutex mu;
-  std::vector<std::string> accepted;
-  std::vector<std::string> other_errors;
-  std::atomic<int> refused{0};
-  std::vector<std::thread> clients;
-  for (int t = 0; t < 4; ++t) {
-    clients.emplace_back([&, t] {
-      auto c = shoal::client::Client::connect(o);
-      if (!c) {
-        std::lock_guard lock(mu);
-        other_errors.push_back(c.error());
-        return;
-      }
-      for (int i = 0; i < 12; ++i) {
-        shoal::client::Submission s;
-        s.spec = {{"module", "exit_code.wasm"},
-                  {"args", {std::to_string(t * 12 + i)}},
-                  {"env", {"BIG=" + std::string(100 << 10, char('a' + i))}}};
-        s.module = module;
-        auto id = c->submit(s);
-        std::lock_guard lock(mu);
-        if (id)
-          accepted.push_back(*id);
-        else if (has(id.error(), "the job could not be stored: store: no space left"))
-          ++refused;
-        else
-          other_errors.push_back(id.error());
-      }
-    });
-  }
-  for (auto& c : clients) c.join();
-  BOOST_TEST(other_errors.empty(), (other_errors.empty() ? "" : other_errors.front()));
-  BOOST_TEST_MESSAGE("accepted " << accepted.size() << ", refused " << refused.load());
-  BOOST_TEST(refused.load() > 0);
-  BOOST_TEST(!accepted.empty());
+  auto got = submit_from_four_clients(d, 12, [&](int t, int i) {
+    shoal::client::Submission s;
+    s.spec = {{"module", "exit_code.wasm"},
+              {"args", {std::to_string(t * 12 + i)}},
+              {"env", {"BIG=" + std::string(100 << 10, char('a' + i))}}};
+    s.module = module;
+    return s;
+  });
+  BOOST_TEST_MESSAGE("accepted " << got.accepted.size() << ", refused " << got.refused);
+  BOOST_TEST(got.refused > 0);
+  BOOST_TEST(!got.accepted.empty());
 
-  fs::remove(disk.path() + "/filler");
-  auto c = shoal::client::Client::connect(o);
-  BOOST_TEST_REQUIRE(c.has_value());
-  for (const auto& id : accepted) {
-    auto end = c->wait(id);
+  d.free_space();
+  auto c = d.connect();
+  for (const auto& id : got.accepted) {
+    auto end = c.wait(id);
     BOOST_TEST_REQUIRE(end.has_value(), (end ? "" : end.error()));
     BOOST_TEST((*end)["state"] == "Completed", end->dump());
   }
   // The store holds the first job and the acknowledged ones, all ended.
   shoal::client::ListQuery all;
   all.limit = 0;
-  auto jobs = c->list(all);
+  auto jobs = c.list(all);
   BOOST_TEST_REQUIRE(jobs.has_value());
-  BOOST_TEST(jobs->size() == accepted.size() + 1);
+  BOOST_TEST(jobs->size() == got.accepted.size() + 1);
   for (const auto& j : *jobs) BOOST_TEST(j["state"] == "Completed", j.dump());
 }
 
@@ -190,62 +218,29 @@ BOOST_AUTO_TEST_CASE(submissions_from_many_clients_on_a_full_disk_are_stored_or_
 // to what it would have stored).
 BOOST_AUTO_TEST_CASE(a_module_that_does_not_fit_is_refused_with_every_job_that_needs_it,
                      *boost::unit_test::precondition(shoal::test::can_mount_tmpfs)) {
-  shoal::test::Tmpfs disk("32m");
-  Home h(disk.path());
-  auto first = h.shoal({"wasm", "run", "--id-only", test_wasm("exit_code"), "3"});
-  BOOST_TEST_REQUIRE(first.status == 3, first.err);
-  // Room for job records, not for the module.
-  std::ofstream(disk.path() + "/room") << std::string(1 << 20, 'r');
-  disk.fill("filler");
-  fs::remove(disk.path() + "/room");
-
-  shoal::client::Options o;
-  o.state_dir = disk.path();
-  o.shoal_binary = shoal::test::shoal_bin();
+  NearlyFullDisk d(1 << 20);  // room for job records, not for the module
   const std::string module = shoal::test::padded(read_file(test_wasm("exit_code")), 4 << 20);
-  std::mutex mu;
-  std::vector<std::string> accepted, other_errors;
-  std::vector<std::thread> clients;
-  for (int t = 0; t < 4; ++t) {
-    clients.emplace_back([&, t] {
-      auto c = shoal::client::Client::connect(o);
-      for (int i = 0; c && i < 25; ++i) {
-        shoal::client::Submission s;
-        s.spec = {{"module", "exit_code.wasm"}, {"args", {std::to_string(t * 25 + i)}}};
-        s.module = module;
-        auto id = c->submit(s);
-        std::lock_guard lock(mu);
-        if (id)
-          accepted.push_back(*id);
-        else if (!has(id.error(), "the job could not be stored: store: no space left"))
-          other_errors.push_back(id.error());
-      }
-      if (!c) {
-        std::lock_guard lock(mu);
-        other_errors.push_back(c.error());
-      }
-    });
-  }
-  for (auto& c : clients) c.join();
-  BOOST_TEST(other_errors.empty(), (other_errors.empty() ? "" : other_errors.front()));
-  // Had one been accepted, it would fail for want of its module:
-  for (const auto& id : accepted) BOOST_TEST(h.job(id)["state"] == "Completed", h.job(id).dump());
-  BOOST_TEST(accepted.empty());
+  auto job = [&](int code) {
+    shoal::client::Submission s;
+    s.spec = {{"module", "exit_code.wasm"}, {"args", {std::to_string(code)}}};
+    s.module = module;
+    return s;
+  };
+  auto got = submit_from_four_clients(d, 25, [&](int t, int i) { return job(t * 25 + i); });
+  // Had one been accepted, it would have no module once the broker restarts.
+  BOOST_TEST(got.accepted.empty());
+  BOOST_TEST(got.refused == 100);
 
-  fs::remove(disk.path() + "/filler");
-  auto c = shoal::client::Client::connect(o);
-  BOOST_TEST_REQUIRE(c.has_value());
-  shoal::client::Submission s;
-  s.spec = {{"module", "exit_code.wasm"}, {"args", {"5"}}};
-  s.module = module;
-  auto id = c->submit(s);
+  d.free_space();
+  auto c = d.connect();
+  auto id = c.submit(job(5));
   BOOST_TEST_REQUIRE(id.has_value(), (id ? "" : id.error()));
-  auto end = c->wait(*id);
+  auto end = c.wait(*id);
   BOOST_TEST_REQUIRE(end.has_value());
   BOOST_TEST((*end)["exit_code"] == 5);
   shoal::client::ListQuery all;
   all.limit = 0;
-  BOOST_TEST(c->list(all)->size() == 2u);
+  BOOST_TEST(c.list(all)->size() == 2u);
 }
 
 BOOST_AUTO_TEST_CASE(garbage_in_the_data_file_is_reported) {
