@@ -105,11 +105,10 @@ const std::string* Broker::pending_blob(const std::string& hash) const {
 
 bool Broker::blob_known(const std::string& hash) {
   if (batch_.blob(hash)) return true;
-  if (const Batch* committing = committer_->batch())
-    if (const std::string* b = committing->blob(hash)) {
-      batch_.put_blob(hash, *b);
-      return true;
-    }
+  if (const std::string* committing = pending_blob(hash)) {
+    batch_.put_blob(hash, *committing);
+    return true;
+  }
   auto stored = store_->has_blob(hash);
   return stored && *stored;
 }

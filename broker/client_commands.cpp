@@ -219,12 +219,13 @@ void Broker::cmd_submit(const std::string& identity, const json& body,
     stage(active_[id]);
   else
     queue_.push_back(id);
-  // Sent after the batch commits (flush), so an acknowledged job is durable.
+  // Sent after the batch commits (finish_commit), so an acknowledged job is
+  // durable.
   reply(identity, protocol::kOk, {{"id", id}, {"submitted", true}});
   // Submitted and watched in one request: the end follows the ok, since
   // replies keep their order and leave after the commit that holds the
   // submission (a commit that fails drops both the follower and any end:
-  // flush).
+  // finish_commit).
   if (body.value("watch", false)) followers_.insert({id, Follower{identity, false, 3, false}});
 }
 

@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <mutex>
 #include <sstream>
+#include <string_view>
 
 namespace shoal::broker {
 namespace {
@@ -57,7 +58,6 @@ std::string open_error(const std::string& dir, int rc) {
   }
 }
 
-// A commit that failed for lack of space, or for another reason.
 // Whether the disk of `dir` has (next to) no room left: LMDB reports a
 // write cut short by a full disk as EIO, not ENOSPC.
 bool disk_full(const std::string& dir) {
@@ -66,6 +66,7 @@ bool disk_full(const std::string& dir) {
   return uint64_t{st.f_bavail} * st.f_frsize < (uint64_t{1} << 20);
 }
 
+// A commit that failed for lack of space, or for another reason.
 std::string commit_error(const std::string& dir, int rc) {
   if (rc == EIO && disk_full(dir)) rc = ENOSPC;
   if (rc == ENOSPC || rc == EDQUOT)
@@ -195,8 +196,7 @@ void Batch::put_job(const jobs::Job& job) {
 }
 
 void Batch::put_blob(std::string hash, std::string bytes) {
-  blobs_[hash] = ops_.size();
-  ops_.push_back(PutBlob{std::move(hash), std::move(bytes)});
+  push(PutBlob{std::move(hash), std::move(bytes)});
 }
 
 const std::string* Batch::blob(const std::string& hash) const {
@@ -218,43 +218,53 @@ void Batch::delete_job(const std::string& job_id) {
   ops_.push_back(DeleteJob{job_id});
 }
 
-Batch Batch::job_records_except(const std::vector<std::string>& refused) const {
+namespace {
+
+// The job an operation belongs to: its record, deletion, log chunk or
+// output file ("" for a blob, which jobs share).
+std::string_view job_of(const auto& op) {
+  if constexpr (requires { op.id; }) {
+    return op.id;  // PutJob, DeleteJob
+  } else if constexpr (requires { op.job_id; }) {
+    return op.job_id;  // AppendLog
+  } else if constexpr (requires { op.key; }) {
+    // A PutOutput's key starts with its job's id and a NUL.
+    return std::string_view(op.key).substr(0, op.key.find('\0'));
+  } else {
+    return {};  // PutBlob
+  }
+}
+
+}  // namespace
+
+void Batch::push(Op op) {
+  if (auto* b = std::get_if<PutBlob>(&op)) blobs_[b->hash] = ops_.size();
+  ops_.push_back(std::move(op));
+}
+
+Batch Batch::filtered(const std::vector<std::string>& refused, bool records_only) const {
   Batch out;
   for (const auto& op : ops_) {
-    const std::string* id = nullptr;
-    if (auto* j = std::get_if<PutJob>(&op)) id = &j->id;
-    if (auto* d = std::get_if<DeleteJob>(&op)) id = &d->id;
-    if (id && std::find(refused.begin(), refused.end(), *id) == refused.end())
-      out.ops_.push_back(op);
+    const std::string_view job = std::visit([](const auto& o) { return job_of(o); }, op);
+    if (records_only && !std::holds_alternative<PutJob>(op) &&
+        !std::holds_alternative<DeleteJob>(op))
+      continue;
+    if (!job.empty() && std::find(refused.begin(), refused.end(), job) != refused.end()) continue;
+    out.push(op);
   }
   return out;
+}
+
+Batch Batch::job_records_except(const std::vector<std::string>& refused) const {
+  return filtered(refused, true);
 }
 
 Batch Batch::without_jobs(const std::vector<std::string>& refused) const {
-  auto is_refused = [&](const std::string& id) {
-    return std::find(refused.begin(), refused.end(), id) != refused.end();
-  };
-  Batch out;
-  for (const auto& op : ops_) {
-    bool drop = false;
-    if (auto* j = std::get_if<PutJob>(&op)) drop = is_refused(j->id);
-    if (auto* d = std::get_if<DeleteJob>(&op)) drop = is_refused(d->id);
-    if (auto* l = std::get_if<AppendLog>(&op)) drop = is_refused(l->job_id);
-    // An output's key starts with its job's id and a NUL.
-    if (auto* o = std::get_if<PutOutput>(&op))
-      drop = is_refused(o->key.substr(0, o->key.find('\0')));
-    if (drop) continue;
-    if (auto* b = std::get_if<PutBlob>(&op)) out.blobs_[b->hash] = out.ops_.size();
-    out.ops_.push_back(op);
-  }
-  return out;
+  return filtered(refused, false);
 }
 
 void Batch::append(Batch later) {
-  for (auto& op : later.ops_) {
-    if (auto* b = std::get_if<PutBlob>(&op)) blobs_[b->hash] = ops_.size();
-    ops_.push_back(std::move(op));
-  }
+  for (auto& op : later.ops_) push(std::move(op));
 }
 
 namespace {

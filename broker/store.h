@@ -89,7 +89,13 @@ class Batch {
   struct DeleteJob {
     std::string id;
   };
-  std::vector<std::variant<PutJob, PutBlob, AppendLog, PutOutput, DeleteJob>> ops_;
+  using Op = std::variant<PutJob, PutBlob, AppendLog, PutOutput, DeleteJob>;
+  // Adds an operation, indexing a blob.
+  void push(Op op);
+  // Without the operations of the jobs in `refused`; with `records_only`,
+  // job records and deletions alone.
+  Batch filtered(const std::vector<std::string>& refused, bool records_only) const;
+  std::vector<Op> ops_;
   std::map<std::string, size_t> blobs_;  // hash -> its PutBlob in ops_
 };
 
