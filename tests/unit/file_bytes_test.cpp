@@ -1,6 +1,8 @@
 // FileBytes on real files, a pipe and a directory.
 #include <boost/test/unit_test.hpp>
 
+#include <sys/stat.h>
+
 #include <unistd.h>
 
 #include <filesystem>
@@ -32,8 +34,18 @@ BOOST_AUTO_TEST_CASE(a_regular_file_shows_its_bytes) {
   auto f = FileBytes::open(write_file(fs::path(dir.path()) / "m.wasm", text));
   BOOST_REQUIRE_MESSAGE(f.has_value(), (f ? std::string() : f.error()));
   BOOST_TEST(f->view() == text);
-  FileBytes moved = std::move(*f);  // the bytes go with the object
+  f->prefault();  // maps the pages in; the bytes are the same
+  BOOST_TEST(f->view() == text);
+  // A mapped file says which file it was, for module_hash_cache.h.
+  struct stat st {};
+  BOOST_REQUIRE(::stat((fs::path(dir.path()) / "m.wasm").c_str(), &st) == 0);
+  BOOST_REQUIRE(f->identity().has_value());
+  BOOST_TEST((*f->identity() == shoal::client::FileIdentity::of(st)));
+  BOOST_TEST(f->identity()->size == text.size());
+  FileBytes moved = std::move(*f);  // the bytes and the identity go with the object
   BOOST_TEST(moved.view() == text);
+  BOOST_TEST(moved.identity().has_value());
+  BOOST_TEST(!f->identity().has_value());
 }
 
 BOOST_AUTO_TEST_CASE(an_empty_file_is_empty) {
@@ -60,6 +72,7 @@ BOOST_AUTO_TEST_CASE(a_pipe_is_read_to_its_end) {
   ::close(fds[0]);
   BOOST_REQUIRE_MESSAGE(f.has_value(), (f ? std::string() : f.error()));
   BOOST_TEST(f->view() == text);
+  BOOST_TEST(!f->identity().has_value());  // read, not mapped: no identity to trust
 }
 
 BOOST_AUTO_TEST_CASE(a_directory_or_a_missing_file_is_named_with_the_reason) {
@@ -75,4 +88,5 @@ BOOST_AUTO_TEST_CASE(a_directory_or_a_missing_file_is_named_with_the_reason) {
 BOOST_AUTO_TEST_CASE(held_bytes_are_shown_as_given) {
   FileBytes b = FileBytes::hold("\0asm\1\0\0\0"s);
   BOOST_TEST(b.view() == "\0asm\1\0\0\0"s);
+  BOOST_TEST(!b.identity().has_value());  // no file to name
 }

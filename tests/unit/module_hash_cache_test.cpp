@@ -93,3 +93,13 @@ BOOST_AUTO_TEST_CASE(a_damaged_entry_is_not_trusted) {
   }
   BOOST_TEST(!cache.lookup(identity(a)).has_value());
 }
+
+BOOST_AUTO_TEST_CASE(a_cache_that_cannot_be_written_is_skipped) {
+  shoal::test::TempDir d;
+  std::ofstream(d.path() + "/cache") << "a file where the directory should be";
+  ModuleHashCache cache(d.path() + "/cache");
+  auto a = settled_file(d.path() + "/a.wasm", "module a");
+  cache.remember(identity(a), kHash);  // nothing to write into: no error either
+  BOOST_TEST(!cache.lookup(identity(a)).has_value());
+  BOOST_TEST(shoal::test::read_file(d.path() + "/cache") == "a file where the directory should be");
+}
