@@ -1,19 +1,21 @@
-// What a guest writes to stdout and stderr, on its way from the job thread
-// to the worker's main thread, which sends it to the broker.
+// What a guest writes to stdout and stderr, on its way from the thread
+// that runs the job to the broker.
 //
-// The job thread appends; the main thread takes, every few milliseconds
-// while a job runs and once more when it ends, just before `done`. So a
-// trivial job's output travels with its end instead of waking the main
-// thread (and the broker) once more, and a program that writes line by
-// line costs one message per chunk, not one per line: consecutive writes
-// to one stream share a chunk, up to kMaxChunk bytes (the broker's
-// per-client queues count messages, so a chunk's size bounds what a slow
-// client can cost). Order is kept across streams.
+// The running job appends; the worker's watch thread takes, every few
+// milliseconds while the job runs, and the thread that ran it takes once
+// more when it ends, just before `done` (worker/serve.cpp; both take and
+// send while holding the socket's mutex, so chunks leave in order). So a
+// trivial job's output travels with its end instead of waking a thread
+// (and the broker) once more, and a program that writes line by line
+// costs one message per chunk, not one per line: consecutive writes to one
+// stream share a chunk, up to kMaxChunk bytes (the broker's per-client
+// queues count messages, so a chunk's size bounds what a slow client can
+// cost). Order is kept across streams.
 //
-// At most kMaxHeld bytes wait: past that, append() asks the main thread to
-// take them (`nudge`) and waits until it has.
+// At most kMaxHeld bytes wait: past that, append() asks for them to be
+// taken now (`nudge`) and waits until they have been.
 //
-// Thread-safe: one appending thread, one taking thread.
+// Thread-safe.
 #pragma once
 
 #include <condition_variable>

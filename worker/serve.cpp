@@ -1,13 +1,13 @@
 #include "worker/serve.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <unistd.h>
 
 #include <fmt/core.h>
 #include <CLI/CLI.hpp>
-#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <condition_variable>
@@ -42,11 +42,6 @@ constexpr uint64_t kMemoBytes = uint64_t{128} << 20;
 // How often a running job's output is sent, at most (log_queue.h).
 constexpr int kLogEveryMs = 20;
 
-void send(zmq::socket_t& s, std::string_view type, const std::string& body = {}) {
-  s.send(zmq::buffer(type), zmq::send_flags::sndmore);
-  s.send(zmq::buffer(body), zmq::send_flags::none);
-}
-
 // Hands what the guest writes to the log queue, up to a cap; what exceeds
 // the cap is counted and dropped.
 class ForwardSink final : public wasi::OutputSink {
@@ -73,9 +68,9 @@ class ForwardSink final : public wasi::OutputSink {
 };
 
 // Runs one job (its module's bytes: `module`) on the calling thread; what
-// it writes goes to `logs`, and its end to `pipe`.
-void run_job(zmq::socket_t& pipe, LogQueue& logs, wire::Run run, const std::string& module_bytes,
-             RunControl* control) {
+// it writes goes to `logs`. Returns its end.
+wire::Done run_job(LogQueue& logs, wire::Run& run, const std::string& module_bytes,
+                   RunControl* control) {
   wire::Done done;
   done.exec_id = run.exec_id;
   // A remote run brings its files; they live in its own directory here.
@@ -83,10 +78,9 @@ void run_job(zmq::socket_t& pipe, LogQueue& logs, wire::Run run, const std::stri
   if (run.remote) {
     if (auto r = materialize(run, exec_dir); !r) {
       done.message = r.error();
-      send(pipe, wire::kDone, wire::encode(done));
       std::error_code ec;
       std::filesystem::remove_all(exec_dir, ec);
-      return;
+      return done;
     }
   }
   ForwardSink out(logs, run.exec_id, 1, run.stdout_cap ? run.stdout_cap : UINT64_MAX);
@@ -154,91 +148,270 @@ void run_job(zmq::socket_t& pipe, LogQueue& logs, wire::Run run, const std::stri
     std::error_code ec;
     std::filesystem::remove_all(exec_dir, ec);
   }
-  send(pipe, wire::kDone, wire::encode(done));
+  return done;
 }
 
-// The one thread that runs jobs, for the life of the worker. It keeps one
-// PAIR connection to the main thread: a PAIR socket accepts a single peer, so
-// a connection per job could be refused while the last one is torn down, and
-// the job's messages would be lost.
-class JobThread {
+// One worker's life: the broker's socket, the run in hand, and two threads.
+//
+// The main thread runs the jobs itself and, between them, serves the socket:
+// it waits on the socket's file descriptor, reads what came, and sends each
+// job's output and end as soon as the job returns. A trivial job so costs one
+// wake-up of this process and no hand-over between threads. While a job
+// runs, the watch thread serves the socket instead, every kLogEveryMs (or at
+// once when the log queue is full): it sends the output so far and the
+// heartbeats, and acts on what the broker says (a `stop` for the run, `bye`).
+//
+// Every use of the socket holds `mu_`, and the watch thread touches it only
+// while a job runs (`running_`, set and cleared under `mu_`). Both threads
+// read every message waiting before they let go of the socket, so the
+// descriptor (which libzmq signals only for what is new) is never left quiet
+// with a message unread.
+class Worker {
  public:
-  JobThread(zmq::context_t& ctx, const std::string& endpoint)
-      : logs_([this] { send(*pipe_, kFlush); }),
-        thread_([this, &ctx, endpoint] { loop(ctx, endpoint); }) {}
-  ~JobThread() {
+  struct Settings {
+    std::string name, endpoint;
+    bool remote = false;
+    std::string work_dir;  // a remote host's: modules/ and scratch/
+    pid_t parent = 0;
+    size_t module_memory = kMemoBytes;
+  };
+
+  Worker(zmq::socket_t& broker, Settings settings)
+      : broker_(broker),
+        settings_(std::move(settings)),
+        send_flags_(settings_.remote ? zmq::send_flags::dontwait : zmq::send_flags::none),
+        modules_(kMemoModules, settings_.module_memory),
+        logs_([this] { nudge(); }) {}
+
+  // Serves the broker until it says `bye` or is lost; returns the exit code.
+  int serve(const wire::Ready& ready) {
+    {
+      std::lock_guard lock(mu_);
+      send(wire::kReady, wire::encode(ready));
+    }
+    std::thread watch([this] { watch_loop(); });
+    int code = main_loop();
     {
       std::lock_guard lock(mu_);
       quit_ = true;
     }
     cv_.notify_all();
-    thread_.join();
+    watch.join();
+    return code;
   }
-  void start(wire::Run run, std::shared_ptr<const std::string> module, RunControl* control) {
+
+ private:
+  struct Pending {
+    wire::Run run;
+    std::shared_ptr<const std::string> module;
+  };
+
+  int main_loop() {
+    const int fd = broker_.get(zmq::sockopt::fd);
+    bool idle_pending = false, ran_since_release = false;
+    auto idle_since = Clock::now();
+    for (;;) {
+      std::optional<Pending> next;
+      Clock::time_point next_beat;
+      {
+        std::lock_guard lock(mu_);
+        serve_socket();
+        if (leave_) return *leave_;
+        if (pending_) {
+          next = std::move(pending_);
+          pending_.reset();
+          running_ = next->run.exec_id;
+          if (watcher_asleep_) cv_.notify_all();
+        }
+        next_beat = next_beat_;
+      }
+      if (next) {
+        wire::Done done = run_job(logs_, next->run, *next->module, control_.get());
+        idle_pending = ran_since_release = true;
+        std::lock_guard lock(mu_);
+        // Not to a broker that is gone or said `bye`: a send there could wait.
+        if (!leave_) {
+          send_logs();
+          send(wire::kDone, wire::encode(done));
+        }
+        running_.clear();
+        control_.reset();
+        idle_since = Clock::now();
+        continue;
+      }
+      // Between jobs: code waiting for V8's optimising compiler goes to the
+      // code cache once it is done, and after a second without work the
+      // memory of past jobs goes back.
+      auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(next_beat - Clock::now());
+      if (idle_pending) {
+        idle_pending = engine_idle_work();
+        if (idle_pending) wait = std::min(wait, std::chrono::milliseconds(500));
+      } else if (ran_since_release) {
+        auto release_at = idle_since + std::chrono::seconds(1);
+        if (Clock::now() >= release_at) {
+          engine_idle_work(std::chrono::milliseconds(0), true);
+          ran_since_release = false;
+        } else {
+          wait = std::min(wait, std::chrono::duration_cast<std::chrono::milliseconds>(
+                                    release_at - Clock::now()));
+        }
+      }
+      pollfd p{fd, POLLIN, 0};
+      int timeout = static_cast<int>(std::max<int64_t>(wait.count(), 0));
+      if (::poll(&p, 1, timeout) < 0 && errno != EINTR) {
+        fmt::print(stderr, "shoal-worker {}: poll: {}\n", settings_.name, std::strerror(errno));
+        return 1;
+      }
+    }
+  }
+
+  void watch_loop() {
+    std::unique_lock lock(mu_);
+    for (;;) {
+      if (quit_) return;
+      if (running_.empty()) {
+        watcher_asleep_ = true;
+        cv_.wait(lock, [this] { return quit_ || !running_.empty(); });
+        watcher_asleep_ = false;
+        continue;
+      }
+      cv_.wait_for(lock, std::chrono::milliseconds(kLogEveryMs),
+                   [this] { return quit_ || nudged_; });
+      nudged_ = false;
+      if (!running_.empty()) {
+        send_logs();
+        serve_socket();
+      }
+    }
+  }
+
+  // The job's output queue is full: the watch thread takes it now.
+  void nudge() {
     {
       std::lock_guard lock(mu_);
-      next_ = std::move(run);
-      next_module_ = std::move(module);
-      control_ = control;
+      nudged_ = true;
     }
     cv_.notify_all();
   }
-  // What the running job wrote, for the main thread to send.
-  LogQueue& logs() { return logs_; }
-  // Asks the main thread to take the logs now (the queue is full).
-  static constexpr char kFlush[] = "flush";
 
- private:
-  void loop(zmq::context_t& ctx, const std::string& endpoint) {
-    zmq::socket_t pipe(ctx, zmq::socket_type::pair);
-    pipe.set(zmq::sockopt::linger, 0);
-    pipe.connect(endpoint);
-    pipe_ = &pipe;
-    for (;;) {
-      std::optional<wire::Run> run;
-      std::shared_ptr<const std::string> module;
-      RunControl* control;
-      {
-        std::unique_lock lock(mu_);
-        // Between jobs: code waiting for V8's optimising compiler goes to
-        // the code cache once it is done.
-        while (!quit_ && !next_ && idle_pending_) {
-          lock.unlock();
-          idle_pending_ = engine_idle_work();
-          lock.lock();
-          if (idle_pending_) cv_.wait_for(lock, std::chrono::milliseconds(500));
-        }
-        // A second without work: give the memory of past jobs back.
-        if (ran_since_release_ && !cv_.wait_for(lock, std::chrono::seconds(1),
-                                                [this] { return quit_ || next_.has_value(); })) {
-          lock.unlock();
-          engine_idle_work(std::chrono::milliseconds(0), true);
-          lock.lock();
-          ran_since_release_ = false;
-        }
-        cv_.wait(lock, [this] { return quit_ || next_.has_value(); });
-        if (quit_) return;
-        run = std::move(next_);
-        next_.reset();
-        module = std::move(next_module_);
-        control = control_;
-      }
-      run_job(pipe, logs_, std::move(*run), *module, control);
-      idle_pending_ = ran_since_release_ = true;
+  // With mu_ held.
+  void send(std::string_view type, const std::string& body) {
+    try {
+      if (!broker_.send(zmq::buffer(type), send_flags_ | zmq::send_flags::sndmore)) return;
+      (void)broker_.send(zmq::buffer(body), send_flags_);
+    } catch (const zmq::error_t&) {
     }
   }
 
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool quit_ = false;
-  std::optional<wire::Run> next_;
-  std::shared_ptr<const std::string> next_module_;
-  RunControl* control_ = nullptr;
-  bool idle_pending_ = false;       // this thread only
-  bool ran_since_release_ = false;  // this thread only
-  zmq::socket_t* pipe_ = nullptr;   // this thread's, for kFlush
+  void send_logs() {
+    for (const auto& log : logs_.take()) send(wire::kLog, wire::encode(log));
+  }
+
+  // With mu_ held: reads every message waiting, sends a heartbeat when one
+  // is due, and notices a lost broker.
+  void serve_socket() {
+    while (broker_.get(zmq::sockopt::events) & ZMQ_POLLIN) {
+      std::vector<zmq::message_t> parts;
+      if (!zmq::recv_multipart(broker_, std::back_inserter(parts), zmq::recv_flags::dontwait))
+        break;
+      last_heard_ = Clock::now();
+      heard_ = true;
+      on_message(parts);
+    }
+    if (Clock::now() >= next_beat_) {
+      send(wire::kHeartbeat, "");
+      next_beat_ = Clock::now() + std::chrono::milliseconds(wire::kHeartbeatMs);
+    }
+    // A local worker the broker started (--parent-pid) learns of its death
+    // from the kernel, so silence only means the broker is busy (a long
+    // request holds its loop): it keeps its job. A remote worker, once it has
+    // heard its broker, takes silence for a lost link or broker; it waits
+    // for a broker that is not up yet.
+    if (((settings_.remote && heard_) || (!settings_.remote && settings_.parent <= 0)) &&
+        Clock::now() - last_heard_ >
+            std::chrono::milliseconds(wire::kHeartbeatMs * wire::kHeartbeatLiveness)) {
+      // The broker is gone: a new local broker starts its own pool, and a
+      // remote pool starts this worker again to reconnect. The job is
+      // abandoned, since the broker re-queues it anyway.
+      if (settings_.remote)
+        fmt::print(stderr, "shoal-worker {}: lost the broker at {}; leaving\n", settings_.name,
+                   settings_.endpoint);
+      stop_all(settings_.remote ? 3 : 0);
+    }
+  }
+
+  void stop_all(int code) {
+    if (control_) control_->cancel();
+    if (!leave_) leave_ = code;
+  }
+
+  // With mu_ held.
+  void on_message(std::vector<zmq::message_t>& parts) {
+    std::string type = parts.empty() ? "" : parts[0].to_string();
+    const bool idle = running_.empty() && !pending_ && !waiting_;
+    const std::string module_dir = settings_.work_dir + "/modules";  // a remote host's, on disk
+    if (type == wire::kRun && parts.size() == 2 && idle && !leave_) {
+      auto run = wire::decode<wire::Run>(parts[1].data(), parts[1].size());
+      if (!run) return;
+      if (run->remote) run->scratch_dir = settings_.work_dir + "/scratch/" + run->exec_id;
+      // The bytes come with the run the first time; after that the run
+      // names the module by hash. A remote host also keeps them on disk.
+      std::shared_ptr<const std::string> module;
+      if (!run->module.empty()) {
+        if (run->remote) cache_module(module_dir, run->module_hash, run->module);
+        module = modules_.put(run->module_hash, std::move(run->module));
+      } else if (!(module = modules_.get(run->module_hash)) && run->remote) {
+        if (auto cached = cached_module(module_dir, run->module_hash))
+          module = modules_.put(run->module_hash, std::move(*cached));
+      }
+      if (!module) {
+        send(wire::kNeed, run->exec_id);
+        waiting_ = std::move(run);
+        return;
+      }
+      take(std::move(*run), std::move(module));
+    } else if (type == wire::kModule && parts.size() == 2 && waiting_) {
+      auto m = wire::decode<wire::ModuleBytes>(parts[1].data(), parts[1].size());
+      if (m && m->hash == waiting_->module_hash) {
+        if (waiting_->remote) cache_module(module_dir, m->hash, m->bytes);
+        auto module = modules_.put(m->hash, std::move(m->bytes));
+        take(std::move(*waiting_), std::move(module));
+        waiting_.reset();
+      }
+    } else if (type == wire::kStop && parts.size() == 2) {
+      // The run in hand, started or about to be: its control makes it stop
+      // (or stop before it starts).
+      std::string exec = parts[1].to_string();
+      if (control_ && (exec == running_ || (pending_ && exec == pending_->run.exec_id)))
+        control_->cancel();
+    } else if (type == wire::kBye) {
+      stop_all(0);
+    }
+  }
+
+  void take(wire::Run run, std::shared_ptr<const std::string> module) {
+    control_ = std::make_unique<RunControl>();
+    pending_ = Pending{std::move(run), std::move(module)};
+  }
+
+  zmq::socket_t& broker_;
+  const Settings settings_;
+  const zmq::send_flags send_flags_;
+  // Modules by hash: the broker sends a module's bytes to a worker once.
+  ModuleMemo modules_;
   LogQueue logs_;
-  std::thread thread_;
+
+  std::mutex mu_;  // the socket, and everything below
+  std::condition_variable cv_;
+  std::optional<wire::Run> waiting_;  // a run whose module is on its way
+  std::optional<Pending> pending_;    // a run to start
+  std::string running_;               // the exec id of the run under way
+  std::unique_ptr<RunControl> control_;
+  std::optional<int> leave_;  // set: leave with this code
+  bool quit_ = false, nudged_ = false, watcher_asleep_ = false;
+  Clock::time_point last_heard_ = Clock::now();
+  bool heard_ = false;
+  Clock::time_point next_beat_ = Clock::now() + std::chrono::milliseconds(wire::kHeartbeatMs);
 };
 
 // Ties this worker's life to the broker that started it: the kernel sends
@@ -312,133 +485,25 @@ int serve_command(int argc, char** argv) {
     return 125;
   }
   broker.connect(endpoint);
-  const bool is_remote = remote.remote();
-  // A remote link may stall; the loop must keep its heartbeats, so it never
-  // blocks on a send there (what cannot be queued is dropped).
-  const auto flags = is_remote ? zmq::send_flags::dontwait : zmq::send_flags::none;
-  auto to_broker = [&](std::string_view type, const std::string& body) {
-    try {
-      if (!broker.send(zmq::buffer(type), flags | zmq::send_flags::sndmore)) return;
-      (void)broker.send(zmq::buffer(body), flags);
-    } catch (const zmq::error_t&) {
-    }
-  };
-  std::optional<wire::Run> waiting;  // a run whose module is on its way
-  // Modules by hash: the broker sends a module's bytes to a worker once.
-  ModuleMemo modules(kMemoModules, static_cast<size_t>(module_memory));
-  const std::string module_dir = remote.work_dir + "/modules";  // a remote host's, on disk
-  zmq::socket_t pipe(ctx, zmq::socket_type::pair);
-  const std::string pipe_endpoint = "inproc://job";
-  pipe.bind(pipe_endpoint);
-
+  // A remote link may stall; the worker must keep its heartbeats, so it
+  // never blocks on a send there (what cannot be queued is dropped).
+  Worker::Settings link;
+  link.name = name;
+  link.endpoint = endpoint;
+  link.remote = remote.remote();
+  link.work_dir = remote.work_dir;
+  link.parent = parent;
+  link.module_memory = static_cast<size_t>(module_memory);
   wire::Ready ready;
   ready.name = name;
   ready.pid = static_cast<int32_t>(::getpid());
-  if (is_remote) {
+  if (link.remote) {
     ready.remote = true;
     ready.host = remote.host;
     ready.labels = remote.labels;
   }
-  to_broker(wire::kReady, wire::encode(ready));
-  auto last_heard = Clock::now();
-  bool heard = false;
-  auto next_beat = Clock::now() + std::chrono::milliseconds(wire::kHeartbeatMs);
-  std::unique_ptr<RunControl> control;
-  JobThread job(ctx, pipe_endpoint);
-  std::string running_exec;
-
-  auto send_logs = [&] {
-    for (const auto& log : job.logs().take()) to_broker(wire::kLog, wire::encode(log));
-  };
-  for (;;) {
-    zmq::pollitem_t items[] = {{broker.handle(), 0, ZMQ_POLLIN, 0},
-                               {pipe.handle(), 0, ZMQ_POLLIN, 0}};
-    auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(next_beat - Clock::now());
-    // While a job runs, what it writes leaves every kLogEveryMs at most.
-    if (!running_exec.empty()) wait = std::min(wait, std::chrono::milliseconds(kLogEveryMs));
-    zmq::poll(items, 2, std::max(wait, std::chrono::milliseconds(0)));
-    if (!running_exec.empty()) send_logs();
-
-    if (items[0].revents & ZMQ_POLLIN) {
-      std::vector<zmq::message_t> parts;
-      (void)zmq::recv_multipart(broker, std::back_inserter(parts));
-      last_heard = Clock::now();
-      heard = true;
-      std::string type = parts.empty() ? "" : parts[0].to_string();
-      auto start = [&](wire::Run run, std::shared_ptr<const std::string> module) {
-        running_exec = run.exec_id;
-        control = std::make_unique<RunControl>();
-        job.start(std::move(run), std::move(module), control.get());
-      };
-      if (type == wire::kRun && parts.size() == 2 && running_exec.empty() && !waiting) {
-        auto run = wire::decode<wire::Run>(parts[1].data(), parts[1].size());
-        if (!run) continue;
-        if (run->remote) run->scratch_dir = remote.work_dir + "/scratch/" + run->exec_id;
-        // The bytes come with the run the first time; after that the run
-        // names the module by hash. A remote host also keeps them on disk.
-        std::shared_ptr<const std::string> module;
-        if (!run->module.empty()) {
-          if (run->remote) cache_module(module_dir, run->module_hash, run->module);
-          module = modules.put(run->module_hash, std::move(run->module));
-        } else if (!(module = modules.get(run->module_hash)) && run->remote) {
-          if (auto cached = cached_module(module_dir, run->module_hash))
-            module = modules.put(run->module_hash, std::move(*cached));
-        }
-        if (!module) {
-          to_broker(wire::kNeed, run->exec_id);
-          waiting = std::move(run);
-          continue;
-        }
-        start(std::move(*run), std::move(module));
-      } else if (type == wire::kModule && parts.size() == 2 && waiting) {
-        auto m = wire::decode<wire::ModuleBytes>(parts[1].data(), parts[1].size());
-        if (m && m->hash == waiting->module_hash) {
-          if (waiting->remote) cache_module(module_dir, m->hash, m->bytes);
-          start(std::move(*waiting), modules.put(m->hash, std::move(m->bytes)));
-          waiting.reset();
-        }
-      } else if (type == wire::kStop && parts.size() == 2) {
-        if (control && parts[1].to_string() == running_exec) control->cancel();
-      } else if (type == wire::kBye) {
-        if (control) control->cancel();
-        return 0;
-      }
-    }
-    if (items[1].revents & ZMQ_POLLIN) {
-      std::vector<zmq::message_t> parts;
-      (void)zmq::recv_multipart(pipe, std::back_inserter(parts));
-      if (parts.size() == 2) {
-        std::string type = parts[0].to_string();
-        // The job's output goes before its end (and a full queue at once).
-        send_logs();
-        if (type != JobThread::kFlush) to_broker(type, parts[1].to_string());
-        if (type == wire::kDone) {
-          control.reset();
-          running_exec.clear();
-        }
-      }
-    }
-    if (Clock::now() >= next_beat) {
-      to_broker(wire::kHeartbeat, "");
-      next_beat = Clock::now() + std::chrono::milliseconds(wire::kHeartbeatMs);
-    }
-    // A local worker the broker started (--parent-pid) learns of its death
-    // from the kernel, so silence only means the broker is busy (a long
-    // request holds its loop): it keeps its job. A remote worker, once it has
-    // heard its broker, takes silence for a lost link or broker; it waits
-    // for a broker that is not up yet.
-    if (((is_remote && heard) || (!is_remote && parent <= 0)) &&
-        Clock::now() - last_heard >
-            std::chrono::milliseconds(wire::kHeartbeatMs * wire::kHeartbeatLiveness)) {
-      // The broker is gone: a new local broker starts its own pool, and a
-      // remote pool starts this worker again to reconnect. The job is
-      // abandoned, since the broker re-queues it anyway.
-      if (control) control->cancel();
-      if (is_remote)
-        fmt::print(stderr, "shoal-worker {}: lost the broker at {}; leaving\n", name, endpoint);
-      return is_remote ? 3 : 0;
-    }
-  }
+  Worker worker(broker, std::move(link));
+  return worker.serve(ready);
 }
 
 }  // namespace shoal::worker

@@ -1,6 +1,6 @@
 // `shoal-worker serve`: one worker of the broker's pool. Connects a DEALER
-// to the broker, says it is ready, runs one job at a time on a job thread
-// while the main thread keeps heartbeats flowing both ways, forwards the
+// to the broker, says it is ready, runs one job at a time on its main thread
+// while a watch thread keeps heartbeats flowing both ways and forwards the
 // job's output as it is written, and reports how the job ended.
 #pragma once
 

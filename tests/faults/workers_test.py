@@ -109,6 +109,20 @@ def test_a_stalled_broker_does_not_make_its_workers_drop_their_jobs():
         check(sorted(harness.worker_pids(s.broker.pid)) == workers, "the workers changed")
 
 
+def test_a_job_longer_than_the_heartbeat_allowance_keeps_its_worker():
+    # The worker's main thread runs the job; its watch thread must keep the
+    # heartbeats going meanwhile, or the broker kills the worker after 3 s.
+    with Session("shoal-faults-") as s:
+        workers = sorted(harness.worker_pids(s.broker.pid))
+        job = s.submit("chaos_job", [21, 5000])
+        s.wait_running(job, 1)
+        j = s.wait_state(job, ["Completed", "Failed"])
+        check(j["state"] == "Completed", f"{j['state']} {j['message']}")
+        check(len(j["executions"]) == 1, f"{len(j['executions'])} executions: "
+              f"{[e['message'] for e in j['executions']]}")
+        check(sorted(harness.worker_pids(s.broker.pid)) == workers, "the workers changed")
+
+
 def test_workers_die_with_their_broker():
     home = harness.temp_home("shoal-faults-")
     b = harness.Broker(home, workers=POOL)

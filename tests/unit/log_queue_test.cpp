@@ -1,5 +1,5 @@
-// The queue that carries a guest's output from the job thread to the
-// worker's main thread: chunks, order, and a full queue.
+// The queue that carries a guest's output from the thread running the job
+// to the threads that send it: chunks, order, and a full queue.
 #include <boost/test/unit_test.hpp>
 
 #include <atomic>
