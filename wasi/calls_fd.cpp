@@ -15,8 +15,8 @@
 namespace shoal::wasi::calls {
 namespace {
 
-std::vector<struct iovec> host_iovecs(const std::vector<std::span<uint8_t>>& bufs) {
-  std::vector<struct iovec> out(bufs.size());
+boost::container::small_vector<struct iovec, 4> host_iovecs(const GuestMemory::IoVecs& bufs) {
+  boost::container::small_vector<struct iovec, 4> out(bufs.size());
   for (size_t i = 0; i < bufs.size(); ++i) out[i] = {bufs[i].data(), bufs[i].size()};
   return out;
 }
@@ -26,7 +26,7 @@ std::vector<struct iovec> host_iovecs(const std::vector<std::span<uint8_t>>& buf
 // calls make the kernel import the array each time (about 10% of a
 // pread-bound program's time). `offset` < 0: the file position.
 template <auto one, auto one_at, auto many, auto many_at>
-ssize_t transfer(int fd, const std::vector<std::span<uint8_t>>& bufs, off_t offset) {
+ssize_t transfer(int fd, const GuestMemory::IoVecs& bufs, off_t offset) {
   if (bufs.size() == 1)
     return offset < 0 ? one(fd, bufs[0].data(), bufs[0].size())
                       : one_at(fd, bufs[0].data(), bufs[0].size(), offset);
@@ -35,11 +35,11 @@ ssize_t transfer(int fd, const std::vector<std::span<uint8_t>>& bufs, off_t offs
   return offset < 0 ? many(fd, iov.data(), count) : many_at(fd, iov.data(), count, offset);
 }
 
-ssize_t host_read(int fd, const std::vector<std::span<uint8_t>>& bufs, off_t offset = -1) {
+ssize_t host_read(int fd, const GuestMemory::IoVecs& bufs, off_t offset = -1) {
   return transfer<::read, ::pread, ::readv, ::preadv>(fd, bufs, offset);
 }
 
-ssize_t host_write(int fd, const std::vector<std::span<uint8_t>>& bufs, off_t offset = -1) {
+ssize_t host_write(int fd, const GuestMemory::IoVecs& bufs, off_t offset = -1) {
   return transfer<::write, ::pwrite, ::writev, ::pwritev>(fd, bufs, offset);
 }
 

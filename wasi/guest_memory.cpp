@@ -12,11 +12,11 @@ Errno GuestMemory::copy_in(uint32_t ptr, std::span<const uint8_t> data) const {
   return Errno::success;
 }
 
-Result<std::vector<std::span<uint8_t>>> GuestMemory::iovecs(uint32_t ptr, uint32_t count) const {
+Result<GuestMemory::IoVecs> GuestMemory::iovecs(uint32_t ptr, uint32_t count) const {
   if (uint64_t{count} * abi::iovec::size > size_) return std::unexpected(Errno::fault);
   auto array = bytes(ptr, count * abi::iovec::size);
   if (!array) return std::unexpected(array.error());
-  std::vector<std::span<uint8_t>> out;
+  IoVecs out;
   out.reserve(count);
   uint64_t total = 0;
   for (uint32_t i = 0; i < count; ++i) {

@@ -11,6 +11,7 @@
 // one for every host call.
 #pragma once
 
+#include <boost/container/small_vector.hpp>
 #include <cstdint>
 #include <cstring>
 #include <span>
@@ -66,8 +67,10 @@ class GuestMemory {
 
   // The buffers of an iovec array (`count` entries of {ptr, len} at `ptr`),
   // each checked. Fails with fault when the array or any buffer is out of
-  // bounds, and with inval when the total length exceeds 2^32 - 1.
-  Result<std::vector<std::span<uint8_t>>> iovecs(uint32_t ptr, uint32_t count) const;
+  // bounds, and with inval when the total length exceeds 2^32 - 1. Up to
+  // four are held without an allocation (libc passes one or two).
+  using IoVecs = boost::container::small_vector<std::span<uint8_t>, 4>;
+  Result<IoVecs> iovecs(uint32_t ptr, uint32_t count) const;
 
  private:
   uint8_t* base_;

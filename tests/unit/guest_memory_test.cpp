@@ -66,3 +66,20 @@ BOOST_AUTO_TEST_CASE(copy_in_refuses_what_does_not_fit) {
   BOOST_TEST(m.mem.copy_in(56, data) == Errno::success);
   BOOST_TEST(is_fault(m.mem.copy_in(57, data)));
 }
+
+BOOST_AUTO_TEST_CASE(more_iovecs_than_are_held_inline_keep_their_order) {
+  // Six entries: past the four held without an allocation.
+  std::vector<uint8_t> bytes(256);
+  GuestMemory mem{bytes.data(), bytes.size()};
+  for (uint32_t i = 0; i < 6; ++i) {
+    uint32_t entry[2] = {100 + 20 * i, i + 1};
+    std::memcpy(bytes.data() + 8 * i, entry, sizeof entry);
+  }
+  auto v = mem.iovecs(0, 6);
+  BOOST_TEST_REQUIRE(v.has_value());
+  BOOST_TEST_REQUIRE(v->size() == 6u);
+  for (uint32_t i = 0; i < 6; ++i) {
+    BOOST_TEST((*v)[i].data() == bytes.data() + 100 + 20 * i);
+    BOOST_TEST((*v)[i].size() == i + 1);
+  }
+}
