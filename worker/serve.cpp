@@ -157,14 +157,17 @@ wire::Done run_job(LogQueue& logs, wire::Run& run, const std::string& module_byt
 // it waits on the socket's file descriptor, reads what came, and sends each
 // job's output and end as soon as the job returns. A trivial job so costs one
 // wake-up of this process and no hand-over between threads. While a job
-// runs, the watch thread serves the socket instead, every kLogEveryMs (or at
-// once when the log queue is full): it sends the output so far and the
-// heartbeats, and acts on what the broker says (a `stop` for the run, `bye`).
+// runs, and while the main thread does the work between jobs (storing
+// compiled code, collecting memory), the watch thread serves the socket
+// instead, every kLogEveryMs (or at once when the log queue is full): it
+// sends the output so far and the heartbeats, and acts on what the broker
+// says (a `stop`, `bye`, a run to start next).
 //
 // Every use of the socket holds `mu_`, and the watch thread touches it only
-// while a job runs (`running_`, set and cleared under `mu_`). Both threads
-// read every message waiting before they let go of the socket, so the
-// descriptor (which libzmq signals only for what is new) is never left quiet
+// in those times (`running_`, `busy_`, set and cleared under `mu_`). Both
+// threads read every message waiting before they let go of the socket, and
+// the main thread serves it once more before it waits on the descriptor
+// (which libzmq signals only for what is new), so that is never left quiet
 // with a message unread.
 class Worker {
  public:
@@ -209,7 +212,7 @@ class Worker {
   int main_loop() {
     const int fd = broker_.get(zmq::sockopt::fd);
     bool idle_pending = false, ran_since_release = false;
-    auto idle_since = Clock::now();
+    auto idle_since = Clock::now(), next_idle_try = Clock::now();
     for (;;) {
       std::optional<Pending> next;
       Clock::time_point next_beat;
@@ -228,6 +231,7 @@ class Worker {
       if (next) {
         wire::Done done = run_job(logs_, next->run, *next->module, control_.get());
         idle_pending = ran_since_release = true;
+        next_idle_try = Clock::now();
         std::lock_guard lock(mu_);
         // Not to a broker that is gone or said `bye`: a send there could wait.
         if (!leave_) {
@@ -240,22 +244,33 @@ class Worker {
         continue;
       }
       // Between jobs: code waiting for V8's optimising compiler goes to the
-      // code cache once it is done, and after a second without work the
-      // memory of past jobs goes back.
-      auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(next_beat - Clock::now());
-      if (idle_pending) {
-        idle_pending = engine_idle_work();
-        if (idle_pending) wait = std::min(wait, std::chrono::milliseconds(500));
-      } else if (ran_since_release) {
-        auto release_at = idle_since + std::chrono::seconds(1);
-        if (Clock::now() >= release_at) {
+      // code cache once it is done (tried again every 500 ms), and after a
+      // second without work the memory of past jobs goes back. That work
+      // can take a while (serializing a large module's code); the watch
+      // thread serves the socket meanwhile, as during a run.
+      const auto now = Clock::now();
+      const auto release_at = idle_since + std::chrono::seconds(1);
+      const bool idle_due = idle_pending && now >= next_idle_try;
+      const bool release_due = !idle_pending && ran_since_release && now >= release_at;
+      if (idle_due || release_due) {
+        set_busy(true);
+        if (idle_due) {
+          idle_pending = engine_idle_work();
+          next_idle_try = Clock::now() + std::chrono::milliseconds(500);
+        } else {
           engine_idle_work(std::chrono::milliseconds(0), true);
           ran_since_release = false;
-        } else {
-          wait = std::min(wait, std::chrono::duration_cast<std::chrono::milliseconds>(
-                                    release_at - Clock::now()));
         }
+        set_busy(false);
+        continue;  // the watch thread may have taken a run meanwhile
       }
+      auto until = next_beat;
+      if (idle_pending)
+        until = std::min(until, next_idle_try);
+      else if (ran_since_release)
+        until = std::min(until, release_at);
+      auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(until - now) +
+                  std::chrono::milliseconds(1);
       pollfd p{fd, POLLIN, 0};
       int timeout = static_cast<int>(std::max<int64_t>(wait.count(), 0));
       if (::poll(&p, 1, timeout) < 0 && errno != EINTR) {
@@ -269,20 +284,30 @@ class Worker {
     std::unique_lock lock(mu_);
     for (;;) {
       if (quit_) return;
-      if (running_.empty()) {
+      if (!serving()) {
         watcher_asleep_ = true;
-        cv_.wait(lock, [this] { return quit_ || !running_.empty(); });
+        cv_.wait(lock, [this] { return quit_ || serving(); });
         watcher_asleep_ = false;
         continue;
       }
       cv_.wait_for(lock, std::chrono::milliseconds(kLogEveryMs),
                    [this] { return quit_ || nudged_; });
       nudged_ = false;
-      if (!running_.empty()) {
+      if (serving()) {
         send_logs();
         serve_socket();
       }
     }
+  }
+
+  // Whether the watch thread serves the socket: a job runs, or the main
+  // thread does the work between jobs. With mu_ held.
+  bool serving() const { return !running_.empty() || busy_; }
+
+  void set_busy(bool busy) {
+    std::lock_guard lock(mu_);
+    busy_ = busy;
+    if (busy && watcher_asleep_) cv_.notify_all();
   }
 
   // The job's output queue is full: the watch thread takes it now.
@@ -409,6 +434,7 @@ class Worker {
   std::unique_ptr<RunControl> control_;
   std::optional<int> leave_;  // set: leave with this code
   bool quit_ = false, nudged_ = false, watcher_asleep_ = false;
+  bool busy_ = false;  // the main thread is doing the work between jobs
   Clock::time_point last_heard_ = Clock::now();
   bool heard_ = false;
   Clock::time_point next_beat_ = Clock::now() + std::chrono::milliseconds(wire::kHeartbeatMs);
