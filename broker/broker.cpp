@@ -495,8 +495,8 @@ std::string Outgoing::about() const {
 void Broker::notify(const jobs::Job& job) {
   auto range = followers_.equal_range(job.id);
   std::string text;  // written once for all its followers
+  const bool end = jobs::is_terminal(job.state);
   for (auto f = range.first; f != range.second;) {
-    const bool end = jobs::is_terminal(job.state);
     if (end || f->second.states) {
       if (text.empty()) text = jobs::to_json_text(job);
       Outgoing o;

@@ -5,10 +5,10 @@
 // loop that committed itself could hand no worker its next job).
 //
 // One commit at a time. The loop starts one with start(), polls fd(), and
-// when fd() is readable calls finish() for the result; wait() blocks for
-// it instead. The batch is the committer's until finish() or wait() hands
-// it back: the loop may read it meanwhile (a module it holds, say), never
-// change it.
+// when done() says so takes the result with wait(), which then returns at
+// once (flush() calls wait() to block for it). The batch is the
+// committer's until wait() hands it back: the loop may read it meanwhile
+// (a module it holds, say), never change it.
 //
 // The Store is shared: its reads stay on the loop's thread while commits
 // run here (store.h says why that is safe).

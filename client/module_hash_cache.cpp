@@ -5,17 +5,12 @@
 #include <algorithm>
 #include <cinttypes>
 #include <cstdio>
-#include <ctime>
 #include <filesystem>
 
 namespace shoal::client {
 namespace {
 
 constexpr char kFormat[] = "shoal-module-hash 1";
-
-int64_t ns_of(const struct timespec& t) {
-  return int64_t{t.tv_sec} * 1'000'000'000 + t.tv_nsec;
-}
 
 }  // namespace
 
@@ -45,10 +40,12 @@ std::optional<std::string> ModuleHashCache::lookup(const FileIdentity& file) con
 }
 
 void ModuleHashCache::remember(const FileIdentity& file, const std::string& sha256) const {
-  struct timespec now {};
-  ::clock_gettime(CLOCK_REALTIME, &now);
-  const int64_t settle = std::chrono::nanoseconds(kSettle).count();
-  if (ns_of(now) - std::max(file.mtime_ns, file.ctime_ns) < settle) return;
+  // File times are CLOCK_REALTIME, the system clock.
+  const auto now = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count();
+  if (now - std::max(file.mtime_ns, file.ctime_ns) < std::chrono::nanoseconds(kSettle).count())
+    return;
   std::error_code ec;
   std::filesystem::create_directories(dir_, ec);
   const std::string path = entry_path(file);
