@@ -17,6 +17,8 @@
 #include "broker/client_protocol.h"
 #include "broker/job_blobs.h"
 #include "broker/job_json.h"
+#include "broker/names.h"
+#include "broker/units.h"
 #include "broker/url_cache.h"
 #include "broker/worker_protocol.h"
 
@@ -30,8 +32,14 @@ void on_signal(int) {
 
 // Replies queued in ZeroMQ per client, and bytes more held by the broker
 // when that queue is full (see Broker::post).
-constexpr int kClientQueue = 1000;
+// A queue holds messages, not bytes: with log chunks of up to 64 KiB (and
+// `output` parts of up to kOutputPart), 100 messages bound what one client
+// that does not read can hold in ZeroMQ's memory.
+constexpr int kClientQueue = 100;
 constexpr uint64_t kBacklogBytes = 160ull << 20;
+// All backlogs together: past this, streamed messages are dropped for
+// every client that is behind (counted), and final replies past twice it.
+constexpr uint64_t kBacklogTotalBytes = 256ull << 20;
 
 // A reply body as text. Bodies may quote what a client sent (an unknown
 // version or command), which need not be UTF-8: invalid bytes become U+FFFD
@@ -71,9 +79,15 @@ Broker::Broker(const BrokerOptions& options, std::unique_ptr<Store> store,
   // ZeroMQ's default listen backlog of 100 refuses the rest while the
   // machine is busy.
   clients_.set(zmq::sockopt::backlog, 1024);
+  // No frame much past the submission limit is ever held in memory whole.
+  clients_.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(std::min<uint64_t>(
+                                             2 * options.max_module_bytes + (1 << 20), INT64_MAX)));
   workers_sock_.set(zmq::sockopt::linger, 0);
   staged_.bind("inproc://staged");
   committer_ = std::make_unique<Committer>(*store_);
+  reaper_ = std::make_unique<Reaper>(
+      options.dir.scratch + ".trash",
+      [log = log_](const std::string& e) { log->warn("scratch removal: {}", e); });
   if (options.module_memory)
     pool_.set_extra_args({"--module-memory", std::to_string(options.module_memory)});
 }
@@ -94,7 +108,9 @@ void Broker::set_state(jobs::Job& job, jobs::JobState state, const std::string& 
         std::string(jobs::state_name(job.state)) + " -> " + std::string(jobs::state_name(state)) +
             (message.empty() ? "" : ": " + message));
   job.state = state;
-  if (!message.empty()) job.message = message;
+  // A job that ends says why it failed or stopped, and nothing when it
+  // completed, whatever an earlier execution said (docs/protocol.md).
+  if (!message.empty() || jobs::is_terminal(state)) job.message = message;
 }
 
 const std::string* Broker::pending_blob(const std::string& hash) const {
@@ -303,9 +319,8 @@ void Broker::on_worker_lost(const std::string& name, const std::string& cause) {
   std::string job_id = it->second.job_id;
   std::string why = it->second.killed_because.empty() ? cause : it->second.killed_because;
   // Its process is gone (or, remote, forgotten): nothing writes there now.
-  std::error_code ec;
   if (!it->second.exec_id.empty() || !it->second.remote)
-    std::filesystem::remove_all(scratch_of(it->second, it->second.exec_id), ec);
+    discard(scratch_of(it->second, it->second.exec_id));
   workers_.erase(it);
   log_->warn("worker {} {}", name, why);
   auto job_it = active_.find(job_id);
@@ -395,17 +410,19 @@ void Broker::dispatch() {
     WorkerState& w = *picked;
     const std::string name = w.name;
 
-    // A job that cannot be put into a run fails before it starts.
+    uint32_t attempt = static_cast<uint32_t>(job.executions.size() + 1);
+    jobs::Execution exec;
+    exec.id = exec_id_for(job, attempt);
+    // A job that cannot be put into a run fails before it starts; whatever
+    // was placed in the scratch directory for it goes.
     auto give_up = [&](const std::string& why) {
       set_state(job, jobs::JobState::failed, why);
       save(job);
       notify(job);
       staged_paths_.erase(job.id);
       active_.erase(it);
+      clear_scratch(w, scratch_of(w, exec.id));
     };
-    uint32_t attempt = static_cast<uint32_t>(job.executions.size() + 1);
-    jobs::Execution exec;
-    exec.id = exec_id_for(job, attempt);
     exec.attempt = attempt;
     exec.worker = name;
     exec.started_ns = jobs::now_ns();
@@ -442,27 +459,30 @@ void Broker::dispatch() {
     bool has_default = false;
     for (const auto& o : outputs) has_default |= o.path == "/outputs";
     if (!has_default) outputs.insert(outputs.begin(), {"outputs", "/outputs"});
-    for (size_t i = 0; i < outputs.size(); ++i) {
-      std::string dir = scratch + "/out/" + outputs[i].name;
+    std::string refused;
+    for (const auto& o : outputs) {
+      // The name comes from a client: joined where the path is built, so
+      // that no name can place the directory outside scratch/out.
+      auto dir = names::join_plain(scratch + "/out", o.name);
+      if (!dir) {
+        refused = "output " + o.name + ": " + dir.error();
+        break;
+      }
       std::error_code ec;
-      if (outputs[i].name != "outputs") std::filesystem::create_directories(dir, ec);
-      run.mounts.push_back({dir, outputs[i].path, false});
+      if (o.name != "outputs" && !std::filesystem::create_directory(*dir, ec) && ec) {
+        refused = "cannot make the directory of output " + o.name + ": " + ec.message();
+        break;
+      }
+      run.mounts.push_back({*dir, o.path, false});
+    }
+    if (!refused.empty()) {
+      give_up(refused);
+      continue;
     }
     run.timeout_ms = job.spec.timeout_ms;
     run.memory_bytes = job.spec.memory_bytes ? job.spec.memory_bytes : opt_.default_memory;
     run.stdout_cap = opt_.stdout_cap;
     run.stderr_cap = opt_.stderr_cap;
-    if (!job.spec.stdin_hash.empty()) {
-      auto data = get_blob(job.spec.stdin_hash);
-      if (data && *data) {
-        run.stdin_path = scratch + "/stdin";
-        FILE* f = std::fopen(run.stdin_path.c_str(), "wb");
-        if (f) {
-          std::fwrite((*data)->data(), 1, (*data)->size(), f);
-          std::fclose(f);
-        }
-      }
-    }
     auto blob = [this](const std::string& hash) { return get_blob(hash); };
     if (auto attached = attach_job_blobs(job.spec, blob, scratch, run); !attached) {
       give_up(attached.error());
@@ -590,10 +610,18 @@ void Broker::post(Outgoing o) {
   Backlog& backlog = b->second;
   uint64_t size = size_of(o);
   bool streamed = o.kind == protocol::kLog || o.kind == protocol::kState;
-  // Final replies may go past the cap, up to twice it: a client that sends
-  // requests without ever reading loses even those.
-  if (backlog.bytes + size > (streamed ? kBacklogBytes : 2 * kBacklogBytes)) {
+  // Final replies may go past the caps, up to twice them: a client that
+  // sends requests without ever reading loses even those.
+  const uint64_t times = streamed ? 1 : 2;
+  if (backlog.bytes + size > times * kBacklogBytes ||
+      backlog_bytes_ + size > times * kBacklogTotalBytes) {
     if (o.kind == protocol::kLog) backlog.logs_dropped += size;
+    if (!streamed)
+      log_->warn(
+          "dropped a '{}' reply of {} to a client that does not read ({} held for it, {} "
+          "for all)",
+          o.kind, units::format_bytes(size), units::format_bytes(backlog.bytes),
+          units::format_bytes(backlog_bytes_));
     return;
   }
   if (o.kind == protocol::kEnd && backlog.logs_dropped) {
@@ -602,6 +630,7 @@ void Broker::post(Outgoing o) {
     backlog.logs_dropped = 0;
   }
   backlog.bytes += size;
+  backlog_bytes_ += size;
   backlog.peak = std::max(backlog.peak, backlog.bytes);
   backlog.queue.push_back(std::move(o));
 }
@@ -635,7 +664,9 @@ void Broker::drain_backlogs() {
     while (!backlog.queue.empty()) {
       d = deliver(backlog.queue.front());
       if (d != Delivery::sent) break;
-      backlog.bytes -= std::min(backlog.bytes, size_of(backlog.queue.front()));
+      const uint64_t sent = std::min(backlog.bytes, size_of(backlog.queue.front()));
+      backlog.bytes -= sent;
+      backlog_bytes_ -= std::min(backlog_bytes_, sent);
       backlog.queue.pop_front();
     }
     if (d == Delivery::gone) {
@@ -654,7 +685,13 @@ void Broker::drain_backlogs() {
 }
 
 void Broker::forget_client(const std::string& identity) {
-  backlogs_.erase(identity);
+  if (auto b = backlogs_.find(identity); b != backlogs_.end()) {
+    backlog_bytes_ -= std::min(backlog_bytes_, b->second.bytes);
+    const bool large = b->second.peak > (16u << 20);
+    backlogs_.erase(b);
+    if (large) ::malloc_trim(0);
+  }
+  log_readers_.remove_if([&](const LogReader& r) { return r.identity == identity; });
   std::erase_if(followers_, [&](const auto& f) { return f.second.identity == identity; });
 }
 
@@ -696,7 +733,7 @@ int Broker::run() {
                                {staged_.handle(), 0, ZMQ_POLLIN, 0},
                                {nullptr, committer_->fd(), ZMQ_POLLIN, 0}};
     // A backlog drains as its client reads: look again soon.
-    auto wait = std::chrono::milliseconds(backlogs_.empty() ? 100 : 2);
+    auto wait = std::chrono::milliseconds(backlogs_.empty() && log_readers_.empty() ? 100 : 2);
     try {
       zmq::poll(items, 4, wait);
     } catch (const zmq::error_t& e) {
@@ -746,9 +783,19 @@ int Broker::run() {
     if (committer_->done()) finish_commit(committer_->wait());
     start_commit();
     drain_backlogs();
+    pump_log_readers();
     if (Clock::now() >= next_beat) {
       heartbeat();
       next_beat = Clock::now() + std::chrono::milliseconds(wire::kHeartbeatMs);
+      // After a burst (clients that left with megabytes queued for them,
+      // large modules), glibc keeps the freed memory: give it back once
+      // the clients have been quiet for a while.
+      const auto now = Clock::now();
+      if (now - last_activity_ > std::chrono::seconds(2) &&
+          now - last_trim_ > std::chrono::seconds(10)) {
+        ::malloc_trim(0);
+        last_trim_ = now;
+      }
     }
     if (opt_.idle_exit.count() > 0 && active_.empty() && followers_.empty() &&
         Clock::now() - last_activity_ > opt_.idle_exit) {

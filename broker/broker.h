@@ -29,6 +29,11 @@ struct BrokerOptions {
   uint64_t output_bytes_cap = 1ull << 30;  // bytes of output files per job
   uint64_t output_files_cap = 10000;       // output files per job
   uint64_t input_bytes_cap = 1ull << 30;   // bytes per URL input
+  // The largest module, import module, stdin or inline input a submission
+  // may carry: a larger one is refused with a message naming it. A frame
+  // of more than twice this is cut by ZeroMQ itself (ZMQ_MAXMSGSIZE): the
+  // connection is dropped without a reply (shoal's client asks first).
+  uint64_t max_module_bytes = 256ull << 20;
   std::string log_level = "info";
   bool log_to_stderr = false;  // besides the log file
   // Remote hosts (docs/remote.md): TCP endpoints with CURVE. Empty: ipc only.

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <deque>
 #include <expected>
+#include <list>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -22,6 +23,7 @@
 #include "broker/broker.h"
 #include "broker/committer.h"
 #include "broker/job.h"
+#include "broker/reaper.h"
 #include "broker/recent_hashes.h"
 #include "broker/store.h"
 #include "broker/worker_pool.h"
@@ -58,6 +60,15 @@ struct WorkerState {
 };
 inline constexpr size_t kWorkerModules = 32;
 
+// Output collection's bounds (outputs.cpp): a file's path inside its output
+// directory (Linux's PATH_MAX: nothing longer could be written back out by
+// path), and the entries of any kind one collection looks at.
+inline constexpr size_t kMaxOutputPath = 4096;
+inline constexpr uint64_t kMaxOutputEntries = 100000;
+
+// A `logs` request reads about this much of the store per slice.
+inline constexpr uint64_t kLogSlice = 1ull << 20;
+
 // A client waiting on a job: following its logs, or watching its state.
 struct Follower {
   std::string identity;
@@ -78,6 +89,19 @@ struct Outgoing {
   std::string text;
   // The job a `state` or `end` message is about, or "".
   std::string about() const;
+};
+
+// A `logs` request answered from the store a slice at a time
+// (client_commands.cpp): the next slice is read only once the client has
+// taken the last one (it has no backlog), so that a large log never sits
+// whole in the broker's memory, however many clients ask for it.
+struct LogReader {
+  std::string identity;
+  std::string job_id;
+  uint32_t attempt = 0;  // the latest execution's, when asked
+  int mask = 3;          // 1 stdout, 2 stderr
+  bool follow = false;
+  uint64_t after_seq = 0;  // the last chunk sent
 };
 
 // Replies a client has not taken yet, beyond what its ZeroMQ queue holds.
@@ -117,6 +141,11 @@ class Broker {
   Delivery deliver(const Outgoing& o);
   void drain_backlogs();
   void forget_client(const std::string& identity);
+  // Sends the next slice of each log reader whose client keeps up; one
+  // that reached the end is finished (end, or a follower).
+  void pump_log_readers();
+  // Sends `reader`'s next slice; true when the log is done and the reader finished.
+  bool pump(LogReader& reader);
   void finish_execution(jobs::Job& job, jobs::JobState state, std::optional<int32_t> exit_code,
                         const std::string& message);
   void set_state(jobs::Job& job, jobs::JobState state, const std::string& message);
@@ -142,9 +171,13 @@ class Broker {
   void cmd_prune(const std::string& id, const nlohmann::json& body);
   void cmd_output(const std::string& id, const nlohmann::json& body);
 
-  // outputs.cpp: moves the execution's output files into the batch. True
-  // when it found scratch/out holding the empty default output directory
-  // and nothing else (the program wrote no file).
+  // outputs.cpp: moves the execution's output files into the batch, at
+  // most the caps (files, bytes; the walk itself stops after
+  // kMaxOutputEntries entries), without following links or entering a
+  // directory whose path inside its output is over kMaxOutputPath bytes;
+  // what it leaves is said in job.outputs_message and an event. True when
+  // it found scratch/out holding the empty default output directory and
+  // nothing else (the program wrote no file).
   bool collect_outputs(jobs::Job& job, const std::string& scratch);
   // A blob of the store, or of a batch not committed yet (a job may be
   // dispatched before the commit that stores its module).
@@ -165,6 +198,8 @@ class Broker {
   void prepare_scratch(WorkerState& w, const std::string& scratch);
   void clear_scratch(WorkerState& w, const std::string& scratch, bool untouched = false);
   void clear_all_scratch();
+  // Hands `path` to the reaper (or, when it cannot be moved, removes it here).
+  void discard(const std::string& path);
 
   // listen.cpp: the TCP endpoints with CURVE, when asked. False when they
   // cannot be set up (logged).
@@ -211,6 +246,8 @@ class Broker {
   RecentHashes recent_modules_;       // the SHA-256 of modules submitted lately
   std::vector<Outgoing> outgoing_;
   std::map<std::string, Backlog> backlogs_;  // by client identity
+  uint64_t backlog_bytes_ = 0;               // held in all backlogs together
+  std::list<LogReader> log_readers_;
   std::map<std::string, jobs::Job> active_;  // unfinished jobs, by id
   std::deque<std::string> queue_;            // queued job ids, in order
   std::set<std::string> stop_requested_;
@@ -218,6 +255,7 @@ class Broker {
   std::map<std::string, std::map<std::string, std::string>> staged_paths_;  // job -> url -> file
   Clock::time_point last_activity_;
   Clock::time_point last_beat_;  // the last heartbeat() round
+  Clock::time_point last_trim_;  // memory last given back to the system (malloc_trim)
   bool shutting_down_ = false;
   std::unique_ptr<UrlCache> urls_;
   std::atomic<bool> stopping_{false};  // cancels fetches at shutdown
@@ -229,7 +267,8 @@ class Broker {
   };
   std::vector<Fetcher> fetchers_;
   void join_finished_fetchers();
-  std::unique_ptr<ZapHandler> zap_;                            // with TCP endpoints only
+  std::unique_ptr<Reaper> reaper_;   // removes scratch trees off the loop (scratch.cpp)
+  std::unique_ptr<ZapHandler> zap_;  // with TCP endpoints only
   std::map<std::string, std::set<std::string>> host_modules_;  // host -> module hashes sent
   std::set<std::string> unmatched_;  // queued jobs no connected worker matches (said once)
 

@@ -6,7 +6,9 @@
 #include "broker/broker_impl.h"
 #include "broker/client_protocol.h"
 #include "broker/job_json.h"
+#include "broker/names.h"
 #include "broker/sha256.h"
+#include "broker/units.h"
 #include "broker/worker_protocol.h"
 
 namespace shoal::broker {
@@ -53,9 +55,20 @@ void Broker::on_client_message(std::vector<zmq::message_t>& parts) {
       return;
     }
   }
+  // A NUL byte inside a string would end it early wherever it is used (an
+  // id, a name, a path): refused in any body (a submission's spec says so
+  // itself, spec_from_json).
+  if (command != "submit")
+    if (auto f = jobs::field_with_nul(body)) {
+      reply_error(identity, "malformed request: " + *f + " contains a NUL byte");
+      return;
+    }
   try {
     if (command == "ping") {
-      reply(identity, protocol::kOk, {{"pid", ::getpid()}, {"workers", workers_.size()}});
+      reply(identity, protocol::kOk,
+            {{"pid", ::getpid()},
+             {"workers", workers_.size()},
+             {"max_module_bytes", opt_.max_module_bytes}});
     } else if (command == "submit") {
       cmd_submit(identity, body, parts);
     } else if (command == "get") {
@@ -152,6 +165,26 @@ void Broker::cmd_submit(const std::string& identity, const json& body,
                               std::to_string(parts.size() - 4));
     return;
   }
+  // Sizes first: nothing of a frame over the limit is hashed or kept.
+  auto too_large = [&](const zmq::message_t& frame, const std::string& what) {
+    if (frame.size() <= opt_.max_module_bytes) return false;
+    reply_error(identity, "invalid job: " + what + " is " + units::format_bytes(frame.size()) +
+                              ", more than the broker's limit of " +
+                              units::format_bytes(opt_.max_module_bytes) +
+                              " (shoal serve --max-module-size)");
+    return true;
+  };
+  if (!by_hash &&
+      too_large(parts[4], "the module" + (spec->module_name.empty() ? std::string()
+                                                                    : " " + spec->module_name)))
+    return;
+  if (parts.size() >= 6 && too_large(parts[5], "stdin")) return;
+  for (size_t i = 0; i < spec->import_modules.size(); ++i)
+    if (too_large(parts[6 + i], "import module " + spec->import_modules[i].name)) return;
+  for (size_t i = 0; i < spec->inline_inputs.size(); ++i)
+    if (too_large(parts[6 + spec->import_modules.size() + i],
+                  "inline input " + spec->inline_inputs[i].target))
+      return;
   auto is_wasm = [](const zmq::message_t& m) {
     return m.size() >= 8 && std::memcmp(m.data(), "\0asm", 4) == 0;
   };
@@ -259,26 +292,72 @@ void Broker::cmd_logs(const std::string& identity, const json& body) {
   auto job = find_job(identity, body);
   if (!job) return;
   flush();
-  auto chunks = store_->read_logs(job->id);
-  if (!chunks) {
-    reply_error(identity, chunks.error());
-    return;
-  }
   std::string stream = body.value("stream", "all");
-  int mask = stream == "stdout" ? 1 : stream == "stderr" ? 2 : 3;
+  LogReader reader;
+  reader.identity = identity;
+  reader.job_id = job->id;
+  reader.mask = stream == "stdout" ? 1 : stream == "stderr" ? 2 : 3;
   // Only the latest execution's output: a retried job would repeat itself.
-  uint32_t attempt = static_cast<uint32_t>(job->executions.size());
+  reader.attempt = static_cast<uint32_t>(job->executions.size());
+  reader.follow = body.value("follow", false);
+  // A log that fits in one slice is answered in this turn, like any reply.
+  if (!pump(reader)) log_readers_.push_back(std::move(reader));
+}
+
+bool Broker::pump(LogReader& r) {
+  auto chunks = store_->read_logs(r.job_id, r.after_seq, kLogSlice);
+  if (!chunks) {
+    reply_error(r.identity, chunks.error());
+    return true;
+  }
+  if (chunks->empty()) {
+    // The end, unless chunks wait in the batch: commit them and look again.
+    flush();
+    chunks = store_->read_logs(r.job_id, r.after_seq, kLogSlice);
+    if (!chunks) {
+      reply_error(r.identity, chunks.error());
+      return true;
+    }
+  }
   for (const auto& c : *chunks) {
-    if (c.attempt != attempt || !(mask & static_cast<int>(c.stream))) continue;
-    reply(identity, protocol::kLog,
-          {{"stream", c.stream == Stream::stdout_ ? "stdout" : "stderr"}, {"attempt", attempt}},
+    r.after_seq = c.seq;
+    if (c.attempt != r.attempt || !(r.mask & static_cast<int>(c.stream))) continue;
+    reply(r.identity, protocol::kLog,
+          {{"stream", c.stream == Stream::stdout_ ? "stdout" : "stderr"}, {"attempt", r.attempt}},
           {c.data});
   }
-  if (body.value("follow", false) && !jobs::is_terminal(job->state)) {
-    followers_.insert({job->id, Follower{identity, true, mask, false}});
-    return;
+  if (!chunks->empty()) return false;
+  // Everything stored is sent, and nothing is pending (flushed above):
+  // either the job's end, or live chunks from now on.
+  const jobs::Job* job = nullptr;
+  std::optional<jobs::Job> stored;
+  if (auto it = active_.find(r.job_id); it != active_.end()) {
+    job = &it->second;
+  } else if (auto got = store_->get_job(r.job_id); got && *got) {
+    stored = std::move(**got);
+    job = &*stored;
   }
-  reply(identity, protocol::kEnd, jobs::to_json(*job));
+  if (!job) {
+    reply_error(r.identity, "job " + r.job_id + " was deleted while its logs were read");
+    return true;
+  }
+  if (r.follow && !jobs::is_terminal(job->state)) {
+    followers_.insert({job->id, Follower{r.identity, true, r.mask, false}});
+    return true;
+  }
+  reply(r.identity, protocol::kEnd, jobs::to_json(*job));
+  return true;
+}
+
+void Broker::pump_log_readers() {
+  for (auto it = log_readers_.begin(); it != log_readers_.end();) {
+    // A client that has not taken the last slice gets no more yet.
+    if (backlogs_.contains(it->identity)) {
+      ++it;
+      continue;
+    }
+    it = pump(*it) ? log_readers_.erase(it) : std::next(it);
+  }
 }
 
 void Broker::cmd_watch(const std::string& identity, const json& body) {
@@ -354,17 +433,43 @@ void Broker::cmd_output(const std::string& identity, const json& body) {
   auto job = find_job(identity, body);
   if (!job) return;
   std::string name = body.value("name", ""), path = body.value("path", "");
+  const bool ranged = body.contains("offset") || body.contains("length");
+  const uint64_t offset = body.value("offset", uint64_t{0});
+  const uint64_t length = body.value("length", protocol::kOutputPart);
+  if (length == 0 || length > protocol::kOutputPart) {
+    reply_error(identity, "length " + std::to_string(length) + " is not from 1 to " +
+                              std::to_string(protocol::kOutputPart) +
+                              ", the most one output reply carries");
+    return;
+  }
+  // A client that has not read its earlier replies gets no more bytes.
+  if (auto b = backlogs_.find(identity); b != backlogs_.end() && b->second.bytes > 0) {
+    reply_error(identity, "this client has " + units::format_bytes(b->second.bytes) +
+                              " of replies it has not read; read them before asking for more "
+                              "output");
+    return;
+  }
   flush();
-  auto data = store_->get_output(job->id, name, path);
-  if (!data) {
-    reply_error(identity, data.error());
+  auto part = store_->get_output_part(job->id, name, path, offset, length);
+  if (!part) {
+    reply_error(identity, part.error());
     return;
   }
-  if (!*data) {
-    reply_error(identity, "job " + job->id + " has no output file " + name + "/" + path);
+  if (!*part) {
+    reply_error(identity, "job " + job->id + " has no output file " + names::printable(name) + "/" +
+                              names::printable(path));
     return;
   }
-  reply(identity, protocol::kOk, {{"name", name}, {"path", path}}, {std::move(**data)});
+  if (!ranged && (*part)->size > protocol::kOutputPart) {
+    reply_error(identity, "output " + name + "/" + path + " is " +
+                              units::format_bytes((*part)->size) +
+                              "; ask for it in parts of at most " +
+                              units::format_bytes(protocol::kOutputPart) + " (offset and length)");
+    return;
+  }
+  reply(identity, protocol::kOk,
+        {{"name", name}, {"path", path}, {"offset", offset}, {"size", (*part)->size}},
+        {std::move((*part)->bytes)});
 }
 
 }  // namespace shoal::broker

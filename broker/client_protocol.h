@@ -9,6 +9,8 @@
 // a final "end".
 #pragma once
 
+#include <cstdint>
+
 namespace shoal::protocol {
 
 inline constexpr char kVersion[] = "shoal/1";
@@ -18,5 +20,9 @@ inline constexpr char kError[] = "error";
 inline constexpr char kLog[] = "log";
 inline constexpr char kState[] = "state";
 inline constexpr char kEnd[] = "end";
+
+// The most bytes of an output file one `output` reply carries; a larger
+// file is asked for in parts (`offset`, `length`).
+inline constexpr uint64_t kOutputPart = uint64_t{4} << 20;
 
 }  // namespace shoal::protocol

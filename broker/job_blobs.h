@@ -1,7 +1,9 @@
 // The bytes a job carries besides its module, put into its worker's run
-// message at dispatch: the import modules (from the blob store) and the
-// inline inputs (written from the blob store into the execution's scratch
-// directory and mounted read-only at their targets).
+// message at dispatch: the import modules (from the blob store), its stdin
+// and the inline inputs (written from the blob store into the execution's
+// scratch directory; stdin becomes the run's stdin_path, each inline input
+// is mounted read-only at its target). One mechanism places a stored blob
+// into a run, whatever it is for.
 #pragma once
 
 #include <expected>

@@ -4,6 +4,7 @@
 #include <set>
 
 #include "broker/constraints.h"
+#include "broker/names.h"
 
 namespace shoal::jobs {
 
@@ -82,6 +83,41 @@ json to_json(const Job& j) {
           {"revision", j.revision}};
 }
 
+std::optional<std::string> field_with_nul(const json& j, const std::string& at) {
+  auto inside = [&](const std::string& key) { return at.empty() ? key : at + "." + key; };
+  if (j.is_string()) {
+    if (j.get_ref<const std::string&>().find('\0') != std::string::npos)
+      return at.empty() ? "the body" : at;
+  } else if (j.is_object()) {
+    for (const auto& [key, value] : j.items()) {
+      if (key.find('\0') != std::string::npos) return at.empty() ? "a key" : "a key in " + at;
+      if (auto f = field_with_nul(value, inside(key))) return f;
+    }
+  } else if (j.is_array()) {
+    for (size_t i = 0; i < j.size(); ++i)
+      if (auto f = field_with_nul(j[i], (at.empty() ? "" : at) + "[" + std::to_string(i) + "]"))
+        return f;
+  }
+  return std::nullopt;
+}
+
+namespace {
+
+// A number field that must be a whole number from 0 to `max`.
+std::expected<uint64_t, std::string> whole_number(const json& j, const char* field, uint64_t max,
+                                                  const std::string& why_max) {
+  if (!j.contains(field)) return uint64_t{0};
+  const json& v = j.at(field);
+  if (v.is_number_unsigned() && v.get<uint64_t>() <= max) return v.get<uint64_t>();
+  if (v.is_number_unsigned())
+    return std::unexpected(std::string(field) + " " + v.dump() + " is over " + why_max);
+  if (v.is_number_integer())
+    return std::unexpected(std::string(field) + " " + v.dump() + " is negative");
+  return std::unexpected(std::string(field) + " must be a whole number of bytes, not " + v.dump());
+}
+
+}  // namespace
+
 std::expected<JobSpec, std::string> spec_from_json(const json& j) {
   if (!j.is_object()) return std::unexpected(std::string("the spec is not a JSON object"));
   static const std::set<std::string> known = {
@@ -89,7 +125,11 @@ std::expected<JobSpec, std::string> spec_from_json(const json& j) {
       "env",           "inputs",      "outputs",        "timeout_s",     "memory",
       "module_sha256", "constraints", "import_modules", "inline_inputs", "watch"};
   for (const auto& [key, value] : j.items())
-    if (!known.contains(key)) return std::unexpected("unknown field '" + key + "' in the spec");
+    if (!known.contains(key))
+      return std::unexpected("unknown field '" + names::printable(key) + "' in the spec");
+  // A NUL byte would end the string early wherever it becomes a path, an
+  // argument or a variable: what runs would not be what was asked.
+  if (auto f = field_with_nul(j)) return std::unexpected(*f + " contains a NUL byte");
   JobSpec s;
   try {
     s.name = j.value("name", "");
@@ -111,38 +151,65 @@ std::expected<JobSpec, std::string> spec_from_json(const json& j) {
     if (j.contains("inline_inputs"))
       for (const auto& i : j.at("inline_inputs"))
         s.inline_inputs.push_back({i.at("target").get<std::string>(), std::string(), 0});
-    double timeout = j.value("timeout_s", 0.0);
-    if (timeout < 0) return std::unexpected(std::string("timeout_s is negative"));
-    s.timeout_ms = static_cast<uint64_t>(timeout * 1000.0);
-    s.memory_bytes = j.value("memory", uint64_t{0});
+    if (j.contains("timeout_s")) {
+      const json& t = j.at("timeout_s");
+      if (!t.is_number()) return std::unexpected("timeout_s must be a number, not " + t.dump());
+      const double timeout = t.get<double>();
+      if (!(timeout >= 0)) return std::unexpected("timeout_s " + t.dump() + " is negative");
+      if (timeout > kMaxTimeoutS)
+        return std::unexpected("timeout_s " + t.dump() + " is over the most, " +
+                               std::to_string(static_cast<uint64_t>(kMaxTimeoutS)) +
+                               " (ten years); 0 means no timeout");
+      if (timeout > 0 && timeout < 0.001)
+        return std::unexpected("timeout_s " + t.dump() +
+                               " is shorter than a millisecond, the smallest timeout; 0 means no "
+                               "timeout");
+      s.timeout_ms = static_cast<uint64_t>(timeout * 1000.0 + 0.5);
+    }
+    auto memory = whole_number(j, "memory", kMaxMemoryBytes,
+                               "4 GiB, the most a wasm32 module's memory can hold");
+    if (!memory) return std::unexpected(memory.error());
+    if (*memory != 0 && *memory < kWasmPage)
+      return std::unexpected("memory " + std::to_string(*memory) +
+                             " is less than one WebAssembly page (65536 bytes, 64 KiB)");
+    s.memory_bytes = *memory;
     s.constraints = j.value("constraints", "");
   } catch (const json::exception& e) {
     return std::unexpected(std::string("malformed spec: ") + e.what());
   }
   for (const auto& e : s.env)
     if (e.find('=') == std::string::npos || e.front() == '=')
-      return std::unexpected("env entry '" + e + "' is not KEY=VALUE");
+      return std::unexpected("env entry '" + names::printable(e) + "' is not KEY=VALUE");
   for (const auto& i : s.inputs)
     if (i.target.empty() || i.target.front() != '/')
-      return std::unexpected("input " + i.source + ": the target '" + i.target +
-                             "' is not an absolute path");
-  for (const auto& o : s.outputs)
-    if (o.path.empty() || o.path.front() != '/' || o.name.empty())
-      return std::unexpected("output " + o.name + ":" + o.path +
-                             " needs a name and an absolute path");
+      return std::unexpected("input " + names::printable(i.source) + ": the target '" +
+                             names::printable(i.target) + "' is not an absolute path");
+  std::set<std::string> output_names;
+  for (const auto& o : s.outputs) {
+    if (auto ok = names::check_output_name(o.name); !ok)
+      return std::unexpected("output " + names::printable(o.name) + ":" + names::printable(o.path) +
+                             ": " + ok.error());
+    if (o.path.empty() || o.path.front() != '/')
+      return std::unexpected("output " + o.name + ":" + names::printable(o.path) +
+                             ": the path is not absolute");
+    if (!output_names.insert(o.name).second)
+      return std::unexpected("two outputs are named '" + o.name +
+                             "'; each output needs a name of its own");
+  }
   if (auto sel = parse_selector(s.constraints); !sel)
     return std::unexpected("constraints: " + sel.error());
   for (const auto& i : s.inline_inputs)
     if (i.target.empty() || i.target.front() != '/')
-      return std::unexpected("inline input: the target '" + i.target + "' is not an absolute path");
-  std::set<std::string> names;
+      return std::unexpected("inline input: the target '" + names::printable(i.target) +
+                             "' is not an absolute path");
+  std::set<std::string> import_names;
   for (const auto& m : s.import_modules) {
     if (m.name.empty()) return std::unexpected(std::string("an import module has no name"));
     if (m.name == "wasi_snapshot_preview1")
-      return std::unexpected("import module " + m.source +
+      return std::unexpected("import module " + names::printable(m.source) +
                              ": the name wasi_snapshot_preview1 belongs to WASI");
-    if (!names.insert(m.name).second)
-      return std::unexpected("two import modules are named '" + m.name + "'");
+    if (!import_names.insert(m.name).second)
+      return std::unexpected("two import modules are named '" + names::printable(m.name) + "'");
   }
   if (s.entry_point.empty()) return std::unexpected(std::string("entry_point is empty"));
   return s;

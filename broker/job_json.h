@@ -3,6 +3,7 @@
 #pragma once
 
 #include <expected>
+#include <optional>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -17,6 +18,16 @@ nlohmann::json to_json(const JobSpec& spec);
 // to_json(job).dump() with invalid UTF-8 replaced by U+FFFD, byte for
 // byte, written without building the JSON tree (job_json_text.cpp).
 std::string to_json_text(const Job& job);
+
+// The most a job's timeout may be (ten years, in seconds), and a job's
+// memory limit (a wasm32 memory holds at most 4 GiB) and its least (one page).
+inline constexpr double kMaxTimeoutS = 10.0 * 365 * 24 * 3600;
+inline constexpr uint64_t kMaxMemoryBytes = 4ull << 30;
+inline constexpr uint64_t kWasmPage = 65536;
+
+// The first string or object key in `j` that holds a NUL byte, as a field
+// path ("inputs[0].source"), or nothing. `at` names `j` itself.
+std::optional<std::string> field_with_nul(const nlohmann::json& j, const std::string& at = "");
 
 // Reads a submission's spec; fails with a message naming the field at fault.
 // Unknown fields are refused, so a typo is not silently ignored.

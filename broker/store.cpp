@@ -1,5 +1,6 @@
 #include "broker/store.h"
 
+#include "broker/sha256.h"
 #include "broker/worker_protocol.h"
 
 #include <lmdb.h>
@@ -209,9 +210,26 @@ void Batch::append_log(const std::string& job_id, uint32_t attempt, Stream strea
   ops_.push_back(AppendLog{job_id, attempt, stream, std::move(data)});
 }
 
+namespace {
+
+// An output file's key: its job's id, its output's name and its path, each
+// after a NUL. LMDB refuses keys over 511 bytes, so a longer path is keyed
+// by its SHA-256 instead ("#" and 64 hex digits: a short path of that form
+// would need a SHA-256 preimage to collide with it).
+constexpr size_t kMaxKeyBytes = 511;
+
+std::string output_key(const std::string& job_id, const std::string& name,
+                       const std::string& path) {
+  std::string key = job_id + '\0' + name + '\0';
+  if (key.size() + path.size() <= kMaxKeyBytes) return key + path;
+  return key + "#" + sha256_hex(path);
+}
+
+}  // namespace
+
 void Batch::put_output(const std::string& job_id, const std::string& name, const std::string& path,
                        std::string bytes) {
-  ops_.push_back(PutOutput{job_id + '\0' + name + '\0' + path, std::move(bytes)});
+  ops_.push_back(PutOutput{output_key(job_id, name, path), std::move(bytes)});
 }
 
 void Batch::delete_job(const std::string& job_id) {
@@ -628,10 +646,12 @@ std::expected<std::optional<std::string>, std::string> Store::get_blob(const std
 }
 
 std::expected<std::vector<LogChunk>, std::string> Store::read_logs(const std::string& job_id,
-                                                                   uint64_t after_seq) {
+                                                                   uint64_t after_seq,
+                                                                   uint64_t max_bytes) {
   Txn t(env_, false, &grow_);
   if (t.status() != 0) return std::unexpected(lmdb_error("begin", t.status()));
   std::vector<LogChunk> out;
+  uint64_t read = 0;
   std::string prefix = job_id + '\0';
   std::string start = prefix;
   put_be64(start, after_seq + 1);
@@ -647,7 +667,9 @@ std::expected<std::vector<LogChunk>, std::string> Store::read_logs(const std::st
     chunk.stream = static_cast<Stream>(p[0]);
     chunk.attempt = static_cast<uint32_t>(get_be64(p + 1));
     chunk.data.assign(p + 9, v.mv_size - 9);
+    read += chunk.data.size();
     out.push_back(std::move(chunk));
+    if (read >= max_bytes) break;
   }
   return out;
 }
@@ -657,12 +679,30 @@ std::expected<std::optional<std::string>, std::string> Store::get_output(const s
                                                                          const std::string& path) {
   Txn t(env_, false, &grow_);
   if (t.status() != 0) return std::unexpected(lmdb_error("begin", t.status()));
-  std::string key = job_id + '\0' + name + '\0' + path;
+  std::string key = output_key(job_id, name, path);
   MDB_val k = val(key), v;
   int rc = mdb_get(t.get(), outputs_, &k, &v);
   if (rc == MDB_NOTFOUND) return std::nullopt;
   if (rc != 0) return std::unexpected(lmdb_error("read", rc));
   return std::optional<std::string>(str(v));
+}
+
+std::expected<std::optional<Store::OutputPart>, std::string> Store::get_output_part(
+    const std::string& job_id, const std::string& name, const std::string& path, uint64_t offset,
+    uint64_t length) {
+  Txn t(env_, false, &grow_);
+  if (t.status() != 0) return std::unexpected(lmdb_error("begin", t.status()));
+  std::string key = output_key(job_id, name, path);
+  MDB_val k = val(key), v;
+  int rc = mdb_get(t.get(), outputs_, &k, &v);
+  if (rc == MDB_NOTFOUND) return std::nullopt;
+  if (rc != 0) return std::unexpected(lmdb_error("read", rc));
+  OutputPart part;
+  part.size = v.mv_size;
+  if (offset < v.mv_size)
+    part.bytes.assign(static_cast<const char*>(v.mv_data) + offset,
+                      static_cast<size_t>(std::min<uint64_t>(length, v.mv_size - offset)));
+  return part;
 }
 
 }  // namespace shoal::broker

@@ -144,11 +144,25 @@ class Store {
   std::expected<std::optional<std::string>, std::string> get_blob(const std::string& hash);
 
   // Log chunks of the job with seq > after_seq, in order.
+  // A job's log chunks after `after_seq`, in order, until their bytes reach
+  // `max_bytes` (at least one chunk when there is one).
   std::expected<std::vector<LogChunk>, std::string> read_logs(const std::string& job_id,
-                                                              uint64_t after_seq = 0);
+                                                              uint64_t after_seq = 0,
+                                                              uint64_t max_bytes = UINT64_MAX);
   std::expected<std::optional<std::string>, std::string> get_output(const std::string& job_id,
                                                                     const std::string& name,
                                                                     const std::string& path);
+  // Bytes [offset, offset + length) of an output file (fewer at its end),
+  // and the file's whole size; nothing when there is no such file.
+  struct OutputPart {
+    std::string bytes;
+    uint64_t size = 0;
+  };
+  std::expected<std::optional<OutputPart>, std::string> get_output_part(const std::string& job_id,
+                                                                        const std::string& name,
+                                                                        const std::string& path,
+                                                                        uint64_t offset,
+                                                                        uint64_t length);
   uint64_t map_size() const { return map_size_; }
 
  private:

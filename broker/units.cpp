@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <cstdio>
 
 namespace shoal::units {
 
@@ -27,6 +28,21 @@ std::expected<uint64_t, std::string> parse_size(const std::string& text) {
     return std::unexpected("'" + text + "': unknown unit '" + unit + "' (use KiB, MiB or GiB)");
   if (n > UINT64_MAX / mult) return std::unexpected("'" + text + "' is too large");
   return n * mult;
+}
+
+std::string format_bytes(uint64_t bytes) {
+  static const char* const units[] = {"KiB", "MiB", "GiB", "TiB", "PiB"};
+  if (bytes < 1024) return std::to_string(bytes) + " B";
+  double v = static_cast<double>(bytes) / 1024;
+  int unit = 0;
+  // Move up a unit before the display would read "1024.0".
+  while (unit < 4 && v >= 1023.95) {
+    v /= 1024;
+    ++unit;
+  }
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f %s", v, units[unit]);
+  return buf;
 }
 
 }  // namespace shoal::units

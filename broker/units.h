@@ -11,4 +11,8 @@ namespace shoal::units {
 // K/M/G and KiB/MiB/GiB are both powers of 1024, as Bacalhau reads them.
 std::expected<uint64_t, std::string> parse_size(const std::string& text);
 
+// Bytes as people read them: "812 B", "1.0 KiB", "12.3 MiB" (one decimal,
+// powers of 1024). The one formatter of sizes for messages and tables.
+std::string format_bytes(uint64_t bytes);
+
 }  // namespace shoal::units

@@ -16,6 +16,8 @@
 #include <cereal/types/string.hpp>
 #include <cereal/types/vector.hpp>
 
+#include "broker/names.h"
+
 namespace shoal::wire {
 
 inline constexpr int kHeartbeatMs = 1000;
@@ -151,17 +153,9 @@ struct Done {
 };
 
 // Whether `path` is relative, non-empty, and has no "." or ".." component:
-// safe to join to a directory of ours whoever sent it.
+// safe to join to a directory of ours whoever sent it (names.h).
 inline bool safe_relative_path(const std::string& path) {
-  if (path.empty() || path.front() == '/' || path.find('\0') != std::string::npos) return false;
-  size_t start = 0;
-  for (;;) {
-    size_t slash = path.find('/', start);
-    std::string part = path.substr(start, slash - start);
-    if (part.empty() || part == "." || part == "..") return false;
-    if (slash == std::string::npos) return true;
-    start = slash + 1;
-  }
+  return names::is_safe_relative(path);
 }
 
 template <class T>

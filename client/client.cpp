@@ -9,6 +9,7 @@
 #include "broker/client_protocol.h"
 #include "broker/sha256.h"
 #include "broker/state_dir.h"
+#include "broker/units.h"
 #include "client/connection.h"
 
 namespace shoal::client {
@@ -179,6 +180,26 @@ std::expected<std::string, std::string> Client::submit(const Submission& job) {
       return std::unexpected(r.error());
   }
   frames[0] = module;  // not stored (any more), or small: send it
+  // A frame far past the broker's limit would be cut by ZeroMQ with no
+  // answer: large ones are measured against the limit first.
+  size_t largest = module.size();
+  for (size_t i = 1; i < frames.size(); ++i) largest = std::max(largest, frames[i].size());
+  if (largest >= kSubmitByHashFrom) {
+    auto pong = impl_->call("ping", json::object(), {}, true);
+    if (!pong) return std::unexpected(pong.error());
+    const uint64_t limit = pong->body.value("max_module_bytes", uint64_t{0});
+    auto over = [&](size_t size, const std::string& what) -> std::optional<std::string> {
+      if (limit == 0 || size <= limit) return std::nullopt;
+      return what + " is " + units::format_bytes(size) + ", more than the broker's limit of " +
+             units::format_bytes(limit) + " (shoal serve --max-module-size)";
+    };
+    const std::string name = job.spec.value("module", "");
+    if (auto e = over(module.size(), "the module" + (name.empty() ? "" : " " + name)))
+      return std::unexpected(*e);
+    for (size_t i = 1; i < frames.size(); ++i)
+      if (auto e = over(frames[i].size(), i == 1 ? "stdin" : "an import module or inline input"))
+        return std::unexpected(*e);
+  }
   auto r = impl_->call("submit", spec, frames, false);
   if (!r) return std::unexpected(r.error());
   impl_->stored_modules.insert(hash);
@@ -301,11 +322,29 @@ std::expected<json, std::string> Client::logs(const std::string& id, Stream stre
 std::expected<std::string, std::string> Client::output(const std::string& id,
                                                        const std::string& name,
                                                        const std::string& path) {
-  auto r = impl_->call("output", {{"id", id}, {"name", name}, {"path", path}}, {}, true);
-  if (!r) return std::unexpected(r.error());
-  if (r->frames.empty())
-    return std::unexpected("output " + name + "/" + path + ": the broker sent no bytes");
-  return std::move(r->frames[0]);
+  // In parts: the broker sends at most a few MiB per reply (docs/protocol.md).
+  std::string bytes;
+  for (;;) {
+    auto r = impl_->call("output",
+                         {{"id", id},
+                          {"name", name},
+                          {"path", path},
+                          {"offset", bytes.size()},
+                          {"length", protocol::kOutputPart}},
+                         {}, true);
+    if (!r) return std::unexpected(r.error());
+    if (r->frames.empty())
+      return std::unexpected("output " + name + "/" + path + ": the broker sent no bytes");
+    const uint64_t size = r->body.value("size", uint64_t{0});
+    if (bytes.empty() && r->frames[0].size() >= size) return std::move(r->frames[0]);
+    if (r->frames[0].empty())
+      return std::unexpected("output " + name + "/" + path + ": the broker sent " +
+                             std::to_string(bytes.size()) + " of its " + std::to_string(size) +
+                             " bytes, then none");
+    if (bytes.empty()) bytes.reserve(size);
+    bytes += r->frames[0];
+    if (bytes.size() >= size) return bytes;
+  }
 }
 
 namespace {

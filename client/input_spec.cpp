@@ -4,6 +4,8 @@
 
 #include <vector>
 
+#include "broker/names.h"
+
 namespace shoal::client {
 namespace {
 
@@ -313,10 +315,6 @@ std::expected<InputFlag, std::string> parse_input_value(std::string_view value,
   return in;
 }
 
-bool is_output_name_char(char c) {
-  return is_alpha(c) || is_digit(c) || c == '.' || c == '_' || c == '-';
-}
-
 }  // namespace
 
 PathKind probe_local_path(const std::string& path) {
@@ -367,11 +365,7 @@ std::expected<OutputFlag, std::string> parse_output(std::string_view value) {
   OutputFlag out;
   out.name = value.substr(0, colon);
   if (out.name.empty()) return fail("the name before ':' is empty");
-  for (char c : out.name)
-    if (!is_output_name_char(c))
-      return fail("the name \"" + out.name + "\" may use only letters, digits, '.', '_' and '-'");
-  if (out.name == "." || out.name == "..")
-    return fail("the name \"" + out.name + "\" is not a usable directory name");
+  if (auto ok = names::check_output_name(out.name); !ok) return fail(ok.error());
   auto path = normalize_guest_path(value.substr(colon + 1));
   if (!path) return fail(path.error());
   out.path = *path;

@@ -40,21 +40,6 @@ void truncate_to(std::string& line, size_t max) {
 
 }  // namespace
 
-std::string format_bytes(uint64_t bytes) {
-  static const char* const units[] = {"KiB", "MiB", "GiB", "TiB", "PiB"};
-  if (bytes < 1024) return std::to_string(bytes) + " B";
-  double v = static_cast<double>(bytes) / 1024;
-  int unit = 0;
-  // Move up a unit before the display would read "1024.0".
-  while (unit < 4 && v >= 1023.95) {
-    v /= 1024;
-    ++unit;
-  }
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.1f %s", v, units[unit]);
-  return buf;
-}
-
 std::string format_eta(std::chrono::seconds s) {
   auto total = s.count() < 0 ? 0 : s.count();
   char buf[32];

@@ -10,6 +10,8 @@
 #include <optional>
 #include <string>
 
+#include "broker/units.h"
+
 namespace shoal::client {
 
 enum class ProgressUnit { bytes, items };
@@ -83,8 +85,8 @@ class ProgressBar {
   size_t last_length_ = 0;  // of the line on screen, to blank what a shorter one leaves
 };
 
-// "512 B", "1.0 KiB", "12.3 MiB", "2.0 GiB"
-std::string format_bytes(uint64_t bytes);
+// "512 B", "1.0 KiB", "12.3 MiB", "2.0 GiB" (broker/units.h)
+using units::format_bytes;
 
 // "0:07", "12:34", "1:02:03"
 std::string format_eta(std::chrono::seconds s);

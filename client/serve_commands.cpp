@@ -1,9 +1,13 @@
 // `shoal serve` (the broker in the foreground) and `shoal shutdown`.
 #include <fmt/core.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdlib>
 
 #include "broker/broker.h"
 #include "broker/constraints.h"
+#include "broker/state_dir.h"
 #include "broker/units.h"
 #include "client/commands.h"
 #include "client/job_view.h"
@@ -44,11 +48,15 @@ void add_serve_commands(CLI::App& app, int& status) {
   serve->add_option("--module-memory", *module_memory,
                     "Memory each worker keeps modules in, so that a module it ran before "
                     "is not sent again, e.g. 256MiB (default 128MiB)");
+  auto max_module = std::make_shared<std::string>();
+  serve->add_option("--max-module-size", *max_module,
+                    "The largest module, stdin or inline input a client may send, e.g. 512MiB "
+                    "(default 256MiB); a larger one is refused at submission");
   serve->add_flag("--quiet", *quiet, "Log only to the broker's log file, not to stderr");
   serve->add_option("--log-level", opts->log_level, "debug, info, warn or error")
       ->check(CLI::IsMember({"debug", "info", "warn", "error"}))
       ->capture_default_str();
-  serve->callback([&status, opts, state, idle, quiet, labels, module_memory, serve] {
+  serve->callback([&status, opts, state, idle, quiet, labels, module_memory, max_module, serve] {
     if (serve->count("--workers") && opts->workers == 0) opts->workers = -1;
     if (!module_memory->empty()) {
       auto bytes = units::parse_size(*module_memory);
@@ -57,6 +65,15 @@ void add_serve_commands(CLI::App& app, int& status) {
         return;
       }
       opts->module_memory = *bytes;
+    }
+    if (!max_module->empty()) {
+      auto bytes = units::parse_size(*max_module);
+      if (!bytes || *bytes == 0) {
+        status = fail("--max-module-size " + *max_module + ": " +
+                      (bytes ? std::string("must be more than 0") : bytes.error()));
+        return;
+      }
+      opts->max_module_bytes = *bytes;
     }
     auto parsed = jobs::parse_labels(*labels);
     if (!parsed) {
@@ -83,8 +100,18 @@ void add_serve_commands(CLI::App& app, int& status) {
   shutdown->callback([&status] {
     auto conn = connect(false);
     if (!conn) {
-      fmt::print(stderr, "shoal: {}\n", conn.error());
-      status = 0;  // nothing to stop is not an error
+      // No broker is running here: nothing to stop, which is no error. One
+      // that runs but cannot be reached (another user's, or one that does
+      // not answer), or a remote one, is.
+      const auto dir = broker::state_dir();
+      const char* remote = std::getenv("SHOAL_CONNECT");
+      const bool denied = ::access(dir.run_dir.c_str(), X_OK) != 0 && errno == EACCES;
+      if ((!remote || !*remote) && !denied && !broker::broker_running(dir)) {
+        fmt::print(stderr, "shoal: no broker is running for {}; nothing to stop\n", dir.root);
+        status = 0;
+        return;
+      }
+      status = fail(conn.error());
       return;
     }
     auto r = conn->shutdown();

@@ -13,6 +13,7 @@
 #include <optional>
 #include <vector>
 
+#include "broker/units.h"
 #include "wasi/functions.h"
 #include "worker/code_cache.h"
 #include "worker/memory_limit.h"
@@ -746,9 +747,9 @@ std::expected<uint32_t, RunError> run_wasi_command(std::span<const uint8_t> modu
     if (options.memory_limit && !main_instance.memory.IsEmpty()) {
       uint64_t used = main_instance.memory.Get(isolate)->Buffer()->ByteLength();
       if (used * 4 >= *options.memory_limit * 3)
-        message += " (memory at " + std::to_string(used >> 20) + " MiB of its " +
-                   std::to_string(*options.memory_limit >> 20) +
-                   " MiB limit: the program probably ran out of memory)";
+        message += " (memory at " + units::format_bytes(used) + " of its " +
+                   units::format_bytes(*options.memory_limit) +
+                   " limit: the program probably ran out of memory)";
     }
     return std::unexpected(RunError{Kind::trap, message});
   }

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "broker/units.h"
+
 namespace shoal::worker {
 namespace {
 
@@ -32,10 +34,6 @@ void put_u32(std::vector<uint8_t>& out, uint32_t v) {
     if (v) byte |= 0x80;
     out.push_back(byte);
   } while (v);
-}
-
-std::string mib(uint64_t bytes) {
-  return std::to_string(bytes / (1024 * 1024)) + " MiB";
 }
 
 }  // namespace
@@ -71,9 +69,9 @@ std::expected<std::vector<uint8_t>, std::string> limit_memory(std::span<const ui
       if (!c.u32(min)) return malformed();
       if ((flags & 1) && !c.u32(max)) return malformed();
       if (min > limit_pages)
-        return std::unexpected("the module needs " + mib(uint64_t{min} * kWasmPageSize) +
-                               " of memory to start, more than the memory limit of " +
-                               mib(max_bytes));
+        return std::unexpected(
+            "the module needs " + units::format_bytes(uint64_t{min} * kWasmPageSize) +
+            " of memory to start, more than the memory limit of " + units::format_bytes(max_bytes));
       body.push_back(static_cast<uint8_t>(flags | 1));
       put_u32(body, min);
       put_u32(body, static_cast<uint32_t>(std::min<uint64_t>(max, limit_pages)));

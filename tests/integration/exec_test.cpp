@@ -201,7 +201,7 @@ BOOST_AUTO_TEST_CASE(a_program_that_aborts_at_the_memory_limit_is_told_why) {
   auto r = run_process(
       {shoal_bin(), "exec", "--memory", "32MiB", test_wasm("memory_hog"), "100", "abort"});
   BOOST_TEST(r.status == 134);
-  BOOST_TEST(r.err.find("of its 32 MiB limit: the program probably ran out of memory") !=
+  BOOST_TEST(r.err.find("of its 32.0 MiB limit: the program probably ran out of memory") !=
                  std::string::npos,
              r.err);
 }
@@ -210,7 +210,7 @@ BOOST_AUTO_TEST_CASE(a_module_too_big_for_the_memory_limit_is_refused_before_it_
   auto r = run_process({shoal_bin(), "exec", "--memory", "16MiB", test_wasm("big_start")});
   BOOST_TEST(r.status == 125);
   BOOST_TEST(r.out == "");
-  BOOST_TEST(r.err.find("more than the memory limit of 16 MiB") != std::string::npos, r.err);
+  BOOST_TEST(r.err.find("more than the memory limit of 16.0 MiB") != std::string::npos, r.err);
   auto fits = run_process({shoal_bin(), "exec", "--memory", "128MiB", test_wasm("big_start")});
   BOOST_TEST(fits.status == 0);
   BOOST_TEST(fits.out == "1\n");

@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "broker/units.h"
 #include "tests/support/shoal_home.h"
 
 namespace fs = std::filesystem;
@@ -99,7 +100,8 @@ BOOST_AUTO_TEST_CASE(a_memory_bomb_stops_at_its_limit) {
   json j = h.job(h.run({"--memory", "64MiB", test_wasm("memory_hog"), "1000", "abort"}));
   BOOST_TEST(j["state"] == "Failed");
   std::string message = j["message"];
-  BOOST_TEST(has(message, "of its 64 MiB limit: the program probably ran out of memory"), message);
+  BOOST_TEST(has(message, "of its 64.0 MiB limit: the program probably ran out of memory"),
+             message);
 }
 
 BOOST_AUTO_TEST_CASE(deep_recursion_traps_cleanly_and_the_worker_serves_the_next_job) {
@@ -172,8 +174,8 @@ BOOST_AUTO_TEST_CASE(an_output_flood_of_many_files_is_capped_with_a_clear_messag
   json j = h.job(id);
   BOOST_TEST(j["state"] == "Completed");
   const std::string want =
-      "outputs truncated: only 10000 files (10000 bytes) were kept; the caps are 10000 files "
-      "and 1073741824 bytes per job";
+      "outputs truncated: 10000 files (9.8 KiB) were kept; the collection stopped at the cap of "
+      "10000 files per job";
   BOOST_TEST(j["outputs_message"] == want);
   BOOST_TEST(j["output_files"].size() == 10000u);
   BOOST_TEST(has(h.shoal({"job", "describe", id}).out, want));
@@ -187,9 +189,9 @@ BOOST_AUTO_TEST_CASE(one_huge_output_file_is_capped_with_a_clear_message) {
   json j = h.job(id);
   BOOST_TEST(j["state"] == "Completed");
   BOOST_TEST(trim(h.shoal({"job", "logs", id}).out) == "wrote " + std::to_string(mib) + " MiB");
-  BOOST_TEST(j["outputs_message"] ==
-             "outputs truncated: only 0 files (0 bytes) were kept; the caps are 10000 files and "
-             "1073741824 bytes per job");
+  BOOST_TEST(j["outputs_message"] == "outputs truncated: 0 files (0 B) were kept; 1 files (" +
+                                         shoal::units::format_bytes(uint64_t(mib) << 20) +
+                                         ") were left out, past the cap of 1.0 GiB per job");
   BOOST_TEST(j["output_files"].empty());
 }
 
@@ -202,8 +204,8 @@ BOOST_AUTO_TEST_CASE(a_sparse_terabyte_output_file_is_skipped_without_reading_it
   BOOST_TEST(j["state"] == "Completed");
   BOOST_TEST(trim(h.shoal({"job", "logs", id}).out) == "made 1024 GiB");
   BOOST_TEST(j["outputs_message"] ==
-             "outputs truncated: only 0 files (0 bytes) were kept; the caps are 10000 files and "
-             "1073741824 bytes per job");
+             "outputs truncated: 0 files (0 B) were kept; 1 files (1.0 TiB) were left out, past "
+             "the cap of 1.0 GiB per job");
 }
 
 // Modules that declare more than an engine will give: each fails with a
@@ -218,7 +220,7 @@ BOOST_AUTO_TEST_CASE(modules_that_declare_too_much_fail_clearly_and_the_workers_
   };
   const std::vector<Case> cases = {
       {"huge_memory",
-       "the module needs 4096 MiB of memory to start, more than the memory limit of 1024 MiB"},
+       "the module needs 4.0 GiB of memory to start, more than the memory limit of 1.0 GiB"},
       {"table_over_limit", "table"},
       {"functions_over_limit", "1000001"},
       {"data_segments_over_limit", "100001"},

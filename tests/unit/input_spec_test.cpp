@@ -244,8 +244,11 @@ BOOST_AUTO_TEST_CASE(output_values_parse_to_name_and_path) {
       {"results", "--output results: expected NAME:PATH, e.g. results:/outputs/results"},
       {":/x", "--output :/x: the name before ':' is empty"},
       {"a/b:/x",
-       "--output a/b:/x: the name \"a/b\" may use only letters, digits, '.', '_' and '-'"},
-      {"..:/x", "--output ..:/x: the name \"..\" is not a usable directory name"},
+       "--output a/b:/x: the output name \"a/b\" may use only letters, digits, '.', '_' and '-'"},
+      {"..:/x", "--output ..:/x: the output name \"..\" is not a usable directory name"},
+      {"stdout:/o",
+       "--output stdout:/o: the output name \"stdout\" is taken by the file of that name that "
+       "`shoal job get` writes; choose another"},
       {"results:custom", "--output results:custom: the guest path \"custom\" must be absolute"},
       {"results:", "--output results:: the guest path \"\" must be absolute"},
       {"results:/", "--output results:/: the guest path \"/\" must not be / itself"},
