@@ -133,7 +133,15 @@ class Client:
         return done
 
     def output(self, job_id, name, path):
-        return self.call("output", {"id": job_id, "name": name, "path": path})[1][0]
+        """One output file's bytes, asked for in parts: a reply carries at
+        most 4 MiB of a file (docs/protocol.md)."""
+        data = b""
+        while True:
+            body, frames = self.call("output", {"id": job_id, "name": name, "path": path,
+                                                "offset": len(data), "length": 4 << 20})
+            data += frames[0]
+            if len(data) >= body["size"] or not frames[0]:
+                return data
 
 
 def expand(template, i):
