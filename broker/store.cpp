@@ -677,14 +677,10 @@ std::expected<std::vector<LogChunk>, std::string> Store::read_logs(const std::st
 std::expected<std::optional<std::string>, std::string> Store::get_output(const std::string& job_id,
                                                                          const std::string& name,
                                                                          const std::string& path) {
-  Txn t(env_, false, &grow_);
-  if (t.status() != 0) return std::unexpected(lmdb_error("begin", t.status()));
-  std::string key = output_key(job_id, name, path);
-  MDB_val k = val(key), v;
-  int rc = mdb_get(t.get(), outputs_, &k, &v);
-  if (rc == MDB_NOTFOUND) return std::nullopt;
-  if (rc != 0) return std::unexpected(lmdb_error("read", rc));
-  return std::optional<std::string>(str(v));
+  auto whole = get_output_part(job_id, name, path, 0, UINT64_MAX);
+  if (!whole) return std::unexpected(whole.error());
+  if (!*whole) return std::nullopt;
+  return std::optional<std::string>(std::move((*whole)->bytes));
 }
 
 std::expected<std::optional<Store::OutputPart>, std::string> Store::get_output_part(
