@@ -8,7 +8,8 @@ module's compilation does not cost its worker (item 7, heartbeats).
   cannot reach the worker's main thread there) ends at its --timeout, and a
   `stop` ends it: the broker kills the worker after a grace, the job ends
   Failed (the worker's own timeout wording) or Stopped, never re-queued, and
-  the pool is back to its size.
+  the pool is back to its size. A remote worker is forgotten and told to
+  leave, and leaves though its main thread sleeps on.
 - A module whose compilation takes longer than the broker's heartbeat
   allowance runs in one execution.
 
@@ -17,7 +18,7 @@ Real broker, real workers, real FIFOs; every wait is bounded.
 
 import os
 import shutil
-import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -26,8 +27,9 @@ import harness
 from harness import Session, check
 
 # The broker's backstop after a run's timeout, and after a stop request
-# (broker/broker_impl.h: kTimeoutGrace, kStopGrace).
+# (broker/broker_impl.h: kTimeoutGrace, kStopGrace; kRemoteGrace).
 GRACE_S = 5
+REMOTE_GRACE_S = 60
 # How long a test waits for a job that must end, at most: far more than a
 # timeout plus the grace, less than forever.
 END_WITHIN_S = 90
@@ -147,6 +149,69 @@ def test_stopping_a_guest_blocked_in_a_host_call_ends_it_stopped():
         check_replaced(s, pid, 1)
 
 
+def free_port_pair():
+    """A TCP port on 127.0.0.1 that is free, with the next one free too
+    (the broker takes PORT for clients and PORT + 1 for worker pools)."""
+    for _ in range(50):
+        with socket.socket() as a:
+            a.bind(("127.0.0.1", 0))
+            port = a.getsockname()[1]
+            with socket.socket() as b:
+                try:
+                    b.bind(("127.0.0.1", port + 1))
+                except OSError:
+                    continue
+        return port
+    raise harness.TestFailure("no two consecutive free ports on 127.0.0.1")
+
+
+def test_a_remote_worker_blocked_in_a_host_call_is_forgotten_at_its_timeout():
+    # No process of the broker's to kill: the broker ends the job, forgets
+    # the worker and tells it to leave; the worker exits though its main
+    # thread is asleep, its pool starts it again, and it serves the next job.
+    port = free_port_pair()
+    pool_home = harness.temp_home("shoal-blocking-pool-")
+    pool = None
+    try:
+        with Session("shoal-blocking-", workers=0,
+                     extra=["--listen", f"tcp://127.0.0.1:{port}"]) as s:
+            keys = lambda home, *args: subprocess.run(
+                [harness.SHOAL, "keys", *args], env=dict(os.environ, SHOAL_HOME=home),
+                capture_output=True, text=True, timeout=60)
+            server_key = keys(s.home).stdout.strip()
+            worker_key = keys(pool_home, "generate").stdout.strip()
+            r = keys(s.home, "add-worker", worker_key, "--name", "pool")
+            check(r.returncode == 0 and len(server_key) == 40, f"keys: {r.stderr} {server_key!r}")
+            pool = subprocess.Popen(
+                [harness.SHOAL, "worker", "--connect", f"tcp://127.0.0.1:{port + 1}",
+                 "--server-key", server_key, "--slots", "1"],
+                env=dict(os.environ, SHOAL_HOME=pool_home), stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            log = os.path.join(s.home, "broker.log")
+            joins = lambda: open(log).read().count(" joined from ")
+            harness.wait_for("the pool to join", lambda: joins() >= 1)
+            job, _ = blocked_job(s, timeout_s=1)
+            j = s.wait_state(job, ["Completed", "Failed", "Stopped"], timeout=END_WITHIN_S + 60)
+            check(j["state"] == "Failed", f"{j['state']} {j['message']}")
+            check(j["message"] == "the program timed out after 1 s (--timeout)",
+                  f"message {j['message']!r}")
+            check(len(j["executions"]) == 1, f"{len(j['executions'])} executions: not re-queued")
+            e = j["executions"][0]
+            why = f"the worker {e['worker']} had not ended the run {REMOTE_GRACE_S} s past its " \
+                  "timeout; the broker forgot the run and told the worker to leave"
+            check(any(h["event"] == why for h in j["history"]),
+                  f"no event {why!r} in {[h['event'] for h in j['history']]}")
+            harness.wait_for("the pool's worker to join again", lambda: joins() >= 2)
+            ok = s.submit("chaos_job", [3])
+            j = s.wait_state(ok, ["Completed", "Failed", "Stopped"], timeout=END_WITHIN_S)
+            check(j["state"] == "Completed", f"the next job: {j['state']} {j['message']}")
+    finally:
+        if pool:
+            pool.kill()
+            pool.wait()
+        shutil.rmtree(pool_home, ignore_errors=True)
+
+
 # ------------------------------------------------------------ big modules
 
 
@@ -211,6 +276,8 @@ def test_a_module_slow_to_compile_keeps_its_worker():
                   f"{j['state']} {j['message']!r}")
             check(len(j["executions"]) == 1,
                   f"{len(j['executions'])} executions: {[e['message'] for e in j['executions']]}")
+            check(not any("stopped answering" in h["event"] for h in j["history"]),
+                  f"history {[h['event'] for h in j['history']]}")
             harness.log(f"    the big module: {len(module) >> 20} MiB, ran from "
                         f"{j['executions'][0]['started']} to {j['executions'][0]['ended']}")
     finally:
