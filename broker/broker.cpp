@@ -384,6 +384,93 @@ void Broker::heartbeat() {
     on_worker_lost(name, "stopped answering (no heartbeat for " +
                              std::to_string(wire::kHeartbeatLiveness * wire::kHeartbeatMs / 1000) +
                              " s)");
+  enforce_limits(now);
+}
+
+namespace {
+
+std::chrono::seconds grace_of(const WorkerState& w, bool stop) {
+  if (w.remote) return kRemoteGrace;
+  return stop ? kStopGrace : kTimeoutGrace;
+}
+
+}  // namespace
+
+void Broker::enforce_limits(Clock::time_point now) {
+  struct Overdue {
+    std::string worker;
+    bool stop;  // a stop unanswered, else a timeout overrun
+  };
+  std::vector<Overdue> overdue;
+  for (auto& [name, w] : workers_) {
+    if (w.exec_id.empty()) continue;
+    if (w.watched_exec != w.exec_id) {
+      w.watched_exec = w.exec_id;
+      w.watched_since = now;
+      w.stop_since.reset();
+    }
+    auto job = active_.find(w.job_id);
+    if (job == active_.end()) continue;
+    if (stop_requested_.contains(w.job_id)) {
+      if (!w.stop_since) w.stop_since = now;
+      if (now - *w.stop_since > grace_of(w, true)) {
+        overdue.push_back({name, true});
+        continue;
+      }
+    }
+    const auto timeout = std::chrono::milliseconds(job->second.spec.timeout_ms);
+    if (timeout.count() > 0 && now - w.watched_since > timeout + grace_of(w, false))
+      overdue.push_back({name, false});
+  }
+  for (const Overdue& o : overdue) {
+    WorkerState& w = workers_.at(o.worker);
+    const std::string job_id = w.job_id;
+    jobs::Job& job = active_.at(job_id);
+    const std::string grace = std::to_string(grace_of(w, o.stop).count()) + " s";
+    std::string what;
+    if (o.stop) {
+      what = "had not stopped the run " + grace + " after the stop request";
+      finish_execution(job, jobs::JobState::stopped, std::nullopt, "stopped on request");
+      stop_requested_.erase(job_id);
+    } else {
+      // The worker's own wording (worker/engine.cpp), so that a script sees
+      // one message for a timeout whoever enforced it.
+      char seconds[32];
+      std::snprintf(seconds, sizeof seconds, "%g s",
+                    static_cast<double>(job.spec.timeout_ms) / 1000.0);
+      what = "had not ended the run " + grace + " past its timeout";
+      finish_execution(job, jobs::JobState::failed, std::nullopt,
+                       std::string("the program timed out after ") + seconds + " (--timeout)");
+    }
+    event(job, "Execution",
+          "the worker " + w.name + " " + what +
+              (w.remote ? "; the broker forgot the run and told the worker to leave"
+                        : "; the broker killed the worker"));
+    log_->warn("worker {} {} of job {}; {}", w.name, what, job.id,
+               w.remote ? "forgetting it" : "killing it");
+    save(job);
+    notify(job);
+    staged_paths_.erase(job_id);
+    active_.erase(job_id);
+    if (w.remote) {
+      // No process of ours: the run is forgotten, and so is the worker,
+      // which may be stuck for good; it comes back with `ready` once it
+      // has left and its pool has started it again.
+      std::error_code ec;
+      std::filesystem::remove_all(scratch_of(w, w.exec_id), ec);
+      send_to_worker(w.name, wire::kBye, "");
+      workers_.erase(o.worker);
+      continue;
+    }
+    // Killed, its job already ended: reap() reports it, and on_worker_lost
+    // then only replaces it. Until then it takes no run, and a `done` it
+    // may still send is for a run it no longer has (ignored).
+    w.killed_because = what + " and was killed";
+    w.exec_id.clear();
+    w.job_id.clear();
+    w.ready = false;
+    pool_.kill(w.name);
+  }
 }
 
 void Broker::dispatch() {

@@ -57,6 +57,12 @@ struct WorkerState {
   // (worker/module_memo.h): later runs name them. At most kWorkerModules;
   // a worker that has dropped one asks for it (kNeed).
   std::set<std::string> modules;
+  // For the backstop behind the worker's own timeout and stop
+  // (Broker::enforce_limits): the run heartbeat() last saw on it, since
+  // when, and since when a stop of that run has gone unanswered.
+  std::string watched_exec;
+  Clock::time_point watched_since;
+  std::optional<Clock::time_point> stop_since;
 };
 inline constexpr size_t kWorkerModules = 32;
 
@@ -68,6 +74,15 @@ inline constexpr uint64_t kMaxOutputEntries = 100000;
 
 // A `logs` request reads about this much of the store per slice.
 inline constexpr uint64_t kLogSlice = 1ull << 20;
+
+// How long a worker may take past a run's --timeout, and after a stop
+// request, before the broker ends the run itself (Broker::enforce_limits).
+// A remote worker's run also writes its input files before the guest
+// starts and sends its output files back after it ends, within the run's
+// time as the broker sees it: it gets longer.
+inline constexpr std::chrono::seconds kTimeoutGrace{5};
+inline constexpr std::chrono::seconds kStopGrace{5};
+inline constexpr std::chrono::seconds kRemoteGrace{60};
 
 // A client waiting on a job: following its logs, or watching its state.
 struct Follower {
@@ -126,6 +141,18 @@ class Broker {
   void on_worker_done(WorkerState& w, const std::string& body);
   void on_worker_lost(const std::string& name, const std::string& cause);
   void heartbeat();
+  // The backstop behind the worker's own --timeout and stop, which V8's
+  // TerminateExecution makes effective only while guest code runs: a run
+  // still going kTimeoutGrace past its timeout, or kStopGrace after a stop
+  // request reached its worker (kRemoteGrace for either on a remote
+  // worker), has a main thread stuck elsewhere (a
+  // blocked system call, a long host function, a compile). Its job ends
+  // now, Failed as timed out (the worker's own wording) or Stopped, and is
+  // not re-queued; a local worker is killed (and replaced, reap()), a
+  // remote one forgotten and told `bye`. Called by heartbeat() with its
+  // time; runs count from the first round that saw them, at most one
+  // heartbeat after dispatch.
+  void enforce_limits(Clock::time_point now);
   void dispatch();
   // Group commit (see docs/architecture.md): the batch and the replies
   // that wait on it go to the committer when it is free; a finished commit

@@ -2,39 +2,73 @@
 // (`shoal worker`) has none of the broker's files, so its runs carry the
 // bytes: the inputs (read here, URL inputs from the URL cache), stdin, and
 // the module once per host; the output files come back in `done`.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 
 #include "broker/broker_impl.h"
+#include "wasi/host_open.h"
 
 namespace shoal::broker {
 namespace {
 
 namespace fs = std::filesystem;
 
-std::expected<std::string, std::string> read_file(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return std::unexpected(path.string() + ": cannot be read");
-  std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (in.bad()) return std::unexpected(path.string() + ": read error");
+// The bytes of the regular file at `path`, at most `room` of them. The open
+// never blocks (a FIFO put in an input directory would hold the broker's
+// loop until someone wrote to it) and anything but a regular file is
+// refused (wasi/host_open.h); `follow`: whether a final symlink is followed
+// (a path the client named) or refused (an entry found in a directory, which
+// may have been swapped for a symlink since it was listed).
+std::expected<std::string, std::string> read_file(const fs::path& path, bool follow, uint64_t room,
+                                                  uint64_t cap) {
+  struct stat st;
+  auto fd = wasi::open_host_file(AT_FDCWD, path.c_str(),
+                                 O_RDONLY | O_CLOEXEC | (follow ? 0 : O_NOFOLLOW), 0, &st);
+  if (!fd) {
+    if (fd.error() == ENXIO || fd.error() == ELOOP)
+      return std::unexpected(
+          path.string() + ": not a regular file (" +
+          (fd.error() == ENXIO ? "a FIFO, socket or device" : "a symbolic link") +
+          "), which an input sent to a remote worker must be");
+    return std::unexpected(path.string() + ": " + std::strerror(fd.error()));
+  }
+  if (S_ISDIR(st.st_mode)) return std::unexpected(path.string() + ": is a directory");
+  auto too_big = [&] {
+    return std::unexpected("the inputs exceed " + std::to_string(cap) +
+                           " bytes, the most a remote worker is sent");
+  };
+  if (static_cast<uint64_t>(st.st_size) > room) return too_big();
+  std::string data;
+  data.reserve(static_cast<size_t>(st.st_size));
+  char buf[1 << 16];
+  for (;;) {
+    ssize_t n = ::read(fd->get(), buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return std::unexpected(path.string() + ": " + std::strerror(errno));
+    if (n == 0) break;
+    data.append(buf, static_cast<size_t>(n));
+    if (data.size() > room) return too_big();  // it grew while it was read
+  }
   return data;
 }
 
 // Adds `source` (a file or a directory tree) under `dest` to `files`.
 // Symbolic links inside a directory are left out: their targets may lie
-// anywhere on the broker's host.
+// anywhere on the broker's host. So are FIFOs, sockets and devices: they
+// have no bytes to send.
 std::expected<void, std::string> bundle(const fs::path& source, const std::string& dest,
                                         std::vector<wire::FileEntry>& files, uint64_t& bytes,
                                         uint64_t cap) {
   std::error_code ec;
-  auto add_file = [&](const fs::path& p,
-                      const std::string& rel) -> std::expected<void, std::string> {
-    uint64_t size = fs::file_size(p, ec);
-    if (ec) return std::unexpected(p.string() + ": " + ec.message());
-    if (bytes + size > cap)
-      return std::unexpected("the inputs exceed " + std::to_string(cap) +
-                             " bytes, the most a remote worker is sent");
-    auto data = read_file(p);
+  auto add_file = [&](const fs::path& p, const std::string& rel,
+                      bool follow) -> std::expected<void, std::string> {
+    auto data = read_file(p, follow, cap - std::min(bytes, cap), cap);
     if (!data) return std::unexpected(data.error());
     bytes += data->size();
     files.push_back({rel, false, std::move(*data)});
@@ -42,7 +76,8 @@ std::expected<void, std::string> bundle(const fs::path& source, const std::strin
   };
   auto status = fs::status(source, ec);
   if (ec) return std::unexpected(source.string() + ": " + ec.message());
-  if (fs::is_regular_file(status)) return add_file(source, dest + "/" + source.filename().string());
+  if (fs::is_regular_file(status))
+    return add_file(source, dest + "/" + source.filename().string(), true);
   if (!fs::is_directory(status))
     return std::unexpected(source.string() + ": neither a file nor a directory");
   files.push_back({dest, true, ""});
@@ -54,7 +89,7 @@ std::expected<void, std::string> bundle(const fs::path& source, const std::strin
     if (fs::is_directory(st))
       files.push_back({rel, true, ""});
     else if (fs::is_regular_file(st))
-      if (auto r = add_file(it->path(), rel); !r) return r;
+      if (auto r = add_file(it->path(), rel, false); !r) return r;
   }
   if (ec) return std::unexpected(source.string() + ": " + ec.message());
   return {};
@@ -114,7 +149,7 @@ std::expected<void, std::string> Broker::make_remote(wire::Run& run, const std::
     }
   }
   if (!run.stdin_path.empty()) {
-    auto data = read_file(run.stdin_path);
+    auto data = read_file(run.stdin_path, false, UINT64_MAX, UINT64_MAX);
     if (!data) return std::unexpected("stdin " + data.error());
     run.files.push_back({"stdin", false, std::move(*data)});
     run.stdin_path = "stdin";

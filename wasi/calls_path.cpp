@@ -19,6 +19,7 @@
 
 #include "wasi/calls.h"
 #include "wasi/file_stat.h"
+#include "wasi/host_open.h"
 #include "wasi/path_walk.h"
 
 namespace shoal::wasi::calls {
@@ -113,11 +114,12 @@ SHOAL_WASI_CALL(path_open) {
   else if (fdflags & (abi::fdflag::dsync | abi::fdflag::rsync))
     flags |= O_DSYNC;
 
-  int fd = ::openat(path->dir, path->entry().c_str(), flags, 0666);
-  if (fd < 0) return from_host_errno(errno);
-  UniqueFd host(fd);
+  // Never blocks, and opens nothing but a regular file or a directory: a
+  // FIFO, socket or device in a mount is ENXIO (host_open.h).
   struct stat st;
-  if (::fstat(fd, &st) != 0) return from_host_errno(errno);
+  auto opened = open_host_file(path->dir, path->entry().c_str(), flags, 0666, &st);
+  if (!opened) return from_host_errno(opened.error());
+  UniqueFd host = std::move(*opened);
 
   FdEntry entry;
   entry.filetype = filetype_of(st.st_mode);

@@ -9,6 +9,8 @@
 #include <filesystem>
 #include <utility>
 
+#include "wasi/host_open.h"
+
 namespace shoal::wasi {
 namespace {
 
@@ -19,8 +21,13 @@ std::string errno_text(int err) {
 // Copies the whole of `from` into the new file `name` in `dir`.
 std::expected<void, std::string> copy_file(const std::string& from, int dir,
                                            const std::string& name) {
-  UniqueFd in(::open(from.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!in.valid()) return std::unexpected(errno_text(errno));
+  // The name may have been swapped for a FIFO or a device since it was
+  // planned: such a file is refused, never waited on (host_open.h).
+  auto opened = open_host_file(AT_FDCWD, from.c_str(), O_RDONLY | O_CLOEXEC);
+  if (!opened)
+    return std::unexpected(opened.error() == ENXIO ? "not a directory or a regular file"
+                                                   : errno_text(opened.error()));
+  UniqueFd in = std::move(*opened);
   UniqueFd out(::openat(dir, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0400));
   if (!out.valid()) return std::unexpected("cannot copy: " + errno_text(errno));
   char buf[1 << 16];

@@ -8,9 +8,11 @@
 
 #include <fmt/core.h>
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <condition_variable>
+#include <cstdlib>
 #include <cstring>
 #include <expected>
 #include <filesystem>
@@ -23,6 +25,7 @@
 
 #include "broker/worker_protocol.h"
 #include "wasi/environment.h"
+#include "wasi/host_open.h"
 #include "worker/engine.h"
 #include "worker/log_queue.h"
 #include "worker/module_memo.h"
@@ -41,6 +44,8 @@ constexpr size_t kMemoModules = 32;
 constexpr uint64_t kMemoBytes = uint64_t{128} << 20;
 // How often a running job's output is sent, at most (log_queue.h).
 constexpr int kLogEveryMs = 20;
+// How long a worker told to leave waits for its run to end (Worker::leave_if_stuck).
+constexpr std::chrono::seconds kLeaveGrace{5};
 
 // Hands what the guest writes to the log queue, up to a cap; what exceeds
 // the cap is counted and dropped.
@@ -93,12 +98,21 @@ wire::Done run_job(LogQueue& logs, wire::Run& run, const std::string& module_byt
   config.stdout_sink = &out;
   config.stderr_sink = &err;
   config.scratch_dir = run.scratch_dir;
-  int stdin_fd = -1;
-  if (!run.stdin_path.empty()) stdin_fd = ::open(run.stdin_path.c_str(), O_RDONLY | O_CLOEXEC);
-  config.stdin_fd = stdin_fd;
+  // The file the broker wrote (or a remote run brought); opened as any file
+  // of a mount is, never waiting on whatever may have taken its place.
+  wasi::UniqueFd stdin_file;
+  std::string stdin_error;
+  if (!run.stdin_path.empty()) {
+    if (auto opened = wasi::open_host_file(AT_FDCWD, run.stdin_path.c_str(), O_RDONLY | O_CLOEXEC))
+      stdin_file = std::move(*opened);
+    else
+      stdin_error = "stdin: " + std::string(std::strerror(opened.error()));
+  }
+  config.stdin_fd = stdin_file.get();
 
-  auto env = wasi::Environment::create(config);
-  if (stdin_fd >= 0) ::close(stdin_fd);
+  std::expected<std::unique_ptr<wasi::Environment>, std::string> env = std::unexpected(stdin_error);
+  if (stdin_error.empty()) env = wasi::Environment::create(config);
+  stdin_file.reset();
   if (!env) {
     done.message = env.error();
   } else {
@@ -157,11 +171,13 @@ wire::Done run_job(LogQueue& logs, wire::Run& run, const std::string& module_byt
 // it waits on the socket's file descriptor, reads what came, and sends each
 // job's output and end as soon as the job returns. A trivial job so costs one
 // wake-up of this process and no hand-over between threads. While a job
-// runs, and while the main thread does the work between jobs (storing
-// compiled code, collecting memory), the watch thread serves the socket
-// instead, every kLogEveryMs (or at once when the log queue is full): it
-// sends the output so far and the heartbeats, and acts on what the broker
-// says (a `stop`, `bye`, a run to start next).
+// runs (reading, compiling or deserializing its module included), while the
+// main thread decodes a run that came with its module's bytes (a large
+// module's copies take seconds), and while it does the work between jobs
+// (storing compiled code, collecting memory), the watch thread serves the
+// socket instead, every kLogEveryMs (or at once when the log queue is
+// full): it sends the output so far and the heartbeats, and acts on what
+// the broker says (a `stop`, `bye`, a run to start next).
 //
 // Every use of the socket holds `mu_`, and the watch thread touches it only
 // in those times (`running_`, `busy_`, set and cleared under `mu_`). Both
@@ -208,6 +224,11 @@ class Worker {
     wire::Run run;
     std::shared_ptr<const std::string> module;
   };
+  // A `run` or `module` message as it came, for open_inbox to decode.
+  struct Inbox {
+    std::string type;
+    zmq::message_t body;
+  };
 
   int main_loop() {
     const int fd = broker_.get(zmq::sockopt::fd);
@@ -215,18 +236,29 @@ class Worker {
     auto idle_since = Clock::now(), next_idle_try = Clock::now();
     for (;;) {
       std::optional<Pending> next;
+      std::optional<Inbox> inbox;
       Clock::time_point next_beat;
       {
         std::lock_guard lock(mu_);
         serve_socket();
         if (leave_) return *leave_;
-        if (pending_) {
+        if (inbox_) {
+          // Opened below without mu_; the watch thread serves meanwhile.
+          inbox = std::move(inbox_);
+          inbox_.reset();
+          opening_ = busy_ = true;
+          if (watcher_asleep_) cv_.notify_all();
+        } else if (pending_) {
           next = std::move(pending_);
           pending_.reset();
           running_ = next->run.exec_id;
           if (watcher_asleep_) cv_.notify_all();
         }
         next_beat = next_beat_;
+      }
+      if (inbox) {
+        open_inbox(std::move(*inbox));
+        continue;
       }
       if (next) {
         wire::Done done = run_job(logs_, next->run, *next->module, control_.get());
@@ -297,7 +329,23 @@ class Worker {
         send_logs();
         serve_socket();
       }
+      leave_if_stuck();
     }
+  }
+
+  // With mu_ held. Told to leave (`bye`, a lost broker) while the main
+  // thread is somewhere a cancellation cannot reach (a blocked system call,
+  // a long host function), the worker leaves anyway after kLeaveGrace: its
+  // broker has given the run up, and a remote pool starts a fresh worker in
+  // its place. A local worker's broker kills it instead (docs/reliability.md).
+  void leave_if_stuck() {
+    if (!leave_ || running_.empty()) return;
+    const auto now = Clock::now();
+    if (!leave_since_) leave_since_ = now;
+    if (now - *leave_since_ < kLeaveGrace) return;
+    fmt::print(stderr, "shoal-worker {}: the run did not end within {} s of leaving; exiting\n",
+               settings_.name, kLeaveGrace.count());
+    std::_Exit(*leave_);
   }
 
   // Whether the watch thread serves the socket: a job runs, or the main
@@ -370,48 +418,91 @@ class Worker {
     if (!leave_) leave_ = code;
   }
 
-  // With mu_ held.
+  // With mu_ held. A run or a module's bytes is only put in the inbox here:
+  // a run may carry a module of a gigabyte, and decoding it (copies of all
+  // of it) and a remote host's copy on disk take seconds, during which the
+  // socket must go on being served (open_inbox).
   void on_message(std::vector<zmq::message_t>& parts) {
     std::string type = parts.empty() ? "" : parts[0].to_string();
-    const bool idle = running_.empty() && !pending_ && !waiting_;
-    const std::string module_dir = settings_.work_dir + "/modules";  // a remote host's, on disk
+    const bool idle = running_.empty() && !pending_ && !waiting_ && !inbox_ && !opening_;
     if (type == wire::kRun && parts.size() == 2 && idle && !leave_) {
-      auto run = wire::decode<wire::Run>(parts[1].data(), parts[1].size());
-      if (!run) return;
-      if (run->remote) run->scratch_dir = settings_.work_dir + "/scratch/" + run->exec_id;
-      // The bytes come with the run the first time; after that the run
-      // names the module by hash. A remote host also keeps them on disk.
-      std::shared_ptr<const std::string> module;
-      if (!run->module.empty()) {
-        if (run->remote) cache_module(module_dir, run->module_hash, run->module);
-        module = modules_.put(run->module_hash, std::move(run->module));
-      } else if (!(module = modules_.get(run->module_hash)) && run->remote) {
-        if (auto cached = cached_module(module_dir, run->module_hash))
-          module = modules_.put(run->module_hash, std::move(*cached));
-      }
-      if (!module) {
-        send(wire::kNeed, run->exec_id);
-        waiting_ = std::move(run);
-        return;
-      }
-      take(std::move(*run), std::move(module));
-    } else if (type == wire::kModule && parts.size() == 2 && waiting_) {
-      auto m = wire::decode<wire::ModuleBytes>(parts[1].data(), parts[1].size());
-      if (m && m->hash == waiting_->module_hash) {
-        if (waiting_->remote) cache_module(module_dir, m->hash, m->bytes);
-        auto module = modules_.put(m->hash, std::move(m->bytes));
-        take(std::move(*waiting_), std::move(module));
-        waiting_.reset();
-      }
+      inbox_ = Inbox{std::move(type), std::move(parts[1])};
+    } else if (type == wire::kModule && parts.size() == 2 && waiting_ && !inbox_ && !opening_) {
+      inbox_ = Inbox{std::move(type), std::move(parts[1])};
     } else if (type == wire::kStop && parts.size() == 2) {
       // The run in hand, started or about to be: its control makes it stop
-      // (or stop before it starts).
+      // (or stop before it starts). A run still in the inbox is stopped
+      // once it is opened.
       std::string exec = parts[1].to_string();
       if (control_ && (exec == running_ || (pending_ && exec == pending_->run.exec_id)))
         control_->cancel();
+      else if (inbox_ || opening_ || waiting_)
+        early_stops_.push_back(std::move(exec));
     } else if (type == wire::kBye) {
       stop_all(0);
     }
+  }
+
+  // On the main thread, with the watch thread serving the socket (busy_):
+  // decodes what on_message put in the inbox, and takes the run, or asks
+  // for its module. mu_ is held only to hand the result over.
+  void open_inbox(Inbox in) {
+    const std::string module_dir = settings_.work_dir + "/modules";  // a remote host's, on disk
+    std::optional<wire::Run> run;
+    std::optional<wire::ModuleBytes> bytes;
+    std::optional<std::string> from_disk;
+    if (in.type == wire::kRun) {
+      run = wire::decode<wire::Run>(in.body.data(), in.body.size());
+      in.body = zmq::message_t();
+      if (run && run->remote) {
+        run->scratch_dir = settings_.work_dir + "/scratch/" + run->exec_id;
+        // The bytes come with the run the first time; after that the run
+        // names the module by hash. A remote host also keeps them on disk.
+        bool known;
+        {
+          std::lock_guard lock(mu_);
+          known = modules_.get(run->module_hash) != nullptr;
+        }
+        if (!run->module.empty())
+          cache_module(module_dir, run->module_hash, run->module);
+        else if (!known)
+          from_disk = cached_module(module_dir, run->module_hash);
+      }
+    } else {
+      bytes = wire::decode<wire::ModuleBytes>(in.body.data(), in.body.size());
+      in.body = zmq::message_t();
+      bool remote;
+      {
+        std::lock_guard lock(mu_);
+        remote = waiting_ && waiting_->remote;
+      }
+      if (bytes && remote) cache_module(module_dir, bytes->hash, bytes->bytes);
+    }
+
+    std::lock_guard lock(mu_);
+    opening_ = busy_ = false;
+    if (run) {
+      std::shared_ptr<const std::string> module;
+      if (!run->module.empty())
+        module = modules_.put(run->module_hash, std::move(run->module));
+      else if (!(module = modules_.get(run->module_hash)) && from_disk)
+        module = modules_.put(run->module_hash, std::move(*from_disk));
+      if (module) {
+        take(std::move(*run), std::move(module));
+      } else {
+        send(wire::kNeed, run->exec_id);
+        waiting_ = std::move(run);
+      }
+    } else if (bytes && waiting_ && bytes->hash == waiting_->module_hash) {
+      auto module = modules_.put(bytes->hash, std::move(bytes->bytes));
+      take(std::move(*waiting_), std::move(module));
+      waiting_.reset();
+    }
+    if (control_ && pending_ &&
+        std::find(early_stops_.begin(), early_stops_.end(), pending_->run.exec_id) !=
+            early_stops_.end())
+      control_->cancel();
+    if (!waiting_) early_stops_.clear();
   }
 
   void take(wire::Run run, std::shared_ptr<const std::string> module) {
@@ -428,11 +519,15 @@ class Worker {
 
   std::mutex mu_;  // the socket, and everything below
   std::condition_variable cv_;
-  std::optional<wire::Run> waiting_;  // a run whose module is on its way
-  std::optional<Pending> pending_;    // a run to start
-  std::string running_;               // the exec id of the run under way
+  std::optional<Inbox> inbox_;            // a run or module message not decoded yet
+  bool opening_ = false;                  // the main thread decodes one
+  std::vector<std::string> early_stops_;  // stops of runs not yet decoded
+  std::optional<wire::Run> waiting_;      // a run whose module is on its way
+  std::optional<Pending> pending_;        // a run to start
+  std::string running_;                   // the exec id of the run under way
   std::unique_ptr<RunControl> control_;
-  std::optional<int> leave_;  // set: leave with this code
+  std::optional<int> leave_;                      // set: leave with this code
+  std::optional<Clock::time_point> leave_since_;  // since when leave_ waits on a run
   bool quit_ = false, nudged_ = false, watcher_asleep_ = false;
   bool busy_ = false;  // the main thread is doing the work between jobs
   Clock::time_point last_heard_ = Clock::now();
