@@ -456,8 +456,7 @@ void Broker::enforce_limits(Clock::time_point now) {
       // No process of ours: the run is forgotten, and so is the worker,
       // which may be stuck for good; it comes back with `ready` once it
       // has left and its pool has started it again.
-      std::error_code ec;
-      std::filesystem::remove_all(scratch_of(w, w.exec_id), ec);
+      discard(scratch_of(w, w.exec_id));
       send_to_worker(w.name, wire::kBye, "");
       workers_.erase(o.worker);
       continue;

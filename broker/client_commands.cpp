@@ -103,7 +103,7 @@ std::optional<jobs::Job> Broker::find_job(const std::string& identity, const jso
     reply_error(identity, "the request needs a job id");
     return std::nullopt;
   }
-  std::string prefix = body["id"];
+  const std::string prefix = jobs::id_prefix(body["id"].get<std::string>());
   // Unfinished jobs are the broker's newest truth; the store has the rest.
   if (auto it = active_.find(prefix); it != active_.end()) return it->second;
   flush();
@@ -273,7 +273,7 @@ void Broker::cmd_list(const std::string& identity, const json& body) {
   q.limit = body.value("limit", size_t{10});
   if (q.limit == 0) q.limit = SIZE_MAX;
   q.newest_first = !body.value("reversed", false);
-  q.id_prefix = body.value("id_prefix", "");
+  q.id_prefix = jobs::id_prefix(body.value("id_prefix", ""));
   if (body.contains("labels")) q.labels = body["labels"].get<std::map<std::string, std::string>>();
   auto jobs = store_->list_jobs(q);
   if (!jobs) {

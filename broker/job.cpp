@@ -32,6 +32,11 @@ std::optional<JobState> parse_state(std::string_view name) {
   return std::nullopt;
 }
 
+std::string id_prefix(std::string_view typed) {
+  if (typed.empty() || typed.front() == 'j') return std::string(typed);
+  return "j-" + std::string(typed);
+}
+
 std::string new_job_id() {
   uint8_t b[16];
   size_t got = 0;

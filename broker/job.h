@@ -154,6 +154,11 @@ struct Job {
 // A new id, "j-" and a random (version 4) UUID.
 std::string new_job_id();
 
+// A job id or prefix as a person typed it: Bacalhau's documentation writes
+// ids without the "j-" (`bacalhau job get 51225160`), so a prefix that does
+// not start with 'j' gets it; anything else is kept as it is.
+std::string id_prefix(std::string_view typed);
+
 // Nanoseconds since the epoch, now.
 int64_t now_ns();
 

@@ -68,10 +68,11 @@ std::expected<std::string, std::string> join_relative(const std::string& dir,
   return dir + "/" + std::string(path);
 }
 
-std::string printable(std::string_view text) {
+std::string escaped(std::string_view text) {
   static constexpr char kHex[] = "0123456789abcdef";
   std::string out;
-  for (char ch : text.substr(0, 200)) {
+  out.reserve(text.size());
+  for (char ch : text) {
     auto c = static_cast<unsigned char>(ch);
     if (c < 0x20 || c == 0x7f) {
       out += "\\x";
@@ -81,6 +82,11 @@ std::string printable(std::string_view text) {
       out += ch;
     }
   }
+  return out;
+}
+
+std::string printable(std::string_view text) {
+  std::string out = escaped(text.substr(0, 200));
   if (text.size() > 200) out += "...";
   return out;
 }

@@ -30,9 +30,12 @@ std::expected<std::string, std::string> join_plain(const std::string& dir, std::
 std::expected<std::string, std::string> join_relative(const std::string& dir,
                                                       std::string_view path);
 
-// A name or path as shown in a message: control bytes (a NUL, a newline)
-// written as \xHH, and at most 200 bytes, so that a hostile name cannot
-// forge lines of a log or a table.
+// `text` with its control bytes (a NUL, a newline, a tab, an escape)
+// written as \xHH, so that it stays on one line of a table or a log.
+std::string escaped(std::string_view text);
+
+// A name or path as shown in a message: escaped, and at most 200 bytes, so
+// that a hostile name cannot forge lines of a log or flood it.
 std::string printable(std::string_view text);
 
 }  // namespace shoal::names

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <ctime>
 
+#include "broker/names.h"
+
 namespace shoal::client {
 
 std::expected<Format, std::string> parse_format(const std::string& name,
@@ -23,7 +25,12 @@ std::expected<Format, std::string> parse_format(const std::string& name,
 }
 
 std::string render_table(const std::vector<std::string>& header,
-                         const std::vector<std::vector<std::string>>& rows, bool hide_header) {
+                         const std::vector<std::vector<std::string>>& given, bool hide_header) {
+  // A cell is one line: a name holding a newline or an escape sequence
+  // must not break the table or the terminal.
+  std::vector<std::vector<std::string>> rows = given;
+  for (auto& r : rows)
+    for (auto& cell : r) cell = names::escaped(cell);
   std::vector<size_t> width(header.size(), 0);
   if (!hide_header)
     for (size_t i = 0; i < header.size(); ++i) width[i] = header[i].size();

@@ -250,13 +250,26 @@ void add_job_commands(CLI::App& app, int& status) {
     auto dir = std::make_shared<std::string>();
     cmd->add_option("id", *id, "Job id (any unique prefix)")->required();
     cmd->add_option("--output-dir", *dir, "Where to write (default: ./job-<short id>)");
-    cmd->callback([&status, id, dir] {
+    auto wait = std::make_shared<bool>(true);
+    cmd->add_flag("--wait,!--no-wait", *wait,
+                  "Wait for an unfinished job to end first (default); with --no-wait, write "
+                  "what it has printed so far and say that it is still running");
+    cmd->callback([&status, id, dir, wait] {
       auto s = open_job(*id);
       if (!s) {
         status = fail(s.error());
         return;
       }
       std::string full = s->job["id"];
+      const std::string state = s->job.value("state", "");
+      const bool unfinished = state != "Completed" && state != "Failed" && state != "Stopped";
+      if (unfinished && *wait) {
+        auto end = wait_for_end(s->client, full, false, std::nullopt);
+        if (!end) {
+          status = fail(end.error());
+          return;
+        }
+      }
       std::string target = dir->empty() ? "job-" + short_id(full).substr(2) : *dir;
       auto files = s->client.fetch_outputs(full, target);
       if (!files) {
@@ -264,6 +277,11 @@ void add_job_commands(CLI::App& app, int& status) {
         return;
       }
       fmt::print("{}\n", target);
+      if (unfinished && !*wait)
+        fmt::print(stderr,
+                   "shoal: job {} is still {}: {} holds what it printed so far, and no exitCode "
+                   "or output files yet (they come when it ends: shoal job get {} again)\n",
+                   full, state, target, full);
       status = 0;
     });
   }
@@ -355,10 +373,13 @@ void add_job_commands(CLI::App& app, int& status) {
       bar.update(0, total);
       int worst = 0;
       size_t failed = 0, ended = 0;
+      std::vector<json> unsuccessful;  // said once the bar is gone
       auto r = c->wait_all(std::vector<std::string>(pending.begin(), pending.end()),
                            [&](const json& finished) {
                              int code = exit_status_of(finished);
                              if (code != 0) ++failed;
+                             if (finished.value("state", "") != "Completed")
+                               unsuccessful.push_back(finished);
                              worst = std::max(worst, code);
                              if (failed) bar.set_label(fmt::format("jobs ({} failed)", failed));
                              bar.update(++ended, total);
@@ -368,6 +389,7 @@ void add_job_commands(CLI::App& app, int& status) {
         return;
       }
       bar.finish();
+      for (const auto& j : unsuccessful) say_how_it_ended(j);
       status = worst;
     });
   }

@@ -142,6 +142,13 @@ void write_chunk(const std::string& stream, const std::string& data) {
   std::fflush(f);
 }
 
+void say_how_it_ended(const json& job) {
+  const std::string state = job.value("state", "");
+  if (state == "Completed") return;
+  fmt::print(stderr, "shoal: job {} {}: {}\n", job.value("id", ""),
+             state == "Stopped" ? "was stopped" : "failed", job.value("message", ""));
+}
+
 int exit_status_of(const json& job) {
   std::string state = job.value("state", "");
   if (state == "Completed")

@@ -47,6 +47,11 @@ void write_chunk(const std::string& stream, const std::string& data);
 // The exit status a finished job maps to (docs/exit-codes.md).
 int exit_status_of(const nlohmann::json& job);
 
+// For a job that did not complete, one line on stderr: "shoal: job ID
+// failed: CAUSE" (or "was stopped: ..."), as docs/exit-codes.md promises;
+// nothing for a completed job.
+void say_how_it_ended(const nlohmann::json& job);
+
 // k=v,k2=v2 and bare k, from repeated flags.
 std::map<std::string, std::string> labels_from_flags(const std::vector<std::string>& specs);
 

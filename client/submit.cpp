@@ -210,10 +210,7 @@ int submit_job(const RunRequest& request, const WaitOptions& o) {
     if (!o.id_only) (void)c->logs(id, Stream::all, false, write_chunk);
   }
   std::fflush(stdout);
-  std::string state = end.value("state", "");
-  if (state != "Completed")
-    fmt::print(stderr, "shoal: job {} {}: {}\n", id, state == "Stopped" ? "was stopped" : "failed",
-               end.value("message", ""));
+  say_how_it_ended(end);
   return exit_status_of(end);
 }
 

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -129,6 +130,12 @@ BOOST_AUTO_TEST_CASE(submit_without_waiting_then_list_logs_and_describe) {
   BOOST_TEST(logs.err == "to stderr\n");
   auto tail = h.shoal({"job", "logs", id, "--tail", "1", "--stream", "stdout"});
   BOOST_TEST(tail.out == "arg[1]=hello\n");
+  // Bacalhau's documentation writes short ids without "j-".
+  auto bare = h.shoal({"job", "logs", id.substr(2, 8), "--stream", "stdout"});
+  BOOST_TEST(bare.status == 0, bare.err);
+  BOOST_TEST(bare.out == "argc=2\narg[0]=args_env.wasm\narg[1]=hello\n");
+  auto bare_list = h.shoal({"job", "list", "--id-filter", id.substr(2, 8), "--output", "json"});
+  BOOST_TEST(json::parse(bare_list.out).size() == 1u, bare_list.out);
 
   auto d = h.shoal({"job", "describe", id});
   BOOST_TEST(d.status == 0, d.err);
@@ -234,6 +241,19 @@ BOOST_AUTO_TEST_CASE(stop_ends_a_running_job_as_stopped) {
   auto w = h.shoal({"job", "wait", id});
   BOOST_TEST(w.status == 130);
   BOOST_TEST(h.job(id)["state"] == "Stopped");
+  BOOST_TEST(w.err == "shoal: job " + id + " was stopped: stopped on request\n");
+}
+
+BOOST_AUTO_TEST_CASE(job_wait_names_each_job_that_failed_and_its_cause) {
+  Home h;
+  auto ok = h.shoal({"wasm", "run", "--wait=false", "--id-only", test_wasm("exit_code"), "0"});
+  auto bad = h.shoal({"wasm", "run", "--wait=false", "--id-only", test_wasm("trap")});
+  std::string ok_id = trim(ok.out), bad_id = trim(bad.out);
+  auto w = h.shoal({"job", "wait", ok_id, bad_id});
+  BOOST_TEST(w.status == 126);
+  const std::string cause = h.job(bad_id)["message"];
+  BOOST_TEST(!cause.empty());
+  BOOST_TEST(w.err == "shoal: job " + bad_id + " failed: " + cause + "\n");
 }
 
 BOOST_AUTO_TEST_CASE(a_killed_worker_costs_one_execution_and_the_job_runs_again) {
@@ -532,4 +552,36 @@ BOOST_AUTO_TEST_CASE(a_cached_module_still_gets_a_fresh_instance_per_job) {
     BOOST_TEST(r.status == 0, r.err);
     BOOST_TEST(r.out == "1\n");
   }
+}
+
+BOOST_AUTO_TEST_CASE(job_get_of_an_unfinished_job_waits_for_its_end_or_says_it_is_running) {
+  Home h;
+  auto s = h.shoal({"wasm", "run", "--wait=false", test_wasm("chaos_job"), "5", "3000"});
+  std::string id = trim(s.out);
+  for (int i = 0; i < 200 && h.job(id)["state"] != "Running"; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  const fs::path partial = fs::path(h.path) / "partial", whole = fs::path(h.path) / "whole";
+  auto early = h.shoal({"job", "get", id, "--no-wait", "--output-dir", partial.string()});
+  BOOST_TEST(early.status == 0, early.err);
+  BOOST_TEST(early.err == "shoal: job " + id + " is still Running: " + partial.string() +
+                              " holds what it printed so far, and no exitCode or output files "
+                              "yet (they come when it ends: shoal job get " +
+                              id + " again)\n");
+  BOOST_TEST(!fs::exists(partial / "exitCode"));
+  auto later = h.shoal({"job", "get", id, "--output-dir", whole.string()});
+  BOOST_TEST(later.status == 0, later.err);
+  BOOST_TEST(later.err == "");
+  BOOST_TEST(shoal::test::read_file((whole / "exitCode").string()) == "0");
+  BOOST_TEST(fs::exists(whole / "outputs" / "result.txt"));
+}
+
+BOOST_AUTO_TEST_CASE(a_name_with_a_newline_stays_on_its_row_of_the_list) {
+  Home h;
+  auto s = h.shoal({"wasm", "run", "--wait=false", "--id-only", "--name", "x\ny\x1b[2J",
+                    test_wasm("exit_code"), "0"});
+  BOOST_TEST_REQUIRE(s.status == 0, s.err);
+  auto list = h.shoal({"job", "list", "--wide"});
+  BOOST_TEST(list.status == 0, list.err);
+  BOOST_TEST(list.out.find("x\\x0ay\\x1b[2J") != std::string::npos, list.out);
+  BOOST_TEST(std::count(list.out.begin(), list.out.end(), '\n') == 2);  // header and one row
 }

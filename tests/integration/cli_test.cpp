@@ -1,0 +1,78 @@
+// The command line as a new user meets it: help with no command, `help` and
+// `version` as Bacalhau has them, a mistyped command named with the nearest
+// one, and an unknown flag named first.
+#include <boost/test/unit_test.hpp>
+
+#include <string>
+
+#include "tests/support/process.h"
+#include "tests/support/shoal_home.h"
+
+using shoal::test::run_process;
+using shoal::test::shoal_bin;
+
+namespace {
+
+bool has(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(shoal_alone_and_shoal_help_print_the_commands) {
+  for (auto args :
+       {std::vector<std::string>{shoal_bin()}, std::vector<std::string>{shoal_bin(), "help"}}) {
+    auto r = run_process(args);
+    BOOST_TEST(r.status == 0, r.err);
+    BOOST_TEST(has(r.out, "shoal runs WebAssembly (WASI) programs as batch jobs."), r.out);
+    BOOST_TEST(has(r.out, "wasm"), r.out);
+    BOOST_TEST(has(r.out, "job"), r.out);
+    BOOST_TEST(r.err == "");
+  }
+}
+
+BOOST_AUTO_TEST_CASE(help_of_a_command_is_its_own_help) {
+  auto r = run_process({shoal_bin(), "help", "job", "list"});
+  BOOST_TEST(r.status == 0, r.err);
+  BOOST_TEST(has(r.out, "--id-filter"), r.out);
+  auto job = run_process({shoal_bin(), "job"});  // a command that needs a subcommand
+  BOOST_TEST(job.status == 0, job.err);
+  BOOST_TEST(has(job.out, "list"), job.out);
+  BOOST_TEST(has(job.out, "describe"), job.out);
+}
+
+BOOST_AUTO_TEST_CASE(version_is_a_command_too) {
+  auto v = run_process({shoal_bin(), "version"});
+  auto flag = run_process({shoal_bin(), "--version"});
+  BOOST_TEST(v.status == 0);
+  BOOST_TEST(v.out.starts_with("shoal "), v.out);
+  BOOST_TEST(has(v.out, "(V8 "), v.out);
+  BOOST_TEST(v.out == flag.out);
+}
+
+BOOST_AUTO_TEST_CASE(a_mistyped_command_is_named_with_the_nearest_one) {
+  auto r = run_process({shoal_bin(), "job", "lsit"});
+  BOOST_TEST(r.status == 125);
+  BOOST_TEST(r.out == "");
+  BOOST_TEST(r.err ==
+             "shoal: unknown command 'lsit' for 'shoal job'; did you mean 'list'?\n"
+             "Run 'shoal job --help' for its commands.\n");
+  auto far = run_process({shoal_bin(), "frobnicate"});
+  BOOST_TEST(far.status == 125);
+  BOOST_TEST(far.err ==
+             "shoal: unknown command 'frobnicate' for 'shoal'\nRun 'shoal --help' for its "
+             "commands.\n");
+}
+
+BOOST_AUTO_TEST_CASE(an_unknown_flag_is_named_first_and_wasm_run_says_where_program_flags_go) {
+  auto r = run_process({shoal_bin(), "job", "run", "-V", "a=b", "job.yaml"});
+  BOOST_TEST(r.status == 125);
+  BOOST_TEST(r.err.starts_with("shoal: shoal job run: unknown flag -V (see shoal job run --help)"),
+             r.err);
+  auto w = run_process({shoal_bin(), "wasm", "run", "prog.wasm", "-x"});
+  BOOST_TEST(w.status == 125);
+  BOOST_TEST(w.err ==
+             "shoal: shoal wasm run: unknown flag -x (see shoal wasm run --help); arguments for "
+             "the program itself that start with '-' go after --: shoal wasm run prog.wasm -e "
+             "K=V -- -x\n");
+}
