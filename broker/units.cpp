@@ -30,6 +30,47 @@ std::expected<uint64_t, std::string> parse_size(const std::string& text) {
   return n * mult;
 }
 
+std::expected<double, std::string> parse_duration(const std::string& text, double max_s) {
+  const std::string expected =
+      "'" + text + "' is not a duration (seconds such as 90 or 1.5, or 90s, 500ms, 5m, 1h30m)";
+  if (text.empty()) return std::unexpected(expected);
+  if (text.front() == '-') return std::unexpected("'" + text + "' is negative");
+  double total = 0;
+  const char* p = text.data();
+  const char* end = p + text.size();
+  bool bare = true;  // a number with no unit: seconds, alone
+  while (p < end) {
+    double n = 0;
+    auto [q, ec] = std::from_chars(p, end, n, std::chars_format::fixed);
+    if (ec != std::errc() || q == p) return std::unexpected(expected);
+    p = q;
+    const char* u = p;
+    while (p < end && std::isalpha(static_cast<unsigned char>(*p))) ++p;
+    const std::string unit(u, p);
+    double scale;
+    if (unit.empty()) {
+      if (!bare || p != end) return std::unexpected(expected);
+      scale = 1;
+    } else if (unit == "ms") {
+      scale = 0.001;
+    } else if (unit == "s") {
+      scale = 1;
+    } else if (unit == "m") {
+      scale = 60;
+    } else if (unit == "h") {
+      scale = 3600;
+    } else {
+      return std::unexpected("'" + text + "': unknown unit '" + unit + "' (use ms, s, m or h)");
+    }
+    bare = false;
+    total += n * scale;
+  }
+  if (total > max_s)
+    return std::unexpected("'" + text + "' is longer than the most, " +
+                           std::to_string(static_cast<uint64_t>(max_s)) + " seconds");
+  return total;
+}
+
 std::string format_bytes(uint64_t bytes) {
   static const char* const units[] = {"KiB", "MiB", "GiB", "TiB", "PiB"};
   if (bytes < 1024) return std::to_string(bytes) + " B";

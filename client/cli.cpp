@@ -174,8 +174,9 @@ int run_cli(int argc, char** argv) {
     fmt::print(stderr, "{}\n", unexpected_argument(app));
     return kExitUsage;
   } catch (const CLI::ParseError& e) {
-    int code = app.exit(e);
-    return code == 0 ? 0 : kExitUsage;
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
+    fmt::print(stderr, "shoal: {}\n", e.what());
+    return kExitUsage;
   }
   return status;
 }

@@ -10,6 +10,7 @@
 #include "broker/client_protocol.h"
 #include "client/client.h"
 #include "client/commands.h"
+#include "client/flag_checks.h"
 #include "client/format.h"
 #include "client/job_view.h"
 #include "client/progress.h"
@@ -155,7 +156,7 @@ void add_job_commands(CLI::App& app, int& status) {
     cmd->add_option("id", o->id, "Job id (any unique prefix)")->required();
     cmd->add_flag("-f,--follow", o->follow, "Keep printing until the job ends");
     cmd->add_option("-t,--tail", o->tail, "Only the last N lines of each stream")
-        ->check(CLI::NonNegativeNumber);
+        ->check(count_check("lines"));
     cmd->add_option("--stream", o->stream, "stdout, stderr or all")
         ->check(CLI::IsMember({"stdout", "stderr", "all"}))
         ->capture_default_str();

@@ -7,8 +7,10 @@
 #include <iterator>
 
 #include "broker/constraints.h"
+#include "broker/job_json.h"
 #include "client/bacalhau_spec.h"
 #include "client/commands.h"
+#include "client/flag_checks.h"
 #include "client/input_spec.h"
 #include "client/run_flags.h"
 #include "client/run_request.h"
@@ -61,8 +63,9 @@ void add_wait_flags(CLI::App& cmd, WaitOptions& wait) {
   cmd.add_flag("--wait,!--no-wait", wait.wait,
                "Wait for the job to end (default; --wait=false to submit only)");
   cmd.add_option("--wait-timeout-secs", wait.wait_timeout_s,
-                 "Stop waiting after this many seconds (exit 124; the job goes on)")
-      ->check(CLI::NonNegativeNumber);
+                 "Stop waiting after this many seconds, or a duration such as 5m (exit 124; the "
+                 "job goes on)")
+      ->transform(duration_check(jobs::kMaxTimeoutS));
   cmd.add_flag("--id-only", wait.id_only, "Print only the job id");
   cmd.add_flag("-f,--follow", wait.follow, "Stream the program's stdout and stderr as it runs");
 }
@@ -89,8 +92,10 @@ void add_wasm_commands(CLI::App& app, int& status) {
       ->allow_extra_args(false);
   cmd->add_option("--entry-point", o->entry, "The exported function to call")
       ->capture_default_str();
-  cmd->add_option("--timeout", o->timeout, "Stop the program after this many seconds (0: never)")
-      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--timeout", o->timeout,
+                  "Stop the program after this many seconds, or a duration such as 90s, 5m or "
+                  "1h30m (0: never)")
+      ->transform(duration_check(jobs::kMaxTimeoutS));
   cmd->add_option("--memory", o->memory, "Cap the program's memory, e.g. 256MiB (default 1GiB)");
   cmd->add_option("--name", o->name, "A name for the job");
   cmd->add_option("-l,--labels", o->labels, "Labels: key=value or key, comma-separated")

@@ -76,3 +76,18 @@ BOOST_AUTO_TEST_CASE(an_unknown_flag_is_named_first_and_wasm_run_says_where_prog
              "the program itself that start with '-' go after --: shoal wasm run prog.wasm -e "
              "K=V -- -x\n");
 }
+
+BOOST_AUTO_TEST_CASE(durations_are_taken_as_bacalhau_takes_them_and_bad_ones_are_worded_for_people) {
+  auto ok = run_process({shoal_bin(), "wasm", "run", "--dry-run", "--timeout", "1h30m",
+                         shoal::test::required_env("SHOAL_TEST_WASM_DIR") + "/exit_code.wasm"});
+  BOOST_TEST(ok.status == 0, ok.err);
+  BOOST_TEST(has(ok.out, "ExecutionTimeout: 5400\n"), ok.out);
+  auto negative = run_process({shoal_bin(), "wasm", "run", "--timeout", "-1", "x.wasm"});
+  BOOST_TEST(negative.status == 125);
+  BOOST_TEST(negative.err == "shoal: --timeout: '-1' is negative\n");
+  auto unit = run_process({shoal_bin(), "wasm", "run", "--timeout", "1x", "x.wasm"});
+  BOOST_TEST(unit.err == "shoal: --timeout: '1x': unknown unit 'x' (use ms, s, m or h)\n");
+  auto tail = run_process({shoal_bin(), "job", "logs", "--tail", "j-1", "x"});
+  BOOST_TEST(tail.status == 125);
+  BOOST_TEST(tail.err == "shoal: --tail: 'j-1' is not a number of lines (0 or more)\n");
+}

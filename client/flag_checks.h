@@ -1,0 +1,17 @@
+// Checks for flag values that answer in words a person reads, instead of
+// CLI11's "Value 1h not in range 0.000000 to 1797693134862...": durations as
+// Bacalhau takes them, and counts.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace shoal::client {
+
+// Seconds ("90", "1.5") or a Go-style duration ("90s", "5m", "1h30m"),
+// turned into seconds for the option's double; at most `max_s`.
+CLI::Validator duration_check(double max_s);
+
+// A whole number, 0 or more, of `what` ("lines").
+CLI::Validator count_check(const std::string& what);
+
+}  // namespace shoal::client
