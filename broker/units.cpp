@@ -32,7 +32,7 @@ std::expected<uint64_t, std::string> parse_size(const std::string& text) {
 
 std::expected<double, std::string> parse_duration(const std::string& text, double max_s) {
   const std::string expected =
-      "'" + text + "' is not a duration (seconds such as 90 or 1.5, or 90s, 500ms, 5m, 1h30m)";
+      "'" + text + "' is not a duration (seconds such as 90 or 1.5, or 90s, 500ms, 5m, 1h30m, 30d)";
   if (text.empty()) return std::unexpected(expected);
   if (text.front() == '-') return std::unexpected("'" + text + "' is negative");
   double total = 0;
@@ -59,8 +59,10 @@ std::expected<double, std::string> parse_duration(const std::string& text, doubl
       scale = 60;
     } else if (unit == "h") {
       scale = 3600;
+    } else if (unit == "d") {
+      scale = 86400;
     } else {
-      return std::unexpected("'" + text + "': unknown unit '" + unit + "' (use ms, s, m or h)");
+      return std::unexpected("'" + text + "': unknown unit '" + unit + "' (use ms, s, m, h or d)");
     }
     bare = false;
     total += n * scale;

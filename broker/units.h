@@ -12,7 +12,7 @@ namespace shoal::units {
 std::expected<uint64_t, std::string> parse_size(const std::string& text);
 
 // A duration as people write it: seconds ("90", "1.5") or Go's form, as
-// Bacalhau reads it ("90s", "500ms", "5m", "1h30m", "2h"), in seconds. Not
+// Bacalhau reads it ("90s", "500ms", "5m", "1h30m", "2h"; and "30d"), in seconds. Not
 // negative; at most `max_s`. The error says what was expected.
 std::expected<double, std::string> parse_duration(const std::string& text, double max_s);
 

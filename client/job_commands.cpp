@@ -8,6 +8,7 @@
 #include <set>
 
 #include "broker/client_protocol.h"
+#include "broker/units.h"
 #include "client/client.h"
 #include "client/commands.h"
 #include "client/flag_checks.h"
@@ -324,9 +325,9 @@ void add_job_commands(CLI::App& app, int& status) {
     auto age = std::make_shared<std::string>();
     cmd->add_option("--older-than", *age, "An age: 30d, 12h, 45m, 10s")->required();
     cmd->callback([&status, age] {
-      auto seconds = parse_age(*age);
+      auto seconds = units::parse_duration(*age, 1e12);
       if (!seconds) {
-        status = fail(seconds.error());
+        status = fail("--older-than " + seconds.error());
         return;
       }
       auto c = connect();

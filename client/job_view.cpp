@@ -88,19 +88,6 @@ std::string describe_job(const json& job, const std::string& stdout_head) {
   return out;
 }
 
-std::expected<double, std::string> parse_age(const std::string& text) {
-  double n = 0;
-  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
-  if (ec != std::errc() || n < 0)
-    return std::unexpected("'" + text + "' is not an age (try 30d, 12h, 45m or 10s)");
-  std::string unit(p, text.data() + text.size());
-  if (unit.empty() || unit == "s") return n;
-  if (unit == "m") return n * 60;
-  if (unit == "h") return n * 3600;
-  if (unit == "d") return n * 86400;
-  return std::unexpected("'" + text + "': unknown unit '" + unit + "' (use s, m, h or d)");
-}
-
 std::expected<json, std::string> wait_for_end(Client& c, const std::string& id, bool print_states,
                                               std::optional<std::chrono::milliseconds> timeout) {
   std::string last;

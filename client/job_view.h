@@ -26,9 +26,6 @@ using Table = std::pair<std::vector<std::string>, std::vector<std::vector<std::s
 Table executions_table(const nlohmann::json& job);
 Table history_table(const nlohmann::json& job);
 
-// "30d", "12h", "45m", "10s", "90" (seconds) -> seconds.
-std::expected<double, std::string> parse_age(const std::string& text);
-
 // Waits until the job is finished and returns its final record. With
 // `print_states`, prints each state change on stderr as it happens, and a
 // progress bar while the broker downloads a URL input. With `timeout`, fails

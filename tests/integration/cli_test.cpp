@@ -86,7 +86,7 @@ BOOST_AUTO_TEST_CASE(durations_are_taken_as_bacalhau_takes_them_and_bad_ones_are
   BOOST_TEST(negative.status == 125);
   BOOST_TEST(negative.err == "shoal: --timeout: '-1' is negative\n");
   auto unit = run_process({shoal_bin(), "wasm", "run", "--timeout", "1x", "x.wasm"});
-  BOOST_TEST(unit.err == "shoal: --timeout: '1x': unknown unit 'x' (use ms, s, m or h)\n");
+  BOOST_TEST(unit.err == "shoal: --timeout: '1x': unknown unit 'x' (use ms, s, m, h or d)\n");
   auto tail = run_process({shoal_bin(), "job", "logs", "--tail", "j-1", "x"});
   BOOST_TEST(tail.status == 125);
   BOOST_TEST(tail.err == "shoal: --tail: 'j-1' is not a number of lines (0 or more)\n");

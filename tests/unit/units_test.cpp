@@ -9,8 +9,8 @@ using namespace shoal::units;
 
 BOOST_AUTO_TEST_CASE(durations_are_seconds_or_go_style) {
   const std::pair<std::string, double> good[] = {
-      {"90", 90},  {"1.5", 1.5}, {"0", 0},        {"90s", 90},    {"500ms", 0.5},
-      {"5m", 300}, {"1h", 3600}, {"1h30m", 5400}, {"1.5h", 5400}, {"2m3s", 123},
+      {"90", 90},   {"1.5", 1.5},    {"0", 0},       {"90s", 90},   {"500ms", 0.5},   {"5m", 300},
+      {"1h", 3600}, {"1h30m", 5400}, {"1.5h", 5400}, {"2m3s", 123}, {"30d", 2592000},
   };
   for (const auto& [text, seconds] : good) {
     auto d = parse_duration(text, 1e9);
@@ -22,11 +22,12 @@ BOOST_AUTO_TEST_CASE(durations_are_seconds_or_go_style) {
 BOOST_AUTO_TEST_CASE(a_bad_duration_says_what_was_expected) {
   const std::pair<std::string, std::string> bad[] = {
       {"-1", "'-1' is negative"},
-      {"1x", "'1x': unknown unit 'x' (use ms, s, m or h)"},
-      {"", "'' is not a duration (seconds such as 90 or 1.5, or 90s, 500ms, 5m, 1h30m)"},
-      {"h", "'h' is not a duration (seconds such as 90 or 1.5, or 90s, 500ms, 5m, 1h30m)"},
-      {"5m3", "'5m3' is not a duration (seconds such as 90 or 1.5, or 90s, 500ms, 5m, 1h30m)"},
-      {"j-12", "'j-12' is not a duration (seconds such as 90 or 1.5, or 90s, 500ms, 5m, 1h30m)"},
+      {"1x", "'1x': unknown unit 'x' (use ms, s, m, h or d)"},
+      {"", "'' is not a duration (seconds such as 90 or 1.5, or 90s, 500ms, 5m, 1h30m, 30d)"},
+      {"h", "'h' is not a duration (seconds such as 90 or 1.5, or 90s, 500ms, 5m, 1h30m, 30d)"},
+      {"5m3", "'5m3' is not a duration (seconds such as 90 or 1.5, or 90s, 500ms, 5m, 1h30m, 30d)"},
+      {"j-12",
+       "'j-12' is not a duration (seconds such as 90 or 1.5, or 90s, 500ms, 5m, 1h30m, 30d)"},
       {"100000h", "'100000h' is longer than the most, 3600 seconds"},
   };
   for (const auto& [text, why] : bad) {
