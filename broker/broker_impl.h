@@ -21,6 +21,8 @@
 
 #include "broker/broker.h"
 #include "broker/committer.h"
+#include "broker/connection_cap.h"
+#include "broker/input_access.h"
 #include "broker/job.h"
 #include "broker/recent_hashes.h"
 #include "broker/store.h"
@@ -166,8 +168,11 @@ class Broker {
   void clear_scratch(WorkerState& w, const std::string& scratch, bool untouched = false);
   void clear_all_scratch();
 
-  // listen.cpp: the TCP endpoints with CURVE, when asked. False when they
-  // cannot be set up (logged).
+  // listen.cpp: what clients may do: the inputs they may name
+  // (input_access_), the connections each socket keeps (connection_cap_),
+  // and when asked the TCP endpoints with CURVE; then the serve
+  // configuration is stored if asked.
+  // False when any of it cannot be set up (logged).
   bool listen_remote();
 
   // scheduling.cpp: the idle worker for a job (constraints, free slots per
@@ -230,6 +235,8 @@ class Broker {
   std::vector<Fetcher> fetchers_;
   void join_finished_fetchers();
   std::unique_ptr<ZapHandler> zap_;                            // with TCP endpoints only
+  std::unique_ptr<ConnectionCap> connection_cap_;              // set by listen_remote()
+  std::optional<InputAccess> input_access_;                    // set by listen_remote()
   std::map<std::string, std::set<std::string>> host_modules_;  // host -> module hashes sent
   std::set<std::string> unmatched_;  // queued jobs no connected worker matches (said once)
 

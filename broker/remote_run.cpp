@@ -2,6 +2,12 @@
 // (`shoal worker`) has none of the broker's files, so its runs carry the
 // bytes: the inputs (read here, URL inputs from the URL cache), stdin, and
 // the module once per host; the output files come back in `done`.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 
@@ -12,11 +18,40 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::expected<std::string, std::string> read_file(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return std::unexpected(path.string() + ": cannot be read");
-  std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (in.bad()) return std::unexpected(path.string() + ": read error");
+// The bytes of the regular file at `path`, at most `room` of them (more is
+// an error naming the cap). Opened without blocking, so that a FIFO put
+// where a file was is refused rather than waited on; a symbolic link is
+// followed only when `follow` (the input itself, which its client named),
+// never inside an input directory, whose links may point anywhere on the
+// broker's host.
+std::expected<std::string, std::string> read_file(const fs::path& path, bool follow, uint64_t room,
+                                                  uint64_t cap) {
+  int flags = O_RDONLY | O_NONBLOCK | O_CLOEXEC | (follow ? 0 : O_NOFOLLOW);
+  int fd = ::open(path.c_str(), flags);
+  if (fd < 0)
+    return std::unexpected(path.string() + ": " +
+                           (errno == ELOOP ? "a symbolic link" : std::strerror(errno)));
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
+  struct stat st;
+  if (::fstat(fd, &st) != 0) return std::unexpected(path.string() + ": " + std::strerror(errno));
+  if (!S_ISREG(st.st_mode)) return std::unexpected(path.string() + ": not a regular file");
+  const uint64_t size = static_cast<uint64_t>(st.st_size);
+  if (size > room)
+    return std::unexpected("the inputs exceed " + std::to_string(cap) +
+                           " bytes, the most a remote worker is sent");
+  std::string data(size, '\0');
+  size_t got = 0;
+  while (got < size) {
+    ssize_t n = ::read(fd, data.data() + got, size - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return std::unexpected(path.string() + ": " + std::strerror(errno));
+    if (n == 0) break;  // it shrank meanwhile
+    got += static_cast<size_t>(n);
+  }
+  data.resize(got);
   return data;
 }
 
@@ -27,14 +62,9 @@ std::expected<void, std::string> bundle(const fs::path& source, const std::strin
                                         std::vector<wire::FileEntry>& files, uint64_t& bytes,
                                         uint64_t cap) {
   std::error_code ec;
-  auto add_file = [&](const fs::path& p,
-                      const std::string& rel) -> std::expected<void, std::string> {
-    uint64_t size = fs::file_size(p, ec);
-    if (ec) return std::unexpected(p.string() + ": " + ec.message());
-    if (bytes + size > cap)
-      return std::unexpected("the inputs exceed " + std::to_string(cap) +
-                             " bytes, the most a remote worker is sent");
-    auto data = read_file(p);
+  auto add_file = [&](const fs::path& p, const std::string& rel,
+                      bool follow) -> std::expected<void, std::string> {
+    auto data = read_file(p, follow, cap - bytes, cap);
     if (!data) return std::unexpected(data.error());
     bytes += data->size();
     files.push_back({rel, false, std::move(*data)});
@@ -42,7 +72,8 @@ std::expected<void, std::string> bundle(const fs::path& source, const std::strin
   };
   auto status = fs::status(source, ec);
   if (ec) return std::unexpected(source.string() + ": " + ec.message());
-  if (fs::is_regular_file(status)) return add_file(source, dest + "/" + source.filename().string());
+  if (fs::is_regular_file(status))
+    return add_file(source, dest + "/" + source.filename().string(), true);
   if (!fs::is_directory(status))
     return std::unexpected(source.string() + ": neither a file nor a directory");
   files.push_back({dest, true, ""});
@@ -54,7 +85,7 @@ std::expected<void, std::string> bundle(const fs::path& source, const std::strin
     if (fs::is_directory(st))
       files.push_back({rel, true, ""});
     else if (fs::is_regular_file(st))
-      if (auto r = add_file(it->path(), rel); !r) return r;
+      if (auto r = add_file(it->path(), rel, false); !r) return r;
   }
   if (ec) return std::unexpected(source.string() + ": " + ec.message());
   return {};
@@ -114,7 +145,7 @@ std::expected<void, std::string> Broker::make_remote(wire::Run& run, const std::
     }
   }
   if (!run.stdin_path.empty()) {
-    auto data = read_file(run.stdin_path);
+    auto data = read_file(run.stdin_path, false, UINT64_MAX, UINT64_MAX);
     if (!data) return std::unexpected("stdin " + data.error());
     run.files.push_back({"stdin", false, std::move(*data)});
     run.stdin_path = "stdin";
