@@ -6,9 +6,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 namespace shoal::broker {
 namespace {
@@ -103,14 +101,23 @@ std::expected<void, std::string> store_serve_config(const StateDir& dir, const s
 
 std::expected<bool, std::string> load_serve_config(BrokerOptions& options) {
   const std::string path = serve_config_path(options.dir);
-  std::ifstream in(path);
-  if (!in) {
-    if (errno == ENOENT) return false;
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    // None stored; or a state directory this user cannot enter, which the
+    // broker reports itself when it prepares it.
+    if (errno == ENOENT || (errno == EACCES && ::access(options.dir.root.c_str(), X_OK) != 0))
+      return false;
     return std::unexpected("cannot read " + path + ": " + std::strerror(errno));
   }
-  std::stringstream text;
-  text << in.rdbuf();
-  json j = json::parse(text.str(), nullptr, false);
+  std::string text;
+  char buf[4096];
+  ssize_t n;
+  while ((n = ::read(fd, buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR))
+    if (n > 0) text.append(buf, static_cast<size_t>(n));
+  const int err = errno;
+  ::close(fd);
+  if (n < 0) return std::unexpected("cannot read " + path + ": " + std::strerror(err));
+  json j = json::parse(text, nullptr, false);
   if (j.is_discarded())
     return std::unexpected(path + ": not JSON (remove it, or run shoal serve with the flags)");
   auto stored = from_json(j);
