@@ -929,6 +929,10 @@ int run_broker(const BrokerOptions& options) {
   auto log = std::make_shared<spdlog::logger>("broker", sinks.begin(), sinks.end());
   log->set_level(spdlog::level::from_str(opt.log_level));
   log->flush_on(spdlog::level::info);
+  // Deliberately, before the store and the sockets open: the caps on TCP
+  // connections (broker/connection_cap.h) are set from this limit.
+  if (auto fds = raise_fd_limit(); fds.after != fds.before)
+    log->info("raised the open-file limit from {} to {}", fds.before, fds.after);
 
   auto store = Store::open(opt.dir.store_dir);
   if (!store) {

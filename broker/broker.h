@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <vector>
 
 #include "broker/state_dir.h"
 
@@ -40,6 +41,16 @@ struct BrokerOptions {
   std::string listen;                         // clients, "tcp://ADDR:PORT"
   std::string listen_workers;                 // worker pools; default: listen's port + 1
   std::map<std::string, std::string> labels;  // of the local workers, for --constraints
+  // Directories whose files clients over TCP may name as inputs
+  // (broker/input_access.h); none: no local paths from them.
+  std::vector<std::string> data_roots;
+  // TCP connections kept per endpoint (broker/connection_cap.h); 0: from
+  // the open-file limit.
+  size_t tcp_connections = 0;
+  // The serve configuration to store in the state directory once the
+  // broker is up, for brokers started later without flags
+  // (broker/serve_config.h); empty: none.
+  std::string config_to_store;
 };
 
 // Runs until `shoal shutdown`, SIGTERM/SIGINT, or the idle period. Returns

@@ -22,6 +22,8 @@
 
 #include "broker/broker.h"
 #include "broker/committer.h"
+#include "broker/connection_cap.h"
+#include "broker/input_access.h"
 #include "broker/job.h"
 #include "broker/reaper.h"
 #include "broker/recent_hashes.h"
@@ -228,8 +230,11 @@ class Broker {
   // Hands `path` to the reaper (or, when it cannot be moved, removes it here).
   void discard(const std::string& path);
 
-  // listen.cpp: the TCP endpoints with CURVE, when asked. False when they
-  // cannot be set up (logged).
+  // listen.cpp: what clients may do: the inputs they may name
+  // (input_access_), the connections each socket keeps (connection_cap_),
+  // and when asked the TCP endpoints with CURVE; then the serve
+  // configuration is stored if asked.
+  // False when any of it cannot be set up (logged).
   bool listen_remote();
 
   // scheduling.cpp: the idle worker for a job (constraints, free slots per
@@ -296,6 +301,8 @@ class Broker {
   void join_finished_fetchers();
   std::unique_ptr<Reaper> reaper_;   // removes scratch trees off the loop (scratch.cpp)
   std::unique_ptr<ZapHandler> zap_;  // with TCP endpoints only
+  std::unique_ptr<ConnectionCap> connection_cap_;              // set by listen_remote()
+  std::optional<InputAccess> input_access_;                    // set by listen_remote()
   std::map<std::string, std::set<std::string>> host_modules_;  // host -> module hashes sent
   std::set<std::string> unmatched_;  // queued jobs no connected worker matches (said once)
 

@@ -224,17 +224,16 @@ void Broker::cmd_submit(const std::string& identity, const json& body,
     spec->inline_inputs[i].size = frame.size();
     spec->inline_inputs[i].hash = keep(frame, false);
   }
-  for (const auto& in : spec->inputs) {
+  // Who may name which host paths: broker/input_access.h.
+  const Origin origin = origin_of(parts[1]);
+  for (auto& in : spec->inputs) {
     if (in.is_url()) continue;
-    std::error_code ec;
-    if (in.source.empty() || in.source.front() != '/') {
-      reply_error(identity, "invalid job: input " + in.source + ": not an absolute path");
+    auto host = input_access_->check(origin, in.source);
+    if (!host) {
+      reply_error(identity, "invalid job: input " + in.source + ": " + host.error());
       return;
     }
-    if (!std::filesystem::exists(in.source, ec)) {
-      reply_error(identity, "invalid job: input " + in.source + ": no such file or directory");
-      return;
-    }
+    in.source = std::move(*host);
   }
   jobs::Job job;
   job.id = jobs::new_job_id();

@@ -4,9 +4,11 @@
 
 #include <cerrno>
 #include <cstdlib>
+#include <filesystem>
 
 #include "broker/broker.h"
 #include "broker/constraints.h"
+#include "broker/serve_config.h"
 #include "broker/state_dir.h"
 #include "broker/units.h"
 #include "client/commands.h"
@@ -52,11 +54,26 @@ void add_serve_commands(CLI::App& app, int& status) {
   serve->add_option("--max-module-size", *max_module,
                     "The largest module, stdin or inline input a client may send, e.g. 512MiB "
                     "(default 256MiB); a larger one is refused at submission");
+  serve
+      ->add_option("--data-root", opts->data_roots,
+                   "A directory whose files clients over TCP may name as inputs (repeatable; "
+                   "without one they may name none)")
+      ->allow_extra_args(false);
+  serve
+      ->add_option("--tcp-connections", opts->tcp_connections,
+                   "Connections each TCP endpoint keeps at most (default: an eighth of the "
+                   "open-file limit, at most 4096)")
+      ->check(CLI::Range(1, 1 << 20));
+  auto forget = std::make_shared<bool>(false);
+  serve->add_flag("--forget-config", *forget,
+                  "Remove the stored serve configuration, so that this broker and later ones "
+                  "start with the defaults (docs/remote.md)");
   serve->add_flag("--quiet", *quiet, "Log only to the broker's log file, not to stderr");
   serve->add_option("--log-level", opts->log_level, "debug, info, warn or error")
       ->check(CLI::IsMember({"debug", "info", "warn", "error"}))
       ->capture_default_str();
-  serve->callback([&status, opts, state, idle, quiet, labels, module_memory, max_module, serve] {
+  serve->callback([&status, opts, state, idle, quiet, labels, module_memory, max_module, forget,
+                   serve] {
     if (serve->count("--workers") && opts->workers == 0) opts->workers = -1;
     if (!module_memory->empty()) {
       auto bytes = units::parse_size(*module_memory);
@@ -83,6 +100,36 @@ void add_serve_commands(CLI::App& app, int& status) {
     opts->labels = *parsed;
     if (!state->empty()) ::setenv("SHOAL_HOME", state->c_str(), 1);
     opts->dir = broker::state_dir();
+    for (auto& root : opts->data_roots) {
+      std::error_code ec;
+      auto abs = std::filesystem::absolute(root, ec);
+      if (!ec) root = abs.lexically_normal().string();
+    }
+    // The settings that make up the serve configuration: given, they
+    // replace the stored one; none given, the stored one applies
+    // (broker/serve_config.h).
+    bool configured = false;
+    for (const char* flag :
+         {"--listen", "--listen-workers", "--label", "--data-root", "--workers", "--max-attempts",
+          "--module-memory", "--max-module-size", "--tcp-connections"})
+      configured |= serve->count(flag) > 0;
+    if (configured) {
+      opts->config_to_store = broker::serve_config_text(*opts);
+    } else if (*forget) {
+      if (auto r = broker::forget_serve_config(opts->dir); !r) {
+        status = fail(r.error());
+        return;
+      }
+    } else {
+      auto loaded = broker::load_serve_config(*opts);
+      if (!loaded) {
+        status = fail(loaded.error());
+        return;
+      }
+      if (*loaded && !*quiet)
+        fmt::print(stderr, "shoal: using the serve configuration stored in {}: {}\n",
+                   broker::serve_config_path(opts->dir), broker::describe_serve_config(*opts));
+    }
     auto worker = worker_path();
     if (!worker) {
       status = fail(worker.error());
@@ -91,6 +138,13 @@ void add_serve_commands(CLI::App& app, int& status) {
     opts->worker_binary = *worker;
     opts->idle_exit = std::chrono::seconds(*idle);
     opts->log_to_stderr = !*quiet && *idle == 0;
+    // Clients on other hosts cannot start a broker that exited: one that
+    // listens on TCP stays.
+    if (*idle > 0 && (!opts->listen.empty() || !opts->listen_workers.empty())) {
+      if (!*quiet)
+        fmt::print(stderr, "shoal: --idle-exit {} ignored: this broker listens on TCP\n", *idle);
+      opts->idle_exit = std::chrono::seconds(0);
+    }
     status = broker::run_broker(*opts);
   });
 

@@ -1,0 +1,102 @@
+// The stored serve configuration (broker/serve_config.h): what `shoal serve`
+// stores is what a later broker loads; a malformed file is named with its
+// field; --forget-config removes it.
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <boost/test/unit_test.hpp>
+#include <filesystem>
+#include <fstream>
+
+#include "broker/serve_config.h"
+
+namespace b = shoal::broker;
+
+namespace {
+
+struct TempState {
+  b::BrokerOptions options;
+  TempState() {
+    char tmpl[] = "/tmp/shoal-serve-config-test.XXXXXX";
+    options.dir.root = ::mkdtemp(tmpl);
+  }
+  ~TempState() { std::filesystem::remove_all(options.dir.root); }
+  void write(const std::string& text) { std::ofstream(b::serve_config_path(options.dir)) << text; }
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(what_is_stored_is_what_a_later_broker_loads) {
+  TempState t;
+  b::BrokerOptions given = t.options;
+  given.listen = "tcp://0.0.0.0:7700";
+  given.listen_workers = "tcp://0.0.0.0:7800";
+  given.labels = {{"zone", "a"}};
+  given.data_roots = {"/srv/data", "/srv/more"};
+  given.workers = -1;
+  given.max_attempts = 5;
+  given.module_memory = 1 << 20;
+  given.tcp_connections = 300;
+  given.log_level = "debug";  // not part of it
+  BOOST_REQUIRE(b::store_serve_config(given.dir, b::serve_config_text(given)));
+  struct stat st {};
+  BOOST_REQUIRE(::stat(b::serve_config_path(given.dir).c_str(), &st) == 0);
+  BOOST_TEST((st.st_mode & 0777) == 0600u);
+
+  b::BrokerOptions later = t.options;
+  auto loaded = b::load_serve_config(later);
+  BOOST_REQUIRE(loaded);
+  BOOST_TEST(*loaded);
+  BOOST_TEST(later.listen == given.listen);
+  BOOST_TEST(later.listen_workers == given.listen_workers);
+  BOOST_TEST((later.labels == given.labels));
+  BOOST_TEST(later.data_roots == given.data_roots);
+  BOOST_TEST(later.workers == -1);
+  BOOST_TEST(later.max_attempts == 5u);
+  BOOST_TEST(later.module_memory == 1u << 20);
+  BOOST_TEST(later.tcp_connections == 300u);
+  BOOST_TEST(later.log_level == "info");
+  BOOST_TEST(b::describe_serve_config(later) ==
+             "--listen tcp://0.0.0.0:7700 --listen-workers tcp://0.0.0.0:7800 --label zone=a "
+             "--data-root /srv/data --data-root /srv/more --workers 0 --max-attempts 5 "
+             "--module-memory 1048576 --tcp-connections 300");
+}
+
+BOOST_AUTO_TEST_CASE(none_stored_leaves_the_defaults_and_forget_removes_it) {
+  TempState t;
+  auto loaded = b::load_serve_config(t.options);
+  BOOST_REQUIRE(loaded);
+  BOOST_TEST(!*loaded);
+  BOOST_TEST(b::describe_serve_config(t.options) == "(none)");
+  t.write("{}");
+  BOOST_TEST(*b::load_serve_config(t.options));
+  BOOST_REQUIRE(b::forget_serve_config(t.options.dir));
+  BOOST_TEST(!std::filesystem::exists(b::serve_config_path(t.options.dir)));
+  BOOST_TEST(b::forget_serve_config(t.options.dir).has_value());  // nothing to remove
+}
+
+BOOST_AUTO_TEST_CASE(a_malformed_file_is_named_with_its_field_and_changes_nothing) {
+  TempState t;
+  const std::string path = b::serve_config_path(t.options.dir);
+  const std::string hint = " (remove it, or run shoal serve with the flags)";
+  auto error_of = [&](const std::string& text) {
+    t.write(text);
+    b::BrokerOptions o = t.options;
+    o.listen = "unchanged";
+    auto r = b::load_serve_config(o);
+    BOOST_TEST(o.listen == "unchanged");
+    return r ? std::string("(loaded)") : r.error();
+  };
+  BOOST_TEST(error_of("{not json") == path + ": not JSON" + hint);
+  BOOST_TEST(error_of("[1]") == path + ": not a JSON object" + hint);
+  BOOST_TEST(error_of(R"({"workers": "many"})") ==
+             path + ": workers must be an integer from -1 to 1024" + hint);
+  BOOST_TEST(error_of(R"({"workers": -2})") ==
+             path + ": workers must be an integer from -1 to 1024" + hint);
+  BOOST_TEST(error_of(R"({"max_attempts": 0})") ==
+             path + ": max_attempts must be an integer from 1 to 100" + hint);
+  BOOST_TEST(error_of(R"({"listen": 7})") == path + ": listen must be a string" + hint);
+  BOOST_TEST(error_of(R"({"labels": {"a": 1}})") == path + ": label a must be a string" + hint);
+  BOOST_TEST(error_of(R"({"data_roots": "/srv"})") ==
+             path + ": data_roots must be an array of paths" + hint);
+}
