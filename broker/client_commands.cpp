@@ -201,6 +201,18 @@ void Broker::cmd_submit(const std::string& identity, const json& body,
       return;
     }
   }
+  // Who may name which host paths (broker/input_access.h), checked before
+  // any byte of the submission is kept.
+  const Origin origin = origin_of(parts[1]);
+  for (auto& in : spec->inputs) {
+    if (in.is_url()) continue;
+    auto host = input_access_->check(origin, in.source);
+    if (!host) {
+      reply_error(identity, "invalid job: input " + in.source + ": " + host.error());
+      return;
+    }
+    in.source = std::move(*host);
+  }
   // Modules recur (a client sending its module each time); stdin and
   // inline inputs seldom do.
   auto keep = [&](const zmq::message_t& frame, bool recurs) {
@@ -223,17 +235,6 @@ void Broker::cmd_submit(const std::string& identity, const json& body,
     const auto& frame = parts[6 + spec->import_modules.size() + i];
     spec->inline_inputs[i].size = frame.size();
     spec->inline_inputs[i].hash = keep(frame, false);
-  }
-  // Who may name which host paths: broker/input_access.h.
-  const Origin origin = origin_of(parts[1]);
-  for (auto& in : spec->inputs) {
-    if (in.is_url()) continue;
-    auto host = input_access_->check(origin, in.source);
-    if (!host) {
-      reply_error(identity, "invalid job: input " + in.source + ": " + host.error());
-      return;
-    }
-    in.source = std::move(*host);
   }
   jobs::Job job;
   job.id = jobs::new_job_id();
