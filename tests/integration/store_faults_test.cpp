@@ -90,9 +90,10 @@ BOOST_AUTO_TEST_CASE(a_full_disk_fails_new_submissions_clearly_and_keeps_earlier
   BOOST_TEST_MESSAGE("submissions accepted on the full disk: " << accepted);
   BOOST_TEST(
       has(error, "the job could not be stored: store: no space left on the disk of " + disk.path() +
-                     "/store (No space left on device); nothing was "
-                     "written; free some space there, or remove old jobs with `shoal job "
-                     "prune`, and try again"),
+                     "/store (No space left on device); nothing was written; free some space on "
+                     "that disk and try again (the store's file does not shrink when jobs are "
+                     "removed: `shoal job prune` makes room inside it for new jobs, and `shoal "
+                     "compact`, with the broker stopped, gives that room back to the disk)"),
       error);
 
   // The broker is still up, the same process, and the earlier job readable.
