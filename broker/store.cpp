@@ -185,6 +185,8 @@ class Txn {
   int rc_ = 0;
 };
 
+}  // namespace
+
 class Cursor {
  public:
   Cursor(MDB_txn* txn, MDB_dbi dbi) { rc_ = mdb_cursor_open(txn, dbi, &c_); }
@@ -201,6 +203,8 @@ class Cursor {
   MDB_cursor* c_ = nullptr;
   int rc_ = 0;
 };
+
+namespace {
 
 std::string created_key(int64_t created_ns, const std::string& id) {
   std::string k;
@@ -1016,6 +1020,22 @@ std::expected<std::optional<std::string>, std::string> Store::get_blob(const std
   return std::optional<std::string>(std::string(*bytes));
 }
 
+std::optional<std::string> Store::damaged_near(const Bounds& b, Cursor& c, MDB_val& k, MDB_val& v,
+                                               bool before) const {
+  auto damaged = [&]() -> std::optional<std::string> {
+    auto key = bytes_of(b, k.mv_data, k.mv_size);
+    auto bytes = bytes_of(b, v.mv_data, v.mv_size);
+    if (!key || !bytes) return "a neighbouring record runs past the end of the data file";
+    if (auto opened = record::open(*key, *bytes, legacy_); !opened)
+      return "a neighbouring record, under the damaged key " + printable(std::string(*key)) + ", " +
+             opened.error();
+    return std::nullopt;
+  };
+  if (auto d = damaged()) return d;
+  if (before && c.get(k, v, MDB_PREV) == 0) return damaged();
+  return std::nullopt;
+}
+
 std::expected<std::vector<LogChunk>, std::string> Store::read_logs(const std::string& job_id,
                                                                    uint64_t after_seq) {
   Txn t(env_, false, &grow_);
@@ -1034,7 +1054,14 @@ std::expected<std::vector<LogChunk>, std::string> Store::read_logs(const std::st
       break;
     }
     std::string key = str(k);
-    if (!key.starts_with(prefix) || key.size() != prefix.size() + 8) break;
+    if (!key.starts_with(prefix) || key.size() != prefix.size() + 8) {
+      // A chunk whose key was damaged stays where it was, between its
+      // job's chunks and the next: the record that ends the range, or the
+      // one before it when none matched, would fail its frame.
+      if (auto near = damaged_near(b, c, k, v, out.empty()))
+        return std::unexpected(corrupt("logs/" + job_id, *near));
+      break;
+    }
     LogChunk chunk;
     chunk.seq = get_be64(key.data() + prefix.size());
     const std::string name = "logs/" + job_id + "/" + std::to_string(chunk.seq);
@@ -1052,6 +1079,9 @@ std::expected<std::vector<LogChunk>, std::string> Store::read_logs(const std::st
   }
   if (rc != 0 && rc != MDB_NOTFOUND)
     return std::unexpected(corrupt("logs/" + job_id, mdb_strerror(rc)));
+  if (rc == MDB_NOTFOUND && out.empty() && c.get(k, v, MDB_LAST) == 0)
+    if (auto near = damaged_near(b, c, k, v, false))
+      return std::unexpected(corrupt("logs/" + job_id, *near));
   return out;
 }
 
@@ -1063,8 +1093,21 @@ std::expected<std::optional<std::string>, std::string> Store::get_output(const s
   std::string key = job_id + '\0' + name + '\0' + path;
   MDB_val k = val(key), v;
   int rc = db_get(t.get(), outputs_, &k, &v);
-  if (rc == MDB_NOTFOUND) return std::nullopt;
   const std::string shown = "outputs/" + job_id + "/" + name + "/" + path;
+  if (rc == MDB_NOTFOUND) {
+    // Not there, or there under a damaged key: then the record where it
+    // would be, or the one before, fails its frame.
+    Cursor c(t.get(), outputs_);
+    const Bounds b = bounds();
+    int at = c.get(k, v, MDB_SET_RANGE);
+    std::optional<std::string> near;
+    if (at == 0)
+      near = damaged_near(b, c, k, v, true);
+    else if (c.get(k, v, MDB_LAST) == 0)
+      near = damaged_near(b, c, k, v, false);
+    if (near) return std::unexpected(corrupt(shown, *near));
+    return std::nullopt;
+  }
   if (rc != 0) return std::unexpected(corrupt(shown, mdb_strerror(rc)));
   auto bytes = bytes_of(bounds(), v.mv_data, v.mv_size);
   if (!bytes) return std::unexpected(corrupt(shown, bytes.error()));

@@ -45,6 +45,8 @@ typedef struct MDB_val MDB_val;
 
 namespace shoal::broker {
 
+class Cursor;  // store.cpp: an LMDB cursor
+
 enum class Stream : uint8_t { stdout_ = 1, stderr_ = 2 };
 
 struct LogChunk {
@@ -237,6 +239,11 @@ class Store {
                                                         size_t size) const;
   // Whether all of `v` (a key or value from LMDB) lies in the data file.
   bool in_file(const Bounds& b, const MDB_val& v) const;
+  // Whether the record at cursor `c` (k, v), or with `before` the one
+  // before it, fails its frame: a record whose key was damaged, found where
+  // the one looked for should be. Says which, and why.
+  std::optional<std::string> damaged_near(const Bounds& b, Cursor& c, MDB_val& k, MDB_val& v,
+                                          bool before) const;
   // A job record read under `id`: framed, decoded, consistent.
   std::expected<jobs::Job, std::string> read_job(const Bounds& b, const std::string& id,
                                                  const void* data, size_t size) const;
