@@ -42,15 +42,20 @@ State& state() {
 }
 
 void install() {
-  static std::once_flag once;
-  std::call_once(once, [] {
-    struct sigaction sa {};
-    sa.sa_sigaction = on_fault;
-    sa.sa_flags = SA_SIGINFO | SA_NODEFER;
-    sigemptyset(&sa.sa_mask);
-    ::sigaction(SIGSEGV, &sa, &previous_segv);
-    ::sigaction(SIGBUS, &sa, &previous_bus);
-  });
+  // Again whenever another handler took the signal's place since (a test
+  // framework's, say), which then becomes the one chained to.
+  static std::mutex mu;
+  std::lock_guard lock(mu);
+  struct sigaction sa {
+  }, current{};
+  sa.sa_sigaction = on_fault;
+  sa.sa_flags = SA_SIGINFO | SA_NODEFER;
+  sigemptyset(&sa.sa_mask);
+  for (int sig : {SIGSEGV, SIGBUS}) {
+    ::sigaction(sig, nullptr, &current);
+    if ((current.sa_flags & SA_SIGINFO) && current.sa_sigaction == on_fault) continue;
+    ::sigaction(sig, &sa, sig == SIGBUS ? &previous_bus : &previous_segv);
+  }
 }
 
 }  // namespace shoal::broker::lmdb_guard

@@ -26,7 +26,8 @@ struct State {
 };
 State& state();  // this thread's
 
-// Installs the SIGSEGV and SIGBUS handlers, once per process.
+// Installs the SIGSEGV and SIGBUS handlers (the store does, whenever it
+// opens an environment); a no-op while they are in place.
 void install();
 
 // For mdb_env_set_assert: an assertion of LMDB's that fails inside a

@@ -3,6 +3,7 @@
 
 #include <lmdb.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -11,6 +12,7 @@
 #include <fstream>
 
 #include "broker/checked_archive.h"
+#include "broker/lmdb_guard.h"
 #include "broker/record.h"
 #include "broker/sha256.h"
 #include "broker/store.h"
@@ -1070,4 +1072,24 @@ BOOST_AUTO_TEST_CASE(compact_gives_the_room_of_removed_jobs_back_to_the_disk) {
   auto s = open_store(d.path());
   BOOST_TEST((*s->get_job(kept.id))->id == kept.id);
   BOOST_TEST(s->check()->damage.empty());
+}
+
+// The guard around LMDB calls: a fault or a failed assertion inside a
+// guarded call is MDB_CORRUPTED, and the process goes on.
+BOOST_AUTO_TEST_CASE(a_fault_or_an_lmdb_assertion_inside_a_guarded_call_is_mdb_corrupted) {
+  broker::lmdb_guard::install();
+  void* page = ::mmap(nullptr, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  BOOST_TEST_REQUIRE(page != MAP_FAILED);
+  const unsigned before = broker::lmdb_guard::state().faults;
+  int rc = broker::lmdb_guard::guarded([&] { return *static_cast<volatile int*>(page); });
+  BOOST_TEST(rc == MDB_CORRUPTED);
+  rc = broker::lmdb_guard::guarded([] {
+    broker::lmdb_guard::on_assert(nullptr, "IS_LEAF(mp)");
+    return 0;
+  });
+  BOOST_TEST(rc == MDB_CORRUPTED);
+  BOOST_TEST(broker::lmdb_guard::state().faults == before + 2);
+  // Outside a fault, the call's own status.
+  BOOST_TEST(broker::lmdb_guard::guarded([] { return MDB_NOTFOUND; }) == MDB_NOTFOUND);
+  ::munmap(page, 4096);
 }
