@@ -153,7 +153,9 @@ void Broker::recover() {
     log_->error("recovery: {}", unfinished.error());
     return;
   }
-  for (jobs::Job& job : *unfinished) {
+  for (const Damage& d : unfinished->skipped)
+    log_->error("recovery: skipped {}: {}; run `shoal doctor`", d.key, d.why);
+  for (jobs::Job& job : unfinished->jobs) {
     if (job.state == jobs::JobState::running) {
       // Its worker died with the old broker: that execution is over.
       auto& exec = job.executions.back();
@@ -522,8 +524,7 @@ void Broker::dispatch() {
     if (!sent_module(w, run.module_hash)) {
       auto module = get_blob(run.module_hash);
       if (!module || !*module) {
-        give_up("the module's bytes are missing from the store" +
-                (module ? std::string() : ": " + module.error()));
+        give_up(module ? "the module's bytes are missing from the store" : module.error());
         continue;
       }
       run.module = std::move(**module);
@@ -660,7 +661,7 @@ void Broker::finish_commit(Committer::Result r) {
     // The other jobs' states (a job that ended, one that was dispatched) are
     // tried again with the next commit, before their later changes, so
     // that none stays behind in the store.
-    Batch again = r.batch.job_records_except(refused);
+    Batch again = r.batch.job_records_except(refused, r.status.error());
     again.append(batch_.without_jobs(refused));
     batch_ = std::move(again);
   }

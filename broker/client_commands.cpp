@@ -281,11 +281,13 @@ void Broker::cmd_list(const std::string& identity, const json& body) {
     return;
   }
   json out = json::array();
-  for (auto& j : *jobs) {
+  for (auto& j : jobs->jobs) {
     auto it = active_.find(j.id);
     out.push_back(jobs::to_json(it != active_.end() ? it->second : j));
   }
-  reply(identity, protocol::kOk, {{"jobs", out}});
+  json skipped = json::array();
+  for (const Damage& d : jobs->skipped) skipped.push_back({{"key", d.key}, {"error", d.why}});
+  reply(identity, protocol::kOk, {{"jobs", out}, {"skipped", skipped}});
 }
 
 void Broker::cmd_logs(const std::string& identity, const json& body) {

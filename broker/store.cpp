@@ -1,11 +1,16 @@
 #include "broker/store.h"
 
+#include "broker/checked_archive.h"
+#include "broker/lmdb_guard.h"
+#include "broker/record.h"
 #include "broker/sha256.h"
 #include "broker/worker_protocol.h"
 
+#include <fcntl.h>
 #include <lmdb.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cereal/archives/binary.hpp>
@@ -22,9 +27,13 @@ namespace {
 
 // 2: JobSpec gained import modules and inline inputs.
 // 3: the "unfinished" index (ids of the jobs not in a terminal state).
-constexpr char kFormat[] = "shoal-store 3";
-// A store of this format is upgraded by building the unfinished index.
-constexpr char kUpgradableFormat[] = "shoal-store 2";
+// 4: values framed with a checksum (record.h).
+constexpr char kFormat[] = "shoal-store 4";
+// Stores of these formats are upgraded: a store of format 2 gains the
+// unfinished index; both are marked as holding records without a frame
+// (meta "legacy-records"), which are read as they are.
+constexpr const char* kUpgradableFormats[] = {"shoal-store 2", "shoal-store 3"};
+constexpr char kLegacyKey[] = "legacy-records";
 constexpr uint64_t kInitialMapSize = 1ull << 30;
 constexpr uint64_t kMaxMapSize = 1ull << 40;
 
@@ -72,8 +81,10 @@ std::string commit_error(const std::string& dir, int rc) {
   if (rc == EIO && disk_full(dir)) rc = ENOSPC;
   if (rc == ENOSPC || rc == EDQUOT)
     return "store: no space left on the disk of " + dir + " (" + mdb_strerror(rc) +
-           "); nothing was written; free some space there, or remove old jobs with "
-           "`shoal job prune`, and try again";
+           "); nothing was written; free some space on that disk and try again (the store's "
+           "file does not shrink when jobs are removed: `shoal job prune` makes room inside it "
+           "for new jobs, and `shoal compact`, with the broker stopped, gives that room back to "
+           "the disk)";
   if (rc == MDB_PANIC)
     return "store: " + dir + " failed earlier and cannot be written until the broker restarts (" +
            mdb_strerror(rc) + "); restart it with `shoal shutdown`";
@@ -82,6 +93,27 @@ std::string commit_error(const std::string& dir, int rc) {
 
 MDB_val val(const std::string& s) {
   return MDB_val{s.size(), const_cast<char*>(s.data())};
+}
+// LMDB's calls that walk pages, guarded (lmdb_guard.h): a damaged page is
+// MDB_CORRUPTED, not a crash.
+using lmdb_guard::guarded;
+int db_get(MDB_txn* txn, MDB_dbi dbi, MDB_val* k, MDB_val* v) {
+  return guarded([&] { return mdb_get(txn, dbi, k, v); });
+}
+int db_put(MDB_txn* txn, MDB_dbi dbi, MDB_val* k, MDB_val* v, unsigned flags) {
+  return guarded([&] { return mdb_put(txn, dbi, k, v, flags); });
+}
+int db_del(MDB_txn* txn, MDB_dbi dbi, MDB_val* k, MDB_val* v) {
+  return guarded([&] { return mdb_del(txn, dbi, k, v); });
+}
+int db_open(MDB_txn* txn, const char* name, unsigned flags, MDB_dbi* dbi) {
+  return guarded([&] { return mdb_dbi_open(txn, name, flags, dbi); });
+}
+
+// A literal: no temporary string whose bytes the value would outlive.
+template <size_t N>
+MDB_val val(const char (&s)[N]) {
+  return MDB_val{N - 1, const_cast<char*>(s)};
 }
 std::string str(const MDB_val& v) {
   return std::string(static_cast<const char*>(v.mv_data), v.mv_size);
@@ -98,11 +130,29 @@ uint64_t get_be64(const char* p) {
 
 using wire::encode;
 
-template <class T>
-std::expected<T, std::string> decode(const MDB_val& v) {
-  auto value = wire::decode<T>(v.mv_data, v.mv_size);
-  if (!value) return std::unexpected(std::string("store: a record is corrupt"));
-  return std::move(*value);
+// A job record's payload decoded, its lengths checked; and consistent: read
+// under its own id, its states in range.
+std::expected<jobs::Job, std::string> decode_job(std::string_view id, std::string_view payload) {
+  auto job = wire::decode_exact<jobs::Job>(payload);
+  if (!job) return std::unexpected("does not decode: " + job.error());
+  auto bad_state = [](jobs::JobState s) { return s > jobs::JobState::stopped; };
+  if (job->id != id) return std::unexpected("holds job '" + job->id.substr(0, 64) + "'");
+  if (bad_state(job->state)) return std::unexpected(std::string("holds an unknown state"));
+  for (const auto& e : job->executions)
+    if (bad_state(e.state)) return std::unexpected("execution " + e.id + " has an unknown state");
+  return job;
+}
+
+// How a key that may hold anything is shown in a message.
+std::string printable(std::string_view key) {
+  std::string out;
+  for (unsigned char c : key.substr(0, 200)) {
+    if (c >= 0x20 && c < 0x7f)
+      out += static_cast<char>(c);
+    else
+      out += "\\x" + std::string(1, "0123456789abcdef"[c >> 4]) + "0123456789abcdef"[c & 15];
+  }
+  return out;
 }
 
 class Txn {
@@ -121,7 +171,10 @@ class Txn {
   int status() const { return rc_; }
   MDB_txn* get() const { return txn_; }
   int commit() {
-    int rc = mdb_txn_commit(txn_);
+    const unsigned faults = lmdb_guard::state().faults;
+    int rc = guarded([&] { return mdb_txn_commit(txn_); });
+    // A commit that faulted did not end the transaction, as a failed one does.
+    if (lmdb_guard::state().faults != faults) mdb_txn_abort(txn_);
     txn_ = nullptr;
     return rc;
   }
@@ -132,6 +185,8 @@ class Txn {
   int rc_ = 0;
 };
 
+}  // namespace
+
 class Cursor {
  public:
   Cursor(MDB_txn* txn, MDB_dbi dbi) { rc_ = mdb_cursor_open(txn, dbi, &c_); }
@@ -140,12 +195,16 @@ class Cursor {
   }
   Cursor(const Cursor&) = delete;
   Cursor& operator=(const Cursor&) = delete;
-  int get(MDB_val& k, MDB_val& v, MDB_cursor_op op) { return mdb_cursor_get(c_, &k, &v, op); }
+  int get(MDB_val& k, MDB_val& v, MDB_cursor_op op) {
+    return guarded([&] { return mdb_cursor_get(c_, &k, &v, op); });
+  }
 
  private:
   MDB_cursor* c_ = nullptr;
   int rc_ = 0;
 };
+
+namespace {
 
 std::string created_key(int64_t created_ns, const std::string& id) {
   std::string k;
@@ -165,7 +224,7 @@ int delete_prefix(MDB_txn* txn, MDB_dbi dbi, const std::string& prefix) {
   }
   for (const std::string& key : keys) {
     MDB_val k = val(key);
-    if (int rc = mdb_del(txn, dbi, &k, nullptr); rc != 0 && rc != MDB_NOTFOUND) return rc;
+    if (int rc = db_del(txn, dbi, &k, nullptr); rc != 0 && rc != MDB_NOTFOUND) return rc;
   }
   return 0;
 }
@@ -179,13 +238,54 @@ int build_unfinished_index(MDB_txn* txn, MDB_dbi jobs, MDB_dbi unfinished) {
     Cursor c(txn, jobs);
     MDB_val k, v;
     for (int rc = c.get(k, v, MDB_FIRST); rc == 0; rc = c.get(k, v, MDB_NEXT)) {
-      auto job = decode<jobs::Job>(v);
+      auto opened =
+          record::open(std::string_view(static_cast<const char*>(k.mv_data), k.mv_size),
+                       std::string_view(static_cast<const char*>(v.mv_data), v.mv_size), true);
+      if (!opened) continue;
+      auto job = decode_job(str(k), opened->payload);
       if (job && !jobs::is_terminal(job->state)) ids.push_back(str(k));
     }
   }
   for (const std::string& id : ids) {
     MDB_val k = val(id), empty{0, nullptr};
-    if (int rc = mdb_put(txn, unfinished, &k, &empty, 0); rc != 0) return rc;
+    if (int rc = db_put(txn, unfinished, &k, &empty, 0); rc != 0) return rc;
+  }
+  return 0;
+}
+
+// Puts `parts`, concatenated, under `key`, framed (record.h): written
+// straight into the page LMDB reserves, so framing costs no copy.
+int put_framed(MDB_txn* txn, MDB_dbi dbi, const std::string& key,
+               std::initializer_list<std::string_view> parts) {
+  size_t size = record::kHeader;
+  for (auto p : parts) size += p.size();
+  MDB_val k = val(key), v{size, nullptr};
+  if (int rc = db_put(txn, dbi, &k, &v, MDB_RESERVE); rc != 0) return rc;
+  char* out = static_cast<char*>(v.mv_data);
+  char* p = out + record::kHeader;
+  for (auto part : parts) {
+    if (!part.empty()) std::memcpy(p, part.data(), part.size());
+    p += part.size();
+  }
+  record::write_header(out, key, std::string_view(out + record::kHeader, size - record::kHeader));
+  return 0;
+}
+
+// Deletes the creation-index entries of job `id` when its record cannot
+// say when it was created (it is damaged): a walk of the whole index.
+int delete_created_entries(MDB_txn* txn, MDB_dbi created, const std::string& id) {
+  std::vector<std::string> keys;
+  {
+    Cursor c(txn, created);
+    MDB_val k, v;
+    int rc = c.get(k, v, MDB_FIRST);
+    for (; rc == 0; rc = c.get(k, v, MDB_NEXT))
+      if (k.mv_size == 8 + id.size() && str(k).ends_with(id)) keys.push_back(str(k));
+    if (rc != MDB_NOTFOUND) return rc;
+  }
+  for (const std::string& key : keys) {
+    MDB_val k = val(key);
+    if (int rc = db_del(txn, created, &k, nullptr); rc != 0 && rc != MDB_NOTFOUND) return rc;
   }
   return 0;
 }
@@ -273,8 +373,48 @@ Batch Batch::filtered(const std::vector<std::string>& refused, bool records_only
   return out;
 }
 
-Batch Batch::job_records_except(const std::vector<std::string>& refused) const {
-  return filtered(refused, true);
+Batch Batch::job_records_except(const std::vector<std::string>& refused,
+                                const std::string& why) const {
+  // What of each job is left out: output files (count, bytes) and log chunks.
+  struct Lost {
+    uint64_t files = 0, bytes = 0, chunks = 0;
+  };
+  std::map<std::string, Lost, std::less<>> lost;
+  for (const auto& op : ops_) {
+    if (auto* o = std::get_if<PutOutput>(&op)) {
+      Lost& l = lost[std::string(job_of(*o))];
+      ++l.files;
+      l.bytes += o->bytes.size();
+    } else if (auto* l = std::get_if<AppendLog>(&op)) {
+      ++lost[l->job_id].chunks;
+    }
+  }
+  Batch out = filtered(refused, true);
+  for (auto& op : out.ops_) {
+    auto* j = std::get_if<PutJob>(&op);
+    if (!j) continue;
+    auto it = lost.find(j->id);
+    if (it == lost.end()) continue;
+    auto job = wire::decode_exact<jobs::Job>(j->bytes);
+    if (!job) continue;  // encoded by put_job: cannot happen
+    const Lost& l = it->second;
+    const int64_t now = jobs::now_ns();
+    if (l.files && !job->output_files.empty()) {
+      job->outputs_message = "the job's " + std::to_string(job->output_files.size()) +
+                             " output files (" + std::to_string(l.bytes) +
+                             " bytes) were lost: they could not be stored (" + why + ")";
+      job->output_files.clear();
+      job->history.push_back({now, "Output", job->outputs_message});
+    }
+    if (l.chunks)
+      job->history.push_back({now, "Output",
+                              std::to_string(l.chunks) +
+                                  " chunks of the job's stdout/stderr were lost: they could not "
+                                  "be stored (" +
+                                  why + ")"});
+    j->bytes = encode(*job);
+  }
+  return out;
 }
 
 Batch Batch::without_jobs(const std::vector<std::string>& refused) const {
@@ -296,11 +436,116 @@ std::string unreadable_format(const std::string& dir, const std::string& found) 
     int ours = std::atoi(kFormat + prefix.size());
     if (version > ours) why = "': a newer shoal wrote it; run that version";
     if (version > 0 && version < ours)
-      why = "' and upgrades '" + std::string(kUpgradableFormat) +
+      why = "' and upgrades '" + std::string(kUpgradableFormats[0]) + "' and '" +
+            kUpgradableFormats[1] +
             "' only: an older shoal wrote it, and this one cannot read its jobs";
   }
   return "store: " + dir + " holds '" + found + "'; this shoal reads '" + kFormat + why +
          ". Move " + dir + " away, or set SHOAL_HOME to another directory, to start a new store";
+}
+
+}  // namespace
+
+namespace {
+
+// Where LMDB mapped the data file of `env` (it does not say: me_mapaddr is
+// set only for MDB_FIXEDMAP), from /proc/self/maps; null when not found.
+const char* map_address(MDB_env* env, uint64_t map_size) {
+  int fd;
+  struct stat st;
+  if (mdb_env_get_fd(env, &fd) != 0 || ::fstat(fd, &st) != 0) return nullptr;
+  std::FILE* f = std::fopen("/proc/self/maps", "re");
+  if (!f) return nullptr;
+  char line[512];
+  const char* found = nullptr;
+  while (!found && std::fgets(line, sizeof line, f)) {
+    unsigned long long start, end, offset, inode;
+    char perms[8], dev[16];
+    if (std::sscanf(line, "%llx-%llx %7s %llx %15s %llu", &start, &end, perms, &offset, dev,
+                    &inode) == 6 &&
+        inode == st.st_ino && offset == 0 && end - start == map_size)
+      found = reinterpret_cast<const char*>(start);
+  }
+  std::fclose(f);
+  return found;
+}
+
+// Puts tmp/data.mdb, made durable first, in the place of dir/data.mdb with
+// a rename (atomic: a crash leaves one or the other), and removes tmp.
+std::expected<void, std::string> replace_data_file(const std::string& dir, const std::string& tmp) {
+  namespace fs = std::filesystem;
+  const std::string copy = tmp + "/data.mdb", data = dir + "/data.mdb";
+  std::error_code ec;
+  int fd = ::open(copy.c_str(), O_RDONLY | O_CLOEXEC);
+  bool synced = fd >= 0 && ::fsync(fd) == 0;
+  if (fd >= 0) ::close(fd);
+  if (!synced || ::rename(copy.c_str(), data.c_str()) != 0) {
+    std::string why = std::strerror(errno);
+    fs::remove_all(tmp, ec);
+    return std::unexpected("store: cannot put the new copy in place of " + data + ": " + why +
+                           "; nothing was changed");
+  }
+  fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd >= 0) {
+    ::fsync(fd);
+    ::close(fd);
+  }
+  fs::remove_all(tmp, ec);
+  return {};
+}
+
+// LMDB cannot read the pages that say where the tables are.
+bool damaged_pages(int rc) {
+  return rc == MDB_CORRUPTED || rc == MDB_PAGE_NOTFOUND;
+}
+std::string damaged_file(const std::string& dir, const char* what, int rc) {
+  return "store: " + dir + "/data.mdb is damaged: " + what + " cannot be read (" +
+         mdb_strerror(rc) +
+         "), so neither the broker nor `shoal doctor --repair` can use it; restore it from a "
+         "backup, or move it away to start afresh";
+}
+
+bool upgradable(const std::string& format) {
+  for (const char* f : kUpgradableFormats)
+    if (format == f) return true;
+  return false;
+}
+
+// Opens the LMDB environment of `dir` into `env` (read-only or not) and
+// checks that its data file is as long as its header says. Returns the map
+// size in use.
+std::expected<uint64_t, std::string> open_env(MDB_env*& env, const std::string& dir,
+                                              bool read_only) {
+  lmdb_guard::install();
+  if (int rc = mdb_env_create(&env); rc != 0) return std::unexpected(lmdb_error("create", rc));
+  mdb_env_set_assert(env, lmdb_guard::on_assert);
+  mdb_env_set_maxdbs(env, 8);
+  // Keep the map size a file grows to; a new store starts at 1 GiB (sparse).
+  mdb_env_set_mapsize(env, kInitialMapSize);
+  if (int rc = mdb_env_open(env, dir.c_str(), MDB_NOTLS | (read_only ? MDB_RDONLY : 0), 0600);
+      rc != 0) {
+    std::string msg = open_error(dir, rc);
+    mdb_env_close(env);
+    env = nullptr;
+    return std::unexpected(msg);
+  }
+  MDB_envinfo info;
+  mdb_env_info(env, &info);
+  // LMDB reads its pages through a memory map: a page past the end of a
+  // truncated file would be SIGBUS, not an error. Its header says how many
+  // pages are in use; a file shorter than that is damaged.
+  MDB_stat env_stat;
+  struct stat file;
+  if (mdb_env_stat(env, &env_stat) == 0 && ::stat((dir + "/data.mdb").c_str(), &file) == 0) {
+    uint64_t needed = (uint64_t{info.me_last_pgno} + 1) * env_stat.ms_psize;
+    if (static_cast<uint64_t>(file.st_size) < needed)
+      return std::unexpected("store: " + dir + "/data.mdb is damaged: it is " +
+                             std::to_string(file.st_size) + " bytes long but its header uses " +
+                             std::to_string(needed) +
+                             " (was it truncated?); restore it from a backup, or move it away "
+                             "to start afresh");
+  }
+  return std::max<uint64_t>(info.me_mapsize, kInitialMapSize);
 }
 
 }  // namespace
@@ -313,34 +558,10 @@ std::expected<std::unique_ptr<Store>, std::string> Store::open(const std::string
                            "; move away what is in its place or set SHOAL_HOME");
   std::unique_ptr<Store> s(new Store());
   s->dir_ = dir;
-  if (int rc = mdb_env_create(&s->env_); rc != 0) return std::unexpected(lmdb_error("create", rc));
-  mdb_env_set_maxdbs(s->env_, 8);
-  // Keep the map size a file grows to; a new store starts at 1 GiB (sparse).
-  MDB_envinfo info;
-  s->map_size_ = kInitialMapSize;
-  mdb_env_set_mapsize(s->env_, s->map_size_);
-  if (int rc = mdb_env_open(s->env_, dir.c_str(), MDB_NOTLS, 0600); rc != 0) {
-    std::string msg = open_error(dir, rc);
-    mdb_env_close(s->env_);
-    s->env_ = nullptr;
-    return std::unexpected(msg);
-  }
-  mdb_env_info(s->env_, &info);
-  s->map_size_ = std::max<uint64_t>(info.me_mapsize, kInitialMapSize);
-  // LMDB reads its pages through a memory map: a page past the end of a
-  // truncated file would be SIGBUS, not an error. Its header says how many
-  // pages are in use; a file shorter than that is damaged.
-  MDB_stat env_stat;
-  struct stat file;
-  if (mdb_env_stat(s->env_, &env_stat) == 0 && ::stat((dir + "/data.mdb").c_str(), &file) == 0) {
-    uint64_t needed = (uint64_t{info.me_last_pgno} + 1) * env_stat.ms_psize;
-    if (static_cast<uint64_t>(file.st_size) < needed)
-      return std::unexpected("store: " + dir + "/data.mdb is damaged: it is " +
-                             std::to_string(file.st_size) + " bytes long but its header uses " +
-                             std::to_string(needed) +
-                             " (was it truncated?); restore it from a backup, or move it away "
-                             "to start afresh");
-  }
+  auto map_size = open_env(s->env_, dir, false);
+  if (!map_size) return std::unexpected(map_size.error());
+  s->map_size_ = *map_size;
+  s->map_ = map_address(s->env_, s->map_size_);
 
   Txn t(s->env_, true);
   if (t.status() != 0) return std::unexpected(open_error(dir, t.status()));
@@ -349,9 +570,8 @@ std::expected<std::unique_ptr<Store>, std::string> Store::open(const std::string
   {
     MDB_dbi main_dbi, meta_dbi;
     MDB_stat st;
-    if (mdb_dbi_open(t.get(), nullptr, 0, &main_dbi) == 0 &&
-        mdb_stat(t.get(), main_dbi, &st) == 0 && st.ms_entries > 0 &&
-        mdb_dbi_open(t.get(), "meta", 0, &meta_dbi) != 0)
+    if (db_open(t.get(), nullptr, 0, &main_dbi) == 0 && mdb_stat(t.get(), main_dbi, &st) == 0 &&
+        st.ms_entries > 0 && db_open(t.get(), "meta", 0, &meta_dbi) != 0)
       return std::unexpected("store: " + dir +
                              "/data.mdb is an LMDB database of another program (it has no "
                              "shoal format record); move it away or set SHOAL_HOME");
@@ -364,26 +584,86 @@ std::expected<std::unique_ptr<Store>, std::string> Store::open(const std::string
              {"meta", &s->meta_}};
   for (auto& d : dbs) {
     MDB_dbi dbi;
-    if (int rc = mdb_dbi_open(t.get(), d.name, MDB_CREATE, &dbi); rc != 0)
-      return std::unexpected("store: " + dir + " is not a shoal store (" + mdb_strerror(rc) + ")");
+    if (int rc = db_open(t.get(), d.name, MDB_CREATE, &dbi); rc != 0)
+      return std::unexpected(damaged_pages(rc) ? damaged_file(dir, "its list of tables", rc)
+                                               : "store: " + dir + " is not a shoal store (" +
+                                                     mdb_strerror(rc) + ")");
     *d.dbi = dbi;
   }
   MDB_val k = val("format"), v;
-  int rc = mdb_get(t.get(), s->meta_, &k, &v);
-  if (rc == MDB_NOTFOUND || (rc == 0 && str(v) == kUpgradableFormat)) {
-    if (rc == 0)
-      if (int irc = build_unfinished_index(t.get(), s->jobs_, s->unfinished_); irc != 0)
-        return std::unexpected(commit_error(dir, irc) + " (while upgrading " + dir + " from '" +
-                               kUpgradableFormat + "' to '" + kFormat + "')");
+  int rc = db_get(t.get(), s->meta_, &k, &v);
+  if (rc == MDB_NOTFOUND || (rc == 0 && upgradable(str(v)))) {
+    if (rc == 0) {
+      const std::string old = str(v);
+      if (old == kUpgradableFormats[0])
+        if (int irc = build_unfinished_index(t.get(), s->jobs_, s->unfinished_); irc != 0)
+          return std::unexpected(commit_error(dir, irc) + " (while upgrading " + dir + " from '" +
+                                 old + "' to '" + kFormat + "')");
+      MDB_val lk = val(kLegacyKey), lv = val(old);
+      if (int lrc = db_put(t.get(), s->meta_, &lk, &lv, 0); lrc != 0)
+        return std::unexpected(commit_error(dir, lrc) + " (while upgrading " + dir + ")");
+    }
     MDB_val fv{sizeof kFormat - 1, const_cast<char*>(kFormat)};
-    if (int prc = mdb_put(t.get(), s->meta_, &k, &fv, 0); prc != 0)
+    if (int prc = db_put(t.get(), s->meta_, &k, &fv, 0); prc != 0)
       return std::unexpected(lmdb_error("init", prc));
   } else if (rc != 0) {
-    return std::unexpected(lmdb_error("read format", rc));
+    return std::unexpected(damaged_pages(rc) ? damaged_file(dir, "its format record", rc)
+                                             : lmdb_error("read format", rc));
   } else if (str(v) != kFormat) {
     return std::unexpected(unreadable_format(dir, str(v)));
   }
+  MDB_val lk = val(kLegacyKey), lv;
+  s->legacy_ = db_get(t.get(), s->meta_, &lk, &lv) == 0;
   if (int crc = t.commit(); crc != 0) return std::unexpected(lmdb_error("commit", crc));
+  return s;
+}
+
+std::expected<std::unique_ptr<Store>, std::string> Store::open_read_only(const std::string& dir) {
+  struct stat st;
+  if (::stat((dir + "/data.mdb").c_str(), &st) != 0)
+    return std::unexpected("store: " + dir + " holds no store (no data.mdb): nothing to check");
+  std::unique_ptr<Store> s(new Store());
+  s->dir_ = dir;
+  s->read_only_ = true;
+  auto map_size = open_env(s->env_, dir, true);
+  if (!map_size) return std::unexpected(map_size.error());
+  s->map_size_ = *map_size;
+  s->map_ = map_address(s->env_, s->map_size_);
+  Txn t(s->env_, false);
+  if (t.status() != 0) return std::unexpected(open_error(dir, t.status()));
+  MDB_dbi meta;
+  if (int rc = db_open(t.get(), "meta", 0, &meta); rc != 0 && damaged_pages(rc))
+    return std::unexpected(damaged_file(dir, "its list of tables", rc));
+  else if (rc != 0)
+    return std::unexpected("store: " + dir + "/data.mdb is not a shoal store (no format record: " +
+                           mdb_strerror(rc) + ")");
+  MDB_val k = val("format"), v;
+  if (int rc = db_get(t.get(), meta, &k, &v); rc != 0)
+    return std::unexpected(damaged_pages(rc)
+                               ? damaged_file(dir, "its format record", rc)
+                               : "store: " + dir + "/data.mdb has no format record (" +
+                                     mdb_strerror(rc) + ")");
+  const std::string format = str(v);
+  if (format != kFormat && !upgradable(format))
+    return std::unexpected(unreadable_format(dir, format));
+  MDB_val lk = val(kLegacyKey), lv;
+  s->legacy_ = format != kFormat || db_get(t.get(), meta, &lk, &lv) == 0;
+  s->meta_ = meta;
+  struct {
+    const char* name;
+    unsigned* dbi;
+  } dbs[] = {{"jobs", &s->jobs_}, {"created", &s->created_}, {"unfinished", &s->unfinished_},
+             {"logs", &s->logs_}, {"outputs", &s->outputs_}, {"blobs", &s->blobs_}};
+  for (auto& d : dbs) {
+    MDB_dbi dbi;
+    if (int rc = db_open(t.get(), d.name, 0, &dbi); rc != 0)
+      return std::unexpected(damaged_pages(rc) ? damaged_file(dir, "its list of tables", rc)
+                                               : "store: " + dir + "/data.mdb lacks its '" +
+                                                     d.name + "' table (" + mdb_strerror(rc) + ")");
+    *d.dbi = dbi;
+  }
+  // Committed, not aborted: the handles then stay open for later transactions.
+  if (int rc = t.commit(); rc != 0) return std::unexpected(lmdb_error("open", rc));
   return s;
 }
 
@@ -398,23 +678,23 @@ std::expected<void, std::string> Store::apply(const Batch& batch) {
   for (const auto& op : batch.ops_) {
     int rc = 0;
     if (auto* j = std::get_if<Batch::PutJob>(&op)) {
-      MDB_val k = val(j->id), v = val(j->bytes);
-      rc = mdb_put(txn, jobs_, &k, &v, 0);
+      MDB_val k = val(j->id);
+      rc = put_framed(txn, jobs_, j->id, {j->bytes});
       if (rc == 0) {
         std::string ck = created_key(j->created_ns, j->id);
         MDB_val ckv = val(ck), empty{0, nullptr};
-        rc = mdb_put(txn, created_, &ckv, &empty, 0);
+        rc = db_put(txn, created_, &ckv, &empty, 0);
       }
       if (rc == 0 && !j->finished) {
         MDB_val empty{0, nullptr};
-        rc = mdb_put(txn, unfinished_, &k, &empty, 0);
+        rc = db_put(txn, unfinished_, &k, &empty, 0);
       } else if (rc == 0) {
-        rc = mdb_del(txn, unfinished_, &k, nullptr);
+        rc = db_del(txn, unfinished_, &k, nullptr);
         if (rc == MDB_NOTFOUND) rc = 0;
       }
     } else if (auto* b = std::get_if<Batch::PutBlob>(&op)) {
       MDB_val k = val(b->hash), v = val(b->bytes);
-      rc = mdb_put(txn, blobs_, &k, &v, MDB_NOOVERWRITE);
+      rc = db_put(txn, blobs_, &k, &v, MDB_NOOVERWRITE);
       if (rc == MDB_KEYEXIST) rc = 0;
     } else if (auto* l = std::get_if<Batch::AppendLog>(&op)) {
       // The next sequence number follows the job's last chunk.
@@ -431,34 +711,33 @@ std::expected<void, std::string> Store::apply(const Batch& batch) {
       }
       std::string key = prefix;
       put_be64(key, seq);
-      std::string value;
-      value.push_back(static_cast<char>(l->stream));
-      put_be64(value, l->attempt);
-      value += l->data;
-      MDB_val k = val(key), v = val(value);
-      rc = mdb_put(txn, logs_, &k, &v, 0);
+      std::string head;
+      head.push_back(static_cast<char>(l->stream));
+      put_be64(head, l->attempt);
+      rc = put_framed(txn, logs_, key, {head, l->data});
     } else if (auto* o = std::get_if<Batch::PutOutput>(&op)) {
-      MDB_val k = val(o->key), v = val(o->bytes);
-      rc = mdb_put(txn, outputs_, &k, &v, 0);
+      rc = put_framed(txn, outputs_, o->key, {o->bytes});
     } else if (auto* d = std::get_if<Batch::DeleteJob>(&op)) {
       MDB_val k = val(d->id), v;
-      if (int urc = mdb_del(txn, unfinished_, &k, nullptr); urc != 0 && urc != MDB_NOTFOUND) {
+      if (int urc = db_del(txn, unfinished_, &k, nullptr); urc != 0 && urc != MDB_NOTFOUND) {
         rc = urc;
       } else {
-        rc = mdb_get(txn, jobs_, &k, &v);
+        rc = db_get(txn, jobs_, &k, &v);
       }
       if (rc == MDB_NOTFOUND) {
         rc = 0;
         continue;
       }
       if (rc == 0) {
-        auto job = decode<jobs::Job>(v);
+        auto job = read_job(Bounds{}, d->id, v.mv_data, v.mv_size);
         if (job) {
           std::string ck = created_key(job->created_ns, job->id);
           MDB_val ckv = val(ck);
-          mdb_del(txn, created_, &ckv, nullptr);
+          db_del(txn, created_, &ckv, nullptr);
+        } else {
+          rc = delete_created_entries(txn, created_, d->id);
         }
-        rc = mdb_del(txn, jobs_, &k, nullptr);
+        if (rc == 0) rc = db_del(txn, jobs_, &k, nullptr);
       }
       if (rc == 0) rc = delete_prefix(txn, logs_, d->id + '\0');
       if (rc == 0) rc = delete_prefix(txn, outputs_, d->id + '\0');
@@ -486,20 +765,60 @@ std::expected<void, std::string> Store::commit(const Batch& batch) {
     if (int rc = mdb_env_set_mapsize(env_, map_size_ * 2); rc != 0)
       return std::unexpected(lmdb_error("grow", rc));
     map_size_ *= 2;
+    map_ = map_address(env_, map_size_);
   }
+}
+
+Store::Bounds Store::bounds() const {
+  MDB_envinfo info;
+  MDB_stat st;
+  if (!map_ || mdb_env_info(env_, &info) != 0 || mdb_env_stat(env_, &st) != 0) return {};
+  Bounds b;
+  b.base = map_;
+  b.end = b.base + info.me_mapsize;
+  b.used =
+      b.base + std::min<uint64_t>((uint64_t{info.me_last_pgno} + 1) * st.ms_psize, info.me_mapsize);
+  return b;
+}
+
+std::expected<std::string_view, std::string> Store::bytes_of(const Bounds& b, const void* data,
+                                                             size_t size) const {
+  const char* p = static_cast<const char*>(data);
+  // Only what lies in the map is checked: a value changed by the current
+  // write transaction lives in LMDB's own memory.
+  if (b.base && p >= b.base && p < b.end && (p >= b.used || size > size_t(b.used - p)))
+    return std::unexpected("a length of " + std::to_string(size) +
+                           " bytes that runs past the end of the data file (a damaged page)");
+  return std::string_view(p, size);
+}
+
+bool Store::in_file(const Bounds& b, const MDB_val& v) const {
+  return bytes_of(b, v.mv_data, v.mv_size).has_value();
+}
+
+std::expected<jobs::Job, std::string> Store::read_job(const Bounds& b, const std::string& id,
+                                                      const void* data, size_t size) const {
+  auto bytes = bytes_of(b, data, size);
+  if (!bytes) return std::unexpected(bytes.error());
+  auto opened = record::open(id, *bytes, legacy_);
+  if (!opened) return std::unexpected(opened.error());
+  return decode_job(id, opened->payload);
+}
+
+std::string Store::corrupt(const std::string& key, const std::string& why) const {
+  return "store: corrupt record " + key + " in " + dir_ + ": " + why +
+         "; `shoal doctor` lists the damage and `shoal doctor --repair` removes it";
 }
 
 std::expected<std::optional<jobs::Job>, std::string> Store::get_job(const std::string& id) {
   Txn t(env_, false, &grow_);
   if (t.status() != 0) return std::unexpected(lmdb_error("begin", t.status()));
   MDB_val k = val(id), v;
-  int rc = mdb_get(t.get(), jobs_, &k, &v);
+  int rc = db_get(t.get(), jobs_, &k, &v);
   if (rc == MDB_NOTFOUND) return std::nullopt;
-  if (rc != 0) return std::unexpected(lmdb_error("read", rc));
-  auto job = decode<jobs::Job>(v);
-  if (!job)
-    return std::unexpected("store: the record of job " + id + " in " + dir_ +
-                           " is corrupt; remove it with `shoal job delete " + id + "`");
+  if (rc != 0) return std::unexpected(corrupt("jobs/" + id, mdb_strerror(rc)));
+  auto job = read_job(bounds(), id, v.mv_data, v.mv_size);
+  if (!job) return std::unexpected(corrupt("jobs/" + id, job.error()));
   return std::optional<jobs::Job>(std::move(*job));
 }
 
@@ -507,11 +826,13 @@ std::expected<std::string, std::string> Store::resolve_id(const std::string& pre
   if (prefix.empty()) return std::unexpected(std::string("an empty job id"));
   Txn t(env_, false, &grow_);
   if (t.status() != 0) return std::unexpected(lmdb_error("begin", t.status()));
+  const Bounds b = bounds();
   Cursor c(t.get(), jobs_);
   std::vector<std::string> matches;
   MDB_val k = val(prefix), v;
   for (int rc = c.get(k, v, MDB_SET_RANGE); rc == 0 && matches.size() < 4;
        rc = c.get(k, v, MDB_NEXT)) {
+    if (!in_file(b, k)) break;  // a damaged page: `shoal doctor` names it
     std::string key = str(k);
     if (!key.starts_with(prefix)) break;
     if (key == prefix) return key;
@@ -543,10 +864,30 @@ constexpr size_t kPrefixMatchesRead = 256;
 
 }  // namespace
 
-std::expected<std::vector<jobs::Job>, std::string> Store::list_jobs(const ListQuery& q) {
+std::expected<JobList, std::string> Store::list_jobs(const ListQuery& q) {
   Txn t(env_, false, &grow_);
   if (t.status() != 0) return std::unexpected(lmdb_error("begin", t.status()));
-  std::vector<jobs::Job> out;
+  const Bounds mapped = bounds();
+  JobList out;
+  // Reads the record of `id` into out.jobs when it matches, or names it in
+  // out.skipped; false when the id was not read.
+  auto read = [&](const std::string& id, const char* index) {
+    MDB_val jk = val(id), jv;
+    int rc = db_get(t.get(), jobs_, &jk, &jv);
+    if (rc != 0) {
+      out.skipped.push_back(
+          {"jobs/" + printable(id), rc == MDB_NOTFOUND
+                                        ? std::string("missing: the ") + index + " index names it"
+                                        : std::string(mdb_strerror(rc))});
+      return;
+    }
+    auto job = read_job(mapped, id, jv.mv_data, jv.mv_size);
+    if (!job) {
+      out.skipped.push_back({"jobs/" + printable(id), job.error()});
+      return;
+    }
+    if (labels_match(*job, q.labels)) out.jobs.push_back(std::move(*job));
+  };
   if (!q.id_prefix.empty()) {
     // Ids sort in the jobs table: when few match the prefix, reading those
     // few (and ordering them) is cheaper than walking every job's creation
@@ -556,21 +897,24 @@ std::expected<std::vector<jobs::Job>, std::string> Store::list_jobs(const ListQu
     MDB_val k = val(q.id_prefix), v;
     int rc = ic.get(k, v, MDB_SET_RANGE);
     for (; rc == 0 && ids.size() <= kPrefixMatchesRead; rc = ic.get(k, v, MDB_NEXT)) {
+      if (!in_file(mapped, k)) {
+        rc = MDB_CORRUPTED;
+        break;
+      }
       std::string id = str(k);
       if (!id.starts_with(q.id_prefix)) break;
       ids.push_back(std::move(id));
     }
+    if (rc != 0 && rc != MDB_NOTFOUND)
+      out.skipped.push_back({"jobs", std::string("the table cannot be read past ") +
+                                         (ids.empty() ? q.id_prefix : ids.back()) + ": " +
+                                         mdb_strerror(rc)});
     if (ids.size() <= kPrefixMatchesRead) {
-      for (const std::string& id : ids) {
-        MDB_val jk = val(id), jv;
-        if (mdb_get(t.get(), jobs_, &jk, &jv) != 0) continue;
-        auto job = decode<jobs::Job>(jv);
-        if (job && labels_match(*job, q.labels)) out.push_back(std::move(*job));
-      }
-      std::sort(out.begin(), out.end(), [&](const jobs::Job& a, const jobs::Job& b) {
+      for (const std::string& id : ids) read(id, "jobs");
+      std::sort(out.jobs.begin(), out.jobs.end(), [&](const jobs::Job& a, const jobs::Job& b) {
         return q.newest_first ? a.created_ns > b.created_ns : a.created_ns < b.created_ns;
       });
-      if (out.size() > q.limit) out.resize(q.limit);
+      if (out.jobs.size() > q.limit) out.jobs.resize(q.limit);
       return out;
     }
   }
@@ -581,32 +925,61 @@ std::expected<std::vector<jobs::Job>, std::string> Store::list_jobs(const ListQu
   MDB_val k, v;
   MDB_cursor_op first = q.newest_first ? MDB_LAST : MDB_FIRST;
   MDB_cursor_op next = q.newest_first ? MDB_PREV : MDB_NEXT;
-  for (int rc = c.get(k, v, first); rc == 0 && out.size() < q.limit; rc = c.get(k, v, next)) {
+  std::string last;
+  int rc = c.get(k, v, first);
+  for (; rc == 0 && out.jobs.size() < q.limit; rc = c.get(k, v, next)) {
+    if (!in_file(mapped, k)) {
+      rc = MDB_CORRUPTED;
+      break;
+    }
+    if (k.mv_size <= 8) {
+      out.skipped.push_back({"created/" + printable(str(k)), "a malformed index key"});
+      continue;
+    }
     std::string id = str(k).substr(8);
+    last = id;
     if (!q.id_prefix.empty() && !id.starts_with(q.id_prefix)) continue;
-    MDB_val jk = val(id), jv;
-    if (mdb_get(t.get(), jobs_, &jk, &jv) != 0) continue;
-    auto job = decode<jobs::Job>(jv);
-    if (!job) continue;  // get_job names it
-    if (labels_match(*job, q.labels)) out.push_back(std::move(*job));
+    read(id, "creation");
   }
+  if (rc != 0 && rc != MDB_NOTFOUND)
+    out.skipped.push_back({"created", std::string("the creation index cannot be read") +
+                                          (last.empty() ? "" : " past job " + last) + ": " +
+                                          mdb_strerror(rc)});
   return out;
 }
 
-std::expected<std::vector<jobs::Job>, std::string> Store::unfinished_jobs() {
+std::expected<JobList, std::string> Store::unfinished_jobs() {
   Txn t(env_, false, &grow_);
   if (t.status() != 0) return std::unexpected(lmdb_error("begin", t.status()));
-  std::vector<jobs::Job> out;
+  const Bounds mapped = bounds();
+  JobList out;
   Cursor c(t.get(), unfinished_);
   MDB_val k, v;
-  for (int rc = c.get(k, v, MDB_FIRST); rc == 0; rc = c.get(k, v, MDB_NEXT)) {
+  int rc = c.get(k, v, MDB_FIRST);
+  for (; rc == 0; rc = c.get(k, v, MDB_NEXT)) {
+    if (!in_file(mapped, k)) {
+      rc = MDB_CORRUPTED;
+      break;
+    }
+    const std::string id = str(k);
     MDB_val jv;
-    if (mdb_get(t.get(), jobs_, &k, &jv) != 0) continue;
-    auto job = decode<jobs::Job>(jv);
-    if (!job) continue;  // one damaged record must not hold back the others
-    if (!jobs::is_terminal(job->state)) out.push_back(std::move(*job));
+    if (int jrc = db_get(t.get(), jobs_, &k, &jv); jrc != 0) {
+      if (jrc != MDB_NOTFOUND) out.skipped.push_back({"jobs/" + printable(id), mdb_strerror(jrc)});
+      continue;
+    }
+    // One damaged record must not hold back the others.
+    auto job = read_job(mapped, id, jv.mv_data, jv.mv_size);
+    if (!job) {
+      out.skipped.push_back({"jobs/" + printable(id), job.error()});
+      continue;
+    }
+    if (!jobs::is_terminal(job->state)) out.jobs.push_back(std::move(*job));
   }
-  std::sort(out.begin(), out.end(),
+  if (rc != MDB_NOTFOUND)
+    out.skipped.push_back(
+        {"unfinished",
+         std::string("the index of unfinished jobs cannot be read: ") + mdb_strerror(rc)});
+  std::sort(out.jobs.begin(), out.jobs.end(),
             [](const jobs::Job& a, const jobs::Job& b) { return a.created_ns < b.created_ns; });
   return out;
 }
@@ -614,14 +987,23 @@ std::expected<std::vector<jobs::Job>, std::string> Store::unfinished_jobs() {
 std::expected<std::vector<std::string>, std::string> Store::finished_before(int64_t before_ns) {
   Txn t(env_, false, &grow_);
   if (t.status() != 0) return std::unexpected(lmdb_error("begin", t.status()));
+  const Bounds b = bounds();
   std::vector<std::string> out;
   Cursor c(t.get(), jobs_);
   MDB_val k, v;
-  for (int rc = c.get(k, v, MDB_FIRST); rc == 0; rc = c.get(k, v, MDB_NEXT)) {
-    auto job = decode<jobs::Job>(v);
-    if (!job) continue;
+  int rc = c.get(k, v, MDB_FIRST);
+  for (; rc == 0; rc = c.get(k, v, MDB_NEXT)) {
+    if (!in_file(b, k)) {
+      rc = MDB_CORRUPTED;
+      break;
+    }
+    auto job = read_job(b, str(k), v.mv_data, v.mv_size);
+    if (!job) continue;  // damaged: `shoal doctor --repair` removes it
     if (jobs::is_terminal(job->state) && job->modified_ns < before_ns) out.push_back(job->id);
   }
+  if (rc != MDB_NOTFOUND)
+    return std::unexpected("store: the jobs table of " + dir_ +
+                           " cannot be read: " + mdb_strerror(rc) + "; run `shoal doctor`");
   return out;
 }
 
@@ -629,7 +1011,7 @@ std::expected<bool, std::string> Store::has_blob(const std::string& hash) {
   Txn t(env_, false, &grow_);
   if (t.status() != 0) return std::unexpected(lmdb_error("begin", t.status()));
   MDB_val k = val(hash), v;
-  int rc = mdb_get(t.get(), blobs_, &k, &v);
+  int rc = db_get(t.get(), blobs_, &k, &v);
   if (rc == MDB_NOTFOUND) return false;
   if (rc != 0) return std::unexpected(lmdb_error("read", rc));
   return true;
@@ -639,10 +1021,36 @@ std::expected<std::optional<std::string>, std::string> Store::get_blob(const std
   Txn t(env_, false, &grow_);
   if (t.status() != 0) return std::unexpected(lmdb_error("begin", t.status()));
   MDB_val k = val(hash), v;
-  int rc = mdb_get(t.get(), blobs_, &k, &v);
+  int rc = db_get(t.get(), blobs_, &k, &v);
   if (rc == MDB_NOTFOUND) return std::nullopt;
-  if (rc != 0) return std::unexpected(lmdb_error("read", rc));
-  return std::optional<std::string>(str(v));
+  const std::string key = "blobs/" + hash;
+  if (rc != 0) return std::unexpected(corrupt(key, mdb_strerror(rc)));
+  auto bytes = bytes_of(bounds(), v.mv_data, v.mv_size);
+  if (!bytes) return std::unexpected(corrupt(key, bytes.error()));
+  // Blobs are named by their SHA-256: checked on every read, so that damaged
+  // bytes never reach a worker.
+  if (sha256_hex(*bytes) != hash)
+    return std::unexpected("store: the module or input with SHA-256 " + hash +
+                           " is damaged: corrupt record " + key + " in " + dir_ +
+                           ": its bytes do not match their SHA-256; `shoal doctor --repair` "
+                           "removes it, and sending the module again stores it afresh");
+  return std::optional<std::string>(std::string(*bytes));
+}
+
+std::optional<std::string> Store::damaged_near(const Bounds& b, Cursor& c, MDB_val& k, MDB_val& v,
+                                               bool before) const {
+  auto damaged = [&]() -> std::optional<std::string> {
+    auto key = bytes_of(b, k.mv_data, k.mv_size);
+    auto bytes = bytes_of(b, v.mv_data, v.mv_size);
+    if (!key || !bytes) return "a neighbouring record runs past the end of the data file";
+    if (auto opened = record::open(*key, *bytes, legacy_); !opened)
+      return "a neighbouring record, under the damaged key " + printable(std::string(*key)) + ", " +
+             opened.error();
+    return std::nullopt;
+  };
+  if (auto d = damaged()) return d;
+  if (before && c.get(k, v, MDB_PREV) == 0) return damaged();
+  return std::nullopt;
 }
 
 std::expected<std::vector<LogChunk>, std::string> Store::read_logs(const std::string& job_id,
@@ -650,6 +1058,7 @@ std::expected<std::vector<LogChunk>, std::string> Store::read_logs(const std::st
                                                                    uint64_t max_bytes) {
   Txn t(env_, false, &grow_);
   if (t.status() != 0) return std::unexpected(lmdb_error("begin", t.status()));
+  const Bounds b = bounds();
   std::vector<LogChunk> out;
   uint64_t read = 0;
   std::string prefix = job_id + '\0';
@@ -657,20 +1066,43 @@ std::expected<std::vector<LogChunk>, std::string> Store::read_logs(const std::st
   put_be64(start, after_seq + 1);
   Cursor c(t.get(), logs_);
   MDB_val k = val(start), v;
-  for (int rc = c.get(k, v, MDB_SET_RANGE); rc == 0; rc = c.get(k, v, MDB_NEXT)) {
+  int rc = c.get(k, v, MDB_SET_RANGE);
+  for (; rc == 0; rc = c.get(k, v, MDB_NEXT)) {
+    if (!in_file(b, k)) {
+      rc = MDB_CORRUPTED;
+      break;
+    }
     std::string key = str(k);
-    if (!key.starts_with(prefix) || key.size() != prefix.size() + 8) break;
-    if (v.mv_size < 9) return std::unexpected(std::string("store: a log record is corrupt"));
-    const char* p = static_cast<const char*>(v.mv_data);
+    if (!key.starts_with(prefix) || key.size() != prefix.size() + 8) {
+      // A chunk whose key was damaged stays where it was, between its
+      // job's chunks and the next: the record that ends the range, or the
+      // one before it when none matched, would fail its frame.
+      if (auto near = damaged_near(b, c, k, v, out.empty()))
+        return std::unexpected(corrupt("logs/" + job_id, *near));
+      break;
+    }
     LogChunk chunk;
     chunk.seq = get_be64(key.data() + prefix.size());
+    const std::string name = "logs/" + job_id + "/" + std::to_string(chunk.seq);
+    auto bytes = bytes_of(b, v.mv_data, v.mv_size);
+    if (!bytes) return std::unexpected(corrupt(name, bytes.error()));
+    auto opened = record::open(key, *bytes, legacy_);
+    if (!opened) return std::unexpected(corrupt(name, opened.error()));
+    std::string_view p = opened->payload;
+    if (p.size() < 9 || (p[0] != 1 && p[0] != 2))
+      return std::unexpected(corrupt(name, "not a log chunk"));
     chunk.stream = static_cast<Stream>(p[0]);
-    chunk.attempt = static_cast<uint32_t>(get_be64(p + 1));
-    chunk.data.assign(p + 9, v.mv_size - 9);
+    chunk.attempt = static_cast<uint32_t>(get_be64(p.data() + 1));
+    chunk.data.assign(p.substr(9));
     read += chunk.data.size();
     out.push_back(std::move(chunk));
     if (read >= max_bytes) break;
   }
+  if (rc != 0 && rc != MDB_NOTFOUND)
+    return std::unexpected(corrupt("logs/" + job_id, mdb_strerror(rc)));
+  if (rc == MDB_NOTFOUND && out.empty() && c.get(k, v, MDB_LAST) == 0)
+    if (auto near = damaged_near(b, c, k, v, false))
+      return std::unexpected(corrupt("logs/" + job_id, *near));
   return out;
 }
 
@@ -690,15 +1122,310 @@ std::expected<std::optional<Store::OutputPart>, std::string> Store::get_output_p
   if (t.status() != 0) return std::unexpected(lmdb_error("begin", t.status()));
   std::string key = output_key(job_id, name, path);
   MDB_val k = val(key), v;
-  int rc = mdb_get(t.get(), outputs_, &k, &v);
-  if (rc == MDB_NOTFOUND) return std::nullopt;
-  if (rc != 0) return std::unexpected(lmdb_error("read", rc));
+  int rc = db_get(t.get(), outputs_, &k, &v);
+  const std::string shown = "outputs/" + job_id + "/" + name + "/" + path;
+  if (rc == MDB_NOTFOUND) {
+    // Not there, or there under a damaged key: then the record where it
+    // would be, or the one before, fails its frame.
+    Cursor c(t.get(), outputs_);
+    const Bounds b = bounds();
+    int at = c.get(k, v, MDB_SET_RANGE);
+    std::optional<std::string> near;
+    if (at == 0)
+      near = damaged_near(b, c, k, v, true);
+    else if (c.get(k, v, MDB_LAST) == 0)
+      near = damaged_near(b, c, k, v, false);
+    if (near) return std::unexpected(corrupt(shown, *near));
+    return std::nullopt;
+  }
+  if (rc != 0) return std::unexpected(corrupt(shown, mdb_strerror(rc)));
+  auto bytes = bytes_of(bounds(), v.mv_data, v.mv_size);
+  if (!bytes) return std::unexpected(corrupt(shown, bytes.error()));
+  auto opened = record::open(key, *bytes, legacy_);
+  if (!opened) return std::unexpected(corrupt(shown, opened.error()));
   OutputPart part;
-  part.size = v.mv_size;
-  if (offset < v.mv_size)
-    part.bytes.assign(static_cast<const char*>(v.mv_data) + offset,
-                      static_cast<size_t>(std::min<uint64_t>(length, v.mv_size - offset)));
+  part.size = opened->payload.size();
+  if (offset < part.size)
+    part.bytes.assign(opened->payload.substr(offset, std::min<uint64_t>(length, part.size - offset)));
   return part;
+}
+
+int Store::scan(MDB_txn* txn, CheckReport& r, const Keep* keep) const {
+  const Bounds b = bounds();
+  int kept_rc = 0;
+  auto damaged = [&](std::string shown, std::string why) {
+    r.damage.push_back({std::move(shown), std::move(why)});
+  };
+  auto pass = [&](const char* table, std::string_view key, std::string_view payload) {
+    if (keep && kept_rc == 0) kept_rc = (*keep)(table, key, payload);
+  };
+  // Whether a job's record is there and sound; index entries, logs and
+  // outputs of a job whose record is damaged go with it (the record is
+  // what is reported), those of a job with no record are damage of their own.
+  enum class Job { sound, broken, missing };
+  std::string last_id;
+  Job last = Job::missing;
+  auto job_state = [&](std::string_view id) {
+    if (id == last_id) return last;
+    last_id = std::string(id);
+    MDB_val k = val(last_id), v;
+    if (db_get(txn, jobs_, &k, &v) != 0)
+      last = Job::missing;
+    else
+      last = read_job(b, last_id, v.mv_data, v.mv_size) ? Job::sound : Job::broken;
+    return last;
+  };
+  // No table holds more records than its pages have room for: a walk past
+  // that goes round in circles through damaged pages.
+  struct stat file;
+  const uint64_t most =
+      ::stat((dir_ + "/data.mdb").c_str(), &file) == 0 ? uint64_t(file.st_size) / 8 + 16 : ~0ull;
+  // Walks `dbi`, calling each(key, value bytes) for every record.
+  auto walk = [&](unsigned dbi, const std::string& table, auto&& each) {
+    Cursor c(txn, dbi);
+    MDB_val k, v;
+    uint64_t n = 0;
+    std::string last_key;
+    int rc = c.get(k, v, MDB_FIRST);
+    for (; rc == 0 && kept_rc == 0; rc = c.get(k, v, MDB_NEXT)) {
+      if (++n > most) {
+        rc = MDB_CORRUPTED;
+        break;
+      }
+      auto kb = bytes_of(b, k.mv_data, k.mv_size);
+      if (!kb) {
+        damaged(table + "/?", "a key with " + kb.error());
+        continue;
+      }
+      last_key = std::string(*kb);
+      auto vb = bytes_of(b, v.mv_data, v.mv_size);
+      if (!vb) {
+        damaged(table + "/" + printable(last_key), vb.error());
+        continue;
+      }
+      each(last_key, *vb);
+    }
+    r.records[table] = n;
+    if (rc != MDB_NOTFOUND && kept_rc == 0)
+      damaged(table,
+              "the table cannot be read" +
+                  (last_key.empty() ? std::string()
+                                    : " past " + printable(table == "created" && last_key.size() > 8
+                                                               ? last_key.substr(8)
+                                                               : last_key)) +
+                  ": " + mdb_strerror(rc) + " (a damaged page: the records beyond it are lost)");
+  };
+  walk(jobs_, "jobs", [&](const std::string& id, std::string_view bytes) {
+    auto opened = record::open(id, bytes, legacy_);
+    if (opened && opened->legacy) ++r.legacy;
+    auto job = opened ? decode_job(id, opened->payload)
+                      : std::expected<jobs::Job, std::string>(std::unexpected(opened.error()));
+    if (!job) return damaged("jobs/" + printable(id), job.error());
+    pass("jobs", id, opened->payload);
+  });
+  // An index entry, log chunk or output file of job `id`: kept with a sound
+  // job, reported when the job has no record.
+  auto of_job = [&](std::string_view id, const std::string& shown) {
+    Job state = job_state(id);
+    if (state == Job::missing) damaged(shown, "belongs to a job that has no record");
+    return state == Job::sound;
+  };
+  walk(created_, "created", [&](const std::string& key, std::string_view) {
+    if (key.size() <= 8) return damaged("created/" + printable(key), "a malformed index key");
+    if (of_job(std::string_view(key).substr(8), "created/" + printable(key.substr(8))))
+      pass("created", key, {});
+  });
+  walk(unfinished_, "unfinished", [&](const std::string& id, std::string_view) {
+    if (of_job(id, "unfinished/" + printable(id))) pass("unfinished", id, {});
+  });
+  walk(logs_, "logs", [&](const std::string& key, std::string_view bytes) {
+    const size_t nul = key.find('\0');
+    if (nul == std::string::npos || key.size() != nul + 9)
+      return damaged("logs/" + printable(key), "a malformed key");
+    const std::string shown = "logs/" + printable(key.substr(0, nul)) + "/" +
+                              std::to_string(get_be64(key.data() + nul + 1));
+    auto opened = record::open(key, bytes, legacy_);
+    if (!opened) return damaged(shown, opened.error());
+    if (opened->legacy) ++r.legacy;
+    if (opened->payload.size() < 9 || (opened->payload[0] != 1 && opened->payload[0] != 2))
+      return damaged(shown, "not a log chunk");
+    if (of_job(std::string_view(key).substr(0, nul), shown)) pass("logs", key, opened->payload);
+  });
+  walk(outputs_, "outputs", [&](const std::string& key, std::string_view bytes) {
+    std::string shown = key;
+    std::replace(shown.begin(), shown.end(), '\0', '/');
+    shown = "outputs/" + printable(shown);
+    auto opened = record::open(key, bytes, legacy_);
+    if (!opened) {
+      damaged(shown, opened.error());
+      return pass("lost output", key, {});
+    }
+    if (opened->legacy) ++r.legacy;
+    if (of_job(std::string_view(key).substr(0, key.find('\0')), shown))
+      pass("outputs", key, opened->payload);
+  });
+  walk(blobs_, "blobs", [&](const std::string& hash, std::string_view bytes) {
+    if (sha256_hex(bytes) != hash)
+      return damaged("blobs/" + printable(hash),
+                     "its bytes do not match their SHA-256 (the module or input with that hash "
+                     "is damaged)");
+    pass("blobs", hash, bytes);
+  });
+  return kept_rc;
+}
+
+std::expected<CheckReport, std::string> Store::check() {
+  Txn t(env_, false, &grow_);
+  if (t.status() != 0) return std::unexpected(lmdb_error("begin", t.status()));
+  CheckReport r;
+  scan(t.get(), r, nullptr);
+  return r;
+}
+
+std::expected<CheckReport, std::string> Store::repair(const std::string& dir) {
+  namespace fs = std::filesystem;
+  auto old = open_read_only(dir);
+  if (!old) return std::unexpected(old.error());
+  const std::string tmp = dir + "/repair.tmp";
+  std::error_code ec;
+  fs::remove_all(tmp, ec);
+  auto fresh = open(tmp);
+  if (!fresh) return std::unexpected(fresh.error() + " (while repairing " + dir + ")");
+  Store& to = **fresh;
+  if (int rc = mdb_env_set_mapsize(to.env_, (*old)->map_size_); rc != 0)
+    return std::unexpected(lmdb_error("repair", rc));
+  to.map_size_ = (*old)->map_size_;
+  to.map_ = map_address(to.env_, to.map_size_);
+  // Every sound record is written afresh, framed, in transactions of a
+  // bounded size; damaged ones are left behind. LMDB is never asked to
+  // change a damaged tree in place.
+  std::unique_ptr<Txn> w;
+  uint64_t written = 0;
+  std::vector<std::string> lost_outputs;
+  Keep keep = [&](const char* table, std::string_view key, std::string_view payload) -> int {
+    if (std::string_view(table) == "lost output") {
+      lost_outputs.emplace_back(key);
+      return 0;
+    }
+    if (!w) {
+      w = std::make_unique<Txn>(to.env_, true);
+      if (w->status() != 0) return w->status();
+    }
+    const std::string k(key);
+    const std::string_view t(table);
+    MDB_dbi dbi = t == "jobs"         ? to.jobs_
+                  : t == "created"    ? to.created_
+                  : t == "unfinished" ? to.unfinished_
+                  : t == "logs"       ? to.logs_
+                  : t == "outputs"    ? to.outputs_
+                                      : to.blobs_;
+    int rc;
+    if (t == "created" || t == "unfinished") {
+      return 0;  // rebuilt from the job records below: a damaged index loses nothing
+    } else if (t == "jobs" || t == "logs" || t == "outputs") {
+      rc = put_framed(w->get(), dbi, k, {payload});
+      auto job = t == "jobs" ? wire::decode_exact<jobs::Job>(payload)
+                             : std::expected<jobs::Job, std::string>(std::unexpected(""));
+      if (rc == 0 && job) {
+        std::string ck = created_key(job->created_ns, job->id);
+        MDB_val ckv = val(ck), empty{0, nullptr};
+        rc = db_put(w->get(), to.created_, &ckv, &empty, 0);
+        MDB_val id = val(k);
+        if (rc == 0 && !jobs::is_terminal(job->state))
+          rc = db_put(w->get(), to.unfinished_, &id, &empty, 0);
+      }
+    } else {
+      MDB_val kv = val(k), v{payload.size(), const_cast<char*>(payload.data())};
+      rc = db_put(w->get(), dbi, &kv, &v, 0);
+    }
+    written += k.size() + payload.size() + 64;
+    if (rc == 0 && written > (256 << 20)) {
+      rc = w->commit();
+      w.reset();
+      written = 0;
+    }
+    return rc;
+  };
+  CheckReport r;
+  int rc;
+  {
+    Txn t((*old)->env_, false);
+    if (t.status() != 0) return std::unexpected(lmdb_error("begin", t.status()));
+    rc = (*old)->scan(t.get(), r, &keep);
+  }
+  if (rc == 0 && !w) {
+    w = std::make_unique<Txn>(to.env_, true);
+    rc = w->status();
+  }
+  // The jobs whose output files were damaged no longer list them, and say so.
+  for (size_t i = 0; rc == 0 && i < lost_outputs.size(); ++i) {
+    const std::string& key = lost_outputs[i];
+    const std::string id = key.substr(0, key.find('\0'));
+    MDB_val k = val(id), v;
+    if (db_get(w->get(), to.jobs_, &k, &v) != 0) continue;
+    auto job = to.read_job(Bounds{}, id, v.mv_data, v.mv_size);
+    if (!job) continue;
+    std::string rest = key.substr(std::min(key.size(), id.size() + 1));
+    const std::string name = rest.substr(0, rest.find('\0'));
+    const std::string path = rest.substr(std::min(rest.size(), name.size() + 1));
+    std::erase_if(job->output_files,
+                  [&](const jobs::OutputFile& o) { return o.name == name && o.path == path; });
+    const std::string note = "output " + name + "/" + path +
+                             " was damaged in the store and removed by `shoal doctor --repair`";
+    job->outputs_message += (job->outputs_message.empty() ? "" : "; ") + note;
+    job->history.push_back({jobs::now_ns(), "Output", note});
+    rc = put_framed(w->get(), to.jobs_, id, {encode(*job)});
+  }
+  if (rc == 0) rc = w->commit();
+  w.reset();
+  fresh->reset();
+  old->reset();
+  if (rc != 0) {
+    fs::remove_all(tmp, ec);
+    return std::unexpected(commit_error(tmp, rc) + " (while repairing " + dir +
+                           "; nothing was changed)");
+  }
+  if (auto placed = replace_data_file(dir, tmp); !placed) return std::unexpected(placed.error());
+  return r;
+}
+
+std::expected<Store::Compacted, std::string> Store::compact(const std::string& dir) {
+  namespace fs = std::filesystem;
+  const std::string data = dir + "/data.mdb", tmp = dir + "/compact.tmp";
+  std::error_code ec;
+  Compacted sizes;
+  sizes.before = fs::file_size(data, ec);
+  if (ec) return std::unexpected("store: " + data + ": " + ec.message() + "; nothing to compact");
+  {
+    // Opened (and upgraded) as the broker would: a store it refuses is not
+    // compacted either.
+    auto store = open(dir);
+    if (!store) return std::unexpected(store.error());
+    // LMDB's copy walks every page, trusting them (and on a thread of its
+    // own, which no guard covers): a damaged store is repaired first.
+    auto report = (*store)->check();
+    if (!report) return std::unexpected(report.error());
+    if (!report->damage.empty())
+      return std::unexpected("store: " + dir + " has " + std::to_string(report->damage.size()) +
+                             " damaged records (`shoal doctor` lists them); run `shoal doctor "
+                             "--repair`, which also compacts it. Nothing was changed");
+    fs::remove_all(tmp, ec);
+    fs::create_directory(tmp, ec);
+    if (ec) return std::unexpected("store: cannot create " + tmp + ": " + ec.message());
+    int rc = mdb_env_copy2((*store)->env_, tmp.c_str(), MDB_CP_COMPACT);
+    if (rc != 0) {
+      fs::remove_all(tmp, ec);
+      if (rc == ENOSPC || rc == EDQUOT || (rc == EIO && disk_full(dir)))
+        return std::unexpected("store: no space left on the disk of " + dir +
+                               " for the compacted copy (" + mdb_strerror(rc) +
+                               "); it needs as much free room as the store's data in use; free "
+                               "some space there and try again. Nothing was changed");
+      return std::unexpected(lmdb_error(("compact " + dir).c_str(), rc) + "; nothing was changed");
+    }
+  }
+  if (auto placed = replace_data_file(dir, tmp); !placed) return std::unexpected(placed.error());
+  sizes.after = fs::file_size(data, ec);
+  return sizes;
 }
 
 }  // namespace shoal::broker

@@ -16,6 +16,7 @@
 #include <cereal/types/string.hpp>
 #include <cereal/types/vector.hpp>
 
+#include "broker/checked_archive.h"
 #include "broker/names.h"
 
 namespace shoal::wire {
@@ -168,18 +169,14 @@ std::string encode(const T& value) {
   return std::move(os).str();
 }
 
-// Decodes a body; nullopt when it is malformed.
+// Decodes a body; nullopt when it is malformed. Lengths are checked against
+// the bytes present (checked_archive.h): a damaged or hostile length is an
+// error, never an allocation.
 template <class T>
 std::optional<T> decode(const void* data, size_t size) {
-  try {
-    std::istringstream is(std::string(static_cast<const char*>(data), size));
-    cereal::BinaryInputArchive ar(is);
-    T value;
-    ar(value);
-    return value;
-  } catch (const std::exception&) {
-    return std::nullopt;
-  }
+  auto value = decode_prefix<T>(std::string_view(static_cast<const char*>(data), size));
+  if (!value) return std::nullopt;
+  return std::move(*value);
 }
 
 }  // namespace shoal::wire

@@ -146,6 +146,7 @@ int run_cli(int argc, char** argv) {
   add_job_commands(app, status);
   add_serve_commands(app, status);
   add_remote_commands(app, status);
+  add_store_commands(app, status);
   // A broker on another host (docs/remote.md); the same as SHOAL_CONNECT and
   // SHOAL_SERVER_KEY, which the connection reads.
   app.add_option("--connect", "A remote broker's client endpoint, tcp://HOST:PORT")

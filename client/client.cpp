@@ -212,7 +212,8 @@ std::expected<json, std::string> Client::describe(const std::string& id) {
   return r->body;
 }
 
-std::expected<std::vector<json>, std::string> Client::list(const ListQuery& query) {
+std::expected<std::vector<json>, std::string> Client::list(const ListQuery& query,
+                                                           std::vector<std::string>* skipped) {
   json q = {{"limit", query.limit}, {"reversed", query.oldest_first}};
   if (!query.id_prefix.empty()) q["id_prefix"] = query.id_prefix;
   if (!query.labels.empty()) q["labels"] = query.labels;
@@ -220,6 +221,9 @@ std::expected<std::vector<json>, std::string> Client::list(const ListQuery& quer
   if (!r) return std::unexpected(r.error());
   std::vector<json> jobs;
   for (auto& j : r->body["jobs"]) jobs.push_back(std::move(j));
+  if (skipped && r->body.contains("skipped") && r->body["skipped"].is_array())
+    for (const auto& d : r->body["skipped"])
+      skipped->push_back(d.value("key", "?") + ": " + d.value("error", "?"));
   return jobs;
 }
 

@@ -111,8 +111,11 @@ class Client {
   // The job JSON of docs/protocol.md; `id` may be any unique prefix.
   std::expected<nlohmann::json, std::string> describe(const std::string& id);
 
-  // Jobs, newest first unless asked otherwise.
-  std::expected<std::vector<nlohmann::json>, std::string> list(const ListQuery& query = {});
+  // Jobs, newest first unless asked otherwise. Records the broker found
+  // damaged and skipped are named in `skipped` when given ("KEY: why" each,
+  // docs/protocol.md `list`).
+  std::expected<std::vector<nlohmann::json>, std::string> list(
+      const ListQuery& query = {}, std::vector<std::string>* skipped = nullptr);
 
   // Waits until the job ends and returns its final JSON. With `limit`, a job
   // still unfinished by then gives an error "job ID is still STATE after

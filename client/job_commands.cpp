@@ -100,10 +100,17 @@ void add_job_commands(CLI::App& app, int& status) {
       q.oldest_first = o->reversed;
       q.id_prefix = o->id_filter;
       q.labels = labels_from_flags(o->labels);
-      auto r = c->list(q);
+      std::vector<std::string> skipped;
+      auto r = c->list(q, &skipped);
       if (!r) {
         status = fail(r.error());
         return;
+      }
+      // Damaged records are named, never silently left out of the list.
+      if (!skipped.empty()) {
+        fmt::print(stderr, "shoal: {} damaged store record{} skipped (run `shoal doctor`):\n",
+                   skipped.size(), skipped.size() == 1 ? "" : "s");
+        for (const auto& s : skipped) fmt::print(stderr, "  {}\n", s);
       }
       json jobs = *r;
       if (o->order_by == "id") {

@@ -90,9 +90,10 @@ BOOST_AUTO_TEST_CASE(a_full_disk_fails_new_submissions_clearly_and_keeps_earlier
   BOOST_TEST_MESSAGE("submissions accepted on the full disk: " << accepted);
   BOOST_TEST(
       has(error, "the job could not be stored: store: no space left on the disk of " + disk.path() +
-                     "/store (No space left on device); nothing was "
-                     "written; free some space there, or remove old jobs with `shoal job "
-                     "prune`, and try again"),
+                     "/store (No space left on device); nothing was written; free some space on "
+                     "that disk and try again (the store's file does not shrink when jobs are "
+                     "removed: `shoal job prune` makes room inside it for new jobs, and `shoal "
+                     "compact`, with the broker stopped, gives that room back to the disk)"),
       error);
 
   // The broker is still up, the same process, and the earlier job readable.
@@ -334,4 +335,91 @@ BOOST_AUTO_TEST_CASE(a_job_that_ended_while_the_disk_was_full_stayed_running,
   }
   BOOST_TEST(j["state"] == "Failed");
   BOOST_TEST(j["message"] == "the program timed out after 1.5 s (--timeout)");
+}
+
+namespace {
+
+// Waits (bounded) until the broker has let go of the state directory.
+void wait_stopped(const Home& h) {
+  h.shoal({"shutdown"});
+  for (int i = 0; i < 1000 && h.locked(); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  BOOST_TEST_REQUIRE(!h.locked());
+}
+
+}  // namespace
+
+// Regression: a_full_disk_left_a_job_listing_an_output_that_does_not_exist.
+// The job's record was written again once space was freed, still listing
+// its output file, whose bytes had been dropped with the failed commit:
+// `job get` then failed for good. Now the record says the outputs were lost.
+BOOST_AUTO_TEST_CASE(a_job_whose_outputs_did_not_fit_says_they_were_lost_and_job_get_works,
+                     *boost::unit_test::precondition(shoal::test::can_mount_tmpfs)) {
+  shoal::test::Tmpfs disk("32m");
+  Home h(disk.path());
+  auto s = h.shoal({"wasm", "run", "--wait=false", "--id-only", "--timeout", "1.5",
+                    test_wasm("flood_files"), "hold", "/outputs/out.bin", "2"});
+  BOOST_TEST_REQUIRE(s.status == 0, s.err);
+  const std::string id = trim(s.out);
+  for (int i = 0; i < 200 && !h.shoal({"job", "logs", id}).out.ends_with("written\n"); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  BOOST_TEST_REQUIRE(h.job(id)["state"] == "Running");
+  disk.fill("filler");
+  h.shoal({"job", "wait", id});
+  fs::remove(disk.path() + "/filler");
+  json j;
+  for (int i = 0; i < 200; ++i) {
+    j = h.job(id);
+    if (j["state"] != "Running") break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  BOOST_TEST(j["state"] == "Failed");
+  BOOST_TEST(j["output_files"].empty(), j["output_files"].dump());
+  const std::string lost =
+      "the job's 1 output files (2097152 bytes) were lost: they could not be "
+      "stored (store: no space left on the disk of " +
+      disk.path() + "/store";
+  BOOST_TEST(j["outputs_message"].get<std::string>().starts_with(lost), j["outputs_message"]);
+  TempDir out;
+  auto get = h.shoal({"job", "get", id, "--output-dir", out.path() + "/job"});
+  BOOST_TEST(get.status == 0, get.err);
+  BOOST_TEST(!fs::exists(out.path() + "/job/outputs/out.bin"));
+  BOOST_TEST(read_file(out.path() + "/job/stdout").ends_with("written\n"));
+}
+
+// `shoal compact` gives the room of pruned jobs back to the disk, with the
+// broker stopped; while it runs, compact says to stop it and changes nothing.
+BOOST_AUTO_TEST_CASE(compact_gives_the_room_of_pruned_jobs_back_to_the_disk) {
+  TempDir state;
+  Home h(state.path());
+  auto kept = h.shoal({"wasm", "run", "--id-only", test_wasm("exit_code"), "4"});
+  BOOST_TEST_REQUIRE(kept.status == 4, kept.err);
+  for (int i = 0; i < 4; ++i) {
+    auto r = h.shoal(
+        {"wasm", "run", "--id-only", test_wasm("flood_files"), "big", "/outputs/big.bin", "4"});
+    BOOST_TEST_REQUIRE(r.status == 0, r.err);
+  }
+  const std::string data = state.path() + "/store/data.mdb";
+  auto running = h.shoal({"compact"});
+  BOOST_TEST(running.status == 125);
+  BOOST_TEST(running.err ==
+             "shoal: shoal compact writes the store, which has one writer, the broker: stop it "
+             "with `shoal shutdown` (running jobs are re-queued when it starts again) and run "
+             "shoal compact again\n");
+  // Prune all but the first job: its file keeps its size.
+  const std::string first = trim(kept.out);
+  for (const auto& j : json::parse(h.shoal({"job", "list", "--output", "json"}).out))
+    if (j["id"] != first) BOOST_TEST(h.shoal({"job", "delete", j["id"]}).status == 0);
+  h.shoal({"job", "list"});  // the deletions are committed before the shutdown
+  const auto before = fs::file_size(data);
+  wait_stopped(h);
+  BOOST_TEST(fs::file_size(data) == before);
+  auto c = h.shoal({"compact"});
+  BOOST_TEST_REQUIRE(c.status == 0, c.err);
+  const auto after = fs::file_size(data);
+  BOOST_TEST(after < before / 4, after << " of " << before);
+  BOOST_TEST(c.out.starts_with(data + ": "), c.out);
+  BOOST_TEST(h.job(first)["exit_code"] == 4);
+  auto doctor = h.shoal({"doctor"});
+  BOOST_TEST(doctor.status == 0, doctor.out);
 }

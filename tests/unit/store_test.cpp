@@ -3,13 +3,20 @@
 
 #include <lmdb.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 
+#include "broker/checked_archive.h"
+#include "broker/lmdb_guard.h"
+#include "broker/record.h"
+#include "broker/sha256.h"
 #include "broker/store.h"
+#include "broker/worker_protocol.h"
 #include "tests/support/process.h"
 #include "tests/support/tmpfs.h"
 
@@ -81,7 +88,7 @@ BOOST_AUTO_TEST_CASE(a_batch_answers_for_the_blobs_it_holds_until_they_are_dropp
   BOOST_TEST(*b.blob("h2") == "module two");
   BOOST_TEST(b.blob("h3") == nullptr);
   // A retry keeps job records only: its blobs are gone with the failed commit.
-  Batch retry = b.job_records_except({});
+  Batch retry = b.job_records_except({}, "disk full");
   BOOST_TEST(retry.blob("h1") == nullptr);
   BOOST_TEST(retry.size() == 1u);
 }
@@ -116,18 +123,18 @@ BOOST_AUTO_TEST_CASE(list_orders_by_creation_and_filters_labels_and_prefix) {
   BOOST_TEST_REQUIRE(s->commit(b).has_value());
   broker::ListQuery q;
   q.limit = 2;
-  auto newest = *s->list_jobs(q);
+  auto newest = s->list_jobs(q)->jobs;
   BOOST_TEST_REQUIRE(newest.size() == 2u);
   BOOST_TEST(newest[0].spec.name == "job4");
   BOOST_TEST(newest[1].spec.name == "job3");
   q.newest_first = false;
-  BOOST_TEST(s->list_jobs(q)->front().spec.name == "job0");
+  BOOST_TEST(s->list_jobs(q)->jobs.front().spec.name == "job0");
   q.limit = 10;
   q.labels = {{"team", "blue"}};
-  BOOST_TEST(s->list_jobs(q)->size() == 2u);
+  BOOST_TEST(s->list_jobs(q)->jobs.size() == 2u);
   q.labels.clear();
   q.id_prefix = ids[2];
-  BOOST_TEST(s->list_jobs(q)->size() == 1u);
+  BOOST_TEST(s->list_jobs(q)->jobs.size() == 1u);
 }
 
 BOOST_AUTO_TEST_CASE(updating_a_job_keeps_one_entry_in_the_listing) {
@@ -140,7 +147,7 @@ BOOST_AUTO_TEST_CASE(updating_a_job_keeps_one_entry_in_the_listing) {
     b.put_job(j);
     BOOST_TEST_REQUIRE(s->commit(b).has_value());
   }
-  BOOST_TEST(s->list_jobs({})->size() == 1u);
+  BOOST_TEST(s->list_jobs({})->jobs.size() == 1u);
   BOOST_TEST((*s->get_job(j.id))->revision == 2u);
 }
 
@@ -173,7 +180,8 @@ BOOST_AUTO_TEST_CASE(delete_removes_the_job_its_logs_and_outputs_but_not_blobs) 
   jobs::Job j = make_job(9);
   Batch b;
   b.put_job(j);
-  b.put_blob("abc", "module bytes");
+  const std::string hash = sha256_hex("module bytes");
+  b.put_blob(hash, "module bytes");
   b.append_log(j.id, 1, Stream::stdout_, "x");
   b.put_output(j.id, "outputs", "a/b.txt", "data");
   BOOST_TEST_REQUIRE(s->commit(b).has_value());
@@ -184,8 +192,8 @@ BOOST_AUTO_TEST_CASE(delete_removes_the_job_its_logs_and_outputs_but_not_blobs) 
   BOOST_TEST(!s->get_job(j.id)->has_value());
   BOOST_TEST(s->read_logs(j.id)->empty());
   BOOST_TEST(!s->get_output(j.id, "outputs", "a/b.txt")->has_value());
-  BOOST_TEST(s->list_jobs({})->empty());
-  BOOST_TEST(**s->get_blob("abc") == "module bytes");
+  BOOST_TEST(s->list_jobs({})->jobs.empty());
+  BOOST_TEST(**s->get_blob(hash) == "module bytes");
 }
 
 BOOST_AUTO_TEST_CASE(a_full_map_grows_instead_of_failing) {
@@ -197,12 +205,12 @@ BOOST_AUTO_TEST_CASE(a_full_map_grows_instead_of_failing) {
   for (int i = 0; i < 24; ++i) {
     Batch b;
     chunk[0] = static_cast<char>('a' + i);
-    b.put_blob("blob" + std::to_string(i), chunk);
+    b.put_blob(sha256_hex(chunk), chunk);
     auto r = s->commit(b);
     BOOST_TEST_REQUIRE(r.has_value(), (r ? "" : r.error()));
   }
   BOOST_TEST(s->map_size() > before);
-  BOOST_TEST((**s->get_blob("blob23"))[0] == 'a' + 23);
+  BOOST_TEST((**s->get_blob(sha256_hex(chunk)))[0] == 'a' + 23);
 }
 
 BOOST_AUTO_TEST_CASE(a_foreign_file_in_the_store_directory_is_reported) {
@@ -224,7 +232,7 @@ BOOST_AUTO_TEST_CASE(unfinished_and_old_finished_jobs_are_found) {
   running.state = jobs::JobState::running;
   for (auto* j : {&queued, &done, &running}) b.put_job(*j);
   BOOST_TEST_REQUIRE(s->commit(b).has_value());
-  auto unfinished = *s->unfinished_jobs();
+  auto unfinished = s->unfinished_jobs()->jobs;
   BOOST_TEST_REQUIRE(unfinished.size() == 2u);
   BOOST_TEST(unfinished[0].id == queued.id);
   BOOST_TEST(unfinished[1].id == running.id);
@@ -239,6 +247,15 @@ namespace {
 
 // Writes raw bytes under `key` in the named database of the store in `dir`,
 // bypassing Store (as a damaged disk or another program would).
+// What a commit that found the disk of `dir` full says: what frees space.
+std::string no_space(const std::string& dir) {
+  return "store: no space left on the disk of " + dir +
+         " (No space left on device); nothing was written; free some space on that disk and "
+         "try again (the store's file does not shrink when jobs are removed: `shoal job prune` "
+         "makes room inside it for new jobs, and `shoal compact`, with the broker stopped, "
+         "gives that room back to the disk)";
+}
+
 void put_raw(const std::string& dir, const char* db, const std::string& key,
              const std::string& value) {
   MDB_env* env;
@@ -286,16 +303,13 @@ BOOST_AUTO_TEST_CASE(a_full_disk_fails_a_commit_clearly_and_the_store_goes_on_on
       error = r.error();
   }
   BOOST_TEST_MESSAGE("commits before the disk was full: " << committed);
-  BOOST_TEST(error ==
-             "store: no space left on the disk of " + dir +
-                 " (No space left on device); nothing was written; free some space there, or "
-                 "remove old jobs with `shoal job prune`, and try again");
+  BOOST_TEST(error == no_space(dir));
   // Everything committed before is still there.
   BOOST_TEST((*s->get_job(first.id))->id == first.id);
   BOOST_TEST(s->read_logs(first.id)->at(0).data == "kept\n");
   broker::ListQuery all;
   all.limit = 1000;
-  BOOST_TEST(s->list_jobs(all)->size() == size_t(committed + 1));
+  BOOST_TEST(s->list_jobs(all)->jobs.size() == size_t(committed + 1));
 
   std::filesystem::remove(disk.path() + "/filler");
   Batch after;
@@ -373,13 +387,14 @@ BOOST_AUTO_TEST_CASE(one_corrupt_record_stopped_recovery_of_every_job) {
   auto s = open_store(d.path());
   auto unfinished = s->unfinished_jobs();
   BOOST_TEST_REQUIRE(unfinished.has_value());
-  BOOST_TEST_REQUIRE(unfinished->size() == 1u);
-  BOOST_TEST(unfinished->at(0).id == queued.id);
-  BOOST_TEST(s->list_jobs({})->size() == 1u);
+  BOOST_TEST_REQUIRE(unfinished->jobs.size() == 1u);
+  BOOST_TEST(unfinished->jobs.at(0).id == queued.id);
+  BOOST_TEST(s->list_jobs({})->jobs.size() == 1u);
   auto bad = s->get_job("j-damaged");
   BOOST_TEST_REQUIRE(!bad.has_value());
-  BOOST_TEST(bad.error() == "store: the record of job j-damaged in " + d.path() +
-                                " is corrupt; remove it with `shoal job delete j-damaged`");
+  BOOST_TEST(bad.error() == "store: corrupt record jobs/j-damaged in " + d.path() +
+                                ": no record header (the bytes were overwritten); `shoal doctor` "
+                                "lists the damage and `shoal doctor --repair` removes it");
 }
 
 // LMDB maps the file: pages past the end of a truncated file would be
@@ -412,7 +427,7 @@ BOOST_AUTO_TEST_CASE(a_failed_batch_keeps_the_job_records_to_try_again_but_not_t
   failed.put_job(refused);
   failed.append_log(ended.id, 1, Stream::stdout_, "dropped\n");
   failed.put_blob("module", "bytes");
-  Batch retry = failed.job_records_except({refused.id});
+  Batch retry = failed.job_records_except({refused.id}, "disk full");
   BOOST_TEST(retry.size() == 1u);
   BOOST_TEST_REQUIRE(s->commit(retry).has_value());
   BOOST_TEST(s->get_job(ended.id)->has_value());
@@ -437,7 +452,7 @@ BOOST_AUTO_TEST_CASE(a_later_batch_loses_the_refused_jobs_and_follows_the_retrie
   later.append_log(refused.id, 1, Stream::stdout_, "refused\n");
   later.put_output(refused.id, "outputs", "a.txt", "x");
   later.put_blob("module", "bytes");
-  Batch again = failed.job_records_except({refused.id});
+  Batch again = failed.job_records_except({refused.id}, "disk full");
   again.append(later.without_jobs({refused.id}));
   BOOST_TEST(again.size() == 4u);  // kept twice, its log, the blob
   BOOST_TEST_REQUIRE(again.blob("module") != nullptr);
@@ -467,11 +482,7 @@ BOOST_AUTO_TEST_CASE(a_write_cut_short_by_a_full_disk_is_named_as_no_space,
   b.put_blob("big", std::string(2 << 20, 'b'));
   auto r = s->commit(b);
   BOOST_TEST_REQUIRE(!r.has_value());
-  BOOST_TEST(
-      r.error() == "store: no space left on the disk of " + dir +
-                       " (No space left on device); nothing was written; free some space there, "
-                       "or remove old jobs with `shoal job prune`, and try again",
-      r.error());
+  BOOST_TEST(r.error() == no_space(dir), r.error());
   BOOST_TEST(!*s->has_blob("big"));
 }
 
@@ -482,7 +493,7 @@ std::vector<std::string> unfinished_ids(Store& s) {
   auto jobs = s.unfinished_jobs();
   BOOST_TEST_REQUIRE(jobs.has_value(), (jobs ? "" : jobs.error()));
   std::vector<std::string> ids;
-  for (const jobs::Job& j : *jobs) ids.push_back(j.id);
+  for (const jobs::Job& j : jobs->jobs) ids.push_back(j.id);
   return ids;
 }
 
@@ -573,7 +584,7 @@ BOOST_AUTO_TEST_CASE(pruning_finished_jobs_leaves_the_unfinished_index_exact) {
   for (const std::string& id : *old) batch.delete_job(id);
   BOOST_TEST_REQUIRE(s->commit(batch).has_value());
   BOOST_TEST(unfinished_ids(*s) == running);
-  BOOST_TEST(s->list_jobs(query(100))->size() == 5u);
+  BOOST_TEST(s->list_jobs(query(100))->jobs.size() == 5u);
 }
 
 BOOST_AUTO_TEST_CASE(jobs_running_when_the_broker_died_are_found_after_reopening) {
@@ -604,9 +615,9 @@ BOOST_AUTO_TEST_CASE(jobs_running_when_the_broker_died_are_found_after_reopening
   auto s = open_store(d.path());
   auto unfinished = s->unfinished_jobs();
   BOOST_TEST_REQUIRE(unfinished.has_value());
-  BOOST_TEST_REQUIRE(unfinished->size() == 1u);
-  BOOST_TEST(unfinished->at(0).id == running.id);
-  BOOST_TEST((unfinished->at(0).state == jobs::JobState::running));
+  BOOST_TEST_REQUIRE(unfinished->jobs.size() == 1u);
+  BOOST_TEST(unfinished->jobs.at(0).id == running.id);
+  BOOST_TEST((unfinished->jobs.at(0).state == jobs::JobState::running));
 }
 
 BOOST_AUTO_TEST_CASE(a_store_of_the_previous_format_is_upgraded_with_its_unfinished_jobs) {
@@ -663,8 +674,9 @@ BOOST_AUTO_TEST_CASE(a_store_of_an_unknown_format_is_refused) {
   test::TempDir d;
   BOOST_TEST(refusal_of_format(d, "shoal-store 1") ==
              "store: " + d.path() +
-                 " holds 'shoal-store 1'; this shoal reads 'shoal-store 3' and upgrades "
-                 "'shoal-store 2' only: an older shoal wrote it, and this one cannot read its "
+                 " holds 'shoal-store 1'; this shoal reads 'shoal-store 4' and upgrades "
+                 "'shoal-store 2' and 'shoal-store 3' only: an older shoal wrote it, and this one "
+                 "cannot read its "
                  "jobs" +
                  what_to_do(d));
 }
@@ -673,7 +685,7 @@ BOOST_AUTO_TEST_CASE(a_store_of_a_newer_format_says_which_shoal_to_run) {
   test::TempDir d;
   BOOST_TEST(refusal_of_format(d, "shoal-store 9") ==
              "store: " + d.path() +
-                 " holds 'shoal-store 9'; this shoal reads 'shoal-store 3': a newer shoal wrote "
+                 " holds 'shoal-store 9'; this shoal reads 'shoal-store 4': a newer shoal wrote "
                  "it; run that version" +
                  what_to_do(d));
 }
@@ -682,7 +694,7 @@ BOOST_AUTO_TEST_CASE(a_store_of_a_foreign_format_record_is_refused) {
   test::TempDir d;
   BOOST_TEST(refusal_of_format(d, "kv 7") ==
              "store: " + d.path() +
-                 " holds 'kv 7'; this shoal reads 'shoal-store 3' (a store from another version "
+                 " holds 'kv 7'; this shoal reads 'shoal-store 4' (a store from another version "
                  "of shoal?)" +
                  what_to_do(d));
 }
@@ -721,7 +733,7 @@ BOOST_AUTO_TEST_CASE(an_id_prefix_lists_its_matches_in_creation_order_either_way
     std::vector<std::string> out;
     auto jobs = s->list_jobs(q);
     BOOST_TEST_REQUIRE(jobs.has_value());
-    for (const jobs::Job& j : *jobs) out.push_back(j.spec.name);
+    for (const jobs::Job& j : jobs->jobs) out.push_back(j.spec.name);
     return out;
   };
   BOOST_TEST(names(query(10, "j-ab")) == (std::vector<std::string>{"job2", "job1", "job0"}));
@@ -743,8 +755,341 @@ BOOST_AUTO_TEST_CASE(an_id_prefix_matching_many_jobs_lists_the_newest) {
   BOOST_TEST_REQUIRE(s->commit(b).has_value());
   auto got = s->list_jobs(query(3, "j-"));
   BOOST_TEST_REQUIRE(got.has_value());
-  BOOST_TEST_REQUIRE(got->size() == 3u);
-  BOOST_TEST(got->at(0).id == ids[599]);
-  BOOST_TEST(got->at(1).id == ids[598]);
-  BOOST_TEST(got->at(2).id == ids[597]);
+  BOOST_TEST_REQUIRE(got->jobs.size() == 3u);
+  BOOST_TEST(got->jobs.at(0).id == ids[599]);
+  BOOST_TEST(got->jobs.at(1).id == ids[598]);
+  BOOST_TEST(got->jobs.at(2).id == ids[597]);
+}
+
+// Damage: the bounded decoder, the record frame, and what the store says.
+namespace {
+
+// The value of `key` in table `db` of the store in `dir` (no Store open).
+std::string get_raw(const std::string& dir, const char* db, const std::string& key) {
+  MDB_env* env;
+  MDB_txn* txn;
+  MDB_dbi dbi;
+  BOOST_TEST_REQUIRE(mdb_env_create(&env) == 0);
+  mdb_env_set_maxdbs(env, 8);
+  BOOST_TEST_REQUIRE(mdb_env_open(env, dir.c_str(), 0, 0600) == 0);
+  BOOST_TEST_REQUIRE(mdb_txn_begin(env, nullptr, MDB_RDONLY, &txn) == 0);
+  BOOST_TEST_REQUIRE(mdb_dbi_open(txn, db, 0, &dbi) == 0);
+  MDB_val k{key.size(), const_cast<char*>(key.data())}, v;
+  BOOST_TEST_REQUIRE(mdb_get(txn, dbi, &k, &v) == 0);
+  std::string out(static_cast<const char*>(v.mv_data), v.mv_size);
+  mdb_txn_abort(txn);
+  mdb_env_close(env);
+  return out;
+}
+
+// Flips one bit of the value of `key`, `from_end` bytes before its end.
+void flip(const std::string& dir, const char* db, const std::string& key, size_t from_end = 1) {
+  std::string v = get_raw(dir, db, key);
+  v[v.size() - from_end] ^= 0x10;
+  put_raw(dir, db, key, v);
+}
+
+std::string doctor_advice() {
+  return "; `shoal doctor` lists the damage and `shoal doctor --repair` removes it";
+}
+
+jobs::Job job_with_execution(int64_t created) {
+  jobs::Job j = make_job(created, "named");
+  j.state = jobs::JobState::completed;
+  j.executions.push_back({});
+  j.executions.back().id = "e-1";
+  j.executions.back().state = jobs::JobState::completed;
+  j.history.push_back({created, "Submission", "job submitted"});
+  return j;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(a_length_larger_than_the_bytes_left_is_an_error_not_an_allocation) {
+  jobs::Job j = job_with_execution(1);
+  std::string bytes = wire::encode(j);
+  // The executions' length follows the fields before it; find it by
+  // encoding a job with a recognisable count instead.
+  j.executions.resize(3);
+  std::string three = wire::encode(j);
+  const std::string count_of_3("\x03\0\0\0\0\0\0\0", 8);
+  // The count, then the first execution's id, "e-1", with its length.
+  size_t at = three.find(count_of_3 + count_of_3 + "e-1");
+  BOOST_TEST_REQUIRE(at != std::string::npos);
+  // 112,968,880 elements: what a flipped bit once made cereal allocate.
+  uint64_t huge = 112'968'880;
+  std::memcpy(three.data() + at, &huge, 8);
+  auto got = wire::decode_exact<jobs::Job>(three);
+  BOOST_TEST_REQUIRE(!got.has_value());
+  BOOST_TEST(got.error() == "a length of 112968880 at offset " + std::to_string(at) +
+                                " exceeds the " + std::to_string(three.size() - at - 8) +
+                                " bytes left");
+  // A string's length too.
+  std::string id_len = bytes;
+  id_len[0] = '\x7f';
+  id_len[5] = '\x01';
+  BOOST_TEST(!wire::decode_exact<jobs::Job>(id_len).has_value());
+}
+
+BOOST_AUTO_TEST_CASE(every_truncation_and_any_extra_byte_of_a_record_is_refused) {
+  const std::string bytes = wire::encode(job_with_execution(1));
+  for (size_t n = 0; n < bytes.size(); ++n)
+    BOOST_TEST(!wire::decode_exact<jobs::Job>(std::string_view(bytes).substr(0, n)).has_value());
+  auto longer = wire::decode_exact<jobs::Job>(bytes + "x");
+  BOOST_TEST_REQUIRE(!longer.has_value());
+  BOOST_TEST(longer.error() == "1 bytes left over after offset " + std::to_string(bytes.size()));
+  auto exact = wire::decode_exact<jobs::Job>(bytes);
+  BOOST_TEST_REQUIRE(exact.has_value());
+  BOOST_TEST(exact->executions.at(0).id == "e-1");
+  // The wire's decode reads a prefix and checks lengths the same way.
+  BOOST_TEST(!wire::decode<jobs::Job>(bytes.data(), bytes.size() - 1).has_value());
+}
+
+BOOST_AUTO_TEST_CASE(a_record_frame_catches_any_flipped_bit_and_a_moved_value) {
+  const std::string key = "j-key", payload = "some payload bytes";
+  const std::string sealed = broker::record::seal(key, payload);
+  BOOST_TEST(sealed.size() == broker::record::kHeader + payload.size());
+  auto opened = broker::record::open(key, sealed, false);
+  BOOST_TEST_REQUIRE(opened.has_value());
+  BOOST_TEST(opened->payload == payload);
+  BOOST_TEST(!opened->legacy);
+  for (size_t i = 0; i < sealed.size(); ++i)
+    for (int bit = 0; bit < 8; ++bit) {
+      std::string damaged = sealed;
+      damaged[i] ^= static_cast<char>(1 << bit);
+      BOOST_TEST(!broker::record::open(key, damaged, false).has_value());
+    }
+  auto moved = broker::record::open("j-kez", sealed, false);
+  BOOST_TEST_REQUIRE(!moved.has_value());
+  BOOST_TEST(moved.error() == "checksum mismatch (the bytes changed after they were written)");
+  // A value without the mark: a record of an older shoal, or overwritten bytes.
+  auto old = broker::record::open(key, payload, true);
+  BOOST_TEST_REQUIRE(old.has_value());
+  BOOST_TEST(old->legacy);
+  BOOST_TEST(broker::record::open(key, payload, false).error() ==
+             "no record header (the bytes were overwritten)");
+}
+
+BOOST_AUTO_TEST_CASE(a_damaged_job_record_is_named_by_get_list_and_check_and_removed_by_repair) {
+  test::TempDir d;
+  jobs::Job good = job_with_execution(1), bad = job_with_execution(2);
+  {
+    auto s = open_store(d.path());
+    Batch b;
+    b.put_job(good);
+    b.put_job(bad);
+    b.append_log(bad.id, 1, Stream::stdout_, "bad's output\n");
+    b.put_output(bad.id, "outputs", "a.txt", "x");
+    BOOST_TEST_REQUIRE(s->commit(b).has_value());
+  }
+  flip(d.path(), "jobs", bad.id);
+  auto s = open_store(d.path());
+  const std::string why = "checksum mismatch (the bytes changed after they were written)";
+  auto got = s->get_job(bad.id);
+  BOOST_TEST_REQUIRE(!got.has_value());
+  BOOST_TEST(got.error() == "store: corrupt record jobs/" + bad.id + " in " + d.path() + ": " +
+                                why + doctor_advice());
+  auto list = s->list_jobs(query(10));
+  BOOST_TEST_REQUIRE(list.has_value());
+  BOOST_TEST_REQUIRE(list->jobs.size() == 1u);
+  BOOST_TEST(list->jobs[0].id == good.id);
+  BOOST_TEST_REQUIRE(list->skipped.size() == 1u);
+  BOOST_TEST(list->skipped[0].key == "jobs/" + bad.id);
+  BOOST_TEST(list->skipped[0].why == why);
+
+  auto report = s->check();
+  BOOST_TEST_REQUIRE(report.has_value());
+  BOOST_TEST_REQUIRE(report->damage.size() == 1u);
+  BOOST_TEST(report->damage[0].key == "jobs/" + bad.id);
+  BOOST_TEST(report->records.at("jobs") == 2u);
+  BOOST_TEST(report->records.at("logs") == 1u);
+
+  s.reset();
+  auto repaired = Store::repair(d.path());
+  BOOST_TEST_REQUIRE(repaired.has_value(), (repaired ? "" : repaired.error()));
+  BOOST_TEST(repaired->damage.size() == 1u);
+  BOOST_TEST(!std::filesystem::exists(d.path() + "/repair.tmp"));
+  s = open_store(d.path());
+  BOOST_TEST(s->check()->damage.empty());
+  BOOST_TEST(s->check()->records.at("logs") == 0u);
+  BOOST_TEST(s->check()->records.at("outputs") == 0u);
+  BOOST_TEST(s->check()->records.at("created") == 1u);
+  list = s->list_jobs(query(10));
+  BOOST_TEST(list->jobs.size() == 1u);
+  BOOST_TEST(list->skipped.empty());
+}
+
+BOOST_AUTO_TEST_CASE(a_damaged_blob_is_named_by_its_hash_and_never_returned) {
+  test::TempDir d;
+  const std::string module("\0asm\1\0\0\0 module bytes", 21);
+  const std::string hash = sha256_hex(module);
+  {
+    auto s = open_store(d.path());
+    Batch b;
+    b.put_blob(hash, module);
+    BOOST_TEST_REQUIRE(s->commit(b).has_value());
+  }
+  BOOST_TEST_REQUIRE(**open_store(d.path())->get_blob(hash) == module);
+  flip(d.path(), "blobs", hash, 3);
+  auto s = open_store(d.path());
+  auto got = s->get_blob(hash);
+  BOOST_TEST_REQUIRE(!got.has_value());
+  BOOST_TEST(got.error() ==
+             "store: the module or input with SHA-256 " + hash +
+                 " is damaged: corrupt record blobs/" + hash + " in " + d.path() +
+                 ": its bytes do not match their SHA-256; `shoal doctor --repair` removes it, and "
+                 "sending the module again stores it afresh");
+  auto report = s->check();
+  BOOST_TEST_REQUIRE(report->damage.size() == 1u);
+  BOOST_TEST(report->damage[0].key == "blobs/" + hash);
+  s.reset();
+  BOOST_TEST(Store::repair(d.path()).has_value());
+  s = open_store(d.path());
+  BOOST_TEST(!*s->has_blob(hash));
+}
+
+BOOST_AUTO_TEST_CASE(a_damaged_log_chunk_or_output_file_is_an_error_naming_it) {
+  test::TempDir d;
+  jobs::Job j = job_with_execution(1);
+  j.output_files.push_back({"outputs", "a.txt", 5});
+  {
+    auto s = open_store(d.path());
+    Batch b;
+    b.put_job(j);
+    b.append_log(j.id, 1, Stream::stdout_, "line\n");
+    b.put_output(j.id, "outputs", "a.txt", "hello");
+    BOOST_TEST_REQUIRE(s->commit(b).has_value());
+  }
+  std::string log_key = j.id + '\0';
+  log_key += std::string("\0\0\0\0\0\0\0\1", 8);
+  flip(d.path(), "logs", log_key);
+  flip(d.path(), "outputs", j.id + '\0' + "outputs" + '\0' + "a.txt");
+  auto s = open_store(d.path());
+  const std::string why = ": checksum mismatch (the bytes changed after they were written)";
+  BOOST_TEST(s->read_logs(j.id).error() ==
+             "store: corrupt record logs/" + j.id + "/1 in " + d.path() + why + doctor_advice());
+  BOOST_TEST(s->get_output(j.id, "outputs", "a.txt").error() ==
+             "store: corrupt record outputs/" + j.id + "/outputs/a.txt in " + d.path() + why +
+                 doctor_advice());
+  BOOST_TEST(s->check()->damage.size() == 2u);
+  s.reset();
+  BOOST_TEST(Store::repair(d.path()).has_value());
+  s = open_store(d.path());
+  // The job stays, and says which output the repair removed.
+  auto after = s->get_job(j.id);
+  BOOST_TEST_REQUIRE((after && *after));
+  BOOST_TEST((**after).output_files.empty());
+  BOOST_TEST(
+      (**after).outputs_message ==
+      "output outputs/a.txt was damaged in the store and removed by `shoal doctor --repair`");
+  BOOST_TEST(s->read_logs(j.id)->empty());
+  BOOST_TEST(s->check()->damage.empty());
+}
+
+// Stores written before records had a frame: read as they are, framed when
+// written again; a store created framed accepts no unframed record.
+BOOST_AUTO_TEST_CASE(records_of_a_store_of_the_previous_format_are_read_without_a_checksum) {
+  test::TempDir d;
+  jobs::Job old = job_with_execution(1);
+  { open_store(d.path()); }
+  put_raw(d.path(), "meta", "format", "shoal-store 3");
+  put_raw(d.path(), "jobs", old.id, wire::encode(old));
+  put_raw(d.path(), "created", std::string(8, '\0') + old.id, "");
+  {
+    auto s = open_store(d.path());
+    auto got = s->get_job(old.id);
+    BOOST_TEST_REQUIRE((got && *got));
+    BOOST_TEST((**got).spec.name == "named");
+    auto report = s->check();
+    BOOST_TEST(report->damage.empty());
+    BOOST_TEST(report->legacy == 1u);
+    Batch b;
+    b.put_job(**got);
+    BOOST_TEST_REQUIRE(s->commit(b).has_value());
+    BOOST_TEST(s->check()->legacy == 0u);
+  }
+  BOOST_TEST(get_raw(d.path(), "meta", "format") == "shoal-store 4");
+  // The same unframed record in a store that never held one is damage.
+  test::TempDir fresh;
+  { open_store(fresh.path()); }
+  put_raw(fresh.path(), "jobs", old.id, wire::encode(old));
+  auto s = open_store(fresh.path());
+  BOOST_TEST(s->get_job(old.id).error() ==
+             "store: corrupt record jobs/" + old.id + " in " + fresh.path() +
+                 ": no record header (the bytes were overwritten)" + doctor_advice());
+}
+
+// Regression: a_full_disk_left_a_job_listing_an_output_the_store_lacks. The
+// retry of a failed commit kept the job's record, listing its output files,
+// but not the files.
+BOOST_AUTO_TEST_CASE(a_retried_record_whose_outputs_were_dropped_says_they_were_lost) {
+  test::TempDir d;
+  auto s = open_store(d.path());
+  jobs::Job j = job_with_execution(1);
+  j.output_files.push_back({"outputs", "a.txt", 3});
+  Batch failed;
+  failed.put_job(j);
+  failed.put_output(j.id, "outputs", "a.txt", "abc");
+  failed.append_log(j.id, 1, Stream::stdout_, "out\n");
+  BOOST_TEST_REQUIRE(s->commit(failed.job_records_except({}, "no space")).has_value());
+  auto got = s->get_job(j.id);
+  BOOST_TEST_REQUIRE((got && *got));
+  BOOST_TEST((**got).output_files.empty());
+  const std::string lost =
+      "the job's 1 output files (3 bytes) were lost: they could not be stored (no space)";
+  BOOST_TEST((**got).outputs_message == lost);
+  BOOST_TEST_REQUIRE((**got).history.size() == 3u);
+  BOOST_TEST((**got).history[1].message == lost);
+  BOOST_TEST((**got).history[2].message ==
+             "1 chunks of the job's stdout/stderr were lost: they could not be stored (no space)");
+}
+
+BOOST_AUTO_TEST_CASE(compact_gives_the_room_of_removed_jobs_back_to_the_disk) {
+  test::TempDir d;
+  jobs::Job kept = job_with_execution(1);
+  {
+    auto s = open_store(d.path());
+    Batch b;
+    b.put_job(kept);
+    std::vector<std::string> removed;
+    for (int i = 0; i < 20; ++i) {
+      jobs::Job j = job_with_execution(2 + i);
+      b.put_job(j);
+      b.put_output(j.id, "outputs", "big", std::string(256 << 10, 'o'));
+      removed.push_back(j.id);
+    }
+    BOOST_TEST_REQUIRE(s->commit(b).has_value());
+    Batch del;
+    for (const auto& id : removed) del.delete_job(id);
+    BOOST_TEST_REQUIRE(s->commit(del).has_value());
+  }
+  auto sizes = Store::compact(d.path());
+  BOOST_TEST_REQUIRE(sizes.has_value(), (sizes ? "" : sizes.error()));
+  BOOST_TEST(sizes->before ==
+             std::filesystem::file_size(d.path() + "/data.mdb") + (sizes->before - sizes->after));
+  BOOST_TEST(sizes->after < sizes->before / 4, sizes->after << " of " << sizes->before);
+  BOOST_TEST(!std::filesystem::exists(d.path() + "/compact.tmp"));
+  auto s = open_store(d.path());
+  BOOST_TEST((*s->get_job(kept.id))->id == kept.id);
+  BOOST_TEST(s->check()->damage.empty());
+}
+
+// The guard around LMDB calls: a fault or a failed assertion inside a
+// guarded call is MDB_CORRUPTED, and the process goes on.
+BOOST_AUTO_TEST_CASE(a_fault_or_an_lmdb_assertion_inside_a_guarded_call_is_mdb_corrupted) {
+  broker::lmdb_guard::install();
+  void* page = ::mmap(nullptr, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  BOOST_TEST_REQUIRE(page != MAP_FAILED);
+  const unsigned before = broker::lmdb_guard::state().faults;
+  int rc = broker::lmdb_guard::guarded([&] { return *static_cast<volatile int*>(page); });
+  BOOST_TEST(rc == MDB_CORRUPTED);
+  rc = broker::lmdb_guard::guarded([] {
+    broker::lmdb_guard::on_assert(nullptr, "IS_LEAF(mp)");
+    return 0;
+  });
+  BOOST_TEST(rc == MDB_CORRUPTED);
+  BOOST_TEST(broker::lmdb_guard::state().faults == before + 2);
+  // Outside a fault, the call's own status.
+  BOOST_TEST(broker::lmdb_guard::guarded([] { return MDB_NOTFOUND; }) == MDB_NOTFOUND);
+  ::munmap(page, 4096);
 }
