@@ -1146,7 +1146,8 @@ std::expected<std::optional<Store::OutputPart>, std::string> Store::get_output_p
   OutputPart part;
   part.size = opened->payload.size();
   if (offset < part.size)
-    part.bytes.assign(opened->payload.substr(offset, std::min<uint64_t>(length, part.size - offset)));
+    part.bytes.assign(
+        opened->payload.substr(offset, std::min<uint64_t>(length, part.size - offset)));
   return part;
 }
 

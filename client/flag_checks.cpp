@@ -20,6 +20,19 @@ CLI::Validator duration_check(double max_s) {
       "DURATION");
 }
 
+CLI::Validator size_check(uint64_t least) {
+  return CLI::Validator(
+      [least](std::string& value) -> std::string {
+        auto bytes = units::parse_size(value);
+        if (!bytes) return bytes.error();
+        if (*bytes < least)
+          return "'" + value + "' is less than the least, " + units::format_bytes(least);
+        value = std::to_string(*bytes);
+        return "";
+      },
+      "SIZE");
+}
+
 CLI::Validator count_check(const std::string& what) {
   return CLI::Validator(
       [what](std::string& value) -> std::string {

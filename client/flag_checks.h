@@ -4,12 +4,18 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <cstdint>
+#include <string>
 
 namespace shoal::client {
 
 // Seconds ("90", "1.5") or a Go-style duration ("90s", "5m", "1h30m"),
 // turned into seconds for the option's double; at most `max_s`.
 CLI::Validator duration_check(double max_s);
+
+// A size ("256MiB", "1G", "65536"), turned into bytes for the option's
+// integer; at least `least` bytes.
+CLI::Validator size_check(uint64_t least);
 
 // A whole number, 0 or more, of `what` ("lines").
 CLI::Validator count_check(const std::string& what);

@@ -12,6 +12,7 @@
 #include "broker/state_dir.h"
 #include "broker/units.h"
 #include "client/commands.h"
+#include "client/flag_checks.h"
 #include "client/job_view.h"
 #include "client/worker_path.h"
 
@@ -46,14 +47,16 @@ void add_serve_commands(CLI::App& app, int& status) {
                    "Executions per job before it fails, worker crashes included")
       ->capture_default_str()
       ->check(CLI::Range(1, 100));
-  auto module_memory = std::make_shared<std::string>();
-  serve->add_option("--module-memory", *module_memory,
-                    "Memory each worker keeps modules in, so that a module it ran before "
-                    "is not sent again, e.g. 256MiB (default 128MiB)");
-  auto max_module = std::make_shared<std::string>();
-  serve->add_option("--max-module-size", *max_module,
-                    "The largest module, stdin or inline input a client may send, e.g. 512MiB "
-                    "(default 256MiB); a larger one is refused at submission");
+  serve
+      ->add_option("--module-memory", opts->module_memory,
+                   "Memory each worker keeps modules in, so that a module it ran before "
+                   "is not sent again, e.g. 256MiB (default 128MiB)")
+      ->transform(size_check(1));
+  serve
+      ->add_option("--max-module-size", opts->max_module_bytes,
+                   "The largest module, stdin or inline input a client may send, e.g. 512MiB "
+                   "(default 256MiB); a larger one is refused at submission")
+      ->transform(size_check(1));
   serve
       ->add_option("--data-root", opts->data_roots,
                    "A directory whose files clients over TCP may name as inputs (repeatable; "
@@ -72,26 +75,8 @@ void add_serve_commands(CLI::App& app, int& status) {
   serve->add_option("--log-level", opts->log_level, "debug, info, warn or error")
       ->check(CLI::IsMember({"debug", "info", "warn", "error"}))
       ->capture_default_str();
-  serve->callback([&status, opts, state, idle, quiet, labels, module_memory, max_module, forget,
-                   serve] {
+  serve->callback([&status, opts, state, idle, quiet, labels, forget, serve] {
     if (serve->count("--workers") && opts->workers == 0) opts->workers = -1;
-    if (!module_memory->empty()) {
-      auto bytes = units::parse_size(*module_memory);
-      if (!bytes) {
-        status = fail("--module-memory " + *module_memory + ": " + bytes.error());
-        return;
-      }
-      opts->module_memory = *bytes;
-    }
-    if (!max_module->empty()) {
-      auto bytes = units::parse_size(*max_module);
-      if (!bytes || *bytes == 0) {
-        status = fail("--max-module-size " + *max_module + ": " +
-                      (bytes ? std::string("must be more than 0") : bytes.error()));
-        return;
-      }
-      opts->max_module_bytes = *bytes;
-    }
     auto parsed = jobs::parse_labels(*labels);
     if (!parsed) {
       status = fail(parsed.error());

@@ -1,13 +1,16 @@
 # Shared by the example tests: a private state directory with its own broker,
-# shut down and removed when the test exits; and assertions that fail the
-# test with a message.
+# and beside it a work directory for the test's files (a state directory is
+# never an input: docs/remote.md), shut down and removed when the test
+# exits; and assertions that fail the test with a message.
 set -u
 : "${SHOAL_BIN:?}"
-export SHOAL_HOME
-SHOAL_HOME=$(mktemp -d "${TMPDIR:-/tmp}/shoal-example-test.XXXXXX")
+test_root=$(mktemp -d "${TMPDIR:-/tmp}/shoal-example-test.XXXXXX")
+export SHOAL_HOME=$test_root/state
+WORK=$test_root/work
+mkdir -p "$SHOAL_HOME" "$WORK"
 cleanup() {
   "$SHOAL_BIN" shutdown >/dev/null 2>&1
-  rm -rf "$SHOAL_HOME"
+  rm -rf "$test_root"
 }
 trap cleanup EXIT
 # Any job command starts the broker on demand and returns once it answers.

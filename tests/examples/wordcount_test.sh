@@ -5,7 +5,7 @@
 : "${PYTHON:?}" "${WORDCOUNT_DIR:?}" "${WASM_DIR:?}"
 export SHOAL=$SHOAL_BIN WASM_DIR
 
-work=$SHOAL_HOME/work
+work=$WORK
 mkdir -p "$work/texts" "$work/empty"
 printf 'The cat sat on the mat.\n' > "$work/texts/a.txt"
 printf "the Dog, the CAT!\nDogs don't sit.\n" > "$work/texts/b.txt"

@@ -77,7 +77,8 @@ BOOST_AUTO_TEST_CASE(an_unknown_flag_is_named_first_and_wasm_run_says_where_prog
              "K=V -- -x\n");
 }
 
-BOOST_AUTO_TEST_CASE(durations_are_taken_as_bacalhau_takes_them_and_bad_ones_are_worded_for_people) {
+BOOST_AUTO_TEST_CASE(
+    durations_are_taken_as_bacalhau_takes_them_and_bad_ones_are_worded_for_people) {
   auto ok = run_process({shoal_bin(), "wasm", "run", "--dry-run", "--timeout", "1h30m",
                          shoal::test::required_env("SHOAL_TEST_WASM_DIR") + "/exit_code.wasm"});
   BOOST_TEST(ok.status == 0, ok.err);

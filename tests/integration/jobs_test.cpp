@@ -524,7 +524,8 @@ BOOST_AUTO_TEST_CASE(executions_history_and_prune) {
   BOOST_TEST(keep.out == "deleted 0 jobs\n");
   auto bad = h.shoal({"job", "prune", "--older-than", "3weeks"});
   BOOST_TEST(bad.status == 125);
-  BOOST_TEST(bad.err == "shoal: --older-than '3weeks': unknown unit 'weeks' (use ms, s, m, h or d)\n");
+  BOOST_TEST(bad.err ==
+             "shoal: --older-than '3weeks': unknown unit 'weeks' (use ms, s, m, h or d)\n");
   auto all = h.shoal({"job", "prune", "--older-than", "0s"});
   BOOST_TEST(all.out == "deleted 1 jobs\n");
   BOOST_TEST(h.shoal({"job", "describe", id}).status == 125);

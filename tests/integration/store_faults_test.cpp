@@ -308,6 +308,41 @@ BOOST_AUTO_TEST_CASE(a_state_directory_that_is_not_ours_is_reported,
              r.err);
 }
 
+namespace {
+
+// A job that has written a 2 MiB output file and runs on (it times out
+// after 1.5 s) on a disk that is then filled: the commit of its end fails.
+// Returns the job's id once the disk is full.
+std::string a_job_ending_on_a_full_disk(const Home& h, shoal::test::Tmpfs& disk) {
+  auto s = h.shoal({"wasm", "run", "--wait=false", "--id-only", "--timeout", "1.5",
+                    test_wasm("flood_files"), "hold", "/outputs/out.bin", "2"});
+  BOOST_TEST_REQUIRE(s.status == 0, s.err);
+  const std::string id = trim(s.out);
+  for (int i = 0; i < 200 && !h.shoal({"job", "logs", id}).out.ends_with("written\n"); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  BOOST_TEST_REQUIRE(h.job(id)["state"] == "Running");
+  disk.fill("filler");
+  return id;
+}
+
+// Waits for the job's end (the broker tells its followers, stored or not),
+// frees the disk, and returns the job as the store has it once it is no
+// longer Running.
+json its_record_once_space_is_freed(const Home& h, shoal::test::Tmpfs& disk,
+                                    const std::string& id) {
+  h.shoal({"job", "wait", id});
+  fs::remove(disk.path() + "/filler");
+  json j;
+  for (int i = 0; i < 200; ++i) {
+    j = h.job(id);
+    if (j["state"] != "Running") break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return j;
+}
+
+}  // namespace
+
 // Regression: a_job_that_ended_while_the_disk_was_full_stayed_running. The
 // commit that recorded the end (with the job's 2 MiB output file, which no
 // longer fits) failed and was dropped whole, so the store kept the job
@@ -317,22 +352,8 @@ BOOST_AUTO_TEST_CASE(a_job_that_ended_while_the_disk_was_full_stayed_running,
                      *boost::unit_test::precondition(shoal::test::can_mount_tmpfs)) {
   shoal::test::Tmpfs disk("32m");
   Home h(disk.path());
-  auto s = h.shoal({"wasm", "run", "--wait=false", "--id-only", "--timeout", "1.5",
-                    test_wasm("flood_files"), "hold", "/outputs/out.bin", "2"});
-  BOOST_TEST_REQUIRE(s.status == 0, s.err);
-  const std::string id = trim(s.out);
-  for (int i = 0; i < 200 && !h.shoal({"job", "logs", id}).out.ends_with("written\n"); ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  BOOST_TEST_REQUIRE(h.job(id)["state"] == "Running");
-  disk.fill("filler");
-  h.shoal({"job", "wait", id});  // the broker tells its followers, stored or not
-  fs::remove(disk.path() + "/filler");
-  json j;
-  for (int i = 0; i < 200; ++i) {
-    j = h.job(id);
-    if (j["state"] != "Running") break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
+  const std::string id = a_job_ending_on_a_full_disk(h, disk);
+  json j = its_record_once_space_is_freed(h, disk, id);
   BOOST_TEST(j["state"] == "Failed");
   BOOST_TEST(j["message"] == "the program timed out after 1.5 s (--timeout)");
 }
@@ -357,22 +378,8 @@ BOOST_AUTO_TEST_CASE(a_job_whose_outputs_did_not_fit_says_they_were_lost_and_job
                      *boost::unit_test::precondition(shoal::test::can_mount_tmpfs)) {
   shoal::test::Tmpfs disk("32m");
   Home h(disk.path());
-  auto s = h.shoal({"wasm", "run", "--wait=false", "--id-only", "--timeout", "1.5",
-                    test_wasm("flood_files"), "hold", "/outputs/out.bin", "2"});
-  BOOST_TEST_REQUIRE(s.status == 0, s.err);
-  const std::string id = trim(s.out);
-  for (int i = 0; i < 200 && !h.shoal({"job", "logs", id}).out.ends_with("written\n"); ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  BOOST_TEST_REQUIRE(h.job(id)["state"] == "Running");
-  disk.fill("filler");
-  h.shoal({"job", "wait", id});
-  fs::remove(disk.path() + "/filler");
-  json j;
-  for (int i = 0; i < 200; ++i) {
-    j = h.job(id);
-    if (j["state"] != "Running") break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
+  const std::string id = a_job_ending_on_a_full_disk(h, disk);
+  json j = its_record_once_space_is_freed(h, disk, id);
   BOOST_TEST(j["state"] == "Failed");
   BOOST_TEST(j["output_files"].empty(), j["output_files"].dump());
   const std::string lost =
