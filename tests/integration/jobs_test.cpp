@@ -400,7 +400,7 @@ BOOST_AUTO_TEST_CASE(a_module_memory_that_is_not_a_size_is_refused_naming_it) {
   Home h;
   auto r = h.shoal({"serve", "--module-memory", "lots"});
   BOOST_TEST(r.status == 125, r.err);
-  BOOST_TEST(r.err == "shoal: --module-memory lots: 'lots' is not a size (try 512MiB or 2GiB)\n");
+  BOOST_TEST(r.err == "shoal: --module-memory: 'lots' is not a size (try 512MiB or 2GiB)\n");
 }
 
 BOOST_AUTO_TEST_CASE(a_url_input_that_fails_fails_the_job_naming_the_url_and_status) {
