@@ -866,11 +866,12 @@ int Broker::run() {
     // reply about it leaves before: if the broker dies first, the client
     // was told nothing and the worker dies with the broker; if the commit
     // fails, the client is told so and the run's result is ignored.
+    // Log readers before the commit, so that what they send leaves with it.
+    pump_log_readers();
     dispatch();
     if (committer_->done()) finish_commit(committer_->wait());
     start_commit();
     drain_backlogs();
-    pump_log_readers();
     if (Clock::now() >= next_beat) {
       heartbeat();
       next_beat = Clock::now() + std::chrono::milliseconds(wire::kHeartbeatMs);

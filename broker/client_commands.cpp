@@ -307,30 +307,35 @@ void Broker::cmd_logs(const std::string& identity, const json& body) {
 }
 
 bool Broker::pump(LogReader& r) {
-  auto chunks = store_->read_logs(r.job_id, r.after_seq, kLogSlice);
-  if (!chunks) {
-    reply_error(r.identity, chunks.error());
-    return true;
-  }
-  if (chunks->empty()) {
-    // The end, unless chunks wait in the batch: commit them and look again.
-    flush();
-    chunks = store_->read_logs(r.job_id, r.after_seq, kLogSlice);
+  // Sends the chunks after the reader's last, about a slice's worth; true
+  // when that was all the store holds.
+  auto send_slice = [&]() -> std::optional<bool> {
+    auto chunks = store_->read_logs(r.job_id, r.after_seq, kLogSlice);
     if (!chunks) {
       reply_error(r.identity, chunks.error());
-      return true;
+      return std::nullopt;
     }
-  }
-  for (const auto& c : *chunks) {
-    r.after_seq = c.seq;
-    if (c.attempt != r.attempt || !(r.mask & static_cast<int>(c.stream))) continue;
-    reply(r.identity, protocol::kLog,
-          {{"stream", c.stream == Stream::stdout_ ? "stdout" : "stderr"}, {"attempt", r.attempt}},
-          {c.data});
-  }
-  if (!chunks->empty()) return false;
-  // Everything stored is sent, and nothing is pending (flushed above):
-  // either the job's end, or live chunks from now on.
+    uint64_t bytes = 0;
+    for (const auto& c : *chunks) {
+      r.after_seq = c.seq;
+      bytes += c.data.size();
+      if (c.attempt != r.attempt || !(r.mask & static_cast<int>(c.stream))) continue;
+      reply(r.identity, protocol::kLog,
+            {{"stream", c.stream == Stream::stdout_ ? "stdout" : "stderr"}, {"attempt", r.attempt}},
+            {c.data});
+    }
+    return bytes < kLogSlice;
+  };
+  auto last = send_slice();
+  if (!last) return true;
+  if (!*last) return false;  // more next turn, once the client took these
+  // The store holds no more; chunks that wait in the batch are committed
+  // and sent too, and then nothing can come between them and what follows.
+  flush();
+  last = send_slice();
+  if (!last) return true;
+  if (!*last) return false;
+  // Everything is sent: either the job's end, or live chunks from now on.
   const jobs::Job* job = nullptr;
   std::optional<jobs::Job> stored;
   if (auto it = active_.find(r.job_id); it != active_.end()) {

@@ -8,6 +8,7 @@
 
 #include "broker/state_dir.h"
 #include "broker/store.h"
+#include "broker/units.h"
 #include "client/commands.h"
 
 namespace shoal::client {
@@ -15,10 +16,6 @@ namespace {
 
 // Exit status of `shoal doctor` when it found damage.
 constexpr int kExitDamaged = 1;
-
-std::string mib(uint64_t bytes) {
-  return fmt::format("{:.1f} MiB", static_cast<double>(bytes) / (1 << 20));
-}
 
 // Takes the broker lock, or says why not (a broker runs).
 std::expected<int, std::string> stopped_broker(const broker::StateDir& dir, const char* command) {
@@ -91,7 +88,8 @@ int compact() {
   if (!lock) return fail(lock.error());
   auto sizes = broker::Store::compact(dir.store_dir);
   if (!sizes) return fail(sizes.error());
-  fmt::print("{}/data.mdb: {} -> {}\n", dir.store_dir, mib(sizes->before), mib(sizes->after));
+  fmt::print("{}/data.mdb: {} -> {}\n", dir.store_dir, units::format_bytes(sizes->before),
+             units::format_bytes(sizes->after));
   return 0;
 }
 
