@@ -295,6 +295,11 @@ void Broker::cmd_logs(const std::string& identity, const json& body) {
   if (!job) return;
   flush();
   std::string stream = body.value("stream", "all");
+  if (stream != "all" && stream != "stdout" && stream != "stderr") {
+    reply_error(identity,
+                "stream must be stdout, stderr or all, not '" + names::printable(stream) + "'");
+    return;
+  }
   LogReader reader;
   reader.identity = identity;
   reader.job_id = job->id;
@@ -421,8 +426,10 @@ void Broker::cmd_delete(const std::string& identity, const json& body) {
 
 void Broker::cmd_prune(const std::string& identity, const json& body) {
   double older = body.value("older_than_s", -1.0);
-  if (older < 0) {
-    reply_error(identity, "prune needs older_than_s (seconds, >= 0)");
+  // Seconds as a double; past about 292 years the nanoseconds would not
+  // fit the clock's integer.
+  if (!(older >= 0 && older <= 9e9)) {
+    reply_error(identity, "prune needs older_than_s, seconds from 0 to 9000000000");
     return;
   }
   flush();

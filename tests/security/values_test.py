@@ -41,6 +41,18 @@ def test_timeouts_and_memory_limits_out_of_range_are_refused_naming_the_field():
         check(spec["timeout_s"] == 0.002 and spec["memory"] == 4 << 30, f"stored as {spec}")
 
 
+def test_other_commands_refuse_values_out_of_range_naming_them():
+    with Session("shoal-sec-values-") as s:
+        kind, body, _ = s.call("prune", {"older_than_s": 1e300})
+        check(kind == "error" and body["error"] == "prune needs older_than_s, seconds from 0 to "
+              "9000000000", f"prune: {kind} {body}")
+        job = s.submit("exit_code", [0])
+        s.wait_state(job, ["Completed"])
+        kind, body, _ = s.call("logs", {"id": job, "stream": "bogus"})
+        check(kind == "error" and body["error"] == "stream must be stdout, stderr or all, not "
+              "'bogus'", f"logs: {kind} {body}")
+
+
 def test_the_cli_says_a_memory_limit_below_what_the_module_needs_in_readable_units():
     with Session("shoal-sec-values-") as s:
         r = subprocess.run([harness.SHOAL, "wasm", "run", "--memory", "64KiB",
