@@ -1,14 +1,18 @@
 // Submitting a RunRequest and waiting for the job: the part `shoal wasm
 // run` and `shoal job run` share.
+#include <signal.h>
 #include <unistd.h>
 
 #include <fmt/core.h>
+#include <chrono>
+#include <csignal>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <iterator>
 #include <set>
+#include <thread>
 
 #include "broker/fetch.h"
 #include "broker/sha256.h"
@@ -21,6 +25,44 @@
 
 namespace shoal::client {
 namespace {
+
+// Ctrl-C while `wasm run` waits: counted here, so that the wait ends with
+// words instead of the bare ^C of a killed process (see interrupted()).
+volatile std::sig_atomic_t g_interrupts = 0;
+void on_interrupt(int) {
+  g_interrupts = g_interrupts + 1;
+}
+
+// Catches SIGINT while it lives (no SA_RESTART: a blocked wait returns).
+struct InterruptCatcher {
+  struct sigaction old {};
+  InterruptCatcher() {
+    g_interrupts = 0;
+    struct sigaction sa {};
+    sa.sa_handler = on_interrupt;
+    ::sigemptyset(&sa.sa_mask);
+    ::sigaction(SIGINT, &sa, &old);
+  }
+  ~InterruptCatcher() { ::sigaction(SIGINT, &old, nullptr); }
+};
+
+// After a Ctrl-C: the job goes on, and the user is told how to follow or
+// stop it; a second Ctrl-C within three seconds stops it.
+int interrupted(Client& c, const std::string& id) {
+  fmt::print(stderr,
+             "\nshoal: job {} goes on without this command: follow it with shoal job logs -f "
+             "{}, stop it with shoal job stop {} (or press Ctrl-C again within 3 s to stop it "
+             "now)\n",
+             id, id, id);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+  while (g_interrupts < 2 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  if (g_interrupts < 2) return kExitJobStopped;
+  auto stopped = c.stop(id);
+  if (!stopped) return fail("job " + id + " could not be stopped: " + stopped.error());
+  fmt::print(stderr, "shoal: the broker was asked to stop job {}\n", id);
+  return kExitJobStopped;
+}
 
 using nlohmann::json;
 
@@ -193,8 +235,10 @@ int submit_job(const RunRequest& request, const WaitOptions& o) {
   if (!o.wait) return 0;
 
   json end;
+  InterruptCatcher catcher;
   if (o.follow && !o.id_only) {
     auto e = c->logs(id, Stream::all, true, write_chunk);
+    if (!e && g_interrupts) return interrupted(*c, id);
     if (!e) return fail(e.error());
     end = *e;
   } else {
@@ -202,6 +246,7 @@ int submit_job(const RunRequest& request, const WaitOptions& o) {
     if (o.wait_timeout_s > 0)
       limit = std::chrono::milliseconds(static_cast<int64_t>(o.wait_timeout_s * 1000));
     auto e = wait_for_end(*c, id, tty && !o.id_only, limit);
+    if (!e && g_interrupts) return interrupted(*c, id);
     if (!e) {
       fail(e.error());
       return kExitWaitTimeout;

@@ -262,6 +262,34 @@ def test_a_module_named_by_its_sha256_runs_without_its_bytes_again():
 
 
 
+def test_ctrl_c_during_wasm_run_says_the_job_goes_on_and_a_second_one_stops_it():
+    with Session("shoal-faults-") as s:
+        env = dict(os.environ, SHOAL_HOME=s.broker.home)
+        spin = os.path.join(harness.WASM_DIR, "spin.wasm")
+        seen = set()
+        for presses in (1, 2):
+            p = subprocess.Popen([harness.SHOAL, "wasm", "run", spin], env=env,
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            job = wait_for("the job to run", lambda: next(
+                (j["id"] for j in s.call("list", {"limit": 0})[1]["jobs"]
+                 if j["state"] == "Running" and j["id"] not in seen), None))
+            seen.add(job)
+            for _ in range(presses):
+                p.send_signal(signal.SIGINT)
+                time.sleep(0.2)  # two signals at once would be one
+            out, err = p.communicate(timeout=60)
+            check(p.returncode == 130, f"{presses} Ctrl-C: exit {p.returncode}: {err!r}")
+            check(f"shoal: job {job} goes on without this command: follow it with shoal job logs "
+                  f"-f {job}, stop it with shoal job stop {job}" in err, f"stderr {err!r}")
+            if presses == 1:
+                check(s.job(job)["state"] == "Running", "one Ctrl-C stopped the job")
+                s.call("stop", {"id": job})
+            else:
+                check(f"shoal: the broker was asked to stop job {job}" in err, f"stderr {err!r}")
+            check(s.wait_state(job, ["Stopped", "Completed", "Failed"])["state"] == "Stopped",
+                  "the job did not end Stopped")
+
+
 def test_a_submission_that_watches_gets_its_ok_then_only_its_end():
     # "watch": true in submit: no separate watch request, no state messages.
     with Session("shoal-clients-") as s:
