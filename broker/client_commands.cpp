@@ -5,6 +5,7 @@
 
 #include "broker/broker_impl.h"
 #include "broker/client_protocol.h"
+#include "broker/constraints.h"
 #include "broker/job_json.h"
 #include "broker/names.h"
 #include "broker/sha256.h"
@@ -275,6 +276,14 @@ void Broker::cmd_list(const std::string& identity, const json& body) {
   q.newest_first = !body.value("reversed", false);
   q.id_prefix = jobs::id_prefix(body.value("id_prefix", ""));
   if (body.contains("labels")) q.labels = body["labels"].get<std::map<std::string, std::string>>();
+  if (body.contains("selector")) {
+    auto selector = jobs::parse_selector(body["selector"].get<std::string>());
+    if (!selector) {
+      reply_error(identity, "labels: " + selector.error());
+      return;
+    }
+    q.selector = std::move(*selector);
+  }
   auto jobs = store_->list_jobs(q);
   if (!jobs) {
     reply_error(identity, jobs.error());

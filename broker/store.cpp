@@ -886,7 +886,8 @@ std::expected<JobList, std::string> Store::list_jobs(const ListQuery& q) {
       out.skipped.push_back({"jobs/" + printable(id), job.error()});
       return;
     }
-    if (labels_match(*job, q.labels)) out.jobs.push_back(std::move(*job));
+    if (labels_match(*job, q.labels) && jobs::matches(q.selector, job->spec.labels))
+      out.jobs.push_back(std::move(*job));
   };
   if (!q.id_prefix.empty()) {
     // Ids sort in the jobs table: when few match the prefix, reading those

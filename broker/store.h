@@ -37,6 +37,7 @@
 #include <variant>
 #include <vector>
 
+#include "broker/constraints.h"
 #include "broker/job.h"
 
 typedef struct MDB_env MDB_env;
@@ -144,6 +145,7 @@ struct ListQuery {
   bool newest_first = true;
   std::string id_prefix;
   std::map<std::string, std::string> labels;  // every pair must match
+  jobs::Selector selector;                    // and this label selector
 };
 
 class Store {

@@ -217,6 +217,7 @@ std::expected<std::vector<json>, std::string> Client::list(const ListQuery& quer
   json q = {{"limit", query.limit}, {"reversed", query.oldest_first}};
   if (!query.id_prefix.empty()) q["id_prefix"] = query.id_prefix;
   if (!query.labels.empty()) q["labels"] = query.labels;
+  if (!query.selector.empty()) q["selector"] = query.selector;
   auto r = impl_->call("list", q, {}, true);
   if (!r) return std::unexpected(r.error());
   std::vector<json> jobs;

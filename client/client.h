@@ -82,6 +82,8 @@ struct ListQuery {
   bool oldest_first = false;
   std::string id_prefix;
   std::map<std::string, std::string> labels;  // a value of "" matches any
+  // A label selector, as --constraints takes (env!=dev, !env, env in (a,b)).
+  std::string selector;
 };
 
 // Called with each change of a job's state while waiting (the job JSON),

@@ -78,7 +78,9 @@ void add_job_commands(CLI::App& app, int& status) {
         ->check(CLI::IsMember({"created_at", "id"}))
         ->capture_default_str();
     cmd->add_flag("--order-reversed", o->reversed, "Oldest first");
-    cmd->add_option("-l,--labels", o->labels, "Only jobs with these labels (k=v or k)")
+    cmd->add_option("-l,--labels", o->labels,
+                    "Only jobs whose labels match this selector: env=prod, env!=dev, env, !env, "
+                    "env in (a,b), env notin (a,b)")
         ->allow_extra_args(false);
     cmd->add_option("--output", o->output, "table, csv, json or yaml")->capture_default_str();
     cmd->add_flag("--hide-header", o->hide_header, "No header row");
@@ -99,7 +101,8 @@ void add_job_commands(CLI::App& app, int& status) {
       q.limit = o->order_by == "id" ? 0 : o->limit;
       q.oldest_first = o->reversed;
       q.id_prefix = o->id_filter;
-      q.labels = labels_from_flags(o->labels);
+      // Bacalhau's --labels is a label selector; several flags are ANDed.
+      for (const auto& l : o->labels) q.selector += (q.selector.empty() ? "" : ",") + l;
       std::vector<std::string> skipped;
       auto r = c->list(q, &skipped);
       if (!r) {

@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <thread>
 
 #include "tests/support/http_server.h"
@@ -585,4 +586,33 @@ BOOST_AUTO_TEST_CASE(a_name_with_a_newline_stays_on_its_row_of_the_list) {
   BOOST_TEST(list.status == 0, list.err);
   BOOST_TEST(list.out.find("x\\x0ay\\x1b[2J") != std::string::npos, list.out);
   BOOST_TEST(std::count(list.out.begin(), list.out.end(), '\n') == 2);  // header and one row
+}
+
+BOOST_AUTO_TEST_CASE(job_list_labels_is_a_label_selector_and_a_malformed_one_is_refused) {
+  Home h;
+  auto run = [&](std::vector<std::string> labels) {
+    std::vector<std::string> args{"wasm", "run", "--wait=false", "--id-only"};
+    for (const auto& l : labels) args.insert(args.end(), {"-l", l});
+    args.insert(args.end(), {test_wasm("exit_code"), "0"});
+    auto r = h.shoal(args);
+    BOOST_TEST_REQUIRE(r.status == 0, r.err);
+    return trim(r.out);
+  };
+  const std::string prod = run({"env=prod"}), dev = run({"env=dev"}), none = run({});
+  auto ids = [&](const std::string& selector) {
+    auto r = h.shoal({"job", "list", "--labels", selector, "--output", "json"});
+    BOOST_TEST_REQUIRE(r.status == 0, r.err);
+    std::set<std::string> out;
+    for (const auto& j : json::parse(r.out)) out.insert(j["id"].get<std::string>());
+    return out;
+  };
+  BOOST_TEST((ids("env!=dev") == std::set<std::string>{prod, none}));
+  BOOST_TEST((ids("!env") == std::set<std::string>{none}));
+  BOOST_TEST((ids("env in (prod)") == std::set<std::string>{prod}));
+  BOOST_TEST((ids("env=dev") == std::set<std::string>{dev}));
+  BOOST_TEST((ids("env") == std::set<std::string>{prod, dev}));
+  auto bad = h.shoal({"job", "list", "--labels", "garbage((("});
+  BOOST_TEST(bad.status == 125);
+  BOOST_TEST(bad.out == "");
+  BOOST_TEST(bad.err == "shoal: labels: 'garbage(((': unbalanced '('\n");
 }
