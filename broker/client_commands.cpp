@@ -271,7 +271,12 @@ void Broker::cmd_get(const std::string& identity, const json& body) {
 void Broker::cmd_list(const std::string& identity, const json& body) {
   flush();
   ListQuery q;
-  q.limit = body.value("limit", size_t{10});
+  auto limit = jobs::whole_number(body, "limit", 10, SIZE_MAX, "the most there is");
+  if (!limit) {
+    reply_error(identity, limit.error());
+    return;
+  }
+  q.limit = *limit;
   if (q.limit == 0) q.limit = SIZE_MAX;
   q.newest_first = !body.value("reversed", false);
   q.id_prefix = jobs::id_prefix(body.value("id_prefix", ""));
@@ -457,15 +462,19 @@ void Broker::cmd_output(const std::string& identity, const json& body) {
   if (!job) return;
   std::string name = body.value("name", ""), path = body.value("path", "");
   const bool ranged = body.contains("offset") || body.contains("length");
-  const uint64_t offset = body.value("offset", uint64_t{0});
-  const uint64_t length = body.value("length", protocol::kOutputPart);
-  if (length == 0 || length > protocol::kOutputPart) {
-    reply_error(identity, "length " + std::to_string(length) + " is not from 1 to " +
+  auto offset = jobs::whole_number(body, "offset", 0, UINT64_MAX, "the most there is", "bytes");
+  auto length = jobs::whole_number(body, "length", protocol::kOutputPart, UINT64_MAX,
+                                   "the most there is", "bytes");
+  if (!offset || !length) {
+    reply_error(identity, !offset ? offset.error() : length.error());
+    return;
+  }
+  if (*length == 0 || *length > protocol::kOutputPart) {
+    reply_error(identity, "length " + std::to_string(*length) + " is not from 1 to " +
                               std::to_string(protocol::kOutputPart) +
                               ", the most one output reply carries");
     return;
-  }
-  // A client that has not read its earlier replies gets no more bytes.
+  }  // A client that has not read its earlier replies gets no more bytes.
   if (auto b = backlogs_.find(identity); b != backlogs_.end() && b->second.bytes > 0) {
     reply_error(identity, "this client has " + units::format_bytes(b->second.bytes) +
                               " of replies it has not read; read them before asking for more "
@@ -473,7 +482,7 @@ void Broker::cmd_output(const std::string& identity, const json& body) {
     return;
   }
   flush();
-  auto part = store_->get_output_part(job->id, name, path, offset, length);
+  auto part = store_->get_output_part(job->id, name, path, *offset, *length);
   if (!part) {
     reply_error(identity, part.error());
     return;
@@ -491,7 +500,7 @@ void Broker::cmd_output(const std::string& identity, const json& body) {
     return;
   }
   reply(identity, protocol::kOk,
-        {{"name", name}, {"path", path}, {"offset", offset}, {"size", (*part)->size}},
+        {{"name", name}, {"path", path}, {"offset", *offset}, {"size", (*part)->size}},
         {std::move((*part)->bytes)});
 }
 

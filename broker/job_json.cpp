@@ -101,22 +101,20 @@ std::optional<std::string> field_with_nul(const json& j, const std::string& at) 
   return std::nullopt;
 }
 
-namespace {
-
-// A number field that must be a whole number from 0 to `max`.
-std::expected<uint64_t, std::string> whole_number(const json& j, const char* field, uint64_t max,
-                                                  const std::string& why_max) {
-  if (!j.contains(field)) return uint64_t{0};
+std::expected<uint64_t, std::string> whole_number(const json& j, const char* field,
+                                                  uint64_t fallback, uint64_t max,
+                                                  const std::string& why_max,
+                                                  const std::string& unit) {
+  if (!j.contains(field)) return fallback;
   const json& v = j.at(field);
   if (v.is_number_unsigned() && v.get<uint64_t>() <= max) return v.get<uint64_t>();
   if (v.is_number_unsigned())
     return std::unexpected(std::string(field) + " " + v.dump() + " is over " + why_max);
   if (v.is_number_integer())
     return std::unexpected(std::string(field) + " " + v.dump() + " is negative");
-  return std::unexpected(std::string(field) + " must be a whole number of bytes, not " + v.dump());
+  return std::unexpected(std::string(field) + " must be a whole number" +
+                         (unit.empty() ? "" : " of " + unit) + ", not " + v.dump());
 }
-
-}  // namespace
 
 std::expected<JobSpec, std::string> spec_from_json(const json& j) {
   if (!j.is_object()) return std::unexpected(std::string("the spec is not a JSON object"));
@@ -166,8 +164,8 @@ std::expected<JobSpec, std::string> spec_from_json(const json& j) {
                                "timeout");
       s.timeout_ms = static_cast<uint64_t>(timeout * 1000.0 + 0.5);
     }
-    auto memory = whole_number(j, "memory", kMaxMemoryBytes,
-                               "4 GiB, the most a wasm32 module's memory can hold");
+    auto memory = whole_number(j, "memory", 0, kMaxMemoryBytes,
+                               "4 GiB, the most a wasm32 module's memory can hold", "bytes");
     if (!memory) return std::unexpected(memory.error());
     if (*memory != 0 && *memory < kWasmPage)
       return std::unexpected("memory " + std::to_string(*memory) +

@@ -2,6 +2,7 @@
 // stable: scripts depend on them.
 #pragma once
 
+#include <cstdint>
 #include <expected>
 #include <optional>
 #include <string>
@@ -28,6 +29,15 @@ inline constexpr uint64_t kWasmPage = 65536;
 // The first string or object key in `j` that holds a NUL byte, as a field
 // path ("inputs[0].source"), or nothing. `at` names `j` itself.
 std::optional<std::string> field_with_nul(const nlohmann::json& j, const std::string& at = "");
+
+// The whole number in `j[field]`, or `fallback` when there is none; the
+// error names the field: negative, over `max` ("is over " + why_max), or not
+// a whole number (of `unit`, when given). JSON's numbers would otherwise
+// wrap (-1 as 2^64-1) or truncate (1.5 as 1) without a word.
+std::expected<uint64_t, std::string> whole_number(const nlohmann::json& j, const char* field,
+                                                  uint64_t fallback, uint64_t max,
+                                                  const std::string& why_max,
+                                                  const std::string& unit = "");
 
 // Reads a submission's spec; fails with a message naming the field at fault.
 // Unknown fields are refused, so a typo is not silently ignored.

@@ -51,6 +51,16 @@ def test_other_commands_refuse_values_out_of_range_naming_them():
         kind, body, _ = s.call("logs", {"id": job, "stream": "bogus"})
         check(kind == "error" and body["error"] == "stream must be stdout, stderr or all, not "
               "'bogus'", f"logs: {kind} {body}")
+        # JSON numbers would otherwise wrap (-1 as 2^64-1) or truncate (1.5 as 1).
+        for command, request, expected in [
+                ("list", {"limit": -1}, "limit -1 is negative"),
+                ("list", {"limit": 2.5}, "limit must be a whole number, not 2.5"),
+                ("output", {"id": job, "name": "outputs", "path": "x", "offset": -5},
+                 "offset -5 is negative"),
+                ("output", {"id": job, "name": "outputs", "path": "x", "length": 1.5},
+                 "length must be a whole number of bytes, not 1.5")]:
+            kind, body, _ = s.call(command, request)
+            check(kind == "error" and body["error"] == expected, f"{command} {request}: {body}")
 
 
 def test_the_cli_says_a_memory_limit_below_what_the_module_needs_in_readable_units():
