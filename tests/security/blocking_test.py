@@ -58,6 +58,11 @@ def fifo_dir():
     return d
 
 
+def check_event(job, event):
+    """The job's history holds `event`, word for word."""
+    check(any(h["event"] == event for h in job["history"]),
+          f"no event {event!r} in {[h['event'] for h in job['history']]}")
+
 def test_a_fifo_in_an_input_directory_is_enxio_and_the_worker_stays_usable():
     d = fifo_dir()
     try:
@@ -127,8 +132,7 @@ def test_a_guest_blocked_in_a_host_call_fails_at_its_timeout():
         check(e["state"] == "Failed" and e["message"] == j["message"], f"execution {e}")
         why = f"the worker {e['worker']} had not ended the run {GRACE_S} s past its timeout; " \
               "the broker killed the worker"
-        check(any(h["event"] == why for h in j["history"]),
-              f"no event {why!r} in {[h['event'] for h in j['history']]}")
+        check_event(j, why)
         check_replaced(s, pid, 1)
 
 
@@ -144,8 +148,7 @@ def test_stopping_a_guest_blocked_in_a_host_call_ends_it_stopped():
         e = j["executions"][0]
         why = f"the worker {e['worker']} had not stopped the run {GRACE_S} s after the stop " \
               "request; the broker killed the worker"
-        check(any(h["event"] == why for h in j["history"]),
-              f"no event {why!r} in {[h['event'] for h in j['history']]}")
+        check_event(j, why)
         check_replaced(s, pid, 1)
 
 
@@ -199,8 +202,7 @@ def test_a_remote_worker_blocked_in_a_host_call_is_forgotten_at_its_timeout():
             e = j["executions"][0]
             why = f"the worker {e['worker']} had not ended the run {REMOTE_GRACE_S} s past its " \
                   "timeout; the broker forgot the run and told the worker to leave"
-            check(any(h["event"] == why for h in j["history"]),
-                  f"no event {why!r} in {[h['event'] for h in j['history']]}")
+            check_event(j, why)
             harness.wait_for("the pool's worker to join again", lambda: joins() >= 2)
             ok = s.submit("chaos_job", [3])
             j = s.wait_state(ok, ["Completed", "Failed", "Stopped"], timeout=END_WITHIN_S)
