@@ -14,13 +14,13 @@
 #include <thread>
 
 #include "broker/broker_impl.h"
-#include "broker/client_protocol.h"
 #include "broker/job_blobs.h"
-#include "broker/job_json.h"
-#include "broker/names.h"
-#include "broker/units.h"
-#include "broker/url_cache.h"
-#include "broker/worker_protocol.h"
+#include "host/url_cache.h"
+#include "protocol/client_protocol.h"
+#include "protocol/job_json.h"
+#include "protocol/names.h"
+#include "protocol/units.h"
+#include "protocol/worker_protocol.h"
 
 namespace shoal::broker {
 namespace {

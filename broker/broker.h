@@ -9,12 +9,12 @@
 #include <string>
 #include <vector>
 
-#include "broker/state_dir.h"
+#include "host/state_dir.h"
 
 namespace shoal::broker {
 
 struct BrokerOptions {
-  StateDir dir;
+  host::StateDir dir;
   std::string worker_binary;  // path of shoal-worker
   int workers = 0;            // 0: one per core; -1: none (remote pools only)
   // Exit after this long with no request and no unfinished job (0: never).

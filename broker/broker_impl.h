@@ -24,18 +24,18 @@
 #include "broker/committer.h"
 #include "broker/connection_cap.h"
 #include "broker/input_access.h"
-#include "broker/job.h"
 #include "broker/reaper.h"
 #include "broker/recent_hashes.h"
 #include "broker/store.h"
-#include "broker/worker_pool.h"
-#include "broker/worker_protocol.h"
 #include "broker/zap.h"
+#include "host/worker_pool.h"
+#include "protocol/job.h"
+#include "protocol/worker_protocol.h"
 
 #include <atomic>
 #include <thread>
 
-namespace shoal::broker {
+namespace shoal::host {
 class UrlCache;
 }
 
@@ -269,7 +269,7 @@ class Broker {
   zmq::socket_t clients_;
   zmq::socket_t workers_sock_;
   zmq::socket_t staged_;  // PULL: fetch threads report here
-  WorkerPool pool_;
+  host::WorkerPool pool_;
   std::map<std::string, WorkerState> workers_;
   int next_worker_ = 1;
   Batch batch_;
@@ -289,7 +289,7 @@ class Broker {
   Clock::time_point last_beat_;  // the last heartbeat() round
   Clock::time_point last_trim_;  // memory last given back to the system (malloc_trim)
   bool shutting_down_ = false;
-  std::unique_ptr<UrlCache> urls_;
+  std::unique_ptr<host::UrlCache> urls_;
   std::atomic<bool> stopping_{false};  // cancels fetches at shutdown
   // URL fetch threads; each sets its flag as its last act, and the loop
   // joins the finished ones (a finished thread keeps its stack until joined).

@@ -4,13 +4,13 @@
 #include <cstring>
 
 #include "broker/broker_impl.h"
-#include "broker/client_protocol.h"
-#include "broker/constraints.h"
-#include "broker/job_json.h"
-#include "broker/names.h"
-#include "broker/sha256.h"
-#include "broker/units.h"
-#include "broker/worker_protocol.h"
+#include "protocol/client_protocol.h"
+#include "protocol/constraints.h"
+#include "protocol/job_json.h"
+#include "protocol/names.h"
+#include "protocol/sha256.h"
+#include "protocol/units.h"
+#include "protocol/worker_protocol.h"
 
 namespace shoal::broker {
 namespace {

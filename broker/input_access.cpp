@@ -73,7 +73,7 @@ Origin origin_of(const zmq::message_t& frame) {
 }
 
 std::expected<InputAccess, std::string> InputAccess::make(
-    const StateDir& dir, const std::vector<std::string>& data_roots) {
+    const host::StateDir& dir, const std::vector<std::string>& data_roots) {
   InputAccess access;
   auto state = real_path(dir.root);
   access.state_root_ = state ? *state : dir.root;

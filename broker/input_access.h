@@ -25,7 +25,7 @@
 #include <vector>
 #include <zmq.hpp>
 
-#include "broker/state_dir.h"
+#include "host/state_dir.h"
 
 namespace shoal::broker {
 
@@ -45,7 +45,7 @@ class InputAccess {
   // The rules for the broker of `dir` with these data roots (absolute
   // paths). Fails, naming the root and the cause, when a root is not an
   // existing directory, holds the state directory or lies inside it.
-  static std::expected<InputAccess, std::string> make(const StateDir& dir,
+  static std::expected<InputAccess, std::string> make(const host::StateDir& dir,
                                                       const std::vector<std::string>& data_roots);
 
   // The host path to keep and mount for the input `source` that a client

@@ -11,9 +11,9 @@
 #include <optional>
 #include <string>
 
-#include "broker/job.h"
 #include "broker/store.h"
-#include "broker/worker_protocol.h"
+#include "protocol/job.h"
+#include "protocol/worker_protocol.h"
 
 namespace shoal::broker {
 

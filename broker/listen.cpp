@@ -8,8 +8,8 @@
 #include <charconv>
 
 #include "broker/broker_impl.h"
-#include "broker/keys.h"
 #include "broker/serve_config.h"
+#include "host/keys.h"
 
 namespace shoal::broker {
 namespace {
@@ -31,7 +31,7 @@ std::string next_port(const std::string& endpoint) {
   return endpoint.substr(0, colon + 1) + std::to_string(port + 1);
 }
 
-void secure(zmq::socket_t& sock, const Keypair& keys, const char* domain) {
+void secure(zmq::socket_t& sock, const host::Keypair& keys, const char* domain) {
   sock.set(zmq::sockopt::curve_server, true);
   sock.set(zmq::sockopt::curve_secretkey, keys.secret_key);
   sock.set(zmq::sockopt::zap_domain, domain);

@@ -12,9 +12,9 @@
 #include <cstring>
 
 #include "broker/broker_impl.h"
-#include "broker/names.h"
 #include "broker/tree.h"
-#include "broker/units.h"
+#include "protocol/names.h"
+#include "protocol/units.h"
 
 namespace shoal::broker {
 

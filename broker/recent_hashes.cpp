@@ -4,7 +4,7 @@
 
 #include <algorithm>
 
-#include "broker/sha256.h"
+#include "protocol/sha256.h"
 
 namespace shoal::broker {
 

@@ -6,7 +6,7 @@
 #include <fmt/core.h>
 
 #include "broker/broker_impl.h"
-#include "broker/constraints.h"
+#include "protocol/constraints.h"
 
 namespace shoal::broker {
 namespace {

@@ -76,7 +76,7 @@ std::expected<BrokerOptions, std::string> from_json(const json& j) {
 
 }  // namespace
 
-std::string serve_config_path(const StateDir& dir) {
+std::string serve_config_path(const host::StateDir& dir) {
   return dir.root + "/serve.json";
 }
 
@@ -84,7 +84,7 @@ std::string serve_config_text(const BrokerOptions& options) {
   return to_json(options).dump() + "\n";
 }
 
-std::expected<void, std::string> store_serve_config(const StateDir& dir, const std::string& text) {
+std::expected<void, std::string> store_serve_config(const host::StateDir& dir, const std::string& text) {
   const std::string path = serve_config_path(dir);
   const std::string tmp = path + ".tmp";
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -138,7 +138,7 @@ std::expected<bool, std::string> load_serve_config(BrokerOptions& options) {
   return true;
 }
 
-std::expected<void, std::string> forget_serve_config(const StateDir& dir) {
+std::expected<void, std::string> forget_serve_config(const host::StateDir& dir) {
   const std::string path = serve_config_path(dir);
   if (::unlink(path.c_str()) != 0 && errno != ENOENT)
     return std::unexpected("cannot remove " + path + ": " + std::strerror(errno));

@@ -16,7 +16,7 @@
 
 namespace shoal::broker {
 
-std::string serve_config_path(const StateDir& dir);
+std::string serve_config_path(const host::StateDir& dir);
 
 // The stored settings of `options` (as `shoal serve` parsed them, before
 // the broker resolves defaults), as the text of serve.json: one line of JSON.
@@ -24,7 +24,7 @@ std::string serve_config_text(const BrokerOptions& options);
 
 // Writes `text` to the serve.json of `dir` (mode 0600, through a temporary
 // file renamed over it). Fails naming the file and the cause.
-std::expected<void, std::string> store_serve_config(const StateDir& dir, const std::string& text);
+std::expected<void, std::string> store_serve_config(const host::StateDir& dir, const std::string& text);
 
 // Sets the stored settings of `options` from options.dir's serve.json;
 // false when there is none. Fails naming the file and the field when it
@@ -32,7 +32,7 @@ std::expected<void, std::string> store_serve_config(const StateDir& dir, const s
 std::expected<bool, std::string> load_serve_config(BrokerOptions& options);
 
 // Removes serve.json (nothing when there is none).
-std::expected<void, std::string> forget_serve_config(const StateDir& dir);
+std::expected<void, std::string> forget_serve_config(const host::StateDir& dir);
 
 // The stored settings of `options` as `shoal serve` flags, for messages:
 // "--listen tcp://0.0.0.0:7700 --workers 0"; "(none)" when all are defaults.

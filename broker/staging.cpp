@@ -5,7 +5,7 @@
 #include <thread>
 
 #include "broker/broker_impl.h"
-#include "broker/url_cache.h"
+#include "host/url_cache.h"
 
 namespace shoal::broker {
 
@@ -18,7 +18,7 @@ std::string Broker::input_host_path(const jobs::Job& job, const jobs::InputSpec&
 }
 
 void Broker::stage(jobs::Job& job) {
-  if (!urls_) urls_ = std::make_unique<UrlCache>(opt_.dir.cache + "/urls");
+  if (!urls_) urls_ = std::make_unique<host::UrlCache>(opt_.dir.cache + "/urls");
   for (const auto& in : job.spec.inputs) {
     if (!in.is_url()) continue;
     event(job, "Input", "fetching " + in.source);
@@ -27,7 +27,7 @@ void Broker::stage(jobs::Job& job) {
       zmq::socket_t push(ctx_, zmq::socket_type::push);
       push.set(zmq::sockopt::linger, 1000);
       push.connect("inproc://staged");
-      FetchOptions options;
+      host::FetchOptions options;
       options.cancel = &stopping_;
       options.max_bytes = opt_.input_bytes_cap;
       // Progress (about ten a second) goes to the clients watching the job.

@@ -1,10 +1,10 @@
 #include "broker/store.h"
 
-#include "broker/checked_archive.h"
 #include "broker/lmdb_guard.h"
 #include "broker/record.h"
-#include "broker/sha256.h"
-#include "broker/worker_protocol.h"
+#include "protocol/checked_archive.h"
+#include "protocol/sha256.h"
+#include "protocol/worker_protocol.h"
 
 #include <fcntl.h>
 #include <lmdb.h>

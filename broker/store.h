@@ -37,8 +37,8 @@
 #include <variant>
 #include <vector>
 
-#include "broker/constraints.h"
-#include "broker/job.h"
+#include "protocol/constraints.h"
+#include "protocol/job.h"
 
 typedef struct MDB_env MDB_env;
 typedef struct MDB_txn MDB_txn;

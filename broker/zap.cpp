@@ -4,11 +4,11 @@
 #include <vector>
 #include <zmq_addon.hpp>
 
-#include "broker/keys.h"
+#include "host/keys.h"
 
 namespace shoal::broker {
 
-ZapHandler::ZapHandler(zmq::context_t& ctx, StateDir dir, std::shared_ptr<spdlog::logger> log)
+ZapHandler::ZapHandler(zmq::context_t& ctx, host::StateDir dir, std::shared_ptr<spdlog::logger> log)
     : sock_(ctx, zmq::socket_type::rep), dir_(std::move(dir)), log_(std::move(log)) {
   sock_.set(zmq::sockopt::linger, 0);
   sock_.bind("inproc://zeromq.zap.01");
@@ -41,22 +41,22 @@ void ZapHandler::loop() {
       char z85[41];
       zmq_z85_encode(z85, static_cast<const uint8_t*>(req[6].data()), 32);
       std::string key = z85;
-      KeyRole role = domain == kWorkerDomain ? KeyRole::worker : KeyRole::client;
+      host::KeyRole role = domain == kWorkerDomain ? host::KeyRole::worker : host::KeyRole::client;
       bool known_domain = domain == kWorkerDomain || domain == kClientDomain;
       std::string name = known_domain ? authorised_name(dir_, role, key) : "";
       if (!name.empty()) {
         status = "200";
         text = "OK";
         user = name;
-        log_->debug("accepted {} {} ({}) from {}", role == KeyRole::worker ? "worker" : "client",
+        log_->debug("accepted {} {} ({}) from {}", role == host::KeyRole::worker ? "worker" : "client",
                     name, key, address);
       } else {
         // How many keys of the role were readable: none at all would point
         // at the keys directory rather than at the peer.
         const auto keys = list_keys(dir_);
         const auto of_role = std::count_if(keys.begin(), keys.end(),
-                                           [&](const AuthorisedKey& k) { return k.role == role; });
-        const char* who = role == KeyRole::worker ? "worker" : "client";
+                                           [&](const host::AuthorisedKey& k) { return k.role == role; });
+        const char* who = role == host::KeyRole::worker ? "worker" : "client";
         log_->warn(
             "refused a {} at {}: key {} is not authorised (shoal keys add-{} {}); authorised {} "
             "keys: {}",

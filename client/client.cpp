@@ -6,11 +6,11 @@
 #include <system_error>
 #include <thread>
 
-#include "broker/client_protocol.h"
-#include "broker/sha256.h"
-#include "broker/state_dir.h"
-#include "broker/units.h"
 #include "client/connection.h"
+#include "host/state_dir.h"
+#include "protocol/client_protocol.h"
+#include "protocol/sha256.h"
+#include "protocol/units.h"
 
 namespace shoal::client {
 
@@ -22,7 +22,7 @@ using std::chrono::milliseconds;
 
 struct Client::Impl {
   Options options;
-  broker::StateDir dir;
+  host::StateDir dir;
   std::unique_ptr<Connection> conn;
   // Modules this client submitted (by SHA-256): the broker has them, and
   // later submissions name them instead of sending them again.
@@ -50,7 +50,7 @@ struct Client::Impl {
 
   // One request with one answer. Requests that are safe to repeat are sent
   // again on a fresh socket after a timeout.
-  std::expected<Reply, std::string> call(const std::string& command, const json& body,
+  std::expected<Reply, std::string> call(protocol::Command command, const json& body,
                                          const std::vector<std::string>& frames, bool repeatable) {
     for (int attempt = 0;; ++attempt) {
       if (auto r = ensure_open(); !r) return std::unexpected(r.error());
@@ -65,14 +65,15 @@ struct Client::Impl {
       if (!conn->timed_out()) return std::unexpected(r.error());
       conn.reset();  // its late answer must not be taken for another's
       if (!repeatable)
-        return std::unexpected("the broker did not answer '" + command + "' within " +
+        return std::unexpected("the broker did not answer '" +
+                               std::string(protocol::name(command)) + "' within " +
                                std::to_string(options.timeout.count()) +
                                " ms; it may or may not have been done (" + dir.root + ")");
       if (attempt >= options.retries)
-        return std::unexpected("the broker did not answer '" + command + "' after " +
-                               std::to_string(attempt + 1) + " tries of " +
-                               std::to_string(options.timeout.count()) + " ms (" + dir.root +
-                               "; see " + dir.log_file + ")");
+        return std::unexpected(
+            "the broker did not answer '" + std::string(protocol::name(command)) + "' after " +
+            std::to_string(attempt + 1) + " tries of " + std::to_string(options.timeout.count()) +
+            " ms (" + dir.root + "; see " + dir.log_file + ")");
     }
   }
 
@@ -82,7 +83,7 @@ struct Client::Impl {
   // `on_restart`), at most `options.retries` times in a row.
   // `handle` returns a final value, or nullopt to go on.
   template <class Handle>
-  std::expected<json, std::string> stream(const std::string& command, const json& body,
+  std::expected<json, std::string> stream(protocol::Command command, const json& body,
                                           std::optional<milliseconds> limit,
                                           const std::function<void()>& on_restart,
                                           Handle&& handle) {
@@ -107,7 +108,7 @@ struct Client::Impl {
         if (!conn->timed_out()) return std::unexpected(r.error());
         if (limit && std::chrono::steady_clock::now() >= deadline) continue;
         if (!ping_sent) {
-          conn->send("ping", json::object());
+          conn->send(protocol::Command::kPing, json::object());
           ping_sent = true;
           continue;
         }
@@ -142,8 +143,7 @@ Client::~Client() = default;
 std::expected<Client, std::string> Client::connect(const Options& options) {
   auto impl = std::make_unique<Impl>();
   impl->options = options;
-  impl->dir =
-      options.state_dir.empty() ? broker::state_dir() : broker::state_dir_at(options.state_dir);
+  impl->dir = options.state_dir.empty() ? host::state_dir() : host::state_dir_at(options.state_dir);
   if (auto r = impl->reopen(); !r) return std::unexpected(r.error());
   return Client(std::move(impl));
 }
@@ -171,7 +171,7 @@ std::expected<std::string, std::string> Client::submit(const Submission& job) {
   if (!hash.empty()) spec["module_sha256"] = hash;
   if (!hash.empty() &&
       (impl_->stored_modules.contains(hash) || module.size() >= kSubmitByHashFrom)) {
-    auto r = impl_->call("submit", spec, frames, false);
+    auto r = impl_->call(protocol::Command::kSubmit, spec, frames, false);
     if (r) {
       impl_->stored_modules.insert(hash);
       return r->body.value("id", "");
@@ -185,7 +185,7 @@ std::expected<std::string, std::string> Client::submit(const Submission& job) {
   size_t largest = module.size();
   for (size_t i = 1; i < frames.size(); ++i) largest = std::max(largest, frames[i].size());
   if (largest >= kSubmitByHashFrom) {
-    auto pong = impl_->call("ping", json::object(), {}, true);
+    auto pong = impl_->call(protocol::Command::kPing, json::object(), {}, true);
     if (!pong) return std::unexpected(pong.error());
     const uint64_t limit = pong->body.value("max_module_bytes", uint64_t{0});
     auto over = [&](size_t size, const std::string& what) -> std::optional<std::string> {
@@ -200,14 +200,14 @@ std::expected<std::string, std::string> Client::submit(const Submission& job) {
       if (auto e = over(frames[i].size(), i == 1 ? "stdin" : "an import module or inline input"))
         return std::unexpected(*e);
   }
-  auto r = impl_->call("submit", spec, frames, false);
+  auto r = impl_->call(protocol::Command::kSubmit, spec, frames, false);
   if (!r) return std::unexpected(r.error());
   impl_->stored_modules.insert(hash);
   return r->body.value("id", "");
 }
 
 std::expected<json, std::string> Client::describe(const std::string& id) {
-  auto r = impl_->call("get", {{"id", id}}, {}, true);
+  auto r = impl_->call(protocol::Command::kGet, {{"id", id}}, {}, true);
   if (!r) return std::unexpected(r.error());
   return r->body;
 }
@@ -218,7 +218,7 @@ std::expected<std::vector<json>, std::string> Client::list(const ListQuery& quer
   if (!query.id_prefix.empty()) q["id_prefix"] = query.id_prefix;
   if (!query.labels.empty()) q["labels"] = query.labels;
   if (!query.selector.empty()) q["selector"] = query.selector;
-  auto r = impl_->call("list", q, {}, true);
+  auto r = impl_->call(protocol::Command::kList, q, {}, true);
   if (!r) return std::unexpected(r.error());
   std::vector<json> jobs;
   for (auto& j : r->body["jobs"]) jobs.push_back(std::move(j));
@@ -232,7 +232,7 @@ std::expected<json, std::string> Client::wait(const std::string& id, const WaitC
                                               std::optional<milliseconds> limit) {
   std::string last = "Queued";
   auto r = impl_->stream(
-      "watch", {{"id", id}}, limit, [] {},
+      protocol::Command::kWatch, {{"id", id}}, limit, [] {},
       [&](const Reply& m) -> std::optional<json> {
         if (m.kind == "progress") {
           if (callbacks.on_progress)
@@ -257,7 +257,7 @@ std::expected<void, std::string> Client::wait_all(
   auto& impl = *impl_;
   // Several watch streams share the socket: their messages carry the id.
   auto send_all = [&] {
-    for (const auto& id : pending) impl.conn->send("watch", {{"id", id}});
+    for (const auto& id : pending) impl.conn->send(protocol::Command::kWatch, {{"id", id}});
   };
   if (auto r = impl.ensure_open(); !r) return std::unexpected(r.error());
   send_all();
@@ -268,7 +268,7 @@ std::expected<void, std::string> Client::wait_all(
     if (!r) {
       if (!impl.conn->timed_out()) return std::unexpected(r.error());
       if (!ping_sent) {
-        impl.conn->send("ping", json::object());
+        impl.conn->send(protocol::Command::kPing, json::object());
         ping_sent = true;
         continue;
       }
@@ -303,7 +303,7 @@ std::expected<json, std::string> Client::logs(const std::string& id, Stream stre
   // many of the replayed bytes to skip.
   std::map<std::pair<uint64_t, std::string>, uint64_t> delivered, skip;
   return impl_->stream(
-      "logs", {{"id", id}, {"stream", name}, {"follow", follow}}, std::nullopt,
+      protocol::Command::kLogs, {{"id", id}, {"stream", name}, {"follow", follow}}, std::nullopt,
       [&] { skip = delivered; },
       [&](const Reply& m) -> std::optional<json> {
         if (m.kind != protocol::kLog) return m.body;
@@ -330,7 +330,7 @@ std::expected<std::string, std::string> Client::output(const std::string& id,
   // In parts: the broker sends at most a few MiB per reply (docs/protocol.md).
   std::string bytes;
   for (;;) {
-    auto r = impl_->call("output",
+    auto r = impl_->call(protocol::Command::kOutput,
                          {{"id", id},
                           {"name", name},
                           {"path", path},
@@ -408,25 +408,25 @@ std::expected<std::vector<std::filesystem::path>, std::string> Client::fetch_out
 }
 
 std::expected<json, std::string> Client::stop(const std::string& id) {
-  auto r = impl_->call("stop", {{"id", id}}, {}, true);
+  auto r = impl_->call(protocol::Command::kStop, {{"id", id}}, {}, true);
   if (!r) return std::unexpected(r.error());
   return r->body;
 }
 
 std::expected<std::string, std::string> Client::remove(const std::string& id) {
-  auto r = impl_->call("delete", {{"id", id}}, {}, false);
+  auto r = impl_->call(protocol::Command::kDelete, {{"id", id}}, {}, false);
   if (!r) return std::unexpected(r.error());
   return r->body.value("id", id);
 }
 
 std::expected<uint64_t, std::string> Client::prune(std::chrono::seconds older_than) {
-  auto r = impl_->call("prune", {{"older_than_s", older_than.count()}}, {}, true);
+  auto r = impl_->call(protocol::Command::kPrune, {{"older_than_s", older_than.count()}}, {}, true);
   if (!r) return std::unexpected(r.error());
   return r->body.value("deleted", uint64_t{0});
 }
 
 std::expected<void, std::string> Client::shutdown() {
-  auto r = impl_->call("shutdown", json::object(), {}, false);
+  auto r = impl_->call(protocol::Command::kShutdown, json::object(), {}, false);
   if (!r) return std::unexpected(r.error());
   impl_->conn.reset();
   // A local broker has exited once it lets go of its lock (it first stops
@@ -434,7 +434,7 @@ std::expected<void, std::string> Client::shutdown() {
   const char* remote = std::getenv("SHOAL_CONNECT");
   if (!impl_->options.state_dir.empty() || !remote || !*remote) {
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-    while (broker::broker_running(impl_->dir)) {
+    while (host::broker_running(impl_->dir)) {
       if (std::chrono::steady_clock::now() > deadline)
         return std::unexpected("the broker for " + impl_->dir.root +
                                " was asked to stop but still runs after 30 s; see " +

@@ -61,11 +61,11 @@ struct Submission {
   nlohmann::json spec = nlohmann::json::object();
   std::string module;  // the WebAssembly binary
   // Or, when `module` is empty, the binary held elsewhere (a mapped file,
-  // client/file_bytes.h), valid until submit() returns. It is not copied
+  // cli/file_bytes.h), valid until submit() returns. It is not copied
   // unless it must be sent.
   std::string_view module_view;
   // The module's SHA-256 when the caller knows it without hashing (a file
-  // whose hash it remembered, client/module_hash_cache.h); computed from
+  // whose hash it remembered, cli/module_hash_cache.h); computed from
   // the bytes when empty. A wrong one would run another module that the
   // broker has: it must come from these bytes. (The broker checks it
   // against the bytes whenever they are sent.)

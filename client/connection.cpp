@@ -12,8 +12,8 @@
 #include <fstream>
 #include <thread>
 
-#include "broker/client_protocol.h"
-#include "broker/keys.h"
+#include "host/keys.h"
+#include "protocol/client_protocol.h"
 
 extern char** environ;
 
@@ -37,9 +37,8 @@ std::string last_log_line(const std::string& log_file) {
   return last;
 }
 
-std::expected<pid_t, std::string> start_broker(const broker::StateDir& dir,
-                                               const std::string& exe) {
-  if (auto r = broker::prepare(dir); !r) return std::unexpected(r.error());
+std::expected<pid_t, std::string> start_broker(const host::StateDir& dir, const std::string& exe) {
+  if (auto r = host::prepare(dir); !r) return std::unexpected(r.error());
   posix_spawnattr_t attr;
   posix_spawnattr_init(&attr);
   posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID);
@@ -89,13 +88,13 @@ std::expected<std::string, std::string> shoal_binary() {
       "give its path)"));
 }
 
-Connection::Connection(broker::StateDir dir)
+Connection::Connection(host::StateDir dir)
     : dir_(std::move(dir)), where_(dir_.root), sock_(ctx_, zmq::socket_type::dealer) {
   sock_.set(zmq::sockopt::linger, 0);
 }
 
 bool Connection::ping(std::chrono::milliseconds timeout) {
-  send("ping", nlohmann::json::object());
+  send(protocol::Command::kPing, nlohmann::json::object());
   auto r = next(timeout);
   return r && r->kind == protocol::kOk;
 }
@@ -103,13 +102,13 @@ bool Connection::ping(std::chrono::milliseconds timeout) {
 std::expected<std::unique_ptr<Connection>, std::string> Connection::open_remote(
     const std::string& endpoint) {
   const char* server_key = std::getenv("SHOAL_SERVER_KEY");
-  if (!server_key || !broker::valid_key(server_key))
+  if (!server_key || !host::valid_key(server_key))
     return std::unexpected(
         "connecting to " + endpoint +
         " needs the broker's public key in SHOAL_SERVER_KEY or --server-key (40 characters; "
         "`shoal keys` on the broker's host prints it)");
-  broker::StateDir dir = broker::state_dir();
-  auto keys = broker::identity_keys(dir, false);
+  host::StateDir dir = host::state_dir();
+  auto keys = host::identity_keys(dir, false);
   if (!keys) return std::unexpected(keys.error());
   std::unique_ptr<Connection> c(new Connection(dir));
   c->where_ = endpoint;
@@ -130,7 +129,7 @@ std::expected<std::unique_ptr<Connection>, std::string> Connection::open_remote(
   } catch (const zmq::error_t& e) {
     return std::unexpected("cannot connect to " + endpoint + ": " + e.what());
   }
-  c->send("ping", nlohmann::json::object());
+  c->send(protocol::Command::kPing, nlohmann::json::object());
   auto r = c->next(std::chrono::milliseconds(5000));
   if (r && r->kind == protocol::kOk) return c;
   if (!r && r.error().starts_with("refused")) return std::unexpected(r.error());
@@ -142,11 +141,11 @@ std::expected<std::unique_ptr<Connection>, std::string> Connection::open_remote(
 std::expected<std::unique_ptr<Connection>, std::string> Connection::open(bool autostart) {
   if (const char* remote = std::getenv("SHOAL_CONNECT"); remote && *remote)
     return open_remote(remote);
-  return open(broker::state_dir(), autostart);
+  return open(host::state_dir(), autostart);
 }
 
 std::expected<std::unique_ptr<Connection>, std::string> Connection::open(
-    const broker::StateDir& dir, bool autostart, const std::string& binary,
+    const host::StateDir& dir, bool autostart, const std::string& binary,
     std::chrono::milliseconds answer_within) {
   struct stat st;
   // Another user's state directory: say so, rather than "no broker".
@@ -157,11 +156,11 @@ std::expected<std::unique_ptr<Connection>, std::string> Connection::open(
   // a stale socket is not mistaken for a broker. A broker that holds the
   // lock without a socket is starting (the socket comes) or shutting down
   // (the lock goes): wait for either.
-  for (int i = 0; i < 2000 && broker::broker_running(dir) &&
-                  ::stat(dir.client_socket_path().c_str(), &st) != 0;
+  for (int i = 0;
+       i < 2000 && host::broker_running(dir) && ::stat(dir.client_socket_path().c_str(), &st) != 0;
        ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  if (broker::broker_running(dir)) {
+  if (host::broker_running(dir)) {
     std::unique_ptr<Connection> c(new Connection(dir));
     c->sock_.connect(dir.client_endpoint());
     if (c->ping(answer_within)) return c;
@@ -185,7 +184,7 @@ std::expected<std::unique_ptr<Connection>, std::string> Connection::open(
     // exits at once, its reason the last line of its log.
     int status;
     // (When another broker won the race for the lock, that one answers.)
-    if (::waitpid(*started, &status, WNOHANG) == *started && !broker::broker_running(dir))
+    if (::waitpid(*started, &status, WNOHANG) == *started && !host::broker_running(dir))
       return std::unexpected("the broker did not start: " + last_log_line(dir.log_file) + " (see " +
                              dir.log_file + ")");
     if (::stat(dir.client_socket_path().c_str(), &st) == 0) {
@@ -198,10 +197,10 @@ std::expected<std::unique_ptr<Connection>, std::string> Connection::open(
   return std::unexpected("the broker did not start; see " + dir.log_file);
 }
 
-void Connection::send(const std::string& command, const nlohmann::json& body,
+void Connection::send(protocol::Command command, const nlohmann::json& body,
                       const std::vector<std::string>& frames) {
   sock_.send(zmq::buffer(std::string_view(protocol::kVersion)), zmq::send_flags::sndmore);
-  sock_.send(zmq::buffer(command), zmq::send_flags::sndmore);
+  sock_.send(zmq::buffer(protocol::name(command)), zmq::send_flags::sndmore);
   std::string b = body.dump();
   sock_.send(zmq::buffer(b), frames.empty() ? zmq::send_flags::none : zmq::send_flags::sndmore);
   for (size_t i = 0; i < frames.size(); ++i)
@@ -259,7 +258,7 @@ std::expected<Reply, std::string> Connection::next(
   }
 }
 
-std::expected<Reply, std::string> Connection::call(const std::string& command,
+std::expected<Reply, std::string> Connection::call(protocol::Command command,
                                                    const nlohmann::json& body,
                                                    const std::vector<std::string>& frames) {
   send(command, body, frames);

@@ -15,7 +15,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "broker/state_dir.h"
+#include "host/state_dir.h"
+#include "protocol/client_protocol.h"
 
 namespace shoal::client {
 
@@ -42,11 +43,11 @@ class Connection {
   // `shoal_binary serve` (empty: see shoal_binary()). A running broker must
   // answer a ping within `answer_within`.
   static std::expected<std::unique_ptr<Connection>, std::string> open(
-      const broker::StateDir& dir, bool autostart, const std::string& shoal_binary = "",
+      const host::StateDir& dir, bool autostart, const std::string& shoal_binary = "",
       std::chrono::milliseconds answer_within = std::chrono::milliseconds(10000));
 
   // Sends a request; the replies are read with next().
-  void send(const std::string& command, const nlohmann::json& body,
+  void send(protocol::Command command, const nlohmann::json& body,
             const std::vector<std::string>& frames = {});
   // The next reply, or an error message after `timeout` (none: wait forever).
   std::expected<Reply, std::string> next(
@@ -55,18 +56,18 @@ class Connection {
   bool timed_out() const { return timed_out_; }
   // send() then next(): for commands with one answer. An "error" reply
   // becomes the error.
-  std::expected<Reply, std::string> call(const std::string& command, const nlohmann::json& body,
+  std::expected<Reply, std::string> call(protocol::Command command, const nlohmann::json& body,
                                          const std::vector<std::string>& frames = {});
 
-  const broker::StateDir& state() const { return dir_; }
+  const host::StateDir& state() const { return dir_; }
 
  private:
-  Connection(broker::StateDir dir);
+  Connection(host::StateDir dir);
   bool ping(std::chrono::milliseconds timeout);
   static std::expected<std::unique_ptr<Connection>, std::string> open_remote(
       const std::string& endpoint);
 
-  broker::StateDir dir_;
+  host::StateDir dir_;
   std::string where_;  // for messages: the state directory, or the remote endpoint
   zmq::context_t ctx_;
   zmq::socket_t sock_;

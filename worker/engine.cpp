@@ -13,7 +13,7 @@
 #include <optional>
 #include <vector>
 
-#include "broker/units.h"
+#include "protocol/units.h"
 #include "wasi/functions.h"
 #include "worker/code_cache.h"
 #include "worker/memory_limit.h"

@@ -14,9 +14,9 @@
 #include <filesystem>
 #include <vector>
 
-#include "broker/sha256.h"
-#include "broker/state_dir.h"
-#include "broker/units.h"
+#include "host/state_dir.h"
+#include "protocol/sha256.h"
+#include "protocol/units.h"
 #include "wasi/environment.h"
 #include "wasi/file_stat.h"
 #include "wasi/output_sink.h"
@@ -220,7 +220,7 @@ int exec_command(int argc, char** argv) {
   std::vector<std::string> notes;
   if (!no_code_cache) {
     EngineSettings settings;
-    settings.code_cache_dir = code_cache.empty() ? broker::state_dir().cache + "/code" : code_cache;
+    settings.code_cache_dir = code_cache.empty() ? host::state_dir().cache + "/code" : code_cache;
     settings.log = [&notes](const std::string& line) { notes.push_back(line); };
     configure_engine(std::move(settings));
     options.cache_key = sha256_hex({reinterpret_cast<const char*>(bytes.data()), bytes.size()});

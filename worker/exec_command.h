@@ -2,12 +2,14 @@
 // broker (the debugging path, like `wasmtime run`).
 #pragma once
 
+#include "protocol/exit_codes.h"
+
 namespace shoal::worker {
 
-// Exit statuses of `shoal exec` besides the guest's own (docs/exit-codes.md).
-inline constexpr int kExitUsage = 125;    // bad flags, unreadable or unrunnable module
-inline constexpr int kExitTrap = 134;     // the guest trapped
-inline constexpr int kExitTimeout = 124;  // the guest ran past --timeout
+// Exit statuses of `shoal exec` besides the guest's own (protocol/exit_codes.h).
+inline constexpr int kExitUsage = exit_codes::kUsage;
+inline constexpr int kExitTrap = exit_codes::kTrap;
+inline constexpr int kExitTimeout = exit_codes::kTimeout;
 
 // Parses `exec`'s arguments (argv[0] is the command name), runs the module
 // and returns the process exit status.

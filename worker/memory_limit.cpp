@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "broker/units.h"
+#include "protocol/units.h"
 
 namespace shoal::worker {
 namespace {

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "broker/worker_protocol.h"
+#include "protocol/worker_protocol.h"
 
 namespace shoal::worker {
 

@@ -6,7 +6,7 @@
 
 #include <fstream>
 
-#include "broker/worker_protocol.h"
+#include "protocol/worker_protocol.h"
 
 namespace shoal::worker {
 

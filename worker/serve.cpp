@@ -23,7 +23,8 @@
 #include <zmq.hpp>
 #include <zmq_addon.hpp>
 
-#include "broker/worker_protocol.h"
+#include "protocol/exit_codes.h"
+#include "protocol/worker_protocol.h"
 #include "wasi/environment.h"
 #include "wasi/host_open.h"
 #include "worker/engine.h"
@@ -583,11 +584,11 @@ int serve_command(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e) == 0 ? 0 : 125;
+    return app.exit(e) == 0 ? 0 : exit_codes::kUsage;
   }
   if (auto bound = bind_to_parent(parent, fence); !bound) {
     fmt::print(stderr, "shoal-worker {}: {}\n", name, bound.error());
-    return 125;
+    return exit_codes::kUsage;
   }
 
   EngineSettings settings;
@@ -603,7 +604,7 @@ int serve_command(int argc, char** argv) {
   broker.set(zmq::sockopt::linger, 2000);
   if (auto r = secure_link(broker, remote); !r) {
     fmt::print(stderr, "shoal-worker {}: {}\n", name, r.error());
-    return 125;
+    return exit_codes::kUsage;
   }
   broker.connect(endpoint);
   // A remote link may stall; the worker must keep its heartbeats, so it

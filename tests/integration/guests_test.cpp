@@ -14,7 +14,7 @@
 #include <filesystem>
 #include <thread>
 
-#include "broker/units.h"
+#include "protocol/units.h"
 #include "tests/support/shoal_home.h"
 
 namespace fs = std::filesystem;

@@ -59,7 +59,7 @@ BOOST_AUTO_TEST_CASE(wasm_run_prints_the_output_and_exits_with_the_program_code)
   BOOST_TEST(e.out == "exiting with 7\n");
 }
 
-// A large module's hash is remembered (client/module_hash_cache.h), and a
+// A large module's hash is remembered (cli/module_hash_cache.h), and a
 // file rewritten in place, to the same size and with its old mtime put
 // back, runs as what it now is, never as what was remembered.
 BOOST_AUTO_TEST_CASE(a_large_module_rewritten_in_place_runs_as_its_new_self) {
@@ -174,7 +174,7 @@ BOOST_AUTO_TEST_CASE(a_module_without_start_fails_naming_the_cause) {
   BOOST_TEST(r.err.find("exports no function '_start'") != std::string::npos, r.err);
 }
 
-// The module file is mapped (client/file_bytes.h): a missing file or a
+// The module file is mapped (cli/file_bytes.h): a missing file or a
 // directory is named, and a module that arrives on a pipe is read instead.
 BOOST_AUTO_TEST_CASE(a_module_file_that_cannot_be_mapped_is_named_or_read) {
   Home h;

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """A damaged store (issue 15, item 8): a copy of a store of a few hundred jobs
 (some run by a real broker, with logs and output files; the rest written by
-tools/fill-store), damaged on purpose, then read by the real broker and CLI:
+broker/fill-store), damaged on purpose, then read by the real broker and CLI:
 `job list`, `job describe`, `job logs`, `job get`, a job run from the stored
 module, and `shoal doctor`. Every answer is the right bytes or a clear error
 naming the damage ("corrupt record KEY", "damaged store records skipped");
@@ -27,7 +27,7 @@ from harness import Broker, check, log
 
 SHOAL = os.path.abspath(harness.SHOAL)
 FILL = os.environ.get("SHOAL_FILL_STORE") or os.path.join(
-    os.path.dirname(SHOAL), "tools", "fill-store", "shoal-fill-store")
+    os.path.dirname(SHOAL), "broker", "fill-store", "shoal-fill-store")
 SEED = int(os.environ.get("SHOAL_TEST_SEED") or random.SystemRandom().randrange(1 << 32))
 TRIALS = 20
 FILLED = 300

@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "client/bacalhau_spec.h"
-#include "client/data_url.h"
+#include "cli/bacalhau_spec.h"
+#include "cli/data_url.h"
 
 using nlohmann::json;
 using shoal::client::ModuleRef;

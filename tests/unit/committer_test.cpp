@@ -9,7 +9,7 @@
 #include <string>
 
 #include "broker/committer.h"
-#include "broker/sha256.h"
+#include "protocol/sha256.h"
 #include "tests/support/process.h"
 #include "tests/support/tmpfs.h"
 

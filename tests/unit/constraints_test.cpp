@@ -1,7 +1,7 @@
 // Bacalhau's --constraints label selector, parsed and matched against worker labels.
 #include <boost/test/unit_test.hpp>
 
-#include "broker/constraints.h"
+#include "protocol/constraints.h"
 
 using shoal::jobs::matches;
 using shoal::jobs::parse_labels;

@@ -4,7 +4,7 @@
 
 #include <string>
 
-#include "client/data_url.h"
+#include "cli/data_url.h"
 
 using shoal::client::decode_data_url;
 using shoal::client::encode_data_url;

@@ -10,7 +10,7 @@
 #include <string>
 #include <thread>
 
-#include "client/file_bytes.h"
+#include "cli/file_bytes.h"
 #include "tests/support/process.h"
 
 namespace fs = std::filesystem;

@@ -20,7 +20,7 @@ namespace {
 // base/alias, a symlink to base/data.
 struct Tree {
   std::string base;
-  b::StateDir dir;
+  shoal::host::StateDir dir;
   std::string data;
   Tree() {
     char tmpl[] = "/tmp/shoal-input-access-test.XXXXXX";

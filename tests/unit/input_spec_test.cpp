@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "client/input_spec.h"
+#include "cli/input_spec.h"
 #include "tests/support/process.h"
 
 using shoal::client::InputFlag;

@@ -7,7 +7,7 @@
 #include <random>
 #include <string>
 
-#include "broker/job_json.h"
+#include "protocol/job_json.h"
 
 using namespace shoal::jobs;
 

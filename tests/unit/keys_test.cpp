@@ -5,9 +5,9 @@
 #include <boost/test/unit_test.hpp>
 #include <filesystem>
 
-#include "broker/keys.h"
+#include "host/keys.h"
 
-namespace b = shoal::broker;
+namespace b = shoal::host;
 
 namespace {
 

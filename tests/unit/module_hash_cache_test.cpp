@@ -12,7 +12,7 @@
 #include <string>
 #include <thread>
 
-#include "client/module_hash_cache.h"
+#include "cli/module_hash_cache.h"
 #include "tests/support/process.h"
 
 using shoal::client::FileIdentity;

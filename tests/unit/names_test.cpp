@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "broker/names.h"
+#include "protocol/names.h"
 
 using namespace shoal::names;
 

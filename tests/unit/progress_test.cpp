@@ -9,7 +9,7 @@
 #include <memory>
 #include <string>
 
-#include "client/progress.h"
+#include "cli/progress.h"
 
 using namespace std::chrono_literals;
 using shoal::client::format_bytes;

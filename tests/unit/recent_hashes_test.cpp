@@ -4,7 +4,7 @@
 #include <string>
 
 #include "broker/recent_hashes.h"
-#include "broker/sha256.h"
+#include "protocol/sha256.h"
 
 using shoal::sha256_hex;
 using shoal::broker::RecentHashes;

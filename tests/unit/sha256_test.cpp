@@ -4,7 +4,7 @@
 
 #include <string>
 
-#include "broker/sha256.h"
+#include "protocol/sha256.h"
 
 using shoal::Sha256;
 using shoal::sha256_hex;

@@ -11,12 +11,12 @@
 #include <filesystem>
 #include <fstream>
 
-#include "broker/checked_archive.h"
 #include "broker/lmdb_guard.h"
 #include "broker/record.h"
-#include "broker/sha256.h"
 #include "broker/store.h"
-#include "broker/worker_protocol.h"
+#include "protocol/checked_archive.h"
+#include "protocol/sha256.h"
+#include "protocol/worker_protocol.h"
 #include "tests/support/process.h"
 #include "tests/support/tmpfs.h"
 

@@ -3,7 +3,7 @@
 
 #include <string>
 
-#include "broker/units.h"
+#include "protocol/units.h"
 
 using namespace shoal::units;
 

@@ -12,16 +12,16 @@
 #include <thread>
 #include <vector>
 
-#include "broker/url_cache.h"
+#include "host/url_cache.h"
 #include "tests/support/http_server.h"
 #include "tests/support/process.h"
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
-using shoal::broker::CachedUrl;
-using shoal::broker::FetchError;
-using shoal::broker::FetchOptions;
-using shoal::broker::UrlCache;
+using shoal::host::CachedUrl;
+using shoal::host::FetchError;
+using shoal::host::FetchOptions;
+using shoal::host::UrlCache;
 using shoal::test::read_file;
 using shoal::test::TempDir;
 
@@ -70,20 +70,20 @@ fs::path only_entry(const fs::path& dir) {
   return entries[0];
 }
 
-FetchOptions fast() {
-  FetchOptions o;
+shoal::host::FetchOptions fast() {
+  shoal::host::FetchOptions o;
   o.backoff = 1ms;
   o.retries = 0;
   o.timeout = 10s;
   return o;
 }
 
-int source(const CachedUrl& c) {
+int source(const shoal::host::CachedUrl& c) {
   return static_cast<int>(c.source);
 }
-const int network = static_cast<int>(CachedUrl::Source::network);
-const int revalidated = static_cast<int>(CachedUrl::Source::revalidated);
-const int cached = static_cast<int>(CachedUrl::Source::cache);
+const int network = static_cast<int>(shoal::host::CachedUrl::Source::network);
+const int revalidated = static_cast<int>(shoal::host::CachedUrl::Source::revalidated);
+const int cached = static_cast<int>(shoal::host::CachedUrl::Source::cache);
 
 const char* const kHelloSha = "a948904f2f0f479b8f8197694b30184b0d2ed1c1cd2a1ec0fb85d299a192a447";
 
@@ -94,7 +94,7 @@ BOOST_AUTO_TEST_CASE(a_miss_fetches_and_stores_the_body_under_its_sha256) {
   Resource r;
   r.serve(server, "/data.txt");
   TempDir dir;
-  UrlCache cache(fs::path(dir.path()) / "cache" / "urls");
+  shoal::host::UrlCache cache(fs::path(dir.path()) / "cache" / "urls");
 
   auto got = cache.get_or_fetch(server.url("/data.txt"), fast());
   BOOST_TEST_REQUIRE(got.has_value(), (got ? "" : got.error().message));
@@ -129,7 +129,7 @@ BOOST_AUTO_TEST_CASE(a_second_get_revalidates_with_the_etag_and_reuses_the_blob)
   Resource r;
   r.serve(server, "/data.txt");
   TempDir dir;
-  UrlCache cache(dir.path());
+  shoal::host::UrlCache cache(dir.path());
 
   auto first = cache.get_or_fetch(server.url("/data.txt"), fast());
   BOOST_TEST_REQUIRE(first.has_value());
@@ -154,7 +154,7 @@ BOOST_AUTO_TEST_CASE(urls_serving_the_same_bytes_share_the_blob_already_in_place
   a.serve(server, "/a.txt");
   b.serve(server, "/b.txt");
   TempDir dir;
-  UrlCache cache(dir.path());
+  shoal::host::UrlCache cache(dir.path());
 
   auto first = cache.get_or_fetch(server.url("/a.txt"), fast());
   BOOST_TEST_REQUIRE(first.has_value(), (first ? "" : first.error().message));
@@ -177,7 +177,7 @@ BOOST_AUTO_TEST_CASE(a_changed_body_is_downloaded_and_replaces_the_entry) {
   Resource r;
   r.serve(server, "/data.txt");
   TempDir dir;
-  UrlCache cache(dir.path());
+  shoal::host::UrlCache cache(dir.path());
 
   auto first = cache.get_or_fetch(server.url("/data.txt"), fast());
   BOOST_TEST_REQUIRE(first.has_value());
@@ -203,7 +203,7 @@ BOOST_AUTO_TEST_CASE(without_validators_every_get_downloads_again) {
   r.etag.clear();
   r.serve(server, "/plain");
   TempDir dir;
-  UrlCache cache(dir.path());
+  shoal::host::UrlCache cache(dir.path());
 
   BOOST_TEST_REQUIRE(cache.get_or_fetch(server.url("/plain"), fast()).has_value());
   auto second = cache.get_or_fetch(server.url("/plain"), fast());
@@ -218,7 +218,7 @@ BOOST_AUTO_TEST_CASE(within_fresh_for_the_server_is_not_asked) {
   Resource r;
   r.serve(server, "/data.txt");
   TempDir dir;
-  UrlCache cache(dir.path(), std::chrono::hours(1));
+  shoal::host::UrlCache cache(dir.path(), std::chrono::hours(1));
 
   BOOST_TEST_REQUIRE(cache.get_or_fetch(server.url("/data.txt"), fast()).has_value());
   auto second = cache.get_or_fetch(server.url("/data.txt"), fast());
@@ -232,7 +232,7 @@ BOOST_AUTO_TEST_CASE(a_corrupt_entry_is_a_miss_not_a_crash) {
   Resource r;
   r.serve(server, "/data.txt");
   TempDir dir;
-  UrlCache cache(dir.path());
+  shoal::host::UrlCache cache(dir.path());
   BOOST_TEST_REQUIRE(cache.get_or_fetch(server.url("/data.txt"), fast()).has_value());
   auto entry = only_entry(cache.dir());
   auto good = nlohmann::json::parse(read_file(entry.string()));
@@ -270,7 +270,7 @@ BOOST_AUTO_TEST_CASE(a_missing_blob_is_a_miss) {
   Resource r;
   r.serve(server, "/data.txt");
   TempDir dir;
-  UrlCache cache(dir.path());
+  shoal::host::UrlCache cache(dir.path());
   auto first = cache.get_or_fetch(server.url("/data.txt"), fast());
   BOOST_TEST_REQUIRE(first.has_value());
   fs::remove(first->path);
@@ -285,7 +285,7 @@ BOOST_AUTO_TEST_CASE(a_failed_fetch_fails_and_leaves_the_entry_as_it_was) {
   Resource r;
   r.serve(server, "/data.txt");
   TempDir dir;
-  UrlCache cache(dir.path());
+  shoal::host::UrlCache cache(dir.path());
   BOOST_TEST_REQUIRE(cache.get_or_fetch(server.url("/data.txt"), fast()).has_value());
   {
     std::lock_guard lock(r.mu);
@@ -305,7 +305,7 @@ BOOST_AUTO_TEST_CASE(a_404_is_reported_and_nothing_is_cached) {
   r.status = 404;
   r.serve(server, "/missing");
   TempDir dir;
-  UrlCache cache(dir.path());
+  shoal::host::UrlCache cache(dir.path());
   auto got = cache.get_or_fetch(server.url("/missing"), fast());
   BOOST_TEST_REQUIRE(!got.has_value());
   BOOST_TEST(got.error().message == server.url("/missing") + ": HTTP 404 Not Found");
@@ -324,10 +324,10 @@ BOOST_AUTO_TEST_CASE(concurrent_gets_of_one_url_share_one_download) {
     res.set_content("hello world\n", "text/plain");  // no validators: a late get would refetch
   });
   TempDir dir;
-  UrlCache cache(dir.path());
+  shoal::host::UrlCache cache(dir.path());
   const int n = 8;
   std::atomic<int> started{0};
-  std::vector<std::optional<std::expected<CachedUrl, FetchError>>> results(n);
+  std::vector<std::optional<std::expected<shoal::host::CachedUrl, shoal::host::FetchError>>> results(n);
   std::vector<std::thread> threads;
   for (int i = 0; i < n; ++i)
     threads.emplace_back([&, i] {
@@ -356,8 +356,8 @@ BOOST_AUTO_TEST_CASE(a_waiters_cancel_flag_ends_its_own_wait) {
     res.set_content("hello world\n", "text/plain");
   });
   TempDir dir;
-  UrlCache cache(dir.path());
-  std::optional<std::expected<CachedUrl, FetchError>> leader;
+  shoal::host::UrlCache cache(dir.path());
+  std::optional<std::expected<shoal::host::CachedUrl, shoal::host::FetchError>> leader;
   std::thread t([&] { leader = cache.get_or_fetch(server.url("/slow"), fast()); });
   while (requests.load() == 0) std::this_thread::sleep_for(1ms);
 
@@ -381,10 +381,10 @@ BOOST_AUTO_TEST_CASE(an_unusable_cache_directory_is_an_io_error) {
   TempDir dir;
   std::string file = dir.path() + "/not-a-dir";
   std::ofstream(file) << "x";
-  UrlCache cache(file);
+  shoal::host::UrlCache cache(file);
   auto got = cache.get_or_fetch(server.url("/data.txt"), fast());
   BOOST_TEST_REQUIRE(!got.has_value());
-  BOOST_TEST(static_cast<int>(got.error().kind) == static_cast<int>(FetchError::Kind::io));
+  BOOST_TEST(static_cast<int>(got.error().kind) == static_cast<int>(shoal::host::FetchError::Kind::io));
   BOOST_TEST(got.error().message.starts_with(server.url("/data.txt") + ": URL cache: " + file),
              got.error().message);
   BOOST_TEST(r.requests.load() == 0);

@@ -1,0 +1,894 @@
+#include "cli/bacalhau_spec.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <cmath>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <set>
+
+#include <nlohmann/json.hpp>
+
+#include "cli/data_url.h"
+#include "protocol/constraints.h"
+#include "protocol/units.h"
+
+namespace shoal::client {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using nlohmann::ordered_json;
+
+std::string lower(std::string s) {
+  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+bool is_url(const std::string& s) {
+  return s.starts_with("http://") || s.starts_with("https://");
+}
+
+// JSON read with nlohmann (for its line/column messages), then handed to
+// the same walker as YAML.
+YAML::Node to_yaml(const ordered_json& j) {
+  if (j.is_object()) {
+    YAML::Node n(YAML::NodeType::Map);
+    for (auto it = j.begin(); it != j.end(); ++it) n[it.key()] = to_yaml(it.value());
+    return n;
+  }
+  if (j.is_array()) {
+    YAML::Node n(YAML::NodeType::Sequence);
+    for (const auto& v : j) n.push_back(to_yaml(v));
+    return n;
+  }
+  if (j.is_null()) return YAML::Node(YAML::NodeType::Null);
+  if (j.is_string()) return YAML::Node(j.get<std::string>());
+  return YAML::Node(j.dump());
+}
+
+std::expected<YAML::Node, std::string> parse_text(std::string_view text, std::string_view origin) {
+  size_t first = text.find_first_not_of(" \t\r\n");
+  if (first != std::string_view::npos && text[first] == '{') {
+    try {
+      return to_yaml(ordered_json::parse(text));
+    } catch (const json::parse_error& e) {
+      // "[json.exception.parse_error.101] parse error at line 3, column 5: ..."
+      std::string what = e.what();
+      if (auto p = what.find("] "); p != std::string::npos) what = what.substr(p + 2);
+      return std::unexpected(std::string(origin) + ": not valid JSON: " + what);
+    }
+  }
+  try {
+    return YAML::Load(std::string(text));
+  } catch (const YAML::Exception& e) {
+    return std::unexpected(std::string(origin) + ": not valid YAML: line " +
+                           std::to_string(e.mark.line + 1) + ", column " +
+                           std::to_string(e.mark.column + 1) + ": " + e.msg);
+  }
+}
+
+// One input source as read, before the modules claim theirs.
+struct Source {
+  std::string path;  // e.g. Tasks[0].InputSources[2]
+  enum class Kind { url, local, inline_data } kind = Kind::local;
+  std::string value;  // the URL, the absolute local path, or the data: URL
+  std::string bytes;  // inline_data: decoded
+  std::string target;
+  bool claimed = false;  // taken as a module
+};
+
+class Reader {
+ public:
+  Reader(std::string base_dir, const PathProbe& probe)
+      : base_(std::move(base_dir)), probe_(probe) {}
+
+  std::vector<std::string> errors;
+
+  void error(const std::string& path, const std::string& message) {
+    errors.push_back(path + ": " + message);
+  }
+
+  static std::string join(const std::string& path, const std::string& key) {
+    return path.empty() ? key : path + "." + key;
+  }
+
+  // A map's keys, each unknown one reported. False when `n` is not a map
+  // (and not null); a null is an empty map.
+  bool check_map(const YAML::Node& n, const std::string& path, std::set<std::string> known) {
+    if (!n || n.IsNull()) return false;
+    if (!n.IsMap()) {
+      error(path, "expected a mapping of fields");
+      return false;
+    }
+    for (auto it = n.begin(); it != n.end(); ++it) {
+      std::string key = it->first.Scalar();
+      if (!known.contains(key)) error(join(path, key), "not supported by shoal");
+    }
+    return true;
+  }
+
+  static bool present(const YAML::Node& n) { return n && !n.IsNull(); }
+
+  std::optional<std::string> scalar(const YAML::Node& n, const std::string& path) {
+    if (!present(n)) return std::nullopt;
+    if (!n.IsScalar()) {
+      error(path, "expected a single value");
+      return std::nullopt;
+    }
+    return n.Scalar();
+  }
+
+  std::optional<double> number(const YAML::Node& n, const std::string& path) {
+    auto s = scalar(n, path);
+    if (!s) return std::nullopt;
+    double v = 0;
+    auto [p, ec] = std::from_chars(s->data(), s->data() + s->size(), v);
+    if (ec != std::errc() || p != s->data() + s->size() || !std::isfinite(v)) {
+      error(path, "'" + *s + "' is not a number");
+      return std::nullopt;
+    }
+    return v;
+  }
+
+  // Bacalhau's Constraints (a list of {Key, Operator, Values}, operators as
+  // Kubernetes' label selectors) as shoal's selector text: "zone=a,gpu".
+  std::string constraints(const YAML::Node& n) {
+    if (!present(n)) return "";
+    if (!n.IsSequence()) {
+      error("Constraints", "expected a list of {Key, Operator, Values}");
+      return "";
+    }
+    std::string out;
+    for (size_t i = 0; i < n.size(); ++i) {
+      const std::string path = "Constraints[" + std::to_string(i) + "]";
+      if (!check_map(n[i], path, {"Key", "Operator", "Values"})) {
+        if (!present(n[i])) error(path, "expected {Key, Operator, Values}");
+        continue;
+      }
+      auto key = scalar(n[i]["Key"], path + ".Key");
+      auto op = scalar(n[i]["Operator"], path + ".Operator");
+      std::vector<std::string> values = strings(n[i]["Values"], path + ".Values");
+      if (!key || key->empty() || !op) {
+        error(path, "needs a Key and an Operator");
+        continue;
+      }
+      auto list = [&] {
+        std::string l;
+        for (const auto& v : values) l += (l.empty() ? "" : ",") + v;
+        return l;
+      };
+      auto one = [&](const char* sep) -> std::optional<std::string> {
+        if (values.size() != 1) {
+          error(path + ".Values", "operator '" + *op + "' takes exactly one value");
+          return std::nullopt;
+        }
+        return *key + sep + values[0];
+      };
+      std::optional<std::string> req;
+      const std::string o = lower(*op);
+      if (o == "=" || o == "==")
+        req = one("=");
+      else if (o == "!=")
+        req = one("!=");
+      else if (o == "gt")
+        req = one(">");
+      else if (o == "lt")
+        req = one("<");
+      else if (o == "in" || o == "notin") {
+        if (values.empty())
+          error(path + ".Values", "operator '" + *op + "' needs at least one value");
+        else
+          req = *key + " " + o + " (" + list() + ")";
+      } else if (o == "exists")
+        req = *key;
+      else if (o == "!" || o == "doesnotexist")
+        req = "!" + *key;
+      else
+        error(path + ".Operator",
+              "'" + *op + "' is not an operator (=, ==, !=, in, notin, exists, !, gt, lt)");
+      if (req) out += (out.empty() ? "" : ",") + *req;
+    }
+    if (auto parsed = jobs::parse_selector(out); !parsed) {
+      error("Constraints", parsed.error());
+      return "";
+    }
+    return out;
+  }
+
+  std::vector<std::string> strings(const YAML::Node& n, const std::string& path) {
+    std::vector<std::string> out;
+    if (!present(n)) return out;
+    if (!n.IsSequence()) {
+      error(path, "expected a list");
+      return out;
+    }
+    for (size_t i = 0; i < n.size(); ++i)
+      if (auto s = scalar(n[i], path + "[" + std::to_string(i) + "]")) out.push_back(*s);
+    return out;
+  }
+
+  // KEY=VALUE pairs in document order; a later key replaces an earlier one.
+  void env_map(const YAML::Node& n, const std::string& path,
+               std::vector<std::pair<std::string, std::string>>& env) {
+    if (!present(n)) return;
+    if (!n.IsMap()) {
+      error(path, "expected a mapping of NAME: value");
+      return;
+    }
+    for (auto it = n.begin(); it != n.end(); ++it) {
+      std::string key = it->first.Scalar();
+      auto value = scalar(it->second, join(path, key));
+      if (!value) {
+        if (!present(it->second)) error(join(path, key), "needs a value");
+        continue;
+      }
+      if (key.empty() || key.find('=') != std::string::npos) {
+        error(join(path, key), "not a variable name");
+        continue;
+      }
+      if (value->starts_with("env:")) {
+        error(join(path, key),
+              "values taken from the host's environment (env:NAME) are not supported by shoal");
+        continue;
+      }
+      auto same =
+          std::find_if(env.begin(), env.end(), [&](const auto& p) { return p.first == key; });
+      if (same != env.end())
+        same->second = *value;
+      else
+        env.emplace_back(key, *value);
+    }
+  }
+
+  std::string absolute(const std::string& p) {
+    fs::path path(p);
+    if (path.is_relative()) path = fs::path(base_) / path;
+    return path.lexically_normal().string();
+  }
+
+  // An InputSource {Source: {Type, Params}, Target}.
+  std::optional<Source> input_source(const YAML::Node& n, const std::string& path) {
+    if (!check_map(n, path, {"Source", "Target", "Alias"})) {
+      if (!present(n)) error(path, "expected an input source");
+      return std::nullopt;
+    }
+    bool ok = true;
+    Source s;
+    s.path = path;
+    if (auto alias = scalar(n["Alias"], join(path, "Alias")); alias && !alias->empty())
+      error(join(path, "Alias"), "not supported by shoal"), ok = false;
+    auto target = scalar(n["Target"], join(path, "Target"));
+    if (!target) {
+      error(join(path, "Target"), "required (where the input appears in the program's files)");
+      ok = false;
+    } else if (auto t = normalize_guest_path(*target); !t) {
+      error(join(path, "Target"), t.error());
+      ok = false;
+    } else {
+      s.target = *t;
+    }
+    const std::string sp = join(path, "Source");
+    const YAML::Node src = n["Source"];
+    if (!check_map(src, sp, {"Type", "Params"})) {
+      if (!present(src)) error(sp, "required");
+      return std::nullopt;
+    }
+    auto type = scalar(src["Type"], join(sp, "Type"));
+    const std::string pp = join(sp, "Params");
+    const YAML::Node params = src["Params"];
+    if (!type) {
+      error(join(sp, "Type"), "required (urlDownload, local or inline)");
+      return std::nullopt;
+    }
+    std::string t = lower(*type);
+    if (t == "urldownload") {
+      if (!check_map(params, pp, {"URL"})) {
+        if (!present(params)) error(join(pp, "URL"), "required");
+        return std::nullopt;
+      }
+      auto url = scalar(params["URL"], join(pp, "URL"));
+      if (!url) {
+        error(join(pp, "URL"), "required");
+        return std::nullopt;
+      }
+      if (!is_url(*url)) {
+        error(join(pp, "URL"), "'" + *url + "' is not an http or https URL");
+        return std::nullopt;
+      }
+      s.kind = Source::Kind::url;
+      s.value = *url;
+    } else if (t == "local" || t == "localdirectory") {
+      if (!check_map(params, pp, {"SourcePath", "ReadWrite"})) {
+        if (!present(params)) error(join(pp, "SourcePath"), "required");
+        return std::nullopt;
+      }
+      if (auto rw = scalar(params["ReadWrite"], join(pp, "ReadWrite"));
+          rw && lower(*rw) != "false") {
+        error(join(pp, "ReadWrite"),
+              "'" + *rw +
+                  "' is not supported by shoal (inputs are read-only; write to a ResultPath)");
+        ok = false;
+      }
+      auto p = scalar(params["SourcePath"], join(pp, "SourcePath"));
+      if (!p || p->empty()) {
+        error(join(pp, "SourcePath"), "required");
+        return std::nullopt;
+      }
+      std::string local = *p;
+      if (local.starts_with("file://")) local = local.substr(7);
+      s.kind = Source::Kind::local;
+      s.value = absolute(local);
+      if (probe_(s.value) == PathKind::missing) {
+        error(join(pp, "SourcePath"), s.value + ": no such file or directory");
+        ok = false;
+      }
+    } else if (t == "inline") {
+      if (!check_map(params, pp, {"URL"})) {
+        if (!present(params)) error(join(pp, "URL"), "required");
+        return std::nullopt;
+      }
+      auto url = scalar(params["URL"], join(pp, "URL"));
+      if (!url) {
+        error(join(pp, "URL"), "required (a data: URL)");
+        return std::nullopt;
+      }
+      auto d = decode_data_url(*url);
+      if (!d) {
+        error(join(pp, "URL"), "not a data: URL: " + d.error());
+        return std::nullopt;
+      }
+      s.kind = Source::Kind::inline_data;
+      s.value = *url;
+      s.bytes = std::move(d->data);
+    } else {
+      error(join(sp, "Type"),
+            "'" + *type + "' is not supported by shoal (urlDownload, local or inline)");
+      return std::nullopt;
+    }
+    if (!ok) return std::nullopt;
+    return s;
+  }
+
+  // EntryModule or an ImportModules entry.
+  std::optional<ModuleRef> module(const YAML::Node& n, const std::string& path,
+                                  std::vector<Source>& sources) {
+    if (present(n) && n.IsMap()) {
+      auto s = input_source(n, path);
+      if (!s) return std::nullopt;
+      return from_source(*s);
+    }
+    auto value = scalar(n, path);
+    if (!value || value->empty()) {
+      error(path, "required (an InputSources Target, a URL or a local path)");
+      return std::nullopt;
+    }
+    if (value->starts_with("/")) {
+      auto t = normalize_guest_path(*value);
+      for (auto& s : sources) {
+        if (t && s.target == *t) {
+          s.claimed = true;
+          ModuleRef m = from_source(s);
+          m.target = s.target;
+          return m;
+        }
+      }
+    }
+    ModuleRef m;
+    if (is_url(*value)) {
+      m.kind = ModuleRef::Kind::url;
+      m.source = *value;
+      return m;
+    }
+    std::string local = *value;
+    if (local.starts_with("file://")) local = local.substr(7);
+    m.kind = ModuleRef::Kind::local;
+    m.source = absolute(local);
+    PathKind k = probe_(m.source);
+    if (k == PathKind::missing) {
+      error(path, "'" + *value + "' is neither an InputSources Target nor a file (" + m.source +
+                      ": no such file or directory)");
+      return std::nullopt;
+    }
+    if (k == PathKind::directory) {
+      error(path, m.source + " is a directory, not a module");
+      return std::nullopt;
+    }
+    return m;
+  }
+
+  static ModuleRef from_source(const Source& s) {
+    ModuleRef m;
+    m.target = s.target;
+    switch (s.kind) {
+      case Source::Kind::url:
+        m.kind = ModuleRef::Kind::url;
+        m.source = s.value;
+        break;
+      case Source::Kind::local:
+        m.kind = ModuleRef::Kind::local;
+        m.source = s.value;
+        break;
+      case Source::Kind::inline_data:
+        m.kind = ModuleRef::Kind::inline_data;
+        m.source = s.value;
+        m.bytes = s.bytes;
+        break;
+    }
+    return m;
+  }
+
+  std::expected<RunRequest, std::vector<std::string>> read(const YAML::Node& root);
+
+ private:
+  std::string base_;
+  const PathProbe& probe_;
+};
+
+std::expected<RunRequest, std::vector<std::string>> Reader::read(const YAML::Node& root) {
+  RunRequest r;
+  json& spec = r.spec;
+  if (!root || !root.IsMap())
+    return std::unexpected(
+        std::vector<std::string>{"the spec is not a mapping of fields (Name, Type, Tasks, ...)"});
+  check_map(
+      root, "",
+      {"Name", "Type", "Count", "Labels", "Tasks", "Namespace", "Priority", "Constraints", "Meta"});
+  spec["name"] = scalar(root["Name"], "Name").value_or("");
+  if (auto type = scalar(root["Type"], "Type"); type && lower(*type) != "batch")
+    error("Type", "'" + *type + "' jobs are not supported by shoal (only batch)");
+  if (auto count = number(root["Count"], "Count"); count && *count != 1)
+    error("Count", "shoal runs each job once (Count 1)");
+  if (auto ns = scalar(root["Namespace"], "Namespace"); ns && !ns->empty() && *ns != "default")
+    error("Namespace", "'" + *ns + "': shoal has only the default namespace");
+  if (auto prio = number(root["Priority"], "Priority"); prio && *prio != 0)
+    error("Priority", "not supported by shoal (jobs run oldest first)");
+  if (auto selector = constraints(root["Constraints"]); !selector.empty())
+    spec["constraints"] = selector;
+  if (present(root["Meta"]) && root["Meta"].size() > 0) error("Meta", "not supported by shoal");
+  json labels = json::object();
+  if (const YAML::Node l = root["Labels"]; present(l)) {
+    if (!l.IsMap())
+      error("Labels", "expected a mapping of key: value");
+    else
+      for (auto it = l.begin(); it != l.end(); ++it) {
+        auto v = present(it->second) ? scalar(it->second, "Labels." + it->first.Scalar())
+                                     : std::optional<std::string>("");
+        if (v) labels[it->first.Scalar()] = *v;
+      }
+  }
+  spec["labels"] = labels;
+
+  const YAML::Node tasks = root["Tasks"];
+  if (!present(tasks) || !tasks.IsSequence() || tasks.size() == 0) {
+    error("Tasks", "required: a list of one task");
+    return std::unexpected(errors);
+  }
+  if (tasks.size() > 1)
+    error("Tasks", "shoal runs one task per job; this spec has " + std::to_string(tasks.size()));
+  const std::string tp = "Tasks[0]";
+  const YAML::Node task = tasks[0];
+  if (!check_map(task, tp,
+                 {"Name", "Engine", "Env", "InputSources", "ResultPaths", "Resources", "Timeouts",
+                  "Publisher", "Network"}))
+    return std::unexpected(errors);
+  (void)scalar(task["Name"], tp + ".Name");
+
+  // Inputs first: the modules may name their targets.
+  std::vector<Source> sources;
+  if (const YAML::Node ins = task["InputSources"]; present(ins)) {
+    if (!ins.IsSequence()) {
+      error(tp + ".InputSources", "expected a list");
+    } else {
+      std::set<std::string> targets;
+      for (size_t i = 0; i < ins.size(); ++i) {
+        std::string p = tp + ".InputSources[" + std::to_string(i) + "]";
+        auto s = input_source(ins[i], p);
+        if (!s) continue;
+        if (!targets.insert(s->target).second)
+          error(p + ".Target", s->target + " is the target of another input");
+        sources.push_back(std::move(*s));
+      }
+    }
+  }
+
+  std::vector<std::pair<std::string, std::string>> env;
+  const std::string ep = tp + ".Engine";
+  const YAML::Node engine = task["Engine"];
+  if (!check_map(engine, ep, {"Type", "Params"})) {
+    if (!present(engine)) error(ep, "required (Type: wasm, with Params)");
+  } else {
+    auto type = scalar(engine["Type"], ep + ".Type");
+    if (!type)
+      error(ep + ".Type", "required (wasm)");
+    else if (lower(*type) != "wasm")
+      error(ep + ".Type", "'" + *type + "' is not supported by shoal (only wasm)");
+    const std::string pp = ep + ".Params";
+    const YAML::Node params = engine["Params"];
+    // Another engine's Params mean nothing here: not worth a message each.
+    const bool wasm = type && lower(*type) == "wasm";
+    if (wasm && !check_map(params, pp,
+                           {"EntryModule", "Entrypoint", "EntryPoint", "Parameters",
+                            "EnvironmentVariables", "ImportModules"})) {
+      if (!present(params)) error(pp + ".EntryModule", "required");
+    } else if (wasm) {
+      if (auto m = module(params["EntryModule"], pp + ".EntryModule", sources)) {
+        r.module = *m;
+        spec["module"] = !m->target.empty()                        ? m->target
+                         : m->kind == ModuleRef::Kind::inline_data ? std::string("main.wasm")
+                                                                   : m->source;
+      }
+      std::string entry = "_start";
+      if (auto e = scalar(params["Entrypoint"], pp + ".Entrypoint")) entry = *e;
+      if (auto e = scalar(params["EntryPoint"], pp + ".EntryPoint")) entry = *e;
+      if (entry.empty()) error(pp + ".Entrypoint", "must not be empty");
+      spec["entry_point"] = entry;
+      spec["args"] = strings(params["Parameters"], pp + ".Parameters");
+      env_map(params["EnvironmentVariables"], pp + ".EnvironmentVariables", env);
+      if (const YAML::Node imps = params["ImportModules"]; present(imps)) {
+        if (!imps.IsSequence()) {
+          error(pp + ".ImportModules", "expected a list");
+        } else {
+          std::set<std::string> names;
+          for (size_t i = 0; i < imps.size(); ++i) {
+            std::string p = pp + ".ImportModules[" + std::to_string(i) + "]";
+            auto m = module(imps[i], p, sources);
+            if (!m) continue;
+            std::string name = import_module_name(m->target.empty() ? m->source : m->target);
+            if (name.empty()) {
+              error(p, "cannot tell the module's name (its file name without .wasm)");
+              continue;
+            }
+            if (!names.insert(name).second) {
+              error(p, "another import module is named '" + name + "'");
+              continue;
+            }
+            r.imports.push_back({name, std::move(*m)});
+          }
+        }
+      }
+    }
+  }
+  env_map(task["Env"], tp + ".Env", env);
+  json env_list = json::array();
+  for (const auto& [k, v] : env) env_list.push_back(k + "=" + v);
+  spec["env"] = env_list;
+
+  json inputs = json::array();
+  for (const auto& s : sources) {
+    if (s.claimed) continue;
+    if (s.kind == Source::Kind::inline_data)
+      r.inline_inputs.push_back({s.target, s.bytes, s.value});
+    else
+      inputs.push_back({{"source", s.value}, {"target", s.target}});
+  }
+  spec["inputs"] = inputs;
+
+  json outputs = json::array();
+  if (const YAML::Node rps = task["ResultPaths"]; present(rps)) {
+    if (!rps.IsSequence()) {
+      error(tp + ".ResultPaths", "expected a list");
+    } else {
+      std::set<std::string> names;
+      for (size_t i = 0; i < rps.size(); ++i) {
+        std::string p = tp + ".ResultPaths[" + std::to_string(i) + "]";
+        if (!check_map(rps[i], p, {"Name", "Path"})) {
+          if (!present(rps[i])) error(p, "expected {Name, Path}");
+          continue;
+        }
+        auto name = scalar(rps[i]["Name"], p + ".Name");
+        auto path = scalar(rps[i]["Path"], p + ".Path");
+        if (!name || !path) {
+          error(p, "needs a Name and a Path");
+          continue;
+        }
+        auto out = parse_output(*name + ":" + *path);
+        if (!out) {
+          std::string msg = out.error();
+          if (auto c = msg.find(": "); c != std::string::npos) msg = msg.substr(c + 2);
+          error(p, msg);
+          continue;
+        }
+        if (!names.insert(out->name).second) {
+          error(p + ".Name", "another result path is named '" + out->name + "'");
+          continue;
+        }
+        outputs.push_back({{"name", out->name}, {"path", out->path}});
+      }
+    }
+  }
+  spec["outputs"] = outputs;
+
+  const std::string rp = tp + ".Resources";
+  if (check_map(task["Resources"], rp, {"CPU", "Memory", "Disk", "GPU"})) {
+    const YAML::Node res = task["Resources"];
+    for (const char* what : {"CPU", "Disk", "GPU"}) {
+      auto v = scalar(res[what], rp + "." + what);
+      if (v && !v->empty() && *v != "0")
+        error(rp + "." + what, "not supported by shoal (only Memory is limited)");
+    }
+    if (auto m = scalar(res["Memory"], rp + ".Memory"); m && !m->empty()) {
+      auto bytes = units::parse_size(*m);
+      if (!bytes)
+        error(rp + ".Memory", bytes.error());
+      else
+        spec["memory"] = *bytes;
+    }
+  }
+
+  double timeout = 0;
+  const std::string to = tp + ".Timeouts";
+  if (check_map(task["Timeouts"], to, {"ExecutionTimeout", "TotalTimeout", "QueueTimeout"})) {
+    const YAML::Node t = task["Timeouts"];
+    auto exec = number(t["ExecutionTimeout"], to + ".ExecutionTimeout");
+    auto total = number(t["TotalTimeout"], to + ".TotalTimeout");
+    auto queue = number(t["QueueTimeout"], to + ".QueueTimeout");
+    if (exec && *exec < 0) error(to + ".ExecutionTimeout", "must not be negative");
+    if (total && *total < 0) error(to + ".TotalTimeout", "must not be negative");
+    if (queue && *queue != 0)
+      error(to + ".QueueTimeout", "not supported by shoal (jobs wait in the queue until run)");
+    // As Bacalhau's executor: the execution deadline, else the total one.
+    if (exec && *exec > 0)
+      timeout = *exec;
+    else if (total && *total > 0)
+      timeout = *total;
+  }
+  spec["timeout_s"] = timeout;
+
+  const std::string pub = tp + ".Publisher";
+  if (check_map(task["Publisher"], pub, {"Type", "Params"})) {
+    auto type = scalar(task["Publisher"]["Type"], pub + ".Type");
+    if (type && !type->empty() && lower(*type) != "local" && lower(*type) != "noop")
+      error(pub + ".Type",
+            "'" + *type + "' is not supported by shoal (results stay in shoal's store: local)");
+    if (present(task["Publisher"]["Params"]) && task["Publisher"]["Params"].size() > 0)
+      error(pub + ".Params", "not supported by shoal");
+  }
+  const std::string net = tp + ".Network";
+  if (check_map(task["Network"], net, {"Type", "Domains"})) {
+    auto type = scalar(task["Network"]["Type"], net + ".Type");
+    if (type && !type->empty() && lower(*type) != "none" && lower(*type) != "default")
+      error(net + ".Type", "'" + *type + "' is not supported by shoal (jobs have no network)");
+    if (present(task["Network"]["Domains"]) && task["Network"]["Domains"].size() > 0)
+      error(net + ".Domains", "not supported by shoal (jobs have no network)");
+  }
+
+  if (!errors.empty()) return std::unexpected(errors);
+  return r;
+}
+
+// Strings a YAML reader would take for a number, a boolean or null are
+// quoted, so that Bacalhau (Go) reads them back as strings.
+void emit_string(YAML::Emitter& e, const std::string& s) {
+  e << YAML::DoubleQuoted << s;
+}
+
+std::string memory_text(uint64_t bytes) {
+  if (bytes && bytes % (1ull << 30) == 0) return std::to_string(bytes >> 30) + "Gb";
+  if (bytes && bytes % (1ull << 20) == 0) return std::to_string(bytes >> 20) + "Mb";
+  if (bytes && bytes % (1ull << 10) == 0) return std::to_string(bytes >> 10) + "Kb";
+  return std::to_string(bytes);
+}
+
+std::string module_file_name(const ModuleRef& m) {
+  std::string s = m.source;
+  if (m.kind == ModuleRef::Kind::url)
+    if (auto q = s.find_first_of("?#"); q != std::string::npos) s.resize(q);
+  std::string name = fs::path(s).filename().string();
+  return name.empty() ? "main.wasm" : name;
+}
+
+// Bacalhau's name for a label selector operator (what Reader::constraints
+// above reads back).
+const char* bacalhau_operator(jobs::Requirement::Op op) {
+  using Op = jobs::Requirement::Op;
+  switch (op) {
+    case Op::equals:
+      return "=";
+    case Op::not_equals:
+      return "!=";
+    case Op::in:
+      return "in";
+    case Op::not_in:
+      return "notin";
+    case Op::exists:
+      return "exists";
+    case Op::not_exists:
+      return "!";
+    case Op::greater:
+      return "gt";
+    case Op::less:
+      return "lt";
+  }
+  return "exists";
+}
+
+}  // namespace
+
+std::expected<RunRequest, std::vector<std::string>> read_bacalhau_spec(std::string_view text,
+                                                                       std::string_view origin,
+                                                                       const std::string& base_dir,
+                                                                       const PathProbe& probe) {
+  auto root = parse_text(text, origin);
+  if (!root) return std::unexpected(std::vector<std::string>{root.error()});
+  Reader reader(base_dir, probe);
+  try {
+    return reader.read(*root);
+  } catch (const YAML::Exception& e) {
+    // The walker checks each node before use; this is a backstop.
+    return std::unexpected(std::vector<std::string>{std::string(origin) + ": " + e.what()});
+  }
+}
+
+std::expected<std::string, std::string> write_bacalhau_spec(const RunRequest& r,
+                                                            const FileReader& read_file) {
+  if (!r.stdin_file.empty())
+    return std::unexpected(std::string("--stdin has no place in a Bacalhau job spec"));
+  const json& s = r.spec;
+  // The modules' input sources: (target, Source) pairs.
+  struct ModuleSource {
+    std::string target, type, key, value;
+  };
+  std::vector<ModuleSource> module_sources;
+  std::set<std::string> used;
+  auto place = [&](const ModuleRef& m) -> std::expected<std::string, std::string> {
+    std::string target = m.target;
+    if (target.empty()) {
+      std::string name = module_file_name(m);
+      target = "/app/" + name;
+      for (int i = 2; used.contains(target); ++i) target = "/app/" + std::to_string(i) + "/" + name;
+    }
+    used.insert(target);
+    ModuleSource src{target, "", "URL", ""};
+    switch (m.kind) {
+      case ModuleRef::Kind::url:
+        src.type = "urlDownload";
+        src.value = m.source;
+        break;
+      case ModuleRef::Kind::inline_data:
+        src.type = "inline";
+        src.value = m.source.empty() ? encode_data_url(m.bytes, "application/wasm") : m.source;
+        break;
+      case ModuleRef::Kind::local: {
+        auto bytes = read_file(m.source);
+        if (!bytes) return std::unexpected("cannot read " + bytes.error());
+        src.type = "inline";
+        src.value = encode_data_url(*bytes, "application/wasm");
+        break;
+      }
+    }
+    module_sources.push_back(src);
+    return target;
+  };
+  auto entry = place(r.module);
+  if (!entry) return std::unexpected(entry.error());
+  std::vector<std::string> import_targets;
+  for (const auto& imp : r.imports) {
+    ModuleRef m = imp.module;
+    // Keep the module's name: the file name of its target is the name.
+    if (m.target.empty() && import_module_name(module_file_name(m)) != imp.name)
+      m.target = "/app/" + imp.name + ".wasm";
+    auto t = place(m);
+    if (!t) return std::unexpected(t.error());
+    import_targets.push_back(*t);
+  }
+
+  YAML::Emitter e;
+  e << YAML::BeginMap;
+  if (!s.value("name", "").empty()) {
+    e << YAML::Key << "Name" << YAML::Value;
+    emit_string(e, s["name"]);
+  }
+  e << YAML::Key << "Type" << YAML::Value << "batch";
+  e << YAML::Key << "Count" << YAML::Value << 1;
+  if (s.contains("labels") && !s["labels"].empty()) {
+    e << YAML::Key << "Labels" << YAML::Value << YAML::BeginMap;
+    for (const auto& [k, v] : s["labels"].items()) {
+      e << YAML::Key << k << YAML::Value;
+      emit_string(e, v.get<std::string>());
+    }
+    e << YAML::EndMap;
+  }
+  if (const std::string c = s.value("constraints", ""); !c.empty()) {
+    auto selector = jobs::parse_selector(c);
+    if (!selector) return std::unexpected("constraints: " + selector.error());
+    e << YAML::Key << "Constraints" << YAML::Value << YAML::BeginSeq;
+    for (const auto& req : *selector) {
+      e << YAML::BeginMap << YAML::Key << "Key" << YAML::Value << req.key;
+      e << YAML::Key << "Operator" << YAML::Value << YAML::DoubleQuoted
+        << bacalhau_operator(req.op);
+      if (!req.values.empty()) {
+        e << YAML::Key << "Values" << YAML::Value << YAML::BeginSeq;
+        for (const auto& v : req.values) emit_string(e, v);
+        e << YAML::EndSeq;
+      }
+      e << YAML::EndMap;
+    }
+    e << YAML::EndSeq;
+  }
+  e << YAML::Key << "Tasks" << YAML::Value << YAML::BeginSeq << YAML::BeginMap;
+  e << YAML::Key << "Name" << YAML::Value << "main";
+  e << YAML::Key << "Engine" << YAML::Value << YAML::BeginMap;
+  e << YAML::Key << "Type" << YAML::Value << "wasm";
+  e << YAML::Key << "Params" << YAML::Value << YAML::BeginMap;
+  e << YAML::Key << "EntryModule" << YAML::Value << *entry;
+  e << YAML::Key << "Entrypoint" << YAML::Value << s.value("entry_point", "_start");
+  e << YAML::Key << "Parameters" << YAML::Value << YAML::BeginSeq;
+  for (const auto& a : s.value("args", json::array())) emit_string(e, a.get<std::string>());
+  e << YAML::EndSeq;
+  if (!import_targets.empty()) {
+    e << YAML::Key << "ImportModules" << YAML::Value << YAML::BeginSeq;
+    for (const auto& t : import_targets) e << t;
+    e << YAML::EndSeq;
+  }
+  e << YAML::EndMap << YAML::EndMap;
+  if (s.contains("env") && !s["env"].empty()) {
+    e << YAML::Key << "Env" << YAML::Value << YAML::BeginMap;
+    std::vector<std::pair<std::string, std::string>> env;
+    for (const auto& kv : s["env"]) {
+      std::string item = kv;
+      auto eq = item.find('=');
+      std::string k = item.substr(0, eq), v = eq == std::string::npos ? "" : item.substr(eq + 1);
+      auto same = std::find_if(env.begin(), env.end(), [&](const auto& p) { return p.first == k; });
+      if (same != env.end())
+        same->second = v;
+      else
+        env.emplace_back(k, v);
+    }
+    for (const auto& [k, v] : env) {
+      e << YAML::Key << k << YAML::Value;
+      emit_string(e, v);
+    }
+    e << YAML::EndMap;
+  }
+  e << YAML::Key << "InputSources" << YAML::Value << YAML::BeginSeq;
+  auto source = [&](const std::string& target, const std::string& type, const std::string& key,
+                    const auto& value) {
+    e << YAML::BeginMap << YAML::Key << "Target" << YAML::Value << target;
+    e << YAML::Key << "Source" << YAML::Value << YAML::BeginMap;
+    e << YAML::Key << "Type" << YAML::Value << type;
+    e << YAML::Key << "Params" << YAML::Value << YAML::BeginMap;
+    e << YAML::Key << key << YAML::Value << value;
+    if (type == "local") e << YAML::Key << "ReadWrite" << YAML::Value << false;
+    e << YAML::EndMap << YAML::EndMap << YAML::EndMap;
+  };
+  for (const auto& m : module_sources) source(m.target, m.type, m.key, m.value);
+  for (const auto& in : s.value("inputs", json::array())) {
+    std::string src = in["source"];
+    if (is_url(src))
+      source(in["target"], "urlDownload", "URL", src);
+    else
+      source(in["target"], "local", "SourcePath", src);
+  }
+  for (const auto& in : r.inline_inputs)
+    source(in.target, "inline", "URL", in.url.empty() ? encode_data_url(in.bytes) : in.url);
+  e << YAML::EndSeq;
+  if (s.contains("outputs") && !s["outputs"].empty()) {
+    e << YAML::Key << "ResultPaths" << YAML::Value << YAML::BeginSeq;
+    for (const auto& o : s["outputs"])
+      e << YAML::BeginMap << YAML::Key << "Name" << YAML::Value << o["name"].get<std::string>()
+        << YAML::Key << "Path" << YAML::Value << o["path"].get<std::string>() << YAML::EndMap;
+    e << YAML::EndSeq;
+  }
+  if (uint64_t memory = s.value("memory", uint64_t{0}); memory)
+    e << YAML::Key << "Resources" << YAML::Value << YAML::BeginMap << YAML::Key << "Memory"
+      << YAML::Value << memory_text(memory) << YAML::EndMap;
+  if (double timeout = s.value("timeout_s", 0.0); timeout > 0) {
+    e << YAML::Key << "Timeouts" << YAML::Value << YAML::BeginMap << YAML::Key << "ExecutionTimeout"
+      << YAML::Value;
+    if (timeout == std::floor(timeout))
+      e << static_cast<uint64_t>(timeout);
+    else
+      e << timeout;
+    e << YAML::EndMap;
+  }
+  e << YAML::EndMap << YAML::EndSeq << YAML::EndMap;
+  if (!e.good()) return std::unexpected("cannot write the spec: " + e.GetLastError());
+  return std::string(e.c_str()) + "\n";
+}
+
+}  // namespace shoal::client

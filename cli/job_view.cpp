@@ -1,0 +1,173 @@
+#include "cli/job_view.h"
+
+#include <fmt/core.h>
+
+#include <charconv>
+
+#include "cli/commands.h"
+#include "cli/format.h"
+#include "cli/progress.h"
+#include "protocol/client_protocol.h"
+
+namespace shoal::client {
+
+using nlohmann::json;
+
+std::string short_id(const std::string& id) {
+  return id.substr(0, std::min<size_t>(id.size(), 10));
+}
+
+static std::string str(const json& v) {
+  if (v.is_string()) return v.get<std::string>();
+  if (v.is_null()) return "";
+  return v.dump();
+}
+
+Table executions_table(const json& job) {
+  Table t;
+  t.first = {"ID", "ATTEMPT", "WORKER", "STATE", "STARTED", "ENDED", "EXIT", "MESSAGE"};
+  for (const auto& e : job["executions"])
+    t.second.push_back({str(e["id"]), str(e["attempt"]), str(e["worker"]), str(e["state"]),
+                        local_time(str(e["started"])), local_time(str(e["ended"])),
+                        str(e["exit_code"]), str(e["message"])});
+  return t;
+}
+
+Table history_table(const json& job) {
+  Table t;
+  t.first = {"TIME", "TOPIC", "EVENT"};
+  for (const auto& h : job["history"])
+    t.second.push_back({local_time(str(h["time"])), str(h["topic"]), str(h["event"])});
+  return t;
+}
+
+std::string describe_job(const json& job, const std::string& stdout_head) {
+  std::string out;
+  auto kv = [&](const char* k, const std::string& v) { out += fmt::format("{:<15} {}\n", k, v); };
+  kv("ID", str(job["id"]));
+  kv("Name", str(job["name"]));
+  kv("Type", "batch");
+  kv("Engine", "wasm");
+  kv("State", str(job["state"]));
+  if (!str(job["message"]).empty()) kv("Message", str(job["message"]));
+  kv("Exit Code", str(job["exit_code"]));
+  kv("Created", local_time(str(job["created"])));
+  kv("Modified", local_time(str(job["modified"])));
+  const json& spec = job["spec"];
+  kv("Module", str(spec["module"]));
+  std::string args;
+  for (const auto& a : spec["args"]) args += (args.empty() ? "" : " ") + str(a);
+  kv("Arguments", args);
+  std::string labels;
+  for (const auto& [k, v] : spec["labels"].items())
+    labels += (labels.empty() ? "" : ", ") + k + "=" + str(v);
+  if (!labels.empty()) kv("Labels", labels);
+  out += "\nSummary\n";
+  std::map<std::string, int> by_state;
+  for (const auto& e : job["executions"]) ++by_state[str(e["state"])];
+  for (const auto& [s, n] : by_state) out += fmt::format("  {:<13} {}\n", s, n);
+  out += "\nJob History\n";
+  auto h = history_table(job);
+  out += render_table(h.first, h.second, false);
+  out += "\nExecutions\n";
+  auto e = executions_table(job);
+  out += render_table(e.first, e.second, false);
+  if (!job["output_files"].empty()) {
+    out += "\nOutput Files\n";
+    std::vector<std::vector<std::string>> rows;
+    for (const auto& f : job["output_files"])
+      rows.push_back({str(f["name"]), str(f["path"]), str(f["size"])});
+    out += render_table({"OUTPUT", "PATH", "BYTES"}, rows, false);
+  }
+  if (!str(job["outputs_message"]).empty()) out += str(job["outputs_message"]) + "\n";
+  out += "\nStandard Output\n";
+  out += stdout_head.size() > 2000
+             ? stdout_head.substr(0, 2000) + "\n[...] (shoal job logs " + str(job["id"]) + ")\n"
+             : stdout_head;
+  if (!stdout_head.empty() && stdout_head.back() != '\n') out += "\n";
+  return out;
+}
+
+std::expected<json, std::string> wait_for_end(Client& c, const std::string& id, bool print_states,
+                                              std::optional<std::chrono::milliseconds> timeout) {
+  std::string last;
+  std::map<std::string, std::unique_ptr<ProgressBar>> bars;  // while the broker fetches inputs
+  WaitCallbacks callbacks;
+  callbacks.on_state = [&](const json& job) {
+    std::string state = job.value("state", "");
+    if (!print_states || state == last) return;
+    bars.clear();
+    fmt::print(stderr, "{}{}", last.empty() ? "" : " -> ", state);
+    std::fflush(stderr);
+    last = state;
+  };
+  callbacks.on_progress = [&](const std::string& url, uint64_t done, uint64_t total) {
+    if (!print_states) return;
+    auto& bar = bars[url];
+    if (!bar) {
+      if (!last.empty()) fmt::print(stderr, "\n");
+      last.clear();
+      bar = std::make_unique<ProgressBar>(2, url);
+    }
+    bar->update(done, total ? std::optional<uint64_t>(total) : std::nullopt);
+  };
+  auto end = c.wait(id, callbacks, timeout);
+  bars.clear();
+  if (print_states && !last.empty()) fmt::print(stderr, "\n");
+  return end;
+}
+
+std::expected<Client, std::string> connect(bool start_broker) {
+  Options o;
+  o.start_broker = start_broker;
+  return Client::connect(o);
+}
+
+void write_chunk(const std::string& stream, const std::string& data) {
+  FILE* f = stream == "stderr" ? stderr : stdout;
+  std::fwrite(data.data(), 1, data.size(), f);
+  std::fflush(f);
+}
+
+void say_how_it_ended(const json& job) {
+  const std::string state = job.value("state", "");
+  if (state == "Completed") return;
+  fmt::print(stderr, "shoal: job {} {}: {}\n", job.value("id", ""),
+             state == "Stopped" ? "was stopped" : "failed", job.value("message", ""));
+}
+
+int exit_status_of(const json& job) {
+  std::string state = job.value("state", "");
+  if (state == "Completed")
+    return job["exit_code"].is_number() ? job["exit_code"].get<int>() & 0xff : 0;
+  if (state == "Stopped") return kExitJobStopped;
+  return kExitJobFailed;
+}
+
+}  // namespace shoal::client
+
+namespace shoal::client {
+
+std::map<std::string, std::string> labels_from_flags(const std::vector<std::string>& specs) {
+  std::map<std::string, std::string> out;
+  for (const auto& spec : specs) {
+    size_t start = 0;
+    for (;;) {
+      size_t comma = spec.find(',', start);
+      std::string item =
+          spec.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+      if (!item.empty()) {
+        size_t eq = item.find('=');
+        if (eq == std::string::npos)
+          out[item] = "";
+        else
+          out[item.substr(0, eq)] = item.substr(eq + 1);
+      }
+      if (comma == std::string::npos) break;
+      start = comma + 1;
+    }
+  }
+  return out;
+}
+
+}  // namespace shoal::client

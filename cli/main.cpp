@@ -1,0 +1,6 @@
+// shoal: the command-line client. Never links V8.
+#include "cli/cli.h"
+
+int main(int argc, char** argv) {
+  return shoal::client::run_cli(argc, argv);
+}

@@ -1,0 +1,262 @@
+// Submitting a RunRequest and waiting for the job: the part `shoal wasm
+// run` and `shoal job run` share.
+#include <signal.h>
+#include <unistd.h>
+
+#include <fmt/core.h>
+#include <chrono>
+#include <csignal>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <iterator>
+#include <set>
+#include <thread>
+
+#include "cli/commands.h"
+#include "cli/input_spec.h"
+#include "cli/job_view.h"
+#include "cli/module_hash_cache.h"
+#include "cli/progress.h"
+#include "cli/run_request.h"
+#include "host/fetch.h"
+#include "protocol/sha256.h"
+
+namespace shoal::client {
+namespace {
+
+// Ctrl-C while `wasm run` waits: counted here, so that the wait ends with
+// words instead of the bare ^C of a killed process (see interrupted()).
+volatile std::sig_atomic_t g_interrupts = 0;
+void on_interrupt(int) {
+  g_interrupts = g_interrupts + 1;
+}
+
+// Catches SIGINT while it lives (no SA_RESTART: a blocked wait returns).
+struct InterruptCatcher {
+  struct sigaction old {};
+  InterruptCatcher() {
+    g_interrupts = 0;
+    struct sigaction sa {};
+    sa.sa_handler = on_interrupt;
+    ::sigemptyset(&sa.sa_mask);
+    ::sigaction(SIGINT, &sa, &old);
+  }
+  ~InterruptCatcher() { ::sigaction(SIGINT, &old, nullptr); }
+};
+
+// After a Ctrl-C: the job goes on, and the user is told how to follow or
+// stop it; a second Ctrl-C within three seconds stops it.
+int interrupted(Client& c, const std::string& id) {
+  fmt::print(stderr,
+             "\nshoal: job {} goes on without this command: follow it with shoal job logs -f "
+             "{}, stop it with shoal job stop {} (or press Ctrl-C again within 3 s to stop it "
+             "now)\n",
+             id, id, id);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+  while (g_interrupts < 2 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  if (g_interrupts < 2) return kExitJobStopped;
+  auto stopped = c.stop(id);
+  if (!stopped) return fail("job " + id + " could not be stopped: " + stopped.error());
+  fmt::print(stderr, "shoal: the broker was asked to stop job {}\n", id);
+  return kExitJobStopped;
+}
+
+using nlohmann::json;
+
+// Downloads a URL here, with a progress bar on a terminal.
+std::expected<std::string, std::string> download(const std::string& url) {
+  char tmpl[] = "/tmp/shoal-module-XXXXXX";
+  int fd = ::mkstemp(tmpl);
+  if (fd < 0)
+    return std::unexpected(std::string("cannot create a temporary file: ") + std::strerror(errno));
+  ::close(fd);
+  std::string path = tmpl;
+  ProgressBar bar(2, std::filesystem::path(url).filename().string());
+  host::FetchOptions options;
+  options.progress = [&bar](uint64_t done, std::optional<uint64_t> total) {
+    bar.update(done, total);
+  };
+  auto got = host::fetch_url(url, path, options);
+  bar.finish();
+  if (!got) {
+    ::unlink(path.c_str());
+    return std::unexpected("module " + got.error().message);
+  }
+  auto bytes = read_file(path);
+  ::unlink(path.c_str());
+  if (!bytes) return std::unexpected("cannot read the downloaded module: " + bytes.error());
+  return bytes;
+}
+
+}  // namespace
+
+std::expected<std::string, std::string> read_file(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) return std::unexpected(path + ": is a directory");
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::unexpected(path + ": " + std::strerror(errno));
+  // In one read where the size is known (not a pipe): a byte at a time,
+  // a module's hundreds of KiB cost a shoal command a millisecond.
+  std::string bytes;
+  auto size = std::filesystem::file_size(path, ec);
+  if (!ec && size > 0) {
+    bytes.resize(size);
+    in.read(bytes.data(), static_cast<std::streamsize>(size));
+    bytes.resize(static_cast<size_t>(in.gcount()));
+  }
+  bytes.append(std::istreambuf_iterator<char>(in.rdbuf()), {});  // a pipe, or a file that grew
+  if (in.bad()) return std::unexpected(path + ": " + std::strerror(errno));
+  return bytes;
+}
+
+std::string import_module_name(const std::string& path_or_url) {
+  std::string s = path_or_url;
+  if (auto q = s.find_first_of("?#"); q != std::string::npos && s.find("://") != std::string::npos)
+    s.resize(q);
+  std::string name = std::filesystem::path(s).filename().string();
+  if (name.size() > 5 && name.ends_with(".wasm")) name.resize(name.size() - 5);
+  return name;
+}
+
+std::expected<std::vector<ImportModuleRef>, std::string> import_modules_from_flags(
+    const std::vector<std::string>& values) {
+  std::vector<ImportModuleRef> out;
+  std::set<std::string> names;
+  for (const auto& v : values) {
+    auto m = parse_module(v);
+    if (!m) return std::unexpected("--import-modules " + m.error());
+    ImportModuleRef ref;
+    ref.module.kind = m->kind == SourceKind::url ? ModuleRef::Kind::url : ModuleRef::Kind::local;
+    ref.module.source = m->source;
+    ref.name = import_module_name(m->source);
+    if (ref.name.empty())
+      return std::unexpected("--import-modules " + v + ": cannot tell the module's name");
+    if (!names.insert(ref.name).second)
+      return std::unexpected("--import-modules " + v + ": another import module is named '" +
+                             ref.name + "' (a module's name is its file name without .wasm)");
+    out.push_back(std::move(ref));
+  }
+  return out;
+}
+
+std::expected<FileBytes, std::string> load_module(const ModuleRef& module) {
+  std::expected<FileBytes, std::string> bytes = std::unexpected("");
+  std::string shown = module.target.empty() ? module.source : module.target;
+  switch (module.kind) {
+    case ModuleRef::Kind::local:
+      bytes = FileBytes::open(module.source);
+      if (!bytes) return std::unexpected("cannot read " + bytes.error());
+      break;
+    case ModuleRef::Kind::url: {
+      auto got = download(module.source);
+      if (!got) return std::unexpected(got.error());
+      bytes = FileBytes::hold(std::move(*got));
+      break;
+    }
+    case ModuleRef::Kind::inline_data:
+      bytes = FileBytes::hold(module.bytes);
+      shown = module.target.empty() ? "the inline module" : module.target;
+      break;
+  }
+  const std::string_view b = bytes->view();
+  if (b.size() < 8 || b.substr(0, 4) != std::string_view("\0asm", 4))
+    return std::unexpected(shown + " is not a WebAssembly module");
+  return bytes;
+}
+
+int submit_job(const RunRequest& request, const WaitOptions& o) {
+  json spec = request.spec;
+  auto module = load_module(request.module);
+  if (!module) return fail(module.error());
+  Submission job;
+  job.module_view = module->view();
+  if (!request.stdin_file.empty()) {
+    if (request.stdin_file == "-") {
+      job.stdin_data =
+          std::string((std::istreambuf_iterator<char>(std::cin)), std::istreambuf_iterator<char>());
+    } else {
+      auto in = read_file(request.stdin_file);
+      if (!in) return fail("--stdin " + in.error());
+      job.stdin_data = std::move(*in);
+    }
+  }
+  if (!request.imports.empty()) {
+    json list = json::array();
+    for (const auto& imp : request.imports) {
+      auto bytes = load_module(imp.module);
+      if (!bytes) return fail("import module " + imp.name + ": " + bytes.error());
+      job.import_modules.emplace_back(bytes->view());
+      list.push_back(
+          {{"name", imp.name},
+           {"source", imp.module.target.empty() ? imp.module.source : imp.module.target}});
+    }
+    spec["import_modules"] = list;
+  }
+  if (!request.inline_inputs.empty()) {
+    json list = json::array();
+    for (const auto& in : request.inline_inputs) {
+      job.inline_inputs.push_back(in.bytes);
+      list.push_back({{"target", in.target}});
+    }
+    spec["inline_inputs"] = list;
+  }
+  job.spec = std::move(spec);
+
+  auto c = connect();
+  if (!c) return fail(c.error());
+  // A large module file run before is not hashed again.
+  if (const auto& file = module->identity(); file && file->size >= ModuleHashCache::kMinSize) {
+    ModuleHashCache hashes(c->state_dir() + "/cache/module-hashes");
+    if (auto known = hashes.lookup(*file)) {
+      job.module_sha256 = *known;
+    } else {
+      module->prefault();
+      job.module_sha256 = sha256_hex(module->view());
+      hashes.remember(*file, job.module_sha256);
+    }
+  }
+  auto r = c->submit(job);
+  if (!r) return fail(r.error());
+  std::string id = *r;
+  const bool tty = ::isatty(2);
+  if (o.id_only) {
+    fmt::print("{}\n", id);
+    std::fflush(stdout);
+  } else if (!o.wait) {
+    fmt::print("{}\n", id);
+    if (tty) fmt::print(stderr, "To follow it: shoal job logs -f {}\n", id);
+    return 0;
+  } else if (tty) {
+    fmt::print(stderr, "Job {} submitted\n", id);
+  }
+  if (!o.wait) return 0;
+
+  json end;
+  InterruptCatcher catcher;
+  if (o.follow && !o.id_only) {
+    auto e = c->logs(id, Stream::all, true, write_chunk);
+    if (!e && g_interrupts) return interrupted(*c, id);
+    if (!e) return fail(e.error());
+    end = *e;
+  } else {
+    std::optional<std::chrono::milliseconds> limit;
+    if (o.wait_timeout_s > 0)
+      limit = std::chrono::milliseconds(static_cast<int64_t>(o.wait_timeout_s * 1000));
+    auto e = wait_for_end(*c, id, tty && !o.id_only, limit);
+    if (!e && g_interrupts) return interrupted(*c, id);
+    if (!e) {
+      fail(e.error());
+      return kExitWaitTimeout;
+    }
+    end = *e;
+    if (!o.id_only) (void)c->logs(id, Stream::all, false, write_chunk);
+  }
+  std::fflush(stdout);
+  say_how_it_ended(end);
+  return exit_status_of(end);
+}
+
+}  // namespace shoal::client

@@ -1,0 +1,117 @@
+// `shoal wasm run MODULE [ARGS...]`: submit a WASI program as a job, and by
+// default wait for it and print its output, exiting with its exit code.
+#include <fmt/core.h>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <iterator>
+
+#include "cli/bacalhau_spec.h"
+#include "cli/commands.h"
+#include "cli/flag_checks.h"
+#include "cli/input_spec.h"
+#include "cli/run_flags.h"
+#include "cli/run_request.h"
+#include "protocol/constraints.h"
+#include "protocol/job_json.h"
+
+namespace shoal::client {
+namespace {
+
+struct RunOpts {
+  std::string module;
+  std::vector<std::string> args, env, inputs, outputs, labels, imports;
+  std::string entry = "_start", name, memory, stdin_file;
+  double timeout = 0;
+  WaitOptions wait;
+  bool dry_run = false;
+  std::string constraints;  // a label selector on workers (docs/remote.md)
+};
+
+int run(RunOpts& o) {
+  auto spec = build_spec(o.module, o.args, o.env, o.inputs, o.outputs, o.labels, o.entry, o.name,
+                         o.timeout, o.memory);
+  if (!spec) return fail(spec.error());
+  if (!o.constraints.empty()) {
+    if (auto sel = jobs::parse_selector(o.constraints); !sel)
+      return fail("--constraints: " + sel.error());
+    (*spec)["constraints"] = o.constraints;
+  }
+  auto module = parse_module(o.module);
+  if (!module) return fail(module.error());
+  auto imports = import_modules_from_flags(o.imports);
+  if (!imports) return fail(imports.error());
+  RunRequest request;
+  request.spec = std::move(*spec);
+  request.module.kind =
+      module->kind == SourceKind::url ? ModuleRef::Kind::url : ModuleRef::Kind::local;
+  request.module.source = module->source;
+  request.imports = std::move(*imports);
+  request.stdin_file = o.stdin_file;
+  if (o.dry_run) {
+    auto yaml = write_bacalhau_spec(request, read_file);
+    if (!yaml) return fail(yaml.error());
+    fmt::print("{}", *yaml);
+    return 0;
+  }
+  return submit_job(request, o.wait);
+}
+
+}  // namespace
+
+void add_wait_flags(CLI::App& cmd, WaitOptions& wait) {
+  cmd.add_flag("--wait,!--no-wait", wait.wait,
+               "Wait for the job to end (default; --wait=false to submit only)");
+  cmd.add_option("--wait-timeout-secs", wait.wait_timeout_s,
+                 "Stop waiting after this many seconds, or a duration such as 5m (exit 124; the "
+                 "job goes on)")
+      ->transform(duration_check(jobs::kMaxTimeoutS));
+  cmd.add_flag("--id-only", wait.id_only, "Print only the job id");
+  cmd.add_flag("-f,--follow", wait.follow, "Stream the program's stdout and stderr as it runs");
+}
+
+void add_wasm_commands(CLI::App& app, int& status) {
+  auto* wasm = app.add_subcommand("wasm", "Run WebAssembly programs as jobs");
+  wasm->require_subcommand(1);
+  auto* cmd = wasm->add_subcommand(
+      "run", "Submit a WASI program as a job, wait for it and print its output");
+  auto o = std::make_shared<RunOpts>();
+  cmd->add_option("module", o->module, "The .wasm module: a local file or an http(s) URL")
+      ->required();
+  cmd->add_option("args", o->args,
+                  "The program's arguments (put -- before ones that start with a dash)");
+  cmd->add_option("-e,--env", o->env, "An environment variable for the program")
+      ->type_name("KEY=VALUE")
+      ->allow_extra_args(false);
+  cmd->add_option(
+         "-i,--input", o->inputs,
+         "An input: SRC:DST or src=SRC,dst=DST; SRC a local file or directory, or an http(s) URL")
+      ->allow_extra_args(false);
+  cmd->add_option("-o,--output", o->outputs,
+                  "A writable output directory NAME:PATH (/outputs always exists)")
+      ->allow_extra_args(false);
+  cmd->add_option("--entry-point", o->entry, "The exported function to call")
+      ->capture_default_str();
+  cmd->add_option("--timeout", o->timeout,
+                  "Stop the program after this many seconds, or a duration such as 90s, 5m or "
+                  "1h30m (0: never)")
+      ->transform(duration_check(jobs::kMaxTimeoutS));
+  cmd->add_option("--memory", o->memory, "Cap the program's memory, e.g. 256MiB (default 1GiB)");
+  cmd->add_option("--name", o->name, "A name for the job");
+  cmd->add_option("-l,--labels", o->labels, "Labels: key=value or key, comma-separated")
+      ->allow_extra_args(false);
+  cmd->add_option("--stdin", o->stdin_file,
+                  "A file (or - for this stdin) to feed the program's stdin");
+  cmd->add_option("-I,--import-modules", o->imports,
+                  "A module whose exports the program imports (a local file or an http(s) URL), "
+                  "imported under its file name without .wasm; repeatable")
+      ->allow_extra_args(false);
+  add_wait_flags(*cmd, o->wait);
+  cmd->add_flag("--dry-run", o->dry_run,
+                "Print the job as a Bacalhau job spec (YAML) and submit nothing");
+  cmd->add_option("--constraints", o->constraints,
+                  "Run only on workers whose labels match, e.g. 'zone=a,gpu!=true'");
+  cmd->callback([&status, o] { status = run(*o); });
+}
+
+}  // namespace shoal::client

@@ -1,6 +1,0 @@
-// shoal: the command-line client. Never links V8.
-#include "client/cli.h"
-
-int main(int argc, char** argv) {
-  return shoal::client::run_cli(argc, argv);
-}

@@ -1,0 +1,49 @@
+// Jobs in the client protocol's JSON (docs/protocol.md). Field names are
+// stable: scripts depend on them.
+#pragma once
+
+#include <cstdint>
+#include <expected>
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "protocol/job.h"
+
+namespace shoal::jobs {
+
+nlohmann::json to_json(const Job& job);
+nlohmann::json to_json(const JobSpec& spec);
+
+// to_json(job).dump() with invalid UTF-8 replaced by U+FFFD, byte for
+// byte, written without building the JSON tree (job_json_text.cpp).
+std::string to_json_text(const Job& job);
+
+// The most a job's timeout may be (ten years, in seconds), and a job's
+// memory limit (a wasm32 memory holds at most 4 GiB) and its least (one page).
+inline constexpr double kMaxTimeoutS = 10.0 * 365 * 24 * 3600;
+inline constexpr uint64_t kMaxMemoryBytes = 4ull << 30;
+inline constexpr uint64_t kWasmPage = 65536;
+
+// The first string or object key in `j` that holds a NUL byte, as a field
+// path ("inputs[0].source"), or nothing. `at` names `j` itself.
+std::optional<std::string> field_with_nul(const nlohmann::json& j, const std::string& at = "");
+
+// The whole number in `j[field]`, or `fallback` when there is none; the
+// error names the field: negative, over `max` ("is over " + why_max), or not
+// a whole number (of `unit`, when given). JSON's numbers would otherwise
+// wrap (-1 as 2^64-1) or truncate (1.5 as 1) without a word.
+std::expected<uint64_t, std::string> whole_number(const nlohmann::json& j, const char* field,
+                                                  uint64_t fallback, uint64_t max,
+                                                  const std::string& why_max,
+                                                  const std::string& unit = "");
+
+// Reads a submission's spec; fails with a message naming the field at fault.
+// Unknown fields are refused, so a typo is not silently ignored.
+std::expected<JobSpec, std::string> spec_from_json(const nlohmann::json& j);
+
+// RFC 3339 in UTC with milliseconds: "2026-11-23T22:31:04.123Z".
+std::string format_time(int64_t ns);
+
+}  // namespace shoal::jobs
