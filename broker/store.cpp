@@ -864,61 +864,63 @@ constexpr size_t kPrefixMatchesRead = 256;
 
 }  // namespace
 
+void Store::list_one(MDB_txn* txn, const Bounds& mapped, const ListQuery& q, const std::string& id,
+                     const char* index, JobList& out) const {
+  MDB_val jk = val(id), jv;
+  int rc = db_get(txn, jobs_, &jk, &jv);
+  if (rc != 0) {
+    out.skipped.push_back(
+        {"jobs/" + printable(id), rc == MDB_NOTFOUND
+                                      ? std::string("missing: the ") + index + " index names it"
+                                      : std::string(mdb_strerror(rc))});
+    return;
+  }
+  auto job = read_job(mapped, id, jv.mv_data, jv.mv_size);
+  if (!job) {
+    out.skipped.push_back({"jobs/" + printable(id), job.error()});
+    return;
+  }
+  if (labels_match(*job, q.labels) && jobs::matches(q.selector, job->spec.labels))
+    out.jobs.push_back(std::move(*job));
+}
+
+bool Store::list_by_prefix(MDB_txn* txn, const Bounds& mapped, const ListQuery& q,
+                           JobList& out) const {
+  // Ids sort in the jobs table: when few match the prefix, reading those
+  // few (and ordering them) is cheaper than walking every job's creation
+  // entry to find them.
+  std::vector<std::string> ids;
+  Cursor ic(txn, jobs_);
+  MDB_val k = val(q.id_prefix), v;
+  int rc = ic.get(k, v, MDB_SET_RANGE);
+  for (; rc == 0 && ids.size() <= kPrefixMatchesRead; rc = ic.get(k, v, MDB_NEXT)) {
+    if (!in_file(mapped, k)) {
+      rc = MDB_CORRUPTED;
+      break;
+    }
+    std::string id = str(k);
+    if (!id.starts_with(q.id_prefix)) break;
+    ids.push_back(std::move(id));
+  }
+  if (rc != 0 && rc != MDB_NOTFOUND)
+    out.skipped.push_back({"jobs", std::string("the table cannot be read past ") +
+                                       (ids.empty() ? q.id_prefix : ids.back()) + ": " +
+                                       mdb_strerror(rc)});
+  if (ids.size() > kPrefixMatchesRead) return false;
+  for (const std::string& id : ids) list_one(txn, mapped, q, id, "jobs", out);
+  std::sort(out.jobs.begin(), out.jobs.end(), [&](const jobs::Job& a, const jobs::Job& b) {
+    return q.newest_first ? a.created_ns > b.created_ns : a.created_ns < b.created_ns;
+  });
+  if (out.jobs.size() > q.limit) out.jobs.resize(q.limit);
+  return true;
+}
+
 std::expected<JobList, std::string> Store::list_jobs(const ListQuery& q) {
   Txn t(env_, false, &grow_);
   if (t.status() != 0) return std::unexpected(lmdb_error("begin", t.status()));
   const Bounds mapped = bounds();
   JobList out;
-  // Reads the record of `id` into out.jobs when it matches, or names it in
-  // out.skipped; false when the id was not read.
-  auto read = [&](const std::string& id, const char* index) {
-    MDB_val jk = val(id), jv;
-    int rc = db_get(t.get(), jobs_, &jk, &jv);
-    if (rc != 0) {
-      out.skipped.push_back(
-          {"jobs/" + printable(id), rc == MDB_NOTFOUND
-                                        ? std::string("missing: the ") + index + " index names it"
-                                        : std::string(mdb_strerror(rc))});
-      return;
-    }
-    auto job = read_job(mapped, id, jv.mv_data, jv.mv_size);
-    if (!job) {
-      out.skipped.push_back({"jobs/" + printable(id), job.error()});
-      return;
-    }
-    if (labels_match(*job, q.labels) && jobs::matches(q.selector, job->spec.labels))
-      out.jobs.push_back(std::move(*job));
-  };
-  if (!q.id_prefix.empty()) {
-    // Ids sort in the jobs table: when few match the prefix, reading those
-    // few (and ordering them) is cheaper than walking every job's creation
-    // entry to find them.
-    std::vector<std::string> ids;
-    Cursor ic(t.get(), jobs_);
-    MDB_val k = val(q.id_prefix), v;
-    int rc = ic.get(k, v, MDB_SET_RANGE);
-    for (; rc == 0 && ids.size() <= kPrefixMatchesRead; rc = ic.get(k, v, MDB_NEXT)) {
-      if (!in_file(mapped, k)) {
-        rc = MDB_CORRUPTED;
-        break;
-      }
-      std::string id = str(k);
-      if (!id.starts_with(q.id_prefix)) break;
-      ids.push_back(std::move(id));
-    }
-    if (rc != 0 && rc != MDB_NOTFOUND)
-      out.skipped.push_back({"jobs", std::string("the table cannot be read past ") +
-                                         (ids.empty() ? q.id_prefix : ids.back()) + ": " +
-                                         mdb_strerror(rc)});
-    if (ids.size() <= kPrefixMatchesRead) {
-      for (const std::string& id : ids) read(id, "jobs");
-      std::sort(out.jobs.begin(), out.jobs.end(), [&](const jobs::Job& a, const jobs::Job& b) {
-        return q.newest_first ? a.created_ns > b.created_ns : a.created_ns < b.created_ns;
-      });
-      if (out.jobs.size() > q.limit) out.jobs.resize(q.limit);
-      return out;
-    }
-  }
+  if (!q.id_prefix.empty() && list_by_prefix(t.get(), mapped, q, out)) return out;
   // Newest (or oldest) first along the creation index, reading a job record
   // only when its id matches: without a label filter this reads `limit`
   // records however many jobs are stored.
@@ -940,7 +942,7 @@ std::expected<JobList, std::string> Store::list_jobs(const ListQuery& q) {
     std::string id = str(k).substr(8);
     last = id;
     if (!q.id_prefix.empty() && !id.starts_with(q.id_prefix)) continue;
-    read(id, "creation");
+    list_one(t.get(), mapped, q, id, "creation", out);
   }
   if (rc != 0 && rc != MDB_NOTFOUND)
     out.skipped.push_back({"created", std::string("the creation index cannot be read") +
@@ -1152,128 +1154,165 @@ std::expected<std::optional<Store::OutputPart>, std::string> Store::get_output_p
   return part;
 }
 
-int Store::scan(MDB_txn* txn, CheckReport& r, const Keep* keep) const {
-  const Bounds b = bounds();
-  int kept_rc = 0;
-  auto damaged = [&](std::string shown, std::string why) {
-    r.damage.push_back({std::move(shown), std::move(why)});
-  };
-  auto pass = [&](const char* table, std::string_view key, std::string_view payload) {
-    if (keep && kept_rc == 0) kept_rc = (*keep)(table, key, payload);
-  };
+// One scan(): walks each table of `txn` in turn, reports damage in `r`,
+// and hands every sound record to `keep`.
+class Store::Scan {
+ public:
+  Scan(const Store& store, MDB_txn* txn, CheckReport& r, const Keep* keep)
+      : s_(store), txn_(txn), r_(r), keep_(keep), b_(store.bounds()) {
+    // No table holds more records than its pages have room for: a walk past
+    // that goes round in circles through damaged pages.
+    struct stat file;
+    most_ = ::stat((s_.dir_ + "/data.mdb").c_str(), &file) == 0 ? uint64_t(file.st_size) / 8 + 16
+                                                                : ~0ull;
+  }
+
+  int run() {
+    walk(s_.jobs_, "jobs", [&](const std::string& id, std::string_view bytes) { job(id, bytes); });
+    walk(s_.created_, "created", [&](const std::string& key, std::string_view) {
+      if (key.size() <= 8) return damaged("created/" + printable(key), "a malformed index key");
+      if (of_job(std::string_view(key).substr(8), "created/" + printable(key.substr(8))))
+        pass("created", key, {});
+    });
+    walk(s_.unfinished_, "unfinished", [&](const std::string& id, std::string_view) {
+      if (of_job(id, "unfinished/" + printable(id))) pass("unfinished", id, {});
+    });
+    walk(s_.logs_, "logs",
+         [&](const std::string& key, std::string_view bytes) { log(key, bytes); });
+    walk(s_.outputs_, "outputs",
+         [&](const std::string& key, std::string_view bytes) { output(key, bytes); });
+    walk(s_.blobs_, "blobs", [&](const std::string& hash, std::string_view bytes) {
+      if (sha256_hex(bytes) != hash)
+        return damaged("blobs/" + printable(hash),
+                       "its bytes do not match their SHA-256 (the module or input with that "
+                       "hash is damaged)");
+      pass("blobs", hash, bytes);
+    });
+    return kept_rc_;
+  }
+
+ private:
   // Whether a job's record is there and sound; index entries, logs and
   // outputs of a job whose record is damaged go with it (the record is
   // what is reported), those of a job with no record are damage of their own.
-  enum class Job { sound, broken, missing };
-  std::string last_id;
-  Job last = Job::missing;
-  auto job_state = [&](std::string_view id) {
-    if (id == last_id) return last;
-    last_id = std::string(id);
-    MDB_val k = val(last_id), v;
-    if (db_get(txn, jobs_, &k, &v) != 0)
-      last = Job::missing;
+  enum class JobRecord { sound, broken, missing };
+
+  void damaged(std::string shown, std::string why) {
+    r_.damage.push_back({std::move(shown), std::move(why)});
+  }
+  void pass(const char* table, std::string_view key, std::string_view payload) {
+    if (keep_ && kept_rc_ == 0) kept_rc_ = (*keep_)(table, key, payload);
+  }
+
+  JobRecord job_state(std::string_view id) {
+    if (id == last_id_) return last_;
+    last_id_ = std::string(id);
+    MDB_val k = val(last_id_), v;
+    if (db_get(txn_, s_.jobs_, &k, &v) != 0)
+      last_ = JobRecord::missing;
     else
-      last = read_job(b, last_id, v.mv_data, v.mv_size) ? Job::sound : Job::broken;
-    return last;
-  };
-  // No table holds more records than its pages have room for: a walk past
-  // that goes round in circles through damaged pages.
-  struct stat file;
-  const uint64_t most =
-      ::stat((dir_ + "/data.mdb").c_str(), &file) == 0 ? uint64_t(file.st_size) / 8 + 16 : ~0ull;
+      last_ =
+          s_.read_job(b_, last_id_, v.mv_data, v.mv_size) ? JobRecord::sound : JobRecord::broken;
+    return last_;
+  }
+
+  // An index entry, log chunk or output file of job `id`: kept with a sound
+  // job, reported when the job has no record.
+  bool of_job(std::string_view id, const std::string& shown) {
+    JobRecord state = job_state(id);
+    if (state == JobRecord::missing) damaged(shown, "belongs to a job that has no record");
+    return state == JobRecord::sound;
+  }
+
   // Walks `dbi`, calling each(key, value bytes) for every record.
-  auto walk = [&](unsigned dbi, const std::string& table, auto&& each) {
-    Cursor c(txn, dbi);
+  template <class Each>
+  void walk(unsigned dbi, const std::string& table, Each&& each) {
+    Cursor c(txn_, dbi);
     MDB_val k, v;
     uint64_t n = 0;
     std::string last_key;
     int rc = c.get(k, v, MDB_FIRST);
-    for (; rc == 0 && kept_rc == 0; rc = c.get(k, v, MDB_NEXT)) {
-      if (++n > most) {
+    for (; rc == 0 && kept_rc_ == 0; rc = c.get(k, v, MDB_NEXT)) {
+      if (++n > most_) {
         rc = MDB_CORRUPTED;
         break;
       }
-      auto kb = bytes_of(b, k.mv_data, k.mv_size);
+      auto kb = s_.bytes_of(b_, k.mv_data, k.mv_size);
       if (!kb) {
         damaged(table + "/?", "a key with " + kb.error());
         continue;
       }
       last_key = std::string(*kb);
-      auto vb = bytes_of(b, v.mv_data, v.mv_size);
+      auto vb = s_.bytes_of(b_, v.mv_data, v.mv_size);
       if (!vb) {
         damaged(table + "/" + printable(last_key), vb.error());
         continue;
       }
       each(last_key, *vb);
     }
-    r.records[table] = n;
-    if (rc != MDB_NOTFOUND && kept_rc == 0)
-      damaged(table,
-              "the table cannot be read" +
-                  (last_key.empty() ? std::string()
-                                    : " past " + printable(table == "created" && last_key.size() > 8
-                                                               ? last_key.substr(8)
-                                                               : last_key)) +
-                  ": " + mdb_strerror(rc) + " (a damaged page: the records beyond it are lost)");
-  };
-  walk(jobs_, "jobs", [&](const std::string& id, std::string_view bytes) {
-    auto opened = record::open(id, bytes, legacy_);
-    if (opened && opened->legacy) ++r.legacy;
-    auto job = opened ? decode_job(id, opened->payload)
-                      : std::expected<jobs::Job, std::string>(std::unexpected(opened.error()));
-    if (!job) return damaged("jobs/" + printable(id), job.error());
+    r_.records[table] = n;
+    if (rc != MDB_NOTFOUND && kept_rc_ == 0) unreadable(table, last_key, rc);
+  }
+
+  void unreadable(const std::string& table, const std::string& last_key, int rc) {
+    std::string past;
+    if (!last_key.empty())
+      past = " past " +
+             printable(table == "created" && last_key.size() > 8 ? last_key.substr(8) : last_key);
+    damaged(table, "the table cannot be read" + past + ": " + mdb_strerror(rc) +
+                       " (a damaged page: the records beyond it are lost)");
+  }
+
+  void job(const std::string& id, std::string_view bytes) {
+    auto opened = record::open(id, bytes, s_.legacy_);
+    if (opened && opened->legacy) ++r_.legacy;
+    auto decoded = opened ? decode_job(id, opened->payload)
+                          : std::expected<jobs::Job, std::string>(std::unexpected(opened.error()));
+    if (!decoded) return damaged("jobs/" + printable(id), decoded.error());
     pass("jobs", id, opened->payload);
-  });
-  // An index entry, log chunk or output file of job `id`: kept with a sound
-  // job, reported when the job has no record.
-  auto of_job = [&](std::string_view id, const std::string& shown) {
-    Job state = job_state(id);
-    if (state == Job::missing) damaged(shown, "belongs to a job that has no record");
-    return state == Job::sound;
-  };
-  walk(created_, "created", [&](const std::string& key, std::string_view) {
-    if (key.size() <= 8) return damaged("created/" + printable(key), "a malformed index key");
-    if (of_job(std::string_view(key).substr(8), "created/" + printable(key.substr(8))))
-      pass("created", key, {});
-  });
-  walk(unfinished_, "unfinished", [&](const std::string& id, std::string_view) {
-    if (of_job(id, "unfinished/" + printable(id))) pass("unfinished", id, {});
-  });
-  walk(logs_, "logs", [&](const std::string& key, std::string_view bytes) {
+  }
+
+  void log(const std::string& key, std::string_view bytes) {
     const size_t nul = key.find('\0');
     if (nul == std::string::npos || key.size() != nul + 9)
       return damaged("logs/" + printable(key), "a malformed key");
     const std::string shown = "logs/" + printable(key.substr(0, nul)) + "/" +
                               std::to_string(get_be64(key.data() + nul + 1));
-    auto opened = record::open(key, bytes, legacy_);
+    auto opened = record::open(key, bytes, s_.legacy_);
     if (!opened) return damaged(shown, opened.error());
-    if (opened->legacy) ++r.legacy;
+    if (opened->legacy) ++r_.legacy;
     if (opened->payload.size() < 9 || (opened->payload[0] != 1 && opened->payload[0] != 2))
       return damaged(shown, "not a log chunk");
     if (of_job(std::string_view(key).substr(0, nul), shown)) pass("logs", key, opened->payload);
-  });
-  walk(outputs_, "outputs", [&](const std::string& key, std::string_view bytes) {
+  }
+
+  void output(const std::string& key, std::string_view bytes) {
     std::string shown = key;
     std::replace(shown.begin(), shown.end(), '\0', '/');
     shown = "outputs/" + printable(shown);
-    auto opened = record::open(key, bytes, legacy_);
+    auto opened = record::open(key, bytes, s_.legacy_);
     if (!opened) {
       damaged(shown, opened.error());
       return pass("lost output", key, {});
     }
-    if (opened->legacy) ++r.legacy;
+    if (opened->legacy) ++r_.legacy;
     if (of_job(std::string_view(key).substr(0, key.find('\0')), shown))
       pass("outputs", key, opened->payload);
-  });
-  walk(blobs_, "blobs", [&](const std::string& hash, std::string_view bytes) {
-    if (sha256_hex(bytes) != hash)
-      return damaged("blobs/" + printable(hash),
-                     "its bytes do not match their SHA-256 (the module or input with that hash "
-                     "is damaged)");
-    pass("blobs", hash, bytes);
-  });
-  return kept_rc;
+  }
+
+  const Store& s_;
+  MDB_txn* txn_;
+  CheckReport& r_;
+  const Keep* keep_;
+  const Bounds b_;
+  uint64_t most_ = ~0ull;
+  int kept_rc_ = 0;
+  std::string last_id_;
+  JobRecord last_ = JobRecord::missing;
+};
+
+int Store::scan(MDB_txn* txn, CheckReport& r, const Keep* keep) const {
+  return Scan(*this, txn, r, keep).run();
 }
 
 std::expected<CheckReport, std::string> Store::check() {
@@ -1283,6 +1322,98 @@ std::expected<CheckReport, std::string> Store::check() {
   scan(t.get(), r, nullptr);
   return r;
 }
+
+// repair()'s writes: every sound record written afresh into `to`, framed,
+// in transactions of a bounded size; the indexes rebuilt from the job
+// records; the jobs whose output files were damaged told so.
+class Store::Rewrite {
+ public:
+  explicit Rewrite(Store& to) : to_(to) {}
+
+  // scan()'s Keep: writes one sound record (or notes a lost output).
+  int keep(std::string_view table, std::string_view key, std::string_view payload) {
+    if (table == "lost output") {
+      lost_outputs_.emplace_back(key);
+      return 0;
+    }
+    if (table == "created" || table == "unfinished")
+      return 0;  // rebuilt from the job records: a damaged index loses nothing
+    if (int rc = begin(); rc != 0) return rc;
+    const std::string k(key);
+    int rc;
+    if (table == "jobs" || table == "logs" || table == "outputs") {
+      MDB_dbi dbi = table == "jobs" ? to_.jobs_ : table == "logs" ? to_.logs_ : to_.outputs_;
+      rc = put_framed(w_->get(), dbi, k, {payload});
+      if (rc == 0 && table == "jobs") rc = index(k, payload);
+    } else {
+      MDB_val kv = val(k), v{payload.size(), const_cast<char*>(payload.data())};
+      rc = db_put(w_->get(), to_.blobs_, &kv, &v, 0);
+    }
+    written_ += k.size() + payload.size() + 64;
+    if (rc == 0 && written_ > (256 << 20)) {
+      rc = w_->commit();
+      w_.reset();
+      written_ = 0;
+    }
+    return rc;
+  }
+
+  // After a scan that ended with `rc`: when 0, the jobs whose output files
+  // were damaged no longer list them, and say so, and the last transaction
+  // is committed; otherwise it is abandoned. Either way no transaction is
+  // left open on `to`.
+  int finish(int rc) {
+    if (rc == 0) rc = begin();
+    for (size_t i = 0; rc == 0 && i < lost_outputs_.size(); ++i) rc = forget(lost_outputs_[i]);
+    if (rc == 0) rc = w_->commit();
+    w_.reset();
+    return rc;
+  }
+
+ private:
+  int begin() {
+    if (w_) return 0;
+    w_ = std::make_unique<Txn>(to_.env_, true);
+    return w_->status();
+  }
+
+  // The created and unfinished entries of a job record.
+  int index(const std::string& id, std::string_view payload) {
+    auto job = wire::decode_exact<jobs::Job>(payload);
+    if (!job) return 0;
+    std::string ck = created_key(job->created_ns, job->id);
+    MDB_val ckv = val(ck), empty{0, nullptr};
+    int rc = db_put(w_->get(), to_.created_, &ckv, &empty, 0);
+    MDB_val idv = val(id);
+    if (rc == 0 && !jobs::is_terminal(job->state))
+      rc = db_put(w_->get(), to_.unfinished_, &idv, &empty, 0);
+    return rc;
+  }
+
+  // Removes the damaged output file `key` from its job's record.
+  int forget(const std::string& key) {
+    const std::string id = key.substr(0, key.find('\0'));
+    MDB_val k = val(id), v;
+    if (db_get(w_->get(), to_.jobs_, &k, &v) != 0) return 0;
+    auto job = to_.read_job(Bounds{}, id, v.mv_data, v.mv_size);
+    if (!job) return 0;
+    std::string rest = key.substr(std::min(key.size(), id.size() + 1));
+    const std::string name = rest.substr(0, rest.find('\0'));
+    const std::string path = rest.substr(std::min(rest.size(), name.size() + 1));
+    std::erase_if(job->output_files,
+                  [&](const jobs::OutputFile& o) { return o.name == name && o.path == path; });
+    const std::string note = "output " + name + "/" + path +
+                             " was damaged in the store and removed by `shoal doctor --repair`";
+    job->outputs_message += (job->outputs_message.empty() ? "" : "; ") + note;
+    job->history.push_back({jobs::now_ns(), "Output", note});
+    return put_framed(w_->get(), to_.jobs_, id, {encode(*job)});
+  }
+
+  Store& to_;
+  std::unique_ptr<Txn> w_;
+  uint64_t written_ = 0;
+  std::vector<std::string> lost_outputs_;
+};
 
 std::expected<CheckReport, std::string> Store::repair(const std::string& dir) {
   namespace fs = std::filesystem;
@@ -1298,55 +1429,11 @@ std::expected<CheckReport, std::string> Store::repair(const std::string& dir) {
     return std::unexpected(lmdb_error("repair", rc));
   to.map_size_ = (*old)->map_size_;
   to.map_ = map_address(to.env_, to.map_size_);
-  // Every sound record is written afresh, framed, in transactions of a
-  // bounded size; damaged ones are left behind. LMDB is never asked to
-  // change a damaged tree in place.
-  std::unique_ptr<Txn> w;
-  uint64_t written = 0;
-  std::vector<std::string> lost_outputs;
-  Keep keep = [&](const char* table, std::string_view key, std::string_view payload) -> int {
-    if (std::string_view(table) == "lost output") {
-      lost_outputs.emplace_back(key);
-      return 0;
-    }
-    if (!w) {
-      w = std::make_unique<Txn>(to.env_, true);
-      if (w->status() != 0) return w->status();
-    }
-    const std::string k(key);
-    const std::string_view t(table);
-    MDB_dbi dbi = t == "jobs"         ? to.jobs_
-                  : t == "created"    ? to.created_
-                  : t == "unfinished" ? to.unfinished_
-                  : t == "logs"       ? to.logs_
-                  : t == "outputs"    ? to.outputs_
-                                      : to.blobs_;
-    int rc;
-    if (t == "created" || t == "unfinished") {
-      return 0;  // rebuilt from the job records below: a damaged index loses nothing
-    } else if (t == "jobs" || t == "logs" || t == "outputs") {
-      rc = put_framed(w->get(), dbi, k, {payload});
-      auto job = t == "jobs" ? wire::decode_exact<jobs::Job>(payload)
-                             : std::expected<jobs::Job, std::string>(std::unexpected(""));
-      if (rc == 0 && job) {
-        std::string ck = created_key(job->created_ns, job->id);
-        MDB_val ckv = val(ck), empty{0, nullptr};
-        rc = db_put(w->get(), to.created_, &ckv, &empty, 0);
-        MDB_val id = val(k);
-        if (rc == 0 && !jobs::is_terminal(job->state))
-          rc = db_put(w->get(), to.unfinished_, &id, &empty, 0);
-      }
-    } else {
-      MDB_val kv = val(k), v{payload.size(), const_cast<char*>(payload.data())};
-      rc = db_put(w->get(), dbi, &kv, &v, 0);
-    }
-    written += k.size() + payload.size() + 64;
-    if (rc == 0 && written > (256 << 20)) {
-      rc = w->commit();
-      w.reset();
-      written = 0;
-    }
-    return rc;
+  // Sound records are copied; damaged ones are left behind. LMDB is never
+  // asked to change a damaged tree in place.
+  Rewrite rewrite(to);
+  Keep keep = [&](const char* table, std::string_view key, std::string_view payload) {
+    return rewrite.keep(table, key, payload);
   };
   CheckReport r;
   int rc;
@@ -1355,31 +1442,7 @@ std::expected<CheckReport, std::string> Store::repair(const std::string& dir) {
     if (t.status() != 0) return std::unexpected(lmdb_error("begin", t.status()));
     rc = (*old)->scan(t.get(), r, &keep);
   }
-  if (rc == 0 && !w) {
-    w = std::make_unique<Txn>(to.env_, true);
-    rc = w->status();
-  }
-  // The jobs whose output files were damaged no longer list them, and say so.
-  for (size_t i = 0; rc == 0 && i < lost_outputs.size(); ++i) {
-    const std::string& key = lost_outputs[i];
-    const std::string id = key.substr(0, key.find('\0'));
-    MDB_val k = val(id), v;
-    if (db_get(w->get(), to.jobs_, &k, &v) != 0) continue;
-    auto job = to.read_job(Bounds{}, id, v.mv_data, v.mv_size);
-    if (!job) continue;
-    std::string rest = key.substr(std::min(key.size(), id.size() + 1));
-    const std::string name = rest.substr(0, rest.find('\0'));
-    const std::string path = rest.substr(std::min(rest.size(), name.size() + 1));
-    std::erase_if(job->output_files,
-                  [&](const jobs::OutputFile& o) { return o.name == name && o.path == path; });
-    const std::string note = "output " + name + "/" + path +
-                             " was damaged in the store and removed by `shoal doctor --repair`";
-    job->outputs_message += (job->outputs_message.empty() ? "" : "; ") + note;
-    job->history.push_back({jobs::now_ns(), "Output", note});
-    rc = put_framed(w->get(), to.jobs_, id, {encode(*job)});
-  }
-  if (rc == 0) rc = w->commit();
-  w.reset();
+  rc = rewrite.finish(rc);
   fresh->reset();
   old->reset();
   if (rc != 0) {

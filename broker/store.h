@@ -270,6 +270,15 @@ class Store {
       std::function<int(const char* table, std::string_view key, std::string_view payload)>;
   // check() and repair(): reads every table in `txn`, reporting damage.
   int scan(MDB_txn* txn, CheckReport& report, const Keep* keep) const;
+  // list_jobs(): reads job `id` into out.jobs when it matches `q`, or names
+  // it in out.skipped (`index`: which index named it).
+  void list_one(MDB_txn* txn, const Bounds& mapped, const ListQuery& q, const std::string& id,
+                const char* index, JobList& out) const;
+  // list_jobs() of an id prefix that few jobs match, through the jobs
+  // table; false (out untouched but for skipped) when too many match.
+  bool list_by_prefix(MDB_txn* txn, const Bounds& mapped, const ListQuery& q, JobList& out) const;
+  class Scan;     // one scan() (store.cpp)
+  class Rewrite;  // repair()'s writes into the fresh store (store.cpp)
 
   MDB_env* env_ = nullptr;
   unsigned jobs_ = 0, created_ = 0, unfinished_ = 0, logs_ = 0, outputs_ = 0, blobs_ = 0, meta_ = 0;

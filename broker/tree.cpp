@@ -78,6 +78,39 @@ WalkReport walk(int root_fd, size_t max_path, const std::function<Visit(const En
   return report;
 }
 
+namespace {
+
+struct EntryError {
+  std::string name;  // empty: the directory itself
+  int err;
+};
+
+// Unlinks the entries of directory `fd` until it meets a directory: its name
+// then, or "" when `fd` is empty now.
+std::expected<std::string, EntryError> unlink_until_directory(int fd) {
+  DIR* dir = ::fdopendir(::dup(fd));
+  if (!dir) return std::unexpected(EntryError{"", errno});
+  ::rewinddir(dir);  // the duplicate shares the offset of an earlier listing
+  std::expected<std::string, EntryError> found;
+  while (struct dirent* d = ::readdir(dir)) {
+    if (std::strcmp(d->d_name, ".") == 0 || std::strcmp(d->d_name, "..") == 0) continue;
+    if (::unlinkat(fd, d->d_name, 0) == 0 || errno == ENOENT) continue;
+    if (errno == EISDIR || errno == EPERM) {
+      struct stat s;
+      if (::fstatat(fd, d->d_name, &s, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(s.st_mode)) {
+        found = std::string(d->d_name);
+        break;
+      }
+    }
+    found = std::unexpected(EntryError{d->d_name, errno});
+    break;
+  }
+  ::closedir(dir);
+  return found;
+}
+
+}  // namespace
+
 std::expected<void, std::string> remove_all(const std::string& path,
                                             const std::atomic<bool>* cancel) {
   struct stat st;
@@ -94,57 +127,23 @@ std::expected<void, std::string> remove_all(const std::string& path,
   std::vector<std::string> names;  // the directories entered below `path`
   int fd = ::open(path.c_str(), kDirFlags);
   if (fd < 0) return std::unexpected(path + ": " + std::strerror(errno));
-  auto shown = [&] {
+  auto failed = [&](const std::string& name, int err) {
+    ::close(fd);
     std::string p = path;
     for (const auto& n : names) p += "/" + n;
-    return p;
+    if (!name.empty()) p += "/" + name;
+    return std::unexpected(p + ": " + (err ? std::strerror(err) : "removal cancelled"));
   };
   for (;;) {
-    if (cancel && cancel->load(std::memory_order_relaxed)) {
-      ::close(fd);
-      return std::unexpected(shown() + ": removal cancelled");
-    }
-    DIR* dir = ::fdopendir(::dup(fd));
-    if (!dir) {
-      std::string err = shown() + ": " + std::strerror(errno);
-      ::close(fd);
-      return std::unexpected(err);
-    }
-    ::rewinddir(dir);  // the duplicate shares the offset of an earlier listing
-    std::string subdir;
-    bool failed = false;
-    int err = 0;
-    std::string failed_name;
-    while (struct dirent* d = ::readdir(dir)) {
-      if (std::strcmp(d->d_name, ".") == 0 || std::strcmp(d->d_name, "..") == 0) continue;
-      if (::unlinkat(fd, d->d_name, 0) == 0 || errno == ENOENT) continue;
-      if (errno == EISDIR || errno == EPERM) {
-        struct stat s;
-        if (::fstatat(fd, d->d_name, &s, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(s.st_mode)) {
-          subdir = d->d_name;
-          break;
-        }
-      }
-      failed = true;
-      err = errno;
-      failed_name = d->d_name;
-      break;
-    }
-    ::closedir(dir);
-    if (failed) {
-      ::close(fd);
-      return std::unexpected(shown() + "/" + failed_name + ": " + std::strerror(err));
-    }
-    if (!subdir.empty()) {
-      int child = ::openat(fd, subdir.c_str(), kDirFlags);
-      if (child < 0) {
-        err = errno;
-        ::close(fd);
-        return std::unexpected(shown() + "/" + subdir + ": " + std::strerror(err));
-      }
+    if (cancel && cancel->load(std::memory_order_relaxed)) return failed("", 0);
+    auto subdir = unlink_until_directory(fd);
+    if (!subdir) return failed(subdir.error().name, subdir.error().err);
+    if (!subdir->empty()) {
+      int child = ::openat(fd, subdir->c_str(), kDirFlags);
+      if (child < 0) return failed(*subdir, errno);
       ::close(fd);
       fd = child;
-      names.push_back(std::move(subdir));
+      names.push_back(std::move(*subdir));
       continue;
     }
     // This directory is empty now.
@@ -155,17 +154,13 @@ std::expected<void, std::string> remove_all(const std::string& path,
       return {};
     }
     int parent = ::openat(fd, "..", kDirFlags);
-    err = errno;
+    if (parent < 0) return failed("..", errno);
     ::close(fd);
-    if (parent < 0) return std::unexpected(shown() + "/..: " + std::strerror(err));
     fd = parent;
     std::string done = std::move(names.back());
     names.pop_back();
-    if (::unlinkat(fd, done.c_str(), AT_REMOVEDIR) != 0 && errno != ENOENT) {
-      err = errno;
-      ::close(fd);
-      return std::unexpected(shown() + "/" + done + ": " + std::strerror(err));
-    }
+    if (::unlinkat(fd, done.c_str(), AT_REMOVEDIR) != 0 && errno != ENOENT)
+      return failed(done, errno);
   }
 }
 

@@ -1,0 +1,135 @@
+#!/usr/bin/env python3
+"""The folder layout is the architecture (docs/architecture.md, "Map"):
+
+  - each folder includes only the folders the map allows;
+  - a program that links only the client library (examples/cpp_client) needs
+    neither LMDB, spdlog nor libnode, and `shoal` needs no libnode;
+  - no function in broker/, worker/, client/ or cli/ is over 80 lines
+    (tools/function-sizes).
+
+Run by `meson test layout`; also directly:
+  SOURCE_ROOT=. CPP_CLIENT=build/examples/cpp_client SHOAL_BIN=build/shoal \
+    /usr/bin/python3 tests/layout/layout_test.py [case]
+"""
+import os
+import re
+import subprocess
+import sys
+
+ROOT = os.environ.get("SOURCE_ROOT") or os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
+
+# Which project folders each folder may include (besides itself). Keep in
+# step with the table in docs/architecture.md.
+ALLOWED = {
+    "protocol": set(),
+    "host": {"protocol"},
+    "wasi": set(),
+    "client": {"protocol", "host"},
+    "worker": {"protocol", "host", "wasi"},
+    "broker": {"protocol", "host", "wasi"},
+    "cli": {"protocol", "host", "client", "broker"},
+    "examples": {"client"},
+    "tools": set(),
+}
+# cli/ embeds the broker for `shoal serve` and opens the store for `doctor`
+# and `compact`: through these headers only.
+CLI_BROKER_HEADERS = {"broker/broker.h", "broker/serve_config.h", "broker/store.h"}
+FOLDERS = set(ALLOWED) | {"tests", "subprojects"}
+INCLUDE = re.compile(r'^\s*#\s*include\s*"([^"]+)"', re.M)
+
+failures = []
+
+
+def check(ok, message):
+    if not ok:
+        failures.append(message)
+    return ok
+
+
+def sources(folder):
+    for dirpath, _, names in os.walk(os.path.join(ROOT, folder)):
+        for n in names:
+            if n.endswith((".cpp", ".h", ".c", ".cc")):
+                yield os.path.join(dirpath, n)
+
+
+def include_violations():
+    """(file, included header) pairs that the map forbids."""
+    bad = []
+    for folder, allowed in ALLOWED.items():
+        for path in sources(folder):
+            text = open(path, encoding="utf-8", errors="replace").read()
+            for inc in INCLUDE.findall(text):
+                top = inc.split("/")[0]
+                if "/" not in inc or top not in FOLDERS or top == folder:
+                    continue  # same folder, system-style or generated headers
+                rel = os.path.relpath(path, ROOT)
+                if top not in allowed:
+                    bad.append((rel, inc))
+                elif folder == "cli" and top == "broker" and inc not in CLI_BROKER_HEADERS:
+                    bad.append((rel, inc))
+    return bad
+
+
+def test_each_folder_includes_only_what_the_map_allows():
+    bad = include_violations()
+    check(not bad, "includes the map forbids:\n" + "\n".join(f"  {f}: {i}" for f, i in bad))
+
+
+def test_the_include_check_sees_a_forbidden_include():
+    # The check itself must be able to fail: a worker/ file that includes a
+    # broker/ header is reported.
+    probe = os.path.join(ROOT, "worker", ".layout_probe.h")
+    with open(probe, "w") as f:
+        f.write('#include "broker/store.h"\n')
+    try:
+        bad = include_violations()
+    finally:
+        os.remove(probe)
+    check(("worker/.layout_probe.h", "broker/store.h") in bad,
+          f"a probe including broker/store.h from worker/ was not reported: {bad}")
+
+
+def needed_libraries(binary):
+    out = subprocess.run(["ldd", binary], capture_output=True, text=True, check=True).stdout
+    return {line.split()[0] for line in out.splitlines() if line.strip()}
+
+
+def test_a_program_linking_only_the_client_library_needs_no_lmdb_spdlog_or_v8():
+    binary = os.environ["CPP_CLIENT"]
+    libs = needed_libraries(binary)
+    check(any(l.startswith("libzmq") for l in libs), f"cpp_client does not need libzmq? {libs}")
+    for name in ("liblmdb", "libspdlog", "libnode", "libyaml-cpp", "libfmt"):
+        hits = [l for l in libs if l.startswith(name)]
+        check(not hits, f"cpp_client (client library only) needs {hits}")
+
+
+def test_the_shoal_command_never_needs_libnode():
+    libs = needed_libraries(os.environ["SHOAL_BIN"])
+    check(not [l for l in libs if l.startswith("libnode")], f"shoal needs libnode: {libs}")
+
+
+def test_no_function_in_broker_worker_client_or_cli_is_over_80_lines():
+    r = subprocess.run([sys.executable, os.path.join(ROOT, "tools", "function-sizes")],
+                       capture_output=True, text=True)
+    check(r.returncode == 0, "tools/function-sizes:\n" + r.stdout + r.stderr)
+
+
+def main():
+    names = sys.argv[1:] or [n for n in sorted(globals()) if n.startswith("test_")]
+    failed = 0
+    for name in names:
+        before = len(failures)
+        globals()[name]()
+        ok = len(failures) == before
+        failed += not ok
+        print(("ok    " if ok else "FAIL  ") + name)
+        for m in failures[before:]:
+            print("      " + m.replace("\n", "\n      "))
+    print(f"{len(names) - failed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
