@@ -100,7 +100,16 @@ def test_a_stalled_broker_does_not_make_its_workers_drop_their_jobs():
         s.wait_running(job, 1)
         workers = sorted(harness.worker_pids(s.broker.pid))
         os.kill(s.broker.pid, signal.SIGSTOP)  # the loop holds still, as in a long request
-        time.sleep(4.5)  # more than three heartbeats
+        # The fault is a silence longer than a worker's heartbeat allowance
+        # (kHeartbeatMs * kHeartbeatLiveness = 3 s, protocol/worker_protocol.h),
+        # held while the workers are watched: none may leave meanwhile.
+        silent_until = time.monotonic() + 4.5
+        while time.monotonic() < silent_until:
+            gone = [p for p in workers if not harness.alive(p)]
+            if gone:
+                os.kill(s.broker.pid, signal.SIGCONT)
+            check(not gone, f"workers {gone} left while the broker was stopped")
+            time.sleep(0.1)
         os.kill(s.broker.pid, signal.SIGCONT)
         j = s.wait_state(job, ["Completed", "Failed"])
         check(j["state"] == "Completed", f"{j['state']} {j['message']}")

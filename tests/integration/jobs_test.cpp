@@ -19,6 +19,7 @@
 #include "tests/support/http_server.h"
 #include "tests/support/process.h"
 #include "tests/support/shoal_home.h"
+#include "tests/support/wait.h"
 #include "tests/support/wasm_bytes.h"
 
 namespace fs = std::filesystem;
@@ -59,6 +60,19 @@ BOOST_AUTO_TEST_CASE(wasm_run_prints_the_output_and_exits_with_the_program_code)
   BOOST_TEST(e.out == "exiting with 7\n");
 }
 
+// Waits until the last change of `path` (its ctime, which cannot be set
+// back) is older than ModuleHashCache::kSettle, so that its hash may be
+// remembered.
+bool settled(const std::string& path) {
+  return shoal::test::wait_until([&] {
+    struct stat st {};
+    struct timespec now {};
+    if (::stat(path.c_str(), &st) != 0 || ::clock_gettime(CLOCK_REALTIME, &now) != 0) return false;
+    const auto ns = [](const struct timespec& t) { return t.tv_sec * 1'000'000'000LL + t.tv_nsec; };
+    return ns(now) - std::max(ns(st.st_mtim), ns(st.st_ctim)) > 150'000'000LL;  // kSettle 100 ms
+  });
+}
+
 // A large module's hash is remembered (cli/module_hash_cache.h), and a
 // file rewritten in place, to the same size and with its old mtime put
 // back, runs as what it now is, never as what was remembered.
@@ -75,7 +89,7 @@ BOOST_AUTO_TEST_CASE(a_large_module_rewritten_in_place_runs_as_its_new_self) {
   std::ofstream(path, std::ios::binary) << sized(a);
   struct stat before {};
   BOOST_TEST_REQUIRE(::stat(path.c_str(), &before) == 0);
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // settled (kSettle)
+  BOOST_TEST_REQUIRE(settled(path));
   for (int i = 0; i < 2; ++i) {  // hashed and remembered, then remembered
     auto r = h.shoal({"wasm", "run", path, "7"});
     BOOST_TEST(r.status == 7, r.err);
@@ -87,7 +101,7 @@ BOOST_AUTO_TEST_CASE(a_large_module_rewritten_in_place_runs_as_its_new_self) {
   std::ofstream(path, std::ios::binary | std::ios::trunc) << sized(b);
   struct timespec times[2] = {{0, UTIME_OMIT}, before.st_mtim};
   BOOST_TEST_REQUIRE(::utimensat(AT_FDCWD, path.c_str(), times, 0) == 0);
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  BOOST_TEST_REQUIRE(settled(path));
   auto r = h.shoal({"wasm", "run", path, "7"});
   BOOST_TEST(r.status == 0, r.err);
   BOOST_TEST(r.out == "argc=2\narg[0]=big.wasm\narg[1]=7\n");
@@ -235,8 +249,7 @@ BOOST_AUTO_TEST_CASE(stop_ends_a_running_job_as_stopped) {
   Home h;
   auto s = h.shoal({"wasm", "run", "--wait=false", test_wasm("spin")});
   std::string id = trim(s.out);
-  for (int i = 0; i < 100 && h.job(id)["state"] != "Running"; ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  BOOST_TEST_REQUIRE(shoal::test::wait_until([&] { return h.job(id)["state"] == "Running"; }));
   auto stop = h.shoal({"job", "stop", id});
   BOOST_TEST(stop.status == 0, stop.err);
   auto w = h.shoal({"job", "wait", id});
@@ -262,12 +275,10 @@ BOOST_AUTO_TEST_CASE(a_killed_worker_costs_one_execution_and_the_job_runs_again)
   auto s = h.shoal({"wasm", "run", "--wait=false", "--timeout", "1.5", test_wasm("spin")});
   std::string id = trim(s.out);
   json j;
-  for (int i = 0; i < 100; ++i) {
+  BOOST_TEST_REQUIRE(shoal::test::wait_until([&] {
     j = h.job(id);
-    if (j["state"] == "Running") break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  BOOST_TEST_REQUIRE(j["state"] == "Running");
+    return j["state"] == "Running";
+  }));
   std::string worker = j["executions"][0]["worker"];
   // Worker names are w-<broker pid>-<n>; find its process and kill it.
   auto pgrep = run_process({"pgrep", "-f", "--", "--name " + worker});
@@ -335,8 +346,7 @@ BOOST_AUTO_TEST_CASE(jobs_survive_a_broker_restart) {
   auto r = h.shoal({"wasm", "run", "--id-only", test_wasm("exit_code"), "4"});
   std::string id = trim(r.out);
   BOOST_TEST(h.shoal({"shutdown"}).status == 0);
-  for (int i = 0; i < 100 && fs::exists(h.dir.path() + "/run/broker.sock"); ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  shoal::test::wait_until([&] { return !fs::exists(h.dir.path() + "/run/broker.sock"); });
   auto logs = h.shoal({"job", "logs", id});
   BOOST_TEST(logs.status == 0, logs.err);
   BOOST_TEST(logs.out == "exiting with 4\n");
@@ -433,15 +443,13 @@ BOOST_AUTO_TEST_CASE(running_jobs_are_requeued_after_the_broker_is_killed) {
   Home h;
   auto s = h.shoal({"wasm", "run", "--wait=false", "--timeout", "1", test_wasm("spin")});
   std::string id = trim(s.out);
-  for (int i = 0; i < 100 && h.job(id)["state"] != "Running"; ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  BOOST_TEST_REQUIRE(shoal::test::wait_until([&] { return h.job(id)["state"] == "Running"; }));
   std::ifstream pidfile(h.dir.path() + "/run/broker.pid");
   int pid = 0;
   pidfile >> pid;
   BOOST_TEST_REQUIRE(pid > 0);
   ::kill(pid, SIGKILL);
-  for (int i = 0; i < 200 && ::kill(pid, 0) == 0; ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  BOOST_TEST_REQUIRE(shoal::test::wait_until([&] { return ::kill(pid, 0) != 0; }));
   // The next command starts a new broker, which re-queues the job.
   auto w = h.shoal({"job", "wait", id});
   json j = h.job(id);
@@ -499,12 +507,14 @@ BOOST_AUTO_TEST_CASE(a_burst_of_concurrent_cli_submissions_all_complete) {
   BOOST_TEST_REQUIRE(submit.status == 0, submit.err);
   json jobs;
   int done = 0;
-  for (int i = 0; i < 1200 && done < n; ++i) {
-    jobs = json::parse(h.shoal({"job", "list", "--limit", "0", "--output", "json"}).out);
-    done = 0;
-    for (const auto& j : jobs) done += j["state"] == "Completed";
-    if (done < n) std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
+  shoal::test::wait_until(
+      [&] {
+        jobs = json::parse(h.shoal({"job", "list", "--limit", "0", "--output", "json"}).out);
+        done = 0;
+        for (const auto& j : jobs) done += j["state"] == "Completed";
+        return done == n;
+      },
+      std::chrono::seconds(120), std::chrono::milliseconds(100));
   BOOST_TEST(jobs.size() == static_cast<size_t>(n));
   BOOST_TEST(done == n);
 }
@@ -539,8 +549,7 @@ BOOST_AUTO_TEST_CASE(an_auto_started_broker_exits_when_idle) {
   ::unsetenv("SHOAL_IDLE_EXIT");
   BOOST_TEST_REQUIRE(r.status == 0, r.err);
   BOOST_TEST(fs::exists(h.dir.path() + "/run/broker.sock"));
-  for (int i = 0; i < 100 && fs::exists(h.dir.path() + "/run/broker.sock"); ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  shoal::test::wait_until([&] { return !fs::exists(h.dir.path() + "/run/broker.sock"); });
   BOOST_TEST(!fs::exists(h.dir.path() + "/run/broker.sock"));
   std::ifstream log(h.dir.path() + "/broker.log");
   std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
@@ -560,8 +569,7 @@ BOOST_AUTO_TEST_CASE(job_get_of_an_unfinished_job_waits_for_its_end_or_says_it_i
   Home h;
   auto s = h.shoal({"wasm", "run", "--wait=false", test_wasm("chaos_job"), "5", "3000"});
   std::string id = trim(s.out);
-  for (int i = 0; i < 200 && h.job(id)["state"] != "Running"; ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  BOOST_TEST_REQUIRE(shoal::test::wait_until([&] { return h.job(id)["state"] == "Running"; }));
   const fs::path partial = fs::path(h.path) / "partial", whole = fs::path(h.path) / "whole";
   auto early = h.shoal({"job", "get", id, "--no-wait", "--output-dir", partial.string()});
   BOOST_TEST(early.status == 0, early.err);
