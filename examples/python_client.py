@@ -27,8 +27,10 @@ import argparse
 import json
 import os
 import sys
+import time
 
 import zmq
+import zmq.utils.monitor
 
 VERSION = b"shoal/1"
 FINAL = ("ok", "error", "end")
@@ -36,6 +38,15 @@ FINAL = ("ok", "error", "end")
 
 class ShoalError(Exception):
     """An error reply from the broker, or no reply at all."""
+
+
+class Disconnected(ShoalError):
+    """The broker this socket was connected to went away (a Client made
+    with reconnect=False only)."""
+
+
+class NoReply(ShoalError, TimeoutError):
+    """No reply came within the time allowed."""
 
 
 def state_dir():
@@ -48,39 +59,118 @@ def state_dir():
 class Client:
     """One DEALER socket to the broker. A stream that follows a running job
     (logs with follow, watch) shares the socket with later replies, so
-    follow a job's logs on a Client of its own."""
+    follow a job's logs on a Client of its own.
 
-    def __init__(self, context=None, timeout_s=600):
+    `endpoint`: the broker's ZeroMQ endpoint (default: the local broker of
+    the state directory). With reconnect=False the socket stays bound to the
+    broker it first connected to, for its whole life: when that broker goes
+    away every later request raises Disconnected, so a request without a
+    reply was either done by that broker or lost with it, and nothing sent
+    can reach another broker later (the fault tests rely on this)."""
+
+    def __init__(self, context=None, timeout_s=600, endpoint=None, reconnect=True,
+                 connect_timeout_s=5.0):
         self.context = context or zmq.Context.instance()
         self.timeout_ms = int(timeout_s * 1000)
-        path = os.path.join(state_dir(), "run", "broker.sock")
-        if not os.path.exists(path):
-            raise ShoalError("no broker is running for %s (start one with shoal serve)"
-                             % state_dir())
+        if endpoint is None:
+            path = os.path.join(state_dir(), "run", "broker.sock")
+            if not os.path.exists(path):
+                raise ShoalError("no broker is running for %s (start one with shoal serve)"
+                                 % state_dir())
+            endpoint = "ipc://" + path
         self.sock = self.context.socket(zmq.DEALER)
         self.sock.setsockopt(zmq.LINGER, 0)
-        self.sock.connect("ipc://" + path)
+        self.monitor = None
+        self.connected = self.lost = False
+        if not reconnect:
+            self.sock.setsockopt(zmq.RECONNECT_IVL, -1)
+            self.monitor = self.sock.get_monitor_socket(
+                zmq.EVENT_CONNECTED | zmq.EVENT_DISCONNECTED | zmq.EVENT_CLOSED)
+        self.sock.connect(endpoint)
+        if self.monitor is not None:
+            deadline = time.monotonic() + connect_timeout_s
+            while not self.connected and not self.lost:
+                left = deadline - time.monotonic()
+                if left <= 0 or not self.monitor.poll(int(left * 1000)):
+                    break
+                self._event()
+            if not self.connected:
+                self.close()
+                raise Disconnected("cannot connect to %s" % endpoint)
+
+    def _event(self):
+        ev = zmq.utils.monitor.recv_monitor_message(self.monitor)
+        if ev["event"] == zmq.EVENT_CONNECTED:
+            self.connected = True
+        elif ev["event"] in (zmq.EVENT_DISCONNECTED, zmq.EVENT_CLOSED):
+            self.lost = True
 
     def close(self):
-        self.sock.close()
+        if self.monitor is not None:
+            try:
+                self.sock.disable_monitor()
+            except zmq.ZMQError:
+                pass
+            self.monitor.close(0)
+        self.sock.close(0)
 
     def send(self, command, body=None, *frames):
-        self.sock.send_multipart(
-            [VERSION, command.encode(), json.dumps(body or {}).encode(), *frames])
+        self.send_frames([VERSION, command.encode(), json.dumps(body or {}).encode(), *frames])
 
-    def receive(self):
-        """The next reply: (kind, body, frames)."""
-        if not self.sock.poll(self.timeout_ms):
-            raise ShoalError("the broker did not answer for %d s" % (self.timeout_ms // 1000))
+    def send_frames(self, frames, timeout_s=60):
+        """Sends one message of raw frames. Without reconnection it never
+        blocks: a DEALER whose only peer is gone would wait forever."""
+        if self.monitor is None:
+            self.sock.send_multipart(frames)
+            return
+        deadline = time.monotonic() + timeout_s
+        while True:
+            if self.lost:
+                raise Disconnected("the broker went away")
+            try:
+                self.sock.send_multipart(frames, zmq.NOBLOCK)
+                return
+            except zmq.Again:
+                pass
+            if time.monotonic() > deadline:
+                raise NoReply("cannot send for %d s" % timeout_s)
+            if self.monitor.poll(100):
+                self._event()
+
+    def receive(self, timeout_s=None):
+        """The next reply: (kind, body, frames). Raises NoReply after
+        `timeout_s` (default: the Client's), Disconnected when the broker
+        went away first (reconnect=False)."""
+        timeout_ms = self.timeout_ms if timeout_s is None else int(timeout_s * 1000)
+        deadline = time.monotonic() + timeout_ms / 1000
+        while not self.sock.poll(0):
+            if self.lost:
+                raise Disconnected("the broker went away")
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise NoReply("the broker did not answer for %d s" % (timeout_ms // 1000))
+            if self.monitor is None:
+                self.sock.poll(int(left * 1000))
+                continue
+            poller = zmq.Poller()
+            poller.register(self.sock, zmq.POLLIN)
+            poller.register(self.monitor, zmq.POLLIN)
+            if self.monitor in dict(poller.poll(int(min(left, 1.0) * 1000))):
+                self._event()
         version, kind, body, *frames = self.sock.recv_multipart()
         if version != VERSION:
             raise ShoalError("a reply in protocol %r" % version)
         return kind.decode(), json.loads(body), frames
 
+    def request(self, command, body=None, *frames, timeout_s=None):
+        """Sends one request and returns its first reply (kind, body, frames),
+        whatever its kind."""
+        self.send(command, body, *frames)
+        return self.receive(timeout_s)
+
     def call(self, command, body=None, *frames):
         """A one-shot command: its ok reply (body, frames), or ShoalError."""
-        self.send(command, body, *frames)
-        kind, reply, frames = self.receive()
+        kind, reply, frames = self.request(command, body, *frames)
         if kind == "error":
             raise ShoalError(reply["error"])
         return reply, frames

@@ -57,7 +57,7 @@ def test_clients_that_vanish_right_after_submitting_leave_the_broker_serving():
     with Session("shoal-clients-") as s:
         module = harness.wasm("chaos_job")
         for k in range(50):
-            d = harness._ctx.socket(zmq.DEALER)
+            d = zmq.Context.instance().socket(zmq.DEALER)
             d.setsockopt(zmq.LINGER, 2000)  # the request leaves; the reply finds nobody
             d.connect(s.broker.endpoint)
             d.send_multipart([b"shoal/1", b"submit",
@@ -135,7 +135,7 @@ def test_a_client_that_never_reads_does_not_stall_or_bloat_the_broker():
         spewers = [s.submit("spew", [64 << 20]) for _ in range(3)]
         lazy = []
         for job in spewers:
-            d = harness._ctx.socket(zmq.DEALER)
+            d = zmq.Context.instance().socket(zmq.DEALER)
             d.setsockopt(zmq.RCVHWM, 1)
             d.setsockopt(zmq.RCVBUF, 4096)
             d.setsockopt(zmq.LINGER, 0)

@@ -16,11 +16,13 @@ import tempfile
 import time
 
 import zmq
-from zmq.utils.monitor import recv_monitor_message
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "examples"))
+import python_client  # noqa: E402  (examples/python_client.py: the one Python client)
+from python_client import VERSION, Disconnected, NoReply  # noqa: E402,F401
 
 SHOAL = os.environ.get("SHOAL_BIN", "build/shoal")
 WASM_DIR = os.environ.get("SHOAL_TEST_WASM_DIR", "build/tests/wasm")
-VERSION = b"shoal/1"
 
 
 class TestFailure(Exception):
@@ -191,101 +193,22 @@ class Broker:
 # ---------------------------------------------------------------- client
 
 
-class Disconnected(Exception):
-    """The broker this socket was connected to went away."""
-
-
-_ctx = zmq.Context.instance()
-
-
-class Client:
-    """One DEALER socket bound to one broker process for its whole life.
-
-    Reconnection is disabled, so a request can never reach a broker other
-    than the one the socket first connected to: after `Disconnected`, every
-    request without a reply was either committed by that broker or lost with
-    it, and nothing sent on this socket can turn up later. Replies on one
-    socket come in the order of the requests.
-    """
+class Client(python_client.Client):
+    """examples/python_client.py's Client, bound to one broker process for
+    its whole life (reconnect=False: after Disconnected, every request
+    without a reply was either committed by that broker or lost with it).
+    Tests look at every reply's kind themselves, so call() returns the first
+    reply (kind, body, frames) whatever it is, and recv() is receive()."""
 
     def __init__(self, endpoint, connect_timeout=5.0):
-        self.sock = _ctx.socket(zmq.DEALER)
-        self.sock.setsockopt(zmq.LINGER, 0)
-        self.sock.setsockopt(zmq.RECONNECT_IVL, -1)
-        self.monitor = self.sock.get_monitor_socket(
-            zmq.EVENT_CONNECTED | zmq.EVENT_DISCONNECTED | zmq.EVENT_CLOSED)
-        self.connected = False
-        self.lost = False
-        self.sock.connect(endpoint)
-        deadline = time.monotonic() + connect_timeout
-        while not self.connected and not self.lost:
-            left = deadline - time.monotonic()
-            if left <= 0 or not self.monitor.poll(int(left * 1000)):
-                break
-            self._event()
-        if not self.connected:
-            self.close()
-            raise Disconnected(f"cannot connect to {endpoint}")
-
-    def _event(self):
-        ev = recv_monitor_message(self.monitor)
-        if ev["event"] == zmq.EVENT_CONNECTED:
-            self.connected = True
-        elif ev["event"] in (zmq.EVENT_DISCONNECTED, zmq.EVENT_CLOSED):
-            self.lost = True
-
-    def close(self):
-        try:
-            self.sock.disable_monitor()
-        except zmq.ZMQError:
-            pass
-        self.monitor.close(0)
-        self.sock.close(0)
-
-    def send(self, command, body=None, *frames):
-        self.send_frames([VERSION, command.encode(), json.dumps(body or {}).encode(), *frames])
-
-    def send_frames(self, frames, timeout=60):
-        """Sends without blocking: a DEALER whose only peer is gone (it never
-        reconnects) would block forever, so watch the monitor meanwhile."""
-        deadline = time.monotonic() + timeout
-        while True:
-            if self.lost:
-                raise Disconnected("the broker went away")
-            try:
-                self.sock.send_multipart(frames, zmq.NOBLOCK)
-                return
-            except zmq.Again:
-                pass
-            if time.monotonic() > deadline:
-                raise TimeoutError("cannot send")
-            if self.monitor.poll(100):
-                self._event()
+        super().__init__(endpoint=endpoint, reconnect=False, connect_timeout_s=connect_timeout,
+                         timeout_s=60)
 
     def recv(self, timeout=60):
-        """The next reply: (kind, body, frames). Raises Disconnected when the
-        broker went away first, TimeoutError after `timeout` seconds."""
-        deadline = time.monotonic() + timeout
-        poller = zmq.Poller()
-        poller.register(self.sock, zmq.POLLIN)
-        poller.register(self.monitor, zmq.POLLIN)
-        while True:
-            if self.sock.poll(0):
-                parts = self.sock.recv_multipart()
-                check(parts[0] == VERSION, f"reply frame 0 is {parts[0]!r}")
-                return parts[1].decode(), json.loads(parts[2]), parts[3:]
-            if self.lost:
-                raise Disconnected("the broker went away")
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise TimeoutError("no reply")
-            events = dict(poller.poll(int(min(left, 1.0) * 1000)))
-            if self.monitor in events:
-                self._event()
+        return self.receive(timeout)
 
     def call(self, command, body=None, *frames, timeout=60):
-        self.send(command, body, *frames)
-        return self.recv(timeout)
+        return self.request(command, body, *frames, timeout_s=timeout)
 
 
 def connect(endpoint, timeout=60):
