@@ -1,8 +1,7 @@
 // libcurl, loaded the first time a URL is fetched rather than when a shoal
-// process starts. Linked as usual, libcurl and what it links (GnuTLS,
-// Kerberos, LDAP, SSH: some twenty libraries, some initialising themselves
-// at load) cost every shoal command about 4 ms of CPU before main(), and
-// almost no command fetches anything (docs/benchmarks.md).
+// process starts: libcurl and what it links (GnuTLS, Kerberos, LDAP, SSH:
+// some twenty libraries, some initialising themselves at load) are then paid
+// for only by the commands that fetch (their cost: docs/benchmarks.md).
 //
 // The functions shoal uses, resolved from the library curl.h was built
 // against; curl_global_init has run once they are returned.
