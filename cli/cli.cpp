@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "cli/commands.h"
+#include "cli/manual.h"
 #include "cli/version.h"
 #include "cli/worker_path.h"
 
@@ -147,6 +148,7 @@ int run_cli(int argc, char** argv) {
   add_serve_commands(app, status);
   add_remote_commands(app, status);
   add_store_commands(app, status);
+  add_manual_commands(app);
   // A broker on another host (docs/remote.md); the same as SHOAL_CONNECT and
   // SHOAL_SERVER_KEY, which the connection reads.
   app.add_option("--connect", "A remote broker's client endpoint, tcp://HOST:PORT")

@@ -1,6 +1,7 @@
 #!/bin/bash
-# tools/shoal-completion.bash, sourced in this bash: what _shoal offers for a
-# few command lines, including job ids from a running (private) broker.
+# The completion script the build wrote with `shoal completion bash`, sourced
+# in this bash: what _shoal offers for a few command lines, including job ids
+# from a running (private) broker; and the manual page.
 . "$(dirname "$0")/lib.sh"
 : "${COMPLETION:?}" "${EXIT_CODE_WASM:?}"
 # shellcheck source=/dev/null
@@ -17,7 +18,15 @@ complete_line() {
 }
 
 expect_eq "registered" "complete -F _shoal shoal" "$(complete -p shoal)"
-expect_eq "commands" "exec job keys serve shutdown wasm worker " "$(complete_line shoal '')"
+expect_eq "the script is what shoal completion bash prints" "$(cat "$COMPLETION")" \
+  "$("$SHOAL_BIN" completion bash)"
+expect_eq "commands" \
+  "compact completion doctor exec help job keys serve shutdown version wasm worker " \
+  "$(complete_line shoal '')"
+# Flags come from the command tree, so none is missing (--no-wait once was).
+expect_eq "job get flags" "--no-wait " "$(complete_line shoal job get --no)"
+expect_eq "a flag's value is skipped when finding the command" "--follow " \
+  "$(complete_line shoal job logs --stream stdout --fo)"
 expect_eq "keys subcommands" "add-client add-worker generate list remove " \
   "$(complete_line shoal keys '')"
 expect_eq "worker flags" "--server-key --slots --state-dir " "$(complete_line shoal worker --s)"
@@ -53,5 +62,14 @@ expect_eq "no ids that do not match" "" "$(complete_line "$SHOAL_BIN" job logs j
 # Without a broker, nothing is offered and none is started.
 expect_eq "no broker, no ids" "" "$(SHOAL_HOME=$SHOAL_HOME/none complete_line "$SHOAL_BIN" job get j-)"
 expect_eq "no broker started" "no" "$([ -e "$SHOAL_HOME/none" ] && echo yes || echo no)"
+
+# The manual page: generated from the same commands, and valid roff.
+manual=$("$SHOAL_BIN" manual)
+expect_contains "manual header" ".TH SHOAL 1" "$manual"
+rendered=$(printf '%s\n' "$manual" | MANWIDTH=200 man -l - 2>&1)
+expect_contains "manual lists job list" "shoal job list" "$rendered"
+expect_contains "manual lists its flags" "--order-reversed" "$rendered"
+expect_contains "manual lists completion" "shoal completion bash" "$rendered"
+expect_eq "manual renders without warnings" "" "$(printf '%s\n' "$manual" | groff -man -Tutf8 -ww -z 2>&1)"
 
 finish
