@@ -6,6 +6,23 @@
 
 namespace shoal::wasi::abi {
 
+// The types of the functions' parameters, named as the witx names them.
+// Each handler (calls.h) declares its parameters with these, and the wasm
+// signature follows from their sizes (functions.cpp): 4 bytes or fewer is
+// an i32, 8 bytes an i64.
+using Fd = uint32_t;
+using Size = uint32_t;
+using Ptr = uint32_t;  // an address in the guest's memory (wasm32)
+using Filesize = uint64_t;
+using Filedelta = int64_t;
+using Timestamp = uint64_t;
+using Dircookie = uint64_t;
+using Exitcode = uint32_t;
+using LookupFlags = uint32_t;
+using OFlags = uint16_t;
+using FdFlags = uint16_t;
+using FstFlags = uint16_t;
+
 using Rights = uint64_t;
 namespace right {
 inline constexpr Rights fd_datasync = 1ull << 0, fd_read = 1ull << 1, fd_seek = 1ull << 2,

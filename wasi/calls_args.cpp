@@ -34,17 +34,17 @@ Errno strings_get(const std::vector<std::string>& strings, const GuestMemory& me
 
 }  // namespace
 
-SHOAL_WASI_CALL(args_sizes_get) {
-  return sizes(env.args(), mem, u32(a[0]), u32(a[1]));
+Errno args_sizes_get(Env& env, Mem& mem, Ptr argc_out, Ptr argv_buf_size_out) {
+  return sizes(env.args(), mem, argc_out, argv_buf_size_out);
 }
-SHOAL_WASI_CALL(args_get) {
-  return strings_get(env.args(), mem, u32(a[0]), u32(a[1]));
+Errno args_get(Env& env, Mem& mem, Ptr argv, Ptr argv_buf) {
+  return strings_get(env.args(), mem, argv, argv_buf);
 }
-SHOAL_WASI_CALL(environ_sizes_get) {
-  return sizes(env.env(), mem, u32(a[0]), u32(a[1]));
+Errno environ_sizes_get(Env& env, Mem& mem, Ptr count_out, Ptr buf_size_out) {
+  return sizes(env.env(), mem, count_out, buf_size_out);
 }
-SHOAL_WASI_CALL(environ_get) {
-  return strings_get(env.env(), mem, u32(a[0]), u32(a[1]));
+Errno environ_get(Env& env, Mem& mem, Ptr environ, Ptr environ_buf) {
+  return strings_get(env.env(), mem, environ, environ_buf);
 }
 
 }  // namespace shoal::wasi::calls

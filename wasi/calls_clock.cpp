@@ -30,27 +30,24 @@ uint64_t nanos(const timespec& ts) {
 
 }  // namespace
 
-SHOAL_WASI_CALL(clock_res_get) {
-  (void)env;
-  auto clock = host_clock(u32(a[0]));
+Errno clock_res_get(Env&, Mem& mem, uint32_t clock_id, Ptr resolution_out) {
+  auto clock = host_clock(clock_id);
   if (!clock) return clock.error();
   timespec ts;
   if (::clock_getres(*clock, &ts) != 0) return from_host_errno(errno);
-  return mem.store<uint64_t>(u32(a[1]), nanos(ts));
+  return mem.store<uint64_t>(resolution_out, nanos(ts));
 }
 
-SHOAL_WASI_CALL(clock_time_get) {
-  (void)env;
-  auto clock = host_clock(u32(a[0]));
+Errno clock_time_get(Env&, Mem& mem, uint32_t clock_id, Timestamp /*precision*/, Ptr time_out) {
+  auto clock = host_clock(clock_id);
   if (!clock) return clock.error();
   timespec ts;
   if (::clock_gettime(*clock, &ts) != 0) return from_host_errno(errno);
-  return mem.store<uint64_t>(u32(a[2]), nanos(ts));
+  return mem.store<uint64_t>(time_out, nanos(ts));
 }
 
-SHOAL_WASI_CALL(random_get) {
-  (void)env;
-  auto buf = mem.bytes(u32(a[0]), u32(a[1]));
+Errno random_get(Env&, Mem& mem, Ptr buf_ptr, Size buf_len) {
+  auto buf = mem.bytes(buf_ptr, buf_len);
   if (!buf) return buf.error();
   size_t done = 0;
   while (done < buf->size()) {
@@ -64,8 +61,7 @@ SHOAL_WASI_CALL(random_get) {
   return Errno::success;
 }
 
-SHOAL_WASI_CALL(sched_yield) {
-  (void)env, (void)mem, (void)a;
+Errno sched_yield(Env&, Mem&) {
   ::sched_yield();
   return Errno::success;
 }

@@ -23,8 +23,8 @@ boost::container::small_vector<struct iovec, 4> host_iovecs(const GuestMemory::I
 
 // The transfers themselves. One buffer, what libc passes nearly always, goes
 // through read/write/pread/pwrite, with no iovec array made: the vectored
-// calls make the kernel import the array each time (about 10% of a
-// pread-bound program's time). `offset` < 0: the file position.
+// calls make the kernel copy the array in each time. `offset` < 0: the file
+// position.
 template <auto one, auto one_at, auto many, auto many_at>
 ssize_t transfer(int fd, const GuestMemory::IoVecs& bufs, off_t offset) {
   if (bufs.size() == 1)
@@ -51,8 +51,8 @@ Errno done(const GuestMemory& mem, uint32_t ptr, ssize_t n) {
 
 // Entries with no host descriptor (the output streams, an empty stdin)
 // cannot seek, sync or be truncated.
-Result<FdEntry*> host_entry(Environment& env, uint64_t fd, abi::Rights needed) {
-  auto e = env.fds().get(u32(fd), needed);
+Result<FdEntry*> host_entry(Env& env, Fd fd, Rights needed) {
+  auto e = env.fds().get(fd, needed);
   if (!e) return e;
   if (!(*e)->host.valid()) return std::unexpected(Errno::spipe);
   return e;
@@ -62,9 +62,8 @@ Result<FdEntry*> host_entry(Environment& env, uint64_t fd, abi::Rights needed) {
 // hold fd_read or fd_write, so it gets Linux's answer for a directory
 // (`for_directory`: EISDIR for read(2), EBADF for write(2)) before the rights
 // check would call it notcapable.
-Result<FdEntry*> byte_stream(Environment& env, uint64_t fd, abi::Rights needed,
-                             Errno for_directory) {
-  auto e = env.fds().get(u32(fd));
+Result<FdEntry*> byte_stream(Env& env, Fd fd, Rights needed, Errno for_directory) {
+  auto e = env.fds().get(fd);
   if (!e) return e;
   if ((*e)->filetype == abi::Filetype::directory) return std::unexpected(for_directory);
   if (((*e)->rights_base & needed) != needed) return std::unexpected(Errno::notcapable);
@@ -83,7 +82,7 @@ uint16_t fdflags_of(int host_flags) {
 }
 
 // UTIME_* timespecs for a WASI (time, flags) pair.
-Result<timespec> time_arg(uint64_t t, uint16_t flags, uint16_t set, uint16_t now) {
+Result<timespec> time_arg(Timestamp t, FstFlags flags, FstFlags set, FstFlags now) {
   if ((flags & set) && (flags & now)) return std::unexpected(Errno::inval);
   if (flags & now) return timespec{0, UTIME_NOW};
   if (flags & set)
@@ -94,7 +93,7 @@ Result<timespec> time_arg(uint64_t t, uint16_t flags, uint16_t set, uint16_t now
 
 }  // namespace
 
-Result<std::array<timespec, 2>> utimens_args(uint64_t atim, uint64_t mtim, uint16_t flags) {
+Result<std::array<timespec, 2>> utimens_args(Timestamp atim, Timestamp mtim, FstFlags flags) {
   if (flags &
       ~(abi::fstflag::atim | abi::fstflag::atim_now | abi::fstflag::mtim | abi::fstflag::mtim_now))
     return std::unexpected(Errno::inval);
@@ -105,22 +104,22 @@ Result<std::array<timespec, 2>> utimens_args(uint64_t atim, uint64_t mtim, uint1
   return std::array<timespec, 2>{*at, *mt};
 }
 
-SHOAL_WASI_CALL(fd_read) {
-  auto e = byte_stream(env, a[0], abi::right::fd_read, Errno::isdir);
+Errno fd_read(Env& env, Mem& mem, Fd fd, Ptr iovs, Size iovs_len, Ptr nread_out) {
+  auto e = byte_stream(env, fd, abi::right::fd_read, Errno::isdir);
   if (!e) return e.error();
-  auto bufs = mem.iovecs(u32(a[1]), u32(a[2]));
+  auto bufs = mem.iovecs(iovs, iovs_len);
   if (!bufs) return bufs.error();
-  if (!(*e)->host.valid()) return mem.store<uint32_t>(u32(a[3]), 0);  // empty stdin
+  if (!(*e)->host.valid()) return mem.store<uint32_t>(nread_out, 0);  // empty stdin
   ssize_t n;
   do n = host_read((*e)->host.get(), *bufs);
   while (n < 0 && errno == EINTR);
-  return done(mem, u32(a[3]), n);
+  return done(mem, nread_out, n);
 }
 
-SHOAL_WASI_CALL(fd_write) {
-  auto e = byte_stream(env, a[0], abi::right::fd_write, Errno::badf);
+Errno fd_write(Env& env, Mem& mem, Fd fd, Ptr iovs, Size iovs_len, Ptr nwritten_out) {
+  auto e = byte_stream(env, fd, abi::right::fd_write, Errno::badf);
   if (!e) return e.error();
-  auto bufs = mem.iovecs(u32(a[1]), u32(a[2]));
+  auto bufs = mem.iovecs(iovs, iovs_len);
   if (!bufs) return bufs.error();
   if ((*e)->sink) {
     uint64_t total = 0;
@@ -128,38 +127,39 @@ SHOAL_WASI_CALL(fd_write) {
       if (Errno err = (*e)->sink->write(b); err != Errno::success) return err;
       total += b.size();
     }
-    return mem.store<uint32_t>(u32(a[3]), static_cast<uint32_t>(total));
+    return mem.store<uint32_t>(nwritten_out, static_cast<uint32_t>(total));
   }
   ssize_t n;
   do n = host_write((*e)->host.get(), *bufs);
   while (n < 0 && errno == EINTR);
-  return done(mem, u32(a[3]), n);
+  return done(mem, nwritten_out, n);
 }
 
-SHOAL_WASI_CALL(fd_pread) {
-  auto e = byte_stream(env, a[0], abi::right::fd_read | abi::right::fd_seek, Errno::isdir);
+Errno fd_pread(Env& env, Mem& mem, Fd fd, Ptr iovs, Size iovs_len, Filesize offset, Ptr nread_out) {
+  auto e = byte_stream(env, fd, abi::right::fd_read | abi::right::fd_seek, Errno::isdir);
   if (e && !(*e)->host.valid()) return Errno::spipe;
   if (!e) return e.error();
-  auto bufs = mem.iovecs(u32(a[1]), u32(a[2]));
+  auto bufs = mem.iovecs(iovs, iovs_len);
   if (!bufs) return bufs.error();
-  if (a[3] > INT64_MAX) return Errno::inval;
-  ssize_t n = host_read((*e)->host.get(), *bufs, static_cast<off_t>(a[3]));
-  return done(mem, u32(a[4]), n);
+  if (offset > INT64_MAX) return Errno::inval;
+  ssize_t n = host_read((*e)->host.get(), *bufs, static_cast<off_t>(offset));
+  return done(mem, nread_out, n);
 }
 
-SHOAL_WASI_CALL(fd_pwrite) {
-  auto e = byte_stream(env, a[0], abi::right::fd_write | abi::right::fd_seek, Errno::badf);
+Errno fd_pwrite(Env& env, Mem& mem, Fd fd, Ptr iovs, Size iovs_len, Filesize offset,
+                Ptr nwritten_out) {
+  auto e = byte_stream(env, fd, abi::right::fd_write | abi::right::fd_seek, Errno::badf);
   if (e && !(*e)->host.valid()) return Errno::spipe;
   if (!e) return e.error();
-  auto bufs = mem.iovecs(u32(a[1]), u32(a[2]));
+  auto bufs = mem.iovecs(iovs, iovs_len);
   if (!bufs) return bufs.error();
-  if (a[3] > INT64_MAX) return Errno::inval;
-  ssize_t n = host_write((*e)->host.get(), *bufs, static_cast<off_t>(a[3]));
-  return done(mem, u32(a[4]), n);
+  if (offset > INT64_MAX) return Errno::inval;
+  ssize_t n = host_write((*e)->host.get(), *bufs, static_cast<off_t>(offset));
+  return done(mem, nwritten_out, n);
 }
 
-SHOAL_WASI_CALL(fd_seek) {
-  auto whence = static_cast<abi::Whence>(u32(a[2]));
+Errno fd_seek(Env& env, Mem& mem, Fd fd, Filedelta offset, uint32_t whence_arg, Ptr newoffset_out) {
+  auto whence = static_cast<abi::Whence>(whence_arg);
   int host_whence;
   switch (whence) {
     case abi::Whence::set:
@@ -176,82 +176,75 @@ SHOAL_WASI_CALL(fd_seek) {
   }
   // A zero move from the current position only tells, so fd_tell suffices.
   abi::Rights needed =
-      (a[1] == 0 && whence == abi::Whence::cur) ? abi::right::fd_tell : abi::right::fd_seek;
-  auto e = env.fds().get(u32(a[0]));
+      (offset == 0 && whence == abi::Whence::cur) ? abi::right::fd_tell : abi::right::fd_seek;
+  auto e = env.fds().get(fd);
   if (!e) return e.error();
   if (!(*e)->host.valid() || (*e)->filetype == abi::Filetype::character_device) return Errno::spipe;
   if (((*e)->rights_base & needed) != needed) return Errno::notcapable;
-  off_t pos =
-      ::lseek((*e)->host.get(), static_cast<off_t>(static_cast<int64_t>(a[1])), host_whence);
+  off_t pos = ::lseek((*e)->host.get(), static_cast<off_t>(offset), host_whence);
   if (pos < 0) return from_host_errno(errno);
-  return mem.store<uint64_t>(u32(a[3]), static_cast<uint64_t>(pos));
+  return mem.store<uint64_t>(newoffset_out, static_cast<uint64_t>(pos));
 }
 
-SHOAL_WASI_CALL(fd_tell) {
-  auto e = env.fds().get(u32(a[0]));
+Errno fd_tell(Env& env, Mem& mem, Fd fd, Ptr offset_out) {
+  auto e = env.fds().get(fd);
   if (!e) return e.error();
   if (!(*e)->host.valid() || (*e)->filetype == abi::Filetype::character_device) return Errno::spipe;
   if (!((*e)->rights_base & abi::right::fd_tell)) return Errno::notcapable;
   off_t pos = ::lseek((*e)->host.get(), 0, SEEK_CUR);
   if (pos < 0) return from_host_errno(errno);
-  return mem.store<uint64_t>(u32(a[1]), static_cast<uint64_t>(pos));
+  return mem.store<uint64_t>(offset_out, static_cast<uint64_t>(pos));
 }
 
-SHOAL_WASI_CALL(fd_close) {
-  (void)mem;
-  return env.fds().close(u32(a[0]));
+Errno fd_close(Env& env, Mem&, Fd fd) {
+  return env.fds().close(fd);
 }
 
-SHOAL_WASI_CALL(fd_renumber) {
-  (void)mem;
-  return env.fds().renumber(u32(a[0]), u32(a[1]));
+Errno fd_renumber(Env& env, Mem&, Fd fd, Fd to) {
+  return env.fds().renumber(fd, to);
 }
 
-SHOAL_WASI_CALL(fd_sync) {
-  (void)mem;
-  auto e = host_entry(env, a[0], abi::right::fd_sync);
+Errno fd_sync(Env& env, Mem&, Fd fd) {
+  auto e = host_entry(env, fd, abi::right::fd_sync);
   if (!e) return e.error() == Errno::spipe ? Errno::inval : e.error();
   return ::fsync((*e)->host.get()) == 0 ? Errno::success : from_host_errno(errno);
 }
 
-SHOAL_WASI_CALL(fd_datasync) {
-  (void)mem;
-  auto e = host_entry(env, a[0], abi::right::fd_datasync);
+Errno fd_datasync(Env& env, Mem&, Fd fd) {
+  auto e = host_entry(env, fd, abi::right::fd_datasync);
   if (!e) return e.error() == Errno::spipe ? Errno::inval : e.error();
   return ::fdatasync((*e)->host.get()) == 0 ? Errno::success : from_host_errno(errno);
 }
 
-SHOAL_WASI_CALL(fd_advise) {
-  (void)mem;
+Errno fd_advise(Env& env, Mem&, Fd fd, Filesize offset, Filesize len, uint32_t advice) {
   static constexpr int kAdvice[] = {POSIX_FADV_NORMAL,   POSIX_FADV_SEQUENTIAL, POSIX_FADV_RANDOM,
                                     POSIX_FADV_WILLNEED, POSIX_FADV_DONTNEED,   POSIX_FADV_NOREUSE};
-  auto e = host_entry(env, a[0], abi::right::fd_advise);
+  auto e = host_entry(env, fd, abi::right::fd_advise);
   if (!e) return e.error();
-  if (u32(a[3]) >= std::size(kAdvice)) return Errno::inval;
-  if (a[1] > INT64_MAX || a[2] > INT64_MAX) return Errno::inval;
-  int r = ::posix_fadvise((*e)->host.get(), static_cast<off_t>(a[1]), static_cast<off_t>(a[2]),
-                          kAdvice[u32(a[3])]);
+  if (advice >= std::size(kAdvice)) return Errno::inval;
+  if (offset > INT64_MAX || len > INT64_MAX) return Errno::inval;
+  int r = ::posix_fadvise((*e)->host.get(), static_cast<off_t>(offset), static_cast<off_t>(len),
+                          kAdvice[advice]);
   return from_host_errno(r);
 }
 
-SHOAL_WASI_CALL(fd_allocate) {
-  (void)mem;
-  auto e = host_entry(env, a[0], abi::right::fd_allocate);
+Errno fd_allocate(Env& env, Mem&, Fd fd, Filesize offset, Filesize len) {
+  auto e = host_entry(env, fd, abi::right::fd_allocate);
   if (!e) return e.error();
-  if (a[1] > INT64_MAX || a[2] > INT64_MAX) return Errno::inval;
-  int r = ::posix_fallocate((*e)->host.get(), static_cast<off_t>(a[1]), static_cast<off_t>(a[2]));
+  if (offset > INT64_MAX || len > INT64_MAX) return Errno::inval;
+  int r = ::posix_fallocate((*e)->host.get(), static_cast<off_t>(offset), static_cast<off_t>(len));
   return from_host_errno(r);
 }
 
-SHOAL_WASI_CALL(fd_fdstat_get) {
-  auto e = env.fds().get(u32(a[0]));
+Errno fd_fdstat_get(Env& env, Mem& mem, Fd fd, Ptr stat_out) {
+  auto e = env.fds().get(fd);
   if (!e) return e.error();
   uint16_t flags = (*e)->fdflags;
   if ((*e)->host.valid()) {
     int host_flags = ::fcntl((*e)->host.get(), F_GETFL);
     if (host_flags >= 0) flags = fdflags_of(host_flags);
   }
-  auto b = mem.bytes(u32(a[1]), abi::fdstat::size);
+  auto b = mem.bytes(stat_out, abi::fdstat::size);
   if (!b) return b.error();
   std::memset(b->data(), 0, b->size());
   (*b)[abi::fdstat::filetype] = static_cast<uint8_t>((*e)->filetype);
@@ -261,11 +254,9 @@ SHOAL_WASI_CALL(fd_fdstat_get) {
   return Errno::success;
 }
 
-SHOAL_WASI_CALL(fd_fdstat_set_flags) {
-  (void)mem;
-  auto e = env.fds().get(u32(a[0]), abi::right::fd_fdstat_set_flags);
+Errno fd_fdstat_set_flags(Env& env, Mem&, Fd fd, FdFlags wanted) {
+  auto e = env.fds().get(fd, abi::right::fd_fdstat_set_flags);
   if (!e) return e.error();
-  auto wanted = static_cast<uint16_t>(a[1]);
   if (wanted & ~(abi::fdflag::append | abi::fdflag::dsync | abi::fdflag::nonblock |
                  abi::fdflag::rsync | abi::fdflag::sync))
     return Errno::inval;
@@ -283,19 +274,19 @@ SHOAL_WASI_CALL(fd_fdstat_set_flags) {
   return Errno::success;
 }
 
-SHOAL_WASI_CALL(fd_fdstat_set_rights) {
-  (void)mem;
-  auto e = env.fds().get(u32(a[0]));
+Errno fd_fdstat_set_rights(Env& env, Mem&, Fd fd, Rights base, Rights inheriting) {
+  auto e = env.fds().get(fd);
   if (!e) return e.error();
   // Rights can only be dropped, never gained.
-  if ((a[1] & ~(*e)->rights_base) || (a[2] & ~(*e)->rights_inheriting)) return Errno::notcapable;
-  (*e)->rights_base = a[1];
-  (*e)->rights_inheriting = a[2];
+  if ((base & ~(*e)->rights_base) || (inheriting & ~(*e)->rights_inheriting))
+    return Errno::notcapable;
+  (*e)->rights_base = base;
+  (*e)->rights_inheriting = inheriting;
   return Errno::success;
 }
 
-SHOAL_WASI_CALL(fd_filestat_get) {
-  auto e = env.fds().get(u32(a[0]), abi::right::fd_filestat_get);
+Errno fd_filestat_get(Env& env, Mem& mem, Fd fd, Ptr filestat_out) {
+  auto e = env.fds().get(fd, abi::right::fd_filestat_get);
   if (!e) return e.error();
   struct stat st {};
   if ((*e)->host.valid()) {
@@ -303,32 +294,31 @@ SHOAL_WASI_CALL(fd_filestat_get) {
   } else {
     st.st_mode = S_IFCHR;
   }
-  return store_filestat(mem, u32(a[1]), st);
+  return store_filestat(mem, filestat_out, st);
 }
 
-SHOAL_WASI_CALL(fd_filestat_set_size) {
-  (void)mem;
-  auto e = host_entry(env, a[0], abi::right::fd_filestat_set_size);
+Errno fd_filestat_set_size(Env& env, Mem&, Fd fd, Filesize size) {
+  auto e = host_entry(env, fd, abi::right::fd_filestat_set_size);
   if (!e) return e.error() == Errno::spipe ? Errno::inval : e.error();
-  if (a[1] > INT64_MAX) return Errno::inval;
-  return ::ftruncate((*e)->host.get(), static_cast<off_t>(a[1])) == 0 ? Errno::success
+  if (size > INT64_MAX) return Errno::inval;
+  return ::ftruncate((*e)->host.get(), static_cast<off_t>(size)) == 0 ? Errno::success
                                                                       : from_host_errno(errno);
 }
 
-SHOAL_WASI_CALL(fd_filestat_set_times) {
-  (void)mem;
-  auto e = host_entry(env, a[0], abi::right::fd_filestat_set_times);
+Errno fd_filestat_set_times(Env& env, Mem&, Fd fd, Timestamp atim, Timestamp mtim,
+                            FstFlags fst_flags) {
+  auto e = host_entry(env, fd, abi::right::fd_filestat_set_times);
   if (!e) return e.error() == Errno::spipe ? Errno::inval : e.error();
-  auto times = utimens_args(a[1], a[2], static_cast<uint16_t>(a[3]));
+  auto times = utimens_args(atim, mtim, fst_flags);
   if (!times) return times.error();
   return ::futimens((*e)->host.get(), times->data()) == 0 ? Errno::success : from_host_errno(errno);
 }
 
-SHOAL_WASI_CALL(fd_prestat_get) {
-  auto e = env.fds().get(u32(a[0]));
+Errno fd_prestat_get(Env& env, Mem& mem, Fd fd, Ptr prestat_out) {
+  auto e = env.fds().get(fd);
   if (!e) return e.error();
   if (!(*e)->preopen_name) return Errno::badf;
-  auto b = mem.bytes(u32(a[1]), abi::prestat::size);
+  auto b = mem.bytes(prestat_out, abi::prestat::size);
   if (!b) return b.error();
   std::memset(b->data(), 0, b->size());
   auto len = static_cast<uint32_t>((*e)->preopen_name->size());
@@ -336,33 +326,33 @@ SHOAL_WASI_CALL(fd_prestat_get) {
   return Errno::success;
 }
 
-SHOAL_WASI_CALL(fd_prestat_dir_name) {
-  auto e = env.fds().get(u32(a[0]));
+Errno fd_prestat_dir_name(Env& env, Mem& mem, Fd fd, Ptr path, Size path_len) {
+  auto e = env.fds().get(fd);
   if (!e) return e.error();
   if (!(*e)->preopen_name) return Errno::badf;
   const std::string& name = *(*e)->preopen_name;
-  if (u32(a[2]) < name.size()) return Errno::nametoolong;
-  return mem.copy_in(u32(a[1]), {reinterpret_cast<const uint8_t*>(name.data()), name.size()});
+  if (path_len < name.size()) return Errno::nametoolong;
+  return mem.copy_in(path, {reinterpret_cast<const uint8_t*>(name.data()), name.size()});
 }
 
-SHOAL_WASI_CALL(fd_readdir) {
+Errno fd_readdir(Env& env, Mem& mem, Fd fd, Ptr buf_ptr, Size buf_len, Dircookie cookie,
+                 Ptr bufused_out) {
   // The type first: only a directory can hold fd_readdir, and Linux's
   // getdents answers ENOTDIR for anything else.
-  auto e = env.fds().get(u32(a[0]));
+  auto e = env.fds().get(fd);
   if (!e) return e.error();
   if ((*e)->filetype != abi::Filetype::directory) return Errno::notdir;
   if (!((*e)->rights_base & abi::right::fd_readdir)) return Errno::notcapable;
-  auto buf = mem.bytes(u32(a[1]), u32(a[2]));
+  auto buf = mem.bytes(buf_ptr, buf_len);
   if (!buf) return buf.error();
-  uint64_t cookie = a[3];
 
   // A fresh handle each call, so the position of the guest's fd is ours to
   // define: the cookie is the index of the next entry, "." and ".." included.
-  int fd = ::openat((*e)->host.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return from_host_errno(errno);
-  DIR* dir = ::fdopendir(fd);
+  int listing = ::openat((*e)->host.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (listing < 0) return from_host_errno(errno);
+  DIR* dir = ::fdopendir(listing);
   if (!dir) {
-    ::close(fd);
+    ::close(listing);
     return from_host_errno(errno);
   }
   size_t used = 0;
@@ -394,7 +384,8 @@ SHOAL_WASI_CALL(fd_readdir) {
         break;
       default: {
         struct stat st;
-        if (::fstatat(fd, d->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0) type = filetype_of(st.st_mode);
+        if (::fstatat(listing, d->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+          type = filetype_of(st.st_mode);
       }
     }
     auto namlen = static_cast<uint32_t>(std::strlen(d->d_name));
@@ -415,7 +406,7 @@ SHOAL_WASI_CALL(fd_readdir) {
     used += n;
   }
   ::closedir(dir);
-  return mem.store<uint32_t>(u32(a[4]), static_cast<uint32_t>(used));
+  return mem.store<uint32_t>(bufused_out, static_cast<uint32_t>(used));
 }
 
 }  // namespace shoal::wasi::calls

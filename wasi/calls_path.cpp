@@ -28,8 +28,8 @@ namespace {
 // The directory entry behind fd, with `needed` rights; rofs when the call
 // would write (`writes`) below a read-only mount. A call that may write
 // below a writable one is noted (Environment::wrote).
-Result<FdEntry*> directory(Environment& env, uint64_t fd, abi::Rights needed, bool writes) {
-  auto e = env.fds().get(u32(fd));
+Result<FdEntry*> directory(Env& env, Fd fd, Rights needed, bool writes) {
+  auto e = env.fds().get(fd);
   if (!e) return e;
   if ((*e)->filetype != abi::Filetype::directory) return std::unexpected(Errno::notdir);
   if (writes && (*e)->read_only) return std::unexpected(Errno::rofs);
@@ -39,17 +39,17 @@ Result<FdEntry*> directory(Environment& env, uint64_t fd, abi::Rights needed, bo
 }
 
 // Reads the guest's path and resolves it beneath the directory.
-Result<ResolvedPath> resolve(const GuestMemory& mem, FdEntry* dir, uint64_t ptr, uint64_t len,
+Result<ResolvedPath> resolve(Mem& mem, FdEntry* dir, Ptr ptr, Size len,
                              FinalSymlink final_symlink) {
-  auto path = mem.string(u32(ptr), u32(len));
+  auto path = mem.string(ptr, len);
   if (!path) return std::unexpected(path.error());
   return resolve_path(dir->host.get(), *path, final_symlink);
 }
 
 // For lookups: follow the final symlink when the guest's lookupflags say so.
-FinalSymlink lookup(uint64_t lookupflags) {
-  return (u32(lookupflags) & abi::lookupflag::symlink_follow) ? FinalSymlink::follow
-                                                              : FinalSymlink::follow_if_slash;
+FinalSymlink lookup(LookupFlags flags) {
+  return (flags & abi::lookupflag::symlink_follow) ? FinalSymlink::follow
+                                                   : FinalSymlink::follow_if_slash;
 }
 
 // A lookup of "name/" must find a directory: notdir otherwise, as the kernel
@@ -68,11 +68,9 @@ Errno check(int r) {
 
 }  // namespace
 
-SHOAL_WASI_CALL(path_open) {
-  const uint32_t dirflags = u32(a[1]);
-  const auto oflags = static_cast<uint16_t>(a[4]);
-  const abi::Rights want_base = a[5], want_inheriting = a[6];
-  const auto fdflags = static_cast<uint16_t>(a[7]);
+Errno path_open(Env& env, Mem& mem, Fd dirfd, LookupFlags dirflags, Ptr path_ptr, Size path_len,
+                OFlags oflags, Rights want_base, Rights want_inheriting, FdFlags fdflags,
+                Ptr fd_out) {
   if (oflags & ~(abi::oflag::creat | abi::oflag::directory | abi::oflag::excl | abi::oflag::trunc))
     return Errno::inval;
 
@@ -82,14 +80,14 @@ SHOAL_WASI_CALL(path_open) {
   abi::Rights needed = abi::right::path_open;
   if (oflags & abi::oflag::creat) needed |= abi::right::path_create_file;
   if (oflags & abi::oflag::trunc) needed |= abi::right::path_filestat_set_size;
-  auto dir = directory(env, a[0], needed,
+  auto dir = directory(env, dirfd, needed,
                        wants_write || (oflags & (abi::oflag::creat | abi::oflag::trunc)));
   if (!dir) return dir.error();
   // O_CREAT | O_EXCL never follows a final symlink: Linux fails with EEXIST
   // even when it dangles.
   const bool exclusive = (oflags & abi::oflag::creat) && (oflags & abi::oflag::excl);
-  auto path =
-      resolve(mem, *dir, a[2], a[3], exclusive ? FinalSymlink::follow_if_slash : lookup(dirflags));
+  auto path = resolve(mem, *dir, path_ptr, path_len,
+                      exclusive ? FinalSymlink::follow_if_slash : lookup(dirflags));
   if (!path) return path.error();
 
   int flags = O_CLOEXEC | O_NOFOLLOW;
@@ -135,67 +133,71 @@ SHOAL_WASI_CALL(path_open) {
   entry.rights_inheriting = want_inheriting & (*dir)->rights_inheriting;
   auto placed = env.fds().insert(std::move(entry));
   if (!placed) return placed.error();
-  if (Errno e = mem.store<uint32_t>(u32(a[8]), *placed); e != Errno::success) {
+  if (Errno e = mem.store<uint32_t>(fd_out, *placed); e != Errno::success) {
     env.fds().close(*placed);
     return e;
   }
   return Errno::success;
 }
 
-SHOAL_WASI_CALL(path_create_directory) {
-  auto dir = directory(env, a[0], abi::right::path_create_directory, true);
+Errno path_create_directory(Env& env, Mem& mem, Fd dirfd, Ptr path_ptr, Size path_len) {
+  auto dir = directory(env, dirfd, abi::right::path_create_directory, true);
   if (!dir) return dir.error();
-  auto path = resolve(mem, *dir, a[1], a[2], FinalSymlink::never);
+  auto path = resolve(mem, *dir, path_ptr, path_len, FinalSymlink::never);
   if (!path) return path.error();
   return check(::mkdirat(path->dir, path->name.c_str(), 0777));
 }
 
-SHOAL_WASI_CALL(path_filestat_get) {
-  auto dir = directory(env, a[0], abi::right::path_filestat_get, false);
+Errno path_filestat_get(Env& env, Mem& mem, Fd dirfd, LookupFlags flags, Ptr path_ptr,
+                        Size path_len, Ptr filestat_out) {
+  auto dir = directory(env, dirfd, abi::right::path_filestat_get, false);
   if (!dir) return dir.error();
-  auto path = resolve(mem, *dir, a[2], a[3], lookup(a[1]));
+  auto path = resolve(mem, *dir, path_ptr, path_len, lookup(flags));
   if (!path) return path.error();
   struct stat st;
   if (::fstatat(path->dir, path->entry().c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0)
     return from_host_errno(errno);
   if (path->must_be_dir() && !S_ISDIR(st.st_mode)) return Errno::notdir;
-  return store_filestat(mem, u32(a[4]), st);
+  return store_filestat(mem, filestat_out, st);
 }
 
-SHOAL_WASI_CALL(path_filestat_set_times) {
-  auto dir = directory(env, a[0], abi::right::path_filestat_set_times, true);
+Errno path_filestat_set_times(Env& env, Mem& mem, Fd dirfd, LookupFlags flags, Ptr path_ptr,
+                              Size path_len, Timestamp atim, Timestamp mtim, FstFlags fst_flags) {
+  auto dir = directory(env, dirfd, abi::right::path_filestat_set_times, true);
   if (!dir) return dir.error();
-  auto times = utimens_args(a[4], a[5], static_cast<uint16_t>(a[6]));
+  auto times = utimens_args(atim, mtim, fst_flags);
   if (!times) return times.error();
-  auto path = resolve(mem, *dir, a[2], a[3], lookup(a[1]));
+  auto path = resolve(mem, *dir, path_ptr, path_len, lookup(flags));
   if (!path) return path.error();
   if (Errno e = require_directory(*path); e != Errno::success) return e;
   return check(::utimensat(path->dir, path->entry().c_str(), times->data(), AT_SYMLINK_NOFOLLOW));
 }
 
-SHOAL_WASI_CALL(path_link) {
-  auto from_dir = directory(env, a[0], abi::right::path_link_source, true);
+Errno path_link(Env& env, Mem& mem, Fd old_dirfd, LookupFlags old_flags, Ptr old_path,
+                Size old_path_len, Fd new_dirfd, Ptr new_path, Size new_path_len) {
+  auto from_dir = directory(env, old_dirfd, abi::right::path_link_source, true);
   if (!from_dir) return from_dir.error();
-  auto to_dir = directory(env, a[4], abi::right::path_link_target, true);
+  auto to_dir = directory(env, new_dirfd, abi::right::path_link_target, true);
   if (!to_dir) return to_dir.error();
-  auto from = resolve(mem, *from_dir, a[2], a[3], lookup(a[1]));
+  auto from = resolve(mem, *from_dir, old_path, old_path_len, lookup(old_flags));
   if (!from) return from.error();
   // "name/" names a directory, and directories cannot be hard-linked.
   if (from->must_be_dir()) {
     Errno e = require_directory(*from);
     return e == Errno::success ? Errno::perm : e;
   }
-  auto to = resolve(mem, *to_dir, a[5], a[6], FinalSymlink::never);
+  auto to = resolve(mem, *to_dir, new_path, new_path_len, FinalSymlink::never);
   if (!to) return to.error();
   return check(::linkat(from->dir, from->entry().c_str(), to->dir, to->name.c_str(), 0));
 }
 
-SHOAL_WASI_CALL(path_readlink) {
-  auto dir = directory(env, a[0], abi::right::path_readlink, false);
+Errno path_readlink(Env& env, Mem& mem, Fd dirfd, Ptr path_ptr, Size path_len, Ptr buf_ptr,
+                    Size buf_len, Ptr bufused_out) {
+  auto dir = directory(env, dirfd, abi::right::path_readlink, false);
   if (!dir) return dir.error();
   // readlink(2) refuses an empty buffer rather than report nothing.
-  if (u32(a[4]) == 0) return Errno::inval;
-  auto path = resolve(mem, *dir, a[1], a[2], FinalSymlink::follow_if_slash);
+  if (buf_len == 0) return Errno::inval;
+  auto path = resolve(mem, *dir, path_ptr, path_len, FinalSymlink::follow_if_slash);
   if (!path) return path.error();
   // "name/" was followed by the walk, so what is left is a directory (not
   // a symlink: inval) or not a directory at all (notdir).
@@ -207,50 +209,52 @@ SHOAL_WASI_CALL(path_readlink) {
   ssize_t n = ::readlinkat(path->dir, path->entry().c_str(), target, sizeof target);
   if (n < 0) return from_host_errno(errno);
   // A short buffer gets the start of the target, as readlink(2) gives.
-  auto buf = mem.bytes(u32(a[3]), u32(a[4]));
+  auto buf = mem.bytes(buf_ptr, buf_len);
   if (!buf) return buf.error();
   size_t copied = std::min(buf->size(), static_cast<size_t>(n));
   std::memcpy(buf->data(), target, copied);
-  return mem.store<uint32_t>(u32(a[5]), static_cast<uint32_t>(copied));
+  return mem.store<uint32_t>(bufused_out, static_cast<uint32_t>(copied));
 }
 
-SHOAL_WASI_CALL(path_remove_directory) {
-  auto dir = directory(env, a[0], abi::right::path_remove_directory, true);
+Errno path_remove_directory(Env& env, Mem& mem, Fd dirfd, Ptr path_ptr, Size path_len) {
+  auto dir = directory(env, dirfd, abi::right::path_remove_directory, true);
   if (!dir) return dir.error();
-  auto path = resolve(mem, *dir, a[1], a[2], FinalSymlink::never);
+  auto path = resolve(mem, *dir, path_ptr, path_len, FinalSymlink::never);
   if (!path) return path.error();
   return check(::unlinkat(path->dir, path->name.c_str(), AT_REMOVEDIR));
 }
 
-SHOAL_WASI_CALL(path_rename) {
-  auto from_dir = directory(env, a[0], abi::right::path_rename_source, true);
+Errno path_rename(Env& env, Mem& mem, Fd old_dirfd, Ptr old_path, Size old_path_len, Fd new_dirfd,
+                  Ptr new_path, Size new_path_len) {
+  auto from_dir = directory(env, old_dirfd, abi::right::path_rename_source, true);
   if (!from_dir) return from_dir.error();
-  auto to_dir = directory(env, a[3], abi::right::path_rename_target, true);
+  auto to_dir = directory(env, new_dirfd, abi::right::path_rename_target, true);
   if (!to_dir) return to_dir.error();
-  auto from = resolve(mem, *from_dir, a[1], a[2], FinalSymlink::never);
+  auto from = resolve(mem, *from_dir, old_path, old_path_len, FinalSymlink::never);
   if (!from) return from.error();
-  auto to = resolve(mem, *to_dir, a[4], a[5], FinalSymlink::never);
+  auto to = resolve(mem, *to_dir, new_path, new_path_len, FinalSymlink::never);
   if (!to) return to.error();
   return check(::renameat(from->dir, from->name.c_str(), to->dir, to->name.c_str()));
 }
 
-SHOAL_WASI_CALL(path_symlink) {
-  auto target = mem.string(u32(a[0]), u32(a[1]));
+Errno path_symlink(Env& env, Mem& mem, Ptr old_path, Size old_path_len, Fd dirfd, Ptr new_path,
+                   Size new_path_len) {
+  auto target = mem.string(old_path, old_path_len);
   if (!target) return target.error();
   if (target->find('\0') != std::string_view::npos) return Errno::inval;
-  auto dir = directory(env, a[2], abi::right::path_symlink, true);
+  auto dir = directory(env, dirfd, abi::right::path_symlink, true);
   if (!dir) return dir.error();
-  auto path = resolve(mem, *dir, a[3], a[4], FinalSymlink::never);
+  auto path = resolve(mem, *dir, new_path, new_path_len, FinalSymlink::never);
   if (!path) return path.error();
   // The target is stored as written; the walk refuses to follow it out of
   // the mount later, whatever it says.
   return check(::symlinkat(std::string(*target).c_str(), path->dir, path->name.c_str()));
 }
 
-SHOAL_WASI_CALL(path_unlink_file) {
-  auto dir = directory(env, a[0], abi::right::path_unlink_file, true);
+Errno path_unlink_file(Env& env, Mem& mem, Fd dirfd, Ptr path_ptr, Size path_len) {
+  auto dir = directory(env, dirfd, abi::right::path_unlink_file, true);
   if (!dir) return dir.error();
-  auto path = resolve(mem, *dir, a[1], a[2], FinalSymlink::never);
+  auto path = resolve(mem, *dir, path_ptr, path_len, FinalSymlink::never);
   if (!path) return path.error();
   return check(::unlinkat(path->dir, path->name.c_str(), 0));
 }

@@ -33,8 +33,8 @@ uint64_t now_ns(clockid_t clock) {
 
 }  // namespace
 
-SHOAL_WASI_CALL(poll_oneoff) {
-  const uint32_t in = u32(a[0]), out = u32(a[1]), nsubs = u32(a[2]);
+Errno poll_oneoff(Env& env, Mem& mem, Ptr in, Ptr out, Size nsubscriptions, Ptr nevents_out) {
+  const uint32_t nsubs = nsubscriptions;
   if (nsubs == 0) return Errno::inval;
   if (uint64_t{nsubs} * abi::subscription::size > mem.size()) return Errno::fault;
   auto subs = mem.bytes(in, nsubs * abi::subscription::size);
@@ -164,7 +164,7 @@ SHOAL_WASI_CALL(poll_oneoff) {
     std::memcpy(dst + abi::event::flags, &ev.flags, 2);
     if (++count == nsubs) break;
   }
-  return mem.store<uint32_t>(u32(a[3]), count);
+  return mem.store<uint32_t>(nevents_out, count);
 }
 
 }  // namespace shoal::wasi::calls

@@ -3,16 +3,13 @@
 
 namespace shoal::wasi::calls {
 
-SHOAL_WASI_CALL(proc_exit) {
-  (void)mem;
-  env.request_exit(u32(a[0]));
-  return Errno::success;
+void proc_exit(Env& env, Mem&, Exitcode code) {
+  env.request_exit(code);
 }
 
 // Signals do not exist inside a job; like wasmtime and Node, shoal does not
 // deliver them. The call is refused rather than pretending to succeed.
-SHOAL_WASI_CALL(proc_raise) {
-  (void)env, (void)mem, (void)a;
+Errno proc_raise(Env&, Mem&, uint32_t /*signal*/) {
   return Errno::nosys;
 }
 

@@ -5,28 +5,26 @@
 
 namespace shoal::wasi::calls {
 namespace {
-Errno not_a_socket(Environment& env, uint64_t fd) {
-  auto e = env.fds().get(u32(fd));
+Errno not_a_socket(Env& env, Fd fd) {
+  auto e = env.fds().get(fd);
   if (!e) return e.error();
   return Errno::notsock;
 }
 }  // namespace
 
-SHOAL_WASI_CALL(sock_accept) {
-  (void)mem;
-  return not_a_socket(env, a[0]);
+Errno sock_accept(Env& env, Mem&, Fd fd, FdFlags /*flags*/, Ptr /*fd_out*/) {
+  return not_a_socket(env, fd);
 }
-SHOAL_WASI_CALL(sock_recv) {
-  (void)mem;
-  return not_a_socket(env, a[0]);
+Errno sock_recv(Env& env, Mem&, Fd fd, Ptr /*ri_data*/, Size /*ri_data_len*/, uint16_t /*ri_flags*/,
+                Ptr /*ro_datalen_out*/, Ptr /*ro_flags_out*/) {
+  return not_a_socket(env, fd);
 }
-SHOAL_WASI_CALL(sock_send) {
-  (void)mem;
-  return not_a_socket(env, a[0]);
+Errno sock_send(Env& env, Mem&, Fd fd, Ptr /*si_data*/, Size /*si_data_len*/, uint16_t /*si_flags*/,
+                Ptr /*so_datalen_out*/) {
+  return not_a_socket(env, fd);
 }
-SHOAL_WASI_CALL(sock_shutdown) {
-  (void)mem;
-  return not_a_socket(env, a[0]);
+Errno sock_shutdown(Env& env, Mem&, Fd fd, uint32_t /*how*/) {
+  return not_a_socket(env, fd);
 }
 
 }  // namespace shoal::wasi::calls

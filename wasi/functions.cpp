@@ -1,64 +1,117 @@
 #include "wasi/functions.h"
 
 #include <algorithm>
+#include <array>
+#include <type_traits>
+#include <utility>
 
 #include "wasi/calls.h"
 
 namespace shoal::wasi {
 namespace {
 
-using namespace calls;
+// The wasm type of a handler's parameter: an integer of 4 bytes or fewer
+// travels as an i32, one of 8 bytes as an i64.
+template <typename T>
+constexpr char wasm_type() {
+  static_assert(std::is_integral_v<T> && (sizeof(T) <= 4 || sizeof(T) == 8),
+                "a WASI handler's parameters are integers of at most 4 bytes, or 8");
+  return sizeof(T) == 8 ? 'I' : 'i';
+}
 
-constexpr Function kFunctions[] = {
-    {"args_get", "ii", true, args_get},
-    {"args_sizes_get", "ii", true, args_sizes_get},
-    {"clock_res_get", "ii", true, clock_res_get},
-    {"clock_time_get", "iIi", true, clock_time_get},
-    {"environ_get", "ii", true, environ_get},
-    {"environ_sizes_get", "ii", true, environ_sizes_get},
-    {"fd_advise", "iIIi", true, fd_advise},
-    {"fd_allocate", "iII", true, fd_allocate},
-    {"fd_close", "i", true, fd_close},
-    {"fd_datasync", "i", true, fd_datasync},
-    {"fd_fdstat_get", "ii", true, fd_fdstat_get},
-    {"fd_fdstat_set_flags", "ii", true, fd_fdstat_set_flags},
-    {"fd_fdstat_set_rights", "iII", true, fd_fdstat_set_rights},
-    {"fd_filestat_get", "ii", true, fd_filestat_get},
-    {"fd_filestat_set_size", "iI", true, fd_filestat_set_size},
-    {"fd_filestat_set_times", "iIIi", true, fd_filestat_set_times},
-    {"fd_pread", "iiiIi", true, fd_pread},
-    {"fd_prestat_dir_name", "iii", true, fd_prestat_dir_name},
-    {"fd_prestat_get", "ii", true, fd_prestat_get},
-    {"fd_pwrite", "iiiIi", true, fd_pwrite},
-    {"fd_read", "iiii", true, fd_read},
-    {"fd_readdir", "iiiIi", true, fd_readdir},
-    {"fd_renumber", "ii", true, fd_renumber},
-    {"fd_seek", "iIii", true, fd_seek},
-    {"fd_sync", "i", true, fd_sync},
-    {"fd_tell", "ii", true, fd_tell},
-    {"fd_write", "iiii", true, fd_write},
-    {"path_create_directory", "iii", true, path_create_directory},
-    {"path_filestat_get", "iiiii", true, path_filestat_get},
-    {"path_filestat_set_times", "iiiiIIi", true, path_filestat_set_times},
-    {"path_link", "iiiiiii", true, path_link},
-    {"path_open", "iiiiiIIii", true, path_open},
-    {"path_readlink", "iiiiii", true, path_readlink},
-    {"path_remove_directory", "iii", true, path_remove_directory},
-    {"path_rename", "iiiiii", true, path_rename},
-    {"path_symlink", "iiiii", true, path_symlink},
-    {"path_unlink_file", "iii", true, path_unlink_file},
-    {"poll_oneoff", "iiii", true, poll_oneoff},
-    {"proc_exit", "i", false, proc_exit},
-    {"proc_raise", "i", true, proc_raise},
-    {"random_get", "ii", true, random_get},
-    {"sched_yield", "", true, sched_yield},
-    {"sock_accept", "iii", true, sock_accept},
-    {"sock_recv", "iiiiii", true, sock_recv},
-    {"sock_send", "iiiii", true, sock_send},
-    {"sock_shutdown", "ii", true, sock_shutdown},
+// What the table knows of the handler F, from its type alone: its wasm
+// parameters, whether it returns an errno, and `invoke`, which reads each
+// argument from its slot as F's parameter type (an i32 slot holds the value
+// zero-extended; a narrower parameter keeps its low bits, as a cast of the
+// i32 would).
+template <auto F>
+struct Call;
+
+template <typename R, typename... P, R (*F)(Environment&, const GuestMemory&, P...)>
+struct Call<F> {
+  static_assert(std::is_same_v<R, Errno> || std::is_void_v<R>,
+                "a WASI handler returns an Errno, or nothing (proc_exit)");
+  static constexpr std::array<char, sizeof...(P)> kParams{wasm_type<P>()...};
+  static constexpr bool kReturnsErrno = std::is_same_v<R, Errno>;
+
+  static Errno invoke(Environment& env, const GuestMemory& mem, const uint64_t* slots) {
+    (void)slots;  // sched_yield has none
+    return [&]<size_t... I>(std::index_sequence<I...>) {
+      if constexpr (kReturnsErrno) {
+        return F(env, mem, static_cast<P>(slots[I])...);
+      } else {
+        F(env, mem, static_cast<P>(slots[I])...);
+        return Errno::success;
+      }
+    }
+    (std::index_sequence_for<P...>{});
+  }
 };
 
+template <auto F>
+constexpr Function bind(std::string_view name) {
+  return {name,
+          {Call<F>::kParams.data(), Call<F>::kParams.size()},
+          Call<F>::kReturnsErrno,
+          &Call<F>::invoke};
+}
+
+// The name the guest imports is the handler's own.
+#define SHOAL_WASI_FUNCTION(name) bind<&calls::name>(#name)
+
+constexpr Function kFunctions[] = {
+    SHOAL_WASI_FUNCTION(args_get),
+    SHOAL_WASI_FUNCTION(args_sizes_get),
+    SHOAL_WASI_FUNCTION(clock_res_get),
+    SHOAL_WASI_FUNCTION(clock_time_get),
+    SHOAL_WASI_FUNCTION(environ_get),
+    SHOAL_WASI_FUNCTION(environ_sizes_get),
+    SHOAL_WASI_FUNCTION(fd_advise),
+    SHOAL_WASI_FUNCTION(fd_allocate),
+    SHOAL_WASI_FUNCTION(fd_close),
+    SHOAL_WASI_FUNCTION(fd_datasync),
+    SHOAL_WASI_FUNCTION(fd_fdstat_get),
+    SHOAL_WASI_FUNCTION(fd_fdstat_set_flags),
+    SHOAL_WASI_FUNCTION(fd_fdstat_set_rights),
+    SHOAL_WASI_FUNCTION(fd_filestat_get),
+    SHOAL_WASI_FUNCTION(fd_filestat_set_size),
+    SHOAL_WASI_FUNCTION(fd_filestat_set_times),
+    SHOAL_WASI_FUNCTION(fd_pread),
+    SHOAL_WASI_FUNCTION(fd_prestat_dir_name),
+    SHOAL_WASI_FUNCTION(fd_prestat_get),
+    SHOAL_WASI_FUNCTION(fd_pwrite),
+    SHOAL_WASI_FUNCTION(fd_read),
+    SHOAL_WASI_FUNCTION(fd_readdir),
+    SHOAL_WASI_FUNCTION(fd_renumber),
+    SHOAL_WASI_FUNCTION(fd_seek),
+    SHOAL_WASI_FUNCTION(fd_sync),
+    SHOAL_WASI_FUNCTION(fd_tell),
+    SHOAL_WASI_FUNCTION(fd_write),
+    SHOAL_WASI_FUNCTION(path_create_directory),
+    SHOAL_WASI_FUNCTION(path_filestat_get),
+    SHOAL_WASI_FUNCTION(path_filestat_set_times),
+    SHOAL_WASI_FUNCTION(path_link),
+    SHOAL_WASI_FUNCTION(path_open),
+    SHOAL_WASI_FUNCTION(path_readlink),
+    SHOAL_WASI_FUNCTION(path_remove_directory),
+    SHOAL_WASI_FUNCTION(path_rename),
+    SHOAL_WASI_FUNCTION(path_symlink),
+    SHOAL_WASI_FUNCTION(path_unlink_file),
+    SHOAL_WASI_FUNCTION(poll_oneoff),
+    SHOAL_WASI_FUNCTION(proc_exit),
+    SHOAL_WASI_FUNCTION(proc_raise),
+    SHOAL_WASI_FUNCTION(random_get),
+    SHOAL_WASI_FUNCTION(sched_yield),
+    SHOAL_WASI_FUNCTION(sock_accept),
+    SHOAL_WASI_FUNCTION(sock_recv),
+    SHOAL_WASI_FUNCTION(sock_send),
+    SHOAL_WASI_FUNCTION(sock_shutdown),
+};
+
+#undef SHOAL_WASI_FUNCTION
+
 static_assert(std::size(kFunctions) == 46);
+static_assert(std::ranges::is_sorted(kFunctions, {}, &Function::name));
 
 }  // namespace
 

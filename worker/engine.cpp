@@ -17,6 +17,7 @@
 #include "wasi/functions.h"
 #include "worker/code_cache.h"
 #include "worker/memory_limit.h"
+#include "worker/module_id.h"
 #include "worker/module_info.h"
 #include "worker/v8_platform.h"
 #include "worker/watchdog.h"
@@ -79,8 +80,8 @@ constexpr char kExitMarker[] = "shoal.proc_exit";
 void call_host(const v8::FunctionCallbackInfo<v8::Value>& info) {
   auto* b = static_cast<Binding*>(info.Data().As<v8::External>()->Value());
   v8::Isolate* isolate = info.GetIsolate();
-  // Only the first params.size() slots are read by the handler: no zeroing
-  // (it was a third of this function's time).
+  // Only the first params.size() slots are read by the handler, so the
+  // rest are left unset.
   uint64_t args[16];
   const std::string_view params = b->function->params;
   for (size_t i = 0; i < params.size(); ++i) {
@@ -206,29 +207,51 @@ struct Prepared {
   ModuleInfo info;
 };
 
-// Compiled modules of this process, by cache key and memory limit. V8 shares
+// The modules this process compiled, by ModuleId (module_id.h). V8 shares
 // a compiled module's code between isolates (FromCompiledModule), so a later
-// job pays neither validation nor compilation. Bounded: the oldest entries go.
-class ModuleCache {
+// run pays neither validation nor compilation; the current isolate's module
+// object is kept in the same entry, so that a later run does not make it
+// again either. Bounded: the oldest entries go. With the engine's mutex
+// held; objects are dropped (forget_objects) before their isolate goes.
+class KeptModules {
  public:
-  std::optional<Prepared> get(const std::string& key) {
-    auto it = entries_.find(key);
+  std::optional<Prepared> get(const ModuleId& id) const {
+    auto it = entries_.find(id.key());
     if (it == entries_.end()) return std::nullopt;
-    return it->second;
+    return it->second.prepared;
   }
-  void put(const std::string& key, Prepared prepared) {
+  void put(const ModuleId& id, Prepared prepared) {
+    std::string key = id.key();
     if (entries_.contains(key)) return;
     if (order_.size() >= kMaxEntries) {
       entries_.erase(order_.front());
       order_.erase(order_.begin());
     }
-    entries_.emplace(key, std::move(prepared));
-    order_.push_back(key);
+    entries_.emplace(key, Entry{std::move(prepared), {}});
+    order_.push_back(std::move(key));
+  }
+  // The isolate's module object for `id`, or empty.
+  v8::MaybeLocal<v8::WasmModuleObject> object(const ModuleId& id, v8::Isolate* isolate) const {
+    auto it = entries_.find(id.key());
+    if (it == entries_.end() || it->second.object.IsEmpty()) return {};
+    return it->second.object.Get(isolate);
+  }
+  void keep_object(const ModuleId& id, v8::Isolate* isolate,
+                   v8::Local<v8::WasmModuleObject> object) {
+    if (auto it = entries_.find(id.key()); it != entries_.end())
+      it->second.object.Reset(isolate, object);
+  }
+  void forget_objects() {
+    for (auto& [key, entry] : entries_) entry.object.Reset();
   }
 
  private:
+  struct Entry {
+    Prepared prepared;
+    v8::Global<v8::WasmModuleObject> object;
+  };
   static constexpr size_t kMaxEntries = 32;
-  std::map<std::string, Prepared> entries_;
+  std::map<std::string, Entry> entries_;
   std::vector<std::string> order_;
 };
 
@@ -261,35 +284,30 @@ struct Engine {
   v8::Isolate* isolate = nullptr;
   // One context for the isolate's life: guests never run JavaScript, and
   // everything a run creates (instance, memory, imports) is its own, so a
-  // fresh context per run would only cost its creation (half of a trivial
-  // run's time).
+  // fresh context per run would only cost its creation.
   v8::Global<v8::Context> context;
   std::unique_ptr<v8::ArrayBuffer::Allocator> allocator;
   unsigned runs = 0;     // on this isolate
   bool collect = false;  // a finished run left much memory behind
-  ModuleCache modules;
+  KeptModules modules;
   std::unique_ptr<CodeCache> code_cache;
   // Compiled here, not yet in the code cache: code-cache key -> module.
   std::map<std::string, v8::CompiledWasmModule> unsaved;
   std::function<void(const std::string&)> log;
 
-  // The isolate's own objects for what it ran before, so that a later run
-  // makes neither the module object of a kept module nor its WASI import
-  // functions again (together a tenth of a trivial run): module objects by
-  // module key; one Instance slot per unit position (import modules first,
+  // The isolate's WASI import functions, so that a later run does not make
+  // them again: one Instance slot per unit position (import modules first,
   // the main module last), whose functions find the run's state through it.
   struct HostFunction {
     std::unique_ptr<Binding> binding;
     v8::Global<v8::Function> function;
   };
-  std::map<std::string, v8::Global<v8::WasmModuleObject>> module_objects;
   std::vector<std::unique_ptr<Instance>> slots;
   std::map<std::pair<size_t, const wasi::Function*>, HostFunction> host_functions;
-  static constexpr size_t kMaxModuleObjects = 32;
 
   // With the isolate locked.
   void forget_objects() {
-    module_objects.clear();
+    modules.forget_objects();
     host_functions.clear();
   }
 
@@ -350,9 +368,11 @@ Engine& engine() {
   return *e;
 }
 
-std::string code_cache_key(const std::string& module_key) {
+// The code cache's key for a module (module_id.h): its identity, and what
+// else makes V8's code differ from one process to another.
+std::string code_cache_key(const ModuleId& id) {
   V8Process& p = v8_process();
-  return module_key + "|v8 " + v8::V8::GetVersion() + "|" + p.flags +
+  return id.key() + "|v8 " + v8::V8::GetVersion() + "|" + p.flags +
          (p.trap_handler ? "|trap-handler" : "|bounds-checks");
 }
 
@@ -461,71 +481,326 @@ bool engine_idle_work(std::chrono::milliseconds wait, bool release_memory) {
   return !e.unsaved.empty();
 }
 
+namespace {
+
+using Kind = RunError::Kind;
+using RunResult = std::expected<uint32_t, RunError>;
+
+// A run's end before its entry point is called.
+std::unexpected<RunResult> ended(RunResult r) {
+  return std::unexpected(std::move(r));
+}
+std::unexpected<RunResult> ended(RunError e) {
+  return std::unexpected(RunResult(std::unexpected(std::move(e))));
+}
+
+// One module of a run: an import module, or the main module (name "").
+struct Unit {
+  std::string name;
+  std::span<const uint8_t> bytes;  // with its memory limit applied
+  std::vector<uint8_t> limited;    // the rewritten bytes, when there is a limit
+  ModuleId id;
+  std::optional<Prepared> prepared;
+  bool from_memory = false;  // kept by this process from an earlier run
+  std::vector<const wasi::Function*> wasi_imports;
+
+  // The prefix of a message about this module.
+  std::string who() const { return name.empty() ? "" : "import module " + name + ": "; }
+};
+
+// The link plan: every module read and linked on paper first, so that a
+// module we cannot run is refused, naming the import at fault, before V8
+// sees anything. A module this process prepared before is neither read nor
+// rewritten again.
+std::expected<std::vector<Unit>, RunError> plan_units(Engine& e, std::span<const uint8_t> module,
+                                                      const RunOptions& options) {
+  auto id_of = [&](const std::string& sha256) {
+    return ModuleId{sha256, options.memory_limit.value_or(0)};
+  };
+  std::vector<Unit> units;
+  for (const ImportModule& m : options.import_modules)
+    units.push_back({m.name, m.bytes, {}, id_of(m.cache_key), {}, false, {}});
+  units.push_back({"", module, {}, id_of(options.cache_key), {}, false, {}});
+  std::map<std::string, const ModuleInfo*> provided;
+  for (Unit& u : units) {
+    if (u.id.kept())
+      if (auto kept = e.modules.get(u.id)) u.prepared.emplace(*kept);
+    u.from_memory = u.prepared.has_value();
+    if (!u.prepared) {
+      auto info = inspect_module(u.bytes);
+      if (!info) return std::unexpected(RunError{Kind::invalid_module, u.who() + info.error()});
+      u.prepared.emplace();
+      u.prepared->info = std::move(*info);
+      if (options.memory_limit) {
+        auto rewritten = limit_memory(u.bytes, *options.memory_limit);
+        if (!rewritten)
+          return std::unexpected(RunError{Kind::memory_limit, u.who() + rewritten.error()});
+        u.limited = std::move(*rewritten);
+        u.bytes = u.limited;
+      }
+    }
+    auto wasi_imports = resolve_imports(u.prepared->info, provided);
+    if (!wasi_imports) return std::unexpected(RunError{Kind::link, u.who() + wasi_imports.error()});
+    u.wasi_imports = std::move(*wasi_imports);
+    if (!u.name.empty()) provided[u.name] = &u.prepared->info;
+  }
+  for (const Export& ex : units.back().prepared->info.exports)
+    if (ex.name == options.entry_point && ex.kind == ExternKind::function) return units;
+  return std::unexpected(RunError{
+      Kind::no_entry, "the module exports no function '" + options.entry_point +
+                          "' (a WASI command exports _start; choose another with --entry-point)"});
+}
+
+// What a run holds while it is in V8: the engine, its isolate (locked) and
+// context (entered), and the TryCatch of the run.
+struct InV8 {
+  Engine& e;
+  v8::Isolate* isolate;
+  v8::Local<v8::Context> ctx;
+  v8::TryCatch& tc;
+
+  RunError error(Kind kind, const std::string& prefix) const {
+    return RunError{kind, prefix + exception_text(isolate, ctx, tc)};
+  }
+};
+
+// The module from the code cache, or empty (st.cache_note says why, when an
+// entry was there but not used; such an entry is removed).
+v8::Local<v8::WasmModuleObject> from_code_cache(const InV8& v, const Unit& u,
+                                                const std::string& cache_key, RunStats& st) {
+  v8::Local<v8::WasmModuleObject> mod;
+  {
+    // The entry's bytes are read in place; the read ends with this block.
+    auto entry = v.e.code_cache->find(cache_key);
+    if (entry) {
+      if (deserialize(v.isolate, v.ctx, u.bytes, entry->bytes(), st.cache_note).ToLocal(&mod)) {
+        st.source = RunStats::Source::code_cache;
+        st.cache_partial = !entry->complete();
+        if (st.cache_partial) v.e.unsaved.emplace(cache_key, mod->GetCompiledModule());
+      }
+      v.tc.Reset();
+    } else if (entry.error() == CodeCache::Miss::corrupt) {
+      st.cache_note = "the cached code is corrupt (checksum mismatch)";
+    } else if (entry.error() == CodeCache::Miss::failed) {
+      st.cache_note = v.e.code_cache->error();
+    }
+  }
+  if (!st.cache_note.empty()) {
+    v.e.say("code cache: entry " + cache_key.substr(0, 16) + "...: " + st.cache_note +
+            "; removed it");
+    v.e.code_cache->remove(cache_key);
+  }
+  return mod;
+}
+
+// The compiled module, from one of three sources: kept by this process,
+// the code cache, or compiled now (and then kept, and saved to the code
+// cache later).
+std::expected<v8::Local<v8::WasmModuleObject>, RunError> obtain_module(const InV8& v, Unit& u,
+                                                                       RunStats& st) {
+  v8::Local<v8::WasmModuleObject> mod;
+  if (u.from_memory) {
+    st.source = RunStats::Source::worker_memory;
+    if (v.e.modules.object(u.id, v.isolate).ToLocal(&mod)) return mod;
+    if (!v8::WasmModuleObject::FromCompiledModule(v.isolate, *u.prepared->compiled).ToLocal(&mod))
+      return std::unexpected(v.error(Kind::invalid_module, u.who()));
+    v.e.modules.keep_object(u.id, v.isolate, mod);
+    return mod;
+  }
+  const std::string cache_key = u.id.kept() ? code_cache_key(u.id) : "";
+  if (v.e.code_cache && !cache_key.empty()) mod = from_code_cache(v, u, cache_key, st);
+  if (mod.IsEmpty()) {
+    auto compiled = v8::WasmModuleObject::Compile(
+        v.isolate, v8::MemorySpan<const uint8_t>(u.bytes.data(), u.bytes.size()));
+    if (!compiled.ToLocal(&mod)) return std::unexpected(v.error(Kind::invalid_module, u.who()));
+    st.source = RunStats::Source::compiled;
+    if (v.e.code_cache && !cache_key.empty())
+      v.e.unsaved.emplace(cache_key, mod->GetCompiledModule());
+  }
+  if (u.id.kept()) {
+    u.prepared->compiled.emplace(mod->GetCompiledModule());
+    v.e.modules.put(u.id, *u.prepared);
+    v.e.modules.keep_object(u.id, v.isolate, mod);
+  }
+  return mod;
+}
+
+// Stops a run from outside, over its instantiation (a start function may
+// never return) and its entry point alike: the watchdog at the timeout, and
+// the stop requests of its RunControl. Says why a call into the guest
+// returned empty.
+class RunGuard {
+ public:
+  RunGuard(v8::Isolate* isolate, const RunOptions& options, wasi::Environment& env,
+           const bool& exited)
+      : isolate_(isolate), options_(options), env_(env), exited_(exited) {
+    if (options.control) options.control->attach(isolate);
+    if (options.timeout) watchdog_.emplace(isolate, *options.timeout);
+  }
+  // Detached before the run's end (AfterRun): a stop request after that
+  // cannot terminate the isolate, so its cancellation clears every request
+  // of this run.
+  ~RunGuard() {
+    watchdog_.reset();
+    if (options_.control) options_.control->detach();
+  }
+  RunGuard(const RunGuard&) = delete;
+  RunGuard& operator=(const RunGuard&) = delete;
+
+  // Why a call into the guest returned empty: an exit, the watchdog, a stop
+  // request, or a trap (nullopt).
+  std::optional<RunResult> interrupted() {
+    if (watchdog_) timed_out_ = watchdog_->stop();
+    const bool cancelled = options_.control && options_.control->cancelled();
+    if (exited_ || timed_out_ || cancelled) isolate_->CancelTerminateExecution();
+    if (exited_) return *env_.exit_code();
+    if (cancelled) return std::unexpected(RunError{Kind::cancelled, "stopped on request"});
+    if (timed_out_)
+      return std::unexpected(RunError{
+          Kind::timeout, "timed out after " + format_seconds(*options_.timeout) + " (--timeout)"});
+    return std::nullopt;
+  }
+
+ private:
+  v8::Isolate* isolate_;
+  const RunOptions& options_;
+  wasi::Environment& env_;
+  const bool& exited_;
+  std::optional<Watchdog> watchdog_;
+  bool timed_out_ = false;
+};
+
+v8::Local<v8::String> v8_string(v8::Isolate* isolate, std::string_view s) {
+  return v8::String::NewFromUtf8(isolate, s.data(), v8::NewStringType::kNormal,
+                                 static_cast<int>(s.size()))
+      .ToLocalChecked();
+}
+
+// The wasi_snapshot_preview1 object for the unit at `position`: the
+// isolate's host functions for that slot, made on first use.
+v8::Local<v8::Object> wasi_namespace(const InV8& v, size_t position, Instance& instance,
+                                     const Unit& u) {
+  v8::Local<v8::Object> ns = v8::Object::New(v.isolate);
+  for (const wasi::Function* f : u.wasi_imports) {
+    Engine::HostFunction& host = v.e.host_functions[{position, f}];
+    if (host.function.IsEmpty()) {
+      host.binding = std::make_unique<Binding>(Binding{&instance, f});
+      auto fn =
+          v8::Function::New(v.ctx, call_host, v8::External::New(v.isolate, host.binding.get()),
+                            static_cast<int>(f->params.size()))
+              .ToLocalChecked();
+      host.function.Reset(v.isolate, fn);
+    }
+    ns->Set(v.ctx, v8_string(v.isolate, f->name), host.function.Get(v.isolate)).Check();
+  }
+  return ns;
+}
+
+// Instantiates the import modules in order, each with WASI and the exports
+// of the ones before it, runs their setup, then instantiates the main
+// module. Returns the main module's exports.
+std::expected<v8::Local<v8::Object>, RunResult> instantiate(
+    const InV8& v, std::vector<Unit>& units,
+    const std::vector<v8::Local<v8::WasmModuleObject>>& compiled, wasi::Environment& env,
+    bool& exited, RunGuard& guard) {
+  auto webassembly = get(v.ctx, v.ctx->Global(), "WebAssembly").As<v8::Object>();
+  auto instance_ctor = get(v.ctx, webassembly, "Instance").As<v8::Function>();
+  // The exports of the import modules instantiated so far, by name.
+  v8::Local<v8::Object> provided_exports = v8::Object::New(v.isolate);
+  for (size_t i = 0; i < units.size(); ++i) {
+    Unit& u = units[i];
+    if (v.e.slots.size() <= i) v.e.slots.push_back(std::make_unique<Instance>());
+    Instance& instance = *v.e.slots[i];
+    instance.env = &env;
+    instance.exited = &exited;
+    v8::Local<v8::Object> imports = v8::Object::New(v.isolate);
+    imports->Set(v.ctx, v8_string(v.isolate, wasi::kModuleName), wasi_namespace(v, i, instance, u))
+        .Check();
+    for (size_t j = 0; j < i; ++j)
+      imports
+          ->Set(v.ctx, v8_string(v.isolate, units[j].name),
+                get(v.ctx, provided_exports, units[j].name).As<v8::Object>())
+          .Check();
+    v8::Local<v8::Value> argv[] = {compiled[i], imports};
+    v8::Local<v8::Object> wasm_instance;
+    const bool is_main = u.name.empty();
+    if (!instance_ctor->NewInstance(v.ctx, 2, argv).ToLocal(&wasm_instance)) {
+      if (auto r = guard.interrupted()) return ended(*r);
+      if (is_main) return ended(v.error(Kind::trap, ""));
+      return ended(v.error(Kind::import_trap, "import module " + u.name + " failed to start: "));
+    }
+    auto exports = get(v.ctx, wasm_instance, "exports").As<v8::Object>();
+    auto memory = get(v.ctx, exports, "memory");
+    if (memory->IsWasmMemoryObject())
+      instance.memory.Reset(v.isolate, memory.As<v8::WasmMemoryObject>());
+    if (is_main) return exports;
+    // A WASI reactor sets itself up (constructors, libc) in _initialize.
+    auto init = get(v.ctx, exports, "_initialize");
+    if (init->IsFunction() &&
+        init.As<v8::Function>()->Call(v.ctx, v8::Undefined(v.isolate), 0, nullptr).IsEmpty()) {
+      if (auto r = guard.interrupted()) return ended(*r);
+      return ended(
+          v.error(Kind::import_trap, "import module " + u.name + " trapped while starting: "));
+    }
+    provided_exports->Set(v.ctx, v8_string(v.isolate, u.name), exports).Check();
+  }
+  return ended(RunError{Kind::no_entry, "no main module"});
+}
+
+// Calls the entry point and says how the run ended.
+std::expected<uint32_t, RunError> call_entry(const InV8& v, v8::Local<v8::Object> exports,
+                                             Instance& main_instance, const RunOptions& options,
+                                             RunGuard& guard, RunStats& stats,
+                                             Clock::time_point started) {
+  auto entry = get(v.ctx, exports, options.entry_point);
+  if (!entry->IsFunction())
+    return std::unexpected(
+        RunError{Kind::no_entry, "export '" + options.entry_point + "' is not a function"});
+  stats.prepare = Clock::now() - started;
+  v8::MaybeLocal<v8::Value> result =
+      entry.As<v8::Function>()->Call(v.ctx, v8::Undefined(v.isolate), 0, nullptr);
+  uint64_t used = 0;
+  if (!main_instance.memory.IsEmpty())
+    used = main_instance.memory.Get(v.isolate)->Buffer()->ByteLength();
+  if (used >= Engine::kCollectAfterBytes) v.e.collect = true;
+  if (auto r = guard.interrupted()) return *r;
+  if (!result.IsEmpty()) return 0u;
+  RunError error = v.error(Kind::trap, "");
+  if (options.memory_limit && !main_instance.memory.IsEmpty() &&
+      used * 4 >= *options.memory_limit * 3)
+    error.message += " (memory at " + units::format_bytes(used) + " of its " +
+                     units::format_bytes(*options.memory_limit) +
+                     " limit: the program probably ran out of memory)";
+  return std::unexpected(error);
+}
+
+}  // namespace
+
+std::string run_error_text(const RunError& error) {
+  switch (error.kind) {
+    case RunError::Kind::trap:
+      return "the program trapped: " + error.message;
+    case RunError::Kind::timeout:
+      return "the program " + error.message;
+    case RunError::Kind::cancelled:
+      return "stopped";
+    default:
+      return error.message;
+  }
+}
+
 std::expected<uint32_t, RunError> run_wasi_command(std::span<const uint8_t> module,
                                                    wasi::Environment& env,
                                                    const RunOptions& options) {
-  using Kind = RunError::Kind;
   const auto started = Clock::now();
   RunStats scratch_stats;
   RunStats& stats = options.stats ? *options.stats : scratch_stats;
   stats = RunStats{};
   Engine& e = engine();
   std::unique_lock engine_lock(e.mu);
-
-  // Every module read and linked on paper first, so that a module we cannot
-  // run is refused, naming the import at fault, before V8 sees anything.
-  // A module this process prepared before is neither read nor rewritten
-  // again.
-  struct Unit {
-    std::string name;  // "" for the main module
-    std::span<const uint8_t> bytes;
-    std::vector<uint8_t> limited;
-    std::string module_key;  // cache key and memory limit; "" to keep nothing
-    std::optional<Prepared> prepared;
-    bool from_memory = false;
-    std::vector<const wasi::Function*> wasi_imports;
-  };
-  auto key_of = [&](const std::string& cache_key) {
-    return cache_key.empty() ? std::string()
-                             : cache_key + ":" + std::to_string(options.memory_limit.value_or(0));
-  };
-  std::vector<Unit> units;
-  for (const ImportModule& m : options.import_modules)
-    units.push_back({m.name, m.bytes, {}, key_of(m.cache_key), {}, false, {}});
-  units.push_back({"", module, {}, key_of(options.cache_key), {}, false, {}});
-  std::map<std::string, const ModuleInfo*> provided;
-  for (Unit& u : units) {
-    const std::string who = u.name.empty() ? "" : "import module " + u.name + ": ";
-    if (!u.module_key.empty())
-      if (auto kept = e.modules.get(u.module_key)) u.prepared.emplace(*kept);
-    u.from_memory = u.prepared.has_value();
-    if (!u.prepared) {
-      auto info = inspect_module(u.bytes);
-      if (!info) return std::unexpected(RunError{Kind::invalid_module, who + info.error()});
-      u.prepared.emplace();
-      u.prepared->info = std::move(*info);
-      if (options.memory_limit) {
-        auto rewritten = limit_memory(u.bytes, *options.memory_limit);
-        if (!rewritten)
-          return std::unexpected(RunError{Kind::memory_limit, who + rewritten.error()});
-        u.limited = std::move(*rewritten);
-        u.bytes = u.limited;
-      }
-    }
-    auto wasi_imports = resolve_imports(u.prepared->info, provided);
-    if (!wasi_imports) return std::unexpected(RunError{Kind::link, who + wasi_imports.error()});
-    u.wasi_imports = std::move(*wasi_imports);
-    if (!u.name.empty()) provided[u.name] = &u.prepared->info;
-  }
-  Unit& main_unit = units.back();
-  bool has_entry = false;
-  for (const Export& ex : main_unit.prepared->info.exports)
-    if (ex.name == options.entry_point && ex.kind == ExternKind::function) has_entry = true;
-  if (!has_entry)
-    return std::unexpected(
-        RunError{Kind::no_entry,
-                 "the module exports no function '" + options.entry_point +
-                     "' (a WASI command exports _start; choose another with --entry-point)"});
+  auto planned = plan_units(e, module, options);
+  if (!planned) return std::unexpected(planned.error());
+  std::vector<Unit>& units = *planned;
 
   v8::Isolate* isolate = e.get_isolate();
   // Runs last, when every handle of the run is gone: whatever ended the run
@@ -545,20 +820,13 @@ std::expected<uint32_t, RunError> run_wasi_command(std::span<const uint8_t> modu
   } after_run{e};
   v8::Locker locker(isolate);
   v8::Isolate::Scope isolate_scope(isolate);
-
   bool exited = false;
-
   v8::HandleScope handles(isolate);
   if (e.context.IsEmpty()) e.context.Reset(isolate, v8::Context::New(isolate));
   v8::Local<v8::Context> ctx = e.context.Get(isolate);
   v8::Context::Scope context_scope(ctx);
   v8::TryCatch tc(isolate);
-
-  auto keep_object = [&](const std::string& key, v8::Local<v8::WasmModuleObject> mod) {
-    if (key.empty()) return;
-    if (e.module_objects.size() >= Engine::kMaxModuleObjects) e.module_objects.clear();
-    e.module_objects[key].Reset(isolate, mod);
-  };
+  const InV8 v{e, isolate, ctx, tc};
   // The run's state leaves the slots when the run ends, however it ends.
   struct ClearSlots {
     Engine& e;
@@ -571,189 +839,17 @@ std::expected<uint32_t, RunError> run_wasi_command(std::span<const uint8_t> modu
     }
   } clear_slots{e};
 
-  // The compiled module: kept by this process, from the code cache, or
-  // compiled now (and then kept, and saved to the code cache later).
-  auto obtain = [&](Unit& u,
-                    RunStats& st) -> std::expected<v8::Local<v8::WasmModuleObject>, RunError> {
-    const std::string who = u.name.empty() ? "" : "import module " + u.name + ": ";
-    v8::Local<v8::WasmModuleObject> mod;
-    if (u.from_memory) {
-      st.source = RunStats::Source::worker_memory;
-      if (auto kept = e.module_objects.find(u.module_key); kept != e.module_objects.end())
-        return kept->second.Get(isolate);
-      if (!v8::WasmModuleObject::FromCompiledModule(isolate, *u.prepared->compiled).ToLocal(&mod))
-        return std::unexpected(
-            RunError{Kind::invalid_module, who + exception_text(isolate, ctx, tc)});
-      keep_object(u.module_key, mod);
-      return mod;
-    }
-    const std::string cache_key = u.module_key.empty() ? "" : code_cache_key(u.module_key);
-    if (e.code_cache && !cache_key.empty()) {
-      {
-        // The entry's bytes are read in place; the read ends with this block.
-        auto entry = e.code_cache->find(cache_key);
-        if (entry) {
-          if (deserialize(isolate, ctx, u.bytes, entry->bytes(), st.cache_note).ToLocal(&mod)) {
-            st.source = RunStats::Source::code_cache;
-            st.cache_partial = !entry->complete();
-            if (st.cache_partial) e.unsaved.emplace(cache_key, mod->GetCompiledModule());
-          }
-          tc.Reset();
-        } else if (entry.error() == CodeCache::Miss::corrupt) {
-          st.cache_note = "the cached code is corrupt (checksum mismatch)";
-        } else if (entry.error() == CodeCache::Miss::failed) {
-          st.cache_note = e.code_cache->error();
-        }
-      }
-      if (!st.cache_note.empty()) {
-        e.say("code cache: entry " + cache_key.substr(0, 16) + "...: " + st.cache_note +
-              "; removed it");
-        e.code_cache->remove(cache_key);
-      }
-    }
-    if (mod.IsEmpty()) {
-      auto compiled = v8::WasmModuleObject::Compile(
-          isolate, v8::MemorySpan<const uint8_t>(u.bytes.data(), u.bytes.size()));
-      if (!compiled.ToLocal(&mod))
-        return std::unexpected(
-            RunError{Kind::invalid_module, who + exception_text(isolate, ctx, tc)});
-      st.source = RunStats::Source::compiled;
-      if (e.code_cache && !cache_key.empty())
-        e.unsaved.emplace(cache_key, mod->GetCompiledModule());
-    }
-    if (!u.module_key.empty()) {
-      u.prepared->compiled.emplace(mod->GetCompiledModule());
-      e.modules.put(u.module_key, *u.prepared);
-      keep_object(u.module_key, mod);
-    }
-    return mod;
-  };
   std::vector<v8::Local<v8::WasmModuleObject>> compiled;
   for (Unit& u : units) {
     RunStats import_stats;
-    auto mod = obtain(u, u.name.empty() ? stats : import_stats);
+    auto mod = obtain_module(v, u, u.name.empty() ? stats : import_stats);
     if (!mod) return std::unexpected(mod.error());
     compiled.push_back(*mod);
   }
-
-  auto v8_string = [&](std::string_view s) {
-    return v8::String::NewFromUtf8(isolate, s.data(), v8::NewStringType::kNormal,
-                                   static_cast<int>(s.size()))
-        .ToLocalChecked();
-  };
-  auto webassembly = get(ctx, ctx->Global(), "WebAssembly").As<v8::Object>();
-  auto instance_ctor = get(ctx, webassembly, "Instance").As<v8::Function>();
-  // The exports of the import modules instantiated so far, by name.
-  v8::Local<v8::Object> provided_exports = v8::Object::New(isolate);
-
-  if (options.control) options.control->attach(isolate);
-  // Detached before AfterRun: a stop request after that cannot terminate
-  // the isolate, so its cancellation clears every request of this run.
-  struct Detach {
-    RunControl* c;
-    ~Detach() {
-      if (c) c->detach();
-    }
-  } detach{options.control};
-  // The timeout and stop requests cover instantiation too: a module's start
-  // function runs inside it, before the entry point, and may never return.
-  std::optional<Watchdog> watchdog;
-  if (options.timeout) watchdog.emplace(isolate, *options.timeout);
-  bool timed_out = false;
-  // Why a call into the guest returned empty: an exit, the watchdog, a stop
-  // request, or a trap (nullopt).
-  auto interrupted = [&]() -> std::optional<std::expected<uint32_t, RunError>> {
-    if (watchdog) timed_out = watchdog->stop();
-    const bool cancelled = options.control && options.control->cancelled();
-    if (exited || timed_out || cancelled) isolate->CancelTerminateExecution();
-    if (exited) return *env.exit_code();
-    if (cancelled) return std::unexpected(RunError{Kind::cancelled, "stopped on request"});
-    if (timed_out)
-      return std::unexpected(RunError{
-          Kind::timeout, "timed out after " + format_seconds(*options.timeout) + " (--timeout)"});
-    return std::nullopt;
-  };
-
-  v8::Local<v8::Object> main_exports;
-  for (size_t i = 0; i < units.size(); ++i) {
-    Unit& u = units[i];
-    if (e.slots.size() <= i) e.slots.push_back(std::make_unique<Instance>());
-    Instance& instance = *e.slots[i];
-    instance.env = &env;
-    instance.exited = &exited;
-    v8::Local<v8::Object> wasi_ns = v8::Object::New(isolate);
-    for (const wasi::Function* f : u.wasi_imports) {
-      Engine::HostFunction& host = e.host_functions[{i, f}];
-      if (host.function.IsEmpty()) {
-        host.binding = std::make_unique<Binding>(Binding{&instance, f});
-        auto fn = v8::Function::New(ctx, call_host, v8::External::New(isolate, host.binding.get()),
-                                    static_cast<int>(f->params.size()))
-                      .ToLocalChecked();
-        host.function.Reset(isolate, fn);
-      }
-      wasi_ns->Set(ctx, v8_string(f->name), host.function.Get(isolate)).Check();
-    }
-    v8::Local<v8::Object> imports = v8::Object::New(isolate);
-    imports->Set(ctx, v8_string(wasi::kModuleName), wasi_ns).Check();
-    for (size_t j = 0; j < i; ++j)
-      imports
-          ->Set(ctx, v8_string(units[j].name),
-                get(ctx, provided_exports, units[j].name).As<v8::Object>())
-          .Check();
-    v8::Local<v8::Value> argv[] = {compiled[i], imports};
-    v8::Local<v8::Object> wasm_instance;
-    const bool is_main = u.name.empty();
-    if (!instance_ctor->NewInstance(ctx, 2, argv).ToLocal(&wasm_instance)) {
-      if (auto r = interrupted()) return *r;
-      std::string text = exception_text(isolate, ctx, tc);
-      if (is_main) return std::unexpected(RunError{Kind::trap, text});
-      return std::unexpected(
-          RunError{Kind::import_trap, "import module " + u.name + " failed to start: " + text});
-    }
-    auto exports = get(ctx, wasm_instance, "exports").As<v8::Object>();
-    auto memory = get(ctx, exports, "memory");
-    if (memory->IsWasmMemoryObject())
-      instance.memory.Reset(isolate, memory.As<v8::WasmMemoryObject>());
-    if (is_main) {
-      main_exports = exports;
-      break;
-    }
-    // A WASI reactor sets itself up (constructors, libc) in _initialize.
-    auto init = get(ctx, exports, "_initialize");
-    if (init->IsFunction() &&
-        init.As<v8::Function>()->Call(ctx, v8::Undefined(isolate), 0, nullptr).IsEmpty()) {
-      if (auto r = interrupted()) return *r;
-      return std::unexpected(RunError{
-          Kind::import_trap, "import module " + u.name +
-                                 " trapped while starting: " + exception_text(isolate, ctx, tc)});
-    }
-    provided_exports->Set(ctx, v8_string(u.name), exports).Check();
-  }
-
-  Instance& main_instance = *e.slots[units.size() - 1];
-  auto entry = get(ctx, main_exports, options.entry_point);
-  if (!entry->IsFunction())
-    return std::unexpected(
-        RunError{Kind::no_entry, "export '" + options.entry_point + "' is not a function"});
-  stats.prepare = Clock::now() - started;
-  v8::MaybeLocal<v8::Value> result =
-      entry.As<v8::Function>()->Call(ctx, v8::Undefined(isolate), 0, nullptr);
-  if (!main_instance.memory.IsEmpty() &&
-      main_instance.memory.Get(isolate)->Buffer()->ByteLength() >= Engine::kCollectAfterBytes)
-    e.collect = true;
-  if (auto r = interrupted()) return *r;
-  if (result.IsEmpty()) {
-    std::string message = exception_text(isolate, ctx, tc);
-    if (options.memory_limit && !main_instance.memory.IsEmpty()) {
-      uint64_t used = main_instance.memory.Get(isolate)->Buffer()->ByteLength();
-      if (used * 4 >= *options.memory_limit * 3)
-        message += " (memory at " + units::format_bytes(used) + " of its " +
-                   units::format_bytes(*options.memory_limit) +
-                   " limit: the program probably ran out of memory)";
-    }
-    return std::unexpected(RunError{Kind::trap, message});
-  }
-  return 0u;
+  RunGuard guard(isolate, options, env, exited);
+  auto exports = instantiate(v, units, compiled, env, exited, guard);
+  if (!exports) return exports.error();
+  return call_entry(v, *exports, *e.slots[units.size() - 1], options, guard, stats, started);
 }
 
 }  // namespace shoal::worker

@@ -68,6 +68,12 @@ struct RunError {
   std::string message;
 };
 
+// The sentence that reports a failed run, the same for a job's message and
+// for shoal exec: "the program trapped: RuntimeError: unreachable", "the
+// program timed out after 2 s (--timeout)", "stopped", or the message of a
+// module that could not start.
+std::string run_error_text(const RunError& error);
+
 // A module whose exports satisfy the main module's imports from `name`.
 struct ImportModule {
   std::string name;
@@ -105,10 +111,10 @@ struct RunOptions {
   std::optional<std::chrono::nanoseconds> timeout;
   // When set, another thread may stop the run through it.
   RunControl* control = nullptr;
-  // When set, the compiled module is kept in this process under this key
-  // (the module's hash) and reused by later runs with the same key and
-  // memory limit, instead of compiling again; and looked up in and stored to
-  // the code cache, when one is configured.
+  // The module's SHA-256 (hex). When set, the compiled module is kept in
+  // this process and reused by later runs of the same module with the same
+  // memory limit (its ModuleId, module_id.h), instead of compiling again;
+  // and looked up in and stored to the code cache, when one is configured.
   std::string cache_key;
   // Instantiated in order before the main module, each with WASI and the
   // exports of the ones before it to import from; each then runs its start

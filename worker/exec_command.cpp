@@ -116,123 +116,103 @@ const char* describe(RunStats::Source source) {
   return "miss, compiled";
 }
 
-}  // namespace
-
-int exec_command(int argc, char** argv) {
-  CLI::App app{"Run a WASI command module here and now, without the broker.", "shoal exec"};
-  std::vector<std::string> dirs, envs;
+// The flags of `shoal exec`, as given.
+struct ExecFlags {
+  std::vector<std::string> dirs, envs, guest_args;
   std::string program, entry = "_start";
-  std::vector<std::string> guest_args;
-  app.add_option("--dir", dirs,
-                 "Mount a host directory: HOST::GUEST (read-write), HOST::GUEST:ro, or DIR")
-      ->type_name("HOST::GUEST[:ro]")
-      ->allow_extra_args(false);
-  app.add_option("-e,--env", envs, "Set an environment variable for the program")
-      ->type_name("KEY=VALUE")
-      ->allow_extra_args(false);
-  app.add_option("--entry-point", entry, "The exported function to call")->capture_default_str();
   double timeout = 0;
   std::string memory, stdout_limit, stderr_limit;
   uint32_t max_fds = 1024;
-  app.add_option("--timeout", timeout, "Stop the program after this many seconds (0: never)")
-      ->check(CLI::NonNegativeNumber);
-  app.add_option("--memory", memory, "Cap the program's linear memory, e.g. 256MiB or 2GiB")
-      ->type_name("SIZE");
-  app.add_option("--stdout-limit", stdout_limit,
-                 "Keep at most this much of stdout; the rest is dropped and reported")
-      ->type_name("SIZE");
-  app.add_option("--stderr-limit", stderr_limit,
-                 "Keep at most this much of stderr; the rest is dropped and reported")
-      ->type_name("SIZE");
-  app.add_option("--max-fds", max_fds, "The most file descriptors the program may hold open")
-      ->capture_default_str()
-      ->check(CLI::Range(8u, 1u << 20));
   std::string code_cache;
   bool no_code_cache = false, verbose = false;
-  app.add_option("--code-cache", code_cache,
+};
+
+void add_flags(CLI::App& app, ExecFlags& f) {
+  app.add_option("--dir", f.dirs,
+                 "Mount a host directory: HOST::GUEST (read-write), HOST::GUEST:ro, or DIR")
+      ->type_name("HOST::GUEST[:ro]")
+      ->allow_extra_args(false);
+  app.add_option("-e,--env", f.envs, "Set an environment variable for the program")
+      ->type_name("KEY=VALUE")
+      ->allow_extra_args(false);
+  app.add_option("--entry-point", f.entry, "The exported function to call")->capture_default_str();
+  app.add_option("--timeout", f.timeout, "Stop the program after this many seconds (0: never)")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--memory", f.memory, "Cap the program's linear memory, e.g. 256MiB or 2GiB")
+      ->type_name("SIZE");
+  app.add_option("--stdout-limit", f.stdout_limit,
+                 "Keep at most this much of stdout; the rest is dropped and reported")
+      ->type_name("SIZE");
+  app.add_option("--stderr-limit", f.stderr_limit,
+                 "Keep at most this much of stderr; the rest is dropped and reported")
+      ->type_name("SIZE");
+  app.add_option("--max-fds", f.max_fds, "The most file descriptors the program may hold open")
+      ->capture_default_str()
+      ->check(CLI::Range(8u, 1u << 20));
+  app.add_option("--code-cache", f.code_cache,
                  "Keep compiled code in this directory for later starts (default: "
                  "$SHOAL_HOME/cache/code)")
       ->type_name("DIR");
-  app.add_flag("--no-code-cache", no_code_cache, "Compile the module without the code cache");
-  app.add_flag("-v,--verbose", verbose,
+  app.add_flag("--no-code-cache", f.no_code_cache, "Compile the module without the code cache");
+  app.add_flag("-v,--verbose", f.verbose,
                "Say on stderr where the compiled module came from and what preparing it took");
-  app.add_option("program", program, "The .wasm module to run")->required();
-  app.add_option("args", guest_args,
+  app.add_option("program", f.program, "The .wasm module to run")->required();
+  app.add_option("args", f.guest_args,
                  "Arguments for the program (put -- before ones that start "
                  "with a dash)");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    int code = app.exit(e);
-    return code == 0 ? 0 : kExitUsage;
-  }
+}
 
+// A size flag's value; unset: no limit.
+std::expected<uint64_t, std::string> size_flag(const char* flag, const std::string& text) {
+  if (text.empty()) return UINT64_MAX;
+  auto n = units::parse_size(text);
+  if (!n) return std::unexpected(std::string(flag) + ": " + n.error());
+  return *n;
+}
+
+// The guest's arguments, environment, mounts and fd cap from the flags.
+std::expected<wasi::Config, std::string> guest_config(const ExecFlags& f) {
   wasi::Config config;
-  config.args.push_back(program);
-  config.args.insert(config.args.end(), guest_args.begin(), guest_args.end());
-  for (const std::string& kv : envs) {
+  config.args.push_back(f.program);
+  config.args.insert(config.args.end(), f.guest_args.begin(), f.guest_args.end());
+  for (const std::string& kv : f.envs) {
     if (kv.find('=') == std::string::npos || kv.front() == '=')
-      return fail("-e " + kv + ": expected KEY=VALUE");
+      return std::unexpected("-e " + kv + ": expected KEY=VALUE");
     config.env.push_back(kv);
   }
-  for (const std::string& d : dirs) {
+  for (const std::string& d : f.dirs) {
     auto m = parse_dir(d);
-    if (!m) return fail(m.error());
+    if (!m) return std::unexpected(m.error());
     config.mounts.push_back(*m);
   }
-  auto size_flag = [](const char* flag,
-                      const std::string& text) -> std::expected<uint64_t, std::string> {
-    if (text.empty()) return UINT64_MAX;
-    auto n = units::parse_size(text);
-    if (!n) return std::unexpected(std::string(flag) + ": " + n.error());
-    return *n;
-  };
-  auto out_cap = size_flag("--stdout-limit", stdout_limit);
-  if (!out_cap) return fail(out_cap.error());
-  auto err_cap = size_flag("--stderr-limit", stderr_limit);
-  if (!err_cap) return fail(err_cap.error());
+  config.max_fds = f.max_fds;
+  return config;
+}
+
+// The entry point, memory limit and timeout from the flags.
+std::expected<RunOptions, std::string> run_options(const ExecFlags& f) {
   RunOptions options;
-  options.entry_point = entry;
-  if (!memory.empty()) {
-    auto m = size_flag("--memory", memory);
-    if (!m) return fail(m.error());
-    if (*m < kWasmPageSize) return fail("--memory " + memory + ": less than one 64 KiB page");
+  options.entry_point = f.entry;
+  if (!f.memory.empty()) {
+    auto m = size_flag("--memory", f.memory);
+    if (!m) return std::unexpected(m.error());
+    if (*m < kWasmPageSize)
+      return std::unexpected("--memory " + f.memory + ": less than one 64 KiB page");
     options.memory_limit = *m;
   }
-  if (timeout > 0)
+  if (f.timeout > 0)
     options.timeout = std::chrono::duration_cast<std::chrono::nanoseconds>(
-        std::chrono::duration<double>(timeout));
-  config.max_fds = max_fds;
+        std::chrono::duration<double>(f.timeout));
+  return options;
+}
 
-  wasi::FdSink out(1, *out_cap), err(2, *err_cap);
-  config.stdin_fd = 0;
-  config.stdout_sink = &out;
-  config.stderr_sink = &err;
-  config.stdout_filetype = host_output_type(1);
-  config.stderr_filetype = host_output_type(2);
-
-  auto file = MappedFile::open(program);
-  if (!file) return fail("cannot read " + file.error());
-  const std::span<const uint8_t> bytes = (*file)->bytes();
-  auto env = wasi::Environment::create(config);
-  if (!env) return fail(env.error());
-
-  std::vector<std::string> notes;
-  if (!no_code_cache) {
-    EngineSettings settings;
-    settings.code_cache_dir = code_cache.empty() ? host::state_dir().cache + "/code" : code_cache;
-    settings.log = [&notes](const std::string& line) { notes.push_back(line); };
-    configure_engine(std::move(settings));
-    options.cache_key = sha256_hex({reinterpret_cast<const char*>(bytes.data()), bytes.size()});
-  }
-  RunStats stats;
-  options.stats = &stats;
-  auto result = run_wasi_command(bytes, **env, options);
-  // A first start leaves its code for the cache once V8 has optimised it;
-  // the process waits for that (bounded) since it exits next.
-  if (!no_code_cache) engine_idle_work(std::chrono::seconds(20));
-  if (verbose) {
-    if (!no_code_cache)
+// What --verbose says, the output that was dropped, and the failure; the
+// exit status.
+int report(const ExecFlags& f, const std::expected<uint32_t, RunError>& result,
+           const RunStats& stats, const std::vector<std::string>& notes, const wasi::FdSink& out,
+           const wasi::FdSink& err) {
+  if (f.verbose) {
+    if (!f.no_code_cache)
       fmt::print(stderr, "shoal: code cache: {}{}{}\n", describe(stats.source),
                  stats.cache_partial ? " (partial: some functions compile on first call)" : "",
                  stats.cache_note.empty() ? "" : " (" + stats.cache_note + ")");
@@ -246,18 +226,68 @@ int exec_command(int argc, char** argv) {
   if (err.dropped())
     fmt::print(stderr, "shoal: stderr truncated: {} bytes past --stderr-limit were dropped\n",
                err.dropped());
-  if (!result) {
-    fmt::print(stderr, "shoal: {}: {}\n", program, result.error().message);
-    switch (result.error().kind) {
-      case RunError::Kind::trap:
-        return kExitTrap;
-      case RunError::Kind::timeout:
-        return kExitTimeout;
-      default:
-        return kExitUsage;
-    }
+  if (result) return static_cast<int>(*result & 0xff);
+  fmt::print(stderr, "shoal: {}: {}\n", f.program, run_error_text(result.error()));
+  switch (result.error().kind) {
+    case RunError::Kind::trap:
+      return kExitTrap;
+    case RunError::Kind::timeout:
+      return kExitTimeout;
+    default:
+      return kExitUsage;
   }
-  return static_cast<int>(*result & 0xff);
+}
+
+}  // namespace
+
+int exec_command(int argc, char** argv) {
+  CLI::App app{"Run a WASI command module here and now, without the broker.", "shoal exec"};
+  ExecFlags f;
+  add_flags(app, f);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int code = app.exit(e);
+    return code == 0 ? 0 : kExitUsage;
+  }
+  auto config = guest_config(f);
+  if (!config) return fail(config.error());
+  auto out_cap = size_flag("--stdout-limit", f.stdout_limit);
+  if (!out_cap) return fail(out_cap.error());
+  auto err_cap = size_flag("--stderr-limit", f.stderr_limit);
+  if (!err_cap) return fail(err_cap.error());
+  auto options = run_options(f);
+  if (!options) return fail(options.error());
+
+  wasi::FdSink out(1, *out_cap), err(2, *err_cap);
+  config->stdin_fd = 0;
+  config->stdout_sink = &out;
+  config->stderr_sink = &err;
+  config->stdout_filetype = host_output_type(1);
+  config->stderr_filetype = host_output_type(2);
+
+  auto file = MappedFile::open(f.program);
+  if (!file) return fail("cannot read " + file.error());
+  const std::span<const uint8_t> bytes = (*file)->bytes();
+  auto env = wasi::Environment::create(*config);
+  if (!env) return fail(env.error());
+
+  std::vector<std::string> notes;
+  if (!f.no_code_cache) {
+    EngineSettings settings;
+    settings.code_cache_dir =
+        f.code_cache.empty() ? host::state_dir().cache + "/code" : f.code_cache;
+    settings.log = [&notes](const std::string& line) { notes.push_back(line); };
+    configure_engine(std::move(settings));
+    options->cache_key = sha256_hex({reinterpret_cast<const char*>(bytes.data()), bytes.size()});
+  }
+  RunStats stats;
+  options->stats = &stats;
+  auto result = run_wasi_command(bytes, **env, *options);
+  // A first start leaves its code for the cache once V8 has optimised it;
+  // the process waits for that (bounded) since it exits next.
+  if (!f.no_code_cache) engine_idle_work(std::chrono::seconds(20));
+  return report(f, result, stats, notes, out, err);
 }
 
 }  // namespace shoal::worker

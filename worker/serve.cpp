@@ -137,20 +137,7 @@ wire::Done run_job(LogQueue& logs, wire::Run& run, const std::string& module_byt
       done.completed = true;
       done.exit_code = static_cast<int32_t>(*result);
     } else {
-      const auto& e = result.error();
-      switch (e.kind) {
-        case RunError::Kind::trap:
-          done.message = "the program trapped: " + e.message;
-          break;
-        case RunError::Kind::timeout:
-          done.message = "the program " + e.message;
-          break;
-        case RunError::Kind::cancelled:
-          done.message = "stopped";
-          break;
-        default:
-          done.message = e.message;
-      }
+      done.message = run_error_text(result.error());
     }
   }
   done.stdout_bytes = out.written();
@@ -233,8 +220,6 @@ class Worker {
 
   int main_loop() {
     const int fd = broker_.get(zmq::sockopt::fd);
-    bool idle_pending = false, ran_since_release = false;
-    auto idle_since = Clock::now(), next_idle_try = Clock::now();
     for (;;) {
       std::optional<Pending> next;
       std::optional<Inbox> inbox;
@@ -263,8 +248,8 @@ class Worker {
       }
       if (next) {
         wire::Done done = run_job(logs_, next->run, *next->module, control_.get());
-        idle_pending = ran_since_release = true;
-        next_idle_try = Clock::now();
+        idle_.pending = idle_.ran_since_release = true;
+        idle_.next_try = Clock::now();
         std::lock_guard lock(mu_);
         // Not to a broker that is gone or said `bye`: a send there could wait.
         if (!leave_) {
@@ -273,36 +258,13 @@ class Worker {
         }
         running_.clear();
         control_.reset();
-        idle_since = Clock::now();
+        idle_.since = Clock::now();
         continue;
       }
-      // Between jobs: code waiting for V8's optimising compiler goes to the
-      // code cache once it is done (tried again every 500 ms), and after a
-      // second without work the memory of past jobs goes back. That work
-      // can take a while (serializing a large module's code); the watch
-      // thread serves the socket meanwhile, as during a run.
+      if (work_between_jobs()) continue;  // the watch thread may have taken a run meanwhile
       const auto now = Clock::now();
-      const auto release_at = idle_since + std::chrono::seconds(1);
-      const bool idle_due = idle_pending && now >= next_idle_try;
-      const bool release_due = !idle_pending && ran_since_release && now >= release_at;
-      if (idle_due || release_due) {
-        set_busy(true);
-        if (idle_due) {
-          idle_pending = engine_idle_work();
-          next_idle_try = Clock::now() + std::chrono::milliseconds(500);
-        } else {
-          engine_idle_work(std::chrono::milliseconds(0), true);
-          ran_since_release = false;
-        }
-        set_busy(false);
-        continue;  // the watch thread may have taken a run meanwhile
-      }
-      auto until = next_beat;
-      if (idle_pending)
-        until = std::min(until, next_idle_try);
-      else if (ran_since_release)
-        until = std::min(until, release_at);
-      auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(until - now) +
+      auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::min(next_beat, idle_.wake_at()) - now) +
                   std::chrono::milliseconds(1);
       pollfd p{fd, POLLIN, 0};
       int timeout = static_cast<int>(std::max<int64_t>(wait.count(), 0));
@@ -311,6 +273,43 @@ class Worker {
         return 1;
       }
     }
+  }
+
+  // The work between jobs: code waiting for V8's optimising compiler goes
+  // to the code cache once it is done (tried again every 500 ms), and after
+  // a second without work the memory of past jobs goes back.
+  struct IdleWork {
+    bool pending = false;            // code waits to be stored
+    bool ran_since_release = false;  // memory to give back
+    Clock::time_point since = Clock::now(), next_try = Clock::now();
+
+    Clock::time_point release_at() const { return since + std::chrono::seconds(1); }
+    // When the main thread must wake for it (max: never).
+    Clock::time_point wake_at() const {
+      if (pending) return next_try;
+      if (ran_since_release) return release_at();
+      return Clock::time_point::max();
+    }
+  };
+
+  // Does the work between jobs when it is due; returns whether it did. That
+  // work can take a while (serializing a large module's code); the watch
+  // thread serves the socket meanwhile, as during a run.
+  bool work_between_jobs() {
+    const auto now = Clock::now();
+    const bool store_due = idle_.pending && now >= idle_.next_try;
+    const bool release_due = !idle_.pending && idle_.ran_since_release && now >= idle_.release_at();
+    if (!store_due && !release_due) return false;
+    set_busy(true);
+    if (store_due) {
+      idle_.pending = engine_idle_work();
+      idle_.next_try = Clock::now() + std::chrono::milliseconds(500);
+    } else {
+      engine_idle_work(std::chrono::milliseconds(0), true);
+      idle_.ran_since_release = false;
+    }
+    set_busy(false);
+    return true;
   }
 
   void watch_loop() {
@@ -517,6 +516,7 @@ class Worker {
   // Modules by hash: the broker sends a module's bytes to a worker once.
   ModuleMemo modules_;
   LogQueue logs_;
+  IdleWork idle_;  // the main thread's
 
   std::mutex mu_;  // the socket, and everything below
   std::condition_variable cv_;

@@ -184,7 +184,8 @@ BOOST_AUTO_TEST_CASE(timeout_stops_a_tight_loop_and_exits_124) {
   auto r = run_process({shoal_bin(), "exec", "--timeout", "0.2", test_wasm("spin")});
   BOOST_TEST(r.status == 124);
   BOOST_TEST(r.out == "spinning\n");
-  BOOST_TEST(r.err == "shoal: " + test_wasm("spin") + ": timed out after 0.2 s (--timeout)\n");
+  BOOST_TEST(r.err ==
+             "shoal: " + test_wasm("spin") + ": the program timed out after 0.2 s (--timeout)\n");
 }
 
 BOOST_AUTO_TEST_CASE(memory_limit_makes_malloc_fail_inside_the_guest) {
