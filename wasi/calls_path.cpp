@@ -242,12 +242,25 @@ Errno path_symlink(Env& env, Mem& mem, Ptr old_path, Size old_path_len, Fd dirfd
   auto target = mem.string(old_path, old_path_len);
   if (!target) return target.error();
   if (target->find('\0') != std::string_view::npos) return Errno::inval;
+  // An absolute target names a place outside the mount's tree to whoever
+  // reads the link later on the host (a program reading /outputs after the
+  // job): refused. A relative one is stored as written; the walk refuses to
+  // follow it out of the mount, whatever it says.
+  if (target->starts_with('/')) return Errno::perm;
   auto dir = directory(env, dirfd, abi::right::path_symlink, true);
   if (!dir) return dir.error();
   auto path = resolve(mem, *dir, new_path, new_path_len, FinalSymlink::never);
   if (!path) return path.error();
-  // The target is stored as written; the walk refuses to follow it out of
-  // the mount later, whatever it says.
+  // "name/" asks for a directory: an existing file there is ENOTDIR, as a
+  // lookup of "name/" would say (Linux's symlinkat answers EEXIST without
+  // looking). A symlink there is left to the kernel (EEXIST): which kind of
+  // entry it leads to is not looked at, since it may lead out of the mount.
+  if (path->must_be_dir()) {
+    struct stat st;
+    if (::fstatat(path->dir, path->entry().c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+        !S_ISDIR(st.st_mode) && !S_ISLNK(st.st_mode))
+      return Errno::notdir;
+  }
   return check(::symlinkat(std::string(*target).c_str(), path->dir, path->name.c_str()));
 }
 

@@ -118,11 +118,28 @@ BOOST_AUTO_TEST_CASE(rename_link_and_symlink_stay_inside) {
   BOOST_TEST(name(f.call("path_link", {3, 0, 200, b, 3, 300, up})) == "NOTCAPABLE");
   BOOST_TEST(ok(f.call("path_link", {3, 0, 200, b, 3, 100, a})));
   BOOST_TEST(fs::hard_link_count(f.dir.path() + "/b") == 2u);
-  uint32_t target = f.put(400, "/etc/passwd"), link = f.put(500, "pw");
+  // A relative target that climbs out is stored, and never followed out.
+  uint32_t target = f.put(400, "../../etc/passwd"), link = f.put(500, "pw");
   BOOST_TEST(ok(f.call("path_symlink", {400, target, 3, 500, link})));
   uint32_t fd;
   BOOST_TEST(name(f.open("pw", 0, right::fd_read, fd, 1)) == "NOTCAPABLE");
   BOOST_TEST(!fs::exists(f.dir.path() + "/../escaped"));
+  // An absolute target is refused: a host program reading the mount later
+  // would follow it to the host's own /etc/passwd.
+  uint32_t absolute = f.put(600, "/etc/passwd"), link2 = f.put(700, "pw2");
+  BOOST_TEST(name(f.call("path_symlink", {600, absolute, 3, 700, link2})) == "PERM");
+  BOOST_TEST(!fs::is_symlink(f.dir.path() + "/pw2"));
+}
+
+BOOST_AUTO_TEST_CASE(a_symlink_named_with_a_trailing_slash_over_a_file_is_enotdir) {
+  WasiFixture f;
+  std::ofstream(f.dir.path() + "/file") << "x";
+  fs::create_directory(f.dir.path() + "/dir");
+  uint32_t target = f.put(100, "source"), over_file = f.put(200, "file/"),
+           over_dir = f.put(300, "dir/"), missing = f.put(400, "missing/");
+  BOOST_TEST(name(f.call("path_symlink", {100, target, 3, 200, over_file})) == "NOTDIR");
+  BOOST_TEST(name(f.call("path_symlink", {100, target, 3, 300, over_dir})) == "EXIST");
+  BOOST_TEST(name(f.call("path_symlink", {100, target, 3, 400, missing})) == "NOENT");
 }
 
 BOOST_AUTO_TEST_CASE(a_read_only_mount_refuses_every_write_with_erofs) {
