@@ -153,7 +153,8 @@ std::optional<size_t> JobTable::choose_worker(jobs::Job& job,
       std::string hosts;
       for (const WorkerView& w : workers)
         if (seen.insert(w.host).second)
-          hosts += (hosts.empty() ? "" : "; ") + w.host + ": " + describe_labels(*w.labels);
+          hosts +=
+              (hosts.empty() ? "" : "; ") + std::string(w.host) + ": " + describe_labels(*w.labels);
       job.message = "waiting: no connected worker matches the constraints '" +
                     job.spec.constraints +
                     "' (workers' labels: " + (hosts.empty() ? "no workers" : hosts) + ")";

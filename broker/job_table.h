@@ -57,10 +57,10 @@ class JobObserver {
   virtual void changed(const jobs::Job& job, bool tell) = 0;
 };
 
-// A worker as the dispatch choice sees it.
+// A worker as the dispatch choice sees it; the strings are the owner's.
 struct WorkerView {
-  std::string name;
-  std::string host;  // "local" for the broker's own pool
+  std::string_view name;
+  std::string_view host;  // "local" for the broker's own pool
   const std::map<std::string, std::string>* labels = nullptr;
   bool idle = false;  // ready, and running nothing
 };
@@ -98,6 +98,8 @@ class JobTable {
   jobs::Job* find(const std::string& id);
   size_t size() const { return jobs_.size(); }
   bool empty() const { return jobs_.empty(); }
+  // Whether dispatch() may have a job to offer.
+  bool has_queued() const { return !queue_.empty(); }
 
   // Adds an event to `job`'s history, at the clock's time.
   void note(jobs::Job& job, const std::string& topic, const std::string& message);

@@ -186,6 +186,7 @@ void Broker::end_overdue_runs() {
 }
 
 void Broker::dispatch() {
+  if (!jobs_.has_queued()) return;
   std::vector<WorkerView> views;
   std::vector<WorkerState*> states;
   bool any_idle = false;

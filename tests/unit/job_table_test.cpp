@@ -3,6 +3,7 @@
 #include "broker/job_table.h"
 
 #include <boost/test/unit_test.hpp>
+#include <deque>
 #include <ostream>
 
 using namespace shoal;
@@ -50,7 +51,11 @@ struct Fixture {
 
   std::vector<WorkerView> workers(std::vector<std::pair<std::string, std::string>> names_hosts) {
     std::vector<WorkerView> out;
-    for (auto& [name, host] : names_hosts) out.push_back({name, host, &no_labels, true});
+    for (auto& [name, host] : names_hosts) {
+      const std::string& n = strings.emplace_back(name);
+      const std::string& h = strings.emplace_back(host);
+      out.push_back({n, h, &no_labels, true});
+    }
     return out;
   }
 
@@ -59,14 +64,15 @@ struct Fixture {
     std::vector<std::string> started;
     table.dispatch(ws, [&](jobs::Job& job, size_t i) {
       table.start_execution(job, JobTable::next_exec_id(job),
-                            RunPlace{ws[i].name, ws[i].host, remote});
-      started.push_back(job.id + "@" + ws[i].name);
+                            RunPlace{std::string(ws[i].name), std::string(ws[i].host), remote});
+      started.push_back(job.id + "@" + std::string(ws[i].name));
       return true;
     });
     return started;
   }
 
   std::map<std::string, std::string> no_labels;
+  std::deque<std::string> strings;  // the workers' names and hosts the views point at
 };
 
 jobs::InputSpec url_input() {
