@@ -1,13 +1,18 @@
-// The broker's internals, shared by broker.cpp (the loop, workers,
-// dispatch), client_commands.cpp (requests), staging.cpp (inputs) and
-// outputs.cpp (collecting output files). Single-threaded: everything runs on
-// the loop's thread except URL fetches, which report back through a socket.
+// The broker's loop and its glue, shared by broker.cpp (the poll loop),
+// workers.cpp (workers and dispatch), commits.cpp (group commit),
+// client_commands.cpp (requests), staging.cpp (URL inputs), outputs.cpp
+// (collecting output files), scratch.cpp, listen.cpp and remote_run.cpp. The
+// parts it glues are headers of their own that include nothing of this one:
+// job_table.h (the jobs, pure state), run_builder.h, replies.h,
+// module_holders.h. Single-threaded: everything runs on the loop's thread
+// except URL fetches, which report back through a socket.
 #pragma once
 
 #include <spdlog/logger.h>
 
+#include <array>
+#include <atomic>
 #include <chrono>
-#include <deque>
 #include <expected>
 #include <list>
 #include <map>
@@ -16,6 +21,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 #include <zmq.hpp>
 #include <zmq_addon.hpp>
@@ -24,16 +30,18 @@
 #include "broker/committer.h"
 #include "broker/connection_cap.h"
 #include "broker/input_access.h"
+#include "broker/job_table.h"
+#include "broker/module_holders.h"
 #include "broker/reaper.h"
 #include "broker/recent_hashes.h"
+#include "broker/replies.h"
+#include "broker/run_builder.h"
 #include "broker/store.h"
 #include "broker/zap.h"
 #include "host/worker_pool.h"
+#include "protocol/client_protocol.h"
 #include "protocol/job.h"
 #include "protocol/worker_protocol.h"
-
-#include <atomic>
-#include <thread>
 
 namespace shoal::host {
 class UrlCache;
@@ -41,8 +49,7 @@ class UrlCache;
 
 namespace shoal::broker {
 
-using Clock = std::chrono::steady_clock;
-
+// A worker, local (the broker's own pool) or remote, as the loop keeps it.
 struct WorkerState {
   std::string name;
   bool ready = false;
@@ -55,18 +62,8 @@ struct WorkerState {
   std::map<std::string, std::string> labels;
   std::string killed_because;  // set when the broker killed it, for the job's message
   bool scratch_ready = false;  // a local worker's scratch directory exists and is empty
-  // Hashes of the modules sent to this local worker, which it keeps
-  // (worker/module_memo.h): later runs name them. At most kWorkerModules;
-  // a worker that has dropped one asks for it (kNeed).
-  std::set<std::string> modules;
-  // For the backstop behind the worker's own timeout and stop
-  // (Broker::enforce_limits): the run heartbeat() last saw on it, since
-  // when, and since when a stop of that run has gone unanswered.
-  std::string watched_exec;
-  Clock::time_point watched_since;
-  std::optional<Clock::time_point> stop_since;
+  RunPlace place() const { return {name, host, remote}; }
 };
-inline constexpr size_t kWorkerModules = 32;
 
 // Output collection's bounds (outputs.cpp): a file's path inside its output
 // directory (Linux's PATH_MAX: nothing longer could be written back out by
@@ -77,35 +74,12 @@ inline constexpr uint64_t kMaxOutputEntries = 100000;
 // A `logs` request reads about this much of the store per slice.
 inline constexpr uint64_t kLogSlice = 1ull << 20;
 
-// How long a worker may take past a run's --timeout, and after a stop
-// request, before the broker ends the run itself (Broker::enforce_limits).
-// A remote worker's run also writes its input files before the guest
-// starts and sends its output files back after it ends, within the run's
-// time as the broker sees it: it gets longer.
-inline constexpr std::chrono::seconds kTimeoutGrace{5};
-inline constexpr std::chrono::seconds kStopGrace{5};
-inline constexpr std::chrono::seconds kRemoteGrace{60};
-
 // A client waiting on a job: following its logs, or watching its state.
 struct Follower {
   std::string identity;
   bool logs = false;    // stream log chunks
   int stream_mask = 3;  // 1 stdout, 2 stderr
   bool states = false;  // stream state changes
-};
-
-// A reply to send once the current batch is committed.
-struct Outgoing {
-  std::string identity;
-  std::string kind;
-  nlohmann::json body;
-  std::vector<std::string> frames;
-  // A job's `state` or `end`: the job's id, and its JSON already written
-  // (jobs::to_json_text), sent instead of `body`.
-  std::string job_id;
-  std::string text;
-  // The job a `state` or `end` message is about, or "".
-  std::string about() const;
 };
 
 // A `logs` request answered from the store a slice at a time
@@ -121,93 +95,55 @@ struct LogReader {
   uint64_t after_seq = 0;  // the last chunk sent
 };
 
-// Replies a client has not taken yet, beyond what its ZeroMQ queue holds.
-struct Backlog {
-  std::deque<Outgoing> queue;
-  uint64_t bytes = 0;
-  uint64_t logs_dropped = 0;  // log bytes dropped while over the cap
-  uint64_t peak = 0;          // the most bytes it held
-};
+// A submission's frames after its JSON body, named (client_commands.cpp).
+struct SubmitFrames;
 
-class Broker {
+// The broker: its loop and the glue between its sockets and its parts (the
+// job table, the run builder, the replies, the module holders). Its methods
+// are grouped by file below.
+class Broker : private JobObserver {
  public:
   Broker(const BrokerOptions& options, std::unique_ptr<Store> store,
          std::shared_ptr<spdlog::logger> log);
+  ~Broker() override;
   int run();
 
  private:
-  // broker.cpp
-  void recover();
+  // broker.cpp: the loop. start() binds the sockets, fences the previous
+  // broker's workers and recovers its jobs; turn() is one round of the loop.
+  bool start();
+  void turn();
+  // Reads every readable socket until it is empty, handing each message on.
+  void read_sockets(const bool readable[3]);
+  void send_to_worker(const std::string& name, std::string_view type, const std::string& body);
+
+  // workers.cpp: the workers, their messages and liveness, and dispatch.
   void ensure_workers();
   void on_worker_message(std::vector<zmq::message_t>& parts);
+  void on_worker_log(WorkerState& w, const zmq::message_t& body);
   void on_worker_done(WorkerState& w, const std::string& body);
   void on_worker_lost(const std::string& name, const std::string& cause);
   void heartbeat();
-  // The backstop behind the worker's own --timeout and stop, which V8's
-  // TerminateExecution makes effective only while guest code runs: a run
-  // still going kTimeoutGrace past its timeout, or kStopGrace after a stop
-  // request reached its worker (kRemoteGrace for either on a remote
-  // worker), has a main thread stuck elsewhere (a
-  // blocked system call, a long host function, a compile). Its job ends
-  // now, Failed as timed out (the worker's own wording) or Stopped, and is
-  // not re-queued; a local worker is killed (and replaced, reap()), a
-  // remote one forgotten and told `bye`. Called by heartbeat() with its
-  // time; runs count from the first round that saw them, at most one
-  // heartbeat after dispatch.
-  void enforce_limits(Clock::time_point now);
+  // The runs the job table's backstop ended (JobTable::end_overdue): a
+  // local worker is killed (and replaced, reap()), a remote one forgotten
+  // and told `bye`.
+  void end_overdue_runs();
   void dispatch();
-  // Group commit (see docs/architecture.md): the batch and the replies
-  // that wait on it go to the committer when it is free; a finished commit
-  // sends its replies, or turns them into errors when it failed. flush()
-  // waits until everything so far is committed and replied to (requests
-  // that read the store).
+  // Puts `job` on `w`: builds its run and sends it, or fails the job.
+  bool start_run(jobs::Job& job, WorkerState& w);
+
+  // commits.cpp: group commit (see docs/architecture.md). Every change of a
+  // job goes into the batch (changed()); the batch and the replies that wait
+  // on it go to the committer when it is free; a finished commit sends its
+  // replies, or turns the acknowledgements in it into errors when it
+  // failed. flush() waits until everything so far is committed and replied
+  // to (requests that read the store).
+  void changed(const jobs::Job& job, bool tell) override;
+  void notify(const jobs::Job& job);
+  void recover();
   void start_commit();
   void finish_commit(Committer::Result r);
   void flush();
-  // Sends or queues one reply, never blocking; see broker.cpp.
-  void post(Outgoing o);
-  enum class Delivery { sent, full, gone };
-  Delivery deliver(const Outgoing& o);
-  void drain_backlogs();
-  void forget_client(const std::string& identity);
-  // Sends the next slice of each log reader whose client keeps up; one
-  // that reached the end is finished (end, or a follower).
-  void pump_log_readers();
-  // Sends `reader`'s next slice; true when the log is done and the reader finished.
-  bool pump(LogReader& reader);
-  void finish_execution(jobs::Job& job, jobs::JobState state, std::optional<int32_t> exit_code,
-                        const std::string& message);
-  void set_state(jobs::Job& job, jobs::JobState state, const std::string& message);
-  void event(jobs::Job& job, const std::string& topic, const std::string& message);
-  void save(jobs::Job& job);
-  void notify(const jobs::Job& job);
-  void send_to_worker(const std::string& name, std::string_view type, const std::string& body);
-
-  // client_commands.cpp
-  void on_client_message(std::vector<zmq::message_t>& parts);
-  void reply(const std::string& identity, std::string_view kind, nlohmann::json body,
-             std::vector<std::string> frames = {});
-  void reply_error(const std::string& identity, const std::string& message);
-  std::optional<jobs::Job> find_job(const std::string& identity, const nlohmann::json& body);
-  void cmd_submit(const std::string& id, const nlohmann::json& body,
-                  std::vector<zmq::message_t>& parts);
-  void cmd_get(const std::string& id, const nlohmann::json& body);
-  void cmd_list(const std::string& id, const nlohmann::json& body);
-  void cmd_logs(const std::string& id, const nlohmann::json& body);
-  void cmd_watch(const std::string& id, const nlohmann::json& body);
-  void cmd_stop(const std::string& id, const nlohmann::json& body);
-  void cmd_delete(const std::string& id, const nlohmann::json& body);
-  void cmd_prune(const std::string& id, const nlohmann::json& body);
-  void cmd_output(const std::string& id, const nlohmann::json& body);
-
-  // outputs.cpp: moves the execution's output files into the batch, at
-  // most the caps (files, bytes; the walk itself stops after
-  // kMaxOutputEntries entries), without following links or entering a
-  // directory whose path inside its output is over kMaxOutputPath bytes;
-  // what it leaves is said in job.outputs_message and an event. True when
-  // it found scratch/out holding the empty default output directory and
-  // nothing else (the program wrote no file).
-  bool collect_outputs(jobs::Job& job, const std::string& scratch);
   // A blob of the store, or of a batch not committed yet (a job may be
   // dispatched before the commit that stores its module).
   std::expected<std::optional<std::string>, std::string> get_blob(const std::string& hash);
@@ -217,9 +153,63 @@ class Broker {
   // batch has it. One that only the commit under way holds is copied into
   // the batch, which must not depend on that commit succeeding.
   bool blob_known(const std::string& hash);
-  // Scratch directories (scratch.cpp): the directory an execution of `exec_id`
-  // on `w` uses; made ready (out/outputs exists, nothing else) before a run;
-  // emptied (or removed) after one; all removed at start. `untouched`:
+
+  // client_commands.cpp: the client protocol, one handler per command of
+  // protocol::kCommands; the checks every command shares are made once,
+  // before its handler (on_client_message).
+  struct Request {
+    const std::string& identity;
+    const nlohmann::json& body;
+    std::vector<zmq::message_t>& parts;
+    std::optional<jobs::Job> job;  // found, when the command needs one
+  };
+  using Handler = void (Broker::*)(Request&);
+  static const std::array<Handler, protocol::kCommands.size()> kHandlers;
+  void on_client_message(std::vector<zmq::message_t>& parts);
+  void reply(const std::string& identity, std::string_view kind, nlohmann::json body,
+             std::vector<std::string> frames = {});
+  void reply_error(const std::string& identity, const std::string& message);
+  // A `state` or `end` message about `job`.
+  void reply_about(const std::string& identity, std::string_view kind, const jobs::Job& job);
+  std::optional<jobs::Job> find_job(const std::string& identity, const nlohmann::json& body);
+  void cmd_ping(Request& r);
+  void cmd_submit(Request& r);
+  void cmd_get(Request& r);
+  void cmd_list(Request& r);
+  void cmd_logs(Request& r);
+  void cmd_watch(Request& r);
+  void cmd_stop(Request& r);
+  void cmd_delete(Request& r);
+  void cmd_prune(Request& r);
+  void cmd_output(Request& r);
+  void cmd_shutdown(Request& r);
+  // The error that refuses a submission's frames (sizes, wasm magic), if any.
+  std::optional<std::string> refuse_frames(const SubmitFrames& frames, const jobs::JobSpec& spec);
+  // Keeps a submitted blob in the batch (unless stored); returns its hash.
+  std::string keep_blob(const zmq::message_t& frame, bool recurs);
+  // Forgets a client that is gone: its backlog, log readers and follows.
+  void forget_client(const std::string& identity);
+  // Sends the next slice of each log reader whose client keeps up; one
+  // that reached the end is finished (end, or a follower).
+  void pump_log_readers();
+  // Sends `reader`'s next slice; true when the log is done and the reader finished.
+  bool pump(LogReader& reader);
+  // pump(): the chunks after the reader's last, about a slice; true when
+  // that was all the store holds, nullopt after an error (replied).
+  std::optional<bool> send_log_slice(LogReader& reader);
+
+  // outputs.cpp: moves the execution's output files into the batch, at
+  // most the caps (files, bytes; the walk itself stops after
+  // kMaxOutputEntries entries), without following links or entering a
+  // directory whose path inside its output is over kMaxOutputPath bytes;
+  // what it leaves is said in job.outputs_message and an event. True when
+  // it found scratch/out holding the empty default output directory and
+  // nothing else (the program wrote no file).
+  bool collect_outputs(jobs::Job& job, const std::string& scratch);
+
+  // scratch.cpp: the directory an execution of `exec_id` on `w` uses;
+  // made ready (out/outputs exists, nothing else) before a run; emptied
+  // (or removed) after one; all removed at start. `untouched`:
   // collect_outputs found the output directories as prepared and the run
   // put no file of its own (stdin, import modules, inline inputs) there, so
   // nothing needs looking at.
@@ -237,22 +227,9 @@ class Broker {
   // False when any of it cannot be set up (logged).
   bool listen_remote();
 
-  // scheduling.cpp: the idle worker for a job (constraints, free slots per
-  // host), or null; records on the job why none matches.
-  WorkerState* pick_worker(jobs::Job& job);
-
-  // remote_run.cpp: remote workers joining, their runs and results.
+  // remote_run.cpp: remote workers joining, the module asked for again,
+  // and the output files a remote run sends back.
   void on_remote_ready(const std::string& name, const wire::Ready& ready);
-  // Turns a run built for a local worker into one a remote host can do:
-  // input and stdin bytes inside. An error (unreadable input, over the cap)
-  // fails the job with that message.
-  std::expected<void, std::string> make_remote(wire::Run& run, const std::string& scratch);
-  // Whether `w` was sent the module `hash` before (a remote worker: its
-  // host, which keeps modules on disk), so that a run may name it by hash;
-  // and the record that it is being sent now. Either may be wrong (a
-  // worker drops modules for room): the worker then asks (kNeed).
-  bool sent_module(const WorkerState& w, const std::string& hash) const;
-  void record_module(WorkerState& w, const std::string& hash);
   void on_need_module(WorkerState& w, const std::string& exec_id);
   // Writes a remote run's output files into `scratch`/out for collect_outputs.
   void unpack_outputs(const wire::Done& done, const std::string& scratch, jobs::Job& job);
@@ -261,6 +238,7 @@ class Broker {
   void stage(jobs::Job& job);
   void on_staged(std::vector<zmq::message_t>& parts);
   std::string input_host_path(const jobs::Job& job, const jobs::InputSpec& in);
+  void join_finished_fetchers();
 
   BrokerOptions opt_;
   std::unique_ptr<Store> store_;
@@ -272,21 +250,21 @@ class Broker {
   host::WorkerPool pool_;
   std::map<std::string, WorkerState> workers_;
   int next_worker_ = 1;
+  JobTable jobs_;          // unfinished jobs
+  ModuleHolders modules_;  // which worker (or host) holds which module
+  RunLimits run_limits_;   // from the options, for every run
+  Replies replies_;
   Batch batch_;
   std::unique_ptr<Committer> committer_;
   std::vector<Outgoing> committing_;  // replies waiting on the commit under way
+  std::vector<Outgoing> outgoing_;    // replies waiting on the batch being gathered
   RecentHashes recent_modules_;       // the SHA-256 of modules submitted lately
-  std::vector<Outgoing> outgoing_;
-  std::map<std::string, Backlog> backlogs_;  // by client identity
-  uint64_t backlog_bytes_ = 0;               // held in all backlogs together
   std::list<LogReader> log_readers_;
-  std::map<std::string, jobs::Job> active_;  // unfinished jobs, by id
-  std::deque<std::string> queue_;            // queued job ids, in order
-  std::set<std::string> stop_requested_;
   std::multimap<std::string, Follower> followers_;                          // by job id
   std::map<std::string, std::map<std::string, std::string>> staged_paths_;  // job -> url -> file
   Clock::time_point last_activity_;
   Clock::time_point last_beat_;  // the last heartbeat() round
+  Clock::time_point next_beat_;  // when the next one is due
   Clock::time_point last_trim_;  // memory last given back to the system (malloc_trim)
   bool shutting_down_ = false;
   std::unique_ptr<host::UrlCache> urls_;
@@ -298,16 +276,10 @@ class Broker {
     std::shared_ptr<std::atomic<bool>> done;
   };
   std::vector<Fetcher> fetchers_;
-  void join_finished_fetchers();
   std::unique_ptr<Reaper> reaper_;   // removes scratch trees off the loop (scratch.cpp)
   std::unique_ptr<ZapHandler> zap_;  // with TCP endpoints only
-  std::unique_ptr<ConnectionCap> connection_cap_;              // set by listen_remote()
-  std::optional<InputAccess> input_access_;                    // set by listen_remote()
-  std::map<std::string, std::set<std::string>> host_modules_;  // host -> module hashes sent
-  std::set<std::string> unmatched_;  // queued jobs no connected worker matches (said once)
-
- public:
-  ~Broker();
+  std::unique_ptr<ConnectionCap> connection_cap_;  // set by listen_remote()
+  std::optional<InputAccess> input_access_;        // set by listen_remote()
 };
 
 }  // namespace shoal::broker

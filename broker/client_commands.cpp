@@ -33,6 +33,32 @@ void Broker::reply_error(const std::string& identity, const std::string& message
   reply(identity, protocol::kError, {{"error", message}});
 }
 
+void Broker::reply_about(const std::string& identity, std::string_view kind, const jobs::Job& job) {
+  Outgoing o;
+  o.identity = identity;
+  o.kind = kind;
+  o.body = jobs::to_json(job);
+  o.job_id = job.id;
+  outgoing_.push_back(std::move(o));
+}
+
+// In the order of protocol::Command (checked below).
+const std::array<Broker::Handler, protocol::kCommands.size()> Broker::kHandlers{{
+    &Broker::cmd_ping,
+    &Broker::cmd_submit,
+    &Broker::cmd_get,
+    &Broker::cmd_list,
+    &Broker::cmd_logs,
+    &Broker::cmd_watch,
+    &Broker::cmd_stop,
+    &Broker::cmd_delete,
+    &Broker::cmd_prune,
+    &Broker::cmd_output,
+    &Broker::cmd_shutdown,
+}};
+static_assert(protocol::kCommands[1].command == protocol::Command::kSubmit &&
+              protocol::kCommands[10].command == protocol::Command::kShutdown);
+
 void Broker::on_client_message(std::vector<zmq::message_t>& parts) {
   if (parts.empty()) return;
   std::string identity = parts[0].to_string();
@@ -59,41 +85,21 @@ void Broker::on_client_message(std::vector<zmq::message_t>& parts) {
   // A NUL byte inside a string would end it early wherever it is used (an
   // id, a name, a path): refused in any body (a submission's spec says so
   // itself, spec_from_json).
-  if (command != "submit")
+  const protocol::CommandInfo* info = protocol::find_command(command);
+  if (!info || info->command != protocol::Command::kSubmit)
     if (auto f = jobs::field_with_nul(body)) {
       reply_error(identity, "malformed request: " + *f + " contains a NUL byte");
       return;
     }
+  if (!info) {
+    reply_error(identity, "unknown command '" + command.substr(0, 40) + "'");
+    return;
+  }
   try {
-    if (command == "ping") {
-      reply(identity, protocol::kOk,
-            {{"pid", ::getpid()},
-             {"workers", workers_.size()},
-             {"max_module_bytes", opt_.max_module_bytes}});
-    } else if (command == "submit") {
-      cmd_submit(identity, body, parts);
-    } else if (command == "get") {
-      cmd_get(identity, body);
-    } else if (command == "list") {
-      cmd_list(identity, body);
-    } else if (command == "logs") {
-      cmd_logs(identity, body);
-    } else if (command == "watch") {
-      cmd_watch(identity, body);
-    } else if (command == "stop") {
-      cmd_stop(identity, body);
-    } else if (command == "delete") {
-      cmd_delete(identity, body);
-    } else if (command == "prune") {
-      cmd_prune(identity, body);
-    } else if (command == "output") {
-      cmd_output(identity, body);
-    } else if (command == "shutdown") {
-      reply(identity, protocol::kOk, json::object());
-      shutting_down_ = true;
-    } else {
-      reply_error(identity, "unknown command '" + command.substr(0, 40) + "'");
-    }
+    Request request{identity, body, parts, std::nullopt};
+    if (info->reads_store) flush();
+    if (info->needs_job && !(request.job = find_job(identity, body))) return;
+    (this->*kHandlers[static_cast<size_t>(info->command)])(request);
   } catch (const json::exception& e) {
     reply_error(identity, "malformed request: " + std::string(e.what()));
   }
@@ -106,14 +112,14 @@ std::optional<jobs::Job> Broker::find_job(const std::string& identity, const jso
   }
   const std::string prefix = jobs::id_prefix(body["id"].get<std::string>());
   // Unfinished jobs are the broker's newest truth; the store has the rest.
-  if (auto it = active_.find(prefix); it != active_.end()) return it->second;
+  if (const jobs::Job* active = jobs_.find(prefix)) return *active;
   flush();
   auto id = store_->resolve_id(prefix);
   if (!id) {
     reply_error(identity, id.error());
     return std::nullopt;
   }
-  if (auto it = active_.find(*id); it != active_.end()) return it->second;
+  if (const jobs::Job* active = jobs_.find(*id)) return *active;
   auto job = store_->get_job(*id);
   if (!job || !*job) {
     reply_error(identity, job ? "no job matches '" + prefix + "'" : job.error());
@@ -122,247 +128,242 @@ std::optional<jobs::Job> Broker::find_job(const std::string& identity, const jso
   return **job;
 }
 
-void Broker::cmd_submit(const std::string& identity, const json& body,
-                        std::vector<zmq::message_t>& parts) {
-  if (shutting_down_) {
-    reply_error(identity, "the broker is shutting down");
-    return;
+void Broker::cmd_ping(Request& r) {
+  reply(r.identity, protocol::kOk,
+        {{"pid", ::getpid()},
+         {"workers", workers_.size()},
+         {"max_module_bytes", opt_.max_module_bytes}});
+}
+
+void Broker::cmd_shutdown(Request& r) {
+  reply(r.identity, protocol::kOk, json::object());
+  shutting_down_ = true;
+}
+
+// The frames of a submission after its JSON body (docs/protocol.md): the
+// module (empty when the body names it by module_sha256), stdin (absent or
+// empty: none), then each import module and each inline input, in the
+// spec's order. Parsed once; the errors say what is missing.
+struct SubmitFrames {
+  const zmq::message_t* module = nullptr;  // null: named by hash
+  const zmq::message_t* stdin_ = nullptr;  // null: no stdin frame
+  std::vector<const zmq::message_t*> import_modules;
+  std::vector<const zmq::message_t*> inline_inputs;
+
+  // `parts` is the whole request: [identity][protocol][command][body][frames...].
+  static std::expected<SubmitFrames, std::string> parse(const std::vector<zmq::message_t>& parts,
+                                                        const jobs::JobSpec& spec,
+                                                        bool named_by_hash) {
+    constexpr size_t kModule = 4, kStdin = 5, kFirstBlob = 6;
+    SubmitFrames f;
+    if (parts.size() > kModule && parts[kModule].size() > 0)
+      f.module = &parts[kModule];
+    else if (!named_by_hash)
+      return std::unexpected(
+          "invalid job: the module's bytes are missing (the frame after the JSON body)");
+    const size_t blobs = spec.import_modules.size() + spec.inline_inputs.size();
+    const size_t wanted = kFirstBlob + blobs;
+    if ((blobs > 0 && parts.size() != wanted) || parts.size() > std::max(wanted, kFirstBlob))
+      return std::unexpected("invalid job: expected " + std::to_string(wanted - kModule) +
+                             " frames after the JSON body (the module, stdin, then each import "
+                             "module and each inline input), got " +
+                             std::to_string(parts.size() - kModule));
+    if (parts.size() > kStdin) f.stdin_ = &parts[kStdin];
+    for (size_t i = 0; i < spec.import_modules.size(); ++i)
+      f.import_modules.push_back(&parts[kFirstBlob + i]);
+    for (size_t i = 0; i < spec.inline_inputs.size(); ++i)
+      f.inline_inputs.push_back(&parts[kFirstBlob + spec.import_modules.size() + i]);
+    return f;
   }
-  auto spec = jobs::spec_from_json(body);
-  if (!spec) {
-    reply_error(identity, "invalid job: " + spec.error());
-    return;
-  }
-  if (body.contains("watch") && !body["watch"].is_boolean()) {
-    reply_error(identity, "invalid job: watch must be true or false");
-    return;
-  }
-  // The module: its bytes, or its SHA-256 alone when the store has it (a
-  // client submitting one module many times sends it once).
-  std::string named;
-  if (body.contains("module_sha256") && body["module_sha256"].is_string())
-    named = body["module_sha256"].get<std::string>();
-  const bool by_hash = (parts.size() < 5 || parts[4].size() == 0) && !named.empty();
-  if (by_hash) {
-    if (!blob_known(named)) {
-      reply_error(identity, "invalid job: no module with module_sha256 " + named +
-                                " is stored; send the module's bytes (the frame after the "
-                                "JSON body)");
-      return;
-    }
-  } else if (parts.size() < 5 || parts[4].size() == 0) {
-    reply_error(identity,
-                "invalid job: the module's bytes are missing (the frame after the JSON body)");
-    return;
-  }
-  // Frames after the body: the module, stdin, the import modules, the
-  // inline inputs (docs/protocol.md).
-  const size_t wanted = 6 + spec->import_modules.size() + spec->inline_inputs.size();
-  if ((spec->import_modules.size() + spec->inline_inputs.size() > 0 && parts.size() != wanted) ||
-      parts.size() > std::max<size_t>(wanted, 6)) {
-    reply_error(identity, "invalid job: expected " + std::to_string(wanted - 4) +
-                              " frames after the JSON body (the module, stdin, then each import "
-                              "module and each inline input), got " +
-                              std::to_string(parts.size() - 4));
-    return;
-  }
+};
+
+std::optional<std::string> Broker::refuse_frames(const SubmitFrames& f, const jobs::JobSpec& spec) {
   // Sizes first: nothing of a frame over the limit is hashed or kept.
-  auto too_large = [&](const zmq::message_t& frame, const std::string& what) {
-    if (frame.size() <= opt_.max_module_bytes) return false;
-    reply_error(identity, "invalid job: " + what + " is " + units::format_bytes(frame.size()) +
-                              ", more than the broker's limit of " +
-                              units::format_bytes(opt_.max_module_bytes) +
-                              " (shoal serve --max-module-size)");
-    return true;
+  auto too_large = [&](const zmq::message_t& frame,
+                       const std::string& what) -> std::optional<std::string> {
+    if (frame.size() <= opt_.max_module_bytes) return std::nullopt;
+    return "invalid job: " + what + " is " + units::format_bytes(frame.size()) +
+           ", more than the broker's limit of " + units::format_bytes(opt_.max_module_bytes) +
+           " (shoal serve --max-module-size)";
   };
-  if (!by_hash &&
-      too_large(parts[4], "the module" + (spec->module_name.empty() ? std::string()
-                                                                    : " " + spec->module_name)))
-    return;
-  if (parts.size() >= 6 && too_large(parts[5], "stdin")) return;
-  for (size_t i = 0; i < spec->import_modules.size(); ++i)
-    if (too_large(parts[6 + i], "import module " + spec->import_modules[i].name)) return;
-  for (size_t i = 0; i < spec->inline_inputs.size(); ++i)
-    if (too_large(parts[6 + spec->import_modules.size() + i],
-                  "inline input " + spec->inline_inputs[i].target))
-      return;
+  std::optional<std::string> refused;
+  if (f.module)
+    refused = too_large(
+        *f.module,
+        "the module" + (spec.module_name.empty() ? std::string() : " " + spec.module_name));
+  if (!refused && f.stdin_) refused = too_large(*f.stdin_, "stdin");
+  for (size_t i = 0; !refused && i < f.import_modules.size(); ++i)
+    refused = too_large(*f.import_modules[i], "import module " + spec.import_modules[i].name);
+  for (size_t i = 0; !refused && i < f.inline_inputs.size(); ++i)
+    refused = too_large(*f.inline_inputs[i], "inline input " + spec.inline_inputs[i].target);
+  if (refused) return refused;
   auto is_wasm = [](const zmq::message_t& m) {
     return m.size() >= 8 && std::memcmp(m.data(), "\0asm", 4) == 0;
   };
-  if (!by_hash && !is_wasm(parts[4])) {
-    reply_error(identity,
-                "invalid job: " + (spec->module_name.empty() ? "the module" : spec->module_name) +
-                    " is not a WebAssembly module");
-    return;
-  }
-  for (size_t i = 0; i < spec->import_modules.size(); ++i) {
-    if (!is_wasm(parts[6 + i])) {
-      reply_error(identity, "invalid job: import module " + spec->import_modules[i].name +
-                                " is not a WebAssembly module");
-      return;
-    }
-  }
+  if (f.module && !is_wasm(*f.module))
+    return "invalid job: " + (spec.module_name.empty() ? "the module" : spec.module_name) +
+           " is not a WebAssembly module";
+  for (size_t i = 0; i < f.import_modules.size(); ++i)
+    if (!is_wasm(*f.import_modules[i]))
+      return "invalid job: import module " + spec.import_modules[i].name +
+             " is not a WebAssembly module";
+  return std::nullopt;
+}
+
+std::string Broker::keep_blob(const zmq::message_t& frame, bool recurs) {
+  // Modules recur (a client sending its module each time); stdin and
+  // inline inputs seldom do.
+  const std::string_view bytes(static_cast<const char*>(frame.data()), frame.size());
+  std::string hash = recurs ? recent_modules_.sha256_of(bytes) : sha256_hex(bytes);
+  if (!blob_known(hash)) batch_.put_blob(hash, std::string(bytes));
+  return hash;
+}
+
+void Broker::cmd_submit(Request& r) {
+  if (shutting_down_) return reply_error(r.identity, "the broker is shutting down");
+  auto spec = jobs::spec_from_json(r.body);
+  if (!spec) return reply_error(r.identity, "invalid job: " + spec.error());
+  if (r.body.contains("watch") && !r.body["watch"].is_boolean())
+    return reply_error(r.identity, "invalid job: watch must be true or false");
+  // The module: its bytes, or its SHA-256 alone when the store has it (a
+  // client submitting one module many times sends it once).
+  std::string named;
+  if (r.body.contains("module_sha256") && r.body["module_sha256"].is_string())
+    named = r.body["module_sha256"].get<std::string>();
+  auto frames = SubmitFrames::parse(r.parts, *spec, !named.empty());
+  if (!frames) return reply_error(r.identity, frames.error());
+  if (!frames->module && !blob_known(named))
+    return reply_error(r.identity, "invalid job: no module with module_sha256 " + named +
+                                       " is stored; send the module's bytes (the frame after "
+                                       "the JSON body)");
+  if (auto refused = refuse_frames(*frames, *spec)) return reply_error(r.identity, *refused);
   // Who may name which host paths (broker/input_access.h), checked before
   // any byte of the submission is kept.
-  const Origin origin = origin_of(parts[1]);
+  const Origin origin = origin_of(r.parts[1]);
   for (auto& in : spec->inputs) {
     if (in.is_url()) continue;
     auto host = input_access_->check(origin, in.source);
-    if (!host) {
-      reply_error(identity, "invalid job: input " + in.source + ": " + host.error());
-      return;
-    }
+    if (!host)
+      return reply_error(r.identity, "invalid job: input " + in.source + ": " + host.error());
     in.source = std::move(*host);
   }
-  // Modules recur (a client sending its module each time); stdin and
-  // inline inputs seldom do.
-  auto keep = [&](const zmq::message_t& frame, bool recurs) {
-    const std::string_view bytes(static_cast<const char*>(frame.data()), frame.size());
-    std::string hash = recurs ? recent_modules_.sha256_of(bytes) : sha256_hex(bytes);
-    if (!blob_known(hash)) batch_.put_blob(hash, std::string(bytes));
-    return hash;
-  };
-  spec->module_hash = by_hash ? named : keep(parts[4], true);
-  if (!named.empty() && named != spec->module_hash) {
-    reply_error(identity, "invalid job: module_sha256 " + named +
-                              " does not match the module's bytes (their SHA-256 is " +
-                              spec->module_hash + ")");
-    return;
-  }
-  if (parts.size() >= 6 && parts[5].size() > 0) spec->stdin_hash = keep(parts[5], false);
-  for (size_t i = 0; i < spec->import_modules.size(); ++i)
-    spec->import_modules[i].hash = keep(parts[6 + i], true);
-  for (size_t i = 0; i < spec->inline_inputs.size(); ++i) {
-    const auto& frame = parts[6 + spec->import_modules.size() + i];
-    spec->inline_inputs[i].size = frame.size();
-    spec->inline_inputs[i].hash = keep(frame, false);
+  spec->module_hash = frames->module ? keep_blob(*frames->module, true) : named;
+  if (!named.empty() && named != spec->module_hash)
+    return reply_error(r.identity, "invalid job: module_sha256 " + named +
+                                       " does not match the module's bytes (their SHA-256 is " +
+                                       spec->module_hash + ")");
+  if (frames->stdin_ && frames->stdin_->size() > 0)
+    spec->stdin_hash = keep_blob(*frames->stdin_, false);
+  for (size_t i = 0; i < frames->import_modules.size(); ++i)
+    spec->import_modules[i].hash = keep_blob(*frames->import_modules[i], true);
+  for (size_t i = 0; i < frames->inline_inputs.size(); ++i) {
+    spec->inline_inputs[i].size = frames->inline_inputs[i]->size();
+    spec->inline_inputs[i].hash = keep_blob(*frames->inline_inputs[i], false);
   }
   jobs::Job job;
   job.id = jobs::new_job_id();
   job.spec = std::move(*spec);
-  job.created_ns = jobs::now_ns();
-  bool has_urls = false;
-  for (const auto& in : job.spec.inputs) has_urls |= in.is_url();
-  job.state = has_urls ? jobs::JobState::pending : jobs::JobState::queued;
-  event(job, "Submission", "job submitted");
-  event(job, "State", std::string(jobs::state_name(job.state)));
-  save(job);
-  std::string id = job.id;
-  active_[id] = std::move(job);
-  if (has_urls)
-    stage(active_[id]);
-  else
-    queue_.push_back(id);
+  jobs::Job& added = jobs_.submit(std::move(job));
+  if (added.state == jobs::JobState::pending) stage(added);
   // Sent after the batch commits (finish_commit), so an acknowledged job is
-  // durable.
-  reply(identity, protocol::kOk, {{"id", id}, {"submitted", true}});
+  // durable; a failed commit turns it into an error.
+  Outgoing ack;
+  ack.identity = r.identity;
+  ack.kind = protocol::kOk;
+  ack.body = {{"id", added.id}, {"submitted", true}};
+  ack.acknowledges = added.id;
+  outgoing_.push_back(std::move(ack));
   // Submitted and watched in one request: the end follows the ok, since
   // replies keep their order and leave after the commit that holds the
   // submission (a commit that fails drops both the follower and any end:
   // finish_commit).
-  if (body.value("watch", false)) followers_.insert({id, Follower{identity, false, 3, false}});
+  if (r.body.value("watch", false))
+    followers_.insert({added.id, Follower{r.identity, false, 3, false}});
 }
 
-void Broker::cmd_get(const std::string& identity, const json& body) {
-  auto job = find_job(identity, body);
-  if (job) reply(identity, protocol::kOk, jobs::to_json(*job));
+void Broker::cmd_get(Request& r) {
+  reply(r.identity, protocol::kOk, jobs::to_json(*r.job));
 }
 
-void Broker::cmd_list(const std::string& identity, const json& body) {
-  flush();
+void Broker::cmd_list(Request& r) {
   ListQuery q;
-  auto limit = jobs::whole_number(body, "limit", 10, SIZE_MAX, "the most there is");
-  if (!limit) {
-    reply_error(identity, limit.error());
-    return;
-  }
+  auto limit = jobs::whole_number(r.body, "limit", 10, SIZE_MAX, "the most there is");
+  if (!limit) return reply_error(r.identity, limit.error());
   q.limit = *limit;
   if (q.limit == 0) q.limit = SIZE_MAX;
-  q.newest_first = !body.value("reversed", false);
-  q.id_prefix = jobs::id_prefix(body.value("id_prefix", ""));
-  if (body.contains("labels")) q.labels = body["labels"].get<std::map<std::string, std::string>>();
-  if (body.contains("selector")) {
-    auto selector = jobs::parse_selector(body["selector"].get<std::string>());
-    if (!selector) {
-      reply_error(identity, "labels: " + selector.error());
-      return;
-    }
+  q.newest_first = !r.body.value("reversed", false);
+  q.id_prefix = jobs::id_prefix(r.body.value("id_prefix", ""));
+  if (r.body.contains("labels"))
+    q.labels = r.body["labels"].get<std::map<std::string, std::string>>();
+  if (r.body.contains("selector")) {
+    auto selector = jobs::parse_selector(r.body["selector"].get<std::string>());
+    if (!selector) return reply_error(r.identity, "labels: " + selector.error());
     q.selector = std::move(*selector);
   }
   auto jobs = store_->list_jobs(q);
-  if (!jobs) {
-    reply_error(identity, jobs.error());
-    return;
-  }
+  if (!jobs) return reply_error(r.identity, jobs.error());
   json out = json::array();
   for (auto& j : jobs->jobs) {
-    auto it = active_.find(j.id);
-    out.push_back(jobs::to_json(it != active_.end() ? it->second : j));
+    const jobs::Job* active = jobs_.find(j.id);
+    out.push_back(jobs::to_json(active ? *active : j));
   }
   json skipped = json::array();
   for (const Damage& d : jobs->skipped) skipped.push_back({{"key", d.key}, {"error", d.why}});
-  reply(identity, protocol::kOk, {{"jobs", out}, {"skipped", skipped}});
+  reply(r.identity, protocol::kOk, {{"jobs", out}, {"skipped", skipped}});
 }
 
-void Broker::cmd_logs(const std::string& identity, const json& body) {
-  auto job = find_job(identity, body);
-  if (!job) return;
-  flush();
-  std::string stream = body.value("stream", "all");
-  if (stream != "all" && stream != "stdout" && stream != "stderr") {
-    reply_error(identity,
-                "stream must be stdout, stderr or all, not '" + names::printable(stream) + "'");
-    return;
-  }
+void Broker::cmd_logs(Request& r) {
+  std::string stream = r.body.value("stream", "all");
+  if (stream != "all" && stream != "stdout" && stream != "stderr")
+    return reply_error(
+        r.identity, "stream must be stdout, stderr or all, not '" + names::printable(stream) + "'");
   LogReader reader;
-  reader.identity = identity;
-  reader.job_id = job->id;
+  reader.identity = r.identity;
+  reader.job_id = r.job->id;
   reader.mask = stream == "stdout" ? 1 : stream == "stderr" ? 2 : 3;
   // Only the latest execution's output: a retried job would repeat itself.
-  reader.attempt = static_cast<uint32_t>(job->executions.size());
-  reader.follow = body.value("follow", false);
+  reader.attempt = static_cast<uint32_t>(r.job->executions.size());
+  reader.follow = r.body.value("follow", false);
   // A log that fits in one slice is answered in this turn, like any reply.
   if (!pump(reader)) log_readers_.push_back(std::move(reader));
 }
 
+std::optional<bool> Broker::send_log_slice(LogReader& r) {
+  auto chunks = store_->read_logs(r.job_id, r.after_seq, kLogSlice);
+  if (!chunks) {
+    reply_error(r.identity, chunks.error());
+    return std::nullopt;
+  }
+  uint64_t bytes = 0;
+  for (const auto& c : *chunks) {
+    r.after_seq = c.seq;
+    bytes += c.data.size();
+    if (c.attempt != r.attempt || !(r.mask & static_cast<int>(c.stream))) continue;
+    reply(r.identity, protocol::kLog,
+          {{"stream", c.stream == Stream::stdout_ ? "stdout" : "stderr"}, {"attempt", r.attempt}},
+          {c.data});
+  }
+  return bytes < kLogSlice;
+}
+
 bool Broker::pump(LogReader& r) {
-  // Sends the chunks after the reader's last, about a slice's worth; true
-  // when that was all the store holds.
-  auto send_slice = [&]() -> std::optional<bool> {
-    auto chunks = store_->read_logs(r.job_id, r.after_seq, kLogSlice);
-    if (!chunks) {
-      reply_error(r.identity, chunks.error());
-      return std::nullopt;
-    }
-    uint64_t bytes = 0;
-    for (const auto& c : *chunks) {
-      r.after_seq = c.seq;
-      bytes += c.data.size();
-      if (c.attempt != r.attempt || !(r.mask & static_cast<int>(c.stream))) continue;
-      reply(r.identity, protocol::kLog,
-            {{"stream", c.stream == Stream::stdout_ ? "stdout" : "stderr"}, {"attempt", r.attempt}},
-            {c.data});
-    }
-    return bytes < kLogSlice;
-  };
-  auto last = send_slice();
+  auto last = send_log_slice(r);
   if (!last) return true;
   if (!*last) return false;  // more next turn, once the client took these
   // The store holds no more; chunks that wait in the batch are committed
   // and sent too, and then nothing can come between them and what follows.
   flush();
-  last = send_slice();
+  last = send_log_slice(r);
   if (!last) return true;
   if (!*last) return false;
   // Everything is sent: either the job's end, or live chunks from now on.
-  const jobs::Job* job = nullptr;
+  const jobs::Job* job = jobs_.find(r.job_id);
   std::optional<jobs::Job> stored;
-  if (auto it = active_.find(r.job_id); it != active_.end()) {
-    job = &it->second;
-  } else if (auto got = store_->get_job(r.job_id); got && *got) {
-    stored = std::move(**got);
-    job = &*stored;
-  }
+  if (!job)
+    if (auto got = store_->get_job(r.job_id); got && *got) {
+      stored = std::move(**got);
+      job = &*stored;
+    }
   if (!job) {
     reply_error(r.identity, "job " + r.job_id + " was deleted while its logs were read");
     return true;
@@ -371,14 +372,14 @@ bool Broker::pump(LogReader& r) {
     followers_.insert({job->id, Follower{r.identity, true, r.mask, false}});
     return true;
   }
-  reply(r.identity, protocol::kEnd, jobs::to_json(*job));
+  reply_about(r.identity, protocol::kEnd, *job);
   return true;
 }
 
 void Broker::pump_log_readers() {
   for (auto it = log_readers_.begin(); it != log_readers_.end();) {
     // A client that has not taken the last slice gets no more yet.
-    if (backlogs_.contains(it->identity)) {
+    if (replies_.waiting(it->identity)) {
       ++it;
       continue;
     }
@@ -386,120 +387,79 @@ void Broker::pump_log_readers() {
   }
 }
 
-void Broker::cmd_watch(const std::string& identity, const json& body) {
-  auto job = find_job(identity, body);
-  if (!job) return;
-  if (jobs::is_terminal(job->state)) {
-    reply(identity, protocol::kEnd, jobs::to_json(*job));
-    return;
-  }
-  Follower f{identity, body.value("logs", false), 3, body.value("states", true)};
-  if (f.states) reply(identity, protocol::kState, jobs::to_json(*job));
-  followers_.insert({job->id, f});
+void Broker::forget_client(const std::string& identity) {
+  replies_.forget(identity);
+  log_readers_.remove_if([&](const LogReader& r) { return r.identity == identity; });
+  std::erase_if(followers_, [&](const auto& f) { return f.second.identity == identity; });
 }
 
-void Broker::cmd_stop(const std::string& identity, const json& body) {
-  auto found = find_job(identity, body);
-  if (!found) return;
-  auto it = active_.find(found->id);
-  if (it == active_.end()) {
-    reply_error(identity,
-                "job " + found->id + " is already " + std::string(jobs::state_name(found->state)));
-    return;
-  }
-  jobs::Job& job = it->second;
-  if (job.state == jobs::JobState::running) {
-    stop_requested_.insert(job.id);
+void Broker::cmd_watch(Request& r) {
+  if (jobs::is_terminal(r.job->state)) return reply_about(r.identity, protocol::kEnd, *r.job);
+  Follower f{r.identity, r.body.value("logs", false), 3, r.body.value("states", true)};
+  if (f.states) reply_about(r.identity, protocol::kState, *r.job);
+  followers_.insert({r.job->id, f});
+}
+
+void Broker::cmd_stop(Request& r) {
+  auto job = jobs_.request_stop(r.job->id);
+  if (!job)
+    return reply_error(r.identity, "job " + r.job->id + " is already " +
+                                       std::string(jobs::state_name(r.job->state)));
+  if (job->state == jobs::JobState::running)
     for (auto& [name, w] : workers_)
-      if (w.job_id == job.id) send_to_worker(name, wire::kStop, w.exec_id);
-    event(job, "State", "stop requested");
-    save(job);
-    reply(identity, protocol::kOk, jobs::to_json(job));
-    return;
-  }
-  std::erase(queue_, job.id);
-  set_state(job, jobs::JobState::stopped, "stopped on request");
-  save(job);
-  notify(job);
-  reply(identity, protocol::kOk, jobs::to_json(job));
-  staged_paths_.erase(job.id);
-  active_.erase(it);
+      if (w.job_id == job->id) send_to_worker(name, wire::kStop, w.exec_id);
+  reply(r.identity, protocol::kOk, jobs::to_json(*job));
 }
 
-void Broker::cmd_delete(const std::string& identity, const json& body) {
-  auto job = find_job(identity, body);
-  if (!job) return;
-  if (!jobs::is_terminal(job->state)) {
-    reply_error(identity, "job " + job->id + " is " + std::string(jobs::state_name(job->state)) +
-                              "; stop it first (shoal job stop " + job->id + ")");
-    return;
-  }
-  batch_.delete_job(job->id);
-  reply(identity, protocol::kOk, {{"id", job->id}, {"deleted", true}});
+void Broker::cmd_delete(Request& r) {
+  if (!jobs::is_terminal(r.job->state))
+    return reply_error(r.identity, "job " + r.job->id + " is " +
+                                       std::string(jobs::state_name(r.job->state)) +
+                                       "; stop it first (shoal job stop " + r.job->id + ")");
+  batch_.delete_job(r.job->id);
+  reply(r.identity, protocol::kOk, {{"id", r.job->id}, {"deleted", true}});
 }
 
-void Broker::cmd_prune(const std::string& identity, const json& body) {
-  double older = body.value("older_than_s", -1.0);
+void Broker::cmd_prune(Request& r) {
+  double older = r.body.value("older_than_s", -1.0);
   // Seconds as a double; past about 292 years the nanoseconds would not
   // fit the clock's integer.
-  if (!(older >= 0 && older <= 9e9)) {
-    reply_error(identity, "prune needs older_than_s, seconds from 0 to 9000000000");
-    return;
-  }
-  flush();
+  if (!(older >= 0 && older <= 9e9))
+    return reply_error(r.identity, "prune needs older_than_s, seconds from 0 to 9000000000");
   int64_t before = jobs::now_ns() - static_cast<int64_t>(older * 1e9);
   auto ids = store_->finished_before(before);
-  if (!ids) {
-    reply_error(identity, ids.error());
-    return;
-  }
+  if (!ids) return reply_error(r.identity, ids.error());
   for (const auto& id : *ids) batch_.delete_job(id);
-  reply(identity, protocol::kOk, {{"deleted", ids->size()}});
+  reply(r.identity, protocol::kOk, {{"deleted", ids->size()}});
 }
 
-void Broker::cmd_output(const std::string& identity, const json& body) {
-  auto job = find_job(identity, body);
-  if (!job) return;
-  std::string name = body.value("name", ""), path = body.value("path", "");
-  const bool ranged = body.contains("offset") || body.contains("length");
-  auto offset = jobs::whole_number(body, "offset", 0, UINT64_MAX, "the most there is", "bytes");
-  auto length = jobs::whole_number(body, "length", protocol::kOutputPart, UINT64_MAX,
+void Broker::cmd_output(Request& r) {
+  std::string name = r.body.value("name", ""), path = r.body.value("path", "");
+  const bool ranged = r.body.contains("offset") || r.body.contains("length");
+  auto offset = jobs::whole_number(r.body, "offset", 0, UINT64_MAX, "the most there is", "bytes");
+  auto length = jobs::whole_number(r.body, "length", protocol::kOutputPart, UINT64_MAX,
                                    "the most there is", "bytes");
-  if (!offset || !length) {
-    reply_error(identity, !offset ? offset.error() : length.error());
-    return;
-  }
-  if (*length == 0 || *length > protocol::kOutputPart) {
-    reply_error(identity, "length " + std::to_string(*length) + " is not from 1 to " +
-                              std::to_string(protocol::kOutputPart) +
-                              ", the most one output reply carries");
-    return;
-  }  // A client that has not read its earlier replies gets no more bytes.
-  if (auto b = backlogs_.find(identity); b != backlogs_.end() && b->second.bytes > 0) {
-    reply_error(identity, "this client has " + units::format_bytes(b->second.bytes) +
-                              " of replies it has not read; read them before asking for more "
-                              "output");
-    return;
-  }
-  flush();
-  auto part = store_->get_output_part(job->id, name, path, *offset, *length);
-  if (!part) {
-    reply_error(identity, part.error());
-    return;
-  }
-  if (!*part) {
-    reply_error(identity, "job " + job->id + " has no output file " + names::printable(name) + "/" +
-                              names::printable(path));
-    return;
-  }
-  if (!ranged && (*part)->size > protocol::kOutputPart) {
-    reply_error(identity, "output " + name + "/" + path + " is " +
-                              units::format_bytes((*part)->size) +
-                              "; ask for it in parts of at most " +
-                              units::format_bytes(protocol::kOutputPart) + " (offset and length)");
-    return;
-  }
-  reply(identity, protocol::kOk,
+  if (!offset || !length) return reply_error(r.identity, !offset ? offset.error() : length.error());
+  if (*length == 0 || *length > protocol::kOutputPart)
+    return reply_error(r.identity, "length " + std::to_string(*length) + " is not from 1 to " +
+                                       std::to_string(protocol::kOutputPart) +
+                                       ", the most one output reply carries");
+  // A client that has not read its earlier replies gets no more bytes.
+  if (const uint64_t held = replies_.held(r.identity); held > 0)
+    return reply_error(r.identity, "this client has " + units::format_bytes(held) +
+                                       " of replies it has not read; read them before asking "
+                                       "for more output");
+  auto part = store_->get_output_part(r.job->id, name, path, *offset, *length);
+  if (!part) return reply_error(r.identity, part.error());
+  if (!*part)
+    return reply_error(r.identity, "job " + r.job->id + " has no output file " +
+                                       names::printable(name) + "/" + names::printable(path));
+  if (!ranged && (*part)->size > protocol::kOutputPart)
+    return reply_error(r.identity,
+                       "output " + name + "/" + path + " is " + units::format_bytes((*part)->size) +
+                           "; ask for it in parts of at most " +
+                           units::format_bytes(protocol::kOutputPart) + " (offset and length)");
+  reply(r.identity, protocol::kOk,
         {{"name", name}, {"path", path}, {"offset", *offset}, {"size", (*part)->size}},
         {std::move((*part)->bytes)});
 }

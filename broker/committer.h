@@ -1,8 +1,8 @@
 // Commits batches to the store on a thread of its own, so that the
 // broker's loop goes on receiving, dispatching and gathering the next batch
 // while LMDB writes pages and waits for the disk (an fdatasync and a
-// synchronous meta-page write: about a millisecond here, during which a
-// loop that committed itself could hand no worker its next job).
+// synchronous meta-page write, during which a loop that committed itself
+// could hand no worker its next job).
 //
 // One commit at a time. The loop starts one with start(), polls fd(), and
 // when done() says so takes the result with wait(), which then returns at

@@ -1,101 +1,15 @@
 // Remote workers (docs/remote.md): a worker pool on another host
 // (`shoal worker`) has none of the broker's files, so its runs carry the
-// bytes: the inputs (read here, URL inputs from the URL cache), stdin, and
-// the module once per host; the output files come back in `done`.
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
+// bytes (broker/run_builder.h) and the module once per host
+// (broker/module_holders.h); the output files come back in `done`.
 #include <filesystem>
 #include <fstream>
 
 #include "broker/broker_impl.h"
-#include "wasi/host_open.h"
 
 namespace shoal::broker {
-namespace {
 
 namespace fs = std::filesystem;
-
-// The bytes of the regular file at `path`, at most `room` of them. The open
-// never blocks (a FIFO put in an input directory would hold the broker's
-// loop until someone wrote to it) and anything but a regular file is
-// refused (wasi/host_open.h); `follow`: whether a final symlink is followed
-// (a path the client named) or refused (an entry found in a directory, which
-// may have been swapped for a symlink since it was listed).
-std::expected<std::string, std::string> read_file(const fs::path& path, bool follow, uint64_t room,
-                                                  uint64_t cap) {
-  struct stat st;
-  auto fd = wasi::open_host_file(AT_FDCWD, path.c_str(),
-                                 O_RDONLY | O_CLOEXEC | (follow ? 0 : O_NOFOLLOW), 0, &st);
-  if (!fd) {
-    if (fd.error() == ENXIO || fd.error() == ELOOP)
-      return std::unexpected(
-          path.string() + ": not a regular file (" +
-          (fd.error() == ENXIO ? "a FIFO, socket or device" : "a symbolic link") +
-          "), which an input sent to a remote worker must be");
-    return std::unexpected(path.string() + ": " + std::strerror(fd.error()));
-  }
-  if (S_ISDIR(st.st_mode)) return std::unexpected(path.string() + ": is a directory");
-  auto too_big = [&] {
-    return std::unexpected("the inputs exceed " + std::to_string(cap) +
-                           " bytes, the most a remote worker is sent");
-  };
-  if (static_cast<uint64_t>(st.st_size) > room) return too_big();
-  std::string data;
-  data.reserve(static_cast<size_t>(st.st_size));
-  char buf[1 << 16];
-  for (;;) {
-    ssize_t n = ::read(fd->get(), buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return std::unexpected(path.string() + ": " + std::strerror(errno));
-    if (n == 0) break;
-    data.append(buf, static_cast<size_t>(n));
-    if (data.size() > room) return too_big();  // it grew while it was read
-  }
-  return data;
-}
-
-// Adds `source` (a file or a directory tree) under `dest` to `files`.
-// Symbolic links inside a directory are left out: their targets may lie
-// anywhere on the broker's host. So are FIFOs, sockets and devices: they
-// have no bytes to send.
-std::expected<void, std::string> bundle(const fs::path& source, const std::string& dest,
-                                        std::vector<wire::FileEntry>& files, uint64_t& bytes,
-                                        uint64_t cap) {
-  std::error_code ec;
-  auto add_file = [&](const fs::path& p, const std::string& rel,
-                      bool follow) -> std::expected<void, std::string> {
-    auto data = read_file(p, follow, cap - std::min(bytes, cap), cap);
-    if (!data) return std::unexpected(data.error());
-    bytes += data->size();
-    files.push_back({rel, false, std::move(*data)});
-    return {};
-  };
-  auto status = fs::status(source, ec);
-  if (ec) return std::unexpected(source.string() + ": " + ec.message());
-  if (fs::is_regular_file(status))
-    return add_file(source, dest + "/" + source.filename().string(), true);
-  if (!fs::is_directory(status))
-    return std::unexpected(source.string() + ": neither a file nor a directory");
-  files.push_back({dest, true, ""});
-  for (auto it = fs::recursive_directory_iterator(source, ec);
-       !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
-    auto st = it->symlink_status(ec);
-    if (ec) break;
-    std::string rel = dest + "/" + fs::relative(it->path(), source, ec).string();
-    if (fs::is_directory(st))
-      files.push_back({rel, true, ""});
-    else if (fs::is_regular_file(st))
-      if (auto r = add_file(it->path(), rel, false); !r) return r;
-  }
-  if (ec) return std::unexpected(source.string() + ": " + ec.message());
-  return {};
-}
-
-}  // namespace
 
 void Broker::on_remote_ready(const std::string& name, const wire::Ready& ready) {
   auto it = workers_.find(name);
@@ -124,68 +38,19 @@ void Broker::on_remote_ready(const std::string& name, const wire::Ready& ready) 
   workers_[name] = std::move(w);
 }
 
-std::expected<void, std::string> Broker::make_remote(wire::Run& run, const std::string& scratch) {
-  run.remote = true;
-  run.scratch_dir.clear();
-  run.output_bytes_cap = opt_.output_bytes_cap;
-  run.output_files_cap = opt_.output_files_cap;
-  uint64_t bytes = 0;
-  size_t input = 0;
-  for (auto& m : run.mounts) {
-    if (m.read_only) {
-      std::string dest = "in/" + std::to_string(input++);
-      if (m.host.empty()) return std::unexpected("input " + m.guest + " was not staged");
-      std::error_code ec;
-      bool single = fs::is_regular_file(m.host, ec);
-      if (auto r = bundle(m.host, dest, run.files, bytes, opt_.input_bytes_cap); !r)
-        return std::unexpected("input " + r.error());
-      // A single file is mounted as itself, as it is locally.
-      m.host = single ? run.files.back().path : dest;
-    } else {
-      // An output directory: scratch/out/NAME here, out/NAME there.
-      std::string rel = fs::path(m.host).lexically_relative(scratch).string();
-      run.files.push_back({rel, true, ""});
-      m.host = rel;
-    }
-  }
-  if (!run.stdin_path.empty()) {
-    auto data = read_file(run.stdin_path, false, UINT64_MAX, UINT64_MAX);
-    if (!data) return std::unexpected("stdin " + data.error());
-    run.files.push_back({"stdin", false, std::move(*data)});
-    run.stdin_path = "stdin";
-  }
-  return {};
-}
-
-bool Broker::sent_module(const WorkerState& w, const std::string& hash) const {
-  if (!w.remote) return w.modules.contains(hash);
-  auto host = host_modules_.find(w.host);
-  return host != host_modules_.end() && host->second.contains(hash);
-}
-
-void Broker::record_module(WorkerState& w, const std::string& hash) {
-  if (w.remote) {
-    host_modules_[w.host].insert(hash);
-    return;
-  }
-  if (w.modules.size() >= kWorkerModules) w.modules.clear();
-  w.modules.insert(hash);
-}
-
 void Broker::on_need_module(WorkerState& w, const std::string& exec_id) {
   if (exec_id != w.exec_id) return;  // a run that is no longer its
-  auto job = active_.find(w.job_id);
-  if (job == active_.end()) return;
-  auto module = get_blob(job->second.spec.module_hash);
+  const jobs::Job* job = jobs_.find(w.job_id);
+  if (!job) return;
+  auto module = get_blob(job->spec.module_hash);
   if (!module || !*module) {
     log_->error("worker {} asked for module {}, which the store lacks", w.name,
-                job->second.spec.module_hash);
+                job->spec.module_hash);
     return;
   }
-  log_->debug("sending module {} to {} again", job->second.spec.module_hash, w.name);
-  send_to_worker(
-      w.name, wire::kModule,
-      wire::encode(wire::ModuleBytes{job->second.spec.module_hash, std::move(**module)}));
+  log_->debug("sending module {} to {} again", job->spec.module_hash, w.name);
+  send_to_worker(w.name, wire::kModule,
+                 wire::encode(wire::ModuleBytes{job->spec.module_hash, std::move(**module)}));
 }
 
 void Broker::unpack_outputs(const wire::Done& done, const std::string& scratch, jobs::Job& job) {
@@ -209,11 +74,12 @@ void Broker::unpack_outputs(const wire::Done& done, const std::string& scratch, 
     out.write(f.data.data(), static_cast<std::streamsize>(f.data.size()));
     if (!out) ++refused;
   }
-  if (!done.outputs_message.empty()) event(job, "Output", "on the worker: " + done.outputs_message);
+  if (!done.outputs_message.empty())
+    jobs_.note(job, "Output", "on the worker: " + done.outputs_message);
   if (refused)
-    event(job, "Output",
-          std::to_string(refused) +
-              " output files from the worker had unusable paths and were dropped");
+    jobs_.note(job, "Output",
+               std::to_string(refused) +
+                   " output files from the worker had unusable paths and were dropped");
 }
 
 }  // namespace shoal::broker

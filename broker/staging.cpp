@@ -21,7 +21,7 @@ void Broker::stage(jobs::Job& job) {
   if (!urls_) urls_ = std::make_unique<host::UrlCache>(opt_.dir.cache + "/urls");
   for (const auto& in : job.spec.inputs) {
     if (!in.is_url()) continue;
-    event(job, "Input", "fetching " + in.source);
+    jobs_.note(job, "Input", "fetching " + in.source);
     auto finished = std::make_shared<std::atomic<bool>>(false);
     std::thread thread([this, finished, job_id = job.id, url = in.source] {
       zmq::socket_t push(ctx_, zmq::socket_type::push);
@@ -53,7 +53,7 @@ void Broker::stage(jobs::Job& job) {
     });
     fetchers_.push_back({std::move(thread), std::move(finished)});
   }
-  save(job);
+  jobs_.touch(job, false);
 }
 
 void Broker::join_finished_fetchers() {
@@ -68,9 +68,8 @@ void Broker::on_staged(std::vector<zmq::message_t>& parts) {
   if (parts.size() != 5) return;
   std::string job_id = parts[0].to_string(), url = parts[1].to_string();
   std::string status = parts[2].to_string(), detail = parts[3].to_string();
-  auto it = active_.find(job_id);
-  if (it == active_.end() || it->second.state != jobs::JobState::pending) return;
-  jobs::Job& job = it->second;
+  const jobs::Job* job = jobs_.find(job_id);
+  if (!job || job->state != jobs::JobState::pending) return;
   if (status == "progress") {
     nlohmann::json body = {{"id", job_id}, {"url", url}, {"done", std::stoull(detail)}};
     if (!parts[4].to_string().empty()) body["total"] = std::stoull(parts[4].to_string());
@@ -80,24 +79,15 @@ void Broker::on_staged(std::vector<zmq::message_t>& parts) {
     return;
   }
   if (status != "ok") {
-    set_state(job, jobs::JobState::failed, "input " + detail);
-    staged_paths_.erase(job_id);
-    save(job);
-    notify(job);
-    active_.erase(it);
+    jobs_.input_failed(job_id, "input " + detail);
     return;
   }
-  staged_paths_[job_id][url] = detail;
-  event(job, "Input", "fetched " + url + " (" + parts[4].to_string() + " bytes)");
+  auto& staged = staged_paths_[job_id];
+  staged[url] = detail;
   bool all = true;
-  for (const auto& in : job.spec.inputs)
-    if (in.is_url() && !staged_paths_[job_id].contains(in.source)) all = false;
-  if (all) {
-    set_state(job, jobs::JobState::queued, "");
-    queue_.push_back(job_id);
-  }
-  save(job);
-  notify(job);
+  for (const auto& in : job->spec.inputs)
+    if (in.is_url() && !staged.contains(in.source)) all = false;
+  jobs_.input_fetched(job_id, "fetched " + url + " (" + parts[4].to_string() + " bytes)", all);
 }
 
 }  // namespace shoal::broker

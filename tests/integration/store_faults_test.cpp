@@ -430,3 +430,28 @@ BOOST_AUTO_TEST_CASE(compact_gives_the_room_of_pruned_jobs_back_to_the_disk) {
   auto doctor = h.shoal({"doctor"});
   BOOST_TEST(doctor.status == 0, doctor.out);
 }
+
+// A job's stdin is placed into its scratch directory from the store at
+// dispatch (broker/run_builder.h, place_blob). When it cannot be (here the
+// scratch directory is a disk too small for it), the job fails before it
+// starts, naming stdin, instead of running with an empty stdin.
+BOOST_AUTO_TEST_CASE(a_stdin_that_cannot_be_placed_fails_the_job_naming_stdin,
+                     *boost::unit_test::precondition(shoal::test::can_mount_tmpfs)) {
+  shoal::test::Tmpfs scratch("256k");
+  TempDir home, files;
+  fs::create_directory_symlink(scratch.path(), home.path() + "/scratch");
+  Home h(home.path());
+  const std::string input = files.path() + "/input.txt";
+  std::ofstream(input) << std::string(1 << 20, 'x');
+  auto r = h.shoal({"wasm", "run", "--stdin", input, test_wasm("stdin_echo")});
+  BOOST_TEST(r.status == 126, r.err);
+  BOOST_TEST(r.out.empty(), r.out.size() << " bytes of output: the job ran");
+  BOOST_TEST(has(r.err, "cannot write stdin to the scratch directory: No space left on device"),
+             r.err);
+  // The scratch disk stays usable: a job with a stdin that fits runs.
+  std::ofstream(files.path() + "/small.txt") << "fits\n";
+  auto small =
+      h.shoal({"wasm", "run", "--stdin", files.path() + "/small.txt", test_wasm("stdin_echo")});
+  BOOST_TEST(small.status == 0, small.err);
+  BOOST_TEST(small.out == "FITS\n");
+}

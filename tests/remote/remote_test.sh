@@ -184,6 +184,21 @@ HASH=$(describe "$ID1" | json 'j["spec"]["module_sha256"]')
 [ -f "$W1_HOME/worker/modules/$HASH.wasm" ] || fail "the module is not in w1's cache"
 cmp -s "$WASM_DIR/relay.wasm" "$W1_HOME/worker/modules/$HASH.wasm" || fail "w1's cached module differs"
 
+# stdin and an inline input travel inside the run (the worker has none of the
+# broker's files).
+printf 'from stdin\n' >"$WORK/stdin.txt"
+expect_eq "remote stdin" "FROM STDIN" \
+  "$(client wasm run --constraints zone=a --stdin "$WORK/stdin.txt" "$WASM_DIR/stdin_echo.wasm")"
+inline_spec='{"Type": "batch", "Constraints": [{"Key": "zone", "Operator": "=", "Values": ["a"]}],
+  "Tasks": [{"Engine": {"Type": "wasm", "Params": {"EntryModule": "/app/cat.wasm",
+    "Parameters": ["/inputs/inline.txt"]}},
+  "InputSources": [{"Target": "/app/cat.wasm",
+      "Source": {"Type": "local", "Params": {"SourcePath": "'"$WASM_DIR"'/cat_files.wasm"}}},
+    {"Target": "/inputs/inline.txt",
+      "Source": {"Type": "inline", "Params": {"URL": "data:,inline%20bytes%0A"}}}]}]}'
+expect_eq "remote inline input" "== /inputs/inline.txt ==
+inline bytes" "$(echo "$inline_spec" | client job run -)"
+
 # A path outside the data root is refused, the broker's own keys included.
 for path in /etc/hostname "$B_HOME/keys/server.key"; do
   err=$(client wasm run --constraints zone=a -i "$path:/in/f" "$WASM_DIR/relay.wasm" -- 0 2>&1)

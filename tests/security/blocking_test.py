@@ -27,7 +27,7 @@ import harness
 from harness import Session, check
 
 # The broker's backstop after a run's timeout, and after a stop request
-# (broker/broker_impl.h: kTimeoutGrace, kStopGrace; kRemoteGrace).
+# (broker/job_table.h: kTimeoutGrace, kStopGrace; kRemoteGrace).
 GRACE_S = 5
 REMOTE_GRACE_S = 60
 # How long a test waits for a job that must end, at most: far more than a

@@ -1,0 +1,129 @@
+// The broker's side of the group commit (docs/architecture.md, "One job"):
+// every change of a job goes into the batch being gathered, with the
+// replies that must not leave before it is durable; the committer
+// (broker/committer.h) writes one batch while the loop gathers the next.
+// Also: recovery at start, and blobs that a batch not yet committed holds.
+#include <algorithm>
+
+#include "broker/broker_impl.h"
+#include "protocol/client_protocol.h"
+#include "protocol/job_json.h"
+
+namespace shoal::broker {
+
+void Broker::changed(const jobs::Job& job, bool tell) {
+  batch_.put_job(job);
+  if (tell) notify(job);
+  if (jobs::is_terminal(job.state)) staged_paths_.erase(job.id);
+}
+
+void Broker::notify(const jobs::Job& job) {
+  auto range = followers_.equal_range(job.id);
+  std::string text;  // written once for all its followers
+  const bool end = jobs::is_terminal(job.state);
+  for (auto f = range.first; f != range.second;) {
+    if (end || f->second.states) {
+      if (text.empty()) text = jobs::to_json_text(job);
+      Outgoing o;
+      o.identity = f->second.identity;
+      o.kind = end ? protocol::kEnd : protocol::kState;
+      o.job_id = job.id;
+      o.text = text;
+      outgoing_.push_back(std::move(o));
+    }
+    f = end ? followers_.erase(f) : std::next(f);
+  }
+}
+
+void Broker::recover() {
+  auto unfinished = store_->unfinished_jobs();
+  if (!unfinished) {
+    log_->error("recovery: {}", unfinished.error());
+    return;
+  }
+  for (const Damage& d : unfinished->skipped)
+    log_->error("recovery: skipped {}: {}; run `shoal doctor`", d.key, d.why);
+  for (const std::string& id : jobs_.recover(std::move(unfinished->jobs)))
+    if (jobs::Job* job = jobs_.find(id)) stage(*job);
+  flush();
+  if (!jobs_.empty()) log_->info("recovered {} unfinished jobs", jobs_.size());
+}
+
+const std::string* Broker::pending_blob(const std::string& hash) const {
+  if (const std::string* b = batch_.blob(hash)) return b;
+  if (const Batch* committing = committer_->batch()) return committing->blob(hash);
+  return nullptr;
+}
+
+bool Broker::blob_known(const std::string& hash) {
+  if (batch_.blob(hash)) return true;
+  if (const std::string* committing = pending_blob(hash)) {
+    batch_.put_blob(hash, *committing);
+    return true;
+  }
+  auto stored = store_->has_blob(hash);
+  return stored && *stored;
+}
+
+std::expected<std::optional<std::string>, std::string> Broker::get_blob(const std::string& hash) {
+  if (const std::string* pending = pending_blob(hash)) return *pending;
+  return store_->get_blob(hash);
+}
+
+void Broker::start_commit() {
+  if (committer_->busy()) return;
+  if (batch_.empty()) {
+    // Nothing to make durable, and no earlier reply waits: send at once.
+    std::vector<Outgoing> out;
+    out.swap(outgoing_);
+    for (auto& o : out) replies_.post(std::move(o));
+    return;
+  }
+  committing_.swap(outgoing_);
+  outgoing_.clear();
+  committer_->start(std::exchange(batch_, Batch()));
+}
+
+void Broker::finish_commit(Committer::Result r) {
+  std::vector<Outgoing> out;
+  out.swap(committing_);
+  if (!r.status) {
+    log_->error("commit failed: {}", r.status.error());
+    // Nothing of the batch landed: its acknowledgements become errors.
+    std::vector<std::string> refused;
+    for (auto& o : out) {
+      if (o.acknowledges.empty()) continue;
+      const std::string id = std::exchange(o.acknowledges, {});
+      refused.push_back(id);
+      jobs_.forget(id);
+      followers_.erase(id);  // a submission that was also a watch
+      staged_paths_.erase(id);
+      o.kind = protocol::kError;
+      o.body = {{"error", "the job could not be stored: " + r.status.error()}};
+      o.frames.clear();
+    }
+    // A refused job may have started, or ended, since: nothing more is
+    // said or stored of it (a run of it is ignored when it ends).
+    auto about_refused = [&](const Outgoing& o) {
+      return !o.job_id.empty() &&
+             std::find(refused.begin(), refused.end(), o.job_id) != refused.end();
+    };
+    std::erase_if(out, about_refused);
+    std::erase_if(outgoing_, about_refused);
+    // The other jobs' states (a job that ended, one that was dispatched) are
+    // tried again with the next commit, before their later changes, so
+    // that none stays behind in the store.
+    Batch again = r.batch.job_records_except(refused, r.status.error());
+    again.append(batch_.without_jobs(refused));
+    batch_ = std::move(again);
+  }
+  for (auto& o : out) replies_.post(std::move(o));
+}
+
+void Broker::flush() {
+  if (committer_->busy()) finish_commit(committer_->wait());
+  start_commit();
+  if (committer_->busy()) finish_commit(committer_->wait());
+}
+
+}  // namespace shoal::broker
