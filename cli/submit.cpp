@@ -99,8 +99,8 @@ std::expected<std::string, std::string> read_file(const std::string& path) {
   if (std::filesystem::is_directory(path, ec)) return std::unexpected(path + ": is a directory");
   std::ifstream in(path, std::ios::binary);
   if (!in) return std::unexpected(path + ": " + std::strerror(errno));
-  // In one read where the size is known (not a pipe): a byte at a time,
-  // a module's hundreds of KiB cost a shoal command a millisecond.
+  // In one read where the size is known (not a pipe), then whatever
+  // follows.
   std::string bytes;
   auto size = std::filesystem::file_size(path, ec);
   if (!ec && size > 0) {
