@@ -151,30 +151,23 @@ struct Job {
   std::string outputs_message;  // e.g. truncation
   uint64_t revision = 0;
   // The store's format of a job: the fields of store format 4, then the
-  // fields added since, each read only when bytes are left, so that a
-  // record written before a field existed loads with its default. (The
-  // store reads records with wire::CheckedInputArchive, which knows the
-  // bytes left; any other archive always reads them.)
+  // fields added since (`spec.meta`), written only when one of them is
+  // set, so that a job that uses none is a record of format 4 byte for
+  // byte. They are read only when bytes are left, so that a record of
+  // format 4 loads with them empty. A Job is always a whole record, never
+  // followed by other values, and is read with wire::CheckedInputArchive
+  // (protocol/checked_archive.h), which knows the bytes left.
   template <class A>
   void save(A& ar) const {
     ar(id, spec, state, message, created_ns, modified_ns, exit_code, executions, history,
        output_files, outputs_message, revision);
-    ar(spec.meta);
+    if (!spec.meta.empty()) ar(spec.meta);
   }
   template <class A>
   void load(A& ar) {
     ar(id, spec, state, message, created_ns, modified_ns, exit_code, executions, history,
        output_files, outputs_message, revision);
-    if (bytes_left(ar)) ar(spec.meta);
-  }
-
- private:
-  template <class A>
-  static bool bytes_left(A& ar) {
-    if constexpr (requires { ar.remaining(); })
-      return ar.remaining() > 0;
-    else
-      return true;
+    if (ar.remaining() > 0) ar(spec.meta);
   }
 };
 

@@ -861,6 +861,11 @@ BOOST_AUTO_TEST_CASE(a_job_record_of_store_format_4_loads_with_the_fields_added_
   BOOST_TEST_REQUIRE(old.has_value(), old.error());
   BOOST_TEST(old->spec.meta.empty());
   BOOST_TEST(old->executions.at(0).id == "e-1");
+  // A job that sets none of the fields added since is written as format 4
+  // wrote it, so that an older shoal reads it.
+  jobs::Job plain = job;
+  plain.spec.meta.clear();
+  BOOST_TEST(wire::encode(plain) == format_4);
   auto now = wire::decode_exact<jobs::Job>(bytes);
   BOOST_TEST_REQUIRE(now.has_value(), now.error());
   BOOST_TEST(now->spec.meta.at("owner") == "ana");
