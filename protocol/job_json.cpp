@@ -1,7 +1,6 @@
 #include "protocol/job_json.h"
 
 #include <cstdint>
-#include <cstring>
 #include <ctime>
 #include <set>
 
@@ -117,8 +116,9 @@ std::expected<uint64_t, std::string> whole_number(const json& j, const char* fie
 }
 
 std::expected<uint64_t, std::string> timeout_ms_from_seconds(double timeout,
-                                                             const std::string& field) {
-  const std::string shown = json(timeout).dump();
+                                                             const std::string& field,
+                                                             std::string shown) {
+  if (shown.empty()) shown = json(timeout).dump();
   if (!(timeout >= 0)) return std::unexpected(field + " " + shown + " is negative");
   if (timeout > kMaxTimeoutS)
     return std::unexpected(field + " " + shown + " is over the most, " +
@@ -150,9 +150,9 @@ struct Reader {
     s = v.get<std::string>();
   }
   void operator()(const json& parent, const char* key, uint64_t& n, const std::string& at) {
-    auto got = whole_number(parent, key, n, UINT64_MAX, "the most");
-    if (!got) throw Refused{at + got.error().substr(std::strlen(key))};
-    n = *got;
+    const json& v = parent.at(key);
+    check(v.is_number_unsigned(), at, "a whole number", v);
+    n = v.get<uint64_t>();
   }
   void operator()(const json& parent, const char* key, std::vector<std::string>& v,
                   const std::string& at) {
@@ -179,7 +179,7 @@ struct Reader {
                   const std::string& at) {
     const json& t = parent.at(key);
     if (!t.is_number()) throw Refused{at + " must be a number, not " + t.dump()};
-    auto ms = timeout_ms_from_seconds(t.get<double>(), at);
+    auto ms = timeout_ms_from_seconds(t.get<double>(), at, t.dump());
     if (!ms) throw Refused{ms.error()};
     s.ms = *ms;
   }

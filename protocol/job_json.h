@@ -53,9 +53,11 @@ std::expected<uint64_t, std::string> whole_number(const nlohmann::json& j, const
 std::expected<JobSpec, std::string> spec_from_json(const nlohmann::json& j);
 
 // A timeout in seconds as JobSpec::timeout_ms: 0 (none), or a millisecond
-// to ten years, rounded to the millisecond. The error names `field`.
+// to ten years, rounded to the millisecond. The error names `field` and
+// the value as `shown` (by default as JSON writes `seconds`).
 std::expected<uint64_t, std::string> timeout_ms_from_seconds(double seconds,
-                                                             const std::string& field);
+                                                             const std::string& field,
+                                                             std::string shown = "");
 
 // The checks a spec's values must pass beyond their types (env entries are
 // KEY=VALUE, targets and output paths absolute, names unique, constraints
