@@ -299,8 +299,9 @@ BOOST_AUTO_TEST_CASE(meta_travels_from_the_flag_through_the_store_and_a_bacalhau
   for (int i = 0; i < 1000 && h.locked(); ++i) ::usleep(10000);
   BOOST_TEST(h.job(id)["spec"]["meta"] == meta);
   auto yaml = h.shoal({"job", "describe", id, "--output", "yaml"});
-  BOOST_TEST(yaml.out.find("  meta:\n    owner: \"ana\"\n    ticket: \"42\"\n") != std::string::npos,
-             yaml.out);
+  BOOST_TEST(
+      yaml.out.find("  meta:\n    owner: \"ana\"\n    ticket: \"42\"\n") != std::string::npos,
+      yaml.out);
   auto human = h.shoal({"job", "describe", id});
   BOOST_TEST(human.out.find("Meta            owner=ana, ticket=42\n") != std::string::npos,
              human.out);
