@@ -28,11 +28,17 @@ namespace {
 // 2: JobSpec gained import modules and inline inputs.
 // 3: the "unfinished" index (ids of the jobs not in a terminal state).
 // 4: values framed with a checksum (record.h).
-constexpr char kFormat[] = "shoal-store 4";
-// Stores of these formats are upgraded: a store of format 2 gains the
-// unfinished index; both are marked as holding records without a frame
-// (meta "legacy-records"), which are read as they are.
-constexpr const char* kUpgradableFormats[] = {"shoal-store 2", "shoal-store 3"};
+// 5: a job record may end with fields added since (Job::save: meta), which
+//    a shoal of format 4 would take for damage: it refuses the store instead.
+constexpr char kFormat[] = "shoal-store 5";
+// Stores of these formats are upgraded in place: a store of format 2 gains
+// the unfinished index; stores of formats 2 and 3 are marked as holding
+// records without a frame (meta "legacy-records"), which are read as they
+// are; the records of format 4 are format 5's without the added fields.
+constexpr const char* kUpgradableFormats[] = {"shoal-store 2", "shoal-store 3", "shoal-store 4"};
+bool unframed(const std::string& format) {
+  return format == kUpgradableFormats[0] || format == kUpgradableFormats[1];
+}
 constexpr char kLegacyKey[] = "legacy-records";
 constexpr uint64_t kInitialMapSize = 1ull << 30;
 constexpr uint64_t kMaxMapSize = 1ull << 40;
@@ -436,8 +442,8 @@ std::string unreadable_format(const std::string& dir, const std::string& found) 
     int ours = std::atoi(kFormat + prefix.size());
     if (version > ours) why = "': a newer shoal wrote it; run that version";
     if (version > 0 && version < ours)
-      why = "' and upgrades '" + std::string(kUpgradableFormats[0]) + "' and '" +
-            kUpgradableFormats[1] +
+      why = "' and upgrades '" + std::string(kUpgradableFormats[0]) + "' to '" +
+            kUpgradableFormats[std::size(kUpgradableFormats) - 1] +
             "' only: an older shoal wrote it, and this one cannot read its jobs";
   }
   return "store: " + dir + " holds '" + found + "'; this shoal reads '" + kFormat + why +
@@ -600,8 +606,9 @@ std::expected<std::unique_ptr<Store>, std::string> Store::open(const std::string
           return std::unexpected(commit_error(dir, irc) + " (while upgrading " + dir + " from '" +
                                  old + "' to '" + kFormat + "')");
       MDB_val lk = val(kLegacyKey), lv = val(old);
-      if (int lrc = db_put(t.get(), s->meta_, &lk, &lv, 0); lrc != 0)
-        return std::unexpected(commit_error(dir, lrc) + " (while upgrading " + dir + ")");
+      if (unframed(old))
+        if (int lrc = db_put(t.get(), s->meta_, &lk, &lv, 0); lrc != 0)
+          return std::unexpected(commit_error(dir, lrc) + " (while upgrading " + dir + ")");
     }
     MDB_val fv{sizeof kFormat - 1, const_cast<char*>(kFormat)};
     if (int prc = db_put(t.get(), s->meta_, &k, &fv, 0); prc != 0)
@@ -647,7 +654,7 @@ std::expected<std::unique_ptr<Store>, std::string> Store::open_read_only(const s
   if (format != kFormat && !upgradable(format))
     return std::unexpected(unreadable_format(dir, format));
   MDB_val lk = val(kLegacyKey), lv;
-  s->legacy_ = format != kFormat || db_get(t.get(), meta, &lk, &lv) == 0;
+  s->legacy_ = unframed(format) || db_get(t.get(), meta, &lk, &lv) == 0;
   s->meta_ = meta;
   struct {
     const char* name;

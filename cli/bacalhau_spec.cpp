@@ -15,6 +15,7 @@
 
 #include "cli/data_url.h"
 #include "protocol/constraints.h"
+#include "protocol/job_json.h"
 #include "protocol/units.h"
 
 namespace shoal::client {
@@ -279,79 +280,81 @@ class Reader {
       return std::nullopt;
     }
     auto type = scalar(src["Type"], join(sp, "Type"));
-    const std::string pp = join(sp, "Params");
-    const YAML::Node params = src["Params"];
     if (!type) {
       error(join(sp, "Type"), "required (urlDownload, local or inline)");
       return std::nullopt;
     }
-    std::string t = lower(*type);
-    if (t == "urldownload") {
-      if (!check_map(params, pp, {"URL"})) {
-        if (!present(params)) error(join(pp, "URL"), "required");
-        return std::nullopt;
-      }
-      auto url = scalar(params["URL"], join(pp, "URL"));
-      if (!url) {
-        error(join(pp, "URL"), "required");
-        return std::nullopt;
-      }
-      if (!is_url(*url)) {
-        error(join(pp, "URL"), "'" + *url + "' is not an http or https URL");
-        return std::nullopt;
-      }
-      s.kind = Source::Kind::url;
-      s.value = *url;
-    } else if (t == "local" || t == "localdirectory") {
-      if (!check_map(params, pp, {"SourcePath", "ReadWrite"})) {
-        if (!present(params)) error(join(pp, "SourcePath"), "required");
-        return std::nullopt;
-      }
-      if (auto rw = scalar(params["ReadWrite"], join(pp, "ReadWrite"));
-          rw && lower(*rw) != "false") {
-        error(join(pp, "ReadWrite"),
-              "'" + *rw +
-                  "' is not supported by shoal (inputs are read-only; write to a ResultPath)");
-        ok = false;
-      }
-      auto p = scalar(params["SourcePath"], join(pp, "SourcePath"));
-      if (!p || p->empty()) {
-        error(join(pp, "SourcePath"), "required");
-        return std::nullopt;
-      }
-      std::string local = *p;
-      if (local.starts_with("file://")) local = local.substr(7);
-      s.kind = Source::Kind::local;
-      s.value = absolute(local);
-      if (probe_(s.value) == PathKind::missing) {
-        error(join(pp, "SourcePath"), s.value + ": no such file or directory");
-        ok = false;
-      }
-    } else if (t == "inline") {
-      if (!check_map(params, pp, {"URL"})) {
-        if (!present(params)) error(join(pp, "URL"), "required");
-        return std::nullopt;
-      }
-      auto url = scalar(params["URL"], join(pp, "URL"));
-      if (!url) {
-        error(join(pp, "URL"), "required (a data: URL)");
-        return std::nullopt;
-      }
-      auto d = decode_data_url(*url);
-      if (!d) {
-        error(join(pp, "URL"), "not a data: URL: " + d.error());
-        return std::nullopt;
-      }
-      s.kind = Source::Kind::inline_data;
-      s.value = *url;
-      s.bytes = std::move(d->data);
-    } else {
-      error(join(sp, "Type"),
-            "'" + *type + "' is not supported by shoal (urlDownload, local or inline)");
-      return std::nullopt;
-    }
+    const std::string t = lower(*type);
+    const std::string pp = join(sp, "Params");
+    if (t == "urldownload")
+      ok = url_source(src["Params"], pp, s) && ok;
+    else if (t == "local" || t == "localdirectory")
+      ok = local_source(src["Params"], pp, s) && ok;
+    else if (t == "inline")
+      ok = inline_source(src["Params"], pp, s) && ok;
+    else
+      return error(join(sp, "Type"),
+                   "'" + *type + "' is not supported by shoal (urlDownload, local or inline)"),
+             std::nullopt;
     if (!ok) return std::nullopt;
     return s;
+  }
+
+  // The Params of a urlDownload source: {URL}.
+  bool url_source(const YAML::Node& params, const std::string& pp, Source& s) {
+    if (!check_map(params, pp, {"URL"})) {
+      if (!present(params)) error(join(pp, "URL"), "required");
+      return false;
+    }
+    auto url = scalar(params["URL"], join(pp, "URL"));
+    if (!url) return error(join(pp, "URL"), "required"), false;
+    if (!is_url(*url))
+      return error(join(pp, "URL"), "'" + *url + "' is not an http or https URL"), false;
+    s.kind = Source::Kind::url;
+    s.value = *url;
+    return true;
+  }
+
+  // The Params of a local source: {SourcePath, ReadWrite: false}.
+  bool local_source(const YAML::Node& params, const std::string& pp, Source& s) {
+    if (!check_map(params, pp, {"SourcePath", "ReadWrite"})) {
+      if (!present(params)) error(join(pp, "SourcePath"), "required");
+      return false;
+    }
+    bool ok = true;
+    if (auto rw = scalar(params["ReadWrite"], join(pp, "ReadWrite")); rw && lower(*rw) != "false") {
+      error(
+          join(pp, "ReadWrite"),
+          "'" + *rw + "' is not supported by shoal (inputs are read-only; write to a ResultPath)");
+      ok = false;
+    }
+    auto p = scalar(params["SourcePath"], join(pp, "SourcePath"));
+    if (!p || p->empty()) return error(join(pp, "SourcePath"), "required"), false;
+    std::string local = *p;
+    if (local.starts_with("file://")) local = local.substr(7);
+    s.kind = Source::Kind::local;
+    s.value = absolute(local);
+    if (probe_(s.value) == PathKind::missing) {
+      error(join(pp, "SourcePath"), s.value + ": no such file or directory");
+      ok = false;
+    }
+    return ok;
+  }
+
+  // The Params of an inline source: {URL}, a data: URL.
+  bool inline_source(const YAML::Node& params, const std::string& pp, Source& s) {
+    if (!check_map(params, pp, {"URL"})) {
+      if (!present(params)) error(join(pp, "URL"), "required");
+      return false;
+    }
+    auto url = scalar(params["URL"], join(pp, "URL"));
+    if (!url) return error(join(pp, "URL"), "required (a data: URL)"), false;
+    auto d = decode_data_url(*url);
+    if (!d) return error(join(pp, "URL"), "not a data: URL: " + d.error()), false;
+    s.kind = Source::Kind::inline_data;
+    s.value = *url;
+    s.bytes = std::move(d->data);
+    return true;
   }
 
   // EntryModule or an ImportModules entry.
@@ -425,44 +428,28 @@ class Reader {
   std::expected<RunRequest, std::vector<std::string>> read(const YAML::Node& root);
 
  private:
+  void job_fields(const YAML::Node& root, jobs::JobSpec& spec);
+  std::map<std::string, std::string> string_map(const YAML::Node& n, const std::string& path);
+  std::vector<Source> input_sources(const YAML::Node& task, const std::string& tp);
+  void engine(const YAML::Node& task, const std::string& tp, std::vector<Source>& sources,
+              RunRequest& r, std::vector<std::pair<std::string, std::string>>& env);
+  void import_modules(const YAML::Node& imps, const std::string& path, std::vector<Source>& sources,
+                      RunRequest& r);
+  std::vector<jobs::OutputSpec> result_paths(const YAML::Node& task, const std::string& tp);
+  void resources(const YAML::Node& task, const std::string& tp, jobs::JobSpec& spec);
+  void timeouts(const YAML::Node& task, const std::string& tp, jobs::JobSpec& spec);
+  void publisher_and_network(const YAML::Node& task, const std::string& tp);
+
   std::string base_;
   const PathProbe& probe_;
 };
 
 std::expected<RunRequest, std::vector<std::string>> Reader::read(const YAML::Node& root) {
   RunRequest r;
-  json& spec = r.spec;
   if (!root || !root.IsMap())
     return std::unexpected(
         std::vector<std::string>{"the spec is not a mapping of fields (Name, Type, Tasks, ...)"});
-  check_map(
-      root, "",
-      {"Name", "Type", "Count", "Labels", "Tasks", "Namespace", "Priority", "Constraints", "Meta"});
-  spec["name"] = scalar(root["Name"], "Name").value_or("");
-  if (auto type = scalar(root["Type"], "Type"); type && lower(*type) != "batch")
-    error("Type", "'" + *type + "' jobs are not supported by shoal (only batch)");
-  if (auto count = number(root["Count"], "Count"); count && *count != 1)
-    error("Count", "shoal runs each job once (Count 1)");
-  if (auto ns = scalar(root["Namespace"], "Namespace"); ns && !ns->empty() && *ns != "default")
-    error("Namespace", "'" + *ns + "': shoal has only the default namespace");
-  if (auto prio = number(root["Priority"], "Priority"); prio && *prio != 0)
-    error("Priority", "not supported by shoal (jobs run oldest first)");
-  if (auto selector = constraints(root["Constraints"]); !selector.empty())
-    spec["constraints"] = selector;
-  if (present(root["Meta"]) && root["Meta"].size() > 0) error("Meta", "not supported by shoal");
-  json labels = json::object();
-  if (const YAML::Node l = root["Labels"]; present(l)) {
-    if (!l.IsMap())
-      error("Labels", "expected a mapping of key: value");
-    else
-      for (auto it = l.begin(); it != l.end(); ++it) {
-        auto v = present(it->second) ? scalar(it->second, "Labels." + it->first.Scalar())
-                                     : std::optional<std::string>("");
-        if (v) labels[it->first.Scalar()] = *v;
-      }
-  }
-  spec["labels"] = labels;
-
+  job_fields(root, r.spec);
   const YAML::Node tasks = root["Tasks"];
   if (!present(tasks) || !tasks.IsSequence() || tasks.size() == 0) {
     error("Tasks", "required: a list of one task");
@@ -479,166 +466,235 @@ std::expected<RunRequest, std::vector<std::string>> Reader::read(const YAML::Nod
   (void)scalar(task["Name"], tp + ".Name");
 
   // Inputs first: the modules may name their targets.
-  std::vector<Source> sources;
-  if (const YAML::Node ins = task["InputSources"]; present(ins)) {
-    if (!ins.IsSequence()) {
-      error(tp + ".InputSources", "expected a list");
-    } else {
-      std::set<std::string> targets;
-      for (size_t i = 0; i < ins.size(); ++i) {
-        std::string p = tp + ".InputSources[" + std::to_string(i) + "]";
-        auto s = input_source(ins[i], p);
-        if (!s) continue;
-        if (!targets.insert(s->target).second)
-          error(p + ".Target", s->target + " is the target of another input");
-        sources.push_back(std::move(*s));
-      }
-    }
-  }
-
+  std::vector<Source> sources = input_sources(task, tp);
   std::vector<std::pair<std::string, std::string>> env;
-  const std::string ep = tp + ".Engine";
-  const YAML::Node engine = task["Engine"];
-  if (!check_map(engine, ep, {"Type", "Params"})) {
-    if (!present(engine)) error(ep, "required (Type: wasm, with Params)");
-  } else {
-    auto type = scalar(engine["Type"], ep + ".Type");
-    if (!type)
-      error(ep + ".Type", "required (wasm)");
-    else if (lower(*type) != "wasm")
-      error(ep + ".Type", "'" + *type + "' is not supported by shoal (only wasm)");
-    const std::string pp = ep + ".Params";
-    const YAML::Node params = engine["Params"];
-    // Another engine's Params mean nothing here: not worth a message each.
-    const bool wasm = type && lower(*type) == "wasm";
-    if (wasm && !check_map(params, pp,
-                           {"EntryModule", "Entrypoint", "EntryPoint", "Parameters",
-                            "EnvironmentVariables", "ImportModules"})) {
-      if (!present(params)) error(pp + ".EntryModule", "required");
-    } else if (wasm) {
-      if (auto m = module(params["EntryModule"], pp + ".EntryModule", sources)) {
-        r.module = *m;
-        spec["module"] = !m->target.empty()                        ? m->target
-                         : m->kind == ModuleRef::Kind::inline_data ? std::string("main.wasm")
-                                                                   : m->source;
-      }
-      std::string entry = "_start";
-      if (auto e = scalar(params["Entrypoint"], pp + ".Entrypoint")) entry = *e;
-      if (auto e = scalar(params["EntryPoint"], pp + ".EntryPoint")) entry = *e;
-      if (entry.empty()) error(pp + ".Entrypoint", "must not be empty");
-      spec["entry_point"] = entry;
-      spec["args"] = strings(params["Parameters"], pp + ".Parameters");
-      env_map(params["EnvironmentVariables"], pp + ".EnvironmentVariables", env);
-      if (const YAML::Node imps = params["ImportModules"]; present(imps)) {
-        if (!imps.IsSequence()) {
-          error(pp + ".ImportModules", "expected a list");
-        } else {
-          std::set<std::string> names;
-          for (size_t i = 0; i < imps.size(); ++i) {
-            std::string p = pp + ".ImportModules[" + std::to_string(i) + "]";
-            auto m = module(imps[i], p, sources);
-            if (!m) continue;
-            std::string name = import_module_name(m->target.empty() ? m->source : m->target);
-            if (name.empty()) {
-              error(p, "cannot tell the module's name (its file name without .wasm)");
-              continue;
-            }
-            if (!names.insert(name).second) {
-              error(p, "another import module is named '" + name + "'");
-              continue;
-            }
-            r.imports.push_back({name, std::move(*m)});
-          }
-        }
-      }
-    }
-  }
+  engine(task, tp, sources, r, env);
   env_map(task["Env"], tp + ".Env", env);
-  json env_list = json::array();
-  for (const auto& [k, v] : env) env_list.push_back(k + "=" + v);
-  spec["env"] = env_list;
-
-  json inputs = json::array();
+  for (const auto& [k, v] : env) r.spec.env.push_back(k + "=" + v);
   for (const auto& s : sources) {
     if (s.claimed) continue;
     if (s.kind == Source::Kind::inline_data)
       r.inline_inputs.push_back({s.target, s.bytes, s.value});
     else
-      inputs.push_back({{"source", s.value}, {"target", s.target}});
+      r.spec.inputs.push_back({s.value, s.target});
   }
-  spec["inputs"] = inputs;
+  r.spec.outputs = result_paths(task, tp);
+  resources(task, tp, r.spec);
+  timeouts(task, tp, r.spec);
+  publisher_and_network(task, tp);
+  if (!errors.empty()) return std::unexpected(errors);
+  return r;
+}
 
-  json outputs = json::array();
-  if (const YAML::Node rps = task["ResultPaths"]; present(rps)) {
-    if (!rps.IsSequence()) {
-      error(tp + ".ResultPaths", "expected a list");
-    } else {
-      std::set<std::string> names;
-      for (size_t i = 0; i < rps.size(); ++i) {
-        std::string p = tp + ".ResultPaths[" + std::to_string(i) + "]";
-        if (!check_map(rps[i], p, {"Name", "Path"})) {
-          if (!present(rps[i])) error(p, "expected {Name, Path}");
-          continue;
-        }
-        auto name = scalar(rps[i]["Name"], p + ".Name");
-        auto path = scalar(rps[i]["Path"], p + ".Path");
-        if (!name || !path) {
-          error(p, "needs a Name and a Path");
-          continue;
-        }
-        auto out = parse_output(*name + ":" + *path);
-        if (!out) {
-          std::string msg = out.error();
-          if (auto c = msg.find(": "); c != std::string::npos) msg = msg.substr(c + 2);
-          error(p, msg);
-          continue;
-        }
-        if (!names.insert(out->name).second) {
-          error(p + ".Name", "another result path is named '" + out->name + "'");
-          continue;
-        }
-        outputs.push_back({{"name", out->name}, {"path", out->path}});
-      }
+// The job's own fields (Name, Labels, Meta, Constraints) and the checks of
+// the ones shoal does not support.
+void Reader::job_fields(const YAML::Node& root, jobs::JobSpec& spec) {
+  check_map(
+      root, "",
+      {"Name", "Type", "Count", "Labels", "Tasks", "Namespace", "Priority", "Constraints", "Meta"});
+  spec.name = scalar(root["Name"], "Name").value_or("");
+  if (auto type = scalar(root["Type"], "Type"); type && lower(*type) != "batch")
+    error("Type", "'" + *type + "' jobs are not supported by shoal (only batch)");
+  if (auto count = number(root["Count"], "Count"); count && *count != 1)
+    error("Count", "shoal runs each job once (Count 1)");
+  if (auto ns = scalar(root["Namespace"], "Namespace"); ns && !ns->empty() && *ns != "default")
+    error("Namespace", "'" + *ns + "': shoal has only the default namespace");
+  if (auto prio = number(root["Priority"], "Priority"); prio && *prio != 0)
+    error("Priority", "not supported by shoal (jobs run oldest first)");
+  spec.constraints = constraints(root["Constraints"]);
+  spec.meta = string_map(root["Meta"], "Meta");
+  for (const auto& [key, value] : spec.meta)
+    if (key.empty()) error("Meta", "a key is empty");
+  spec.labels = string_map(root["Labels"], "Labels");
+}
+
+// A mapping of key: value (Labels, Meta); a key without a value has "".
+std::map<std::string, std::string> Reader::string_map(const YAML::Node& n,
+                                                      const std::string& path) {
+  std::map<std::string, std::string> out;
+  if (!present(n)) return out;
+  if (!n.IsMap()) {
+    error(path, "expected a mapping of key: value");
+    return out;
+  }
+  for (auto it = n.begin(); it != n.end(); ++it) {
+    auto v = present(it->second) ? scalar(it->second, path + "." + it->first.Scalar())
+                                 : std::optional<std::string>("");
+    if (v) out[it->first.Scalar()] = *v;
+  }
+  return out;
+}
+
+std::vector<Source> Reader::input_sources(const YAML::Node& task, const std::string& tp) {
+  std::vector<Source> sources;
+  const YAML::Node ins = task["InputSources"];
+  if (!present(ins)) return sources;
+  if (!ins.IsSequence()) {
+    error(tp + ".InputSources", "expected a list");
+    return sources;
+  }
+  std::set<std::string> targets;
+  for (size_t i = 0; i < ins.size(); ++i) {
+    std::string p = tp + ".InputSources[" + std::to_string(i) + "]";
+    auto s = input_source(ins[i], p);
+    if (!s) continue;
+    if (!targets.insert(s->target).second)
+      error(p + ".Target", s->target + " is the target of another input");
+    sources.push_back(std::move(*s));
+  }
+  return sources;
+}
+
+// Engine: {Type: wasm, Params: {EntryModule, Entrypoint, Parameters,
+// EnvironmentVariables, ImportModules}}.
+void Reader::engine(const YAML::Node& task, const std::string& tp, std::vector<Source>& sources,
+                    RunRequest& r, std::vector<std::pair<std::string, std::string>>& env) {
+  const std::string ep = tp + ".Engine";
+  const YAML::Node engine = task["Engine"];
+  if (!check_map(engine, ep, {"Type", "Params"})) {
+    if (!present(engine)) error(ep, "required (Type: wasm, with Params)");
+    return;
+  }
+  auto type = scalar(engine["Type"], ep + ".Type");
+  if (!type)
+    error(ep + ".Type", "required (wasm)");
+  else if (lower(*type) != "wasm")
+    error(ep + ".Type", "'" + *type + "' is not supported by shoal (only wasm)");
+  // Another engine's Params mean nothing here: not worth a message each.
+  if (!type || lower(*type) != "wasm") return;
+  const std::string pp = ep + ".Params";
+  const YAML::Node params = engine["Params"];
+  if (!check_map(params, pp,
+                 {"EntryModule", "Entrypoint", "EntryPoint", "Parameters", "EnvironmentVariables",
+                  "ImportModules"})) {
+    if (!present(params)) error(pp + ".EntryModule", "required");
+    return;
+  }
+  if (auto m = module(params["EntryModule"], pp + ".EntryModule", sources)) {
+    r.module = *m;
+    r.spec.module_name = !m->target.empty()                        ? m->target
+                         : m->kind == ModuleRef::Kind::inline_data ? std::string("main.wasm")
+                                                                   : m->source;
+  }
+  std::string entry = "_start";
+  if (auto e = scalar(params["Entrypoint"], pp + ".Entrypoint")) entry = *e;
+  if (auto e = scalar(params["EntryPoint"], pp + ".EntryPoint")) entry = *e;
+  if (entry.empty()) error(pp + ".Entrypoint", "must not be empty");
+  r.spec.entry_point = entry;
+  r.spec.args = strings(params["Parameters"], pp + ".Parameters");
+  env_map(params["EnvironmentVariables"], pp + ".EnvironmentVariables", env);
+  import_modules(params["ImportModules"], pp + ".ImportModules", sources, r);
+}
+
+void Reader::import_modules(const YAML::Node& imps, const std::string& path,
+                            std::vector<Source>& sources, RunRequest& r) {
+  if (!present(imps)) return;
+  if (!imps.IsSequence()) {
+    error(path, "expected a list");
+    return;
+  }
+  std::set<std::string> names;
+  for (size_t i = 0; i < imps.size(); ++i) {
+    std::string p = path + "[" + std::to_string(i) + "]";
+    auto m = module(imps[i], p, sources);
+    if (!m) continue;
+    std::string name = import_module_name(m->target.empty() ? m->source : m->target);
+    if (name.empty()) {
+      error(p, "cannot tell the module's name (its file name without .wasm)");
+      continue;
     }
+    if (!names.insert(name).second) {
+      error(p, "another import module is named '" + name + "'");
+      continue;
+    }
+    r.imports.push_back({name, std::move(*m)});
   }
-  spec["outputs"] = outputs;
+}
 
+std::vector<jobs::OutputSpec> Reader::result_paths(const YAML::Node& task, const std::string& tp) {
+  std::vector<jobs::OutputSpec> outputs;
+  const YAML::Node rps = task["ResultPaths"];
+  if (!present(rps)) return outputs;
+  if (!rps.IsSequence()) {
+    error(tp + ".ResultPaths", "expected a list");
+    return outputs;
+  }
+  std::set<std::string> names;
+  for (size_t i = 0; i < rps.size(); ++i) {
+    std::string p = tp + ".ResultPaths[" + std::to_string(i) + "]";
+    if (!check_map(rps[i], p, {"Name", "Path"})) {
+      if (!present(rps[i])) error(p, "expected {Name, Path}");
+      continue;
+    }
+    auto name = scalar(rps[i]["Name"], p + ".Name");
+    auto path = scalar(rps[i]["Path"], p + ".Path");
+    if (!name || !path) {
+      error(p, "needs a Name and a Path");
+      continue;
+    }
+    auto out = parse_output(*name + ":" + *path);
+    if (!out) {
+      std::string msg = out.error();
+      if (auto c = msg.find(": "); c != std::string::npos) msg = msg.substr(c + 2);
+      error(p, msg);
+      continue;
+    }
+    if (!names.insert(out->name).second) {
+      error(p + ".Name", "another result path is named '" + out->name + "'");
+      continue;
+    }
+    outputs.push_back({out->name, out->path});
+  }
+  return outputs;
+}
+
+void Reader::resources(const YAML::Node& task, const std::string& tp, jobs::JobSpec& spec) {
   const std::string rp = tp + ".Resources";
-  if (check_map(task["Resources"], rp, {"CPU", "Memory", "Disk", "GPU"})) {
-    const YAML::Node res = task["Resources"];
-    for (const char* what : {"CPU", "Disk", "GPU"}) {
-      auto v = scalar(res[what], rp + "." + what);
-      if (v && !v->empty() && *v != "0")
-        error(rp + "." + what, "not supported by shoal (only Memory is limited)");
-    }
-    if (auto m = scalar(res["Memory"], rp + ".Memory"); m && !m->empty()) {
-      auto bytes = units::parse_size(*m);
-      if (!bytes)
-        error(rp + ".Memory", bytes.error());
-      else
-        spec["memory"] = *bytes;
-    }
+  if (!check_map(task["Resources"], rp, {"CPU", "Memory", "Disk", "GPU"})) return;
+  const YAML::Node res = task["Resources"];
+  for (const char* what : {"CPU", "Disk", "GPU"}) {
+    auto v = scalar(res[what], rp + "." + what);
+    if (v && !v->empty() && *v != "0")
+      error(rp + "." + what, "not supported by shoal (only Memory is limited)");
   }
+  if (auto m = scalar(res["Memory"], rp + ".Memory"); m && !m->empty()) {
+    auto bytes = units::parse_size(*m);
+    if (!bytes)
+      error(rp + ".Memory", bytes.error());
+    else
+      spec.memory_bytes = *bytes;
+  }
+}
 
-  double timeout = 0;
+void Reader::timeouts(const YAML::Node& task, const std::string& tp, jobs::JobSpec& spec) {
   const std::string to = tp + ".Timeouts";
-  if (check_map(task["Timeouts"], to, {"ExecutionTimeout", "TotalTimeout", "QueueTimeout"})) {
-    const YAML::Node t = task["Timeouts"];
-    auto exec = number(t["ExecutionTimeout"], to + ".ExecutionTimeout");
-    auto total = number(t["TotalTimeout"], to + ".TotalTimeout");
-    auto queue = number(t["QueueTimeout"], to + ".QueueTimeout");
-    if (exec && *exec < 0) error(to + ".ExecutionTimeout", "must not be negative");
-    if (total && *total < 0) error(to + ".TotalTimeout", "must not be negative");
-    if (queue && *queue != 0)
-      error(to + ".QueueTimeout", "not supported by shoal (jobs wait in the queue until run)");
-    // As Bacalhau's executor: the execution deadline, else the total one.
-    if (exec && *exec > 0)
-      timeout = *exec;
-    else if (total && *total > 0)
-      timeout = *total;
+  if (!check_map(task["Timeouts"], to, {"ExecutionTimeout", "TotalTimeout", "QueueTimeout"}))
+    return;
+  const YAML::Node t = task["Timeouts"];
+  auto exec = number(t["ExecutionTimeout"], to + ".ExecutionTimeout");
+  auto total = number(t["TotalTimeout"], to + ".TotalTimeout");
+  auto queue = number(t["QueueTimeout"], to + ".QueueTimeout");
+  if (exec && *exec < 0) error(to + ".ExecutionTimeout", "must not be negative");
+  if (total && *total < 0) error(to + ".TotalTimeout", "must not be negative");
+  if (queue && *queue != 0)
+    error(to + ".QueueTimeout", "not supported by shoal (jobs wait in the queue until run)");
+  // As Bacalhau's executor: the execution deadline, else the total one.
+  std::string field = to + ".ExecutionTimeout";
+  double timeout = 0;
+  if (exec && *exec > 0) {
+    timeout = *exec;
+  } else if (total && *total > 0) {
+    timeout = *total;
+    field = to + ".TotalTimeout";
   }
-  spec["timeout_s"] = timeout;
+  if (auto ms = jobs::timeout_ms_from_seconds(timeout, field); ms)
+    spec.timeout_ms = *ms;
+  else
+    error(field, ms.error().substr(field.size() + 1));
+}
 
+// Publisher and Network: only what shoal does anyway (local, none).
+void Reader::publisher_and_network(const YAML::Node& task, const std::string& tp) {
   const std::string pub = tp + ".Publisher";
   if (check_map(task["Publisher"], pub, {"Type", "Params"})) {
     auto type = scalar(task["Publisher"]["Type"], pub + ".Type");
@@ -656,9 +712,6 @@ std::expected<RunRequest, std::vector<std::string>> Reader::read(const YAML::Nod
     if (present(task["Network"]["Domains"]) && task["Network"]["Domains"].size() > 0)
       error(net + ".Domains", "not supported by shoal (jobs have no network)");
   }
-
-  if (!errors.empty()) return std::unexpected(errors);
-  return r;
 }
 
 // Strings a YAML reader would take for a number, a boolean or null are
@@ -724,26 +777,57 @@ std::expected<RunRequest, std::vector<std::string>> read_bacalhau_spec(std::stri
   }
 }
 
-std::expected<std::string, std::string> write_bacalhau_spec(const RunRequest& r,
-                                                            const FileReader& read_file) {
-  if (!r.stdin_file.empty())
-    return std::unexpected(std::string("--stdin has no place in a Bacalhau job spec"));
-  const json& s = r.spec;
-  // The modules' input sources: (target, Source) pairs.
+namespace {
+
+// Writes one request as a Bacalhau spec (write_bacalhau_spec).
+class SpecWriter {
+ public:
+  SpecWriter(const RunRequest& r, const FileReader& read_file) : r_(r), read_file_(read_file) {}
+
+  std::expected<std::string, std::string> write() {
+    auto entry = place(r_.module);
+    if (!entry) return std::unexpected(entry.error());
+    std::vector<std::string> import_targets;
+    for (const auto& imp : r_.imports) {
+      ModuleRef m = imp.module;
+      // Keep the module's name: the file name of its target is the name.
+      if (m.target.empty() && import_module_name(module_file_name(m)) != imp.name)
+        m.target = "/app/" + imp.name + ".wasm";
+      auto t = place(m);
+      if (!t) return std::unexpected(t.error());
+      import_targets.push_back(*t);
+    }
+    e_ << YAML::BeginMap;
+    if (auto ok = job_fields(); !ok) return std::unexpected(ok.error());
+    e_ << YAML::Key << "Tasks" << YAML::Value << YAML::BeginSeq << YAML::BeginMap;
+    e_ << YAML::Key << "Name" << YAML::Value << "main";
+    engine(*entry, import_targets);
+    env();
+    input_sources();
+    result_paths();
+    resources_and_timeouts();
+    e_ << YAML::EndMap << YAML::EndSeq << YAML::EndMap;
+    if (!e_.good()) return std::unexpected("cannot write the spec: " + e_.GetLastError());
+    return std::string(e_.c_str()) + "\n";
+  }
+
+ private:
+  // An input source that holds a module.
   struct ModuleSource {
-    std::string target, type, key, value;
+    std::string target, type, value;
   };
-  std::vector<ModuleSource> module_sources;
-  std::set<std::string> used;
-  auto place = [&](const ModuleRef& m) -> std::expected<std::string, std::string> {
+
+  // The module's input source, at its target or at /app/FILE; the target.
+  std::expected<std::string, std::string> place(const ModuleRef& m) {
     std::string target = m.target;
     if (target.empty()) {
       std::string name = module_file_name(m);
       target = "/app/" + name;
-      for (int i = 2; used.contains(target); ++i) target = "/app/" + std::to_string(i) + "/" + name;
+      for (int i = 2; used_.contains(target); ++i)
+        target = "/app/" + std::to_string(i) + "/" + name;
     }
-    used.insert(target);
-    ModuleSource src{target, "", "URL", ""};
+    used_.insert(target);
+    ModuleSource src{target, "", ""};
     switch (m.kind) {
       case ModuleRef::Kind::url:
         src.type = "urlDownload";
@@ -754,83 +838,79 @@ std::expected<std::string, std::string> write_bacalhau_spec(const RunRequest& r,
         src.value = m.source.empty() ? encode_data_url(m.bytes, "application/wasm") : m.source;
         break;
       case ModuleRef::Kind::local: {
-        auto bytes = read_file(m.source);
+        auto bytes = read_file_(m.source);
         if (!bytes) return std::unexpected("cannot read " + bytes.error());
         src.type = "inline";
         src.value = encode_data_url(*bytes, "application/wasm");
         break;
       }
     }
-    module_sources.push_back(src);
+    module_sources_.push_back(src);
     return target;
-  };
-  auto entry = place(r.module);
-  if (!entry) return std::unexpected(entry.error());
-  std::vector<std::string> import_targets;
-  for (const auto& imp : r.imports) {
-    ModuleRef m = imp.module;
-    // Keep the module's name: the file name of its target is the name.
-    if (m.target.empty() && import_module_name(module_file_name(m)) != imp.name)
-      m.target = "/app/" + imp.name + ".wasm";
-    auto t = place(m);
-    if (!t) return std::unexpected(t.error());
-    import_targets.push_back(*t);
   }
 
-  YAML::Emitter e;
-  e << YAML::BeginMap;
-  if (!s.value("name", "").empty()) {
-    e << YAML::Key << "Name" << YAML::Value;
-    emit_string(e, s["name"]);
-  }
-  e << YAML::Key << "Type" << YAML::Value << "batch";
-  e << YAML::Key << "Count" << YAML::Value << 1;
-  if (s.contains("labels") && !s["labels"].empty()) {
-    e << YAML::Key << "Labels" << YAML::Value << YAML::BeginMap;
-    for (const auto& [k, v] : s["labels"].items()) {
-      e << YAML::Key << k << YAML::Value;
-      emit_string(e, v.get<std::string>());
+  void string_map(const char* key, const std::map<std::string, std::string>& m) {
+    if (m.empty()) return;
+    e_ << YAML::Key << key << YAML::Value << YAML::BeginMap;
+    for (const auto& [k, v] : m) {
+      e_ << YAML::Key << k << YAML::Value;
+      emit_string(e_, v);
     }
-    e << YAML::EndMap;
+    e_ << YAML::EndMap;
   }
-  if (const std::string c = s.value("constraints", ""); !c.empty()) {
-    auto selector = jobs::parse_selector(c);
+
+  // Name, Type, Count, Labels, Meta, Constraints.
+  std::expected<void, std::string> job_fields() {
+    const jobs::JobSpec& s = r_.spec;
+    if (!s.name.empty()) {
+      e_ << YAML::Key << "Name" << YAML::Value;
+      emit_string(e_, s.name);
+    }
+    e_ << YAML::Key << "Type" << YAML::Value << "batch";
+    e_ << YAML::Key << "Count" << YAML::Value << 1;
+    string_map("Labels", s.labels);
+    string_map("Meta", s.meta);
+    if (s.constraints.empty()) return {};
+    auto selector = jobs::parse_selector(s.constraints);
     if (!selector) return std::unexpected("constraints: " + selector.error());
-    e << YAML::Key << "Constraints" << YAML::Value << YAML::BeginSeq;
+    e_ << YAML::Key << "Constraints" << YAML::Value << YAML::BeginSeq;
     for (const auto& req : *selector) {
-      e << YAML::BeginMap << YAML::Key << "Key" << YAML::Value << req.key;
-      e << YAML::Key << "Operator" << YAML::Value << YAML::DoubleQuoted
-        << bacalhau_operator(req.op);
+      e_ << YAML::BeginMap << YAML::Key << "Key" << YAML::Value << req.key;
+      e_ << YAML::Key << "Operator" << YAML::Value << YAML::DoubleQuoted
+         << bacalhau_operator(req.op);
       if (!req.values.empty()) {
-        e << YAML::Key << "Values" << YAML::Value << YAML::BeginSeq;
-        for (const auto& v : req.values) emit_string(e, v);
-        e << YAML::EndSeq;
+        e_ << YAML::Key << "Values" << YAML::Value << YAML::BeginSeq;
+        for (const auto& v : req.values) emit_string(e_, v);
+        e_ << YAML::EndSeq;
       }
-      e << YAML::EndMap;
+      e_ << YAML::EndMap;
     }
-    e << YAML::EndSeq;
+    e_ << YAML::EndSeq;
+    return {};
   }
-  e << YAML::Key << "Tasks" << YAML::Value << YAML::BeginSeq << YAML::BeginMap;
-  e << YAML::Key << "Name" << YAML::Value << "main";
-  e << YAML::Key << "Engine" << YAML::Value << YAML::BeginMap;
-  e << YAML::Key << "Type" << YAML::Value << "wasm";
-  e << YAML::Key << "Params" << YAML::Value << YAML::BeginMap;
-  e << YAML::Key << "EntryModule" << YAML::Value << *entry;
-  e << YAML::Key << "Entrypoint" << YAML::Value << s.value("entry_point", "_start");
-  e << YAML::Key << "Parameters" << YAML::Value << YAML::BeginSeq;
-  for (const auto& a : s.value("args", json::array())) emit_string(e, a.get<std::string>());
-  e << YAML::EndSeq;
-  if (!import_targets.empty()) {
-    e << YAML::Key << "ImportModules" << YAML::Value << YAML::BeginSeq;
-    for (const auto& t : import_targets) e << t;
-    e << YAML::EndSeq;
+
+  void engine(const std::string& entry, const std::vector<std::string>& import_targets) {
+    e_ << YAML::Key << "Engine" << YAML::Value << YAML::BeginMap;
+    e_ << YAML::Key << "Type" << YAML::Value << "wasm";
+    e_ << YAML::Key << "Params" << YAML::Value << YAML::BeginMap;
+    e_ << YAML::Key << "EntryModule" << YAML::Value << entry;
+    e_ << YAML::Key << "Entrypoint" << YAML::Value << r_.spec.entry_point;
+    e_ << YAML::Key << "Parameters" << YAML::Value << YAML::BeginSeq;
+    for (const auto& a : r_.spec.args) emit_string(e_, a);
+    e_ << YAML::EndSeq;
+    if (!import_targets.empty()) {
+      e_ << YAML::Key << "ImportModules" << YAML::Value << YAML::BeginSeq;
+      for (const auto& t : import_targets) e_ << t;
+      e_ << YAML::EndSeq;
+    }
+    e_ << YAML::EndMap << YAML::EndMap;
   }
-  e << YAML::EndMap << YAML::EndMap;
-  if (s.contains("env") && !s["env"].empty()) {
-    e << YAML::Key << "Env" << YAML::Value << YAML::BeginMap;
+
+  // KEY=VALUE entries as a mapping, a later key replacing an earlier one.
+  void env() {
+    if (r_.spec.env.empty()) return;
     std::vector<std::pair<std::string, std::string>> env;
-    for (const auto& kv : s["env"]) {
-      std::string item = kv;
+    for (const auto& item : r_.spec.env) {
       auto eq = item.find('=');
       std::string k = item.substr(0, eq), v = eq == std::string::npos ? "" : item.substr(eq + 1);
       auto same = std::find_if(env.begin(), env.end(), [&](const auto& p) { return p.first == k; });
@@ -839,56 +919,78 @@ std::expected<std::string, std::string> write_bacalhau_spec(const RunRequest& r,
       else
         env.emplace_back(k, v);
     }
+    e_ << YAML::Key << "Env" << YAML::Value << YAML::BeginMap;
     for (const auto& [k, v] : env) {
-      e << YAML::Key << k << YAML::Value;
-      emit_string(e, v);
+      e_ << YAML::Key << k << YAML::Value;
+      emit_string(e_, v);
     }
-    e << YAML::EndMap;
+    e_ << YAML::EndMap;
   }
-  e << YAML::Key << "InputSources" << YAML::Value << YAML::BeginSeq;
-  auto source = [&](const std::string& target, const std::string& type, const std::string& key,
-                    const auto& value) {
-    e << YAML::BeginMap << YAML::Key << "Target" << YAML::Value << target;
-    e << YAML::Key << "Source" << YAML::Value << YAML::BeginMap;
-    e << YAML::Key << "Type" << YAML::Value << type;
-    e << YAML::Key << "Params" << YAML::Value << YAML::BeginMap;
-    e << YAML::Key << key << YAML::Value << value;
-    if (type == "local") e << YAML::Key << "ReadWrite" << YAML::Value << false;
-    e << YAML::EndMap << YAML::EndMap << YAML::EndMap;
-  };
-  for (const auto& m : module_sources) source(m.target, m.type, m.key, m.value);
-  for (const auto& in : s.value("inputs", json::array())) {
-    std::string src = in["source"];
-    if (is_url(src))
-      source(in["target"], "urlDownload", "URL", src);
-    else
-      source(in["target"], "local", "SourcePath", src);
+
+  void source(const std::string& target, const std::string& type, const std::string& key,
+              const std::string& value) {
+    e_ << YAML::BeginMap << YAML::Key << "Target" << YAML::Value << target;
+    e_ << YAML::Key << "Source" << YAML::Value << YAML::BeginMap;
+    e_ << YAML::Key << "Type" << YAML::Value << type;
+    e_ << YAML::Key << "Params" << YAML::Value << YAML::BeginMap;
+    e_ << YAML::Key << key << YAML::Value << value;
+    if (type == "local") e_ << YAML::Key << "ReadWrite" << YAML::Value << false;
+    e_ << YAML::EndMap << YAML::EndMap << YAML::EndMap;
   }
-  for (const auto& in : r.inline_inputs)
-    source(in.target, "inline", "URL", in.url.empty() ? encode_data_url(in.bytes) : in.url);
-  e << YAML::EndSeq;
-  if (s.contains("outputs") && !s["outputs"].empty()) {
-    e << YAML::Key << "ResultPaths" << YAML::Value << YAML::BeginSeq;
-    for (const auto& o : s["outputs"])
-      e << YAML::BeginMap << YAML::Key << "Name" << YAML::Value << o["name"].get<std::string>()
-        << YAML::Key << "Path" << YAML::Value << o["path"].get<std::string>() << YAML::EndMap;
-    e << YAML::EndSeq;
+
+  // The modules', then the inputs', then the inline inputs'.
+  void input_sources() {
+    e_ << YAML::Key << "InputSources" << YAML::Value << YAML::BeginSeq;
+    for (const auto& m : module_sources_) source(m.target, m.type, "URL", m.value);
+    for (const auto& in : r_.spec.inputs) {
+      if (is_url(in.source))
+        source(in.target, "urlDownload", "URL", in.source);
+      else
+        source(in.target, "local", "SourcePath", in.source);
+    }
+    for (const auto& in : r_.inline_inputs)
+      source(in.target, "inline", "URL", in.url.empty() ? encode_data_url(in.bytes) : in.url);
+    e_ << YAML::EndSeq;
   }
-  if (uint64_t memory = s.value("memory", uint64_t{0}); memory)
-    e << YAML::Key << "Resources" << YAML::Value << YAML::BeginMap << YAML::Key << "Memory"
-      << YAML::Value << memory_text(memory) << YAML::EndMap;
-  if (double timeout = s.value("timeout_s", 0.0); timeout > 0) {
-    e << YAML::Key << "Timeouts" << YAML::Value << YAML::BeginMap << YAML::Key << "ExecutionTimeout"
-      << YAML::Value;
-    if (timeout == std::floor(timeout))
-      e << static_cast<uint64_t>(timeout);
-    else
-      e << timeout;
-    e << YAML::EndMap;
+
+  void result_paths() {
+    if (r_.spec.outputs.empty()) return;
+    e_ << YAML::Key << "ResultPaths" << YAML::Value << YAML::BeginSeq;
+    for (const auto& o : r_.spec.outputs)
+      e_ << YAML::BeginMap << YAML::Key << "Name" << YAML::Value << o.name << YAML::Key << "Path"
+         << YAML::Value << o.path << YAML::EndMap;
+    e_ << YAML::EndSeq;
   }
-  e << YAML::EndMap << YAML::EndSeq << YAML::EndMap;
-  if (!e.good()) return std::unexpected("cannot write the spec: " + e.GetLastError());
-  return std::string(e.c_str()) + "\n";
+
+  void resources_and_timeouts() {
+    if (r_.spec.memory_bytes)
+      e_ << YAML::Key << "Resources" << YAML::Value << YAML::BeginMap << YAML::Key << "Memory"
+         << YAML::Value << memory_text(r_.spec.memory_bytes) << YAML::EndMap;
+    if (const uint64_t ms = r_.spec.timeout_ms; ms > 0) {
+      e_ << YAML::Key << "Timeouts" << YAML::Value << YAML::BeginMap << YAML::Key
+         << "ExecutionTimeout" << YAML::Value;
+      if (ms % 1000 == 0)
+        e_ << ms / 1000;
+      else
+        e_ << static_cast<double>(ms) / 1000.0;
+      e_ << YAML::EndMap;
+    }
+  }
+
+  const RunRequest& r_;
+  const FileReader& read_file_;
+  YAML::Emitter e_;
+  std::vector<ModuleSource> module_sources_;
+  std::set<std::string> used_;
+};
+
+}  // namespace
+
+std::expected<std::string, std::string> write_bacalhau_spec(const RunRequest& r,
+                                                            const FileReader& read_file) {
+  if (!r.stdin_file.empty())
+    return std::unexpected(std::string("--stdin has no place in a Bacalhau job spec"));
+  return SpecWriter(r, read_file).write();
 }
 
 }  // namespace shoal::client

@@ -225,26 +225,14 @@ std::expected<std::vector<std::string>, std::string> split_fields(std::string_vi
   return fields;
 }
 
-std::expected<InputFlag, std::string> parse_input_value(std::string_view value,
-                                                        const PathProbe& probe) {
+// The fields of an input's value: its source, its target, its options.
+struct InputFields {
   std::optional<Source> src;
   std::optional<std::string> dst;
   std::map<std::string, std::string> options;
 
-  size_t fields_from = 0;
-  if (!field_starts(value, 0)) {
-    // SRC[:DST], maybe followed by ,KEY=VALUE fields.
-    size_t end = 0;
-    while (end < value.size() && !(value[end] == ',' && field_starts(value, end + 1))) ++end;
-    auto bare = split_source(value.substr(0, end), true);
-    if (!bare) return std::unexpected(bare.error());
-    src = *bare;
-    dst = bare->target;
-    fields_from = end < value.size() ? end + 1 : end;
-  }
-  auto fields = split_fields(value, fields_from);
-  if (!fields) return std::unexpected(fields.error());
-  for (const auto& field : *fields) {
+  // One KEY=VALUE field.
+  std::expected<void, std::string> add(const std::string& field) {
     size_t eq = field.find('=');
     auto key = eq == std::string::npos ? std::nullopt : key_named(field.substr(0, eq));
     if (!key) return std::unexpected("\"" + field + "\" is not src=, dst= or opt=");
@@ -271,13 +259,56 @@ std::expected<InputFlag, std::string> parse_input_value(std::string_view value,
         break;
       }
     }
+    return {};
   }
-  if (!src) return std::unexpected(std::string("no src= given"));
+};
 
+// The fields of `value`: SRC[:DST] maybe followed by ,KEY=VALUE fields, or
+// KEY=VALUE fields alone.
+std::expected<InputFields, std::string> input_fields(std::string_view value) {
+  InputFields f;
+  size_t fields_from = 0;
+  if (!field_starts(value, 0)) {
+    size_t end = 0;
+    while (end < value.size() && !(value[end] == ',' && field_starts(value, end + 1))) ++end;
+    auto bare = split_source(value.substr(0, end), true);
+    if (!bare) return std::unexpected(bare.error());
+    f.src = *bare;
+    f.dst = bare->target;
+    fields_from = end < value.size() ? end + 1 : end;
+  }
+  auto fields = split_fields(value, fields_from);
+  if (!fields) return std::unexpected(fields.error());
+  for (const auto& field : *fields)
+    if (auto ok = f.add(field); !ok) return std::unexpected(ok.error());
+  if (!f.src) return std::unexpected(std::string("no src= given"));
+  return f;
+}
+
+// Where an input without dst= appears: /inputs/NAME for a URL or a file,
+// /inputs for a directory.
+std::expected<std::string, std::string> default_target(const Source& src, const InputFlag& in) {
+  if (in.kind == SourceKind::url) {
+    auto name = url_file_name(src);
+    if (!name) return std::unexpected(name.error());
+    return "/inputs/" + *name;
+  }
+  if (in.is_directory) return std::string("/inputs");
+  std::string name = local_file_name(in.source);
+  if (name.empty() || name == "." || name == "..")
+    return std::unexpected(
+        std::string("no file name for the default target; give one as PATH:/inputs/NAME"));
+  return "/inputs/" + name;
+}
+
+std::expected<InputFlag, std::string> parse_input_value(std::string_view value,
+                                                        const PathProbe& probe) {
+  auto f = input_fields(value);
+  if (!f) return std::unexpected(f.error());
   InputFlag in;
-  in.kind = src->kind;
-  in.source = src->source;
-  in.options = std::move(options);
+  in.kind = f->src->kind;
+  in.source = f->src->source;
+  in.options = std::move(f->options);
   if (in.kind == SourceKind::local) {
     switch (probe(in.source)) {
       case PathKind::missing: {
@@ -295,23 +326,9 @@ std::expected<InputFlag, std::string> parse_input_value(std::string_view value,
         break;
     }
   }
-  if (dst) {
-    auto t = normalize_guest_path(*dst);
-    if (!t) return std::unexpected(t.error());
-    in.target = *t;
-  } else if (in.kind == SourceKind::url) {
-    auto name = url_file_name(*src);
-    if (!name) return std::unexpected(name.error());
-    in.target = "/inputs/" + *name;
-  } else if (in.is_directory) {
-    in.target = "/inputs";
-  } else {
-    std::string name = local_file_name(in.source);
-    if (name.empty() || name == "." || name == "..")
-      return std::unexpected(
-          std::string("no file name for the default target; give one as PATH:/inputs/NAME"));
-    in.target = "/inputs/" + name;
-  }
+  auto target = f->dst ? normalize_guest_path(*f->dst) : default_target(*f->src, in);
+  if (!target) return std::unexpected(target.error());
+  in.target = *target;
   return in;
 }
 

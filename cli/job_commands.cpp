@@ -55,356 +55,363 @@ std::string last_lines(const std::string& data, size_t n) {
   return data.substr(pos);
 }
 
+// The jobs of `shoal job list` in `format`.
+void print_jobs(const json& jobs, Format format, bool wide, bool hide_header) {
+  if (format == Format::json) return (void)fmt::print("{}\n", jobs.dump(2));
+  if (format == Format::yaml) return (void)fmt::print("{}", render_yaml(jobs));
+  std::vector<std::string> header = {"CREATED", "ID", "NAME", "JOB", "TYPE", "STATE"};
+  if (wide) header.insert(header.end(), {"EXIT", "MESSAGE"});
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& j : jobs) {
+    std::string id = j["id"];
+    std::vector<std::string> row = {local_time(j["created"]),
+                                    wide || format == Format::csv ? id : short_id(id),
+                                    j["name"],
+                                    "wasm",
+                                    "batch",
+                                    j["state"]};
+    if (wide)
+      row.insert(row.end(), {j["exit_code"].is_null() ? "" : j["exit_code"].dump(), j["message"]});
+    rows.push_back(row);
+  }
+  fmt::print("{}", format == Format::csv ? render_csv(header, rows, hide_header)
+                                         : render_table(header, rows, hide_header));
+}
+
+// `shoal job list`.
+void add_job_list(CLI::App& job, int& status) {
+  auto* cmd = job.add_subcommand("list", "List jobs, newest first");
+  struct Opts {
+    std::string id_filter, order_by = "created_at", output = "table";
+    size_t limit = 10;
+    bool reversed = false, hide_header = false, wide = false, no_style = false;
+    std::vector<std::string> labels;
+  };
+  auto o = std::make_shared<Opts>();
+  cmd->add_option("--id-filter", o->id_filter, "Only jobs whose id starts with this");
+  cmd->add_option("--limit", o->limit, "At most this many jobs (0: all)")->capture_default_str();
+  cmd->add_option("--order-by", o->order_by, "created_at or id")
+      ->check(CLI::IsMember({"created_at", "id"}))
+      ->capture_default_str();
+  cmd->add_flag("--order-reversed", o->reversed, "Oldest first");
+  cmd->add_option("-l,--labels", o->labels,
+                  "Only jobs whose labels match this selector: env=prod, env!=dev, env, !env, "
+                  "env in (a,b), env notin (a,b)")
+      ->allow_extra_args(false);
+  cmd->add_option("--output", o->output, "table, csv, json or yaml")->capture_default_str();
+  cmd->add_flag("--hide-header", o->hide_header, "No header row");
+  cmd->add_flag("--wide", o->wide, "Full ids and more columns");
+  cmd->add_flag("--no-style", o->no_style, "Plain output (the default off a terminal)");
+  cmd->callback([&status, o] {
+    auto fmt_ = parse_format(o->output, {Format::table, Format::csv, Format::json, Format::yaml});
+    if (!fmt_) {
+      status = fail(fmt_.error());
+      return;
+    }
+    auto c = connect();
+    if (!c) {
+      status = fail(c.error());
+      return;
+    }
+    ListQuery q;
+    q.limit = o->order_by == "id" ? 0 : o->limit;
+    q.oldest_first = o->reversed;
+    q.id_prefix = o->id_filter;
+    // Bacalhau's --labels is a label selector; several flags are ANDed.
+    for (const auto& l : o->labels) q.selector += (q.selector.empty() ? "" : ",") + l;
+    std::vector<std::string> skipped;
+    auto r = c->list(q, &skipped);
+    if (!r) {
+      status = fail(r.error());
+      return;
+    }
+    // Damaged records are named, never silently left out of the list.
+    if (!skipped.empty()) {
+      fmt::print(stderr, "shoal: {} damaged store record{} skipped (run `shoal doctor`):\n",
+                 skipped.size(), skipped.size() == 1 ? "" : "s");
+      for (const auto& s : skipped) fmt::print(stderr, "  {}\n", s);
+    }
+    json jobs = *r;
+    if (o->order_by == "id") {
+      std::vector<json> v(jobs.begin(), jobs.end());
+      std::sort(v.begin(), v.end(), [&](const json& a, const json& b) {
+        return o->reversed ? a["id"] > b["id"] : a["id"] < b["id"];
+      });
+      if (o->limit && v.size() > o->limit) v.resize(o->limit);
+      jobs = v;
+    }
+    status = 0;
+    print_jobs(jobs, *fmt_, o->wide, o->hide_header);
+  });
+}
+
+// `shoal job logs`.
+void add_job_logs(CLI::App& job, int& status) {
+  auto* cmd =
+      job.add_subcommand("logs", "Print a job's output: stdout to stdout, stderr to stderr");
+  struct Opts {
+    std::string id, stream = "all";
+    bool follow = false;
+    long tail = -1;
+  };
+  auto o = std::make_shared<Opts>();
+  cmd->add_option("id", o->id, "Job id (any unique prefix)")->required();
+  cmd->add_flag("-f,--follow", o->follow, "Keep printing until the job ends");
+  cmd->add_option("-t,--tail", o->tail, "Only the last N lines of each stream")
+      ->check(count_check("lines"));
+  cmd->add_option("--stream", o->stream, "stdout, stderr or all")
+      ->check(CLI::IsMember({"stdout", "stderr", "all"}))
+      ->capture_default_str();
+  cmd->callback([&status, o] {
+    auto c = connect();
+    if (!c) {
+      status = fail(c.error());
+      return;
+    }
+    std::string out, err;
+    auto end = c->logs(o->id, stream_named(o->stream), o->follow && o->tail < 0,
+                       [&](const std::string& stream, const std::string& data) {
+                         if (o->tail < 0) return write_chunk(stream, data);
+                         (stream == "stderr" ? err : out) += data;
+                       });
+    if (!end) {
+      status = fail(end.error());
+      return;
+    }
+    if (o->tail >= 0) {
+      std::string o_ = last_lines(out, static_cast<size_t>(o->tail));
+      std::string e_ = last_lines(err, static_cast<size_t>(o->tail));
+      std::fwrite(o_.data(), 1, o_.size(), stdout);
+      std::fwrite(e_.data(), 1, e_.size(), stderr);
+    }
+    status = 0;
+  });
+}
+
+// `shoal job describe`.
+void add_job_describe(CLI::App& job, int& status) {
+  auto* cmd = job.add_subcommand("describe", "Show a job: its spec, state, history and executions");
+  auto id = std::make_shared<std::string>();
+  auto output = std::make_shared<std::string>("human");
+  cmd->add_option("id", *id, "Job id (any unique prefix)")->required();
+  cmd->add_option("--output", *output, "human, json or yaml")
+      ->check(CLI::IsMember({"human", "json", "yaml"}))
+      ->capture_default_str();
+  cmd->callback([&status, id, output] {
+    auto s = open_job(*id);
+    if (!s) {
+      status = fail(s.error());
+      return;
+    }
+    status = 0;
+    if (*output == "json") return (void)fmt::print("{}\n", s->job.dump(2));
+    if (*output == "yaml") return (void)fmt::print("{}", render_yaml(s->job));
+    std::string head;
+    (void)s->client.logs(s->job["id"], Stream::stdout_only, false,
+                         [&](const std::string&, const std::string& data) {
+                           if (head.size() < 2048) head += data;
+                         });
+    fmt::print("{}", describe_job(s->job, head));
+  });
+}
+
+// `shoal job executions` and `shoal job history` (`what`): one list of a job.
+void add_job_list_of(CLI::App& job, int& status, const std::string& what) {
+  auto* sub = job.add_subcommand(
+      what, what == "executions" ? "List a job's executions" : "Show a job's history of events");
+  auto sid = std::make_shared<std::string>();
+  auto sout = std::make_shared<std::string>("table");
+  sub->add_option("id", *sid, "Job id (any unique prefix)")->required();
+  sub->add_option("--output", *sout, "table, csv, json or yaml")->capture_default_str();
+  sub->callback([&status, sid, sout, what] {
+    auto f = parse_format(*sout, {Format::table, Format::csv, Format::json, Format::yaml});
+    if (!f) {
+      status = fail(f.error());
+      return;
+    }
+    auto s = open_job(*sid);
+    if (!s) {
+      status = fail(s.error());
+      return;
+    }
+    status = 0;
+    const json& j = s->job;
+    json list = what == "executions" ? j["executions"] : j["history"];
+    if (*f == Format::json) return (void)fmt::print("{}\n", list.dump(2));
+    if (*f == Format::yaml) return (void)fmt::print("{}", render_yaml(list));
+    auto [header, rows] = what == "executions" ? executions_table(j) : history_table(j);
+    fmt::print("{}", *f == Format::csv ? render_csv(header, rows, false)
+                                       : render_table(header, rows, false));
+  });
+}
+
+// `shoal job get`.
+void add_job_get(CLI::App& job, int& status) {
+  auto* cmd =
+      job.add_subcommand("get", "Download a job's stdout, stderr, exit code and output files");
+  auto id = std::make_shared<std::string>();
+  auto dir = std::make_shared<std::string>();
+  cmd->add_option("id", *id, "Job id (any unique prefix)")->required();
+  cmd->add_option("--output-dir", *dir, "Where to write (default: ./job-<short id>)");
+  auto wait = std::make_shared<bool>(true);
+  cmd->add_flag("--wait,!--no-wait", *wait,
+                "Wait for an unfinished job to end first (default); with --no-wait, write "
+                "what it has printed so far and say that it is still running");
+  cmd->callback([&status, id, dir, wait] {
+    auto s = open_job(*id);
+    if (!s) {
+      status = fail(s.error());
+      return;
+    }
+    std::string full = s->job["id"];
+    const std::string state = s->job.value("state", "");
+    const bool unfinished = state != "Completed" && state != "Failed" && state != "Stopped";
+    if (unfinished && *wait) {
+      auto end = wait_for_end(s->client, full, false, std::nullopt);
+      if (!end) {
+        status = fail(end.error());
+        return;
+      }
+    }
+    std::string target = dir->empty() ? "job-" + short_id(full).substr(2) : *dir;
+    auto files = s->client.fetch_outputs(full, target);
+    if (!files) {
+      status = fail("--output-dir " + target + ": " + files.error());
+      return;
+    }
+    fmt::print("{}\n", target);
+    if (unfinished && !*wait)
+      fmt::print(stderr,
+                 "shoal: job {} is still {}: {} holds what it printed so far, and no exitCode "
+                 "or output files yet (they come when it ends: shoal job get {} again)\n",
+                 full, state, target, full);
+    status = 0;
+  });
+}
+
+// `shoal job stop` and `shoal job delete` (`what`).
+void add_job_stop_or_delete(CLI::App& job, int& status, const std::string& what) {
+  auto* cmd = job.add_subcommand(
+      what, what == "stop" ? "Stop a job" : "Delete a finished job with its logs and outputs");
+  auto id = std::make_shared<std::string>();
+  cmd->add_option("id", *id, "Job id (any unique prefix)")->required();
+  cmd->callback([&status, id, what] {
+    auto c = connect();
+    if (!c) {
+      status = fail(c.error());
+      return;
+    }
+    std::expected<std::string, std::string> r = std::unexpected(std::string());
+    if (what == "stop") {
+      auto j = c->stop(*id);
+      if (j)
+        r = j->value("id", *id);
+      else
+        r = std::unexpected(j.error());
+    } else {
+      r = c->remove(*id);
+    }
+    if (!r) {
+      status = fail(r.error());
+      return;
+    }
+    fmt::print("{}\n", *r);
+    status = 0;
+  });
+}
+
+// `shoal job prune`.
+void add_job_prune(CLI::App& job, int& status) {
+  auto* cmd = job.add_subcommand("prune", "Delete finished jobs older than a given age");
+  auto age = std::make_shared<std::string>();
+  cmd->add_option("--older-than", *age, "An age: 30d, 12h, 45m, 10s")->required();
+  cmd->callback([&status, age] {
+    auto seconds = units::parse_duration(*age, 1e12);
+    if (!seconds) {
+      status = fail("--older-than " + seconds.error());
+      return;
+    }
+    auto c = connect();
+    if (!c) {
+      status = fail(c.error());
+      return;
+    }
+    auto r = c->prune(std::chrono::seconds(static_cast<int64_t>(*seconds)));
+    if (!r) {
+      status = fail(r.error());
+      return;
+    }
+    fmt::print("deleted {} jobs\n", *r);
+    status = 0;
+  });
+}
+
+// `shoal job wait`.
+void add_job_wait(CLI::App& job, int& status) {
+  auto* cmd = job.add_subcommand(
+      "wait", "Wait for jobs to end; the exit status is the worst (a progress bar on a terminal)");
+  auto ids = std::make_shared<std::vector<std::string>>();
+  cmd->add_option("ids", *ids, "Job ids (any unique prefixes)")->required();
+  cmd->callback([&status, ids] {
+    auto c = connect();
+    if (!c) {
+      status = fail(c.error());
+      return;
+    }
+    // Every id resolved first, so that a bad one is named before any waiting.
+    std::set<std::string> pending;
+    for (const auto& id : *ids) {
+      auto j = c->describe(id);
+      if (!j) {
+        status = fail(j.error());
+        return;
+      }
+      pending.insert((*j)["id"].get<std::string>());
+    }
+    const size_t total = pending.size();
+    ProgressOptions options;
+    options.unit = ProgressUnit::items;
+    ProgressBar bar(2, "jobs", options);
+    bar.update(0, total);
+    int worst = 0;
+    size_t failed = 0, ended = 0;
+    std::vector<json> unsuccessful;  // said once the bar is gone
+    auto r = c->wait_all(std::vector<std::string>(pending.begin(), pending.end()),
+                         [&](const json& finished) {
+                           int code = exit_status_of(finished);
+                           if (code != 0) ++failed;
+                           if (finished.value("state", "") != "Completed")
+                             unsuccessful.push_back(finished);
+                           worst = std::max(worst, code);
+                           if (failed) bar.set_label(fmt::format("jobs ({} failed)", failed));
+                           bar.update(++ended, total);
+                         });
+    if (!r) {
+      status = fail(r.error());
+      return;
+    }
+    bar.finish();
+    for (const auto& j : unsuccessful) say_how_it_ended(j);
+    status = worst;
+  });
+}
+
 }  // namespace
 
 void add_job_commands(CLI::App& app, int& status) {
   auto* job = app.add_subcommand("job", "Inspect and manage jobs");
   job->require_subcommand(1);
   add_job_run_commands(*job, status);
-
-  // list
-  {
-    auto* cmd = job->add_subcommand("list", "List jobs, newest first");
-    struct Opts {
-      std::string id_filter, order_by = "created_at", output = "table";
-      size_t limit = 10;
-      bool reversed = false, hide_header = false, wide = false, no_style = false;
-      std::vector<std::string> labels;
-    };
-    auto o = std::make_shared<Opts>();
-    cmd->add_option("--id-filter", o->id_filter, "Only jobs whose id starts with this");
-    cmd->add_option("--limit", o->limit, "At most this many jobs (0: all)")->capture_default_str();
-    cmd->add_option("--order-by", o->order_by, "created_at or id")
-        ->check(CLI::IsMember({"created_at", "id"}))
-        ->capture_default_str();
-    cmd->add_flag("--order-reversed", o->reversed, "Oldest first");
-    cmd->add_option("-l,--labels", o->labels,
-                    "Only jobs whose labels match this selector: env=prod, env!=dev, env, !env, "
-                    "env in (a,b), env notin (a,b)")
-        ->allow_extra_args(false);
-    cmd->add_option("--output", o->output, "table, csv, json or yaml")->capture_default_str();
-    cmd->add_flag("--hide-header", o->hide_header, "No header row");
-    cmd->add_flag("--wide", o->wide, "Full ids and more columns");
-    cmd->add_flag("--no-style", o->no_style, "Plain output (the default off a terminal)");
-    cmd->callback([&status, o] {
-      auto fmt_ = parse_format(o->output, {Format::table, Format::csv, Format::json, Format::yaml});
-      if (!fmt_) {
-        status = fail(fmt_.error());
-        return;
-      }
-      auto c = connect();
-      if (!c) {
-        status = fail(c.error());
-        return;
-      }
-      ListQuery q;
-      q.limit = o->order_by == "id" ? 0 : o->limit;
-      q.oldest_first = o->reversed;
-      q.id_prefix = o->id_filter;
-      // Bacalhau's --labels is a label selector; several flags are ANDed.
-      for (const auto& l : o->labels) q.selector += (q.selector.empty() ? "" : ",") + l;
-      std::vector<std::string> skipped;
-      auto r = c->list(q, &skipped);
-      if (!r) {
-        status = fail(r.error());
-        return;
-      }
-      // Damaged records are named, never silently left out of the list.
-      if (!skipped.empty()) {
-        fmt::print(stderr, "shoal: {} damaged store record{} skipped (run `shoal doctor`):\n",
-                   skipped.size(), skipped.size() == 1 ? "" : "s");
-        for (const auto& s : skipped) fmt::print(stderr, "  {}\n", s);
-      }
-      json jobs = *r;
-      if (o->order_by == "id") {
-        std::vector<json> v(jobs.begin(), jobs.end());
-        std::sort(v.begin(), v.end(), [&](const json& a, const json& b) {
-          return o->reversed ? a["id"] > b["id"] : a["id"] < b["id"];
-        });
-        if (o->limit && v.size() > o->limit) v.resize(o->limit);
-        jobs = v;
-      }
-      status = 0;
-      if (*fmt_ == Format::json) {
-        fmt::print("{}\n", jobs.dump(2));
-        return;
-      }
-      if (*fmt_ == Format::yaml) {
-        fmt::print("{}", render_yaml(jobs));
-        return;
-      }
-      std::vector<std::string> header = {"CREATED", "ID", "NAME", "JOB", "TYPE", "STATE"};
-      if (o->wide) header.insert(header.end(), {"EXIT", "MESSAGE"});
-      std::vector<std::vector<std::string>> rows;
-      for (const auto& j : jobs) {
-        std::string id = j["id"];
-        std::vector<std::string> row = {local_time(j["created"]),
-                                        o->wide || *fmt_ == Format::csv ? id : short_id(id),
-                                        j["name"],
-                                        "wasm",
-                                        "batch",
-                                        j["state"]};
-        if (o->wide)
-          row.insert(row.end(),
-                     {j["exit_code"].is_null() ? "" : j["exit_code"].dump(), j["message"]});
-        rows.push_back(row);
-      }
-      fmt::print("{}", *fmt_ == Format::csv ? render_csv(header, rows, o->hide_header)
-                                            : render_table(header, rows, o->hide_header));
-    });
-  }
-
-  // logs
-  {
-    auto* cmd =
-        job->add_subcommand("logs", "Print a job's output: stdout to stdout, stderr to stderr");
-    struct Opts {
-      std::string id, stream = "all";
-      bool follow = false;
-      long tail = -1;
-    };
-    auto o = std::make_shared<Opts>();
-    cmd->add_option("id", o->id, "Job id (any unique prefix)")->required();
-    cmd->add_flag("-f,--follow", o->follow, "Keep printing until the job ends");
-    cmd->add_option("-t,--tail", o->tail, "Only the last N lines of each stream")
-        ->check(count_check("lines"));
-    cmd->add_option("--stream", o->stream, "stdout, stderr or all")
-        ->check(CLI::IsMember({"stdout", "stderr", "all"}))
-        ->capture_default_str();
-    cmd->callback([&status, o] {
-      auto c = connect();
-      if (!c) {
-        status = fail(c.error());
-        return;
-      }
-      std::string out, err;
-      auto end = c->logs(o->id, stream_named(o->stream), o->follow && o->tail < 0,
-                         [&](const std::string& stream, const std::string& data) {
-                           if (o->tail < 0) return write_chunk(stream, data);
-                           (stream == "stderr" ? err : out) += data;
-                         });
-      if (!end) {
-        status = fail(end.error());
-        return;
-      }
-      if (o->tail >= 0) {
-        std::string o_ = last_lines(out, static_cast<size_t>(o->tail));
-        std::string e_ = last_lines(err, static_cast<size_t>(o->tail));
-        std::fwrite(o_.data(), 1, o_.size(), stdout);
-        std::fwrite(e_.data(), 1, e_.size(), stderr);
-      }
-      status = 0;
-    });
-  }
-
-  // describe, executions, history
-  {
-    auto* cmd =
-        job->add_subcommand("describe", "Show a job: its spec, state, history and executions");
-    auto id = std::make_shared<std::string>();
-    auto output = std::make_shared<std::string>("human");
-    cmd->add_option("id", *id, "Job id (any unique prefix)")->required();
-    cmd->add_option("--output", *output, "human, json or yaml")
-        ->check(CLI::IsMember({"human", "json", "yaml"}))
-        ->capture_default_str();
-    cmd->callback([&status, id, output] {
-      auto s = open_job(*id);
-      if (!s) {
-        status = fail(s.error());
-        return;
-      }
-      status = 0;
-      if (*output == "json") return (void)fmt::print("{}\n", s->job.dump(2));
-      if (*output == "yaml") return (void)fmt::print("{}", render_yaml(s->job));
-      std::string head;
-      (void)s->client.logs(s->job["id"], Stream::stdout_only, false,
-                           [&](const std::string&, const std::string& data) {
-                             if (head.size() < 2048) head += data;
-                           });
-      fmt::print("{}", describe_job(s->job, head));
-    });
-    for (std::string what : {"executions", "history"}) {
-      auto* sub =
-          job->add_subcommand(what, what == "executions" ? "List a job's executions"
-                                                         : "Show a job's history of events");
-      auto sid = std::make_shared<std::string>();
-      auto sout = std::make_shared<std::string>("table");
-      sub->add_option("id", *sid, "Job id (any unique prefix)")->required();
-      sub->add_option("--output", *sout, "table, csv, json or yaml")->capture_default_str();
-      sub->callback([&status, sid, sout, what] {
-        auto f = parse_format(*sout, {Format::table, Format::csv, Format::json, Format::yaml});
-        if (!f) {
-          status = fail(f.error());
-          return;
-        }
-        auto s = open_job(*sid);
-        if (!s) {
-          status = fail(s.error());
-          return;
-        }
-        status = 0;
-        const json& j = s->job;
-        json list = what == "executions" ? j["executions"] : j["history"];
-        if (*f == Format::json) return (void)fmt::print("{}\n", list.dump(2));
-        if (*f == Format::yaml) return (void)fmt::print("{}", render_yaml(list));
-        auto [header, rows] = what == "executions" ? executions_table(j) : history_table(j);
-        fmt::print("{}", *f == Format::csv ? render_csv(header, rows, false)
-                                           : render_table(header, rows, false));
-      });
-    }
-  }
-
-  // get
-  {
-    auto* cmd =
-        job->add_subcommand("get", "Download a job's stdout, stderr, exit code and output files");
-    auto id = std::make_shared<std::string>();
-    auto dir = std::make_shared<std::string>();
-    cmd->add_option("id", *id, "Job id (any unique prefix)")->required();
-    cmd->add_option("--output-dir", *dir, "Where to write (default: ./job-<short id>)");
-    auto wait = std::make_shared<bool>(true);
-    cmd->add_flag("--wait,!--no-wait", *wait,
-                  "Wait for an unfinished job to end first (default); with --no-wait, write "
-                  "what it has printed so far and say that it is still running");
-    cmd->callback([&status, id, dir, wait] {
-      auto s = open_job(*id);
-      if (!s) {
-        status = fail(s.error());
-        return;
-      }
-      std::string full = s->job["id"];
-      const std::string state = s->job.value("state", "");
-      const bool unfinished = state != "Completed" && state != "Failed" && state != "Stopped";
-      if (unfinished && *wait) {
-        auto end = wait_for_end(s->client, full, false, std::nullopt);
-        if (!end) {
-          status = fail(end.error());
-          return;
-        }
-      }
-      std::string target = dir->empty() ? "job-" + short_id(full).substr(2) : *dir;
-      auto files = s->client.fetch_outputs(full, target);
-      if (!files) {
-        status = fail("--output-dir " + target + ": " + files.error());
-        return;
-      }
-      fmt::print("{}\n", target);
-      if (unfinished && !*wait)
-        fmt::print(stderr,
-                   "shoal: job {} is still {}: {} holds what it printed so far, and no exitCode "
-                   "or output files yet (they come when it ends: shoal job get {} again)\n",
-                   full, state, target, full);
-      status = 0;
-    });
-  }
-
-  // stop, delete
-  for (std::string what : {"stop", "delete"}) {
-    auto* cmd = job->add_subcommand(
-        what, what == "stop" ? "Stop a job" : "Delete a finished job with its logs and outputs");
-    auto id = std::make_shared<std::string>();
-    cmd->add_option("id", *id, "Job id (any unique prefix)")->required();
-    cmd->callback([&status, id, what] {
-      auto c = connect();
-      if (!c) {
-        status = fail(c.error());
-        return;
-      }
-      std::expected<std::string, std::string> r = std::unexpected(std::string());
-      if (what == "stop") {
-        auto j = c->stop(*id);
-        if (j)
-          r = j->value("id", *id);
-        else
-          r = std::unexpected(j.error());
-      } else {
-        r = c->remove(*id);
-      }
-      if (!r) {
-        status = fail(r.error());
-        return;
-      }
-      fmt::print("{}\n", *r);
-      status = 0;
-    });
-  }
-
-  // prune
-  {
-    auto* cmd = job->add_subcommand("prune", "Delete finished jobs older than a given age");
-    auto age = std::make_shared<std::string>();
-    cmd->add_option("--older-than", *age, "An age: 30d, 12h, 45m, 10s")->required();
-    cmd->callback([&status, age] {
-      auto seconds = units::parse_duration(*age, 1e12);
-      if (!seconds) {
-        status = fail("--older-than " + seconds.error());
-        return;
-      }
-      auto c = connect();
-      if (!c) {
-        status = fail(c.error());
-        return;
-      }
-      auto r = c->prune(std::chrono::seconds(static_cast<int64_t>(*seconds)));
-      if (!r) {
-        status = fail(r.error());
-        return;
-      }
-      fmt::print("deleted {} jobs\n", *r);
-      status = 0;
-    });
-  }
-
-  // wait
-  {
-    auto* cmd = job->add_subcommand(
-        "wait",
-        "Wait for jobs to end; the exit status is the worst (a progress bar on a terminal)");
-    auto ids = std::make_shared<std::vector<std::string>>();
-    cmd->add_option("ids", *ids, "Job ids (any unique prefixes)")->required();
-    cmd->callback([&status, ids] {
-      auto c = connect();
-      if (!c) {
-        status = fail(c.error());
-        return;
-      }
-      // Every id resolved first, so that a bad one is named before any waiting.
-      std::set<std::string> pending;
-      for (const auto& id : *ids) {
-        auto j = c->describe(id);
-        if (!j) {
-          status = fail(j.error());
-          return;
-        }
-        pending.insert((*j)["id"].get<std::string>());
-      }
-      const size_t total = pending.size();
-      ProgressOptions options;
-      options.unit = ProgressUnit::items;
-      ProgressBar bar(2, "jobs", options);
-      bar.update(0, total);
-      int worst = 0;
-      size_t failed = 0, ended = 0;
-      std::vector<json> unsuccessful;  // said once the bar is gone
-      auto r = c->wait_all(std::vector<std::string>(pending.begin(), pending.end()),
-                           [&](const json& finished) {
-                             int code = exit_status_of(finished);
-                             if (code != 0) ++failed;
-                             if (finished.value("state", "") != "Completed")
-                               unsuccessful.push_back(finished);
-                             worst = std::max(worst, code);
-                             if (failed) bar.set_label(fmt::format("jobs ({} failed)", failed));
-                             bar.update(++ended, total);
-                           });
-      if (!r) {
-        status = fail(r.error());
-        return;
-      }
-      bar.finish();
-      for (const auto& j : unsuccessful) say_how_it_ended(j);
-      status = worst;
-    });
-  }
+  add_job_list(*job, status);
+  add_job_logs(*job, status);
+  add_job_describe(*job, status);
+  add_job_list_of(*job, status, "executions");
+  add_job_list_of(*job, status, "history");
+  add_job_get(*job, status);
+  add_job_stop_or_delete(*job, status, "stop");
+  add_job_stop_or_delete(*job, status, "delete");
+  add_job_prune(*job, status);
+  add_job_wait(*job, status);
 }
 
 }  // namespace shoal::client

@@ -58,10 +58,15 @@ std::string describe_job(const json& job, const std::string& stdout_head) {
   std::string args;
   for (const auto& a : spec["args"]) args += (args.empty() ? "" : " ") + str(a);
   kv("Arguments", args);
-  std::string labels;
-  for (const auto& [k, v] : spec["labels"].items())
-    labels += (labels.empty() ? "" : ", ") + k + "=" + str(v);
-  if (!labels.empty()) kv("Labels", labels);
+  auto pairs = [&](const char* key, const char* shown) {
+    std::string text;
+    if (!spec.contains(key)) return;
+    for (const auto& [k, v] : spec[key].items())
+      text += (text.empty() ? "" : ", ") + k + "=" + str(v);
+    if (!text.empty()) kv(shown, text);
+  };
+  pairs("labels", "Labels");
+  pairs("meta", "Meta");
   out += "\nSummary\n";
   std::map<std::string, int> by_state;
   for (const auto& e : job["executions"]) ++by_state[str(e["state"])];

@@ -1,7 +1,6 @@
 // The SHA-256 of module files, remembered by the file's identity, so that
-// running a large module again does not read and hash all of it: for a
-// 30 MB module, hashing was 19 ms of the 40 that a later `shoal wasm run`
-// took, and the broker needs only the hash when it has the module.
+// running a large module again does not read and hash all of it (the
+// broker needs only the hash when it has the module).
 //
 // An entry is trusted only while the file's device, inode, size, mtime and
 // ctime (nanoseconds) are those recorded. ctime cannot be set back by

@@ -4,16 +4,17 @@
 
 #include "cli/input_spec.h"
 #include "cli/job_view.h"
+#include "protocol/constraints.h"
+#include "protocol/job_json.h"
 #include "protocol/units.h"
 
 namespace shoal::client {
 namespace {
 
 namespace fs = std::filesystem;
-using nlohmann::json;
 
 // Bacalhau's input forms, with local sources made absolute.
-std::expected<json, std::string> input_json(const std::string& value) {
+std::expected<jobs::InputSpec, std::string> input_spec(const std::string& value) {
   auto in = parse_input(value);
   if (!in) return std::unexpected(in.error());
   std::string source = in->source;
@@ -22,42 +23,59 @@ std::expected<json, std::string> input_json(const std::string& value) {
     source = fs::absolute(source, ec).lexically_normal().string();
     if (ec) return std::unexpected("--input " + value + ": " + ec.message());
   }
-  return json{{"source", source}, {"target", in->target}};
+  return jobs::InputSpec{source, in->target};
 }
 
 }  // namespace
 
-std::expected<json, std::string> build_spec(const std::string& module,
-                                            const std::vector<std::string>& args,
-                                            const std::vector<std::string>& env,
-                                            const std::vector<std::string>& inputs,
-                                            const std::vector<std::string>& outputs,
-                                            const std::vector<std::string>& labels,
-                                            const std::string& entry_point, const std::string& name,
-                                            double timeout_s, const std::string& memory) {
-  json spec = {{"name", name},          {"module", module}, {"entry_point", entry_point},
-               {"args", args},          {"env", env},       {"labels", labels_from_flags(labels)},
-               {"timeout_s", timeout_s}};
-  for (const auto& e : env)
+std::expected<std::map<std::string, std::string>, std::string> pairs_from_flags(
+    const std::string& flag, const std::vector<std::string>& values) {
+  std::map<std::string, std::string> out;
+  for (const auto& v : values) {
+    auto eq = v.find('=');
+    if (eq == std::string::npos || eq == 0)
+      return std::unexpected(flag + " " + v + ": expected KEY=VALUE");
+    out[v.substr(0, eq)] = v.substr(eq + 1);
+  }
+  return out;
+}
+
+std::expected<jobs::JobSpec, std::string> build_spec(const RunFlags& f) {
+  jobs::JobSpec spec;
+  spec.name = f.name;
+  spec.module_name = f.module;
+  spec.entry_point = f.entry;
+  spec.args = f.args;
+  spec.labels = labels_from_flags(f.labels);
+  for (const auto& e : f.env)
     if (e.find('=') == std::string::npos || e.front() == '=')
       return std::unexpected("-e " + e + ": expected KEY=VALUE");
-  json in = json::array(), out = json::array();
-  for (const auto& i : inputs) {
-    auto p = input_json(i);
-    if (!p) return std::unexpected(p.error());
-    in.push_back(*p);
+  spec.env = f.env;
+  auto meta = pairs_from_flags("--meta", f.meta);
+  if (!meta) return std::unexpected(meta.error());
+  spec.meta = std::move(*meta);
+  auto timeout = jobs::timeout_ms_from_seconds(f.timeout_s, "--timeout");
+  if (!timeout) return std::unexpected(timeout.error());
+  spec.timeout_ms = *timeout;
+  for (const auto& i : f.inputs) {
+    auto in = input_spec(i);
+    if (!in) return std::unexpected(in.error());
+    spec.inputs.push_back(std::move(*in));
   }
-  for (const auto& o : outputs) {
-    auto p = parse_output(o);
-    if (!p) return std::unexpected(p.error());
-    out.push_back({{"name", p->name}, {"path", p->path}});
+  for (const auto& o : f.outputs) {
+    auto out = parse_output(o);
+    if (!out) return std::unexpected(out.error());
+    spec.outputs.push_back({out->name, out->path});
   }
-  spec["inputs"] = in;
-  spec["outputs"] = out;
-  if (!memory.empty()) {
-    auto m = units::parse_size(memory);
+  if (!f.memory.empty()) {
+    auto m = units::parse_size(f.memory);
     if (!m) return std::unexpected("--memory: " + m.error());
-    spec["memory"] = *m;
+    spec.memory_bytes = *m;
+  }
+  if (!f.constraints.empty()) {
+    if (auto sel = jobs::parse_selector(f.constraints); !sel)
+      return std::unexpected("--constraints: " + sel.error());
+    spec.constraints = f.constraints;
   }
   return spec;
 }

@@ -1,22 +1,31 @@
-// Turning `shoal wasm run`'s flags into a job spec (the JSON the broker's
-// submit command takes; docs/protocol.md).
+// Turning `shoal wasm run`'s flags into a job spec (protocol/job.h).
 #pragma once
 
 #include <expected>
+#include <map>
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
+#include "protocol/job.h"
 
 namespace shoal::client {
 
+// The flags of `shoal wasm run` that describe the job, as typed.
+struct RunFlags {
+  std::string module;
+  std::vector<std::string> args, env, inputs, outputs, labels, meta;
+  std::string entry = "_start", name, memory, constraints;
+  double timeout_s = 0;
+};
+
 // Validates every flag and names the first bad one. Local input paths
-// become absolute and must exist.
-std::expected<nlohmann::json, std::string> build_spec(
-    const std::string& module, const std::vector<std::string>& args,
-    const std::vector<std::string>& env, const std::vector<std::string>& inputs,
-    const std::vector<std::string>& outputs, const std::vector<std::string>& labels,
-    const std::string& entry_point, const std::string& name, double timeout_s,
-    const std::string& memory);
+// become absolute and must exist. The import modules, inline inputs and
+// hashes are left empty (submit_job fills them from the request).
+std::expected<jobs::JobSpec, std::string> build_spec(const RunFlags& flags);
+
+// KEY=VALUE pairs (--meta), a later key replacing an earlier one; fails
+// naming the flag and the value that is not KEY=VALUE.
+std::expected<std::map<std::string, std::string>, std::string> pairs_from_flags(
+    const std::string& flag, const std::vector<std::string>& values);
 
 }  // namespace shoal::client

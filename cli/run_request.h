@@ -1,7 +1,6 @@
-// What `shoal wasm run` and `shoal job run` submit: the job spec of the
-// client protocol (docs/protocol.md) plus where the bytes that travel with
-// it come from (the entry module, the import modules, inline inputs,
-// stdin), and the submission itself, shared by both commands.
+// What `shoal wasm run` and `shoal job run` submit: the job spec
+// (protocol/job.h) plus where the bytes that travel with it come from (the entry module, the import
+// modules, inline inputs, stdin), and the submission itself, shared by both commands.
 #pragma once
 
 #include <chrono>
@@ -11,9 +10,8 @@
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
 #include "cli/file_bytes.h"
+#include "protocol/job.h"
 
 namespace shoal::client {
 
@@ -44,10 +42,9 @@ struct InlineInput {
 };
 
 struct RunRequest {
-  // The submit spec's JSON fields (name, labels, module, entry_point,
-  // args, env, inputs, outputs, timeout_s, memory), without
-  // import_modules and inline_inputs, which submit_job adds.
-  nlohmann::json spec;
+  // The job. Its import_modules and inline_inputs are left empty:
+  // submit_job fills them from `imports` and `inline_inputs`, in order.
+  jobs::JobSpec spec;
   ModuleRef module;
   std::vector<ImportModuleRef> imports;
   std::vector<InlineInput> inline_inputs;

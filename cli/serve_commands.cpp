@@ -18,121 +18,122 @@
 
 namespace shoal::client {
 
-void add_serve_commands(CLI::App& app, int& status) {
-  auto* serve = app.add_subcommand("serve", "Run the broker in the foreground");
-  auto opts = std::make_shared<broker::BrokerOptions>();
-  auto state = std::make_shared<std::string>();
-  auto idle = std::make_shared<int>(0);
-  auto quiet = std::make_shared<bool>(false);
-  serve->add_option("--state-dir", *state,
-                    "State directory (default: $SHOAL_HOME, else "
-                    "$XDG_STATE_HOME/shoal, else ~/.local/state/shoal)");
+namespace {
+
+// `shoal serve`'s flags, as typed.
+struct ServeFlags {
+  broker::BrokerOptions opts;
+  std::string state;
+  int idle = 0;
+  bool quiet = false, forget = false;
+  std::vector<std::string> labels;
+};
+
+void add_serve_flags(CLI::App& serve, ServeFlags& f) {
+  serve.add_option("--state-dir", f.state,
+                   "State directory (default: $SHOAL_HOME, else "
+                   "$XDG_STATE_HOME/shoal, else ~/.local/state/shoal)");
   serve
-      ->add_option("--workers", opts->workers,
-                   "Local worker processes (default: one per core; 0: none, for a broker that "
-                   "serves remote worker pools only)")
+      .add_option("--workers", f.opts.workers,
+                  "Local worker processes (default: one per core; 0: none, for a broker that "
+                  "serves remote worker pools only)")
       ->check(CLI::Range(0, 1024));
-  auto labels = std::make_shared<std::vector<std::string>>();
-  serve->add_option("--listen", opts->listen,
-                    "Also listen on TCP for clients on other hosts, tcp://ADDR:PORT, with CURVE "
-                    "keys (docs/remote.md); worker pools connect to PORT + 1");
-  serve->add_option("--listen-workers", opts->listen_workers,
-                    "Where remote worker pools connect (default: --listen's PORT + 1)");
-  serve->add_option("--label", *labels, "A label key=value of the local workers, for --constraints")
+  serve.add_option("--listen", f.opts.listen,
+                   "Also listen on TCP for clients on other hosts, tcp://ADDR:PORT, with CURVE "
+                   "keys (docs/remote.md); worker pools connect to PORT + 1");
+  serve.add_option("--listen-workers", f.opts.listen_workers,
+                   "Where remote worker pools connect (default: --listen's PORT + 1)");
+  serve
+      .add_option("--label", f.labels, "A label key=value of the local workers, for --constraints")
       ->allow_extra_args(false);
-  serve->add_option("--idle-exit", *idle, "Exit after this many seconds without work (0: never)")
+  serve.add_option("--idle-exit", f.idle, "Exit after this many seconds without work (0: never)")
       ->capture_default_str();
   serve
-      ->add_option("--max-attempts", opts->max_attempts,
-                   "Executions per job before it fails, worker crashes included")
+      .add_option("--max-attempts", f.opts.max_attempts,
+                  "Executions per job before it fails, worker crashes included")
       ->capture_default_str()
       ->check(CLI::Range(1, 100));
   serve
-      ->add_option("--module-memory", opts->module_memory,
-                   "Memory each worker keeps modules in, so that a module it ran before "
-                   "is not sent again, e.g. 256MiB (default 128MiB)")
+      .add_option("--module-memory", f.opts.module_memory,
+                  "Memory each worker keeps modules in, so that a module it ran before "
+                  "is not sent again, e.g. 256MiB (default 128MiB)")
       ->transform(size_check(1));
   serve
-      ->add_option("--max-module-size", opts->max_module_bytes,
-                   "The largest module, stdin or inline input a client may send, e.g. 512MiB "
-                   "(default 256MiB); a larger one is refused at submission")
+      .add_option("--max-module-size", f.opts.max_module_bytes,
+                  "The largest module, stdin or inline input a client may send, e.g. 512MiB "
+                  "(default 256MiB); a larger one is refused at submission")
       ->transform(size_check(1));
   serve
-      ->add_option("--data-root", opts->data_roots,
-                   "A directory whose files clients over TCP may name as inputs (repeatable; "
-                   "without one they may name none)")
+      .add_option("--data-root", f.opts.data_roots,
+                  "A directory whose files clients over TCP may name as inputs (repeatable; "
+                  "without one they may name none)")
       ->allow_extra_args(false);
   serve
-      ->add_option("--tcp-connections", opts->tcp_connections,
-                   "Connections each TCP endpoint keeps at most (default: an eighth of the "
-                   "open-file limit, at most 4096)")
+      .add_option("--tcp-connections", f.opts.tcp_connections,
+                  "Connections each TCP endpoint keeps at most (default: an eighth of the "
+                  "open-file limit, at most 4096)")
       ->check(CLI::Range(1, 1 << 20));
-  auto forget = std::make_shared<bool>(false);
-  serve->add_flag("--forget-config", *forget,
-                  "Remove the stored serve configuration, so that this broker and later ones "
-                  "start with the defaults (docs/remote.md)");
-  serve->add_flag("--quiet", *quiet, "Log only to the broker's log file, not to stderr");
-  serve->add_option("--log-level", opts->log_level, "debug, info, warn or error")
+  serve.add_flag("--forget-config", f.forget,
+                 "Remove the stored serve configuration, so that this broker and later ones "
+                 "start with the defaults (docs/remote.md)");
+  serve.add_flag("--quiet", f.quiet, "Log only to the broker's log file, not to stderr");
+  serve.add_option("--log-level", f.opts.log_level, "debug, info, warn or error")
       ->check(CLI::IsMember({"debug", "info", "warn", "error"}))
       ->capture_default_str();
-  serve->callback([&status, opts, state, idle, quiet, labels, forget, serve] {
-    if (serve->count("--workers") && opts->workers == 0) opts->workers = -1;
-    auto parsed = jobs::parse_labels(*labels);
-    if (!parsed) {
-      status = fail(parsed.error());
-      return;
-    }
-    opts->labels = *parsed;
-    if (!state->empty()) ::setenv("SHOAL_HOME", state->c_str(), 1);
-    opts->dir = host::state_dir();
-    for (auto& root : opts->data_roots) {
-      std::error_code ec;
-      auto abs = std::filesystem::absolute(root, ec);
-      if (!ec) root = abs.lexically_normal().string();
-    }
-    // The settings that make up the serve configuration: given, they
-    // replace the stored one; none given, the stored one applies
-    // (broker/serve_config.h).
-    bool configured = false;
-    for (const char* flag :
-         {"--listen", "--listen-workers", "--label", "--data-root", "--workers", "--max-attempts",
-          "--module-memory", "--max-module-size", "--tcp-connections"})
-      configured |= serve->count(flag) > 0;
-    if (configured) {
-      opts->config_to_store = broker::serve_config_text(*opts);
-    } else if (*forget) {
-      if (auto r = broker::forget_serve_config(opts->dir); !r) {
-        status = fail(r.error());
-        return;
-      }
-    } else {
-      auto loaded = broker::load_serve_config(*opts);
-      if (!loaded) {
-        status = fail(loaded.error());
-        return;
-      }
-      if (*loaded && !*quiet)
-        fmt::print(stderr, "shoal: using the serve configuration stored in {}: {}\n",
-                   broker::serve_config_path(opts->dir), broker::describe_serve_config(*opts));
-    }
-    auto worker = worker_path();
-    if (!worker) {
-      status = fail(worker.error());
-      return;
-    }
-    opts->worker_binary = *worker;
-    opts->idle_exit = std::chrono::seconds(*idle);
-    opts->log_to_stderr = !*quiet && *idle == 0;
-    // Clients on other hosts cannot start a broker that exited: one that
-    // listens on TCP stays.
-    if (*idle > 0 && (!opts->listen.empty() || !opts->listen_workers.empty())) {
-      if (!*quiet)
-        fmt::print(stderr, "shoal: --idle-exit {} ignored: this broker listens on TCP\n", *idle);
-      opts->idle_exit = std::chrono::seconds(0);
-    }
-    status = broker::run_broker(*opts);
-  });
+}
 
+// The serve configuration: flags that make it up replace the stored one;
+// none given, the stored one applies (broker/serve_config.h).
+std::expected<void, std::string> apply_serve_config(CLI::App& serve, ServeFlags& f) {
+  bool configured = false;
+  for (const char* flag :
+       {"--listen", "--listen-workers", "--label", "--data-root", "--workers", "--max-attempts",
+        "--module-memory", "--max-module-size", "--tcp-connections"})
+    configured |= serve.count(flag) > 0;
+  if (configured) {
+    f.opts.config_to_store = broker::serve_config_text(f.opts);
+  } else if (f.forget) {
+    if (auto r = broker::forget_serve_config(f.opts.dir); !r) return std::unexpected(r.error());
+  } else {
+    auto loaded = broker::load_serve_config(f.opts);
+    if (!loaded) return std::unexpected(loaded.error());
+    if (*loaded && !f.quiet)
+      fmt::print(stderr, "shoal: using the serve configuration stored in {}: {}\n",
+                 broker::serve_config_path(f.opts.dir), broker::describe_serve_config(f.opts));
+  }
+  return {};
+}
+
+// Runs the broker as `f` says; the exit status.
+int run_serve(CLI::App& serve, ServeFlags& f) {
+  if (serve.count("--workers") && f.opts.workers == 0) f.opts.workers = -1;
+  auto parsed = jobs::parse_labels(f.labels);
+  if (!parsed) return fail(parsed.error());
+  f.opts.labels = *parsed;
+  if (!f.state.empty()) ::setenv("SHOAL_HOME", f.state.c_str(), 1);
+  f.opts.dir = host::state_dir();
+  for (auto& root : f.opts.data_roots) {
+    std::error_code ec;
+    auto abs = std::filesystem::absolute(root, ec);
+    if (!ec) root = abs.lexically_normal().string();
+  }
+  if (auto ok = apply_serve_config(serve, f); !ok) return fail(ok.error());
+  auto worker = worker_path();
+  if (!worker) return fail(worker.error());
+  f.opts.worker_binary = *worker;
+  f.opts.idle_exit = std::chrono::seconds(f.idle);
+  f.opts.log_to_stderr = !f.quiet && f.idle == 0;
+  // Clients on other hosts cannot start a broker that exited: one that
+  // listens on TCP stays.
+  if (f.idle > 0 && (!f.opts.listen.empty() || !f.opts.listen_workers.empty())) {
+    if (!f.quiet)
+      fmt::print(stderr, "shoal: --idle-exit {} ignored: this broker listens on TCP\n", f.idle);
+    f.opts.idle_exit = std::chrono::seconds(0);
+  }
+  return broker::run_broker(f.opts);
+}
+
+void add_shutdown_command(CLI::App& app, int& status) {
   auto* shutdown = app.add_subcommand("shutdown",
                                       "Stop the broker (running jobs are re-queued "
                                       "when it starts again)");
@@ -156,6 +157,16 @@ void add_serve_commands(CLI::App& app, int& status) {
     auto r = conn->shutdown();
     status = r ? 0 : fail(r.error());
   });
+}
+
+}  // namespace
+
+void add_serve_commands(CLI::App& app, int& status) {
+  auto* cmd = app.add_subcommand("serve", "Run the broker in the foreground");
+  auto f = std::make_shared<ServeFlags>();
+  add_serve_flags(*cmd, *f);
+  cmd->callback([&status, f, cmd] { status = run_serve(*cmd, *f); });
+  add_shutdown_command(app, status);
 }
 
 }  // namespace shoal::client

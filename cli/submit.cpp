@@ -21,6 +21,7 @@
 #include "cli/progress.h"
 #include "cli/run_request.h"
 #include "host/fetch.h"
+#include "protocol/job_json.h"
 #include "protocol/sha256.h"
 
 namespace shoal::client {
@@ -98,8 +99,8 @@ std::expected<std::string, std::string> read_file(const std::string& path) {
   if (std::filesystem::is_directory(path, ec)) return std::unexpected(path + ": is a directory");
   std::ifstream in(path, std::ios::binary);
   if (!in) return std::unexpected(path + ": " + std::strerror(errno));
-  // In one read where the size is known (not a pipe): a byte at a time,
-  // a module's hundreds of KiB cost a shoal command a millisecond.
+  // In one read where the size is known (not a pipe), then whatever
+  // follows.
   std::string bytes;
   auto size = std::filesystem::file_size(path, ec);
   if (!ec && size > 0) {
@@ -167,58 +168,89 @@ std::expected<FileBytes, std::string> load_module(const ModuleRef& module) {
   return bytes;
 }
 
+namespace {
+
+// The submission of `request`: the spec with its import modules and inline
+// inputs, and the bytes that travel with it. `module` must outlive it.
+std::expected<Submission, std::string> submission(const RunRequest& request,
+                                                  const FileBytes& module) {
+  jobs::JobSpec spec = request.spec;
+  Submission job;
+  job.module_view = module.view();
+  if (request.stdin_file == "-") {
+    job.stdin_data =
+        std::string((std::istreambuf_iterator<char>(std::cin)), std::istreambuf_iterator<char>());
+  } else if (!request.stdin_file.empty()) {
+    auto in = read_file(request.stdin_file);
+    if (!in) return std::unexpected("--stdin " + in.error());
+    job.stdin_data = std::move(*in);
+  }
+  for (const auto& imp : request.imports) {
+    auto bytes = load_module(imp.module);
+    if (!bytes) return std::unexpected("import module " + imp.name + ": " + bytes.error());
+    job.import_modules.emplace_back(bytes->view());
+    spec.import_modules.push_back(
+        {imp.name, imp.module.target.empty() ? imp.module.source : imp.module.target, ""});
+  }
+  for (const auto& in : request.inline_inputs) {
+    job.inline_inputs.push_back(in.bytes);
+    spec.inline_inputs.push_back({in.target, "", 0});
+  }
+  job.spec = jobs::submission_json(spec);
+  return job;
+}
+
+// The SHA-256 of a large module file, remembered by its identity so that
+// a file run before is not hashed again; "" for a small or unnamed one.
+std::string known_module_hash(const Client& c, FileBytes& module) {
+  const auto& file = module.identity();
+  if (!file || file->size < ModuleHashCache::kMinSize) return "";
+  ModuleHashCache hashes(c.state_dir() + "/cache/module-hashes");
+  if (auto known = hashes.lookup(*file)) return *known;
+  module.prefault();
+  std::string hash = sha256_hex(module.view());
+  hashes.remember(*file, hash);
+  return hash;
+}
+
+// Waits for job `id` as `o` says, printing its output; the exit status.
+int wait_and_print(Client& c, const std::string& id, const WaitOptions& o, bool tty) {
+  json end;
+  InterruptCatcher catcher;
+  if (o.follow && !o.id_only) {
+    auto e = c.logs(id, Stream::all, true, write_chunk);
+    if (!e && g_interrupts) return interrupted(c, id);
+    if (!e) return fail(e.error());
+    end = *e;
+  } else {
+    std::optional<std::chrono::milliseconds> limit;
+    if (o.wait_timeout_s > 0)
+      limit = std::chrono::milliseconds(static_cast<int64_t>(o.wait_timeout_s * 1000));
+    auto e = wait_for_end(c, id, tty && !o.id_only, limit);
+    if (!e && g_interrupts) return interrupted(c, id);
+    if (!e) {
+      fail(e.error());
+      return kExitWaitTimeout;
+    }
+    end = *e;
+    if (!o.id_only) (void)c.logs(id, Stream::all, false, write_chunk);
+  }
+  std::fflush(stdout);
+  say_how_it_ended(end);
+  return exit_status_of(end);
+}
+
+}  // namespace
+
 int submit_job(const RunRequest& request, const WaitOptions& o) {
-  json spec = request.spec;
   auto module = load_module(request.module);
   if (!module) return fail(module.error());
-  Submission job;
-  job.module_view = module->view();
-  if (!request.stdin_file.empty()) {
-    if (request.stdin_file == "-") {
-      job.stdin_data =
-          std::string((std::istreambuf_iterator<char>(std::cin)), std::istreambuf_iterator<char>());
-    } else {
-      auto in = read_file(request.stdin_file);
-      if (!in) return fail("--stdin " + in.error());
-      job.stdin_data = std::move(*in);
-    }
-  }
-  if (!request.imports.empty()) {
-    json list = json::array();
-    for (const auto& imp : request.imports) {
-      auto bytes = load_module(imp.module);
-      if (!bytes) return fail("import module " + imp.name + ": " + bytes.error());
-      job.import_modules.emplace_back(bytes->view());
-      list.push_back(
-          {{"name", imp.name},
-           {"source", imp.module.target.empty() ? imp.module.source : imp.module.target}});
-    }
-    spec["import_modules"] = list;
-  }
-  if (!request.inline_inputs.empty()) {
-    json list = json::array();
-    for (const auto& in : request.inline_inputs) {
-      job.inline_inputs.push_back(in.bytes);
-      list.push_back({{"target", in.target}});
-    }
-    spec["inline_inputs"] = list;
-  }
-  job.spec = std::move(spec);
-
+  auto job = submission(request, *module);
+  if (!job) return fail(job.error());
   auto c = connect();
   if (!c) return fail(c.error());
-  // A large module file run before is not hashed again.
-  if (const auto& file = module->identity(); file && file->size >= ModuleHashCache::kMinSize) {
-    ModuleHashCache hashes(c->state_dir() + "/cache/module-hashes");
-    if (auto known = hashes.lookup(*file)) {
-      job.module_sha256 = *known;
-    } else {
-      module->prefault();
-      job.module_sha256 = sha256_hex(module->view());
-      hashes.remember(*file, job.module_sha256);
-    }
-  }
-  auto r = c->submit(job);
+  job->module_sha256 = known_module_hash(*c, *module);
+  auto r = c->submit(*job);
   if (!r) return fail(r.error());
   std::string id = *r;
   const bool tty = ::isatty(2);
@@ -233,30 +265,7 @@ int submit_job(const RunRequest& request, const WaitOptions& o) {
     fmt::print(stderr, "Job {} submitted\n", id);
   }
   if (!o.wait) return 0;
-
-  json end;
-  InterruptCatcher catcher;
-  if (o.follow && !o.id_only) {
-    auto e = c->logs(id, Stream::all, true, write_chunk);
-    if (!e && g_interrupts) return interrupted(*c, id);
-    if (!e) return fail(e.error());
-    end = *e;
-  } else {
-    std::optional<std::chrono::milliseconds> limit;
-    if (o.wait_timeout_s > 0)
-      limit = std::chrono::milliseconds(static_cast<int64_t>(o.wait_timeout_s * 1000));
-    auto e = wait_for_end(*c, id, tty && !o.id_only, limit);
-    if (!e && g_interrupts) return interrupted(*c, id);
-    if (!e) {
-      fail(e.error());
-      return kExitWaitTimeout;
-    }
-    end = *e;
-    if (!o.id_only) (void)c->logs(id, Stream::all, false, write_chunk);
-  }
-  std::fflush(stdout);
-  say_how_it_ended(end);
-  return exit_status_of(end);
+  return wait_and_print(*c, id, o, tty);
 }
 
 }  // namespace shoal::client

@@ -12,32 +12,23 @@
 #include "cli/input_spec.h"
 #include "cli/run_flags.h"
 #include "cli/run_request.h"
-#include "protocol/constraints.h"
 #include "protocol/job_json.h"
 
 namespace shoal::client {
 namespace {
 
 struct RunOpts {
-  std::string module;
-  std::vector<std::string> args, env, inputs, outputs, labels, imports;
-  std::string entry = "_start", name, memory, stdin_file;
-  double timeout = 0;
+  RunFlags job;
+  std::vector<std::string> imports;
+  std::string stdin_file;
   WaitOptions wait;
   bool dry_run = false;
-  std::string constraints;  // a label selector on workers (docs/remote.md)
 };
 
 int run(RunOpts& o) {
-  auto spec = build_spec(o.module, o.args, o.env, o.inputs, o.outputs, o.labels, o.entry, o.name,
-                         o.timeout, o.memory);
+  auto spec = build_spec(o.job);
   if (!spec) return fail(spec.error());
-  if (!o.constraints.empty()) {
-    if (auto sel = jobs::parse_selector(o.constraints); !sel)
-      return fail("--constraints: " + sel.error());
-    (*spec)["constraints"] = o.constraints;
-  }
-  auto module = parse_module(o.module);
+  auto module = parse_module(o.job.module);
   if (!module) return fail(module.error());
   auto imports = import_modules_from_flags(o.imports);
   if (!imports) return fail(imports.error());
@@ -76,29 +67,35 @@ void add_wasm_commands(CLI::App& app, int& status) {
   auto* cmd = wasm->add_subcommand(
       "run", "Submit a WASI program as a job, wait for it and print its output");
   auto o = std::make_shared<RunOpts>();
-  cmd->add_option("module", o->module, "The .wasm module: a local file or an http(s) URL")
+  cmd->add_option("module", o->job.module, "The .wasm module: a local file or an http(s) URL")
       ->required();
-  cmd->add_option("args", o->args,
+  cmd->add_option("args", o->job.args,
                   "The program's arguments (put -- before ones that start with a dash)");
-  cmd->add_option("-e,--env", o->env, "An environment variable for the program")
+  cmd->add_option("-e,--env", o->job.env, "An environment variable for the program")
       ->type_name("KEY=VALUE")
       ->allow_extra_args(false);
   cmd->add_option(
-         "-i,--input", o->inputs,
+         "-i,--input", o->job.inputs,
          "An input: SRC:DST or src=SRC,dst=DST; SRC a local file or directory, or an http(s) URL")
       ->allow_extra_args(false);
-  cmd->add_option("-o,--output", o->outputs,
+  cmd->add_option("-o,--output", o->job.outputs,
                   "A writable output directory NAME:PATH (/outputs always exists)")
       ->allow_extra_args(false);
-  cmd->add_option("--entry-point", o->entry, "The exported function to call")
+  cmd->add_option("--entry-point", o->job.entry, "The exported function to call")
       ->capture_default_str();
-  cmd->add_option("--timeout", o->timeout,
+  cmd->add_option("--timeout", o->job.timeout_s,
                   "Stop the program after this many seconds, or a duration such as 90s, 5m or "
                   "1h30m (0: never)")
       ->transform(duration_check(jobs::kMaxTimeoutS));
-  cmd->add_option("--memory", o->memory, "Cap the program's memory, e.g. 256MiB (default 1GiB)");
-  cmd->add_option("--name", o->name, "A name for the job");
-  cmd->add_option("-l,--labels", o->labels, "Labels: key=value or key, comma-separated")
+  cmd->add_option("--memory", o->job.memory,
+                  "Cap the program's memory, e.g. 256MiB (default 1GiB)");
+  cmd->add_option("--name", o->job.name, "A name for the job");
+  cmd->add_option("-l,--labels", o->job.labels, "Labels: key=value or key, comma-separated")
+      ->allow_extra_args(false);
+  cmd->add_option("--meta", o->job.meta,
+                  "A note about the job, kept and shown but not used to select it (Bacalhau's "
+                  "Meta); repeatable")
+      ->type_name("KEY=VALUE")
       ->allow_extra_args(false);
   cmd->add_option("--stdin", o->stdin_file,
                   "A file (or - for this stdin) to feed the program's stdin");
@@ -109,7 +106,7 @@ void add_wasm_commands(CLI::App& app, int& status) {
   add_wait_flags(*cmd, o->wait);
   cmd->add_flag("--dry-run", o->dry_run,
                 "Print the job as a Bacalhau job spec (YAML) and submit nothing");
-  cmd->add_option("--constraints", o->constraints,
+  cmd->add_option("--constraints", o->job.constraints,
                   "Run only on workers whose labels match, e.g. 'zone=a,gpu!=true'");
   cmd->callback([&status, o] { status = run(*o); });
 }

@@ -5,7 +5,6 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cinttypes>
 #include <cstdio>
 #include <cstring>
 #include <memory>
@@ -16,6 +15,7 @@
 
 #include "host/curl_library.h"
 #include "protocol/sha256.h"
+#include "protocol/units.h"
 #include "shoal_config.h"
 
 namespace shoal::host {
@@ -42,27 +42,6 @@ std::string_view trim(std::string_view s) {
          (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n'))
     s.remove_suffix(1);
   return s;
-}
-
-// "1 GiB", "1.5 MiB", "1000 bytes": exact multiples without a decimal, so a
-// limit reads as it was configured.
-std::string format_size(uint64_t bytes) {
-  static const char* const units[] = {"KiB", "MiB", "GiB", "TiB"};
-  if (bytes < 1024) return std::to_string(bytes) + (bytes == 1 ? " byte" : " bytes");
-  double value = static_cast<double>(bytes);
-  uint64_t unit_bytes = 1;
-  int unit = -1;
-  while (unit < 3 && bytes >= unit_bytes * 1024) {
-    unit_bytes *= 1024;
-    value /= 1024;
-    ++unit;
-  }
-  char buf[48];
-  if (bytes % unit_bytes == 0)
-    std::snprintf(buf, sizeof buf, "%" PRIu64 " %s", bytes / unit_bytes, units[unit]);
-  else
-    std::snprintf(buf, sizeof buf, "%.1f %s", value, units[unit]);
-  return buf;
 }
 
 // "30 s", "250 ms", "1.5 s"
@@ -234,7 +213,7 @@ size_t on_header(char* data, size_t size, size_t count, void* user) {
     // before a byte of it arrives.
     if (a.body_wanted() && a.content_length && *a.content_length > a.options.max_bytes) {
       a.abort_kind = Kind::too_large;
-      a.abort_detail = "the server announced " + format_size(*a.content_length);
+      a.abort_detail = "the server announced " + units::format_bytes(*a.content_length);
       return 0;
     }
     return n;
@@ -335,8 +314,8 @@ FetchError curl_failure(CURLcode code, const char* errbuf, CURL* curl,
       if (overall || options.low_speed_bytes == 0)
         return error(Kind::timeout, "timed out after " + format_duration(options.timeout), true);
       return error(Kind::timeout,
-                   "timed out: less than " + format_size(options.low_speed_bytes) + "/s for " +
-                       format_duration(options.low_speed_time),
+                   "timed out: less than " + units::format_bytes(options.low_speed_bytes) +
+                       "/s for " + format_duration(options.low_speed_time),
                    true);
     }
     case CURLE_TOO_MANY_REDIRECTS:
@@ -344,7 +323,8 @@ FetchError curl_failure(CURLcode code, const char* errbuf, CURL* curl,
                    "more than " + std::to_string(options.max_redirects) + " redirects", false);
     case CURLE_FILESIZE_EXCEEDED:
       return error(Kind::too_large,
-                   "larger than the " + format_size(options.max_bytes) + " input limit", false);
+                   "larger than the " + units::format_bytes(options.max_bytes) + " input limit",
+                   false);
     case CURLE_PEER_FAILED_VERIFICATION:
     case CURLE_SSL_CERTPROBLEM:
     case CURLE_SSL_CACERT_BADFILE:
@@ -418,7 +398,8 @@ std::expected<FetchResult, FetchError> attempt_once(const std::string& url, cons
   if (a.abort_kind) {
     switch (*a.abort_kind) {
       case Kind::too_large: {
-        std::string cause = "larger than the " + format_size(options.max_bytes) + " input limit";
+        std::string cause =
+            "larger than the " + units::format_bytes(options.max_bytes) + " input limit";
         if (!a.abort_detail.empty()) cause += " (" + a.abort_detail + ")";
         return std::unexpected(error(Kind::too_large, cause, false));
       }

@@ -86,6 +86,12 @@ struct JobSpec {
   std::string constraints;    // a label selector on workers (protocol/constraints.h); empty: any
   std::vector<ImportModuleSpec> import_modules;  // instantiated first, in this order
   std::vector<InlineInputSpec> inline_inputs;
+  // Bacalhau's job Meta: free-form notes about the job (who, why), kept
+  // and shown, never interpreted.
+  std::map<std::string, std::string> meta;
+  // The store's format of a spec. `meta` is not in it: it is kept at the end
+  // of the Job record (see Job), where records written before it existed
+  // end.
   template <class A>
   void serialize(A& ar) {
     ar(name, labels, module_name, module_hash, entry_point, args, env, inputs, outputs, timeout_ms,
@@ -144,10 +150,24 @@ struct Job {
   std::vector<OutputFile> output_files;
   std::string outputs_message;  // e.g. truncation
   uint64_t revision = 0;
+  // The store's format of a job: the fields of store format 4, then the
+  // fields added since (`spec.meta`), written only when one of them is
+  // set, so that a job that uses none is a record of format 4 byte for
+  // byte. They are read only when bytes are left, so that a record of
+  // format 4 loads with them empty. A Job is always a whole record, never
+  // followed by other values, and is read with wire::CheckedInputArchive
+  // (protocol/checked_archive.h), which knows the bytes left.
   template <class A>
-  void serialize(A& ar) {
+  void save(A& ar) const {
     ar(id, spec, state, message, created_ns, modified_ns, exit_code, executions, history,
        output_files, outputs_message, revision);
+    if (!spec.meta.empty()) ar(spec.meta);
+  }
+  template <class A>
+  void load(A& ar) {
+    ar(id, spec, state, message, created_ns, modified_ns, exit_code, executions, history,
+       output_files, outputs_message, revision);
+    if (ar.remaining() > 0) ar(spec.meta);
   }
 };
 

@@ -1,9 +1,11 @@
 #include "protocol/job_json.h"
 
+#include <cstdint>
 #include <ctime>
 #include <set>
 
 #include "protocol/constraints.h"
+#include "protocol/job_schema.h"
 #include "protocol/names.h"
 
 namespace shoal::jobs {
@@ -21,66 +23,63 @@ std::string format_time(int64_t ns) {
   return buf;
 }
 
+namespace {
+
+using schema::Flow;
+
+// The JSON tree of each kind of member schema::fields lists. With
+// `submission`, only the keys a submission carries (Flow::written left out).
+struct Tree {
+  bool submission = false;
+
+  json operator()(const std::string& s) const { return s; }
+  json operator()(std::unsigned_integral auto n) const { return n; }
+  json operator()(const std::optional<int32_t>& n) const { return n ? json(*n) : json(nullptr); }
+  json operator()(const std::vector<std::string>& v) const { return v; }
+  json operator()(const std::map<std::string, std::string>& m) const { return m; }
+  template <class M>
+  json operator()(const schema::Seconds<M>& s) const {
+    return static_cast<double>(s.ms) / 1000.0;
+  }
+  template <class M>
+  json operator()(const schema::MemoryBytes<M>& m) const {
+    return m.bytes;
+  }
+  json operator()(const schema::Time& t) const { return format_time(t.ns); }
+  json operator()(const schema::State& s) const { return std::string(state_name(s.state)); }
+  json operator()(const schema::Constant& c) const { return c.text; }
+  template <schema::Described T>
+  json operator()(const std::vector<T>& items) const {
+    json out = json::array();
+    for (const auto& x : items) out.push_back((*this)(x));
+    return out;
+  }
+  template <schema::Described T>
+  json operator()(const T& value) const {
+    json out = json::object();
+    schema::fields(value, [&](const char* key, const auto& member, Flow flow) {
+      if (!submission || flow != Flow::written) out[key] = (*this)(member);
+    });
+    return out;
+  }
+};
+
+}  // namespace
+
 json to_json(const JobSpec& s) {
-  json inputs = json::array(), outputs = json::array();
-  for (const auto& i : s.inputs) inputs.push_back({{"source", i.source}, {"target", i.target}});
-  for (const auto& o : s.outputs) outputs.push_back({{"name", o.name}, {"path", o.path}});
-  json imports = json::array(), inline_inputs = json::array();
-  for (const auto& m : s.import_modules)
-    imports.push_back({{"name", m.name}, {"source", m.source}, {"sha256", m.hash}});
-  for (const auto& i : s.inline_inputs)
-    inline_inputs.push_back({{"target", i.target}, {"sha256", i.hash}, {"size", i.size}});
-  return {{"name", s.name},
-          {"labels", s.labels},
-          {"module", s.module_name},
-          {"module_sha256", s.module_hash},
-          {"entry_point", s.entry_point},
-          {"args", s.args},
-          {"env", s.env},
-          {"inputs", inputs},
-          {"outputs", outputs},
-          {"timeout_s", static_cast<double>(s.timeout_ms) / 1000.0},
-          {"memory", s.memory_bytes},
-          {"constraints", s.constraints},
-          {"import_modules", imports},
-          {"inline_inputs", inline_inputs}};
+  return Tree{}(s);
 }
 
 json to_json(const Job& j) {
-  json execs = json::array(), history = json::array(), files = json::array();
-  for (const auto& e : j.executions) {
-    execs.push_back({{"id", e.id},
-                     {"attempt", e.attempt},
-                     {"worker", e.worker},
-                     {"state", state_name(e.state)},
-                     {"started", format_time(e.started_ns)},
-                     {"ended", format_time(e.ended_ns)},
-                     {"exit_code", e.exit_code ? json(*e.exit_code) : json(nullptr)},
-                     {"message", e.message},
-                     {"stdout_bytes", e.stdout_bytes},
-                     {"stderr_bytes", e.stderr_bytes},
-                     {"stdout_dropped", e.stdout_dropped},
-                     {"stderr_dropped", e.stderr_dropped}});
-  }
-  for (const auto& h : j.history)
-    history.push_back({{"time", format_time(h.time_ns)}, {"topic", h.topic}, {"event", h.message}});
-  for (const auto& f : j.output_files)
-    files.push_back({{"name", f.name}, {"path", f.path}, {"size", f.size}});
-  return {{"id", j.id},
-          {"name", j.spec.name},
-          {"type", "batch"},
-          {"engine", "wasm"},
-          {"state", state_name(j.state)},
-          {"message", j.message},
-          {"created", format_time(j.created_ns)},
-          {"modified", format_time(j.modified_ns)},
-          {"exit_code", j.exit_code ? json(*j.exit_code) : json(nullptr)},
-          {"spec", to_json(j.spec)},
-          {"executions", execs},
-          {"history", history},
-          {"output_files", files},
-          {"outputs_message", j.outputs_message},
-          {"revision", j.revision}};
+  return Tree{}(j);
+}
+
+json submission_json(const JobSpec& s) {
+  static const json defaults = Tree{true}(JobSpec{});
+  json out = Tree{true}(s);
+  for (const auto& [key, value] : defaults.items())
+    if (out[key] == value) out.erase(key);
+  return out;
 }
 
 std::optional<std::string> field_with_nul(const json& j, const std::string& at) {
@@ -116,65 +115,142 @@ std::expected<uint64_t, std::string> whole_number(const json& j, const char* fie
                          (unit.empty() ? "" : " of " + unit) + ", not " + v.dump());
 }
 
+std::expected<uint64_t, std::string> timeout_ms_from_seconds(double timeout,
+                                                             const std::string& field,
+                                                             std::string shown) {
+  if (shown.empty()) shown = json(timeout).dump();
+  if (!(timeout >= 0)) return std::unexpected(field + " " + shown + " is negative");
+  if (timeout > kMaxTimeoutS)
+    return std::unexpected(field + " " + shown + " is over the most, " +
+                           std::to_string(static_cast<uint64_t>(kMaxTimeoutS)) +
+                           " (ten years); 0 means no timeout");
+  if (timeout > 0 && timeout < 0.001)
+    return std::unexpected(field + " " + shown +
+                           " is shorter than a millisecond, the smallest timeout; 0 means no "
+                           "timeout");
+  return static_cast<uint64_t>(timeout * 1000.0 + 0.5);
+}
+
+namespace {
+
+// A value that does not fit its field; ends the read (spec_from_json).
+struct Refused {
+  std::string message;
+};
+
+// Reads members of schema::fields from JSON, naming the field at fault
+// ("inputs[0].target"). Keys the broker fills (Flow::written) are not read.
+struct Reader {
+  static void check(bool ok, const std::string& at, const char* what, const json& v) {
+    if (!ok) throw Refused{at + " must be " + what + ", not " + v.dump()};
+  }
+  void operator()(const json& parent, const char* key, std::string& s, const std::string& at) {
+    const json& v = parent.at(key);
+    check(v.is_string(), at, "a string", v);
+    s = v.get<std::string>();
+  }
+  void operator()(const json& parent, const char* key, uint64_t& n, const std::string& at) {
+    const json& v = parent.at(key);
+    check(v.is_number_unsigned(), at, "a whole number", v);
+    n = v.get<uint64_t>();
+  }
+  void operator()(const json& parent, const char* key, std::vector<std::string>& v,
+                  const std::string& at) {
+    const json& a = parent.at(key);
+    check(a.is_array(), at, "a list of strings", a);
+    v.clear();
+    for (size_t i = 0; i < a.size(); ++i) {
+      const std::string item = at + "[" + std::to_string(i) + "]";
+      check(a[i].is_string(), item, "a string", a[i]);
+      v.push_back(a[i].get<std::string>());
+    }
+  }
+  void operator()(const json& parent, const char* key, std::map<std::string, std::string>& m,
+                  const std::string& at) {
+    const json& o = parent.at(key);
+    check(o.is_object(), at, "an object of strings", o);
+    m.clear();
+    for (const auto& [k, v] : o.items()) {
+      check(v.is_string(), at + "." + k, "a string", v);
+      m[k] = v.get<std::string>();
+    }
+  }
+  void operator()(const json& parent, const char* key, schema::Seconds<uint64_t> s,
+                  const std::string& at) {
+    const json& t = parent.at(key);
+    if (!t.is_number()) throw Refused{at + " must be a number, not " + t.dump()};
+    auto ms = timeout_ms_from_seconds(t.get<double>(), at, t.dump());
+    if (!ms) throw Refused{ms.error()};
+    s.ms = *ms;
+  }
+  void operator()(const json& parent, const char* key, schema::MemoryBytes<uint64_t> m,
+                  const std::string&) {
+    auto memory = whole_number(parent, key, 0, kMaxMemoryBytes,
+                               "4 GiB, the most a wasm32 module's memory can hold", "bytes");
+    if (!memory) throw Refused{memory.error()};
+    if (*memory != 0 && *memory < kWasmPage)
+      throw Refused{std::string(key) + " " + std::to_string(*memory) +
+                    " is less than one WebAssembly page (65536 bytes, 64 KiB)"};
+    m.bytes = *memory;
+  }
+  template <schema::Described T>
+  void operator()(const json& parent, const char* key, std::vector<T>& items,
+                  const std::string& at) {
+    const json& a = parent.at(key);
+    check(a.is_array(), at, "a list of objects", a);
+    items.clear();
+    for (size_t i = 0; i < a.size(); ++i)
+      object(a[i], items.emplace_back(), at + "[" + std::to_string(i) + "]");
+  }
+  // The fields of `value` from the object `j`; keys it does not list are
+  // left for the caller to judge.
+  template <schema::Described T>
+  void object(const json& j, T& value, const std::string& at) {
+    check(j.is_object(), at.empty() ? "the spec" : at, "an object", j);
+    schema::fields(value, [&](const char* key, auto&& member, schema::Flow flow) {
+      if (flow == schema::Flow::written) return;
+      const std::string path = at.empty() ? key : at + "." + key;
+      if (j.contains(key))
+        (*this)(j, key, member, path);
+      else if (flow == schema::Flow::required)
+        throw Refused{path + " is missing"};
+    });
+  }
+};
+
+// The top-level keys a submission may hold: the spec's, and the submit
+// command's own (docs/protocol.md).
+const std::set<std::string>& known_keys() {
+  static const std::set<std::string> known = [] {
+    std::set<std::string> k = {"watch"};
+    JobSpec s;
+    schema::fields(s, [&](const char* key, auto&&, schema::Flow) { k.insert(key); });
+    return k;
+  }();
+  return known;
+}
+
+}  // namespace
+
 std::expected<JobSpec, std::string> spec_from_json(const json& j) {
   if (!j.is_object()) return std::unexpected(std::string("the spec is not a JSON object"));
-  static const std::set<std::string> known = {
-      "name",          "labels",      "module",         "entry_point",   "args",
-      "env",           "inputs",      "outputs",        "timeout_s",     "memory",
-      "module_sha256", "constraints", "import_modules", "inline_inputs", "watch"};
   for (const auto& [key, value] : j.items())
-    if (!known.contains(key))
+    if (!known_keys().contains(key))
       return std::unexpected("unknown field '" + names::printable(key) + "' in the spec");
   // A NUL byte would end the string early wherever it becomes a path, an
   // argument or a variable: what runs would not be what was asked.
   if (auto f = field_with_nul(j)) return std::unexpected(*f + " contains a NUL byte");
   JobSpec s;
   try {
-    s.name = j.value("name", "");
-    if (j.contains("labels")) s.labels = j.at("labels").get<std::map<std::string, std::string>>();
-    s.module_name = j.value("module", "");
-    s.entry_point = j.value("entry_point", "_start");
-    if (j.contains("args")) s.args = j.at("args").get<std::vector<std::string>>();
-    if (j.contains("env")) s.env = j.at("env").get<std::vector<std::string>>();
-    if (j.contains("inputs"))
-      for (const auto& i : j.at("inputs"))
-        s.inputs.push_back({i.at("source").get<std::string>(), i.at("target").get<std::string>()});
-    if (j.contains("outputs"))
-      for (const auto& o : j.at("outputs"))
-        s.outputs.push_back({o.at("name").get<std::string>(), o.at("path").get<std::string>()});
-    if (j.contains("import_modules"))
-      for (const auto& m : j.at("import_modules"))
-        s.import_modules.push_back(
-            {m.at("name").get<std::string>(), m.value("source", ""), std::string()});
-    if (j.contains("inline_inputs"))
-      for (const auto& i : j.at("inline_inputs"))
-        s.inline_inputs.push_back({i.at("target").get<std::string>(), std::string(), 0});
-    if (j.contains("timeout_s")) {
-      const json& t = j.at("timeout_s");
-      if (!t.is_number()) return std::unexpected("timeout_s must be a number, not " + t.dump());
-      const double timeout = t.get<double>();
-      if (!(timeout >= 0)) return std::unexpected("timeout_s " + t.dump() + " is negative");
-      if (timeout > kMaxTimeoutS)
-        return std::unexpected("timeout_s " + t.dump() + " is over the most, " +
-                               std::to_string(static_cast<uint64_t>(kMaxTimeoutS)) +
-                               " (ten years); 0 means no timeout");
-      if (timeout > 0 && timeout < 0.001)
-        return std::unexpected("timeout_s " + t.dump() +
-                               " is shorter than a millisecond, the smallest timeout; 0 means no "
-                               "timeout");
-      s.timeout_ms = static_cast<uint64_t>(timeout * 1000.0 + 0.5);
-    }
-    auto memory = whole_number(j, "memory", 0, kMaxMemoryBytes,
-                               "4 GiB, the most a wasm32 module's memory can hold", "bytes");
-    if (!memory) return std::unexpected(memory.error());
-    if (*memory != 0 && *memory < kWasmPage)
-      return std::unexpected("memory " + std::to_string(*memory) +
-                             " is less than one WebAssembly page (65536 bytes, 64 KiB)");
-    s.memory_bytes = *memory;
-    s.constraints = j.value("constraints", "");
-  } catch (const json::exception& e) {
-    return std::unexpected(std::string("malformed spec: ") + e.what());
+    Reader{}.object(j, s, "");
+  } catch (const Refused& r) {
+    return std::unexpected(r.message);
   }
+  if (auto ok = check_spec(s); !ok) return std::unexpected(ok.error());
+  return s;
+}
+
+std::expected<void, std::string> check_spec(const JobSpec& s) {
   for (const auto& e : s.env)
     if (e.find('=') == std::string::npos || e.front() == '=')
       return std::unexpected("env entry '" + names::printable(e) + "' is not KEY=VALUE");
@@ -209,8 +285,10 @@ std::expected<JobSpec, std::string> spec_from_json(const json& j) {
     if (!import_names.insert(m.name).second)
       return std::unexpected("two import modules are named '" + names::printable(m.name) + "'");
   }
+  for (const auto& [key, value] : s.meta)
+    if (key.empty()) return std::unexpected(std::string("meta: a key is empty"));
   if (s.entry_point.empty()) return std::unexpected(std::string("entry_point is empty"));
-  return s;
+  return {};
 }
 
 }  // namespace shoal::jobs

@@ -1,5 +1,6 @@
 // Jobs in the client protocol's JSON (docs/protocol.md). Field names are
-// stable: scripts depend on them.
+// stable: scripts depend on them. The fields are those of
+// protocol/job_schema.h; every function here follows that one list.
 #pragma once
 
 #include <cstdint>
@@ -15,6 +16,13 @@ namespace shoal::jobs {
 
 nlohmann::json to_json(const Job& job);
 nlohmann::json to_json(const JobSpec& spec);
+
+// The spec as a submission carries it: to_json(spec) without the keys the
+// broker fills (module_sha256, the import modules' and inline inputs'
+// sha256 and size) and without the keys whose value is the default (so a
+// broker that predates a field takes a spec that does not use it).
+// spec_from_json reads it back to `spec` but for the keys the broker fills.
+nlohmann::json submission_json(const JobSpec& spec);
 
 // to_json(job).dump() with invalid UTF-8 replaced by U+FFFD, byte for
 // byte, written without building the JSON tree (job_json_text.cpp).
@@ -40,8 +48,21 @@ std::expected<uint64_t, std::string> whole_number(const nlohmann::json& j, const
                                                   const std::string& unit = "");
 
 // Reads a submission's spec; fails with a message naming the field at fault.
-// Unknown fields are refused, so a typo is not silently ignored.
+// Unknown fields are refused, so a typo is not silently ignored. Fields
+// left out keep JobSpec's defaults.
 std::expected<JobSpec, std::string> spec_from_json(const nlohmann::json& j);
+
+// A timeout in seconds as JobSpec::timeout_ms: 0 (none), or a millisecond
+// to ten years, rounded to the millisecond. The error names `field` and
+// the value as `shown` (by default as JSON writes `seconds`).
+std::expected<uint64_t, std::string> timeout_ms_from_seconds(double seconds,
+                                                             const std::string& field,
+                                                             std::string shown = "");
+
+// The checks a spec's values must pass beyond their types (env entries are
+// KEY=VALUE, targets and output paths absolute, names unique, constraints
+// a selector, a non-empty entry point); the error names the field.
+std::expected<void, std::string> check_spec(const JobSpec& spec);
 
 // RFC 3339 in UTC with milliseconds: "2026-11-23T22:31:04.123Z".
 std::string format_time(int64_t ns);

@@ -1,18 +1,22 @@
 // A job's JSON written straight to text, byte for byte what
 // to_json(job).dump() with invalid UTF-8 replaced gives (the client
-// protocol's replies). The broker writes one with every job's end; building
-// nlohmann's tree first (a map node and a string per field) and copying it
-// into the reply cost several times more than the job's own work there.
+// protocol's replies), without building nlohmann's tree (a map node and a
+// string per field): the broker writes one with every job's end.
 //
-// nlohmann keeps object keys sorted, so every object below lists its keys
-// in that order; the unit test compares the two writers on many jobs.
+// The keys and their order come from protocol/job_schema.h, whose lists are
+// sorted as nlohmann sorts object keys; the unit test compares the two
+// writers on many jobs.
 #include <charconv>
+#include <concepts>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "protocol/job_json.h"
+#include "protocol/job_schema.h"
 
 namespace shoal::jobs {
 namespace {
@@ -108,12 +112,6 @@ class Writer {
     auto [end, ec] = std::to_chars(buf, buf + sizeof buf, n);
     out.append(buf, end);
   }
-  void opt(const std::optional<int32_t>& n) {
-    if (n)
-      num(*n);
-    else
-      out += "null";
-  }
   // "key": (a comma before every key but an object's first)
   void key(std::string_view k) {
     if (out.back() != '{') out += ',';
@@ -121,144 +119,72 @@ class Writer {
     out += k;
     out += "\":";
   }
-  void open(char c) { out += c; }
-  void close(char c) { out += c; }
-  void item() {
-    if (out.back() != '[') out += ',';
+
+  // The text of each kind of member schema::fields lists.
+  void value(const std::string& s) { str(s); }
+  void value(std::unsigned_integral auto n) { num(n); }
+  void value(const std::optional<int32_t>& n) {
+    if (n)
+      num(*n);
+    else
+      out += "null";
   }
-  // "key":"value"
-  void field(std::string_view k, std::string_view v) {
-    key(k);
-    str(v);
-  }
-  // An array of objects, each written by `fields`.
-  template <class T, class F>
-  void objects(const std::vector<T>& items, F&& fields) {
-    open('[');
-    for (const auto& x : items) {
-      item();
-      open('{');
-      fields(x);
-      close('}');
-    }
-    close(']');
-  }
-  void strings(const std::vector<std::string>& v) {
-    open('[');
+  void value(const std::vector<std::string>& v) {
+    out += '[';
     for (const auto& s : v) {
-      item();
+      if (out.back() != '[') out += ',';
       str(s);
     }
-    close(']');
+    out += ']';
+  }
+  void value(const std::map<std::string, std::string>& m) {
+    out += '{';
+    for (const auto& [k, v] : m) {
+      if (out.back() != '{') out += ',';
+      str(k);
+      out += ':';
+      str(v);
+    }
+    out += '}';
+  }
+  template <class M>
+  void value(const schema::Seconds<M>& s) {
+    // nlohmann's shortest round-trip form of a double ("1.5", "0.0").
+    out += nlohmann::json(static_cast<double>(s.ms) / 1000.0).dump();
+  }
+  template <class M>
+  void value(const schema::MemoryBytes<M>& m) {
+    num(m.bytes);
+  }
+  void value(const schema::Time& t) { str(format_time(t.ns)); }
+  void value(const schema::State& s) { str(state_name(s.state)); }
+  void value(const schema::Constant& c) { str(c.text); }
+  template <schema::Described T>
+  void value(const std::vector<T>& items) {
+    out += '[';
+    for (const auto& x : items) {
+      if (out.back() != '[') out += ',';
+      value(x);
+    }
+    out += ']';
+  }
+  template <schema::Described T>
+  void value(const T& object) {
+    out += '{';
+    schema::fields(object, [this](const char* k, const auto& member, schema::Flow) {
+      key(k);
+      value(member);
+    });
+    out += '}';
   }
 };
-
-void write_spec(Writer& w, const JobSpec& s) {
-  w.open('{');
-  w.key("args");
-  w.strings(s.args);
-  w.field("constraints", s.constraints);
-  w.field("entry_point", s.entry_point);
-  w.key("env");
-  w.strings(s.env);
-  w.key("import_modules");
-  w.objects(s.import_modules, [&](const ImportModuleSpec& m) {
-    w.field("name", m.name);
-    w.field("sha256", m.hash);
-    w.field("source", m.source);
-  });
-  w.key("inline_inputs");
-  w.objects(s.inline_inputs, [&](const InlineInputSpec& i) {
-    w.field("sha256", i.hash);
-    w.key("size");
-    w.num(i.size);
-    w.field("target", i.target);
-  });
-  w.key("inputs");
-  w.objects(s.inputs, [&](const InputSpec& i) {
-    w.field("source", i.source);
-    w.field("target", i.target);
-  });
-  w.key("labels");
-  w.open('{');
-  for (const auto& [k, v] : s.labels) {
-    if (w.out.back() != '{') w.out += ',';
-    w.str(k);
-    w.out += ':';
-    w.str(v);
-  }
-  w.close('}');
-  w.key("memory");
-  w.num(s.memory_bytes);
-  w.field("module", s.module_name);
-  w.field("module_sha256", s.module_hash);
-  w.field("name", s.name);
-  w.key("outputs");
-  w.objects(s.outputs, [&](const OutputSpec& o) {
-    w.field("name", o.name);
-    w.field("path", o.path);
-  });
-  w.key("timeout_s");
-  // nlohmann's shortest round-trip form of a double ("1.5", "0.0").
-  w.out += nlohmann::json(static_cast<double>(s.timeout_ms) / 1000.0).dump();
-  w.close('}');
-}
 
 }  // namespace
 
 std::string to_json_text(const Job& j) {
   Writer w;
   w.out.reserve(1536);
-  w.open('{');
-  w.field("created", format_time(j.created_ns));
-  w.field("engine", "wasm");
-  w.key("executions");
-  w.objects(j.executions, [&](const Execution& e) {
-    w.key("attempt");
-    w.num(e.attempt);
-    w.field("ended", format_time(e.ended_ns));
-    w.key("exit_code");
-    w.opt(e.exit_code);
-    w.field("id", e.id);
-    w.field("message", e.message);
-    w.field("started", format_time(e.started_ns));
-    w.field("state", state_name(e.state));
-    for (auto [name, n] : {std::pair{"stderr_bytes", e.stderr_bytes},
-                           {"stderr_dropped", e.stderr_dropped},
-                           {"stdout_bytes", e.stdout_bytes},
-                           {"stdout_dropped", e.stdout_dropped}}) {
-      w.key(name);
-      w.num(n);
-    }
-    w.field("worker", e.worker);
-  });
-  w.key("exit_code");
-  w.opt(j.exit_code);
-  w.key("history");
-  w.objects(j.history, [&](const Event& h) {
-    w.field("event", h.message);
-    w.field("time", format_time(h.time_ns));
-    w.field("topic", h.topic);
-  });
-  w.field("id", j.id);
-  w.field("message", j.message);
-  w.field("modified", format_time(j.modified_ns));
-  w.field("name", j.spec.name);
-  w.key("output_files");
-  w.objects(j.output_files, [&](const OutputFile& f) {
-    w.field("name", f.name);
-    w.field("path", f.path);
-    w.key("size");
-    w.num(f.size);
-  });
-  w.field("outputs_message", j.outputs_message);
-  w.key("revision");
-  w.num(j.revision);
-  w.key("spec");
-  write_spec(w, j.spec);
-  w.field("state", state_name(j.state));
-  w.field("type", "batch");
-  w.close('}');
+  w.value(j);
   return std::move(w.out);
 }
 

@@ -1,6 +1,7 @@
 // Bacalhau job specs and import modules as a user drives them: `shoal job
 // run`, `shoal job validate`, `shoal wasm run --dry-run` and `-I`, against a
 // real broker (auto-started in a private state directory) and real workers.
+#include <unistd.h>
 #include <boost/test/unit_test.hpp>
 
 #include <filesystem>
@@ -276,4 +277,43 @@ BOOST_AUTO_TEST_CASE(job_wait_prints_no_progress_off_a_terminal_and_exits_with_t
   BOOST_TEST(w.status == 3);
   BOOST_TEST(w.out == "");
   BOOST_TEST(w.err == "");
+}
+
+// A field added once to the job schema (protocol/job_schema.h) travels
+// everywhere: meta, from the flag through the broker's store, describe and
+// a Bacalhau spec, back to a job with the same value.
+BOOST_AUTO_TEST_CASE(meta_travels_from_the_flag_through_the_store_and_a_bacalhau_spec) {
+  Home h;
+  TempDir d;
+  const json meta = {{"owner", "ana"}, {"ticket", "42"}};
+  const std::vector<std::string> flags = {"--meta", "owner=ana", "--meta", "ticket=42",
+                                          test_wasm("args_env")};
+  std::vector<std::string> run = {"wasm", "run", "--id-only"};
+  run.insert(run.end(), flags.begin(), flags.end());
+  auto submitted = h.shoal(run);
+  BOOST_TEST_REQUIRE(submitted.status == 0, submitted.err);
+  const std::string id = trim(submitted.out);
+
+  // From the store, after a restart of the broker.
+  BOOST_TEST_REQUIRE(h.shoal({"shutdown"}).status == 0);
+  for (int i = 0; i < 1000 && h.locked(); ++i) ::usleep(10000);
+  BOOST_TEST(h.job(id)["spec"]["meta"] == meta);
+  auto yaml = h.shoal({"job", "describe", id, "--output", "yaml"});
+  BOOST_TEST(
+      yaml.out.find("  meta:\n    owner: \"ana\"\n    ticket: \"42\"\n") != std::string::npos,
+      yaml.out);
+  auto human = h.shoal({"job", "describe", id});
+  BOOST_TEST(human.out.find("Meta            owner=ana, ticket=42\n") != std::string::npos,
+             human.out);
+
+  std::vector<std::string> dry = {"wasm", "run", "--dry-run"};
+  dry.insert(dry.end(), flags.begin(), flags.end());
+  auto spec = h.shoal(dry);
+  BOOST_TEST_REQUIRE(spec.status == 0, spec.err);
+  BOOST_TEST(spec.out.find("Meta:\n  owner: \"ana\"\n  ticket: \"42\"\n") != std::string::npos,
+             spec.out);
+  write_file(d.path() + "/spec.yaml", spec.out);
+  auto again = h.shoal({"job", "run", "--id-only", d.path() + "/spec.yaml"});
+  BOOST_TEST_REQUIRE(again.status == 0, again.err);
+  BOOST_TEST(h.job(trim(again.out))["spec"]["meta"] == meta);
 }

@@ -247,7 +247,7 @@ BOOST_AUTO_TEST_CASE(a_trickle_below_the_low_speed_limit_times_out) {
   auto r = fetch_url(server.url("/trickle"), dir.path() + "/x", options);
   BOOST_TEST_REQUIRE(!r.has_value());
   BOOST_TEST(r.error().message ==
-             server.url("/trickle") + ": timed out: less than 1 KiB/s for 1 s");
+             server.url("/trickle") + ": timed out: less than 1.0 KiB/s for 1 s");
   BOOST_TEST(names_in(dir.path()).empty());
 }
 
@@ -262,8 +262,8 @@ BOOST_AUTO_TEST_CASE(an_announced_body_over_the_cap_is_refused_before_it_is_read
   auto r = fetch_url(server.url("/big"), dir.path() + "/x", options);
   BOOST_TEST_REQUIRE(!r.has_value());
   BOOST_TEST(r.error().message == server.url("/big") +
-                                      ": larger than the 1000 bytes input limit (the server "
-                                      "announced 4 KiB)");
+                                      ": larger than the 1000 B input limit (the server "
+                                      "announced 4.0 KiB)");
   BOOST_TEST(static_cast<int>(r.error().kind) == static_cast<int>(shoal::host::FetchError::Kind::too_large));
   BOOST_TEST(!r.error().retryable);
   BOOST_TEST(names_in(dir.path()).empty());

@@ -74,6 +74,7 @@ Job random_job(Strings& r) {
   JobSpec& s = j.spec;
   s.name = r.next();
   for (size_t i = r.pick(4); i > 0; --i) s.labels[r.next()] = r.next();
+  for (size_t i = r.pick(3); i > 0; --i) s.meta[r.next()] = r.next();
   s.module_name = r.next();
   s.module_hash = r.next();
   s.entry_point = r.next();
@@ -152,4 +153,62 @@ BOOST_AUTO_TEST_CASE(random_jobs_with_every_kind_of_string_are_written_as_the_tr
     std::string fast = to_json_text(j), tree = tree_text(j);
     BOOST_TEST_REQUIRE(fast == tree, "job " << i << ":\n" << fast << "\n" << tree);
   }
+}
+
+// A spec that passes check_spec, with every field the submission carries
+// set, so that the reader and the writer are compared on all of them.
+JobSpec valid_spec(Strings& r) {
+  JobSpec s;
+  s.name = r.next();
+  s.labels = {{"team", r.next()}};
+  s.meta = {{"owner", r.next()}, {"ticket", "42"}};
+  s.module_name = r.next();
+  s.entry_point = "run";
+  s.args = {r.next(), r.next()};
+  s.env = {"A=" + r.next()};
+  s.inputs = {{r.next(), "/in"}};
+  s.outputs = {{"res", "/res"}};
+  s.timeout_ms = 1500;
+  s.memory_bytes = 1 << 20;
+  s.constraints = "zone=a";
+  s.import_modules = {{"lib", r.next(), ""}};
+  s.inline_inputs = {{"/etc/x", "", 0}};
+  return s;
+}
+
+BOOST_AUTO_TEST_CASE(a_spec_read_from_its_submission_json_is_the_same_spec) {
+  Strings r(20261203);
+  for (int i = 0; i < 200; ++i) {
+    JobSpec s = valid_spec(r);
+    // Strings that are not UTF-8 cannot be JSON; those are for the writers.
+    nlohmann::json j = nlohmann::json::parse(
+        submission_json(s).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+    auto back = spec_from_json(j);
+    BOOST_TEST_REQUIRE(back.has_value(), back.error() << "\n" << j.dump());
+    BOOST_TEST(submission_json(*back) == j, submission_json(*back).dump() << "\n" << j.dump());
+  }
+}
+
+BOOST_AUTO_TEST_CASE(a_submission_leaves_out_what_is_default_and_what_the_broker_fills) {
+  JobSpec s;
+  s.module_name = "m.wasm";
+  s.module_hash = "abc";
+  s.meta = {{"owner", "ana"}};
+  s.import_modules = {{"lib", "lib.wasm", "def"}};
+  BOOST_TEST(submission_json(s) ==
+             nlohmann::json::parse(R"({"module":"m.wasm","meta":{"owner":"ana"},
+                                       "import_modules":[{"name":"lib","source":"lib.wasm"}]})"));
+}
+
+BOOST_AUTO_TEST_CASE(a_field_of_the_wrong_kind_is_named_with_its_path) {
+  auto bad = [](const char* text) {
+    auto s = spec_from_json(nlohmann::json::parse(text));
+    return s ? std::string("accepted") : s.error();
+  };
+  BOOST_TEST(bad(R"({"name": 5})") == "name must be a string, not 5");
+  BOOST_TEST(bad(R"({"meta": {"a": 1}})") == "meta.a must be a string, not 1");
+  BOOST_TEST(bad(R"({"meta": {"": "x"}})") == "meta: a key is empty");
+  BOOST_TEST(bad(R"({"inputs": [{"source": "/a"}]})") == "inputs[0].target is missing");
+  BOOST_TEST(bad(R"({"args": ["a", null]})") == "args[1] must be a string, not null");
+  BOOST_TEST(bad(R"({"metas": {}})") == "unknown field 'metas' in the spec");
 }
