@@ -18,7 +18,7 @@
 #include "protocol/job_json.h"
 #include "protocol/units.h"
 
-namespace shoal::client {
+namespace shoal::cli {
 namespace {
 
 namespace fs = std::filesystem;
@@ -993,4 +993,4 @@ std::expected<std::string, std::string> write_bacalhau_spec(const RunRequest& r,
   return SpecWriter(r, read_file).write();
 }
 
-}  // namespace shoal::client
+}  // namespace shoal::cli

@@ -35,7 +35,7 @@
 #include "cli/input_spec.h"
 #include "cli/run_request.h"
 
-namespace shoal::client {
+namespace shoal::cli {
 
 // Reads a spec. `origin` names the text in messages ("job.yaml", "-");
 // `base_dir` is where relative paths start. Local paths in the result are
@@ -55,4 +55,4 @@ using FileReader = std::function<std::expected<std::string, std::string>(const s
 std::expected<std::string, std::string> write_bacalhau_spec(const RunRequest& request,
                                                             const FileReader& read_file);
 
-}  // namespace shoal::client
+}  // namespace shoal::cli

@@ -17,7 +17,7 @@
 #include "cli/version.h"
 #include "cli/worker_path.h"
 
-namespace shoal::client {
+namespace shoal::cli {
 namespace {
 
 // `shoal exec` runs in the worker binary, which embeds V8; the client
@@ -184,4 +184,4 @@ int run_cli(int argc, char** argv) {
   return status;
 }
 
-}  // namespace shoal::client
+}  // namespace shoal::cli

@@ -6,7 +6,7 @@
 
 #include "protocol/exit_codes.h"
 
-namespace shoal::client {
+namespace shoal::cli {
 
 // Exit statuses of client commands (protocol/exit_codes.h).
 inline constexpr int kExitUsage = exit_codes::kUsage;
@@ -28,4 +28,4 @@ void add_wait_flags(CLI::App& cmd, WaitOptions& wait);
 // Prints "shoal: message" on stderr and returns kExitUsage.
 int fail(const std::string& message);
 
-}  // namespace shoal::client
+}  // namespace shoal::cli

@@ -2,7 +2,7 @@
 
 #include <cctype>
 
-namespace shoal::client {
+namespace shoal::cli {
 namespace {
 
 constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -141,4 +141,4 @@ std::string encode_data_url(std::string_view bytes, std::string_view media_type)
   return out;
 }
 
-}  // namespace shoal::client
+}  // namespace shoal::cli

@@ -9,7 +9,7 @@
 #include <cstring>
 #include <utility>
 
-namespace shoal::client {
+namespace shoal::cli {
 namespace {
 
 std::string failure(const std::string& path) {
@@ -107,4 +107,4 @@ std::string_view FileBytes::view() const {
   return held_;
 }
 
-}  // namespace shoal::client
+}  // namespace shoal::cli

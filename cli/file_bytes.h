@@ -11,7 +11,7 @@
 #include <string>
 #include <string_view>
 
-namespace shoal::client {
+namespace shoal::cli {
 
 // What identifies a file's content without reading it (module_hash_cache.h).
 struct FileIdentity {
@@ -59,4 +59,4 @@ class FileBytes {
   std::optional<FileIdentity> identity_;
 };
 
-}  // namespace shoal::client
+}  // namespace shoal::cli

@@ -5,7 +5,7 @@
 
 #include "protocol/units.h"
 
-namespace shoal::client {
+namespace shoal::cli {
 
 CLI::Validator duration_check(double max_s) {
   return CLI::Validator(
@@ -45,4 +45,4 @@ CLI::Validator count_check(const std::string& what) {
       "N");
 }
 
-}  // namespace shoal::client
+}  // namespace shoal::cli

@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <string>
 
-namespace shoal::client {
+namespace shoal::cli {
 
 // Seconds ("90", "1.5") or a Go-style duration ("90s", "5m", "1h30m"),
 // turned into seconds for the option's double; at most `max_s`.
@@ -20,4 +20,4 @@ CLI::Validator size_check(uint64_t least);
 // A whole number, 0 or more, of `what` ("lines").
 CLI::Validator count_check(const std::string& what);
 
-}  // namespace shoal::client
+}  // namespace shoal::cli

@@ -7,7 +7,7 @@
 
 #include "protocol/names.h"
 
-namespace shoal::client {
+namespace shoal::cli {
 
 std::expected<Format, std::string> parse_format(const std::string& name,
                                                 const std::vector<Format>& allowed) {
@@ -111,4 +111,4 @@ std::string local_time(const std::string& rfc3339) {
   return buf;
 }
 
-}  // namespace shoal::client
+}  // namespace shoal::cli

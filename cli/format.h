@@ -7,7 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
-namespace shoal::client {
+namespace shoal::cli {
 
 enum class Format { table, csv, json, yaml };
 
@@ -27,4 +27,4 @@ std::string render_yaml(const nlohmann::json& value);
 // "2026-11-23 22:31:04" in local time, from the protocol's RFC 3339 UTC.
 std::string local_time(const std::string& rfc3339);
 
-}  // namespace shoal::client
+}  // namespace shoal::cli

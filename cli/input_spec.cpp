@@ -6,7 +6,7 @@
 
 #include "protocol/names.h"
 
-namespace shoal::client {
+namespace shoal::cli {
 namespace {
 
 std::string lower(std::string_view s) {
@@ -407,4 +407,4 @@ std::expected<ModuleArg, std::string> parse_module(std::string_view value) {
   return m;
 }
 
-}  // namespace shoal::client
+}  // namespace shoal::cli

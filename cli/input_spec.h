@@ -47,7 +47,7 @@
 #include <string>
 #include <string_view>
 
-namespace shoal::client {
+namespace shoal::cli {
 
 enum class SourceKind { url, local };
 
@@ -104,4 +104,4 @@ std::expected<ModuleArg, std::string> parse_module(std::string_view value);
 // with it ("must be absolute", "must not contain ..").
 std::expected<std::string, std::string> normalize_guest_path(std::string_view path);
 
-}  // namespace shoal::client
+}  // namespace shoal::cli

@@ -16,14 +16,14 @@
 #include "protocol/client_protocol.h"
 #include "protocol/units.h"
 
-namespace shoal::client {
+namespace shoal::cli {
 namespace {
 
 using nlohmann::json;
 
 // A connection to the broker and the job that `id` names.
 struct JobSession {
-  Client client;
+  client::Client client;
   json job;
 };
 
@@ -35,10 +35,10 @@ std::expected<JobSession, std::string> open_job(const std::string& id) {
   return JobSession{std::move(*c), std::move(*j)};
 }
 
-Stream stream_named(const std::string& name) {
-  return name == "stdout"   ? Stream::stdout_only
-         : name == "stderr" ? Stream::stderr_only
-                            : Stream::all;
+client::Stream stream_named(const std::string& name) {
+  return name == "stdout"   ? client::Stream::stdout_only
+         : name == "stderr" ? client::Stream::stderr_only
+                            : client::Stream::all;
 }
 
 // Keeps the last n lines of `data`.
@@ -113,7 +113,7 @@ void add_job_list(CLI::App& job, int& status) {
       status = fail(c.error());
       return;
     }
-    ListQuery q;
+    client::ListQuery q;
     q.limit = o->order_by == "id" ? 0 : o->limit;
     q.oldest_first = o->reversed;
     q.id_prefix = o->id_filter;
@@ -207,7 +207,7 @@ void add_job_describe(CLI::App& job, int& status) {
     if (*output == "json") return (void)fmt::print("{}\n", s->job.dump(2));
     if (*output == "yaml") return (void)fmt::print("{}", render_yaml(s->job));
     std::string head;
-    (void)s->client.logs(s->job["id"], Stream::stdout_only, false,
+    (void)s->client.logs(s->job["id"], client::Stream::stdout_only, false,
                          [&](const std::string&, const std::string& data) {
                            if (head.size() < 2048) head += data;
                          });
@@ -414,4 +414,4 @@ void add_job_commands(CLI::App& app, int& status) {
   add_job_wait(*job, status);
 }
 
-}  // namespace shoal::client
+}  // namespace shoal::cli

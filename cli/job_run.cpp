@@ -12,7 +12,7 @@
 #include "cli/commands.h"
 #include "cli/run_request.h"
 
-namespace shoal::client {
+namespace shoal::cli {
 namespace {
 
 // The spec at `file` ("-": stdin), read; every problem is printed.
@@ -88,4 +88,4 @@ void add_job_run_commands(CLI::App& job, int& status) {
   }
 }
 
-}  // namespace shoal::client
+}  // namespace shoal::cli

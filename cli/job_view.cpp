@@ -9,7 +9,7 @@
 #include "cli/progress.h"
 #include "protocol/client_protocol.h"
 
-namespace shoal::client {
+namespace shoal::cli {
 
 using nlohmann::json;
 
@@ -93,11 +93,12 @@ std::string describe_job(const json& job, const std::string& stdout_head) {
   return out;
 }
 
-std::expected<json, std::string> wait_for_end(Client& c, const std::string& id, bool print_states,
+std::expected<json, std::string> wait_for_end(client::Client& c, const std::string& id,
+                                              bool print_states,
                                               std::optional<std::chrono::milliseconds> timeout) {
   std::string last;
   std::map<std::string, std::unique_ptr<ProgressBar>> bars;  // while the broker fetches inputs
-  WaitCallbacks callbacks;
+  client::WaitCallbacks callbacks;
   callbacks.on_state = [&](const json& job) {
     std::string state = job.value("state", "");
     if (!print_states || state == last) return;
@@ -122,10 +123,10 @@ std::expected<json, std::string> wait_for_end(Client& c, const std::string& id, 
   return end;
 }
 
-std::expected<Client, std::string> connect(bool start_broker) {
-  Options o;
+std::expected<client::Client, std::string> connect(bool start_broker) {
+  client::Options o;
   o.start_broker = start_broker;
-  return Client::connect(o);
+  return client::Client::connect(o);
 }
 
 void write_chunk(const std::string& stream, const std::string& data) {
@@ -149,9 +150,9 @@ int exit_status_of(const json& job) {
   return kExitJobFailed;
 }
 
-}  // namespace shoal::client
+}  // namespace shoal::cli
 
-namespace shoal::client {
+namespace shoal::cli {
 
 std::map<std::string, std::string> labels_from_flags(const std::vector<std::string>& specs) {
   std::map<std::string, std::string> out;
@@ -175,4 +176,4 @@ std::map<std::string, std::string> labels_from_flags(const std::vector<std::stri
   return out;
 }
 
-}  // namespace shoal::client
+}  // namespace shoal::cli

@@ -13,7 +13,7 @@
 
 #include "client/client.h"
 
-namespace shoal::client {
+namespace shoal::cli {
 
 // "j-3f2a9c1e" (the first 8 hex digits of the UUID).
 std::string short_id(const std::string& id);
@@ -31,12 +31,12 @@ Table history_table(const nlohmann::json& job);
 // progress bar while the broker downloads a URL input. With `timeout`, fails
 // with a message saying the job goes on when it has not ended by then.
 std::expected<nlohmann::json, std::string> wait_for_end(
-    Client& c, const std::string& id, bool print_states,
+    client::Client& c, const std::string& id, bool print_states,
     std::optional<std::chrono::milliseconds> timeout = std::nullopt);
 
 // Connects to the broker of this user's state directory, starting one when
 // none runs (unless `start_broker` is false).
-std::expected<Client, std::string> connect(bool start_broker = true);
+std::expected<client::Client, std::string> connect(bool start_broker = true);
 
 // Writes a chunk to stdout or stderr, as the program wrote it.
 void write_chunk(const std::string& stream, const std::string& data);
@@ -52,4 +52,4 @@ void say_how_it_ended(const nlohmann::json& job);
 // k=v,k2=v2 and bare k, from repeated flags.
 std::map<std::string, std::string> labels_from_flags(const std::vector<std::string>& specs);
 
-}  // namespace shoal::client
+}  // namespace shoal::cli

@@ -2,5 +2,5 @@
 #include "cli/cli.h"
 
 int main(int argc, char** argv) {
-  return shoal::client::run_cli(argc, argv);
+  return shoal::cli::run_cli(argc, argv);
 }

@@ -9,7 +9,7 @@
 #include "cli/completion_template.h"  // generated from cli/completion.bash.in
 #include "cli/version.h"
 
-namespace shoal::client {
+namespace shoal::cli {
 namespace {
 
 // Text for roff: a backslash doubled, a line starting with . or ' escaped.
@@ -173,4 +173,4 @@ void add_manual_commands(CLI::App& app) {
   });
 }
 
-}  // namespace shoal::client
+}  // namespace shoal::cli

@@ -6,7 +6,7 @@
 #include <CLI/CLI.hpp>
 #include <string>
 
-namespace shoal::client {
+namespace shoal::cli {
 
 // The manual page, in roff (man(7)): every command of `app`, depth first,
 // with its description, usage, positionals and options, from the same
@@ -20,4 +20,4 @@ std::string completion_script(const CLI::App& app);
 // `completion bash` and the hidden `manual` command.
 void add_manual_commands(CLI::App& app);
 
-}  // namespace shoal::client
+}  // namespace shoal::cli

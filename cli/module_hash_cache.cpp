@@ -7,7 +7,7 @@
 #include <cstdio>
 #include <filesystem>
 
-namespace shoal::client {
+namespace shoal::cli {
 namespace {
 
 constexpr char kFormat[] = "shoal-module-hash 1";
@@ -59,4 +59,4 @@ void ModuleHashCache::remember(const FileIdentity& file, const std::string& sha2
     std::filesystem::remove(tmp, ec);
 }
 
-}  // namespace shoal::client
+}  // namespace shoal::cli

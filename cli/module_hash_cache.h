@@ -23,7 +23,7 @@
 
 #include "cli/file_bytes.h"
 
-namespace shoal::client {
+namespace shoal::cli {
 
 class ModuleHashCache {
  public:
@@ -44,4 +44,4 @@ class ModuleHashCache {
   std::string dir_;
 };
 
-}  // namespace shoal::client
+}  // namespace shoal::cli

@@ -7,7 +7,7 @@
 #include <cinttypes>
 #include <cstdio>
 
-namespace shoal::client {
+namespace shoal::cli {
 
 namespace {
 
@@ -147,4 +147,4 @@ void ProgressBar::write_all(const std::string& s) {
   }
 }
 
-}  // namespace shoal::client
+}  // namespace shoal::cli

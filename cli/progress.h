@@ -12,7 +12,7 @@
 
 #include "protocol/units.h"
 
-namespace shoal::client {
+namespace shoal::cli {
 
 enum class ProgressUnit { bytes, items };
 
@@ -91,4 +91,4 @@ using units::format_bytes;
 // "0:07", "12:34", "1:02:03"
 std::string format_eta(std::chrono::seconds s);
 
-}  // namespace shoal::client
+}  // namespace shoal::cli

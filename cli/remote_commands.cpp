@@ -17,7 +17,7 @@
 #include "host/worker_pool.h"
 #include "protocol/constraints.h"
 
-namespace shoal::client {
+namespace shoal::cli {
 namespace {
 
 volatile std::sig_atomic_t g_stop = 0;
@@ -186,4 +186,4 @@ void add_remote_commands(CLI::App& app, int& status) {
   add_worker_command(app, status);
 }
 
-}  // namespace shoal::client
+}  // namespace shoal::cli

@@ -8,7 +8,7 @@
 #include "protocol/job_json.h"
 #include "protocol/units.h"
 
-namespace shoal::client {
+namespace shoal::cli {
 namespace {
 
 namespace fs = std::filesystem;
@@ -80,4 +80,4 @@ std::expected<jobs::JobSpec, std::string> build_spec(const RunFlags& f) {
   return spec;
 }
 
-}  // namespace shoal::client
+}  // namespace shoal::cli

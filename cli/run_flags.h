@@ -8,7 +8,7 @@
 
 #include "protocol/job.h"
 
-namespace shoal::client {
+namespace shoal::cli {
 
 // The flags of `shoal wasm run` that describe the job, as typed.
 struct RunFlags {
@@ -28,4 +28,4 @@ std::expected<jobs::JobSpec, std::string> build_spec(const RunFlags& flags);
 std::expected<std::map<std::string, std::string>, std::string> pairs_from_flags(
     const std::string& flag, const std::vector<std::string>& values);
 
-}  // namespace shoal::client
+}  // namespace shoal::cli

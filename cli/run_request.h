@@ -13,7 +13,7 @@
 #include "cli/file_bytes.h"
 #include "protocol/job.h"
 
-namespace shoal::client {
+namespace shoal::cli {
 
 // A wasm module: a local file, an http(s) URL (downloaded by the client,
 // with a progress bar on a terminal), or bytes decoded from a data: URL.
@@ -80,4 +80,4 @@ struct WaitOptions {
 // prints its output. Returns the process exit status (docs/exit-codes.md).
 int submit_job(const RunRequest& request, const WaitOptions& wait);
 
-}  // namespace shoal::client
+}  // namespace shoal::cli

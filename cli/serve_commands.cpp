@@ -16,7 +16,7 @@
 #include "protocol/constraints.h"
 #include "protocol/units.h"
 
-namespace shoal::client {
+namespace shoal::cli {
 
 namespace {
 
@@ -169,4 +169,4 @@ void add_serve_commands(CLI::App& app, int& status) {
   add_shutdown_command(app, status);
 }
 
-}  // namespace shoal::client
+}  // namespace shoal::cli

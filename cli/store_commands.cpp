@@ -11,7 +11,7 @@
 #include "host/state_dir.h"
 #include "protocol/units.h"
 
-namespace shoal::client {
+namespace shoal::cli {
 namespace {
 
 // Exit status of `shoal doctor` when it found damage.
@@ -113,4 +113,4 @@ void add_store_commands(CLI::App& app, int& status) {
   cmp->callback([&status] { status = compact(); });
 }
 
-}  // namespace shoal::client
+}  // namespace shoal::cli

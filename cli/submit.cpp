@@ -24,7 +24,7 @@
 #include "protocol/job_json.h"
 #include "protocol/sha256.h"
 
-namespace shoal::client {
+namespace shoal::cli {
 namespace {
 
 // Ctrl-C while `wasm run` waits: counted here, so that the wait ends with
@@ -49,7 +49,7 @@ struct InterruptCatcher {
 
 // After a Ctrl-C: the job goes on, and the user is told how to follow or
 // stop it; a second Ctrl-C within three seconds stops it.
-int interrupted(Client& c, const std::string& id) {
+int interrupted(client::Client& c, const std::string& id) {
   fmt::print(stderr,
              "\nshoal: job {} goes on without this command: follow it with shoal job logs -f "
              "{}, stop it with shoal job stop {} (or press Ctrl-C again within 3 s to stop it "
@@ -172,10 +172,10 @@ namespace {
 
 // The submission of `request`: the spec with its import modules and inline
 // inputs, and the bytes that travel with it. `module` must outlive it.
-std::expected<Submission, std::string> submission(const RunRequest& request,
-                                                  const FileBytes& module) {
+std::expected<client::Submission, std::string> submission(const RunRequest& request,
+                                                          const FileBytes& module) {
   jobs::JobSpec spec = request.spec;
-  Submission job;
+  client::Submission job;
   job.module_view = module.view();
   if (request.stdin_file == "-") {
     job.stdin_data =
@@ -202,7 +202,7 @@ std::expected<Submission, std::string> submission(const RunRequest& request,
 
 // The SHA-256 of a large module file, remembered by its identity so that
 // a file run before is not hashed again; "" for a small or unnamed one.
-std::string known_module_hash(const Client& c, FileBytes& module) {
+std::string known_module_hash(const client::Client& c, FileBytes& module) {
   const auto& file = module.identity();
   if (!file || file->size < ModuleHashCache::kMinSize) return "";
   ModuleHashCache hashes(c.state_dir() + "/cache/module-hashes");
@@ -214,11 +214,11 @@ std::string known_module_hash(const Client& c, FileBytes& module) {
 }
 
 // Waits for job `id` as `o` says, printing its output; the exit status.
-int wait_and_print(Client& c, const std::string& id, const WaitOptions& o, bool tty) {
+int wait_and_print(client::Client& c, const std::string& id, const WaitOptions& o, bool tty) {
   json end;
   InterruptCatcher catcher;
   if (o.follow && !o.id_only) {
-    auto e = c.logs(id, Stream::all, true, write_chunk);
+    auto e = c.logs(id, client::Stream::all, true, write_chunk);
     if (!e && g_interrupts) return interrupted(c, id);
     if (!e) return fail(e.error());
     end = *e;
@@ -233,7 +233,7 @@ int wait_and_print(Client& c, const std::string& id, const WaitOptions& o, bool 
       return kExitWaitTimeout;
     }
     end = *e;
-    if (!o.id_only) (void)c.logs(id, Stream::all, false, write_chunk);
+    if (!o.id_only) (void)c.logs(id, client::Stream::all, false, write_chunk);
   }
   std::fflush(stdout);
   say_how_it_ended(end);
@@ -268,4 +268,4 @@ int submit_job(const RunRequest& request, const WaitOptions& o) {
   return wait_and_print(*c, id, o, tty);
 }
 
-}  // namespace shoal::client
+}  // namespace shoal::cli

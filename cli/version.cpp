@@ -6,11 +6,11 @@
 
 #include "shoal_config.h"
 
-namespace shoal::client {
+namespace shoal::cli {
 
 std::string version_line() {
   return fmt::format("shoal {} (V8 {}.{}.{}.{})", SHOAL_VERSION, V8_MAJOR_VERSION, V8_MINOR_VERSION,
                      V8_BUILD_NUMBER, V8_PATCH_LEVEL);
 }
 
-}  // namespace shoal::client
+}  // namespace shoal::cli

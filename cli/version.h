@@ -4,9 +4,9 @@
 
 #include <string>
 
-namespace shoal::client {
+namespace shoal::cli {
 
 // "shoal 0.1.0 (V8 10.2.154.26)"
 std::string version_line();
 
-}  // namespace shoal::client
+}  // namespace shoal::cli

@@ -14,7 +14,7 @@
 #include "cli/run_request.h"
 #include "protocol/job_json.h"
 
-namespace shoal::client {
+namespace shoal::cli {
 namespace {
 
 struct RunOpts {
@@ -58,7 +58,8 @@ void add_wait_flags(CLI::App& cmd, WaitOptions& wait) {
                  "job goes on)")
       ->transform(duration_check(jobs::kMaxTimeoutS));
   cmd.add_flag("--id-only", wait.id_only, "Print only the job id");
-  cmd.add_flag("-f,--follow", wait.follow, "Stream the program's stdout and stderr as it runs");
+  cmd.add_flag("-f,--follow", wait.follow,
+               "client::Stream the program's stdout and stderr as it runs");
 }
 
 void add_wasm_commands(CLI::App& app, int& status) {
@@ -111,4 +112,4 @@ void add_wasm_commands(CLI::App& app, int& status) {
   cmd->callback([&status, o] { status = run(*o); });
 }
 
-}  // namespace shoal::client
+}  // namespace shoal::cli

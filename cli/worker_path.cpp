@@ -5,7 +5,7 @@
 #include <cstdlib>
 #include <filesystem>
 
-namespace shoal::client {
+namespace shoal::cli {
 
 std::expected<std::string, std::string> worker_path() {
   std::string path;
@@ -23,4 +23,4 @@ std::expected<std::string, std::string> worker_path() {
   return path;
 }
 
-}  // namespace shoal::client
+}  // namespace shoal::cli

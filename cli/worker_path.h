@@ -4,10 +4,10 @@
 #include <expected>
 #include <string>
 
-namespace shoal::client {
+namespace shoal::cli {
 
 // $SHOAL_WORKER when set, else `shoal-worker` beside the running `shoal`.
 // Fails with a message when that file is not executable.
 std::expected<std::string, std::string> worker_path();
 
-}  // namespace shoal::client
+}  // namespace shoal::cli

@@ -11,11 +11,11 @@
 #include "protocol/job_json.h"
 
 using nlohmann::json;
-using shoal::client::ModuleRef;
-using shoal::client::PathKind;
-using shoal::client::read_bacalhau_spec;
-using shoal::client::RunRequest;
-using shoal::client::write_bacalhau_spec;
+using shoal::cli::ModuleRef;
+using shoal::cli::PathKind;
+using shoal::cli::read_bacalhau_spec;
+using shoal::cli::RunRequest;
+using shoal::cli::write_bacalhau_spec;
 
 namespace {
 

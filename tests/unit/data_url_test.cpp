@@ -6,8 +6,8 @@
 
 #include "cli/data_url.h"
 
-using shoal::client::decode_data_url;
-using shoal::client::encode_data_url;
+using shoal::cli::decode_data_url;
+using shoal::cli::encode_data_url;
 
 namespace {
 

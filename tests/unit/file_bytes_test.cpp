@@ -14,7 +14,7 @@
 #include "tests/support/process.h"
 
 namespace fs = std::filesystem;
-using shoal::client::FileBytes;
+using shoal::cli::FileBytes;
 using shoal::test::TempDir;
 using namespace std::string_literals;
 
@@ -40,7 +40,7 @@ BOOST_AUTO_TEST_CASE(a_regular_file_shows_its_bytes) {
   struct stat st {};
   BOOST_REQUIRE(::stat((fs::path(dir.path()) / "m.wasm").c_str(), &st) == 0);
   BOOST_REQUIRE(f->identity().has_value());
-  BOOST_TEST((*f->identity() == shoal::client::FileIdentity::of(st)));
+  BOOST_TEST((*f->identity() == shoal::cli::FileIdentity::of(st)));
   BOOST_TEST(f->identity()->size == text.size());
   FileBytes moved = std::move(*f);  // the bytes and the identity go with the object
   BOOST_TEST(moved.view() == text);

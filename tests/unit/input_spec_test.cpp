@@ -9,15 +9,15 @@
 #include "cli/input_spec.h"
 #include "tests/support/process.h"
 
-using shoal::client::InputFlag;
-using shoal::client::ModuleArg;
-using shoal::client::normalize_guest_path;
-using shoal::client::OutputFlag;
-using shoal::client::parse_input;
-using shoal::client::parse_module;
-using shoal::client::parse_output;
-using shoal::client::PathKind;
-using shoal::client::SourceKind;
+using shoal::cli::InputFlag;
+using shoal::cli::ModuleArg;
+using shoal::cli::normalize_guest_path;
+using shoal::cli::OutputFlag;
+using shoal::cli::parse_input;
+using shoal::cli::parse_module;
+using shoal::cli::parse_output;
+using shoal::cli::PathKind;
+using shoal::cli::SourceKind;
 
 namespace {
 

@@ -15,8 +15,8 @@
 #include "cli/module_hash_cache.h"
 #include "tests/support/process.h"
 
-using shoal::client::FileIdentity;
-using shoal::client::ModuleHashCache;
+using shoal::cli::FileIdentity;
+using shoal::cli::ModuleHashCache;
 
 namespace {
 

@@ -12,11 +12,11 @@
 #include "cli/progress.h"
 
 using namespace std::chrono_literals;
-using shoal::client::format_bytes;
-using shoal::client::format_eta;
-using shoal::client::ProgressBar;
-using shoal::client::ProgressOptions;
-using shoal::client::ProgressUnit;
+using shoal::cli::format_bytes;
+using shoal::cli::format_eta;
+using shoal::cli::ProgressBar;
+using shoal::cli::ProgressOptions;
+using shoal::cli::ProgressUnit;
 using Clock = ProgressOptions::Clock;
 
 namespace {
