@@ -98,14 +98,20 @@ ns_pids() {
   done | tr '\n' ' '
 }
 
-# kill_all PIDS: TERM, up to 5 s, KILL, up to 5 s
+# kill_all PIDS: TERM, up to 3 s (the daemons take about 1.5 s), then KILL
+# for what is left, up to 5 s
 kill_all() {
-  local pids=$* left p end
+  local pids=$* left p end sig
   [ -n "${pids// /}" ] || return 0
+  # slurmstepd ignores SIGTERM: SIGKILL at once (the jobs' processes get
+  # their SIGTERM all the same)
+  for p in $pids; do
+    if [ "$(cat "/proc/$p/comm" 2>/dev/null)" = slurmstepd ]; then kill -KILL "$p" 2>/dev/null || true; fi
+  done
   # shellcheck disable=SC2086
   kill -TERM $pids 2>/dev/null || true
   for sig in KILL none; do
-    end=$((SECONDS + 5))
+    if [ $sig = KILL ]; then end=$((SECONDS + 3)); else end=$((SECONDS + 5)); fi
     while :; do
       left=
       for p in $pids; do kill -0 "$p" 2>/dev/null && left="$left $p"; done
@@ -113,8 +119,13 @@ kill_all() {
       [ $SECONDS -lt $end ] || break
       sleep 0.1
     done
-    # shellcheck disable=SC2086
-    [ $sig = KILL ] && kill -KILL $left 2>/dev/null
+    if [ $sig = KILL ]; then
+      for p in $left; do
+        say "SIGKILL to $p ($({ tr '\0' ' ' <"/proc/$p/cmdline"; } 2>/dev/null | cut -c1-80))"
+      done
+      # shellcheck disable=SC2086
+      kill -KILL $left 2>/dev/null
+    fi
   done
   say "warning: still running after SIGKILL:$left"
 }
@@ -136,6 +147,8 @@ do_stop() {
     fi
   done
   kill_all "$pids"
+  # anything forked in the namespaces meanwhile
+  kill_all "$(ns_pids "${nss[@]}")"
   for n in ctl $NODE_NAMES net; do
     if netns_exists "$NS_PREFIX-$n"; then
       ip netns del "$NS_PREFIX-$n" 2>/dev/null || say "warning: cannot delete namespace $NS_PREFIX-$n"
@@ -153,14 +166,16 @@ slurm_env() { export SLURM_CONF="$DIR/etc/slurm.conf"; }
 
 ctld_up() { timeout 5 scontrol ping 2>/dev/null | grep -q 'is UP'; }
 
-# every node of the cluster idle (sinfo lists a node once per partition)
-nodes_idle() {
+# nodes_in STATES: every node of the cluster in one of STATES (a regex of
+# sinfo's short states; sinfo lists a node once per partition)
+nodes_in() {
   local out n
   out=$(timeout 5 sinfo -h -N -o '%N %t' 2>/dev/null | sort -u) || return 1
   for n in $NODE_NAMES; do
-    grep -qx "$n idle" <<<"$out" || return 1
+    grep -qxE "$n ($1)" <<<"$out" || return 1
   done
 }
+nodes_idle() { nodes_in idle; }
 
 do_status() {
   load_env || return 1
@@ -169,7 +184,8 @@ do_status() {
   pid_alive "$(pid_of "$DIR/ctld/slurmctld.pid")" || return 1
   local n
   for n in $NODE_NAMES; do pid_alive "$(pid_of "$DIR/nodes/$n/slurmd.pid")" || return 1; done
-  ctld_up && nodes_idle
+  # up: idle, or running jobs
+  ctld_up && nodes_in 'idle|mix|alloc|comp'
 }
 
 check_prerequisites() {
@@ -282,9 +298,11 @@ EOF
 PartitionName=debug Nodes=$nodes_csv Default=YES MaxTime=INFINITE State=UP
 PartitionName=gpu Nodes=$last MaxTime=INFINITE State=UP
 EOF
+  # cgroup/v1, not autodetect: see in_ns.
   cat >"$DIR/etc/cgroup.conf" <<EOF
-# Read by slurmd when present beside slurm.conf; no cgroup plugin is used.
-CgroupPlugin=autodetect
+# Read by slurmd, which loads the cgroup plugin whatever slurm.conf says;
+# no cgroup is used (proctrack/linuxproc, task/none).
+CgroupPlugin=cgroup/v1
 IgnoreSystemd=yes
 ConstrainCores=no
 ConstrainRAMSpace=no
@@ -304,7 +322,6 @@ start_munged() {
     (umask 077 && dd if=/dev/urandom of="$DIR/etc/munge.key" bs=1024 count=1 status=none)
   fi
   chmod 0400 "$DIR/etc/munge.key"
-  [ ${#m} -lt 90 ] || die "DIR too long for a unix socket path: $m/munged.socket"
   if ! no_fds munged --force --socket="$m/munged.socket" --key-file="$DIR/etc/munge.key" \
       --pid-file="$m/munged.pid" --log-file="$m/munged.log" --seed-file="$m/munged.seed" \
       >"$m/munged.out" 2>&1; then
@@ -365,13 +382,22 @@ no_fds() {
   )
 }
 
-# in_ns NAME HOSTNAME CMD...: run CMD in the network namespace of NAME with
-# its own UTS namespace whose hostname is HOSTNAME. nsenter, not `ip netns
-# exec`: the latter remounts /sys in a new mount namespace.
+# in_ns NAME HOSTNAME CMD...: run CMD in the network namespace of NAME, in
+# a UTS namespace of its own whose hostname is HOSTNAME, and in a mount
+# namespace of its own (host mounts still propagate in) where
+# /sys/fs/cgroup is an empty tmpfs. slurmd 22.05 loads a cgroup plugin
+# whatever ProctrackType and TaskPlugin say: cgroup/v2 would create
+# directories in the host's cgroup tree (or call systemd over dbus) and is
+# fatal on a hybrid host ("Hybrid mode is not supported"); cgroup/v1, named
+# in cgroup.conf, does nothing at init, and the empty tmpfs makes sure
+# nothing of the cluster writes to the host's cgroups. nsenter rather than
+# `ip netns exec`, which also remounts /sys.
 in_ns() {
   local ns=$NS_PREFIX-$1 host=$2; shift 2
   # shellcheck disable=SC2016
-  no_fds nsenter --net="/run/netns/$ns" unshare --uts sh -c 'hostname "$0" && exec "$@"' "$host" "$@"
+  no_fds nsenter --net="/run/netns/$ns" unshare --uts --mount --propagation slave sh -c \
+    'mount -t tmpfs -o size=64k,mode=0755 shoal-slurm-nocgroup /sys/fs/cgroup && hostname "$0" && exec "$@"' \
+    "$host" "$@"
 }
 
 start_ctld() {
@@ -450,6 +476,9 @@ probe_jobs() {
 
 do_start() {
   check_prerequisites
+  # unix sockets (munged's, slurmstepd's DIR/nodes/n1/spool/n1_JOBID.STEPID)
+  # have room for 107 bytes
+  [ ${#DIR} -le 60 ] || die "DIR is longer than 60 characters, too long for the unix sockets under it: $DIR"
   if [ -f "$ENVF" ]; then
     if do_status; then say "already running in $DIR"; return 0; fi
     say "cleaning up an earlier, incomplete cluster in $DIR"

@@ -16,15 +16,15 @@
 set -u
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 cluster=$here/cluster.sh
-SKIP=77
-[ "${CI:-}" = true ] && SKIP=1
+SKIP=77 WHY=SKIP
+if [ "${CI:-}" = true ]; then SKIP=1 WHY=FAIL; fi
 
 for v in $(compgen -e | grep -E '^(SLURM|SBATCH|SALLOC|SRUN|SQUEUE|SINFO|SCONTROL|SCANCEL)_' || true); do
   unset "$v"
 done
 
 if [ "$(id -u)" != 0 ]; then
-  echo "SKIP: the Slurm test cluster needs root (network namespaces, slurmd)"
+  echo "$WHY: the Slurm test cluster needs root (network namespaces, slurmd)"
   exit $SKIP
 fi
 missing=()
@@ -32,7 +32,7 @@ for c in munged munge slurmctld slurmd sbatch squeue scancel scontrol sinfo ip n
   command -v "$c" >/dev/null 2>&1 || missing+=("$c")
 done
 if [ ${#missing[@]} -ne 0 ]; then
-  echo "SKIP: missing ${missing[*]}: apt-get install slurmctld slurmd slurm-client munge iproute2 python3"
+  echo "$WHY: missing ${missing[*]}: apt-get install slurmctld slurmd slurm-client munge iproute2 python3"
   exit $SKIP
 fi
 
