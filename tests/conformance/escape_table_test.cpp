@@ -41,6 +41,11 @@ BOOST_AUTO_TEST_CASE(no_escape_attempt_reaches_outside_the_mount) {
   fs::create_directories(outside + "/dir");
   std::ofstream(outside + "/secret.txt") << "secret";
   const struct timespec secret_mtime = mtime_of(outside + "/secret.txt");
+  // Absolute symlinks, which a guest may not make (EPERM), planted by the
+  // host as the owner of a mounted directory could.
+  fs::create_symlink("/", inside + "/abs");
+  fs::create_symlink(outside + "/secret.txt", inside + "/host_abs");
+  fs::create_symlink(outside + "/created2.txt", inside + "/dangling_abs");
 
   auto r = run_process({required_env("SHOAL_BIN"), "exec", "--dir", inside + "::/sandbox",
                         required_env("SHOAL_CONFORMANCE_DIR") + "/escape_table.wasm", outside});
