@@ -2,8 +2,7 @@
 //
 // cereal's BinaryInputArchive reads a container's length and resizes the
 // container to it before reading a single element, so eight damaged bytes
-// can ask for gigabytes (a store record once made the broker resize a vector
-// to 112,968,880 elements). This archive reads from a span of bytes in
+// can ask for gigabytes (docs/reliability-sandbox.md). This archive reads from a span of bytes in
 // memory and refuses a length larger than the bytes left (every element the
 // store and the wire formats hold takes at least one byte), and vectors of
 // structures grow as their elements decode rather than all at once, so the
