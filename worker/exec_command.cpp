@@ -158,8 +158,30 @@ void add_flags(CLI::App& app, ExecFlags& f) {
                "Say on stderr where the compiled module came from and what preparing it took");
   app.add_option("program", f.program, "The .wasm module to run")->required();
   app.add_option("args", f.guest_args,
-                 "Arguments for the program (put -- before ones that start "
-                 "with a dash)");
+                 "Arguments for the program: everything after the module, dashes and "
+                 "all (shoal's own flags go before it)");
+}
+
+// wasmtime's convention: every argument after the module is the program's,
+// even one that looks like a flag (`shoal exec cc.wasm -O2 -c x.c`). The
+// module is the first argument that is neither a flag of `app` nor a flag's
+// value; "--" is put after it, unless the command line already has one
+// before or right after it.
+std::vector<std::string> program_args_marked(const CLI::App& app, int argc, char** argv) {
+  std::vector<std::string> out(argv, argv + argc);
+  for (size_t i = 1; i < out.size(); ++i) {
+    const std::string& a = out[i];
+    if (a == "--") break;
+    if (a.size() > 1 && a[0] == '-') {
+      if (a.find('=') != std::string::npos) continue;
+      const CLI::Option* o = app.get_option_no_throw(a);
+      if (o && o->get_items_expected_max() > 0) ++i;  // its value
+      continue;
+    }
+    if (i + 1 < out.size() && out[i + 1] != "--") out.insert(out.begin() + long(i) + 1, "--");
+    break;
+  }
+  return out;
 }
 
 // A size flag's value; unset: no limit.
@@ -244,8 +266,11 @@ int exec_command(int argc, char** argv) {
   CLI::App app{"Run a WASI command module here and now, without the broker.", "shoal exec"};
   ExecFlags f;
   add_flags(app, f);
+  std::vector<std::string> args = program_args_marked(app, argc, argv);
+  std::vector<char*> marked;
+  for (auto& a : args) marked.push_back(a.data());
   try {
-    app.parse(argc, argv);
+    app.parse(static_cast<int>(marked.size()), marked.data());
   } catch (const CLI::ParseError& e) {
     int code = app.exit(e);
     return code == 0 ? 0 : kExitUsage;

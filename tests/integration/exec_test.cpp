@@ -42,6 +42,20 @@ BOOST_AUTO_TEST_CASE(arguments_after_double_dash_may_start_with_a_dash) {
   BOOST_TEST(r.out.find("arg[1]=-e\narg[2]=--dir\n") != std::string::npos);
 }
 
+// wasmtime's convention: everything after the module is the program's, flags
+// of shoal's own names included; shoal's flags go before the module.
+BOOST_AUTO_TEST_CASE(everything_after_the_module_belongs_to_the_program) {
+  auto r = run_process({shoal_bin(), "exec", "--timeout", "30", "-e", "A=1", test_wasm("args_env"),
+                        "-c", "file", "-O2", "--timeout", "-e", "B=2"});
+  BOOST_TEST(r.status == 0, r.err);
+  BOOST_TEST(r.out == "argc=7\narg[0]=" + test_wasm("args_env") +
+                          "\narg[1]=-c\narg[2]=file\narg[3]=-O2\narg[4]=--timeout\narg[5]=-e"
+                          "\narg[6]=B=2\nenv A=1\n");
+  // A -- right after the module is still shoal's, as before.
+  auto dashed = run_process({shoal_bin(), "exec", test_wasm("args_env"), "--", "-x"});
+  BOOST_TEST(dashed.out == "argc=2\narg[0]=" + test_wasm("args_env") + "\narg[1]=-x\n");
+}
+
 BOOST_AUTO_TEST_CASE(proc_exit_code_becomes_the_exit_status) {
   for (int code : {0, 1, 7, 42, 255}) {
     auto r = run_process({shoal_bin(), "exec", test_wasm("exit_code"), std::to_string(code)});
