@@ -123,6 +123,53 @@ std::string exception_text(v8::Isolate* isolate, v8::Local<v8::Context> ctx,
   (void)ctx;
 }
 
+// The wasm frames of a trap, innermost first, as V8 wrote them into the
+// error's `stack` (function names from the module's name section, else
+// wasm-function[N]; byte offsets in the module), one "\n    at ..." line
+// each, at most kTrapFrames (V8 records ten), with V8's wasm://wasm/HASH:
+// prefix left out and a frame repeated in a row (a recursion) said once.
+// Empty when V8 recorded none.
+constexpr size_t kTrapFrames = 20;
+std::string trap_backtrace(v8::Isolate* isolate, v8::Local<v8::Context> ctx,
+                           const v8::TryCatch& tc) {
+  if (!tc.HasCaught() || tc.Exception().IsEmpty() || !tc.Exception()->IsObject()) return "";
+  v8::Local<v8::Value> stack;
+  auto key = v8::String::NewFromUtf8Literal(isolate, "stack");
+  if (!tc.Exception().As<v8::Object>()->Get(ctx, key).ToLocal(&stack) || !stack->IsString())
+    return "";
+  v8::String::Utf8Value text(isolate, stack);
+  if (!*text) return "";
+  std::string out, last;
+  size_t frames = 0, repeated = 0;
+  auto flush_repeats = [&] {
+    if (repeated > 0)
+      out += "\n    ... the same frame " + std::to_string(repeated) + " more time" +
+             (repeated == 1 ? "" : "s");
+    repeated = 0;
+  };
+  std::string_view all(*text, static_cast<size_t>(text.length()));
+  for (size_t at = all.find('\n'); at != std::string_view::npos && frames < kTrapFrames;) {
+    size_t end = all.find('\n', at + 1);
+    std::string line(all.substr(at + 1, end == std::string_view::npos ? end : end - at - 1));
+    at = end;
+    if (line.find("wasm") == std::string::npos) continue;  // not a frame of the guest
+    if (size_t p = line.find("wasm://wasm/"); p != std::string::npos) {
+      size_t colon = line.find(':', p + 12);
+      if (colon != std::string::npos) line.erase(p, colon + 1 - p);
+    }
+    ++frames;
+    if (line == last) {  // a recursion: said once, with its count
+      ++repeated;
+      continue;
+    }
+    flush_repeats();
+    out += "\n" + line;
+    last = std::move(line);
+  }
+  flush_repeats();
+  return out;
+}
+
 v8::Local<v8::Value> get(v8::Local<v8::Context> ctx, v8::Local<v8::Object> obj,
                          std::string_view key) {
   v8::Isolate* isolate = ctx->GetIsolate();
@@ -560,7 +607,9 @@ struct InV8 {
   v8::TryCatch& tc;
 
   RunError error(Kind kind, const std::string& prefix) const {
-    return RunError{kind, prefix + exception_text(isolate, ctx, tc)};
+    std::string text = prefix + exception_text(isolate, ctx, tc);
+    if (kind == Kind::trap || kind == Kind::import_trap) text += trap_backtrace(isolate, ctx, tc);
+    return RunError{kind, text};
   }
 };
 

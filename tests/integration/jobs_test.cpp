@@ -170,6 +170,12 @@ BOOST_AUTO_TEST_CASE(a_trap_fails_the_job_with_its_cause) {
   BOOST_TEST(
       r.err.find("failed: the program trapped: RuntimeError: unreachable") != std::string::npos,
       r.err);
+  // The job's message keeps the backtrace, named frames innermost first.
+  auto deep = h.shoal({"wasm", "run", "--id-only", "--wait", test_wasm("trap_deep")});
+  const std::string message = h.job(trim(deep.out))["message"];
+  BOOST_TEST(message.find("\n    at innermost_frame (") < message.find("\n    at middle_frame ("),
+             message);
+  BOOST_TEST(message.find("\n    at middle_frame (") != std::string::npos, message);
 }
 
 BOOST_AUTO_TEST_CASE(a_timeout_fails_the_job_and_the_worker_keeps_serving) {
