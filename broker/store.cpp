@@ -299,7 +299,7 @@ int delete_created_entries(MDB_txn* txn, MDB_dbi created, const std::string& id)
 }  // namespace
 
 void Batch::put_job(const jobs::Job& job) {
-  ops_.push_back(PutJob{job.id, encode(job), job.created_ns, jobs::is_terminal(job.state)});
+  push(PutJob{job.id, encode(job), job.created_ns, jobs::is_terminal(job.state)});
 }
 
 void Batch::put_blob(std::string hash, std::string bytes) {
@@ -339,7 +339,7 @@ void Batch::put_output(const std::string& job_id, const std::string& name, const
 }
 
 void Batch::delete_job(const std::string& job_id) {
-  ops_.push_back(DeleteJob{job_id});
+  push(DeleteJob{job_id});
 }
 
 namespace {
@@ -362,7 +362,17 @@ std::string_view job_of(const auto& op) {
 }  // namespace
 
 void Batch::push(Op op) {
-  if (auto* b = std::get_if<PutBlob>(&op)) blobs_[b->hash] = ops_.size();
+  if (auto* j = std::get_if<PutJob>(&op)) {
+    auto [it, added] = jobs_.try_emplace(j->id, ops_.size());
+    if (!added) {
+      ops_[it->second] = std::move(op);  // the same job, later: one write of its latest state
+      return;
+    }
+  } else if (auto* d = std::get_if<DeleteJob>(&op)) {
+    jobs_.erase(d->id);
+  } else if (auto* b = std::get_if<PutBlob>(&op)) {
+    blobs_[b->hash] = ops_.size();
+  }
   ops_.push_back(std::move(op));
 }
 

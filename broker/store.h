@@ -110,13 +110,17 @@ class Batch {
     std::string id;
   };
   using Op = std::variant<PutJob, PutBlob, AppendLog, PutOutput, DeleteJob>;
-  // Adds an operation, indexing a blob.
+  // Adds an operation, indexing a blob. A job's record put again (a job
+  // queued, run and ended within one batch) replaces its earlier put, so
+  // that a commit writes each job's record once, in its latest state; a
+  // put after the job's deletion is a new operation.
   void push(Op op);
   // Without the operations of the jobs in `refused`; with `records_only`,
   // job records and deletions alone.
   Batch filtered(const std::vector<std::string>& refused, bool records_only) const;
   std::vector<Op> ops_;
   std::map<std::string, size_t> blobs_;  // hash -> its PutBlob in ops_
+  std::map<std::string, size_t> jobs_;   // job id -> its latest PutJob in ops_
 };
 
 // A damaged record, or a part of the store that cannot be read: its key

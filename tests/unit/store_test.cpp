@@ -454,7 +454,7 @@ BOOST_AUTO_TEST_CASE(a_later_batch_loses_the_refused_jobs_and_follows_the_retrie
   later.put_blob("module", "bytes");
   Batch again = failed.job_records_except({refused.id}, "disk full");
   again.append(later.without_jobs({refused.id}));
-  BOOST_TEST(again.size() == 4u);  // kept twice, its log, the blob
+  BOOST_TEST(again.size() == 3u);  // kept once (its later record), its log, the blob
   BOOST_TEST_REQUIRE(again.blob("module") != nullptr);
   BOOST_TEST(*again.blob("module") == "bytes");
   BOOST_TEST_REQUIRE(s->commit(again).has_value());
@@ -466,6 +466,37 @@ BOOST_AUTO_TEST_CASE(a_later_batch_loses_the_refused_jobs_and_follows_the_retrie
   BOOST_TEST(s->read_logs(refused.id)->empty());
   BOOST_TEST(!s->get_output(refused.id, "outputs", "a.txt")->has_value());
   BOOST_TEST(*s->has_blob("module"));
+}
+
+// A job queued, run and ended within one batch is written once, in its
+// latest state; a job deleted and then put again in one batch is put again.
+BOOST_AUTO_TEST_CASE(a_job_put_several_times_in_a_batch_is_written_once_in_its_latest_state) {
+  test::TempDir d;
+  auto s = open_store(d.path());
+  jobs::Job j = make_job(1), other = make_job(2);
+  Batch b;
+  b.put_job(j);
+  b.put_job(other);
+  j.state = jobs::JobState::running;
+  b.put_job(j);
+  b.append_log(j.id, 1, Stream::stdout_, "out\n");
+  j.state = jobs::JobState::completed;
+  b.put_job(j);
+  BOOST_TEST(b.size() == 3u);  // j once, other, the log
+  BOOST_TEST_REQUIRE(s->commit(b).has_value());
+  auto got = s->get_job(j.id);
+  BOOST_TEST_REQUIRE((got && *got));
+  BOOST_TEST(((**got).state == jobs::JobState::completed));
+  auto unfinished = s->unfinished_jobs();
+  BOOST_TEST_REQUIRE(unfinished.has_value());
+  BOOST_TEST(unfinished->jobs.size() == 1u);  // `other` only: j ended
+  Batch again;
+  again.put_job(j);
+  again.delete_job(j.id);
+  again.put_job(j);
+  BOOST_TEST(again.size() == 3u);
+  BOOST_TEST_REQUIRE(s->commit(again).has_value());
+  BOOST_TEST(s->get_job(j.id)->has_value());
 }
 
 // LMDB reports a write cut short by the full disk as EIO.
