@@ -57,6 +57,9 @@ Response route(const Request& request, Context& context);
 std::optional<Response> route_agent(const Request& request, Context& context);
 std::optional<Response> route_jobs(const Request& request, Context& context);
 
+// PUT|POST /api/v1/orchestrator/jobs (api/submit.cpp).
+Response submit_job(const Request& request, Context& context);
+
 // This broker as Bacalhau describes a node (api/agent.cpp): its build
 // (BuildVersionInfo), its node ID, its NodeInfo.
 nlohmann::json version_info();
