@@ -17,20 +17,6 @@ using nlohmann::json;
 
 constexpr std::string_view kJobs = "/api/v1/orchestrator/jobs";
 
-std::string new_uuid() {
-  std::random_device rd;
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (int i = 0; i < 32; ++i) {
-    if (i == 8 || i == 12 || i == 16 || i == 20) out += '-';
-    unsigned v = rd() & 15;
-    if (i == 12) v = 4;
-    if (i == 16) v = 8 | (v & 3);
-    out += kHex[v];
-  }
-  return out;
-}
-
 bool truthy(const std::optional<std::string>& v) {
   return v && (*v == "true" || *v == "1" || v->empty());
 }
@@ -213,6 +199,20 @@ Response one_job(const Request& request, Context& context, const std::string& re
 }
 
 }  // namespace
+
+std::string new_uuid() {
+  std::random_device rd;
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (int i = 0; i < 32; ++i) {
+    if (i == 8 || i == 12 || i == 16 || i == 20) out += '-';
+    unsigned v = rd() & 15;
+    if (i == 12) v = 4;
+    if (i == 16) v = 8 | (v & 3);
+    out += kHex[v];
+  }
+  return out;
+}
 
 std::optional<Response> route_jobs(const Request& request, Context& context) {
   if (!request.path.starts_with(kJobs)) return std::nullopt;

@@ -46,6 +46,9 @@ Response error_response(const Request& request, unsigned status, const std::stri
 
 Response json_response(const nlohmann::json& body);
 
+// A random (version 4) UUID, as Bacalhau names evaluations.
+std::string new_uuid();
+
 // The first value of a query parameter, if given.
 std::optional<std::string> query_value(const Request& request, const std::string& key);
 

@@ -6,8 +6,12 @@ seen over HTTP. Run by `meson test jobs_api`, or directly:
   SHOAL_BIN=build/shoal SHOAL_TEST_WASM_DIR=build/tests/wasm \\
     /usr/bin/python3 tests/api/jobs_test.py [case]
 """
+import base64
+import functools
+import http.server
 import os
 import sys
+import threading
 import time
 
 import requests
@@ -154,6 +158,96 @@ def test_stop(api):
     check(r.status_code == 500 and "Completed" in r.json()["Message"], f"stop Completed: {r.text}")
     listed = api.shoal("job", "list").stdout
     check(job_id[:10] in listed, f"shoal job list does not show {job_id}: {listed}")
+
+
+def bacalhau_job(name, entry, sources=(), params=None):
+    """A Bacalhau job as its CLI sends it (extra keys included)."""
+    return {"Job": {"Name": name, "Type": "batch", "Count": 1, "Labels": {"via": "http"},
+                    "Tasks": [{"Name": "main",
+                               "Engine": {"Type": "wasm", "Params": {
+                                   "EntryModule": entry, "Entrypoint": "_start",
+                                   "Parameters": params or []}},
+                               "InputSources": list(sources),
+                               "Env": {"GREETING": "hi"}}]},
+            "Force": False, "Namespace": "", "IdempotencyToken": "", "Credential": None}
+
+
+def inline_source(target, data):
+    url = "data:application/wasm;base64," + base64.b64encode(data).decode()
+    return {"Target": target, "Source": {"Type": "inline", "Params": {"URL": url}}}
+
+
+def wasm_bytes(name):
+    with open(os.path.join(WASM_DIR, name + ".wasm"), "rb") as f:
+        return f.read()
+
+
+def submitted_and_done(api, body):
+    r = requests.put(api.url(JOBS), json=body)
+    if not check(r.status_code == 200, f"PUT: {r.status_code} {r.text}"):
+        return None
+    reply = r.json()
+    check(set(reply) == {"JobID", "EvaluationID", "Warnings"}, f"PutJobResponse: {reply}")
+    job_id = reply["JobID"]
+    wait_state(api, job_id, {"Completed", "Failed"})
+    return job_id
+
+
+def test_a_job_put_over_http_runs_and_the_cli_sees_it(api):
+    body = bacalhau_job("inline-one", "/app/main.wasm",
+                        [inline_source("/app/main.wasm", wasm_bytes("args_env"))], ["x", "y"])
+    job_id = submitted_and_done(api, body)
+    if not job_id:
+        return
+    listed = api.shoal("job", "list").stdout
+    check(job_id[:10] in listed and "inline-one" in listed, f"shoal job list: {listed}")
+    out = api.shoal("job", "logs", job_id).stdout
+    check("arg[1]=x" in out and "GREETING=hi" in out, f"the job's output: {out}")
+    job = requests.get(api.url(f"{JOBS}/{job_id}")).json()["Job"]
+    check(job["Name"] == "inline-one" and job["Labels"] == {"via": "http"}, f"job: {job}")
+    check(job["State"]["StateType"] == "Completed", f"state: {job['State']}")
+    post = requests.post(api.url(JOBS), json=bacalhau_job(
+        "posted", "/app/main.wasm", [inline_source("/app/main.wasm", wasm_bytes("args_env"))]))
+    check(post.status_code == 200, f"POST is PUT's alias: {post.status_code} {post.text}")
+
+
+def test_modules_from_a_local_path_and_a_url(api):
+    local = os.path.abspath(os.path.join(WASM_DIR, "args_env.wasm"))
+    check(submitted_and_done(api, bacalhau_job("local-one", local)) is not None, "local path")
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=WASM_DIR)
+    handler.log_message = lambda *a: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/args_env.wasm"
+        job_id = submitted_and_done(api, bacalhau_job("url-one", url))
+        if job_id:
+            out = api.shoal("job", "logs", job_id).stdout
+            check("GREETING=hi" in out, f"the URL module's output: {out}")
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_bad_bodies_are_400_naming_the_field(api):
+    good = bacalhau_job("bad", "/app/main.wasm",
+                        [inline_source("/app/main.wasm", wasm_bytes("args_env"))])
+    docker = dict(good)
+    docker["Job"] = dict(good["Job"], Tasks=[dict(good["Job"]["Tasks"][0],
+                                                  Engine={"Type": "docker", "Params": {}})])
+    missing = dict(good)
+    missing["Job"] = dict(good["Job"], Tasks=[dict(good["Job"]["Tasks"][0], InputSources=[])])
+    cases = [("not JSON", "{x", "JSON"), ("no Job", {"Force": False}, "Job"),
+             ("docker", docker, "Tasks[0].Engine.Type"),
+             ("no module", missing, "Tasks[0].Engine.Params.EntryModule")]
+    for what, body, field in cases:
+        if isinstance(body, str):
+            r = requests.put(api.url(JOBS), data=body)
+        else:
+            r = requests.put(api.url(JOBS), json=body)
+        reply = r.json()
+        check(r.status_code == 400 and reply.get("Status") == 400, f"{what}: {r.status_code} {r.text}")
+        check(field in reply.get("Message", ""), f"{what}: the message does not name {field}: {reply}")
 
 
 def main():
