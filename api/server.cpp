@@ -7,12 +7,14 @@
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/websocket/rfc6455.hpp>
 #include <chrono>
 #include <fstream>
 #include <sstream>
 #include <thread>
 #include <vector>
 
+#include "api/logs.h"
 #include "api/routes.h"
 #include "api/url.h"
 #include "shoal_config.h"
@@ -40,10 +42,16 @@ bool same_token(std::string_view given, std::string_view expected) {
   return diff == 0;
 }
 
+// Log streams served at once; more wait for one to end.
+constexpr size_t kLogStreams = 32;
+
 // The handler threads' shared state; each thread keeps its own Context.
+// Log streams (api/logs.h) run on a pool of their own: a followed stream
+// holds its thread while the job runs.
 struct Shared {
   ApiOptions options;
   asio::thread_pool handlers;
+  asio::thread_pool streams{kLogStreams};
   explicit Shared(ApiOptions o)
       : options(std::move(o)), handlers(static_cast<size_t>(options.handler_threads)) {}
 };
@@ -65,19 +73,22 @@ Request plain_request(const http::request<http::string_body>& req) {
   return r;
 }
 
+// Whether the request carries the token, when one is set.
+bool authorized(const Shared& shared, const http::request<http::string_body>& req) {
+  if (shared.options.token.empty()) return true;
+  auto field = req[http::field::authorization];
+  std::string_view auth(field.data(), field.size());
+  constexpr std::string_view bearer = "Bearer ";
+  return auth.substr(0, bearer.size()) == bearer &&
+         same_token(auth.substr(bearer.size()), shared.options.token);
+}
+
 // The response to one request, on a handler thread.
 Response answer(const Shared& shared, const http::request<http::string_body>& req) {
   Request r = plain_request(req);
-  if (!shared.options.token.empty()) {
-    auto field = req[http::field::authorization];
-    std::string_view auth(field.data(), field.size());
-    constexpr std::string_view bearer = "Bearer ";
-    bool ok = auth.substr(0, bearer.size()) == bearer &&
-              same_token(auth.substr(bearer.size()), shared.options.token);
-    if (!ok)
-      return error_response(r, 401, "a bearer token is required (Authorization: Bearer TOKEN)",
-                            "Unauthorized");
-  }
+  if (!authorized(shared, req))
+    return error_response(r, 401, "a bearer token is required (Authorization: Bearer TOKEN)",
+                          "Unauthorized");
   try {
     return route(r, thread_context(shared.options));
   } catch (const std::exception& e) {
@@ -119,11 +130,23 @@ class Session : public std::enable_shared_from_this<Session> {
     if (ec) return close();
     auto req = std::make_shared<http::request<http::string_body>>(parser_->release());
     stream_.expires_never();  // the handler's time is not the client's
+    if (beast::websocket::is_upgrade(*req) &&
+        is_log_stream(std::string_view(req->target().data(), req->target().size())) &&
+        authorized(shared_, *req))
+      return hand_over(req);
     asio::post(shared_.handlers, [self = shared_from_this(), req] {
       Response res = answer(self->shared_, *req);
       auto out = std::make_shared<http::response<http::string_body>>(
           to_beast(res, req->version(), req->keep_alive()));
       asio::post(self->stream_.get_executor(), [self, out] { self->write(out); });
+    });
+  }
+
+  // The connection becomes a log stream on a thread of its own.
+  void hand_over(std::shared_ptr<http::request<http::string_body>> req) {
+    auto socket = std::make_shared<tcp::socket>(stream_.release_socket());
+    asio::post(shared_.streams, [socket, req, buffer = std::move(buffer_), &shared = shared_] {
+      serve_log_stream(std::move(*socket), buffer, *req, shared.options);
     });
   }
 
@@ -238,6 +261,8 @@ Server::~Server() {
   if (impl_->io_thread.joinable()) impl_->io_thread.join();
   impl_->shared->handlers.stop();
   impl_->shared->handlers.join();
+  impl_->shared->streams.stop();
+  impl_->shared->streams.join();
 }
 
 uint16_t Server::port() const {

@@ -15,6 +15,7 @@ import threading
 import time
 
 import requests
+import websocket
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from api_server import WASM_DIR, ApiServer  # noqa: E402
@@ -248,6 +249,46 @@ def test_bad_bodies_are_400_naming_the_field(api):
         reply = r.json()
         check(r.status_code == 400 and reply.get("Status") == 400, f"{what}: {r.status_code} {r.text}")
         check(field in reply.get("Message", ""), f"{what}: the message does not name {field}: {reply}")
+
+
+def log_frames(api, job_id, query="follow=true"):
+    """The frames of a log stream as JSON, and the close code."""
+    ws = websocket.create_connection(
+        f"ws://127.0.0.1:{api.port}{JOBS}/{job_id}/logs?{query}", timeout=60)
+    frames = []
+    try:
+        while True:
+            opcode, data = ws.recv_data(control_frame=True)
+            if opcode == websocket.ABNF.OPCODE_CLOSE:
+                return frames, int.from_bytes(data[:2], "big") if len(data) >= 2 else None
+            if opcode == websocket.ABNF.OPCODE_TEXT:
+                frames.append(__import__("json").loads(data))
+    finally:
+        ws.close()
+
+
+def test_logs_over_a_websocket(api):
+    job_id = run(api, os.path.join(WASM_DIR, "args_env.wasm"), "p", "q")
+    for query in ("follow=true", "follow=false&tail=true"):
+        frames, code = log_frames(api, job_id, query)
+        check(code == 1000, f"{query}: close code {code}")
+        check(all(set(f) == {"value"} and set(f["value"]) == {"Type", "Line"} for f in frames),
+              f"{query}: frame shape: {frames[:3]}")
+        out = [f["value"]["Line"] for f in frames if f["value"]["Type"] == 1]
+        err = [f["value"]["Line"] for f in frames if f["value"]["Type"] == 2]
+        check("arg[1]=p\n" in out and all(line.endswith("\n") for line in out),
+              f"{query}: stdout lines: {out}")
+        check(err == ["to stderr\n"], f"{query}: stderr lines: {err}")
+    frames, code = log_frames(api, "j-00000000-nope")
+    check(code == 1000 and len(frames) == 1 and "error" in frames[0]
+          and frames[0]["value"] == {"Type": 0, "Line": ""}, f"unknown job: {code} {frames}")
+    live = run(api, os.path.join(WASM_DIR, "ticker.wasm"), "20", "50", wait=False)
+    frames, code = log_frames(api, live, "follow=true")
+    lines = [f["value"]["Line"] for f in frames]
+    check(code == 1000 and lines == [f"tick {i}\n" for i in range(1, 21)],
+          f"following a running job: {code} {lines}")
+    plain = requests.get(api.url(f"{JOBS}/{job_id}/logs"))
+    check(plain.status_code in (400, 404), f"a plain GET of logs: {plain.status_code}")
 
 
 def main():
