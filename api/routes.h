@@ -55,10 +55,11 @@ std::optional<std::string> query_value(const Request& request, const std::string
 // Handles one request (auth checked already).
 Response route(const Request& request, Context& context);
 
-// The routes of each part (api/agent.cpp, api/jobs.cpp); nullopt when the
+// The routes of each part (api/agent.cpp, api/jobs.cpp, api/nodes.cpp); nullopt when the
 // path is not theirs.
 std::optional<Response> route_agent(const Request& request, Context& context);
 std::optional<Response> route_jobs(const Request& request, Context& context);
+std::optional<Response> route_nodes(const Request& request, Context& context);
 
 // PUT|POST /api/v1/orchestrator/jobs (api/submit.cpp).
 Response submit_job(const Request& request, Context& context);

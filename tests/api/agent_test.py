@@ -60,6 +60,25 @@ def test_auth_handshake(api):
     check(auth.get("success") is True and auth.get("token"), f"auth token: {t}")
 
 
+def test_nodes(api):
+    r = requests.get(api.url("/api/v1/orchestrator/nodes"))
+    body = r.json()
+    check(r.status_code == 200 and set(body) == {"Nodes", "NextToken"}, f"nodes: {r.text}")
+    nodes = body.get("Nodes", [])
+    if not check(len(nodes) == 1, f"one node: {nodes}"):
+        return
+    node = nodes[0]
+    check(set(node) == {"Info", "Membership", "Connection", "ConnectionState"}, f"{sorted(node)}")
+    check(node["Membership"] == "APPROVED" and node["Connection"] == "CONNECTED", f"{node}")
+    node_id = node["Info"]["NodeID"]
+    one = requests.get(api.url(f"/api/v1/orchestrator/nodes/{node_id}"))
+    check(one.status_code == 200 and one.json()["Node"]["Info"]["NodeID"] == node_id,
+          f"nodes/{node_id}: {one.text}")
+    missing = requests.get(api.url("/api/v1/orchestrator/nodes/n-none"))
+    check(missing.status_code == 404 and missing.json()["Code"] == "NotFound",
+          f"unknown node: {missing.status_code} {missing.text}")
+
+
 def test_redirects(api):
     for path, to in (("/", "/api/v1/agent/version"), ("/livez", "/api/v1/agent/alive")):
         r = requests.get(api.url(path), allow_redirects=False)
