@@ -334,36 +334,6 @@ std::expected<InputFlag, std::string> parse_input_value(std::string_view value,
 
 }  // namespace
 
-PathKind probe_local_path(const std::string& path) {
-  struct stat st;
-  if (::stat(path.c_str(), &st) != 0) return PathKind::missing;
-  return S_ISDIR(st.st_mode) ? PathKind::directory : PathKind::file;
-}
-
-std::expected<std::string, std::string> normalize_guest_path(std::string_view path) {
-  std::string shown = "\"" + std::string(path) + "\"";
-  if (path.empty() || path[0] != '/')
-    return std::unexpected("the guest path " + shown + " must be absolute");
-  if (path.find('\0') != std::string_view::npos)
-    return std::unexpected("the guest path " + shown + " contains a NUL byte");
-  std::string out;
-  size_t i = 0;
-  while (i < path.size()) {
-    size_t j = path.find('/', i);
-    if (j == std::string_view::npos) j = path.size();
-    std::string_view part = path.substr(i, j - i);
-    if (part == "..")
-      return std::unexpected("the guest path " + shown + " must not contain \"..\"");
-    if (!part.empty() && part != ".") {
-      out += '/';
-      out += part;
-    }
-    i = j + 1;
-  }
-  if (out.empty()) return std::unexpected("the guest path " + shown + " must not be / itself");
-  return out;
-}
-
 std::expected<InputFlag, std::string> parse_input(std::string_view value, const PathProbe& probe) {
   if (value.empty()) return std::unexpected(std::string("--input: the value is empty"));
   auto r = parse_input_value(value, probe);

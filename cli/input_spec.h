@@ -47,18 +47,15 @@
 #include <string>
 #include <string_view>
 
+#include "bacalhau/request.h"
+
 namespace shoal::cli {
 
 enum class SourceKind { url, local };
 
-enum class PathKind { missing, file, directory };  // `file`: anything but a directory
-
-// Tells what a local path is (following symlinks). Injected so that tests
-// need not build a file tree.
-using PathProbe = std::function<PathKind(const std::string& path)>;
-
-// The real file system, with stat(2).
-PathKind probe_local_path(const std::string& path);
+using bacalhau::PathKind;
+using bacalhau::PathProbe;
+using bacalhau::probe_local_path;
 
 struct InputFlag {
   SourceKind kind = SourceKind::local;
@@ -100,8 +97,6 @@ struct ModuleArg {
 // consulted: the caller reads the module and reports a missing one.
 std::expected<ModuleArg, std::string> parse_module(std::string_view value);
 
-// A guest path made absolute-normalised, or a message naming what is wrong
-// with it ("must be absolute", "must not contain ..").
-std::expected<std::string, std::string> normalize_guest_path(std::string_view path);
+using bacalhau::normalize_guest_path;
 
 }  // namespace shoal::cli

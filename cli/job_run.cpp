@@ -1,5 +1,5 @@
 // `shoal job run FILE|-` and `shoal job validate FILE|-`: Bacalhau job
-// specs (cli/bacalhau_spec.h) submitted the way `shoal wasm run` submits.
+// specs (bacalhau/spec.h) submitted the way `shoal wasm run` submits.
 #include <fmt/core.h>
 #include <cerrno>
 #include <cstring>
@@ -8,7 +8,7 @@
 #include <iostream>
 #include <iterator>
 
-#include "cli/bacalhau_spec.h"
+#include "bacalhau/spec.h"
 #include "cli/commands.h"
 #include "cli/run_request.h"
 
@@ -27,7 +27,7 @@ std::expected<RunRequest, int> load_spec(const std::string& file) {
     text = std::move(*t);
     base = std::filesystem::absolute(file).parent_path().string();
   }
-  auto r = read_bacalhau_spec(text, file == "-" ? "the spec on stdin" : file, base);
+  auto r = bacalhau::read_bacalhau_spec(text, file == "-" ? "the spec on stdin" : file, base);
   if (!r) {
     fmt::print(stderr, "shoal: the job spec {} is not valid:\n", file == "-" ? "on stdin" : file);
     for (const auto& e : r.error()) fmt::print(stderr, "  {}\n", e);
@@ -59,7 +59,7 @@ void add_job_run_commands(CLI::App& job, int& status) {
         return;
       }
       if (o->dry_run) {
-        auto yaml = write_bacalhau_spec(*r, read_file);
+        auto yaml = bacalhau::write_bacalhau_spec(*r, read_file);
         if (!yaml) {
           status = fail(yaml.error());
           return;

@@ -10,54 +10,21 @@
 #include <string>
 #include <vector>
 
+#include "bacalhau/request.h"
 #include "cli/file_bytes.h"
 #include "protocol/job.h"
 
 namespace shoal::cli {
 
-// A wasm module: a local file, an http(s) URL (downloaded by the client,
-// with a progress bar on a terminal), or bytes decoded from a data: URL.
-struct ModuleRef {
-  enum class Kind { local, url, inline_data };
-  Kind kind = Kind::local;
-  std::string source;  // the path (absolute or as given), the URL, or the data: URL
-  std::string bytes;   // Kind::inline_data: the decoded bytes
-  // The Bacalhau InputSources Target the module came from; "" when given
-  // directly (a path or URL).
-  std::string target;
-};
-
-// An import module and the name its exports are imported under.
-struct ImportModuleRef {
-  std::string name;
-  ModuleRef module;
-};
-
-// A file whose bytes travel with the submission (Bacalhau's `inline`
-// input source), mounted read-only at `target`.
-struct InlineInput {
-  std::string target;
-  std::string bytes;
-  std::string url;  // the data: URL it was decoded from, for printing back
-};
-
-struct RunRequest {
-  // The job. Its import_modules and inline_inputs are left empty:
-  // submit_job fills them from `imports` and `inline_inputs`, in order.
-  jobs::JobSpec spec;
-  ModuleRef module;
-  std::vector<ImportModuleRef> imports;
-  std::vector<InlineInput> inline_inputs;
-  std::string stdin_file;  // "": no stdin; "-": this process's stdin; else a file
-};
+using bacalhau::import_module_name;
+using bacalhau::ImportModuleRef;
+using bacalhau::InlineInput;
+using bacalhau::ModuleRef;
+using bacalhau::RunRequest;
 
 // A whole file's bytes; fails with "PATH: is a directory" or "PATH: <the
 // system's reason>".
 std::expected<std::string, std::string> read_file(const std::string& path);
-
-// The import module name for a module's path, URL or target: its file name
-// without a final ".wasm" ("/app/mylib.wasm" -> "mylib").
-std::string import_module_name(const std::string& path_or_url);
 
 // The import modules of -I/--import-modules values (local paths or http(s)
 // URLs). Fails naming the value: a bad URL, two modules with one name.

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <filesystem>
 
+#include "api/server.h"
 #include "broker/broker.h"
 #include "broker/serve_config.h"
 #include "cli/commands.h"
@@ -27,7 +28,44 @@ struct ServeFlags {
   int idle = 0;
   bool quiet = false, forget = false;
   std::vector<std::string> labels;
+  std::string api_host = "127.0.0.1", api_token_file;
+  uint16_t api_port = 1234;
 };
+
+void add_api_flags(CLI::App& serve, ServeFlags& f) {
+  serve.add_option("--api-host", f.api_host,
+                   "Serve Bacalhau's REST API (docs/http-api.md) on this address (default "
+                   "127.0.0.1; any other needs --api-token-file)");
+  serve.add_option("--api-port", f.api_port,
+                   "Serve Bacalhau's REST API on this port (default 1234 when --api-host is "
+                   "given; without either flag there is no API)");
+  serve.add_option("--api-token-file", f.api_token_file,
+                   "A file holding the bearer token every API request must carry "
+                   "(Authorization: Bearer TOKEN); required off the loopback address");
+}
+
+// The API server, when --api-host or --api-port asks for one; null otherwise.
+std::expected<std::unique_ptr<api::Server>, std::string> start_api(CLI::App& serve,
+                                                                   const ServeFlags& f) {
+  if (!serve.count("--api-host") && !serve.count("--api-port"))
+    return std::unique_ptr<api::Server>();
+  api::ApiOptions o;
+  o.host = f.api_host;
+  o.port = f.api_port;
+  o.state_dir = f.opts.dir.root;
+  o.workers = f.opts.workers;
+  o.labels = f.opts.labels;
+  if (!f.api_token_file.empty()) {
+    auto token = api::read_token_file(f.api_token_file);
+    if (!token) return std::unexpected(token.error());
+    o.token = *token;
+  }
+  auto server = api::Server::start(o);
+  if (server && !f.quiet)
+    fmt::print(stderr, "shoal: serving the REST API on http://{}:{}/api/v1/\n", f.api_host,
+               (*server)->port());
+  return server;
+}
 
 void add_serve_flags(CLI::App& serve, ServeFlags& f) {
   serve.add_option("--state-dir", f.state,
@@ -80,6 +118,7 @@ void add_serve_flags(CLI::App& serve, ServeFlags& f) {
   serve.add_option("--log-level", f.opts.log_level, "debug, info, warn or error")
       ->check(CLI::IsMember({"debug", "info", "warn", "error"}))
       ->capture_default_str();
+  add_api_flags(serve, f);
 }
 
 // The serve configuration: flags that make it up replace the stored one;
@@ -130,6 +169,8 @@ int run_serve(CLI::App& serve, ServeFlags& f) {
       fmt::print(stderr, "shoal: --idle-exit {} ignored: this broker listens on TCP\n", f.idle);
     f.opts.idle_exit = std::chrono::seconds(0);
   }
+  auto api_server = start_api(serve, f);
+  if (!api_server) return fail(api_server.error());
   return broker::run_broker(f.opts);
 }
 

@@ -113,15 +113,6 @@ std::expected<std::string, std::string> read_file(const std::string& path) {
   return bytes;
 }
 
-std::string import_module_name(const std::string& path_or_url) {
-  std::string s = path_or_url;
-  if (auto q = s.find_first_of("?#"); q != std::string::npos && s.find("://") != std::string::npos)
-    s.resize(q);
-  std::string name = std::filesystem::path(s).filename().string();
-  if (name.size() > 5 && name.ends_with(".wasm")) name.resize(name.size() - 5);
-  return name;
-}
-
 std::expected<std::vector<ImportModuleRef>, std::string> import_modules_from_flags(
     const std::vector<std::string>& values) {
   std::vector<ImportModuleRef> out;

@@ -6,7 +6,7 @@
 #include <fstream>
 #include <iterator>
 
-#include "cli/bacalhau_spec.h"
+#include "bacalhau/spec.h"
 #include "cli/commands.h"
 #include "cli/flag_checks.h"
 #include "cli/input_spec.h"
@@ -40,7 +40,7 @@ int run(RunOpts& o) {
   request.imports = std::move(*imports);
   request.stdin_file = o.stdin_file;
   if (o.dry_run) {
-    auto yaml = write_bacalhau_spec(request, read_file);
+    auto yaml = bacalhau::write_bacalhau_spec(request, read_file);
     if (!yaml) return fail(yaml.error());
     fmt::print("{}", *yaml);
     return 0;

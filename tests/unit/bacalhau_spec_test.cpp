@@ -6,16 +6,16 @@
 #include <string>
 #include <vector>
 
-#include "cli/bacalhau_spec.h"
-#include "cli/data_url.h"
+#include "bacalhau/data_url.h"
+#include "bacalhau/spec.h"
 #include "protocol/job_json.h"
 
 using nlohmann::json;
-using shoal::cli::ModuleRef;
-using shoal::cli::PathKind;
-using shoal::cli::read_bacalhau_spec;
-using shoal::cli::RunRequest;
-using shoal::cli::write_bacalhau_spec;
+using shoal::bacalhau::ModuleRef;
+using shoal::bacalhau::PathKind;
+using shoal::bacalhau::read_bacalhau_spec;
+using shoal::bacalhau::RunRequest;
+using shoal::bacalhau::write_bacalhau_spec;
 
 namespace {
 

@@ -4,10 +4,10 @@
 
 #include <string>
 
-#include "cli/data_url.h"
+#include "bacalhau/data_url.h"
 
-using shoal::cli::decode_data_url;
-using shoal::cli::encode_data_url;
+using shoal::bacalhau::decode_data_url;
+using shoal::bacalhau::encode_data_url;
 
 namespace {
 

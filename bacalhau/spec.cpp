@@ -1,4 +1,4 @@
-#include "cli/bacalhau_spec.h"
+#include "bacalhau/spec.h"
 
 #include <yaml-cpp/yaml.h>
 
@@ -13,13 +13,25 @@
 
 #include <nlohmann/json.hpp>
 
-#include "cli/data_url.h"
+#include "bacalhau/data_url.h"
 #include "protocol/constraints.h"
 #include "protocol/job_json.h"
+#include "protocol/names.h"
 #include "protocol/units.h"
 
-namespace shoal::cli {
+namespace shoal::bacalhau {
 namespace {
+
+// A ResultPaths entry as shoal's output: the name checked as output names
+// are (protocol/names.h), the path normalised.
+std::expected<jobs::OutputSpec, std::string> result_path(const std::string& name,
+                                                         const std::string& path) {
+  if (name.empty()) return std::unexpected(std::string("the name before ':' is empty"));
+  if (auto ok = names::check_output_name(name); !ok) return std::unexpected(ok.error());
+  auto guest = normalize_guest_path(path);
+  if (!guest) return std::unexpected(guest.error());
+  return jobs::OutputSpec{name, *guest};
+}
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -632,18 +644,16 @@ std::vector<jobs::OutputSpec> Reader::result_paths(const YAML::Node& task, const
       error(p, "needs a Name and a Path");
       continue;
     }
-    auto out = parse_output(*name + ":" + *path);
+    auto out = result_path(*name, *path);
     if (!out) {
-      std::string msg = out.error();
-      if (auto c = msg.find(": "); c != std::string::npos) msg = msg.substr(c + 2);
-      error(p, msg);
+      error(p, out.error());
       continue;
     }
     if (!names.insert(out->name).second) {
       error(p + ".Name", "another result path is named '" + out->name + "'");
       continue;
     }
-    outputs.push_back({out->name, out->path});
+    outputs.push_back(*out);
   }
   return outputs;
 }
@@ -993,4 +1003,4 @@ std::expected<std::string, std::string> write_bacalhau_spec(const RunRequest& r,
   return SpecWriter(r, read_file).write();
 }
 
-}  // namespace shoal::cli
+}  // namespace shoal::bacalhau

@@ -32,10 +32,9 @@
 #include <string_view>
 #include <vector>
 
-#include "cli/input_spec.h"
-#include "cli/run_request.h"
+#include "bacalhau/request.h"
 
-namespace shoal::cli {
+namespace shoal::bacalhau {
 
 // Reads a spec. `origin` names the text in messages ("job.yaml", "-");
 // `base_dir` is where relative paths start. Local paths in the result are
@@ -55,4 +54,4 @@ using FileReader = std::function<std::expected<std::string, std::string>(const s
 std::expected<std::string, std::string> write_bacalhau_spec(const RunRequest& request,
                                                             const FileReader& read_file);
 
-}  // namespace shoal::cli
+}  // namespace shoal::bacalhau

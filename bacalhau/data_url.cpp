@@ -1,8 +1,8 @@
-#include "cli/data_url.h"
+#include "bacalhau/data_url.h"
 
 #include <cctype>
 
-namespace shoal::cli {
+namespace shoal::bacalhau {
 namespace {
 
 constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -141,4 +141,4 @@ std::string encode_data_url(std::string_view bytes, std::string_view media_type)
   return out;
 }
 
-}  // namespace shoal::cli
+}  // namespace shoal::bacalhau

@@ -12,7 +12,7 @@
 #include <string>
 #include <string_view>
 
-namespace shoal::cli {
+namespace shoal::bacalhau {
 
 struct DataUrl {
   std::string media_type;  // e.g. "text/plain;charset=utf-8", or ""
@@ -29,4 +29,4 @@ std::expected<DataUrl, std::string> decode_data_url(std::string_view url);
 std::string encode_data_url(std::string_view bytes,
                             std::string_view media_type = "application/octet-stream");
 
-}  // namespace shoal::cli
+}  // namespace shoal::bacalhau

@@ -1,0 +1,229 @@
+// /api/v1/orchestrator/jobs*: Bacalhau's jobs endpoints, answered from the
+// broker through the handler thread's client (api/routes.h) and written in
+// Bacalhau's models (bacalhau/model.h).
+#include <algorithm>
+#include <random>
+#include <set>
+
+#include "api/routes.h"
+#include "bacalhau/model.h"
+#include "protocol/constraints.h"
+
+namespace shoal::api {
+
+namespace {
+
+using nlohmann::json;
+
+constexpr std::string_view kJobs = "/api/v1/orchestrator/jobs";
+
+bool truthy(const std::optional<std::string>& v) {
+  return v && (*v == "true" || *v == "1" || v->empty());
+}
+
+// A broker error about a job as Bacalhau's store reports it: unknown -> 404,
+// ambiguous prefix -> 500 MultipleJobsFound, else 500.
+Response job_error(const Request& request, const std::string& id, const std::string& error) {
+  if (error.starts_with("no job matches"))
+    return error_response(request, 404, "job not found: " + id, "NotFound", "JobStore");
+  if (error.find("matches several jobs") != std::string::npos)
+    return error_response(request, 500, "multiple jobs found for id " + id + ": " + error,
+                          "MultipleJobsFound", "JobStore");
+  return error_response(request, 500, error, "InternalError", "Broker");
+}
+
+std::expected<json, Response> find_job(const Request& request, Context& context,
+                                       const std::string& id) {
+  auto broker = context.broker(request);
+  if (!broker) return std::unexpected(broker.error());
+  auto job = (*broker)->describe(id);
+  if (!job) return std::unexpected(job_error(request, id, job.error()));
+  return *job;
+}
+
+// The list's cursor: the offset of the next item, as decimal text.
+std::expected<size_t, Response> list_offset(const Request& request) {
+  auto token = query_value(request, "next_token");
+  if (!token || token->empty()) return size_t{0};
+  size_t offset = 0;
+  for (char c : *token) {
+    if (c < '0' || c > '9' || offset > (size_t{1} << 40))
+      return std::unexpected(
+          error_response(request, 400, "invalid next_token '" + *token + "'", "InternalError"));
+    offset = offset * 10 + static_cast<size_t>(c - '0');
+  }
+  return offset;
+}
+
+std::expected<jobs::Selector, Response> label_selector(const Request& request) {
+  std::string text;
+  auto [first, last] = request.query.equal_range("labels");
+  for (auto it = first; it != last; ++it) text += (text.empty() ? "" : ",") + it->second;
+  if (text.empty()) return jobs::Selector{};
+  auto selector = jobs::parse_selector(text);
+  if (!selector)
+    return std::unexpected(
+        error_response(request, 400, "invalid label selector '" + text + "': " + selector.error(),
+                       "InternalError"));
+  return *selector;
+}
+
+Response list_jobs(const Request& request, Context& context) {
+  auto order = query_value(request, "order_by").value_or("");
+  if (!order.empty() && order != "created_at" && order != "modified_at")
+    return error_response(request, 500, "OrderBy " + order + " not supported for listJobs",
+                          "InternalError", "Unknown");
+  auto offset = list_offset(request);
+  if (!offset) return offset.error();
+  auto selector = label_selector(request);
+  if (!selector) return selector.error();
+  auto broker = context.broker(request);
+  if (!broker) return broker.error();
+  client::ListQuery q;
+  q.limit = 0;
+  q.oldest_first = true;
+  auto jobs = (*broker)->list(q);
+  if (!jobs) return error_response(request, 500, jobs.error(), "InternalError", "Broker");
+  std::vector<json> items;
+  for (const auto& j : *jobs) {
+    auto model = bacalhau::job_model(j);
+    if (jobs::matches(*selector, model["Labels"].get<std::map<std::string, std::string>>()))
+      items.push_back(std::move(model));
+  }
+  const char* key = order == "modified_at" ? "ModifyTime" : "CreateTime";
+  std::stable_sort(items.begin(), items.end(), [key](const json& a, const json& b) {
+    return a[key].get<int64_t>() < b[key].get<int64_t>();
+  });
+  if (truthy(query_value(request, "reverse"))) std::reverse(items.begin(), items.end());
+  size_t limit = std::stoul(query_value(request, "limit").value_or("0").empty()
+                                ? "0"
+                                : query_value(request, "limit").value_or("0"));
+  size_t begin = std::min(*offset, items.size());
+  size_t end = limit ? std::min(items.size(), begin + limit) : items.size();
+  json page = json::array();
+  for (size_t i = begin; i < end; ++i) page.push_back(std::move(items[i]));
+  return json_response(
+      {{"Items", page}, {"NextToken", end < items.size() ? std::to_string(end) : ""}});
+}
+
+bool terminal(const json& job) {
+  auto s = job.value("state", std::string());
+  return s == "Completed" || s == "Failed" || s == "Stopped";
+}
+
+Response get_job(const Request& request, const json& job) {
+  json out = {{"Job", bacalhau::job_model(job)}};
+  auto include = query_value(request, "include").value_or("");
+  if (include.find("history") != std::string::npos) {
+    auto items = bacalhau::history_models(job);
+    if (items.size() > 100) items.erase(items.begin() + 100, items.end());
+    out["History"] = {{"Items", items}, {"NextToken", ""}};
+  }
+  if (include.find("executions") != std::string::npos)
+    out["Executions"] = {{"Items", bacalhau::execution_models(job, node_id())}, {"NextToken", ""}};
+  return json_response(out);
+}
+
+// History, with Bacalhau's cursor: NextToken stays non-empty while the job
+// can still change, so that a client polling it knows to go on.
+Response job_history(const Request& request, const json& job) {
+  auto offset = list_offset(request);
+  if (!offset) return offset.error();
+  auto type = query_value(request, "event_type").value_or("all");
+  if (type != "all" && type != "job" && type != "execution")
+    return error_response(request, 400, "invalid event type: " + type, "InternalError");
+  auto exec = query_value(request, "execution_id").value_or("");
+  json items = json::array();
+  auto all = bacalhau::history_models(job);
+  size_t limit = 100;
+  if (auto l = query_value(request, "limit"); l && !l->empty() && std::stoul(*l) > 0)
+    limit = std::stoul(*l);
+  size_t next = *offset;
+  for (size_t i = *offset; i < all.size() && items.size() < limit; ++i, next = i) {
+    const auto& h = all[i];
+    bool exec_level = h["Type"] == "ExecutionLevel";
+    if ((type == "job" && exec_level) || (type == "execution" && !exec_level)) continue;
+    if (!exec.empty() && !h.value("ExecutionID", std::string()).starts_with(exec)) continue;
+    items.push_back(h);
+  }
+  if (next < *offset) next = *offset;
+  bool more = next < all.size() || !terminal(job);
+  return json_response({{"Items", items}, {"NextToken", more ? std::to_string(next) : ""}});
+}
+
+std::string stop_reason(const Request& request) {
+  if (!request.body.empty()) {
+    auto body = json::parse(request.body, nullptr, false);
+    if (body.is_object())
+      for (const auto& [k, v] : body.items())
+        if ((k == "reason" || k == "Reason") && v.is_string()) return v.get<std::string>();
+  }
+  return query_value(request, "reason").value_or("");
+}
+
+Response stop_job(const Request& request, Context& context, const json& job) {
+  auto state = job.value("state", std::string());
+  if (state == "Stopped") return json_response({{"EvaluationID", ""}});
+  if (state == "Completed")
+    return error_response(request, 500, "cannot stop job in state Completed", "", "Bacalhau");
+  auto broker = context.broker(request);
+  if (!broker) return broker.error();
+  auto id = job.value("id", std::string());
+  auto stopped = (*broker)->stop(id);
+  if (!stopped) return job_error(request, id, stopped.error());
+  (void)stop_reason(request);  // shoal's stop takes no reason yet
+  return json_response({{"EvaluationID", state == "Failed" ? "" : new_uuid()}});
+}
+
+Response method_not_allowed(const Request& request) {
+  return error_response(request, 405, "Method Not Allowed", "InternalError");
+}
+
+Response one_job(const Request& request, Context& context, const std::string& rest) {
+  auto slash = rest.find('/');
+  std::string id = rest.substr(0, slash);
+  std::string what = slash == std::string::npos ? "" : rest.substr(slash + 1);
+  static const std::set<std::string> known = {"", "executions", "history"};
+  if (!known.contains(what))
+    return error_response(request, 404, "The requested resource/URL was not found.", "NotFound");
+  bool del = what.empty() && request.method == "DELETE";
+  if (request.method != "GET" && !del) return method_not_allowed(request);
+  auto job = find_job(request, context, id);
+  if (!job) return job.error();
+  if (del) return stop_job(request, context, *job);
+  if (what == "executions")
+    return json_response(
+        {{"Items", bacalhau::execution_models(*job, node_id())}, {"NextToken", ""}});
+  if (what == "history") return job_history(request, *job);
+  return get_job(request, *job);
+}
+
+}  // namespace
+
+std::string new_uuid() {
+  std::random_device rd;
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (int i = 0; i < 32; ++i) {
+    if (i == 8 || i == 12 || i == 16 || i == 20) out += '-';
+    unsigned v = rd() & 15;
+    if (i == 12) v = 4;
+    if (i == 16) v = 8 | (v & 3);
+    out += kHex[v];
+  }
+  return out;
+}
+
+std::optional<Response> route_jobs(const Request& request, Context& context) {
+  if (!request.path.starts_with(kJobs)) return std::nullopt;
+  auto rest = request.path.substr(kJobs.size());
+  if (rest.empty() || rest == "/") {
+    if (request.method == "GET") return list_jobs(request, context);
+    if (request.method == "PUT" || request.method == "POST") return submit_job(request, context);
+    return method_not_allowed(request);
+  }
+  if (rest[0] != '/') return std::nullopt;
+  return one_job(request, context, rest.substr(1));
+}
+
+}  // namespace shoal::api

@@ -1,0 +1,108 @@
+#include "api/logs.h"
+
+#include <utility>  // before Boost.Asio 1.74, which uses std::exchange without it
+
+#include <boost/beast/websocket.hpp>
+#include <nlohmann/json.hpp>
+
+#include "api/url.h"
+#include "client/client.h"
+
+namespace shoal::api {
+
+namespace {
+
+namespace beast = boost::beast;
+namespace websocket = beast::websocket;
+using nlohmann::json;
+
+constexpr std::string_view kPrefix = "/api/v1/orchestrator/jobs/";
+
+struct PeerGone {};  // thrown out of the chunk handler when a write fails
+
+// Splits each stream's chunks into lines and sends each as a frame.
+class LineFramer {
+ public:
+  explicit LineFramer(websocket::stream<boost::asio::ip::tcp::socket>& ws) : ws_(ws) {}
+
+  void add(const std::string& stream, const std::string& data) {
+    int type = stream == "stderr" ? 2 : 1;
+    std::string& pending = pending_[type - 1];
+    pending += data;
+    size_t start = 0;
+    for (size_t nl; (nl = pending.find('\n', start)) != std::string::npos; start = nl + 1)
+      send(type, pending.substr(start, nl + 1 - start));
+    pending.erase(0, start);
+  }
+
+  void flush() {
+    for (int type : {1, 2})
+      if (!pending_[type - 1].empty()) send(type, std::exchange(pending_[type - 1], ""));
+  }
+
+  void send_json(const json& frame) {
+    beast::error_code ec;
+    ws_.text(true);
+    ws_.write(boost::asio::buffer(frame.dump()), ec);
+    if (ec) throw PeerGone{};
+  }
+
+ private:
+  void send(int type, const std::string& line) {
+    send_json({{"value", {{"Type", type}, {"Line", line}}}});
+  }
+
+  websocket::stream<boost::asio::ip::tcp::socket>& ws_;
+  std::string pending_[2];
+};
+
+void stream_logs(LineFramer& framer, const std::string& id, bool follow,
+                 const ApiOptions& options) {
+  auto error = [&](const std::string& why) {
+    framer.send_json({{"error", why}, {"value", {{"Type", 0}, {"Line", ""}}}});
+  };
+  client::Options o;
+  o.state_dir = options.state_dir;
+  o.start_broker = false;
+  auto c = client::Client::connect(o);
+  if (!c) return error("failed to open log stream for job " + id + ": " + c.error());
+  auto end = c->logs(id, client::Stream::all, follow,
+                     [&](const std::string& s, const std::string& d) { framer.add(s, d); });
+  framer.flush();
+  if (!end) error("failed to open log stream for job " + id + ": " + end.error());
+}
+
+}  // namespace
+
+bool is_log_stream(std::string_view target) {
+  auto path = target.substr(0, target.find('?'));
+  if (!path.starts_with(kPrefix) || !path.ends_with("/logs")) return false;
+  auto id = path.substr(kPrefix.size(), path.size() - kPrefix.size() - 5);
+  return !id.empty() && id.find('/') == std::string_view::npos;
+}
+
+void serve_log_stream(boost::asio::ip::tcp::socket socket, beast::flat_buffer buffer,
+                      const beast::http::request<beast::http::string_body>& request,
+                      const ApiOptions& options) {
+  websocket::stream<boost::asio::ip::tcp::socket> ws(std::move(socket));
+  beast::error_code ec;
+  ws.accept(request, ec);
+  if (ec) return;
+  (void)buffer;
+  std::string target(request.target());
+  auto q = target.find('?');
+  auto query = parse_query(q == std::string::npos ? "" : target.substr(q + 1));
+  auto path = percent_decode(target.substr(0, q));
+  std::string id = path.substr(kPrefix.size(), path.size() - kPrefix.size() - 5);
+  auto follow = query.find("follow");
+  bool following = follow != query.end() && (follow->second == "true" || follow->second == "1");
+  LineFramer framer(ws);
+  try {
+    stream_logs(framer, id, following, options);
+  } catch (const PeerGone&) {
+    return;
+  }
+  ws.close(websocket::close_code::normal, ec);
+}
+
+}  // namespace shoal::api

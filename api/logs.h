@@ -1,0 +1,32 @@
+// GET /api/v1/orchestrator/jobs/{id}/logs: Bacalhau's WebSocket log stream.
+// The socket is upgraded first; then the job's output, from the start, one
+// text frame per line ({"value":{"Type":1|2,"Line":"…\n"}}, 1 stdout,
+// 2 stderr); with follow=true also what it writes until it ends. An error
+// (an unknown job) is one frame {"error":"…","value":{"Type":0,"Line":""}}.
+// The stream ends with a close frame, code 1000.
+//
+// Runs on a thread of the log-stream pool (api/server.cpp) with a broker
+// client of its own for the stream's whole life: a followed stream waits on
+// the broker for as long as the job runs.
+#pragma once
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/string_body.hpp>
+
+#include "api/server.h"
+
+namespace shoal::api {
+
+// Whether `target` (path and query) names a job's log stream.
+bool is_log_stream(std::string_view target);
+
+// Serves one log stream on `socket`, whose upgrade request is `request`
+// (`buffer` holds any bytes read past it). Returns when the stream ends or
+// the peer goes away.
+void serve_log_stream(boost::asio::ip::tcp::socket socket, boost::beast::flat_buffer buffer,
+                      const boost::beast::http::request<boost::beast::http::string_body>& request,
+                      const ApiOptions& options);
+
+}  // namespace shoal::api

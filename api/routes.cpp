@@ -1,0 +1,63 @@
+#include "api/routes.h"
+
+namespace shoal::api {
+
+std::expected<client::Client*, Response> Context::broker(const Request& request) {
+  if (client) return &*client;
+  client::Options o;
+  o.state_dir = options.state_dir;
+  o.start_broker = false;  // the broker is this process: it is up or starting
+  auto c = client::Client::connect(o);
+  if (!c)
+    return std::unexpected(error_response(request, 503, "the broker does not answer: " + c.error(),
+                                          "ServiceUnavailable", "Broker"));
+  client.emplace(std::move(*c));
+  return &*client;
+}
+
+Response error_response(const Request& request, unsigned status, const std::string& message,
+                        const std::string& code, const std::string& component) {
+  nlohmann::json body = {{"Status", status},
+                         {"Message", message},
+                         {"RequestID", request.request_id},
+                         {"Code", code},
+                         {"Component", component}};
+  Response r;
+  r.status = status;
+  r.body = body.dump();
+  return r;
+}
+
+Response json_response(const nlohmann::json& body) {
+  Response r;
+  r.body = body.dump();
+  return r;
+}
+
+std::optional<std::string> query_value(const Request& request, const std::string& key) {
+  auto it = request.query.find(key);
+  if (it == request.query.end()) return std::nullopt;
+  return it->second;
+}
+
+Response route(const Request& request, Context& context) {
+  // Bacalhau's short paths, redirected as its server does.
+  if (request.method == "GET" || request.method == "HEAD") {
+    std::string to;
+    if (request.path == "/" || request.path == "/version") to = "/api/v1/agent/version";
+    if (request.path == "/livez") to = "/api/v1/agent/alive";
+    if (!to.empty()) {
+      Response r;
+      r.status = 307;
+      r.location = to;
+      r.body = "{}";
+      return r;
+    }
+  }
+  if (auto r = route_agent(request, context)) return std::move(*r);
+  if (auto r = route_jobs(request, context)) return std::move(*r);
+  if (auto r = route_nodes(request, context)) return std::move(*r);
+  return error_response(request, 404, "The requested resource/URL was not found.", "NotFound");
+}
+
+}  // namespace shoal::api

@@ -1,0 +1,73 @@
+// The API's requests and responses as plain values, and the routing of a
+// request to its handler. Handlers run on a handler thread (api/server.h)
+// with that thread's Context; they never touch sockets.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "api/server.h"
+#include "client/client.h"
+
+namespace shoal::api {
+
+struct Request {
+  std::string method;  // "GET", "PUT", ...
+  std::string path;    // without the query, percent-decoded
+  std::multimap<std::string, std::string> query;
+  std::string body;
+  std::string request_id;  // the X-Request-ID header, echoed in error bodies
+};
+
+struct Response {
+  unsigned status = 200;
+  std::string body;  // JSON text, unless content_type says otherwise
+  std::string content_type = "application/json";
+  std::string location;  // for redirects
+};
+
+// What a handler thread holds: the options and its own broker client,
+// connected on first use (and again after a failure).
+struct Context {
+  const ApiOptions& options;
+  std::optional<client::Client> client;
+  // The client, connecting it first if needed; a 503 response when the
+  // broker cannot be reached.
+  std::expected<client::Client*, Response> broker(const Request& request);
+};
+
+// Bacalhau's error body: {"Status","Message","RequestID","Code","Component"}.
+Response error_response(const Request& request, unsigned status, const std::string& message,
+                        const std::string& code, const std::string& component = "APIServer");
+
+Response json_response(const nlohmann::json& body);
+
+// A random (version 4) UUID, as Bacalhau names evaluations.
+std::string new_uuid();
+
+// The first value of a query parameter, if given.
+std::optional<std::string> query_value(const Request& request, const std::string& key);
+
+// Handles one request (auth checked already).
+Response route(const Request& request, Context& context);
+
+// The routes of each part (api/agent.cpp, api/jobs.cpp, api/nodes.cpp); nullopt when the
+// path is not theirs.
+std::optional<Response> route_agent(const Request& request, Context& context);
+std::optional<Response> route_jobs(const Request& request, Context& context);
+std::optional<Response> route_nodes(const Request& request, Context& context);
+
+// PUT|POST /api/v1/orchestrator/jobs (api/submit.cpp).
+Response submit_job(const Request& request, Context& context);
+
+// This broker as Bacalhau describes a node (api/agent.cpp): its build
+// (BuildVersionInfo), its node ID, its NodeInfo.
+nlohmann::json version_info();
+std::string node_id();
+nlohmann::json node_info(const ApiOptions& options);
+
+}  // namespace shoal::api

@@ -1,0 +1,314 @@
+#!/usr/bin/env python3
+"""The orchestrator's jobs endpoints of shoal's REST API (docs/http-api.md):
+list, get (with executions and history), executions, history, stop, against
+a real `shoal serve --api-port`; jobs submitted with `shoal wasm run` are
+seen over HTTP. Run by `meson test jobs_api`, or directly:
+  SHOAL_BIN=build/shoal SHOAL_TEST_WASM_DIR=build/tests/wasm \\
+    /usr/bin/python3 tests/api/jobs_test.py [case]
+"""
+import base64
+import functools
+import http.server
+import os
+import sys
+import threading
+import time
+
+import requests
+import websocket
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from api_server import WASM_DIR, ApiServer  # noqa: E402
+
+JOBS = "/api/v1/orchestrator/jobs"
+JOB_KEYS = {"ID", "Name", "Namespace", "Type", "Priority", "Count", "Constraints", "Meta",
+            "Labels", "Tasks", "State", "Version", "Revision", "CreateTime", "ModifyTime"}
+EXEC_KEYS = {"ID", "Namespace", "EvalID", "Name", "NodeID", "JobID", "JobVersion",
+             "AllocatedResources", "DesiredState", "ComputeState", "PublishedResult",
+             "RunOutput", "PreviousExecution", "NextExecution", "FollowupEvalID", "Revision",
+             "CreateTime", "ModifyTime"}
+failures = []
+
+
+def check(ok, message):
+    if not ok:
+        failures.append(message)
+    return ok
+
+
+def run(api, *args, wait=True):
+    """Submits with `shoal wasm run`; the job id."""
+    extra = [] if wait else ["--wait=false"]
+    r = api.shoal("wasm", "run", "--id-only", *extra, *args)
+    return r.stdout.strip().splitlines()[-1]
+
+
+def wait_state(api, job_id, states, deadline_s=60):
+    deadline = time.monotonic() + deadline_s
+    while True:
+        job = requests.get(api.url(f"{JOBS}/{job_id}")).json()["Job"]
+        if job["State"]["StateType"] in states:
+            return job
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{job_id} is still {job['State']} after {deadline_s} s")
+        time.sleep(0.05)
+
+
+def test_a_job_run_by_the_cli_is_seen_over_http(api):
+    job_id = run(api, "-l", "team=blue", os.path.join(WASM_DIR, "args_env.wasm"), "a", "b")
+    r = requests.get(api.url(JOBS))
+    check(r.status_code == 200, f"list: {r.status_code} {r.text}")
+    items = [j for j in r.json()["Items"] if j["ID"] == job_id]
+    if not check(len(items) == 1, f"{job_id} not listed: {r.text[:500]}"):
+        return
+    job = items[0]
+    check(set(job) == JOB_KEYS, f"Job keys: {sorted(job)}")
+    check(job["State"]["StateType"] == "Completed", f"state: {job['State']}")
+    check(job["Type"] == "batch" and job["Namespace"] == "default", f"type/namespace: {job}")
+    check(job["Labels"] == {"team": "blue"}, f"labels: {job['Labels']}")
+    check(isinstance(job["CreateTime"], int) and job["CreateTime"] > 10**18,
+          f"CreateTime is not Unix ns: {job['CreateTime']}")
+    engine = job["Tasks"][0]["Engine"]
+    check(engine["Type"] == "wasm" and engine["Params"]["Parameters"] == ["a", "b"]
+          and engine["Params"]["Entrypoint"] == "_start", f"engine: {engine}")
+    check(r.json()["NextToken"] == "", f"NextToken: {r.json()['NextToken']}")
+
+
+def test_get_with_executions_and_history(api):
+    job_id = run(api, os.path.join(WASM_DIR, "args_env.wasm"))
+    r = requests.get(api.url(f"{JOBS}/{job_id[:12]}"), params={"include": "executions,history"})
+    body = r.json()
+    check(r.status_code == 200 and set(body) == {"Job", "Executions", "History"},
+          f"get: {r.status_code} {sorted(body)}")
+    check(body["Job"]["ID"] == job_id, f"short id found {body['Job']['ID']}")
+    execs = body["Executions"]["Items"]
+    if check(len(execs) == 1, f"executions: {execs}"):
+        e = execs[0]
+        check(set(e) == EXEC_KEYS, f"Execution keys: {sorted(e)}")
+        check(e["ComputeState"]["StateType"] == 9 and e["DesiredState"]["StateType"] == 2,
+              f"execution states are Bacalhau's integers: {e['ComputeState']} {e['DesiredState']}")
+        check(e["RunOutput"]["ExitCode"] == 0 and "stderr" in e["RunOutput"],
+              f"RunOutput: {e['RunOutput']}")
+        check(e["JobID"] == job_id and e["ID"].startswith("e-"), f"ids: {e['ID']} {e['JobID']}")
+    history = body["History"]["Items"]
+    topics = [h["Event"]["Topic"] for h in history]
+    check(topics[0] == "Submission" and "State Update" in topics, f"history topics: {topics}")
+    check(history[-1]["Event"]["Details"] == {"NewState": "Completed"}, f"last: {history[-1]}")
+    check(all(h["Type"] in ("JobLevel", "ExecutionLevel") for h in history), f"{history}")
+    plain = requests.get(api.url(f"{JOBS}/{job_id}")).json()
+    check(set(plain) == {"Job"}, f"without include: {sorted(plain)}")
+    ex = requests.get(api.url(f"{JOBS}/{job_id}/executions")).json()
+    check(ex["NextToken"] == "" and len(ex["Items"]) == 1, f"/executions: {ex}")
+    h = requests.get(api.url(f"{JOBS}/{job_id}/history")).json()
+    check(h["NextToken"] == "" and len(h["Items"]) == len(history), f"/history: {h}")
+    h = requests.get(api.url(f"{JOBS}/{job_id}/history"), params={"event_type": "execution"})
+    check(all(i["Type"] == "ExecutionLevel" for i in h.json()["Items"]), f"filter: {h.text}")
+    bad = requests.get(api.url(f"{JOBS}/{job_id}/history"), params={"event_type": "x"})
+    check(bad.status_code == 400, f"bad event_type: {bad.status_code}")
+
+
+def test_unknown_job_is_404(api):
+    for path in ("j-00000000-nope", "j-00000000-nope/executions", "j-00000000-nope/history"):
+        r = requests.get(api.url(f"{JOBS}/{path}"))
+        body = r.json()
+        check(r.status_code == 404 and body["Code"] == "NotFound"
+              and "j-00000000-nope" in body["Message"], f"{path}: {r.status_code} {body}")
+    r = requests.delete(api.url(f"{JOBS}/j-00000000-nope"))
+    check(r.status_code == 404, f"DELETE unknown: {r.status_code}")
+
+
+def test_list_paging_order_and_labels(api):
+    ids = [run(api, "-l", f"page=yes,n={i}", os.path.join(WASM_DIR, "args_env.wasm"))
+           for i in range(3)]
+    seen, token = [], ""
+    for _ in range(5):
+        params = {"limit": 2, "labels": "page=yes"}
+        if token:
+            params["next_token"] = token
+        body = requests.get(api.url(JOBS), params=params).json()
+        seen += [j["ID"] for j in body["Items"]]
+        token = body["NextToken"]
+        if not token:
+            break
+    check(seen == ids, f"pages, oldest first: {seen} != {ids}")
+    rev = requests.get(api.url(JOBS), params={"labels": "page=yes", "reverse": "true"}).json()
+    check([j["ID"] for j in rev["Items"]] == ids[::-1], f"reverse: {rev}")
+    one = requests.get(api.url(JOBS), params=[("labels", "page=yes"), ("labels", "n!=1")]).json()
+    check([j["ID"] for j in one["Items"]] == [ids[0], ids[2]], f"repeated labels: {one}")
+    bad = requests.get(api.url(JOBS), params={"labels": "n in ("})
+    check(bad.status_code == 400 and bad.json()["Code"] == "InternalError", f"bad selector: {bad.text}")
+    bad = requests.get(api.url(JOBS), params={"next_token": "zz"})
+    check(bad.status_code == 400, f"bad token: {bad.status_code}")
+    bad = requests.get(api.url(JOBS), params={"order_by": "name"})
+    check(bad.status_code == 500, f"bad order_by: {bad.status_code}")
+
+
+def test_stop(api):
+    job_id = run(api, os.path.join(WASM_DIR, "spin.wasm"), wait=False)
+    wait_state(api, job_id, {"Running", "Queued"})
+    r = requests.get(api.url(f"{JOBS}/{job_id}/history"))
+    check(r.json()["NextToken"] != "", f"history of a live job ends its cursor: {r.text[:300]}")
+    r = requests.delete(api.url(f"{JOBS}/{job_id}"), json={"reason": "enough"})
+    check(r.status_code == 200 and r.json()["EvaluationID"], f"stop: {r.status_code} {r.text}")
+    job = wait_state(api, job_id, {"Stopped"})
+    check(job["State"]["StateType"] == "Stopped", f"after stop: {job['State']}")
+    r = requests.delete(api.url(f"{JOBS}/{job_id}"))
+    check(r.status_code == 200 and r.json() == {"EvaluationID": ""}, f"stop again: {r.text}")
+    done = run(api, os.path.join(WASM_DIR, "args_env.wasm"))
+    r = requests.delete(api.url(f"{JOBS}/{done}"))
+    check(r.status_code == 500 and "Completed" in r.json()["Message"], f"stop Completed: {r.text}")
+    listed = api.shoal("job", "list").stdout
+    check(job_id[:10] in listed, f"shoal job list does not show {job_id}: {listed}")
+
+
+def bacalhau_job(name, entry, sources=(), params=None):
+    """A Bacalhau job as its CLI sends it (extra keys included)."""
+    return {"Job": {"Name": name, "Type": "batch", "Count": 1, "Labels": {"via": "http"},
+                    "Tasks": [{"Name": "main",
+                               "Engine": {"Type": "wasm", "Params": {
+                                   "EntryModule": entry, "Entrypoint": "_start",
+                                   "Parameters": params or []}},
+                               "InputSources": list(sources),
+                               "Env": {"GREETING": "hi"}}]},
+            "Force": False, "Namespace": "", "IdempotencyToken": "", "Credential": None}
+
+
+def inline_source(target, data):
+    url = "data:application/wasm;base64," + base64.b64encode(data).decode()
+    return {"Target": target, "Source": {"Type": "inline", "Params": {"URL": url}}}
+
+
+def wasm_bytes(name):
+    with open(os.path.join(WASM_DIR, name + ".wasm"), "rb") as f:
+        return f.read()
+
+
+def submitted_and_done(api, body):
+    r = requests.put(api.url(JOBS), json=body)
+    if not check(r.status_code == 200, f"PUT: {r.status_code} {r.text}"):
+        return None
+    reply = r.json()
+    check(set(reply) == {"JobID", "EvaluationID", "Warnings"}, f"PutJobResponse: {reply}")
+    job_id = reply["JobID"]
+    wait_state(api, job_id, {"Completed", "Failed"})
+    return job_id
+
+
+def test_a_job_put_over_http_runs_and_the_cli_sees_it(api):
+    body = bacalhau_job("inline-one", "/app/main.wasm",
+                        [inline_source("/app/main.wasm", wasm_bytes("args_env"))], ["x", "y"])
+    job_id = submitted_and_done(api, body)
+    if not job_id:
+        return
+    listed = api.shoal("job", "list").stdout
+    check(job_id[:10] in listed and "inline-one" in listed, f"shoal job list: {listed}")
+    out = api.shoal("job", "logs", job_id).stdout
+    check("arg[1]=x" in out and "GREETING=hi" in out, f"the job's output: {out}")
+    job = requests.get(api.url(f"{JOBS}/{job_id}")).json()["Job"]
+    check(job["Name"] == "inline-one" and job["Labels"] == {"via": "http"}, f"job: {job}")
+    check(job["State"]["StateType"] == "Completed", f"state: {job['State']}")
+    post = requests.post(api.url(JOBS), json=bacalhau_job(
+        "posted", "/app/main.wasm", [inline_source("/app/main.wasm", wasm_bytes("args_env"))]))
+    check(post.status_code == 200, f"POST is PUT's alias: {post.status_code} {post.text}")
+
+
+def test_modules_from_a_local_path_and_a_url(api):
+    local = os.path.abspath(os.path.join(WASM_DIR, "args_env.wasm"))
+    check(submitted_and_done(api, bacalhau_job("local-one", local)) is not None, "local path")
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=WASM_DIR)
+    handler.log_message = lambda *a: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/args_env.wasm"
+        job_id = submitted_and_done(api, bacalhau_job("url-one", url))
+        if job_id:
+            out = api.shoal("job", "logs", job_id).stdout
+            check("GREETING=hi" in out, f"the URL module's output: {out}")
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_bad_bodies_are_400_naming_the_field(api):
+    good = bacalhau_job("bad", "/app/main.wasm",
+                        [inline_source("/app/main.wasm", wasm_bytes("args_env"))])
+    docker = dict(good)
+    docker["Job"] = dict(good["Job"], Tasks=[dict(good["Job"]["Tasks"][0],
+                                                  Engine={"Type": "docker", "Params": {}})])
+    missing = dict(good)
+    missing["Job"] = dict(good["Job"], Tasks=[dict(good["Job"]["Tasks"][0], InputSources=[])])
+    cases = [("not JSON", "{x", "JSON"), ("no Job", {"Force": False}, "Job"),
+             ("docker", docker, "Tasks[0].Engine.Type"),
+             ("no module", missing, "Tasks[0].Engine.Params.EntryModule")]
+    for what, body, field in cases:
+        if isinstance(body, str):
+            r = requests.put(api.url(JOBS), data=body)
+        else:
+            r = requests.put(api.url(JOBS), json=body)
+        reply = r.json()
+        check(r.status_code == 400 and reply.get("Status") == 400, f"{what}: {r.status_code} {r.text}")
+        check(field in reply.get("Message", ""), f"{what}: the message does not name {field}: {reply}")
+
+
+def log_frames(api, job_id, query="follow=true"):
+    """The frames of a log stream as JSON, and the close code."""
+    ws = websocket.create_connection(
+        f"ws://127.0.0.1:{api.port}{JOBS}/{job_id}/logs?{query}", timeout=60)
+    frames = []
+    try:
+        while True:
+            opcode, data = ws.recv_data(control_frame=True)
+            if opcode == websocket.ABNF.OPCODE_CLOSE:
+                return frames, int.from_bytes(data[:2], "big") if len(data) >= 2 else None
+            if opcode == websocket.ABNF.OPCODE_TEXT:
+                frames.append(__import__("json").loads(data))
+    finally:
+        ws.close()
+
+
+def test_logs_over_a_websocket(api):
+    job_id = run(api, os.path.join(WASM_DIR, "args_env.wasm"), "p", "q")
+    for query in ("follow=true", "follow=false&tail=true"):
+        frames, code = log_frames(api, job_id, query)
+        check(code == 1000, f"{query}: close code {code}")
+        check(all(set(f) == {"value"} and set(f["value"]) == {"Type", "Line"} for f in frames),
+              f"{query}: frame shape: {frames[:3]}")
+        out = [f["value"]["Line"] for f in frames if f["value"]["Type"] == 1]
+        err = [f["value"]["Line"] for f in frames if f["value"]["Type"] == 2]
+        check("arg[1]=p\n" in out and all(line.endswith("\n") for line in out),
+              f"{query}: stdout lines: {out}")
+        check(err == ["to stderr\n"], f"{query}: stderr lines: {err}")
+    frames, code = log_frames(api, "j-00000000-nope")
+    check(code == 1000 and len(frames) == 1 and "error" in frames[0]
+          and frames[0]["value"] == {"Type": 0, "Line": ""}, f"unknown job: {code} {frames}")
+    live = run(api, os.path.join(WASM_DIR, "ticker.wasm"), "20", "50", wait=False)
+    frames, code = log_frames(api, live, "follow=true")
+    lines = [f["value"]["Line"] for f in frames]
+    check(code == 1000 and lines == [f"tick {i}\n" for i in range(1, 21)],
+          f"following a running job: {code} {lines}")
+    plain = requests.get(api.url(f"{JOBS}/{job_id}/logs"))
+    check(plain.status_code in (400, 404), f"a plain GET of logs: {plain.status_code}")
+
+
+def main():
+    names = sys.argv[1:] or sorted(n for n in globals() if n.startswith("test_"))
+    failed = 0
+    with ApiServer() as api:
+        for name in names:
+            before = len(failures)
+            try:
+                globals()[name](api)
+            except Exception as e:  # a crash is a failure of this case, not of the others
+                failures.append(f"{type(e).__name__}: {e}")
+            ok = len(failures) == before
+            failed += not ok
+            print(("ok    " if ok else "FAIL  ") + name, flush=True)
+            for m in failures[before:]:
+                print("      " + m.replace("\n", "\n      "))
+    print(f"{len(names) - failed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
