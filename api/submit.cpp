@@ -55,6 +55,31 @@ std::expected<std::string, std::string> module_bytes(const bacalhau::ModuleRef& 
   return bytes;
 }
 
+// Without a token, the API on 127.0.0.1 answers every user of this machine,
+// while the broker's own socket answers only its owner: a path on the
+// broker's host (a module or an input) is then refused, so that no other
+// local user reads through the API what the owner can read. With
+// --api-token-file the caller holds the owner's token, and may.
+std::expected<void, std::string> host_paths_allowed(const bacalhau::RunRequest& r,
+                                                    const ApiOptions& options) {
+  if (!options.token.empty()) return {};
+  const std::string why =
+      " is a path on the broker's host, which the API refuses without --api-token-file "
+      "(any local user can reach it): send it inline as a data URL or by http(s) URL";
+  using Kind = bacalhau::ModuleRef::Kind;
+  if (r.module.kind == Kind::local)
+    return std::unexpected("Tasks[0].Engine.Params.EntryModule: " + r.module.source + why);
+  for (const auto& imp : r.imports)
+    if (imp.module.kind == Kind::local)
+      return std::unexpected("Tasks[0].Engine.Params.ImportModules (" + imp.name +
+                             "): " + imp.module.source + why);
+  for (size_t i = 0; i < r.spec.inputs.size(); ++i)
+    if (!r.spec.inputs[i].is_url())
+      return std::unexpected("Tasks[0].InputSources (" + r.spec.inputs[i].target +
+                             "): " + r.spec.inputs[i].source + why);
+  return {};
+}
+
 std::expected<client::Submission, std::string> submission(const bacalhau::RunRequest& r) {
   client::Submission job;
   jobs::JobSpec spec = r.spec;
@@ -111,6 +136,8 @@ Response submit_job(const Request& request, Context& context) {
   if (!job) return bad(job.error());
   auto read = bacalhau::read_bacalhau_spec(job->dump(), "Job", "/");
   if (!read) return bad(joined(read.error()));
+  if (auto allowed = host_paths_allowed(*read, context.options); !allowed)
+    return bad(allowed.error());
   auto sub = submission(*read);
   if (!sub) return bad(sub.error());
   auto broker = context.broker(request);

@@ -11,6 +11,7 @@ import functools
 import http.server
 import os
 import sys
+import tempfile
 import threading
 import time
 
@@ -212,9 +213,34 @@ def test_a_job_put_over_http_runs_and_the_cli_sees_it(api):
     check(post.status_code == 200, f"POST is PUT's alias: {post.status_code} {post.text}")
 
 
-def test_modules_from_a_local_path_and_a_url(api):
+def test_a_host_path_needs_the_token_and_a_url_module_runs(api):
+    # Without a token any local user reaches the API: a path on the broker's
+    # host is refused, naming the field and what to do instead.
     local = os.path.abspath(os.path.join(WASM_DIR, "args_env.wasm"))
-    check(submitted_and_done(api, bacalhau_job("local-one", local)) is not None, "local path")
+    r = requests.put(api.url(JOBS), json=bacalhau_job("local-one", local))
+    check(r.status_code == 400, f"a host path without a token: {r.status_code} {r.text}")
+    message = r.json().get("Message", "")
+    check(message.startswith("Tasks[0].Engine.Params.EntryModule: " + local) and
+          "--api-token-file" in message, f"the refusal: {message}")
+    data = tempfile.mkdtemp(prefix="shoal-api-input-")
+    try:
+        body = bacalhau_job("local-input", "/app/main.wasm",
+                            [inline_source("/app/main.wasm", wasm_bytes("args_env")),
+                             {"Target": "/inputs", "Source": {"Type": "localDirectory",
+                                                              "Params": {"SourcePath": data}}}])
+        r = requests.put(api.url(JOBS), json=body)
+        check(r.status_code == 400 and "Tasks[0].InputSources (/inputs): " + data in
+              r.json().get("Message", ""), f"a host input without a token: {r.status_code} {r.text}")
+    finally:
+        os.rmdir(data)
+    # With the owner's token, the caller may name the owner's files.
+    with tempfile.NamedTemporaryFile("w", suffix=".token") as f:
+        f.write("owner-token\n")
+        f.flush()
+        with ApiServer("--api-token-file", f.name) as owned:
+            r = requests.put(owned.url(JOBS), json=bacalhau_job("local-two", local),
+                             headers={"Authorization": "Bearer owner-token"})
+            check(r.status_code == 200, f"a host path with the token: {r.status_code} {r.text}")
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=WASM_DIR)
     handler.log_message = lambda *a: None
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
