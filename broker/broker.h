@@ -25,8 +25,12 @@ struct BrokerOptions {
   // --module-memory); 0: the worker's default.
   uint64_t module_memory = 0;
   uint64_t default_memory = 1ull << 30;  // per job, when the job sets none
-  uint64_t stdout_cap = 64ull << 20;     // bytes kept per stream
-  uint64_t stderr_cap = 64ull << 20;
+  // Bytes kept per stream of a job, and the most a job's --stdout-limit
+  // and --stderr-limit may ask (as Bacalhau's 1 GB per stream). Logs go to
+  // the store chunk by chunk as they come; past the cap they are counted
+  // and dropped, and every command that shows them says so.
+  uint64_t stdout_cap = 1ull << 30;
+  uint64_t stderr_cap = 1ull << 30;
   uint64_t output_bytes_cap = 1ull << 30;  // bytes of output files per job
   uint64_t output_files_cap = 10000;       // output files per job
   uint64_t input_bytes_cap = 1ull << 30;   // bytes per URL input

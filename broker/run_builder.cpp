@@ -17,6 +17,13 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// The bytes of a stream kept: the job's limit, at most the broker's cap
+// (0 in either: no limit from it).
+uint64_t stream_cap(uint64_t job_limit, uint64_t broker_cap) {
+  if (job_limit == 0 || broker_cap == 0) return std::max(job_limit, broker_cap);
+  return std::min(job_limit, broker_cap);
+}
+
 std::string too_much(uint64_t cap) {
   return "the inputs exceed " + std::to_string(cap) + " bytes, the most a remote worker is sent";
 }
@@ -128,8 +135,8 @@ class Builder {
     run_.scratch_dir = req_.remote ? "" : req_.scratch;
     run_.timeout_ms = job_.spec.timeout_ms;
     run_.memory_bytes = job_.spec.memory_bytes ? job_.spec.memory_bytes : limits_.default_memory;
-    run_.stdout_cap = limits_.stdout_cap;
-    run_.stderr_cap = limits_.stderr_cap;
+    run_.stdout_cap = stream_cap(job_.spec.stdout_limit, limits_.stdout_cap);
+    run_.stderr_cap = stream_cap(job_.spec.stderr_limit, limits_.stderr_cap);
     run_.remote = req_.remote;
     if (req_.remote) {
       run_.output_bytes_cap = limits_.output_bytes_cap;

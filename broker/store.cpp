@@ -30,12 +30,16 @@ namespace {
 // 4: values framed with a checksum (record.h).
 // 5: a job record may end with fields added since (Job::save: meta), which
 //    a shoal of format 4 would take for damage: it refuses the store instead.
-constexpr char kFormat[] = "shoal-store 5";
+// 6: ... and then with the output limits (JobSpec::stdout_limit), which a
+//    shoal of format 5 would take for damage.
+constexpr char kFormat[] = "shoal-store 6";
 // Stores of these formats are upgraded in place: a store of format 2 gains
 // the unfinished index; stores of formats 2 and 3 are marked as holding
 // records without a frame (meta "legacy-records"), which are read as they
-// are; the records of format 4 are format 5's without the added fields.
-constexpr const char* kUpgradableFormats[] = {"shoal-store 2", "shoal-store 3", "shoal-store 4"};
+// are; the records of formats 4 and 5 are format 6's without the added
+// fields.
+constexpr const char* kUpgradableFormats[] = {"shoal-store 2", "shoal-store 3", "shoal-store 4",
+                                              "shoal-store 5"};
 bool unframed(const std::string& format) {
   return format == kUpgradableFormats[0] || format == kUpgradableFormats[1];
 }

@@ -184,6 +184,8 @@ void add_job_logs(CLI::App& job, int& status) {
       std::fwrite(o_.data(), 1, o_.size(), stdout);
       std::fwrite(e_.data(), 1, e_.size(), stderr);
     }
+    std::fflush(stdout);
+    say_what_was_cut(*end, stream_named(o->stream), false);
     status = 0;
   });
 }
@@ -266,12 +268,14 @@ void add_job_get(CLI::App& job, int& status) {
     std::string full = s->job["id"];
     const std::string state = s->job.value("state", "");
     const bool unfinished = state != "Completed" && state != "Failed" && state != "Stopped";
+    json final = s->job;
     if (unfinished && *wait) {
       auto end = wait_for_end(s->client, full, false, std::nullopt);
       if (!end) {
         status = fail(end.error());
         return;
       }
+      final = std::move(*end);
     }
     std::string target = dir->empty() ? "job-" + short_id(full).substr(2) : *dir;
     auto files = s->client.fetch_outputs(full, target);
@@ -285,6 +289,7 @@ void add_job_get(CLI::App& job, int& status) {
                  "shoal: job {} is still {}: {} holds what it printed so far, and no exitCode "
                  "or output files yet (they come when it ends: shoal job get {} again)\n",
                  full, state, target, full);
+    say_what_was_cut(final);
     status = 0;
   });
 }

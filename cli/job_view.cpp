@@ -8,6 +8,7 @@
 #include "cli/format.h"
 #include "cli/progress.h"
 #include "protocol/client_protocol.h"
+#include "protocol/units.h"
 
 namespace shoal::cli {
 
@@ -85,6 +86,10 @@ std::string describe_job(const json& job, const std::string& stdout_head) {
     out += render_table({"OUTPUT", "PATH", "BYTES"}, rows, false);
   }
   if (!str(job["outputs_message"]).empty()) out += str(job["outputs_message"]) + "\n";
+  if (auto notes = cut_notes(job, client::Stream::all, false); !notes.empty()) {
+    out += "\nOutput Limits\n";
+    for (const auto& note : notes) out += "  " + note + "\n";
+  }
   out += "\nStandard Output\n";
   out += stdout_head.size() > 2000
              ? stdout_head.substr(0, 2000) + "\n[...] (shoal job logs " + str(job["id"]) + ")\n"
@@ -133,6 +138,40 @@ void write_chunk(const std::string& stream, const std::string& data) {
   FILE* f = stream == "stderr" ? stderr : stdout;
   std::fwrite(data.data(), 1, data.size(), f);
   std::fflush(f);
+}
+
+std::vector<std::string> cut_notes(const json& job, client::Stream streams, bool outputs) {
+  std::vector<std::string> notes;
+  const json* exec = nullptr;
+  if (job.contains("executions") && job["executions"].is_array() && !job["executions"].empty())
+    exec = &job["executions"].back();
+  auto stream = [&](const char* name, client::Stream only) {
+    if (!exec || streams == (only == client::Stream::stdout_only ? client::Stream::stderr_only
+                                                                 : client::Stream::stdout_only))
+      return;
+    const uint64_t dropped = exec->value(std::string(name) + "_dropped", uint64_t{0});
+    if (dropped == 0) return;
+    notes.push_back(
+        fmt::format("{} was cut at {} (--{}-limit); {} bytes dropped", name,
+                    units::format_bytes(exec->value(std::string(name) + "_bytes", uint64_t{0})),
+                    name, dropped));
+  };
+  stream("stdout", client::Stream::stdout_only);
+  stream("stderr", client::Stream::stderr_only);
+  if (outputs && !str(job.value("outputs_message", json(""))).empty())
+    notes.push_back("output files were cut: " + str(job["outputs_message"]));
+  return notes;
+}
+
+void say_what_was_cut(const json& job, client::Stream streams, bool outputs) {
+  const std::string id = job.value("id", "");
+  for (const auto& note : cut_notes(job, streams, outputs))
+    fmt::print(stderr, "shoal: job {}: {}\n", id, note);
+  if (const uint64_t lost = job.value("logs_dropped", uint64_t{0}))
+    fmt::print(stderr,
+               "shoal: job {}: {} bytes of its output were not delivered to this command (it "
+               "read too slowly); shoal job logs {} prints all that was kept\n",
+               id, lost, id);
 }
 
 void say_how_it_ended(const json& job) {

@@ -49,6 +49,22 @@ int exit_status_of(const nlohmann::json& job);
 // nothing for a completed job.
 void say_how_it_ended(const nlohmann::json& job);
 
+// What a cap left out of a job's result, one sentence each, for the job's
+// latest execution: "stdout was cut at 64.0 MiB (--stdout-limit); N bytes
+// dropped", the same for stderr, and the job's outputs_message ("output
+// files were cut: ..."). `streams` picks the logs spoken of; `outputs`
+// whether the output files are. Empty when nothing was left out.
+std::vector<std::string> cut_notes(const nlohmann::json& job,
+                                   client::Stream streams = client::Stream::all,
+                                   bool outputs = true);
+
+// Each of cut_notes on stderr: "shoal: job ID: NOTE" (docs/jobs.md,
+// "Output limits"), and the bytes a follow could not deliver to this
+// command (the end's `logs_dropped`). A cut leaves the job Completed and
+// the exit status the program's: these lines are the warning.
+void say_what_was_cut(const nlohmann::json& job, client::Stream streams = client::Stream::all,
+                      bool outputs = true);
+
 // k=v,k2=v2 and bare k, from repeated flags.
 std::map<std::string, std::string> labels_from_flags(const std::vector<std::string>& specs);
 

@@ -26,6 +26,37 @@ std::expected<jobs::InputSpec, std::string> input_spec(const std::string& value)
   return jobs::InputSpec{source, in->target};
 }
 
+// The mounts the flags ask for, named by their flags; a local input's kind
+// is what the file system says.
+std::vector<jobs::GuestMount> guest_mounts(const RunFlags& f, const jobs::JobSpec& spec) {
+  using Kind = jobs::GuestMount::Kind;
+  std::vector<jobs::GuestMount> out;
+  bool has_default = false;
+  for (size_t i = 0; i < spec.outputs.size(); ++i) {
+    out.push_back({spec.outputs[i].path, Kind::directory, "--output " + f.outputs[i]});
+    has_default |= spec.outputs[i].path == "/outputs";
+  }
+  if (!has_default) out.push_back({"/outputs", Kind::directory, "the default output /outputs"});
+  for (size_t i = 0; i < spec.inputs.size(); ++i) {
+    const auto& in = spec.inputs[i];
+    std::error_code ec;
+    const bool dir = !in.is_url() && fs::is_directory(in.source, ec);
+    out.push_back({in.target, dir ? Kind::directory : Kind::file, "--input " + f.inputs[i]});
+  }
+  return out;
+}
+
+std::expected<uint64_t, std::string> limit_flag(const std::string& flag, const std::string& v) {
+  if (v.empty()) return 0;
+  auto n = units::parse_size(v);
+  if (!n) return std::unexpected(flag + ": " + n.error());
+  if (*n == 0)
+    return std::unexpected(flag +
+                           " 0: keep at least one byte (leave it out for the "
+                           "broker's cap)");
+  return *n;
+}
+
 }  // namespace
 
 std::expected<std::map<std::string, std::string>, std::string> pairs_from_flags(
@@ -72,6 +103,14 @@ std::expected<jobs::JobSpec, std::string> build_spec(const RunFlags& f) {
     if (!m) return std::unexpected("--memory: " + m.error());
     spec.memory_bytes = *m;
   }
+  auto out_limit = limit_flag("--stdout-limit", f.stdout_limit);
+  if (!out_limit) return std::unexpected(out_limit.error());
+  auto err_limit = limit_flag("--stderr-limit", f.stderr_limit);
+  if (!err_limit) return std::unexpected(err_limit.error());
+  spec.stdout_limit = *out_limit;
+  spec.stderr_limit = *err_limit;
+  if (auto ok = jobs::check_guest_mounts(guest_mounts(f, spec)); !ok)
+    return std::unexpected(ok.error());
   if (!f.constraints.empty()) {
     if (auto sel = jobs::parse_selector(f.constraints); !sel)
       return std::unexpected("--constraints: " + sel.error());

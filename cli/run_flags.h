@@ -15,12 +15,14 @@ struct RunFlags {
   std::string module;
   std::vector<std::string> args, env, inputs, outputs, labels, meta;
   std::string entry = "_start", name, memory, constraints;
+  std::string stdout_limit, stderr_limit;  // sizes such as 64MiB; "": the broker's cap
   double timeout_s = 0;
 };
 
 // Validates every flag and names the first bad one. Local input paths
-// become absolute and must exist. The import modules, inline inputs and
-// hashes are left empty (submit_job fills them from the request).
+// become absolute and must exist; mounts that cannot all be given to the
+// guest are refused naming both flags (jobs::check_guest_mounts). The import modules, inline inputs
+// and hashes are left empty (submit_job fills them from the request).
 std::expected<jobs::JobSpec, std::string> build_spec(const RunFlags& flags);
 
 // KEY=VALUE pairs (--meta), a later key replacing an earlier one; fails

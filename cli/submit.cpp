@@ -228,6 +228,7 @@ int wait_and_print(client::Client& c, const std::string& id, const WaitOptions& 
   }
   std::fflush(stdout);
   say_how_it_ended(end);
+  say_what_was_cut(end);
   return exit_status_of(end);
 }
 

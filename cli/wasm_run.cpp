@@ -1,5 +1,9 @@
 // `shoal wasm run MODULE [ARGS...]`: submit a WASI program as a job, and by
 // default wait for it and print its output, exiting with its exit code.
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <fmt/core.h>
 #include <cerrno>
 #include <cstring>
@@ -25,6 +29,37 @@ struct RunOpts {
   bool dry_run = false;
 };
 
+// What this process's stdin holds that was not read: "a pipe" or "a
+// file" when bytes wait in it, else "" (a terminal, /dev/null, an empty or
+// finished pipe). Reads nothing.
+std::string unread_stdin() {
+  struct stat st {};
+  if (::fstat(0, &st) != 0) return "";
+  if (S_ISREG(st.st_mode)) {
+    const off_t at = ::lseek(0, 0, SEEK_CUR);
+    return at >= 0 && at < st.st_size ? "a file" : "";
+  }
+  int waiting = 0;
+  if ((S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode)) && ::ioctl(0, FIONREAD, &waiting) == 0 &&
+      waiting > 0)
+    return "a pipe";
+  return "";
+}
+
+// shoal reads its stdin only when asked (--stdin -), so that a script's
+// loop over its own stdin is never swallowed; data piped in without it is
+// said, not silently ignored (docs/jobs.md, "Stdin").
+void say_if_stdin_was_not_sent(const RunOpts& o) {
+  if (!o.stdin_file.empty()) return;
+  const std::string what = unread_stdin();
+  if (what.empty()) return;
+  fmt::print(stderr,
+             "shoal: stdin is {} holding data, which was not sent to the job: the program's "
+             "stdin is empty unless --stdin is given (--stdin - sends this stdin, --stdin FILE "
+             "a file)\n",
+             what);
+}
+
 int run(RunOpts& o) {
   auto spec = build_spec(o.job);
   if (!spec) return fail(spec.error());
@@ -45,7 +80,9 @@ int run(RunOpts& o) {
     fmt::print("{}", *yaml);
     return 0;
   }
-  return submit_job(request, o.wait);
+  const int status = submit_job(request, o.wait);
+  say_if_stdin_was_not_sent(o);
+  return status;
 }
 
 }  // namespace
@@ -90,6 +127,12 @@ void add_wasm_commands(CLI::App& app, int& status) {
       ->transform(duration_check(jobs::kMaxTimeoutS));
   cmd->add_option("--memory", o->job.memory,
                   "Cap the program's memory, e.g. 256MiB (default 1GiB)");
+  cmd->add_option(
+      "--stdout-limit", o->job.stdout_limit,
+      "Keep at most this much of stdout, e.g. 64MiB (default and most: the broker's "
+      "cap, 1GiB); the rest is dropped, and every command that shows the output says so");
+  cmd->add_option("--stderr-limit", o->job.stderr_limit,
+                  "Keep at most this much of stderr (as --stdout-limit)");
   cmd->add_option("--name", o->job.name, "A name for the job");
   cmd->add_option("-l,--labels", o->job.labels, "Labels: key=value or key, comma-separated")
       ->allow_extra_args(false);

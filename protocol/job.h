@@ -89,9 +89,15 @@ struct JobSpec {
   // Bacalhau's job Meta: free-form notes about the job (who, why), kept
   // and shown, never interpreted.
   std::map<std::string, std::string> meta;
-  // The store's format of a spec. `meta` is not in it: it is kept at the end
-  // of the Job record (see Job), where records written before it existed
-  // end.
+  // The most of stdout and of stderr kept (--stdout-limit, --stderr-limit);
+  // 0: the broker's cap (BrokerOptions), which is also the most a job may
+  // ask. What a program writes past it is counted and dropped
+  // (Execution::stdout_dropped), and every command that shows the output
+  // says so (docs/jobs.md, "Output limits").
+  uint64_t stdout_limit = 0, stderr_limit = 0;
+  // The store's format of a spec. `meta` and the limits are not in it: they
+  // are kept at the end of the Job record (see Job), where records written
+  // before they existed end.
   template <class A>
   void serialize(A& ar) {
     ar(name, labels, module_name, module_hash, entry_point, args, env, inputs, outputs, timeout_ms,
@@ -151,23 +157,27 @@ struct Job {
   std::string outputs_message;  // e.g. truncation
   uint64_t revision = 0;
   // The store's format of a job: the fields of store format 4, then the
-  // fields added since (`spec.meta`), written only when one of them is
-  // set, so that a job that uses none is a record of format 4 byte for
-  // byte. They are read only when bytes are left, so that a record of
-  // format 4 loads with them empty. A Job is always a whole record, never
+  // fields added since (`spec.meta` in format 5, then the output limits in
+  // format 6), each group written only when it or a later one is set, so
+  // that a job that uses none is a record of format 4 byte for byte. Each
+  // group is read only when bytes are left, so that an older record loads
+  // with them empty. A Job is always a whole record, never
   // followed by other values, and is read with wire::CheckedInputArchive
   // (protocol/checked_archive.h), which knows the bytes left.
   template <class A>
   void save(A& ar) const {
     ar(id, spec, state, message, created_ns, modified_ns, exit_code, executions, history,
        output_files, outputs_message, revision);
-    if (!spec.meta.empty()) ar(spec.meta);
+    const bool limits = spec.stdout_limit || spec.stderr_limit;
+    if (!spec.meta.empty() || limits) ar(spec.meta);
+    if (limits) ar(spec.stdout_limit, spec.stderr_limit);
   }
   template <class A>
   void load(A& ar) {
     ar(id, spec, state, message, created_ns, modified_ns, exit_code, executions, history,
        output_files, outputs_message, revision);
     if (ar.remaining() > 0) ar(spec.meta);
+    if (ar.remaining() > 0) ar(spec.stdout_limit, spec.stderr_limit);
   }
 };
 

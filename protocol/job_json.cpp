@@ -1,7 +1,9 @@
 #include "protocol/job_json.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <ctime>
+#include <map>
 #include <set>
 
 #include "protocol/constraints.h"
@@ -250,6 +252,62 @@ std::expected<JobSpec, std::string> spec_from_json(const json& j) {
   return s;
 }
 
+namespace {
+
+// "/a//./b/" -> "/a/b" (".." kept as written, as the worker compares them).
+std::string normal_guest_path(const std::string& path) {
+  std::string out;
+  size_t i = 0;
+  while (i <= path.size()) {
+    size_t j = std::min(path.find('/', i), path.size());
+    std::string part = path.substr(i, j - i);
+    if (!part.empty() && part != ".") out += "/" + part;
+    i = j + 1;
+  }
+  return out.empty() ? "/" : out;
+}
+
+std::string parent_of(const std::string& normal) {
+  auto slash = normal.rfind('/');
+  return slash == 0 ? "/" : normal.substr(0, slash);
+}
+
+}  // namespace
+
+std::vector<GuestMount> guest_mounts(const JobSpec& s) {
+  using Kind = GuestMount::Kind;
+  std::vector<GuestMount> out;
+  bool has_default = false;
+  for (const auto& o : s.outputs) {
+    out.push_back({o.path, Kind::directory, "output " + o.name + ":" + names::printable(o.path)});
+    has_default |= o.path == "/outputs";
+  }
+  if (!has_default) out.push_back({"/outputs", Kind::directory, "the default output /outputs"});
+  for (const auto& i : s.inputs)
+    out.push_back({i.target, Kind::unknown,
+                   "input " + names::printable(i.source) + ":" + names::printable(i.target)});
+  for (const auto& i : s.inline_inputs)
+    out.push_back({i.target, Kind::file, "inline input " + names::printable(i.target)});
+  return out;
+}
+
+std::expected<void, std::string> check_guest_mounts(const std::vector<GuestMount>& mounts) {
+  std::map<std::string, const GuestMount*> at;  // normalised path -> its mount
+  for (const auto& m : mounts) {
+    auto [it, fresh] = at.emplace(normal_guest_path(m.path), &m);
+    if (!fresh)
+      return std::unexpected(it->second->shown + " and " + m.shown + " both claim " + it->first);
+  }
+  for (const auto& [path, m] : at) {
+    if (path == "/" || m->kind == GuestMount::Kind::directory) continue;
+    auto parent = at.find(parent_of(path));
+    if (parent != at.end() && parent->second->kind == GuestMount::Kind::directory)
+      return std::unexpected(parent->second->shown + " and " + m->shown + " both claim " +
+                             parent->first);
+  }
+  return {};
+}
+
 std::expected<void, std::string> check_spec(const JobSpec& s) {
   for (const auto& e : s.env)
     if (e.find('=') == std::string::npos || e.front() == '=')
@@ -287,6 +345,7 @@ std::expected<void, std::string> check_spec(const JobSpec& s) {
   }
   for (const auto& [key, value] : s.meta)
     if (key.empty()) return std::unexpected(std::string("meta: a key is empty"));
+  if (auto ok = check_guest_mounts(guest_mounts(s)); !ok) return ok;
   if (s.entry_point.empty()) return std::unexpected(std::string("entry_point is empty"));
   return {};
 }

@@ -61,8 +61,30 @@ std::expected<uint64_t, std::string> timeout_ms_from_seconds(double seconds,
 
 // The checks a spec's values must pass beyond their types (env entries are
 // KEY=VALUE, targets and output paths absolute, names unique, constraints
-// a selector, a non-empty entry point); the error names the field.
+// a selector, a non-empty entry point, mounts that fit together:
+// check_guest_mounts); the error names the field.
 std::expected<void, std::string> check_spec(const JobSpec& spec);
+
+// Something a job mounts in the guest's file tree, for check_guest_mounts.
+struct GuestMount {
+  enum class Kind : uint8_t { directory, file, unknown };
+  std::string path;  // the guest path, as given
+  Kind kind = Kind::unknown;
+  std::string shown;  // how the user gave it: "--output a:/inputs", "output a:/inputs"
+};
+
+// The mounts of `spec` (inputs of unknown kind, inline inputs as files,
+// outputs as directories, and the default output /outputs unless an output
+// is there), shown as a spec names them ("input SOURCE:TARGET").
+std::vector<GuestMount> guest_mounts(const JobSpec& spec);
+
+// Refuses mounts that cannot all be given to the guest, in the guest's
+// terms: two at one guest path (compared normalised: "/a//b/" is "/a/b"),
+// or one placed directly inside a directory mount that is not known to be
+// a directory itself (the file would need that guest directory for its
+// own): "--output a:/inputs and --input ./f.txt:/inputs/f.txt both claim
+// /inputs".
+std::expected<void, std::string> check_guest_mounts(const std::vector<GuestMount>& mounts);
 
 // RFC 3339 in UTC with milliseconds: "2026-11-23T22:31:04.123Z".
 std::string format_time(int64_t ns);

@@ -114,6 +114,8 @@ void fields(S& s, V&& visit) {
   visit("module_sha256", s.module_hash, Flow::written);
   visit("name", s.name, Flow::optional);
   visit("outputs", s.outputs, Flow::optional);
+  visit("stderr_limit", s.stderr_limit, Flow::optional);
+  visit("stdout_limit", s.stdout_limit, Flow::optional);
   visit("timeout_s", Seconds{s.timeout_ms}, Flow::optional);
 }
 

@@ -42,7 +42,7 @@ std::expected<std::unique_ptr<Environment>, std::string> Environment::create(con
   (void)env->fds_.insert(output_entry(config.stdout_sink, config.stdout_filetype));
   (void)env->fds_.insert(output_entry(config.stderr_sink, config.stderr_filetype));
 
-  auto plan = plan_mounts(config.mounts);
+  auto plan = plan_mounts(config.mounts, config.guest_terms_only);
   if (!plan) return std::unexpected(plan.error());
   for (PlannedPreopen& p : *plan) {
     auto fail = [&](const std::string& what) { return std::unexpected(p.origin + ": " + what); };

@@ -30,6 +30,10 @@ struct Config {
   // Preopened in this order, as fds 3, 4, ... (docs/wasi.md); file mounts
   // sharing a guest directory share the fd of the first of them.
   std::vector<Mount> mounts;
+  // Whether messages about mounts name them by their guest path only ("the
+  // mount at /inputs"), not "mount HOST at GUEST": a host whose paths are
+  // its own business (a worker: the broker's scratch directory) sets it.
+  bool guest_terms_only = false;
   // Where the private directories of file mounts are made (staged_dir.h);
   // empty: $TMPDIR, then /tmp.
   std::string scratch_dir;

@@ -31,8 +31,9 @@ std::string join(bool absolute, const std::vector<std::string>& parts, size_t co
   return out.empty() ? "." : out;
 }
 
-std::string describe(const Mount& m) {
-  return "mount " + m.host_path + " at " + m.guest_path;
+std::string describe(const Mount& m, bool guest_terms_only) {
+  return guest_terms_only ? "the mount at " + m.guest_path
+                          : "mount " + m.host_path + " at " + m.guest_path;
 }
 
 }  // namespace
@@ -43,7 +44,7 @@ std::string normalize_guest_path(const std::string& path) {
 }
 
 std::expected<std::vector<PlannedPreopen>, std::string> plan_mounts(
-    const std::vector<Mount>& mounts) {
+    const std::vector<Mount>& mounts, bool guest_terms_only) {
   std::vector<PlannedPreopen> plan;
   // Normalised guest directory -> (index in plan, is it a directory mount).
   std::map<std::string, std::pair<size_t, bool>> claimed;
@@ -51,7 +52,9 @@ std::expected<std::vector<PlannedPreopen>, std::string> plan_mounts(
   std::map<std::string, std::string> files;
 
   for (const Mount& m : mounts) {
-    auto fail = [&](const std::string& what) { return std::unexpected(describe(m) + ": " + what); };
+    auto fail = [&](const std::string& what) {
+      return std::unexpected(describe(m, guest_terms_only) + ": " + what);
+    };
     if (m.guest_path.empty()) return fail("the guest path is empty");
     struct stat st;
     if (::stat(m.host_path.c_str(), &st) != 0) return fail(std::strerror(errno));
@@ -59,10 +62,11 @@ std::expected<std::vector<PlannedPreopen>, std::string> plan_mounts(
     if (S_ISDIR(st.st_mode)) {
       std::string dir = normalize_guest_path(m.guest_path);
       if (auto it = claimed.find(dir); it != claimed.end())
-        return std::unexpected(plan[it->second.first].origin + " and " + describe(m) +
-                               " both claim the guest directory " + dir);
+        return std::unexpected(plan[it->second.first].origin + " and " +
+                               describe(m, guest_terms_only) + " both claim the guest directory " +
+                               dir);
       claimed[dir] = {plan.size(), true};
-      plan.push_back({m.guest_path, m.host_path, {}, m.read_only, describe(m)});
+      plan.push_back({m.guest_path, m.host_path, {}, m.read_only, describe(m, guest_terms_only)});
       continue;
     }
     if (!S_ISREG(st.st_mode)) return fail("not a directory or a regular file");
@@ -74,18 +78,20 @@ std::expected<std::vector<PlannedPreopen>, std::string> plan_mounts(
     std::string dir = join(absolute, parts, parts.size() - 1);
     std::string file = join(absolute, parts, parts.size());
     if (auto it = files.find(file); it != files.end())
-      return std::unexpected(it->second + " and " + describe(m) + " both claim the guest file " +
-                             file);
-    files[file] = describe(m);
+      return std::unexpected(it->second + " and " + describe(m, guest_terms_only) +
+                             " both claim the guest file " + file);
+    files[file] = describe(m, guest_terms_only);
     auto it = claimed.find(dir);
     if (it != claimed.end() && it->second.second)
-      return std::unexpected(plan[it->second.first].origin + " and " + describe(m) +
-                             " both claim the guest directory " + dir);
+      return std::unexpected(plan[it->second.first].origin + " and " +
+                             describe(m, guest_terms_only) + " both claim the guest directory " +
+                             dir);
     if (it == claimed.end()) {
       it = claimed.emplace(dir, std::pair{plan.size(), false}).first;
-      plan.push_back({dir, "", {}, true, describe(m)});
+      plan.push_back({dir, "", {}, true, describe(m, guest_terms_only)});
     }
-    plan[it->second.first].files.push_back({m.host_path, parts.back(), describe(m)});
+    plan[it->second.first].files.push_back(
+        {m.host_path, parts.back(), describe(m, guest_terms_only)});
   }
   return plan;
 }

@@ -26,19 +26,20 @@ struct PlannedPreopen {
   struct File {
     std::string host_path;
     std::string name;    // its name in the directory
-    std::string origin;  // "mount HOST at GUEST", for messages
+    std::string origin;  // the mount as messages name it
   };
   std::vector<File> files;
   bool read_only = false;
-  // "mount HOST at GUEST" of the mount that created it, for messages.
+  // The mount that created it, as messages name it.
   std::string origin;
 };
 
 // One preopen per directory mount and per guest directory holding file
 // mounts, in the order their first mount was given. Fails with a message
-// naming the mount (and, for a conflict, both mounts).
+// naming the mount (and, for a conflict, both mounts): "mount HOST at
+// GUEST", or with `guest_terms_only` "the mount at GUEST".
 std::expected<std::vector<PlannedPreopen>, std::string> plan_mounts(
-    const std::vector<Mount>& mounts);
+    const std::vector<Mount>& mounts, bool guest_terms_only = false);
 
 // "/a//./b/" -> "/a/b"; "" or "./" -> "."; "/" stays "/". ".." is kept as
 // written: the guest's libc resolves paths against preopen names lexically.

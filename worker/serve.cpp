@@ -96,6 +96,9 @@ wire::Done run_job(LogQueue& logs, wire::Run& run, const std::string& module_byt
   config.args = run.args;
   config.env = run.env;
   for (const auto& m : run.mounts) config.mounts.push_back({m.host, m.guest, m.read_only});
+  // Mounts named in the guest's terms: the host paths are the broker's
+  // scratch directory, which a job's message must not show.
+  config.guest_terms_only = true;
   config.stdout_sink = &out;
   config.stderr_sink = &err;
   config.scratch_dir = run.scratch_dir;

@@ -212,3 +212,25 @@ BOOST_AUTO_TEST_CASE(a_field_of_the_wrong_kind_is_named_with_its_path) {
   BOOST_TEST(bad(R"({"args": ["a", null]})") == "args[1] must be a string, not null");
   BOOST_TEST(bad(R"({"metas": {}})") == "unknown field 'metas' in the spec");
 }
+
+// The broker's check of a spec refuses mounts the worker could not all
+// give, in the spec's terms, comparing guest paths normalised.
+BOOST_AUTO_TEST_CASE(mounts_that_claim_one_guest_path_are_refused_naming_both) {
+  auto refused = [](const char* text) {
+    auto s = spec_from_json(nlohmann::json::parse(text));
+    return s ? std::string() : s.error();
+  };
+  BOOST_TEST(refused(R"({"outputs":[{"name":"a","path":"/inputs"}],
+                          "inputs":[{"source":"/h/f.txt","target":"/inputs/f.txt"}]})") ==
+             "output a:/inputs and input /h/f.txt:/inputs/f.txt both claim /inputs");
+  BOOST_TEST(refused(R"({"inputs":[{"source":"/h/d","target":"/data/"},
+                                   {"source":"/h/e","target":"//data"}]})") ==
+             "input /h/d:/data/ and input /h/e://data both claim /data");
+  BOOST_TEST(refused(R"({"inputs":[{"source":"/h/f.txt","target":"/outputs/f.txt"}]})") ==
+             "the default output /outputs and input /h/f.txt:/outputs/f.txt both claim /outputs");
+  // A file deeper inside an output, and two files in one directory, fit.
+  BOOST_TEST(refused(R"({"outputs":[{"name":"a","path":"/out"}],
+                          "inputs":[{"source":"/h/f","target":"/out/sub/f"},
+                                    {"source":"/h/g","target":"/in/g"},
+                                    {"source":"/h/k","target":"/in/k"}]})") == "");
+}

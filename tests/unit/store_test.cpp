@@ -705,8 +705,8 @@ BOOST_AUTO_TEST_CASE(a_store_of_an_unknown_format_is_refused) {
   test::TempDir d;
   BOOST_TEST(refusal_of_format(d, "shoal-store 1") ==
              "store: " + d.path() +
-                 " holds 'shoal-store 1'; this shoal reads 'shoal-store 5' and upgrades "
-                 "'shoal-store 2' to 'shoal-store 4' only: an older shoal wrote it, and this one "
+                 " holds 'shoal-store 1'; this shoal reads 'shoal-store 6' and upgrades "
+                 "'shoal-store 2' to 'shoal-store 5' only: an older shoal wrote it, and this one "
                  "cannot read its "
                  "jobs" +
                  what_to_do(d));
@@ -716,7 +716,7 @@ BOOST_AUTO_TEST_CASE(a_store_of_a_newer_format_says_which_shoal_to_run) {
   test::TempDir d;
   BOOST_TEST(refusal_of_format(d, "shoal-store 9") ==
              "store: " + d.path() +
-                 " holds 'shoal-store 9'; this shoal reads 'shoal-store 5': a newer shoal wrote "
+                 " holds 'shoal-store 9'; this shoal reads 'shoal-store 6': a newer shoal wrote "
                  "it; run that version" +
                  what_to_do(d));
 }
@@ -725,7 +725,7 @@ BOOST_AUTO_TEST_CASE(a_store_of_a_foreign_format_record_is_refused) {
   test::TempDir d;
   BOOST_TEST(refusal_of_format(d, "kv 7") ==
              "store: " + d.path() +
-                 " holds 'kv 7'; this shoal reads 'shoal-store 5' (a store from another version "
+                 " holds 'kv 7'; this shoal reads 'shoal-store 6' (a store from another version "
                  "of shoal?)" +
                  what_to_do(d));
 }
@@ -865,13 +865,15 @@ BOOST_AUTO_TEST_CASE(a_length_larger_than_the_bytes_left_is_an_error_not_an_allo
 BOOST_AUTO_TEST_CASE(every_truncation_and_any_extra_byte_of_a_record_is_refused) {
   jobs::Job job = job_with_execution(1);
   job.spec.meta = {{"owner", "ana"}};
+  job.spec.stdout_limit = 1024;
   const std::string bytes = wire::encode(job);
-  // Where a record of store format 4 ends: the fields added since follow
-  // (jobs::Job), and a record that ends there is read as one of format 4
-  // (in the store, a record's frame catches a truncation: record.h).
-  const size_t format_4_end = bytes.size() - wire::encode(job.spec.meta).size();
+  // Where records of store formats 4 and 5 end: the fields added since
+  // follow (jobs::Job), and a record that ends there is read as one of that
+  // format (in the store, a record's frame catches a truncation: record.h).
+  const size_t format_5_end = bytes.size() - 2 * sizeof(uint64_t);
+  const size_t format_4_end = format_5_end - wire::encode(job.spec.meta).size();
   for (size_t n = 0; n < bytes.size(); ++n)
-    if (n != format_4_end)
+    if (n != format_4_end && n != format_5_end)
       BOOST_TEST(!wire::decode_exact<jobs::Job>(std::string_view(bytes).substr(0, n)).has_value());
   auto longer = wire::decode_exact<jobs::Job>(bytes + "x");
   BOOST_TEST_REQUIRE(!longer.has_value());
@@ -879,6 +881,13 @@ BOOST_AUTO_TEST_CASE(every_truncation_and_any_extra_byte_of_a_record_is_refused)
   auto exact = wire::decode_exact<jobs::Job>(bytes);
   BOOST_TEST_REQUIRE(exact.has_value());
   BOOST_TEST(exact->executions.at(0).id == "e-1");
+  BOOST_TEST(exact->spec.stdout_limit == 1024u);
+  // Limits without meta: meta is written (empty) before them.
+  job.spec.meta.clear();
+  auto limits_only = wire::decode_exact<jobs::Job>(wire::encode(job));
+  BOOST_TEST_REQUIRE(limits_only.has_value());
+  BOOST_TEST(limits_only->spec.stdout_limit == 1024u);
+  BOOST_TEST(limits_only->spec.meta.empty());
   // The wire's decode reads a prefix and checks lengths the same way.
   BOOST_TEST(!wire::decode<jobs::Job>(bytes.data(), bytes.size() - 1).has_value());
 }
@@ -1045,7 +1054,7 @@ BOOST_AUTO_TEST_CASE(a_damaged_log_chunk_or_output_file_is_an_error_naming_it) {
 
 // A store of format 4 is the same store without the fields added since: it
 // is marked format 5 on open, and its records stay checked by their frame.
-BOOST_AUTO_TEST_CASE(a_store_of_format_4_opens_as_format_5_with_its_records_still_checked) {
+BOOST_AUTO_TEST_CASE(a_store_of_format_4_opens_as_format_6_with_its_records_still_checked) {
   test::TempDir d;
   jobs::Job j = job_with_execution(1);
   {
@@ -1056,7 +1065,7 @@ BOOST_AUTO_TEST_CASE(a_store_of_format_4_opens_as_format_5_with_its_records_stil
   }
   put_raw(d.path(), "meta", "format", "shoal-store 4");
   auto s = open_store(d.path());
-  BOOST_TEST(get_raw(d.path(), "meta", "format") == "shoal-store 5");
+  BOOST_TEST(get_raw(d.path(), "meta", "format") == "shoal-store 6");
   auto got = s->get_job(j.id);
   BOOST_TEST_REQUIRE((got && *got));
   BOOST_TEST((**got).spec.name == "named");
@@ -1087,7 +1096,7 @@ BOOST_AUTO_TEST_CASE(records_of_a_store_of_the_previous_format_are_read_without_
     BOOST_TEST_REQUIRE(s->commit(b).has_value());
     BOOST_TEST(s->check()->legacy == 0u);
   }
-  BOOST_TEST(get_raw(d.path(), "meta", "format") == "shoal-store 5");
+  BOOST_TEST(get_raw(d.path(), "meta", "format") == "shoal-store 6");
   // The same unframed record in a store that never held one is damage.
   test::TempDir fresh;
   { open_store(fresh.path()); }
