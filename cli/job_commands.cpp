@@ -218,20 +218,31 @@ void add_job_describe(CLI::App& job, int& status) {
 }
 
 // `shoal job executions` and `shoal job history` (`what`): one list of a job.
+// Bacalhau's list flags: --hide-header, --no-style and --wide are accepted
+// (shoal's tables are plain and show every column already), --limit keeps
+// the first N rows and says on stderr how many it left out.
 void add_job_list_of(CLI::App& job, int& status, const std::string& what) {
   auto* sub = job.add_subcommand(
       what, what == "executions" ? "List a job's executions" : "Show a job's history of events");
-  auto sid = std::make_shared<std::string>();
-  auto sout = std::make_shared<std::string>("table");
-  sub->add_option("id", *sid, "Job id (any unique prefix)")->required();
-  sub->add_option("--output", *sout, "table, csv, json or yaml")->capture_default_str();
-  sub->callback([&status, sid, sout, what] {
-    auto f = parse_format(*sout, {Format::table, Format::csv, Format::json, Format::yaml});
+  struct Opts {
+    std::string id, output = "table";
+    bool hide_header = false, no_style = false, wide = false;
+    size_t limit = 0;
+  };
+  auto o = std::make_shared<Opts>();
+  sub->add_option("id", o->id, "Job id (any unique prefix)")->required();
+  sub->add_option("--output", o->output, "table, csv, json or yaml")->capture_default_str();
+  sub->add_flag("--hide-header", o->hide_header, "No header row");
+  sub->add_flag("--no-style", o->no_style, "Plain output (shoal's tables always are)");
+  sub->add_flag("--wide", o->wide, "Every column (shoal's tables always show them)");
+  sub->add_option("--limit", o->limit, "At most this many rows (0: all)")->capture_default_str();
+  sub->callback([&status, o, what] {
+    auto f = parse_format(o->output, {Format::table, Format::csv, Format::json, Format::yaml});
     if (!f) {
       status = fail(f.error());
       return;
     }
-    auto s = open_job(*sid);
+    auto s = open_job(o->id);
     if (!s) {
       status = fail(s.error());
       return;
@@ -239,11 +250,19 @@ void add_job_list_of(CLI::App& job, int& status, const std::string& what) {
     status = 0;
     const json& j = s->job;
     json list = what == "executions" ? j["executions"] : j["history"];
+    const size_t total = list.size();
+    if (o->limit && total > o->limit) {
+      list.erase(list.begin() + static_cast<long>(o->limit), list.end());
+      fmt::print(stderr, "shoal: showing {} of {} {} (--limit; --limit 0 shows all)\n", o->limit,
+                 total, what == "executions" ? "executions" : "events");
+    }
     if (*f == Format::json) return (void)fmt::print("{}\n", list.dump(2));
     if (*f == Format::yaml) return (void)fmt::print("{}", render_yaml(list));
-    auto [header, rows] = what == "executions" ? executions_table(j) : history_table(j);
-    fmt::print("{}", *f == Format::csv ? render_csv(header, rows, false)
-                                       : render_table(header, rows, false));
+    json shown = j;
+    shown[what == "executions" ? "executions" : "history"] = list;
+    auto [header, rows] = what == "executions" ? executions_table(shown) : history_table(shown);
+    fmt::print("{}", *f == Format::csv ? render_csv(header, rows, o->hide_header)
+                                       : render_table(header, rows, o->hide_header));
   });
 }
 
@@ -299,8 +318,10 @@ void add_job_stop_or_delete(CLI::App& job, int& status, const std::string& what)
   auto* cmd = job.add_subcommand(
       what, what == "stop" ? "Stop a job" : "Delete a finished job with its logs and outputs");
   auto id = std::make_shared<std::string>();
+  auto quiet = std::make_shared<bool>(false);
   cmd->add_option("id", *id, "Job id (any unique prefix)")->required();
-  cmd->callback([&status, id, what] {
+  cmd->add_flag("-q,--quiet", *quiet, "Print nothing on success (errors are still said)");
+  cmd->callback([&status, id, what, quiet] {
     auto c = connect();
     if (!c) {
       status = fail(c.error());
@@ -320,7 +341,7 @@ void add_job_stop_or_delete(CLI::App& job, int& status, const std::string& what)
       status = fail(r.error());
       return;
     }
-    fmt::print("{}\n", *r);
+    if (!*quiet) fmt::print("{}\n", *r);
     status = 0;
   });
 }

@@ -3,6 +3,7 @@
 // one, and an unknown flag named first.
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
 #include <string>
 
 #include "tests/support/process.h"
@@ -91,4 +92,34 @@ BOOST_AUTO_TEST_CASE(
   auto tail = run_process({shoal_bin(), "job", "logs", "--tail", "j-1", "x"});
   BOOST_TEST(tail.status == 125);
   BOOST_TEST(tail.err == "shoal: --tail: 'j-1' is not a number of lines (0 or more)\n");
+}
+
+// Bacalhau's list flags on executions and history, and stop --quiet.
+BOOST_AUTO_TEST_CASE(executions_and_history_take_bacalhaus_list_flags_and_stop_can_be_quiet) {
+  shoal::test::PrivateHome h;
+  const std::string wasm = shoal::test::required_env("SHOAL_TEST_WASM_DIR");
+  auto run = h.shoal({"wasm", "run", "--id-only", wasm + "/exit_code.wasm", "0"});
+  BOOST_TEST_REQUIRE(run.status == 0, run.err);
+  const std::string id = shoal::test::trim(run.out);
+  auto events = h.shoal({"job", "history", id, "--output", "csv", "--hide-header"});
+  BOOST_TEST(events.status == 0, events.err);
+  BOOST_TEST(!has(events.out, "TIME,TOPIC,EVENT"), events.out);
+  const auto lines = std::count(events.out.begin(), events.out.end(), '\n');
+  BOOST_TEST(lines >= 3, events.out);
+  auto limited = h.shoal({"job", "history", id, "--limit", "2", "--no-style", "--wide"});
+  BOOST_TEST(limited.status == 0, limited.err);
+  BOOST_TEST(std::count(limited.out.begin(), limited.out.end(), '\n') == 3, limited.out);
+  BOOST_TEST(limited.err == "shoal: showing 2 of " + std::to_string(lines) +
+                                " events (--limit; --limit 0 shows all)\n");
+  auto execs = h.shoal({"job", "executions", id, "--hide-header", "--limit", "5"});
+  BOOST_TEST(execs.status == 0, execs.err);
+  BOOST_TEST(!has(execs.out, "ATTEMPT"), execs.out);
+  BOOST_TEST(execs.err == "");
+  auto spin = h.shoal({"wasm", "run", "--id-only", "--wait=false", wasm + "/spin.wasm"});
+  auto quiet = h.shoal({"job", "stop", "--quiet", shoal::test::trim(spin.out)});
+  BOOST_TEST(quiet.status == 0, quiet.err);
+  BOOST_TEST(quiet.out == "");
+  auto missing = h.shoal({"job", "stop", "-q", "j-00000000-none"});
+  BOOST_TEST(missing.status == 125);
+  BOOST_TEST(!missing.err.empty());
 }
