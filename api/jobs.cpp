@@ -17,10 +17,6 @@ using nlohmann::json;
 
 constexpr std::string_view kJobs = "/api/v1/orchestrator/jobs";
 
-bool truthy(const std::optional<std::string>& v) {
-  return v && (*v == "true" || *v == "1" || v->empty());
-}
-
 // A broker error about a job as Bacalhau's store reports it: unknown -> 404,
 // ambiguous prefix -> 500 MultipleJobsFound, else 500.
 Response job_error(const Request& request, const std::string& id, const std::string& error) {
@@ -94,10 +90,12 @@ Response list_jobs(const Request& request, Context& context) {
   std::stable_sort(items.begin(), items.end(), [key](const json& a, const json& b) {
     return a[key].get<int64_t>() < b[key].get<int64_t>();
   });
-  if (truthy(query_value(request, "reverse"))) std::reverse(items.begin(), items.end());
-  size_t limit = std::stoul(query_value(request, "limit").value_or("0").empty()
-                                ? "0"
-                                : query_value(request, "limit").value_or("0"));
+  auto reverse = query_flag(request, "reverse");
+  if (!reverse) return reverse.error();
+  if (*reverse) std::reverse(items.begin(), items.end());
+  auto limit_value = query_number(request, "limit", 0);
+  if (!limit_value) return limit_value.error();
+  const size_t limit = *limit_value;
   size_t begin = std::min(*offset, items.size());
   size_t end = limit ? std::min(items.size(), begin + limit) : items.size();
   json page = json::array();
@@ -135,9 +133,9 @@ Response job_history(const Request& request, const json& job) {
   auto exec = query_value(request, "execution_id").value_or("");
   json items = json::array();
   auto all = bacalhau::history_models(job);
-  size_t limit = 100;
-  if (auto l = query_value(request, "limit"); l && !l->empty() && std::stoul(*l) > 0)
-    limit = std::stoul(*l);
+  auto limit_value = query_number(request, "limit", 100);
+  if (!limit_value) return limit_value.error();
+  const size_t limit = *limit_value > 0 ? *limit_value : 100;
   size_t next = *offset;
   for (size_t i = *offset; i < all.size() && items.size() < limit; ++i, next = i) {
     const auto& h = all[i];

@@ -40,6 +40,30 @@ std::optional<std::string> query_value(const Request& request, const std::string
   return it->second;
 }
 
+std::expected<uint64_t, Response> query_number(const Request& request, const std::string& key,
+                                               uint64_t fallback) {
+  auto v = query_value(request, key);
+  if (!v || v->empty()) return fallback;
+  uint64_t n = 0;
+  for (char c : *v) {
+    if (c < '0' || c > '9' || n > (uint64_t{1} << 53) / 10)
+      return std::unexpected(error_response(
+          request, 400, "invalid " + key + " '" + *v + "': not a whole number of at most 2^53",
+          "InternalError"));
+    n = n * 10 + static_cast<uint64_t>(c - '0');
+  }
+  return n;
+}
+
+std::expected<bool, Response> query_flag(const Request& request, const std::string& key) {
+  auto v = query_value(request, key);
+  if (!v) return false;
+  if (v->empty() || *v == "true" || *v == "1") return true;
+  if (*v == "false" || *v == "0") return false;
+  return std::unexpected(error_response(
+      request, 400, "invalid " + key + " '" + *v + "': true or false", "InternalError"));
+}
+
 Response route(const Request& request, Context& context) {
   // Bacalhau's short paths, redirected as its server does.
   if (request.method == "GET" || request.method == "HEAD") {

@@ -51,6 +51,14 @@ std::string new_uuid();
 
 // The first value of a query parameter, if given.
 std::optional<std::string> query_value(const Request& request, const std::string& key);
+// A query parameter that is a whole number: `fallback` when absent or empty,
+// else a 400 naming the parameter and the value (a sign, a fraction, a word
+// or a number past 2^53 is refused, never wrapped or cut).
+std::expected<uint64_t, Response> query_number(const Request& request, const std::string& key,
+                                               uint64_t fallback);
+// A boolean query parameter: absent is false; "", "true" and "1" are true;
+// "false" and "0" false; anything else a 400 naming it.
+std::expected<bool, Response> query_flag(const Request& request, const std::string& key);
 
 // Handles one request (auth checked already).
 Response route(const Request& request, Context& context);

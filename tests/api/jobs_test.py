@@ -256,6 +256,22 @@ def test_a_host_path_needs_the_token_and_a_url_module_runs(api):
         server.server_close()
 
 
+def test_bad_query_values_are_400_naming_the_parameter(api):
+    for query, name in (("limit=abc", "limit"), ("limit=-1", "limit"), ("limit=1.5", "limit"),
+                        ("limit=99999999999999999999", "limit"), ("reverse=maybe", "reverse")):
+        r = requests.get(api.url(f"{JOBS}?{query}"))
+        body = r.json()
+        check(r.status_code == 400 and body.get("Status") == 400 and
+              body.get("Message", "").startswith(f"invalid {name} '"),
+              f"{query}: {r.status_code} {body}")
+    job_id = run(api, os.path.join(WASM_DIR, "args_env.wasm"))
+    r = requests.get(api.url(f"{JOBS}/{job_id}/history?limit=x"))
+    check(r.status_code == 400 and "invalid limit 'x'" in r.json().get("Message", ""),
+          f"history limit=x: {r.status_code} {r.text}")
+    ok = requests.get(api.url(f"{JOBS}?limit=1&reverse=false"))
+    check(ok.status_code == 200 and len(ok.json()["Items"]) == 1, f"good values: {ok.text}")
+
+
 def test_bad_bodies_are_400_naming_the_field(api):
     good = bacalhau_job("bad", "/app/main.wasm",
                         [inline_source("/app/main.wasm", wasm_bytes("args_env"))])
