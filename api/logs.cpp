@@ -95,10 +95,23 @@ void serve_log_stream(boost::asio::ip::tcp::socket socket, beast::flat_buffer bu
   auto path = percent_decode(target.substr(0, q));
   std::string id = path.substr(kPrefix.size(), path.size() - kPrefix.size() - 5);
   auto follow = query.find("follow");
-  bool following = follow != query.end() && (follow->second == "true" || follow->second == "1");
+  const std::string follow_value = follow == query.end() ? "false" : follow->second;
+  bool following = follow_value.empty() || follow_value == "true" || follow_value == "1";
   LineFramer framer(ws);
   try {
-    stream_logs(framer, id, following, options);
+    // Said in the stream, as Bacalhau's server says errors after the
+    // upgrade, rather than read as something else.
+    std::string refused;
+    if (!following && follow_value != "false" && follow_value != "0")
+      refused = "invalid follow '" + follow_value + "': true or false";
+    if (auto tail = query.find("tail"); tail != query.end() && !tail->second.empty() &&
+                                        tail->second != "true" && tail->second != "false" &&
+                                        tail->second != "1" && tail->second != "0")
+      refused = "invalid tail '" + tail->second + "': true or false";
+    if (!refused.empty())
+      framer.send_json({{"error", refused}, {"value", {{"Type", 0}, {"Line", ""}}}});
+    else
+      stream_logs(framer, id, following, options);
   } catch (const PeerGone&) {
     return;
   }

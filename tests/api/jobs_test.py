@@ -329,6 +329,10 @@ def test_logs_over_a_websocket(api):
     lines = [f["value"]["Line"] for f in frames]
     check(code == 1000 and lines == [f"tick {i}\n" for i in range(1, 21)],
           f"following a running job: {code} {lines}")
+    for query, said in (("follow=maybe", "invalid follow 'maybe'"), ("tail=5", "invalid tail '5'")):
+        frames, code = log_frames(api, job_id, query)
+        check(code == 1000 and len(frames) == 1 and said in frames[0].get("error", ""),
+              f"{query}: {code} {frames}")
     plain = requests.get(api.url(f"{JOBS}/{job_id}/logs"))
     check(plain.status_code in (400, 404), f"a plain GET of logs: {plain.status_code}")
 
