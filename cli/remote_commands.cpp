@@ -25,6 +25,20 @@ void on_stop(int) {
   g_stop = 1;
 }
 
+// The key argument of `keys add-client/add-worker/remove`. A Z85 key may
+// begin with '-', which the parser reads as an option: such a key arrives
+// among the command's extras, and is taken from there when it is a key.
+std::expected<std::string, std::string> key_argument(const CLI::App& cmd, const std::string& given,
+                                                     std::string_view what) {
+  auto extras = cmd.remaining();
+  std::erase(extras, "--");
+  if (given.empty() && extras.size() == 1 && host::valid_key(extras[0])) return extras[0];
+  if (!extras.empty())
+    return std::unexpected("unexpected argument " + extras[0] + " (see --help)");
+  if (given.empty()) return std::unexpected(fmt::format("{} is required", what));
+  return given;
+}
+
 void add_keys_commands(CLI::App& app, int& status) {
   auto* keys = app.add_subcommand(
       "keys", "Print the broker's public key; manage the keys that may connect over TCP");
@@ -58,11 +72,17 @@ void add_keys_commands(CLI::App& app, int& status) {
                                             : "Let the worker pool with this public key connect");
     auto key = std::make_shared<std::string>();
     auto name = std::make_shared<std::string>();
-    add->add_option("key", *key, "The public key (`shoal keys generate` on that host)")->required();
+    add->add_option("key", *key, "The public key (`shoal keys generate` on that host)");
     add->add_option("--name", *name,
                     "A name for the key (default: its first 8 letters and digits)");
-    add->callback([&status, role, key, name, client] {
-      auto r = host::add_key(host::state_dir(), role, *key, *name);
+    add->allow_extras();
+    add->callback([&status, role, key, name, client, add] {
+      auto given = key_argument(*add, *key, "the public key");
+      if (!given) {
+        status = fail(std::string(add->get_name()) + ": " + given.error());
+        return;
+      }
+      auto r = host::add_key(host::state_dir(), role, *given, *name);
       if (!r) {
         status = fail(r.error());
         return;
@@ -79,9 +99,15 @@ void add_keys_commands(CLI::App& app, int& status) {
 
   auto* remove = keys->add_subcommand("remove", "Stop authorising a key (by name or key)");
   auto which = std::make_shared<std::string>();
-  remove->add_option("key", *which, "The key's name or the key")->required();
-  remove->callback([&status, which] {
-    auto r = host::remove_key(host::state_dir(), *which);
+  remove->add_option("key", *which, "The key's name or the key");
+  remove->allow_extras();
+  remove->callback([&status, which, remove] {
+    auto given = key_argument(*remove, *which, "the key's name or the key");
+    if (!given) {
+      status = fail("remove: " + given.error());
+      return;
+    }
+    auto r = host::remove_key(host::state_dir(), *given);
     if (!r) {
       status = fail(r.error());
       return;

@@ -78,10 +78,15 @@ std::expected<Keypair, std::string> keypair(const StateDir& dir, const std::stri
     return std::unexpected(
         std::string("this libzmq was built without CURVE (libsodium); TCP endpoints need it"));
   if (auto r = make_private_dir(keys_dir(dir)); !r) return std::unexpected(r.error());
+  // A public key is typed on command lines (`--server-key KEY`,
+  // `keys add-client KEY`), where one that begins with '-' reads as an
+  // option: draw again (one pair in 85; the loss of randomness is nil).
   char pub[41], sec[41];
-  if (zmq_curve_keypair(pub, sec) != 0)
-    return std::unexpected(std::string("cannot make a CURVE key pair: ") +
-                           zmq_strerror(zmq_errno()));
+  do {
+    if (zmq_curve_keypair(pub, sec) != 0)
+      return std::unexpected(std::string("cannot make a CURVE key pair: ") +
+                             zmq_strerror(zmq_errno()));
+  } while (pub[0] == '-');
   k = {pub, sec};
   if (auto r = write_file(secret_path, k.secret_key + "\n", 0600); !r)
     return std::unexpected(r.error());

@@ -123,3 +123,34 @@ BOOST_AUTO_TEST_CASE(executions_and_history_take_bacalhaus_list_flags_and_stop_c
   BOOST_TEST(missing.status == 125);
   BOOST_TEST(!missing.err.empty());
 }
+
+// A Z85 key may begin with '-', which reads as an option on a command line:
+// such a key is taken as the key, with or without `--`, and shoal never
+// makes one (a public key it prints is typed into other commands).
+BOOST_AUTO_TEST_CASE(a_key_that_begins_with_a_dash_is_a_key_and_shoal_makes_none) {
+  shoal::test::PrivateHome h;
+  const std::string dashed = "-abcdefghij0123456789abcdefghij012345678";
+  auto bare = h.shoal({"keys", "add-client", dashed, "--name", "bare"});
+  BOOST_TEST(bare.status == 0, bare.err);
+  auto after = h.shoal({"keys", "add-worker", "--", dashed});
+  BOOST_TEST(after.status == 0, after.err);
+  auto listed = h.shoal({"keys", "list"});
+  BOOST_TEST(listed.out == "client  bare                 " + dashed + "\nworker  abcdefgh             " +
+                               dashed + "\n",
+             listed.out);
+  auto none = h.shoal({"keys", "add-client"});
+  BOOST_TEST(none.status == 125);
+  BOOST_TEST(none.err == "shoal: add-client: the public key is required\n", none.err);
+  auto typo = h.shoal({"keys", "add-client", "--nmae", "x", dashed});
+  BOOST_TEST(typo.status == 125);
+  BOOST_TEST(has(typo.err, "unexpected argument --nmae"), typo.err);
+  auto removed = h.shoal({"keys", "remove", "bare"});
+  BOOST_TEST(removed.status == 0, removed.err);
+  for (int i = 0; i < 200; ++i) {  // one key in 85 would begin with '-'
+    shoal::test::PrivateHome other;
+    auto made = other.shoal({"keys", "generate"});
+    BOOST_TEST_REQUIRE(made.status == 0, made.err);
+    BOOST_TEST_REQUIRE(made.out.size() == 41u, made.out);
+    BOOST_TEST_REQUIRE(made.out[0] != '-', made.out);
+  }
+}
