@@ -21,16 +21,17 @@ namespace {
 
 using nlohmann::json;
 
-// A connection to the broker and the job that `id` names.
+// The broker (its socket or the REST API, cli/backend.h) and the job that
+// `id` names.
 struct JobSession {
-  client::Client client;
+  std::unique_ptr<Backend> client;
   json job;
 };
 
 std::expected<JobSession, std::string> open_job(const std::string& id) {
-  auto c = connect();
+  auto c = open_backend();
   if (!c) return std::unexpected(c.error());
-  auto j = c->describe(id);
+  auto j = (*c)->describe(id);
   if (!j) return std::unexpected(j.error());
   return JobSession{std::move(*c), std::move(*j)};
 }
@@ -108,7 +109,7 @@ void add_job_list(CLI::App& job, int& status) {
       status = fail(fmt_.error());
       return;
     }
-    auto c = connect();
+    auto c = open_backend();
     if (!c) {
       status = fail(c.error());
       return;
@@ -120,7 +121,7 @@ void add_job_list(CLI::App& job, int& status) {
     // Bacalhau's --labels is a label selector; several flags are ANDed.
     for (const auto& l : o->labels) q.selector += (q.selector.empty() ? "" : ",") + l;
     std::vector<std::string> skipped;
-    auto r = c->list(q, &skipped);
+    auto r = (*c)->list(q, &skipped);
     if (!r) {
       status = fail(r.error());
       return;
@@ -163,17 +164,17 @@ void add_job_logs(CLI::App& job, int& status) {
       ->check(CLI::IsMember({"stdout", "stderr", "all"}))
       ->capture_default_str();
   cmd->callback([&status, o] {
-    auto c = connect();
+    auto c = open_backend();
     if (!c) {
       status = fail(c.error());
       return;
     }
     std::string out, err;
-    auto end = c->logs(o->id, stream_named(o->stream), o->follow && o->tail < 0,
-                       [&](const std::string& stream, const std::string& data) {
-                         if (o->tail < 0) return write_chunk(stream, data);
-                         (stream == "stderr" ? err : out) += data;
-                       });
+    auto end = (*c)->logs(o->id, stream_named(o->stream), o->follow && o->tail < 0,
+                          [&](const std::string& stream, const std::string& data) {
+                            if (o->tail < 0) return write_chunk(stream, data);
+                            (stream == "stderr" ? err : out) += data;
+                          });
     if (!end) {
       status = fail(end.error());
       return;
@@ -209,10 +210,10 @@ void add_job_describe(CLI::App& job, int& status) {
     if (*output == "json") return (void)fmt::print("{}\n", s->job.dump(2));
     if (*output == "yaml") return (void)fmt::print("{}", render_yaml(s->job));
     std::string head;
-    (void)s->client.logs(s->job["id"], client::Stream::stdout_only, false,
-                         [&](const std::string&, const std::string& data) {
-                           if (head.size() < 2048) head += data;
-                         });
+    (void)s->client->logs(s->job["id"], client::Stream::stdout_only, false,
+                          [&](const std::string&, const std::string& data) {
+                            if (head.size() < 2048) head += data;
+                          });
     fmt::print("{}", describe_job(s->job, head));
   });
 }
@@ -289,7 +290,7 @@ void add_job_get(CLI::App& job, int& status) {
     const bool unfinished = state != "Completed" && state != "Failed" && state != "Stopped";
     json final = s->job;
     if (unfinished && *wait) {
-      auto end = wait_for_end(s->client, full, false, std::nullopt);
+      auto end = wait_for_end(*s->client, full, false, std::nullopt);
       if (!end) {
         status = fail(end.error());
         return;
@@ -297,7 +298,7 @@ void add_job_get(CLI::App& job, int& status) {
       final = std::move(*end);
     }
     std::string target = dir->empty() ? "job-" + short_id(full).substr(2) : *dir;
-    auto files = s->client.fetch_outputs(full, target);
+    auto files = s->client->fetch_outputs(full, target);
     if (!files) {
       status = fail("--output-dir " + target + ": " + files.error());
       return;
@@ -322,20 +323,17 @@ void add_job_stop_or_delete(CLI::App& job, int& status, const std::string& what)
   cmd->add_option("id", *id, "Job id (any unique prefix)")->required();
   cmd->add_flag("-q,--quiet", *quiet, "Print nothing on success (errors are still said)");
   cmd->callback([&status, id, what, quiet] {
-    auto c = connect();
-    if (!c) {
-      status = fail(c.error());
-      return;
-    }
     std::expected<std::string, std::string> r = std::unexpected(std::string());
     if (what == "stop") {
-      auto j = c->stop(*id);
+      auto c = open_backend();
+      auto j = c ? (*c)->stop(*id) : std::unexpected(c.error());
       if (j)
         r = j->value("id", *id);
       else
         r = std::unexpected(j.error());
     } else {
-      r = c->remove(*id);
+      auto c = connect();
+      r = c ? c->remove(*id) : std::unexpected(c.error());
     }
     if (!r) {
       status = fail(r.error());

@@ -49,7 +49,7 @@ struct InterruptCatcher {
 
 // After a Ctrl-C: the job goes on, and the user is told how to follow or
 // stop it; a second Ctrl-C within three seconds stops it.
-int interrupted(client::Client& c, const std::string& id) {
+int interrupted(Backend& c, const std::string& id) {
   fmt::print(stderr,
              "\nshoal: job {} goes on without this command: follow it with shoal job logs -f "
              "{}, stop it with shoal job stop {} (or press Ctrl-C again within 3 s to stop it "
@@ -205,7 +205,7 @@ std::string known_module_hash(const client::Client& c, FileBytes& module) {
 }
 
 // Waits for job `id` as `o` says, printing its output; the exit status.
-int wait_and_print(client::Client& c, const std::string& id, const WaitOptions& o, bool tty) {
+int wait_and_print(Backend& c, const std::string& id, const WaitOptions& o, bool tty) {
   json end;
   InterruptCatcher catcher;
   if (o.follow && !o.id_only) {
@@ -239,10 +239,10 @@ int submit_job(const RunRequest& request, const WaitOptions& o) {
   if (!module) return fail(module.error());
   auto job = submission(request, *module);
   if (!job) return fail(job.error());
-  auto c = connect();
+  auto c = open_backend();
   if (!c) return fail(c.error());
-  job->module_sha256 = known_module_hash(*c, *module);
-  auto r = c->submit(*job);
+  if (auto* socket = (*c)->socket()) job->module_sha256 = known_module_hash(*socket, *module);
+  auto r = (*c)->submit(request, *job);
   if (!r) return fail(r.error());
   std::string id = *r;
   const bool tty = ::isatty(2);
@@ -257,7 +257,7 @@ int submit_job(const RunRequest& request, const WaitOptions& o) {
     fmt::print(stderr, "Job {} submitted\n", id);
   }
   if (!o.wait) return 0;
-  return wait_and_print(*c, id, o, tty);
+  return wait_and_print(**c, id, o, tty);
 }
 
 }  // namespace shoal::cli

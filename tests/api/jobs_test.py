@@ -94,7 +94,8 @@ def test_get_with_executions_and_history(api):
     history = body["History"]["Items"]
     topics = [h["Event"]["Topic"] for h in history]
     check(topics[0] == "Submission" and "State Update" in topics, f"history topics: {topics}")
-    check(history[-1]["Event"]["Details"] == {"NewState": "Completed"}, f"last: {history[-1]}")
+    check(history[-1]["Event"]["Details"] == {"NewState": "Completed", "PreviousState": "Running"},
+          f"last: {history[-1]}")
     check(all(h["Type"] in ("JobLevel", "ExecutionLevel") for h in history), f"{history}")
     plain = requests.get(api.url(f"{JOBS}/{job_id}")).json()
     check(set(plain) == {"Job"}, f"without include: {sorted(plain)}")
