@@ -165,9 +165,8 @@ Response stop_job(const Request& request, Context& context, const json& job) {
   auto broker = context.broker(request);
   if (!broker) return broker.error();
   auto id = job.value("id", std::string());
-  auto stopped = (*broker)->stop(id);
+  auto stopped = (*broker)->stop(id, stop_reason(request));
   if (!stopped) return job_error(request, id, stopped.error());
-  (void)stop_reason(request);  // shoal's stop takes no reason yet
   return json_response({{"EvaluationID", state == "Failed" ? "" : new_uuid()}});
 }
 

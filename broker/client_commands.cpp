@@ -401,7 +401,11 @@ void Broker::cmd_watch(Request& r) {
 }
 
 void Broker::cmd_stop(Request& r) {
-  auto job = jobs_.request_stop(r.job->id);
+  const auto reason = r.body.find("reason");
+  if (reason != r.body.end() && !reason->is_string())
+    return reply_error(r.identity, "stop: reason must be a string");
+  auto job =
+      jobs_.request_stop(r.job->id, reason == r.body.end() ? "" : reason->get<std::string>());
   if (!job)
     return reply_error(r.identity, "job " + r.job->id + " is already " +
                                        std::string(jobs::state_name(r.job->state)));

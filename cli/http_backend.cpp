@@ -118,8 +118,7 @@ class HttpBackend final : public Backend {
     auto job = describe(id);
     if (!job) return std::unexpected(job.error());
     const std::string full = (*job)["id"];
-    auto r = http_.call("DELETE", std::string(kJobs) + full +
-                                      "?reason=" + apiclient::encode("stopped by shoal job stop"));
+    auto r = http_.call("DELETE", std::string(kJobs) + full);
     if (!r) return std::unexpected(r.error());
     return describe(full);
   }

@@ -154,6 +154,15 @@ def test_stop(api):
     check(r.status_code == 200 and r.json()["EvaluationID"], f"stop: {r.status_code} {r.text}")
     job = wait_state(api, job_id, {"Stopped"})
     check(job["State"]["StateType"] == "Stopped", f"after stop: {job['State']}")
+    check(job["State"].get("Message") == "stopped on request: enough", f"reason: {job['State']}")
+    described = api.shoal("job", "describe", job_id).stdout
+    check("stopped on request: enough" in described and "stop requested: enough" in described,
+          f"describe does not show the stop reason: {described}")
+    queued = run(api, os.path.join(WASM_DIR, "args_env.wasm"), wait=False)
+    requests.delete(api.url(f"{JOBS}/{queued}") + "?reason=by%20query")
+    job = wait_state(api, queued, {"Stopped", "Completed"})
+    check(job["State"]["StateType"] == "Completed"
+          or job["State"].get("Message") == "stopped on request: by query", f"?reason: {job['State']}")
     r = requests.delete(api.url(f"{JOBS}/{job_id}"))
     check(r.status_code == 200 and r.json() == {"EvaluationID": ""}, f"stop again: {r.text}")
     done = run(api, os.path.join(WASM_DIR, "args_env.wasm"))
