@@ -8,6 +8,7 @@
 #include "cli/format.h"
 #include "cli/progress.h"
 #include "protocol/client_protocol.h"
+#include "protocol/names.h"
 #include "protocol/units.h"
 
 namespace shoal::cli {
@@ -46,7 +47,10 @@ std::string describe_job(const json& job, const std::string& stdout_head) {
   std::string out;
   auto kv = [&](const char* k, const std::string& v) { out += fmt::format("{:<15} {}\n", k, v); };
   kv("ID", str(job["id"]));
-  kv("Name", str(job["name"]));
+  // What a user typed is shown on one line (a newline in a name would
+  // read as another field); the message may hold a backtrace's lines.
+  auto one_line = [&](const char* k, const std::string& v) { kv(k, names::escaped(v)); };
+  one_line("Name", str(job["name"]));
   kv("Type", "batch");
   kv("Engine", "wasm");
   kv("State", str(job["state"]));
@@ -58,13 +62,13 @@ std::string describe_job(const json& job, const std::string& stdout_head) {
   kv("Module", str(spec["module"]));
   std::string args;
   for (const auto& a : spec["args"]) args += (args.empty() ? "" : " ") + str(a);
-  kv("Arguments", args);
+  one_line("Arguments", args);
   auto pairs = [&](const char* key, const char* shown) {
     std::string text;
     if (!spec.contains(key)) return;
     for (const auto& [k, v] : spec[key].items())
       text += (text.empty() ? "" : ", ") + k + "=" + str(v);
-    if (!text.empty()) kv(shown, text);
+    if (!text.empty()) one_line(shown, text);
   };
   pairs("labels", "Labels");
   pairs("meta", "Meta");

@@ -591,7 +591,7 @@ BOOST_AUTO_TEST_CASE(job_get_of_an_unfinished_job_waits_for_its_end_or_says_it_i
   BOOST_TEST(fs::exists(whole / "outputs" / "result.txt"));
 }
 
-BOOST_AUTO_TEST_CASE(a_name_with_a_newline_stays_on_its_row_of_the_list) {
+BOOST_AUTO_TEST_CASE(a_name_with_a_newline_stays_on_its_row_of_the_list_and_of_describe) {
   Home h;
   auto s = h.shoal({"wasm", "run", "--wait=false", "--id-only", "--name", "x\ny\x1b[2J",
                     test_wasm("exit_code"), "0"});
@@ -600,6 +600,10 @@ BOOST_AUTO_TEST_CASE(a_name_with_a_newline_stays_on_its_row_of_the_list) {
   BOOST_TEST(list.status == 0, list.err);
   BOOST_TEST(list.out.find("x\\x0ay\\x1b[2J") != std::string::npos, list.out);
   BOOST_TEST(std::count(list.out.begin(), list.out.end(), '\n') == 2);  // header and one row
+  auto described = h.shoal({"job", "describe", shoal::test::trim(s.out)});
+  BOOST_TEST(described.status == 0, described.err);
+  BOOST_TEST(described.out.find("Name            x\\x0ay\\x1b[2J\n") != std::string::npos,
+             described.out);
 }
 
 BOOST_AUTO_TEST_CASE(job_list_labels_is_a_label_selector_and_a_malformed_one_is_refused) {
