@@ -2,6 +2,8 @@
 
 #include <ctime>
 
+#include "protocol/job_json.h"
+
 namespace shoal::bacalhau {
 
 namespace {
@@ -42,9 +44,10 @@ json input_sources(const json& spec) {
   for (const auto& in : spec.value("inputs", json::array())) {
     auto source = text(in, "source");
     bool url = source.starts_with("http://") || source.starts_with("https://");
-    json params =
-        url ? json{{"URL", source}}
-            : json{{"SourcePath", source}, {"ReadWrite", false}, {"CreateAs", "noCreate"}};
+    json params = url ? json{{"URL", source}}
+                      : json{{"SourcePath", source},
+                             {"ReadWrite", in.value("read_write", false)},
+                             {"CreateAs", "noCreate"}};
     out.push_back({{"Source", {{"Type", url ? "urlDownload" : "local"}, {"Params", params}}},
                    {"Alias", ""},
                    {"Target", text(in, "target")}});
@@ -64,9 +67,14 @@ json task_model(const json& spec) {
                  {"Entrypoint", text(spec, "entry_point")},
                  {"Parameters", spec.value("args", json::array())},
                  {"ImportModules", imports}};
-  json results = json::array();
+  // Every output a run gets (jobs::effective_outputs), the default included.
+  jobs::JobSpec shape;
+  shape.default_output = spec.value("default_output", true);
   for (const auto& o : spec.value("outputs", json::array()))
-    results.push_back({{"Name", text(o, "name")}, {"Path", text(o, "path")}});
+    shape.outputs.push_back({text(o, "name"), text(o, "path")});
+  json results = json::array();
+  for (const auto& o : jobs::effective_outputs(shape))
+    results.push_back({{"Name", o.name}, {"Path", o.path}});
   json task = {{"Name", "main"},
                {"Engine", {{"Type", "wasm"}, {"Params", params}}},
                {"Publisher", {{"Type", "local"}, {"Params", json::object()}}},

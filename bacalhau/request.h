@@ -60,8 +60,9 @@ using PathProbe = std::function<PathKind(const std::string& path)>;
 // The real file system, with stat(2).
 PathKind probe_local_path(const std::string& path);
 
-// A guest path made absolute-normalised, or a message naming what is wrong
-// with it ("must be absolute", "must not contain ..").
+// A guest path made absolute-normalised ("/a//b/" is "/a/b", "//" is "/"),
+// or a message naming what is wrong with it ("must be absolute", "must not
+// contain .."). Whether "/" itself may be mounted is the caller's rule.
 std::expected<std::string, std::string> normalize_guest_path(std::string_view path);
 
 // The import module name for a module's path, URL or target: its file name

@@ -92,7 +92,8 @@ struct Source {
   std::string value;  // the URL, the absolute local path, or the data: URL
   std::string bytes;  // inline_data: decoded
   std::string target;
-  bool claimed = false;  // taken as a module
+  bool read_write = false;  // local: Params.ReadWrite
+  bool claimed = false;     // taken as a module
 };
 
 class Reader {
@@ -334,11 +335,13 @@ class Reader {
       return false;
     }
     bool ok = true;
-    if (auto rw = scalar(params["ReadWrite"], join(pp, "ReadWrite")); rw && lower(*rw) != "false") {
-      error(
-          join(pp, "ReadWrite"),
-          "'" + *rw + "' is not supported by shoal (inputs are read-only; write to a ResultPath)");
-      ok = false;
+    if (auto rw = scalar(params["ReadWrite"], join(pp, "ReadWrite")); rw) {
+      // The program changes a copy of its own (jobs::InputSpec::read_write).
+      if (lower(*rw) != "true" && lower(*rw) != "false") {
+        error(join(pp, "ReadWrite"), "'" + *rw + "' is neither true nor false");
+        ok = false;
+      }
+      s.read_write = lower(*rw) == "true";
     }
     auto p = scalar(params["SourcePath"], join(pp, "SourcePath"));
     if (!p || p->empty()) return error(join(pp, "SourcePath"), "required"), false;
@@ -488,9 +491,10 @@ std::expected<RunRequest, std::vector<std::string>> Reader::read(const YAML::Nod
     if (s.kind == Source::Kind::inline_data)
       r.inline_inputs.push_back({s.target, s.bytes, s.value});
     else
-      r.spec.inputs.push_back({s.value, s.target});
+      r.spec.inputs.push_back({s.value, s.target, s.read_write});
   }
   r.spec.outputs = result_paths(task, tp);
+  r.spec.default_output = false;  // a spec's ResultPaths are all its outputs
   resources(task, tp, r.spec);
   timeouts(task, tp, r.spec);
   publisher_and_network(task, tp);
@@ -938,13 +942,13 @@ class SpecWriter {
   }
 
   void source(const std::string& target, const std::string& type, const std::string& key,
-              const std::string& value) {
+              const std::string& value, bool read_write = false) {
     e_ << YAML::BeginMap << YAML::Key << "Target" << YAML::Value << target;
     e_ << YAML::Key << "Source" << YAML::Value << YAML::BeginMap;
     e_ << YAML::Key << "Type" << YAML::Value << type;
     e_ << YAML::Key << "Params" << YAML::Value << YAML::BeginMap;
     e_ << YAML::Key << key << YAML::Value << value;
-    if (type == "local") e_ << YAML::Key << "ReadWrite" << YAML::Value << false;
+    if (type == "local") e_ << YAML::Key << "ReadWrite" << YAML::Value << read_write;
     e_ << YAML::EndMap << YAML::EndMap << YAML::EndMap;
   }
 
@@ -956,17 +960,20 @@ class SpecWriter {
       if (is_url(in.source))
         source(in.target, "urlDownload", "URL", in.source);
       else
-        source(in.target, "local", "SourcePath", in.source);
+        source(in.target, "local", "SourcePath", in.source, in.read_write);
     }
     for (const auto& in : r_.inline_inputs)
       source(in.target, "inline", "URL", in.url.empty() ? encode_data_url(in.bytes) : in.url);
     e_ << YAML::EndSeq;
   }
 
+  // All the outputs a run gets, the default one included: read back, the
+  // spec has the same mounts.
   void result_paths() {
-    if (r_.spec.outputs.empty()) return;
+    const auto outputs = jobs::effective_outputs(r_.spec);
+    if (outputs.empty()) return;
     e_ << YAML::Key << "ResultPaths" << YAML::Value << YAML::BeginSeq;
-    for (const auto& o : r_.spec.outputs)
+    for (const auto& o : outputs)
       e_ << YAML::BeginMap << YAML::Key << "Name" << YAML::Value << o.name << YAML::Key << "Path"
          << YAML::Value << o.path << YAML::EndMap;
     e_ << YAML::EndSeq;

@@ -19,6 +19,7 @@
 #include <cstring>
 #include <filesystem>
 #include <mutex>
+#include <optional>
 #include <sstream>
 #include <string_view>
 
@@ -32,14 +33,16 @@ namespace {
 //    a shoal of format 4 would take for damage: it refuses the store instead.
 // 6: ... and then with the output limits (JobSpec::stdout_limit), which a
 //    shoal of format 5 would take for damage.
-constexpr char kFormat[] = "shoal-store 6";
+// 7: ... and then which inputs are read-write (InputSpec::read_write), which
+//    a shoal of format 6 would ignore, running them read-only.
+constexpr char kFormat[] = "shoal-store 7";
 // Stores of these formats are upgraded in place: a store of format 2 gains
 // the unfinished index; stores of formats 2 and 3 are marked as holding
 // records without a frame (meta "legacy-records"), which are read as they
-// are; the records of formats 4 and 5 are format 6's without the added
+// are; the records of formats 4 to 6 are format 7's without the added
 // fields.
 constexpr const char* kUpgradableFormats[] = {"shoal-store 2", "shoal-store 3", "shoal-store 4",
-                                              "shoal-store 5"};
+                                              "shoal-store 5", "shoal-store 6"};
 bool unframed(const std::string& format) {
   return format == kUpgradableFormats[0] || format == kUpgradableFormats[1];
 }
@@ -1189,7 +1192,9 @@ class Store::Scan {
   }
 
   int run() {
-    walk(s_.jobs_, "jobs", [&](const std::string& id, std::string_view bytes) { job(id, bytes); });
+    if (!walk(s_.jobs_, "jobs",
+              [&](const std::string& id, std::string_view bytes) { job(id, bytes); }))
+      jobs_cut_after_ = last_walked_;
     walk(s_.created_, "created", [&](const std::string& key, std::string_view) {
       if (key.size() <= 8) return damaged("created/" + printable(key), "a malformed index key");
       if (of_job(std::string_view(key).substr(8), "created/" + printable(key.substr(8))))
@@ -1229,7 +1234,10 @@ class Store::Scan {
     if (id == last_id_) return last_;
     last_id_ = std::string(id);
     MDB_val k = val(last_id_), v;
-    if (db_get(txn_, s_.jobs_, &k, &v) != 0)
+    // A job the walk of the jobs table did not reach (keys in order, cut by
+    // a damaged page) was not kept: a lookup may still find its record by
+    // another path, but a repaired store will not hold it.
+    if ((jobs_cut_after_ && last_id_ > *jobs_cut_after_) || db_get(txn_, s_.jobs_, &k, &v) != 0)
       last_ = JobRecord::missing;
     else
       last_ =
@@ -1245,9 +1253,10 @@ class Store::Scan {
     return state == JobRecord::sound;
   }
 
-  // Walks `dbi`, calling each(key, value bytes) for every record.
+  // Walks `dbi`, calling each(key, value bytes) for every record; false
+  // when a damaged page cut the walk short after last_walked_.
   template <class Each>
-  void walk(unsigned dbi, const std::string& table, Each&& each) {
+  bool walk(unsigned dbi, const std::string& table, Each&& each) {
     Cursor c(txn_, dbi);
     MDB_val k, v;
     uint64_t n = 0;
@@ -1272,7 +1281,10 @@ class Store::Scan {
       each(last_key, *vb);
     }
     r_.records[table] = n;
-    if (rc != MDB_NOTFOUND && kept_rc_ == 0) unreadable(table, last_key, rc);
+    last_walked_ = last_key;
+    if (rc == MDB_NOTFOUND || kept_rc_ != 0) return true;
+    unreadable(table, last_key, rc);
+    return false;
   }
 
   void unreadable(const std::string& table, const std::string& last_key, int rc) {
@@ -1326,6 +1338,8 @@ class Store::Scan {
   CheckReport& r_;
   const Keep* keep_;
   const Bounds b_;
+  std::string last_walked_;                    // the last key the latest walk reached
+  std::optional<std::string> jobs_cut_after_;  // the jobs walk stopped past this id
   uint64_t most_ = ~0ull;
   int kept_rc_ = 0;
   std::string last_id_;

@@ -23,7 +23,22 @@ std::expected<jobs::InputSpec, std::string> input_spec(const std::string& value)
     source = fs::absolute(source, ec).lexically_normal().string();
     if (ec) return std::unexpected("--input " + value + ": " + ec.message());
   }
-  return jobs::InputSpec{source, in->target};
+  jobs::InputSpec spec{source, in->target};
+  for (const auto& [key, v] : in->options) {
+    // Bacalhau's one option of a local or URL source.
+    if (key != "rw")
+      return std::unexpected("--input " + value + ": the option '" + key +
+                             "' is not known; the one option is opt=rw=true (the program may "
+                             "change its copy of the input)");
+    if (v != "true" && v != "false")
+      return std::unexpected("--input " + value + ": opt=rw=" + v + " is neither true nor false");
+    spec.read_write = v == "true";
+  }
+  if (spec.read_write && in->kind != SourceKind::local)
+    return std::unexpected("--input " + value +
+                           ": opt=rw=true is for a local file or directory; a URL input is "
+                           "read-only (download it and give the file with opt=rw=true)");
+  return spec;
 }
 
 // The mounts the flags ask for, named by their flags; a local input's kind

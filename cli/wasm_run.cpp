@@ -96,7 +96,7 @@ void add_wait_flags(CLI::App& cmd, WaitOptions& wait) {
       ->transform(duration_check(jobs::kMaxTimeoutS));
   cmd.add_flag("--id-only", wait.id_only, "Print only the job id");
   cmd.add_flag("-f,--follow", wait.follow,
-               "client::Stream the program's stdout and stderr as it runs");
+               "Stream the program's stdout and stderr as it runs");
 }
 
 void add_wasm_commands(CLI::App& app, int& status) {

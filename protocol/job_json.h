@@ -78,6 +78,11 @@ struct GuestMount {
 // is there), shown as a spec names them ("input SOURCE:TARGET").
 std::vector<GuestMount> guest_mounts(const JobSpec& spec);
 
+// The outputs a run of `spec` gets: spec.outputs, after the default
+// output outputs:/outputs when spec.default_output and no output is at
+// /outputs. The one place that rule lives.
+std::vector<OutputSpec> effective_outputs(const JobSpec& spec);
+
 // Refuses mounts that cannot all be given to the guest, in the guest's
 // terms: two at one guest path (compared normalised: "/a//b/" is "/a/b"),
 // or one placed directly inside a directory mount that is not known to be

@@ -72,6 +72,7 @@ concept Is = std::same_as<std::remove_const_t<S>, T>;
 
 template <Is<InputSpec> S, class V>
 void fields(S& i, V&& visit) {
+  visit("read_write", i.read_write, Flow::optional);
   visit("source", i.source, Flow::required);
   visit("target", i.target, Flow::required);
 }
@@ -102,6 +103,7 @@ template <Is<JobSpec> S, class V>
 void fields(S& s, V&& visit) {
   visit("args", s.args, Flow::optional);
   visit("constraints", s.constraints, Flow::optional);
+  visit("default_output", s.default_output, Flow::optional);
   visit("entry_point", s.entry_point, Flow::optional);
   visit("env", s.env, Flow::optional);
   visit("import_modules", s.import_modules, Flow::optional);

@@ -28,6 +28,7 @@
 #include "wasi/environment.h"
 #include "wasi/host_open.h"
 #include "worker/engine.h"
+#include "worker/input_copies.h"
 #include "worker/log_queue.h"
 #include "worker/module_memo.h"
 #include "worker/remote_files.h"
@@ -88,6 +89,10 @@ wire::Done run_job(LogQueue& logs, wire::Run& run, const std::string& module_byt
       std::filesystem::remove_all(exec_dir, ec);
       return done;
     }
+  }
+  if (auto r = copy_read_write_inputs(run); !r) {
+    done.message = r.error();
+    return done;
   }
   ForwardSink out(logs, run.exec_id, 1, run.stdout_cap ? run.stdout_cap : UINT64_MAX);
   ForwardSink err(logs, run.exec_id, 2, run.stderr_cap ? run.stderr_cap : UINT64_MAX);

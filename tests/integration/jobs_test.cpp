@@ -12,6 +12,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <thread>
@@ -633,4 +634,48 @@ BOOST_AUTO_TEST_CASE(job_list_labels_is_a_label_selector_and_a_malformed_one_is_
   BOOST_TEST(bad.status == 125);
   BOOST_TEST(bad.out == "");
   BOOST_TEST(bad.err == "shoal: labels: 'garbage(((': unbalanced '('\n");
+}
+
+// opt=rw=true: the program changes a copy of its own; the source stays as
+// it was. A directory may be the guest's whole tree (/), with the default
+// output still at /outputs. Options that mean nothing here are refused.
+BOOST_AUTO_TEST_CASE(a_read_write_input_is_the_programs_own_copy_and_may_be_the_root) {
+  Home h;
+  TempDir data;
+  std::ofstream(data.path() + "/in.txt") << "old";
+  const std::string root = "src=" + data.path() + ",dst=/";
+  auto read_only = h.shoal(
+      {"wasm", "run", test_wasm("tree_maker"), "--input", root, "--", "write", "/in.txt", "new"});
+  BOOST_TEST(read_only.status == 1, read_only.err);
+  BOOST_TEST(read_only.out == "write /in.txt: Read-only file system\n");
+  auto rw = h.shoal({"wasm", "run", "--id-only", "--wait=false", test_wasm("tree_maker"), "--input",
+                     root + ",opt=rw=true", "--", "write", "/in.txt", "new"});
+  BOOST_TEST_REQUIRE(rw.status == 0, rw.err);
+  const std::string id = shoal::test::trim(rw.out);
+  auto waited = h.shoal({"job", "wait", id});
+  BOOST_TEST(waited.status == 0, waited.err);
+  BOOST_TEST(shoal::test::read_file(data.path() + "/in.txt") == "old");
+  auto described = h.shoal({"job", "describe", id, "--output", "json"});
+  // Shown wherever the input is (shoal's read_write, Bacalhau's ReadWrite).
+  std::function<bool(const json&)> read_write = [&](const json& j) {
+    if (j.is_object())
+      for (const auto& [k, v] : j.items())
+        if (((k == "read_write" || k == "ReadWrite") && v == true) || read_write(v)) return true;
+    if (j.is_array())
+      for (const auto& v : j)
+        if (read_write(v)) return true;
+    return false;
+  };
+  BOOST_TEST(read_write(json::parse(described.out)), described.out);
+  auto nested = h.shoal({"wasm", "run", test_wasm("tree_maker"), "--input", root, "--", "write",
+                         "/outputs/o.txt", "out"});
+  BOOST_TEST(nested.status == 0, nested.err);
+  BOOST_TEST(nested.out == "wrote /outputs/o.txt\n");
+  auto unknown = h.shoal({"wasm", "run", test_wasm("exit_code"), "--input", root + ",opt=ro=true"});
+  BOOST_TEST(unknown.status == 125);
+  BOOST_TEST(unknown.err.find("the option 'ro' is not known") != std::string::npos, unknown.err);
+  auto output_root = h.shoal({"wasm", "run", test_wasm("exit_code"), "-o", "all:/"});
+  BOOST_TEST(output_root.status == 125);
+  BOOST_TEST(output_root.err.find("an output cannot be / itself") != std::string::npos,
+             output_root.err);
 }

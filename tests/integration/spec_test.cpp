@@ -187,6 +187,14 @@ BOOST_AUTO_TEST_CASE(a_dry_run_spec_gives_the_same_job_through_job_run) {
   BOOST_TEST(b["module"] == test_wasm("args_env"));
   a.erase("module");
   b.erase("module");
+  // The spec names the default output among its ResultPaths; wasm run has
+  // it by default_output: the same mounts either way.
+  BOOST_TEST(a["default_output"] == false);
+  BOOST_TEST(b["default_output"] == true);
+  BOOST_TEST(a["outputs"][0] == json({{"name", "outputs"}, {"path", "/outputs"}}));
+  a["outputs"].erase(0);
+  a.erase("default_output");
+  b.erase("default_output");
   BOOST_TEST(a == b, a.dump() + "\n" + b.dump());
   BOOST_TEST(a["args"] == json({"x", "007"}));
   BOOST_TEST(a["env"] == json({"B=2", "A=1"}));

@@ -111,9 +111,12 @@ BOOST_AUTO_TEST_CASE(a_full_yaml_spec_becomes_the_request_wasm_run_builds) {
       {"entry_point", "run"},
       {"args", {"inputs/data.csv", "42", "-v"}},
       {"env", {"MODE=slow", "GREETING=hello"}},
+      {"default_output", false},  // ResultPaths are all its outputs
       {"inputs",
-       {{{"source", "/jobs/data"}, {"target", "/inputs"}},
-        {{"source", "http://127.0.0.1:8080/r.txt"}, {"target", "/inputs/remote.txt"}}}},
+       {{{"read_write", false}, {"source", "/jobs/data"}, {"target", "/inputs"}},
+        {{"read_write", false},
+         {"source", "http://127.0.0.1:8080/r.txt"},
+         {"target", "/inputs/remote.txt"}}}},
       {"outputs",
        {{{"name", "outputs"}, {"path", "/outputs"}}, {{"name", "logs"}, {"path", "/var/log/app"}}}},
       {"timeout_s", 60.0},
@@ -152,7 +155,7 @@ BOOST_AUTO_TEST_CASE(json_is_read_the_same_as_yaml) {
   RunRequest a = read_ok(yaml), b = read_ok(json_text);
   BOOST_TEST(spec_of(a) == spec_of(b), spec_of(a).dump() + "\n" + spec_of(b).dump());
   BOOST_TEST(spec_of(a)["inputs"] ==
-             json::parse(R"([{"source":"/srv/in.csv","target":"/in.csv"}])"));
+             json::parse(R"([{"read_write":false,"source":"/srv/in.csv","target":"/in.csv"}])"));
 }
 
 BOOST_AUTO_TEST_CASE(a_local_entry_module_is_relative_to_the_spec_directory) {
@@ -200,7 +203,7 @@ BOOST_AUTO_TEST_CASE(every_unsupported_field_is_named_with_its_full_path_at_once
            "        Source: {Type: s3, Params: {Bucket: b}}\n"
            "      - Target: /y\n"
            "        Alias: why\n"
-           "        Source: {Type: local, Params: {SourcePath: /srv/in.csv, ReadWrite: true}}\n",
+           "        Source: {Type: local, Params: {SourcePath: /srv/in.csv, ReadWrite: maybe}}\n",
            "Priority: 3\nCount: 2\n"
            "Namespace: team\nID: j-1\n"));
   std::vector<std::string> expected = {
@@ -212,8 +215,7 @@ BOOST_AUTO_TEST_CASE(every_unsupported_field_is_named_with_its_full_path_at_once
       "Tasks[0].InputSources[0].Source.Type: 's3' is not supported by shoal (urlDownload, "
       "local or inline)",
       "Tasks[0].InputSources[1].Alias: not supported by shoal",
-      "Tasks[0].InputSources[1].Source.Params.ReadWrite: 'true' is not supported by shoal "
-      "(inputs are read-only; write to a ResultPath)",
+      "Tasks[0].InputSources[1].Source.Params.ReadWrite: 'maybe' is neither true nor false",
       "Tasks[0].Engine.Params.Volumes: not supported by shoal",
       "Tasks[0].Resources.CPU: not supported by shoal (only Memory is limited)",
       "Tasks[0].Resources.GPU: not supported by shoal (only Memory is limited)",
@@ -380,7 +382,12 @@ BOOST_AUTO_TEST_CASE(a_local_module_is_written_inline_as_bacalhau_does) {
              "        Source:\n"
              "          Type: inline\n"
              "          Params:\n"
-             "            URL: data:application/wasm;base64,AGFzbQEAAAA=\n");
+             "            URL: data:application/wasm;base64,AGFzbQEAAAA=\n"
+             // wasm run's default output, written out: read back, the spec
+             // has the same mounts.
+             "    ResultPaths:\n"
+             "      - Name: outputs\n"
+             "        Path: /outputs\n");
   r.stdin_file = "-";
   auto refused = write_bacalhau_spec(r, no_file_reader_called);
   BOOST_TEST_REQUIRE(!refused.has_value());
@@ -415,4 +422,25 @@ BOOST_AUTO_TEST_CASE(constraints_become_the_selector_of_constraints_flag) {
   BOOST_TEST_REQUIRE(errors.size() >= expected.size());
   for (size_t i = 0; i < expected.size(); ++i) BOOST_TEST(errors[i] == expected[i]);
   BOOST_TEST(errors.back().find("Constraints: ") == 0u, errors.back());
+}
+
+// ReadWrite: the program gets a copy of its own to change
+// (jobs::InputSpec::read_write), written back as it was read.
+BOOST_AUTO_TEST_CASE(a_read_write_local_source_is_kept_and_written_back) {
+  RunRequest r = read_ok(
+      task("    InputSources:\n"
+           "      - Target: /\n"
+           "        Source: {Type: local, Params: {SourcePath: /jobs/data, ReadWrite: true}}\n"
+           "      - Target: /ro\n"
+           "        Source: {Type: local, Params: {SourcePath: /srv/in.csv}}\n"));
+  BOOST_TEST_REQUIRE(r.spec.inputs.size() == 2u);
+  BOOST_TEST(r.spec.inputs[0].read_write);
+  BOOST_TEST(r.spec.inputs[0].target == "/");
+  BOOST_TEST(!r.spec.inputs[1].read_write);
+  BOOST_TEST(!r.spec.default_output);
+  auto text = write_bacalhau_spec(r, no_file_reader_called);
+  BOOST_TEST_REQUIRE(text.has_value(), text.error());
+  RunRequest back = read_ok(*text);
+  BOOST_TEST(spec_of(back)["inputs"] == spec_of(r)["inputs"], *text);
+  BOOST_TEST(!back.spec.default_output);
 }

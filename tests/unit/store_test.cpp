@@ -705,8 +705,8 @@ BOOST_AUTO_TEST_CASE(a_store_of_an_unknown_format_is_refused) {
   test::TempDir d;
   BOOST_TEST(refusal_of_format(d, "shoal-store 1") ==
              "store: " + d.path() +
-                 " holds 'shoal-store 1'; this shoal reads 'shoal-store 6' and upgrades "
-                 "'shoal-store 2' to 'shoal-store 5' only: an older shoal wrote it, and this one "
+                 " holds 'shoal-store 1'; this shoal reads 'shoal-store 7' and upgrades "
+                 "'shoal-store 2' to 'shoal-store 6' only: an older shoal wrote it, and this one "
                  "cannot read its "
                  "jobs" +
                  what_to_do(d));
@@ -716,7 +716,7 @@ BOOST_AUTO_TEST_CASE(a_store_of_a_newer_format_says_which_shoal_to_run) {
   test::TempDir d;
   BOOST_TEST(refusal_of_format(d, "shoal-store 9") ==
              "store: " + d.path() +
-                 " holds 'shoal-store 9'; this shoal reads 'shoal-store 6': a newer shoal wrote "
+                 " holds 'shoal-store 9'; this shoal reads 'shoal-store 7': a newer shoal wrote "
                  "it; run that version" +
                  what_to_do(d));
 }
@@ -725,7 +725,7 @@ BOOST_AUTO_TEST_CASE(a_store_of_a_foreign_format_record_is_refused) {
   test::TempDir d;
   BOOST_TEST(refusal_of_format(d, "kv 7") ==
              "store: " + d.path() +
-                 " holds 'kv 7'; this shoal reads 'shoal-store 6' (a store from another version "
+                 " holds 'kv 7'; this shoal reads 'shoal-store 7' (a store from another version "
                  "of shoal?)" +
                  what_to_do(d));
 }
@@ -877,7 +877,9 @@ BOOST_AUTO_TEST_CASE(every_truncation_and_any_extra_byte_of_a_record_is_refused)
       BOOST_TEST(!wire::decode_exact<jobs::Job>(std::string_view(bytes).substr(0, n)).has_value());
   auto longer = wire::decode_exact<jobs::Job>(bytes + "x");
   BOOST_TEST_REQUIRE(!longer.has_value());
-  BOOST_TEST(longer.error() == "1 bytes left over after offset " + std::to_string(bytes.size()));
+  // The extra byte is where format 7's fields would begin: too short for them.
+  BOOST_TEST(longer.error() ==
+             "needs 8 bytes at offset " + std::to_string(bytes.size()) + ", 1 left");
   auto exact = wire::decode_exact<jobs::Job>(bytes);
   BOOST_TEST_REQUIRE(exact.has_value());
   BOOST_TEST(exact->executions.at(0).id == "e-1");
@@ -890,6 +892,28 @@ BOOST_AUTO_TEST_CASE(every_truncation_and_any_extra_byte_of_a_record_is_refused)
   BOOST_TEST(limits_only->spec.meta.empty());
   // The wire's decode reads a prefix and checks lengths the same way.
   BOOST_TEST(!wire::decode<jobs::Job>(bytes.data(), bytes.size() - 1).has_value());
+}
+
+// Format 7: which inputs are read-write, after the limits (written, empty,
+// when only an input is read-write); a record that ends before reads them
+// all read-only.
+BOOST_AUTO_TEST_CASE(read_write_inputs_are_kept_at_the_end_of_a_record) {
+  jobs::Job job = job_with_execution(1);
+  job.spec.inputs = {{"/data/a", "/inputs/a"}, {"/data/b", "/"}};
+  const std::string read_only = wire::encode(job);
+  job.spec.inputs[1].read_write = true;
+  const std::string bytes = wire::encode(job);
+  BOOST_TEST(bytes.size() > read_only.size());
+  auto got = wire::decode_exact<jobs::Job>(bytes);
+  BOOST_TEST_REQUIRE(got.has_value(), got.error());
+  BOOST_TEST_REQUIRE(got->spec.inputs.size() == 2u);
+  BOOST_TEST(!got->spec.inputs[0].read_write);
+  BOOST_TEST(got->spec.inputs[1].read_write);
+  BOOST_TEST(got->spec.meta.empty());
+  BOOST_TEST(got->spec.stdout_limit == 0u);
+  auto old = wire::decode_exact<jobs::Job>(read_only);
+  BOOST_TEST_REQUIRE(old.has_value());
+  BOOST_TEST(!old->spec.inputs[1].read_write);
 }
 
 BOOST_AUTO_TEST_CASE(a_job_record_of_store_format_4_loads_with_the_fields_added_since_empty) {
@@ -1054,7 +1078,7 @@ BOOST_AUTO_TEST_CASE(a_damaged_log_chunk_or_output_file_is_an_error_naming_it) {
 
 // A store of format 4 is the same store without the fields added since: it
 // is marked format 5 on open, and its records stay checked by their frame.
-BOOST_AUTO_TEST_CASE(a_store_of_format_4_opens_as_format_6_with_its_records_still_checked) {
+BOOST_AUTO_TEST_CASE(a_store_of_format_4_opens_as_format_7_with_its_records_still_checked) {
   test::TempDir d;
   jobs::Job j = job_with_execution(1);
   {
@@ -1065,7 +1089,7 @@ BOOST_AUTO_TEST_CASE(a_store_of_format_4_opens_as_format_6_with_its_records_stil
   }
   put_raw(d.path(), "meta", "format", "shoal-store 4");
   auto s = open_store(d.path());
-  BOOST_TEST(get_raw(d.path(), "meta", "format") == "shoal-store 6");
+  BOOST_TEST(get_raw(d.path(), "meta", "format") == "shoal-store 7");
   auto got = s->get_job(j.id);
   BOOST_TEST_REQUIRE((got && *got));
   BOOST_TEST((**got).spec.name == "named");
@@ -1096,7 +1120,7 @@ BOOST_AUTO_TEST_CASE(records_of_a_store_of_the_previous_format_are_read_without_
     BOOST_TEST_REQUIRE(s->commit(b).has_value());
     BOOST_TEST(s->check()->legacy == 0u);
   }
-  BOOST_TEST(get_raw(d.path(), "meta", "format") == "shoal-store 6");
+  BOOST_TEST(get_raw(d.path(), "meta", "format") == "shoal-store 7");
   // The same unframed record in a store that never held one is damage.
   test::TempDir fresh;
   { open_store(fresh.path()); }
