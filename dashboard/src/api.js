@@ -41,6 +41,12 @@ export const getJob = (id) => call('GET', `${JOBS}/${encodeURIComponent(id)}?inc
 export const stopJob = (id) => call('DELETE', `${JOBS}/${encodeURIComponent(id)}`, { reason: 'stopped from the dashboard' });
 export const rerunJob = (id) => call('PUT', `${JOBS}/${encodeURIComponent(id)}/rerun`, {});
 export const submitJob = (job) => call('PUT', JOBS, { Job: job });
+
+// The jobs this tab submitted, by ID, for a re-run where the broker has no
+// PUT .../rerun (kept in memory only: a module may be megabytes).
+const submitted = new Map();
+export const rememberSpec = (id, job) => submitted.set(id, job);
+export const submittedSpec = (id) => submitted.get(id);
 export const listNodes = () => call('GET', '/api/v1/orchestrator/nodes');
 export const agentNode = () => call('GET', '/api/v1/agent/node');
 

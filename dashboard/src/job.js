@@ -1,6 +1,6 @@
 // One job: its spec, executions, history, live logs (Bacalhau's WebSocket
 // stream, followed), stdout/stderr to download, stop and re-run.
-import { getJob, rerunJob, stopJob, streamLogs, submitJob } from './api.js';
+import { getJob, rememberSpec, rerunJob, stopJob, streamLogs, submitJob, submittedSpec } from './api.js';
 import { badge, clear, duration, every, fullTime, h } from './dom.js';
 
 const TERMINAL = ['Completed', 'Failed', 'Stopped'];
@@ -105,21 +105,28 @@ function logPanel(id) {
   return { panel, close };
 }
 
+function open(id) {
+  if (location.hash === `#/jobs/${id}`) window.dispatchEvent(new HashChangeEvent('hashchange'));
+  else location.hash = `#/jobs/${id}`;
+}
+
+// PUT .../rerun; on a broker without it, a job submitted from this tab's
+// form is submitted again (the job's model does not carry its module).
 async function rerun(job, say) {
   try {
     const r = await rerunJob(job.ID);
-    location.hash = `#/jobs/${r.JobID || job.ID}`;
+    return open(r.JobID || job.ID);
   } catch (e) {
-    // A broker without PUT .../rerun: the same spec submitted again.
-    if (!/not found/i.test(e.message)) return say(e.message);
-    try {
-      const { ID, State, Revision, Version, CreateTime, ModifyTime, ...spec } = job;
-      if (spec.Name === ID) delete spec.Name;
-      const r = await submitJob(spec);
-      location.hash = `#/jobs/${r.JobID}`;
-    } catch (e2) {
-      say(`re-run: ${e2.message}`);
-    }
+    if (!/not found/i.test(e.message)) return say(`re-run: ${e.message}`);
+  }
+  const spec = submittedSpec(job.ID);
+  if (!spec) return say('This broker cannot re-run a job (no PUT .../rerun): submit it again from the form, or with shoal job run.');
+  try {
+    const r = await submitJob(spec);
+    rememberSpec(r.JobID, spec);
+    open(r.JobID);
+  } catch (e) {
+    say(`re-run: ${e.message}`);
   }
 }
 

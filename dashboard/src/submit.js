@@ -1,7 +1,7 @@
 // The submit form: a .wasm file, arguments, environment, inputs (URLs, or
 // files uploaded inline), outputs and limits, sent as a Bacalhau job (PUT
 // /api/v1/orchestrator/jobs), with the equivalent `shoal wasm run` shown.
-import { submitJob } from './api.js';
+import { rememberSpec, submitJob } from './api.js';
 import { clear, h } from './dom.js';
 
 const lines = (text) => text.split('\n').map((l) => l.trim()).filter(Boolean);
@@ -96,7 +96,9 @@ export function submitPage(main) {
     button.disabled = true;
     clear(message, h('div.muted', 'Submitting…'));
     try {
-      const r = await submitJob(await bacalhauJob(f));
+      const job = await bacalhauJob(f);
+      const r = await submitJob(job);
+      rememberSpec(r.JobID, job);
       location.hash = `#/jobs/${r.JobID}`;
     } catch (err) {
       clear(message, h('div.error', err.message));

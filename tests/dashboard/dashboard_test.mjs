@@ -109,6 +109,16 @@ test('a job submitted from the form reaches Completed in the table without a rel
   check((await row.locator('td.name').textContent()) === 'from-the-form', 'the row names the job');
   await row.click();
   await page.locator('pre.logs', { hasText: 'tick 6' }).waitFor({ timeout: DEADLINE });
+  await page.locator('h1 .badge', { hasText: 'Completed' }).waitFor({ timeout: DEADLINE });
+  // Re-run: the broker's PUT .../rerun, or the same spec submitted again.
+  await page.click('button:has-text("Re-run")');
+  await page.waitForURL((url) => !url.hash.endsWith(id), { timeout: DEADLINE }).catch(() => {});
+  await page.locator('h1 .badge', { hasText: 'Completed' }).waitFor({ timeout: DEADLINE });
+  await page.locator('pre.logs', { hasText: 'tick 6' }).waitFor({ timeout: DEADLINE });
+  check(await page.evaluate(() => window.notReloaded === true), 'the page was reloaded by the re-run');
+  const runs = JSON.parse(shoal('job', 'list', '--labels', 'source=dashboard', '--output', 'json'));
+  const again = runs.filter((j) => j.name === 'from-the-form').length;
+  check(again === 2 || runs.some((j) => j.id === id && j.executions.length > 1), `re-run left ${again} jobs`);
 });
 
 test('a running job shows its log lines as they arrive, and stdout downloads', async (page) => {
