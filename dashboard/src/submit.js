@@ -53,7 +53,8 @@ function commandLine(f) {
   if (f.timeout) parts.push('--timeout', quote(f.timeout));
   if (f.memory) parts.push('--memory', quote(f.memory));
   parts.push(quote(f.module ? f.module.name : 'MODULE.wasm'));
-  if (f.args.length) parts.push('--', ...f.args.map(quote));
+  if (f.args.some((a) => a.startsWith('-'))) parts.push('--');
+  parts.push(...f.args.map(quote));
   return parts.join(' ');
 }
 

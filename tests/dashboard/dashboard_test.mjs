@@ -94,7 +94,10 @@ test('a job submitted from the form reaches Completed in the table without a rel
   await page.fill('textarea[name=args]', '6\n300');
   await page.fill('input[name=labels]', 'source=dashboard');
   const cmd = await page.locator('code.cmd').textContent();
-  check(cmd === 'shoal wasm run --name from-the-form -l source=dashboard ticker.wasm -- 6 300', `command line: ${cmd}`);
+  check(cmd === 'shoal wasm run --name from-the-form -l source=dashboard ticker.wasm 6 300', `command line: ${cmd}`);
+  await page.fill('textarea[name=env]', 'GREETING=hello');
+  await page.locator('code.cmd', { hasText: '-e GREETING=hello' }).waitFor({ timeout: DEADLINE });
+  await page.evaluate(() => { document.activeElement.blur(); window.scrollTo(0, 0); });
   await page.screenshot({ path: path.join(SHOTS, 'submit.png'), fullPage: true });
   await page.click('button[type=submit]');
   await page.waitForURL(/#\/jobs\/j-/, { timeout: DEADLINE });
