@@ -68,6 +68,8 @@ Response route(const Request& request, Context& context);
 std::optional<Response> route_agent(const Request& request, Context& context);
 std::optional<Response> route_jobs(const Request& request, Context& context);
 std::optional<Response> route_nodes(const Request& request, Context& context);
+// GET / (the dashboard's page) and its files (api/dashboard.cpp).
+std::optional<Response> route_dashboard(const Request& request);
 
 // PUT|POST /api/v1/orchestrator/jobs (api/submit.cpp).
 Response submit_job(const Request& request, Context& context);

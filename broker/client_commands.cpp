@@ -17,6 +17,77 @@ namespace {
 
 using nlohmann::json;
 
+// The most job records one `list` reply reads: a filter that few jobs match
+// costs the loop a bounded time per request; the reply's `next` goes on.
+constexpr size_t kListReads = 10000;
+
+std::string to_hex(std::string_view bytes) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : bytes) out += {kHex[c >> 4], kHex[c & 15]};
+  return out;
+}
+
+std::optional<std::string> from_hex(std::string_view text) {
+  auto digit = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return -1;
+  };
+  if (text.size() % 2) return std::nullopt;
+  std::string out;
+  for (size_t i = 0; i < text.size(); i += 2) {
+    int hi = digit(text[i]), lo = digit(text[i + 1]);
+    if (hi < 0 || lo < 0) return std::nullopt;
+    out += static_cast<char>(hi * 16 + lo);
+  }
+  return out;
+}
+
+// A string field of `body`, "" when absent; an error naming it otherwise.
+std::expected<std::string, std::string> text_field(const json& body, const char* field) {
+  if (!body.contains(field)) return std::string();
+  if (!body[field].is_string()) return std::unexpected(std::string(field) + " must be a string");
+  return body[field].get<std::string>();
+}
+
+// The store's query of a `list` body (docs/protocol.md).
+std::expected<ListQuery, std::string> list_query(const json& body) {
+  ListQuery q;
+  auto limit = jobs::whole_number(body, "limit", 10, SIZE_MAX, "the most there is");
+  if (!limit) return std::unexpected(limit.error());
+  q.limit = *limit == 0 ? SIZE_MAX : *limit;
+  q.max_reads = kListReads;
+  q.newest_first = !body.value("reversed", false);
+  auto prefix = text_field(body, "id_prefix");
+  auto name = text_field(body, "name");
+  auto after = text_field(body, "after");
+  for (auto* f : {&prefix, &name, &after})
+    if (!*f) return std::unexpected(f->error());
+  q.id_prefix = jobs::id_prefix(*prefix);
+  q.name = *name;
+  auto cursor = from_hex(*after);
+  if (!cursor || (!cursor->empty() && cursor->size() <= 8))
+    return std::unexpected("after: '" + names::printable(*after) +
+                           "' is not a cursor of this broker (a list reply's next)");
+  q.after = *cursor;
+  if (body.contains("labels")) q.labels = body["labels"].get<std::map<std::string, std::string>>();
+  if (body.contains("selector")) {
+    auto selector = jobs::parse_selector(body["selector"].get<std::string>());
+    if (!selector) return std::unexpected("labels: " + selector.error());
+    q.selector = std::move(*selector);
+  }
+  for (const auto& s : body.value("states", json::array())) {
+    auto state = s.is_string() ? jobs::parse_state(s.get<std::string>()) : std::nullopt;
+    if (!state)
+      return std::unexpected("states: " + s.dump() +
+                             " is not a job state (Pending, Queued, Running, Completed, "
+                             "Failed, Stopped)");
+    q.states.push_back(*state);
+  }
+  return q;
+}
+
 }  // namespace
 
 void Broker::reply(const std::string& identity, std::string_view kind, json body,
@@ -286,21 +357,9 @@ void Broker::cmd_get(Request& r) {
 }
 
 void Broker::cmd_list(Request& r) {
-  ListQuery q;
-  auto limit = jobs::whole_number(r.body, "limit", 10, SIZE_MAX, "the most there is");
-  if (!limit) return reply_error(r.identity, limit.error());
-  q.limit = *limit;
-  if (q.limit == 0) q.limit = SIZE_MAX;
-  q.newest_first = !r.body.value("reversed", false);
-  q.id_prefix = jobs::id_prefix(r.body.value("id_prefix", ""));
-  if (r.body.contains("labels"))
-    q.labels = r.body["labels"].get<std::map<std::string, std::string>>();
-  if (r.body.contains("selector")) {
-    auto selector = jobs::parse_selector(r.body["selector"].get<std::string>());
-    if (!selector) return reply_error(r.identity, "labels: " + selector.error());
-    q.selector = std::move(*selector);
-  }
-  auto jobs = store_->list_jobs(q);
+  auto q = list_query(r.body);
+  if (!q) return reply_error(r.identity, q.error());
+  auto jobs = store_->list_jobs(*q);
   if (!jobs) return reply_error(r.identity, jobs.error());
   json out = json::array();
   for (auto& j : jobs->jobs) {
@@ -309,7 +368,8 @@ void Broker::cmd_list(Request& r) {
   }
   json skipped = json::array();
   for (const Damage& d : jobs->skipped) skipped.push_back({{"key", d.key}, {"error", d.why}});
-  reply(r.identity, protocol::kOk, {{"jobs", out}, {"skipped", skipped}});
+  reply(r.identity, protocol::kOk,
+        {{"jobs", out}, {"skipped", skipped}, {"next", to_hex(jobs->next)}});
 }
 
 void Broker::cmd_logs(Request& r) {

@@ -882,6 +882,34 @@ bool labels_match(const jobs::Job& job, const std::map<std::string, std::string>
   return true;
 }
 
+// Whether `job` passes every filter of `q` but the id prefix and the cursor.
+bool list_matches(const jobs::Job& job, const ListQuery& q) {
+  if (!q.states.empty() && std::find(q.states.begin(), q.states.end(), job.state) == q.states.end())
+    return false;
+  if (!q.name.empty() && job.spec.name.find(q.name) == std::string::npos) return false;
+  return labels_match(job, q.labels) && jobs::matches(q.selector, job.spec.labels);
+}
+
+// Whether creation key `key` comes after the cursor `q.after` in q's order.
+bool after_cursor(const std::string& key, const ListQuery& q) {
+  return q.after.empty() || (q.newest_first ? key < q.after : key > q.after);
+}
+
+// A page of jobs gathered in memory (an id prefix's, the unfinished ones):
+// ordered, from the cursor on, cut to the limit, with `next` when more remain.
+void page_in_memory(const ListQuery& q, JobList& out) {
+  std::erase_if(out.jobs, [&](const jobs::Job& j) {
+    return !after_cursor(created_key(j.created_ns, j.id), q);
+  });
+  std::sort(out.jobs.begin(), out.jobs.end(), [&](const jobs::Job& a, const jobs::Job& b) {
+    auto ka = created_key(a.created_ns, a.id), kb = created_key(b.created_ns, b.id);
+    return q.newest_first ? ka > kb : ka < kb;
+  });
+  if (out.jobs.size() <= q.limit) return;
+  out.jobs.resize(q.limit);
+  out.next = created_key(out.jobs.back().created_ns, out.jobs.back().id);
+}
+
 // How many ids an id prefix may match for list_jobs to read those jobs
 // rather than walk the creation index.
 constexpr size_t kPrefixMatchesRead = 256;
@@ -904,8 +932,7 @@ void Store::list_one(MDB_txn* txn, const Bounds& mapped, const ListQuery& q, con
     out.skipped.push_back({"jobs/" + printable(id), job.error()});
     return;
   }
-  if (labels_match(*job, q.labels) && jobs::matches(q.selector, job->spec.labels))
-    out.jobs.push_back(std::move(*job));
+  if (list_matches(*job, q)) out.jobs.push_back(std::move(*job));
 }
 
 bool Store::list_by_prefix(MDB_txn* txn, const Bounds& mapped, const ListQuery& q,
@@ -932,11 +959,73 @@ bool Store::list_by_prefix(MDB_txn* txn, const Bounds& mapped, const ListQuery& 
                                        mdb_strerror(rc)});
   if (ids.size() > kPrefixMatchesRead) return false;
   for (const std::string& id : ids) list_one(txn, mapped, q, id, "jobs", out);
-  std::sort(out.jobs.begin(), out.jobs.end(), [&](const jobs::Job& a, const jobs::Job& b) {
-    return q.newest_first ? a.created_ns > b.created_ns : a.created_ns < b.created_ns;
-  });
-  if (out.jobs.size() > q.limit) out.jobs.resize(q.limit);
+  page_in_memory(q, out);
   return true;
+}
+
+void Store::list_unfinished(MDB_txn* txn, const Bounds& mapped, const ListQuery& q,
+                            JobList& out) const {
+  Cursor c(txn, unfinished_);
+  MDB_val k, v;
+  int rc = c.get(k, v, MDB_FIRST);
+  for (; rc == 0; rc = c.get(k, v, MDB_NEXT)) {
+    if (!in_file(mapped, k)) {
+      rc = MDB_CORRUPTED;
+      break;
+    }
+    std::string id = str(k);
+    if (id.starts_with(q.id_prefix)) list_one(txn, mapped, q, id, "unfinished", out);
+  }
+  if (rc != MDB_NOTFOUND)
+    out.skipped.push_back(
+        {"unfinished",
+         std::string("the index of unfinished jobs cannot be read: ") + mdb_strerror(rc)});
+  page_in_memory(q, out);
+}
+
+void Store::list_by_creation(MDB_txn* txn, const Bounds& mapped, const ListQuery& q,
+                             JobList& out) const {
+  // Newest (or oldest) first along the creation index from the cursor,
+  // reading a job record only when its id matches: without a filter this
+  // reads `limit` records however many jobs are stored.
+  Cursor c(txn, created_);
+  MDB_val k = val(q.after), v;
+  MDB_cursor_op next = q.newest_first ? MDB_PREV : MDB_NEXT;
+  int rc;
+  if (q.after.empty()) {
+    rc = c.get(k, v, q.newest_first ? MDB_LAST : MDB_FIRST);
+  } else {
+    rc = c.get(k, v, MDB_SET_RANGE);  // the first key at or past the cursor
+    if (q.newest_first)
+      rc = c.get(k, v, rc == 0 ? MDB_PREV : MDB_LAST);
+    else if (rc == 0 && str(k) == q.after)
+      rc = c.get(k, v, MDB_NEXT);
+  }
+  std::string last;
+  size_t reads = 0;
+  for (; rc == 0; rc = c.get(k, v, next)) {
+    if (out.jobs.size() >= q.limit || reads >= q.max_reads) {
+      out.next = last;  // an entry is left: the listing goes on after `last`
+      return;
+    }
+    if (!in_file(mapped, k)) {
+      rc = MDB_CORRUPTED;
+      break;
+    }
+    last = str(k);
+    if (k.mv_size <= 8) {
+      out.skipped.push_back({"created/" + printable(last), "a malformed index key"});
+      continue;
+    }
+    std::string id = last.substr(8);
+    if (!id.starts_with(q.id_prefix)) continue;
+    ++reads;
+    list_one(txn, mapped, q, id, "creation", out);
+  }
+  if (rc != 0 && rc != MDB_NOTFOUND)
+    out.skipped.push_back({"created", std::string("the creation index cannot be read") +
+                                          (last.size() > 8 ? " past job " + last.substr(8) : "") +
+                                          ": " + mdb_strerror(rc)});
 }
 
 std::expected<JobList, std::string> Store::list_jobs(const ListQuery& q) {
@@ -945,33 +1034,12 @@ std::expected<JobList, std::string> Store::list_jobs(const ListQuery& q) {
   const Bounds mapped = bounds();
   JobList out;
   if (!q.id_prefix.empty() && list_by_prefix(t.get(), mapped, q, out)) return out;
-  // Newest (or oldest) first along the creation index, reading a job record
-  // only when its id matches: without a label filter this reads `limit`
-  // records however many jobs are stored.
-  Cursor c(t.get(), created_);
-  MDB_val k, v;
-  MDB_cursor_op first = q.newest_first ? MDB_LAST : MDB_FIRST;
-  MDB_cursor_op next = q.newest_first ? MDB_PREV : MDB_NEXT;
-  std::string last;
-  int rc = c.get(k, v, first);
-  for (; rc == 0 && out.jobs.size() < q.limit; rc = c.get(k, v, next)) {
-    if (!in_file(mapped, k)) {
-      rc = MDB_CORRUPTED;
-      break;
-    }
-    if (k.mv_size <= 8) {
-      out.skipped.push_back({"created/" + printable(str(k)), "a malformed index key"});
-      continue;
-    }
-    std::string id = str(k).substr(8);
-    last = id;
-    if (!q.id_prefix.empty() && !id.starts_with(q.id_prefix)) continue;
-    list_one(t.get(), mapped, q, id, "creation", out);
-  }
-  if (rc != 0 && rc != MDB_NOTFOUND)
-    out.skipped.push_back({"created", std::string("the creation index cannot be read") +
-                                          (last.empty() ? "" : " past job " + last) + ": " +
-                                          mdb_strerror(rc)});
+  const bool only_unfinished =
+      !q.states.empty() && std::none_of(q.states.begin(), q.states.end(), jobs::is_terminal);
+  if (only_unfinished)
+    list_unfinished(t.get(), mapped, q, out);
+  else
+    list_by_creation(t.get(), mapped, q, out);
   return out;
 }
 

@@ -78,11 +78,22 @@ void print_jobs(const json& jobs, Format format, bool wide, bool hide_header) {
                                          : render_table(header, rows, hide_header));
 }
 
+// Bacalhau's hint after a page that is not the last, with the flags that
+// select the same jobs in the same order.
+void print_next_hint(size_t limit, const std::string& next, bool reversed,
+                     const std::vector<std::string>& labels, const std::string& id_filter) {
+  std::string flags = fmt::format("--limit {} --next-token {}", limit, next);
+  if (reversed) flags += " --order-reversed";
+  for (const auto& l : labels) flags += " --labels '" + l + "'";
+  if (!id_filter.empty()) flags += " --id-filter " + id_filter;
+  fmt::print(stderr, "\nTo fetch more records use:\n\tshoal job list {}\n", flags);
+}
+
 // `shoal job list`.
 void add_job_list(CLI::App& job, int& status) {
-  auto* cmd = job.add_subcommand("list", "List jobs, newest first");
+  auto* cmd = job.add_subcommand("list", "List jobs, oldest first (as Bacalhau's)");
   struct Opts {
-    std::string id_filter, order_by = "created_at", output = "table";
+    std::string id_filter, order_by = "created_at", output = "table", next_token;
     size_t limit = 10;
     bool reversed = false, hide_header = false, wide = false, no_style = false;
     std::vector<std::string> labels;
@@ -90,10 +101,12 @@ void add_job_list(CLI::App& job, int& status) {
   auto o = std::make_shared<Opts>();
   cmd->add_option("--id-filter", o->id_filter, "Only jobs whose id starts with this");
   cmd->add_option("--limit", o->limit, "At most this many jobs (0: all)")->capture_default_str();
+  cmd->add_option("--next-token", o->next_token,
+                  "Go on where an earlier list stopped (the token it printed)");
   cmd->add_option("--order-by", o->order_by, "created_at or id")
       ->check(CLI::IsMember({"created_at", "id"}))
       ->capture_default_str();
-  cmd->add_flag("--order-reversed", o->reversed, "Oldest first");
+  cmd->add_flag("--order-reversed", o->reversed, "Reverse the order: newest first");
   cmd->add_option("-l,--labels", o->labels,
                   "Only jobs whose labels match this selector: env=prod, env!=dev, env, !env, "
                   "env in (a,b), env notin (a,b)")
@@ -108,6 +121,10 @@ void add_job_list(CLI::App& job, int& status) {
       status = fail(fmt_.error());
       return;
     }
+    if (o->order_by == "id" && !o->next_token.empty()) {
+      status = fail("--next-token pages the creation order; --order-by id lists every job");
+      return;
+    }
     auto c = connect();
     if (!c) {
       status = fail(c.error());
@@ -115,23 +132,25 @@ void add_job_list(CLI::App& job, int& status) {
     }
     client::ListQuery q;
     q.limit = o->order_by == "id" ? 0 : o->limit;
-    q.oldest_first = o->reversed;
+    q.oldest_first = !o->reversed;
     q.id_prefix = o->id_filter;
+    q.after = o->next_token;
     // Bacalhau's --labels is a label selector; several flags are ANDed.
     for (const auto& l : o->labels) q.selector += (q.selector.empty() ? "" : ",") + l;
-    std::vector<std::string> skipped;
-    auto r = c->list(q, &skipped);
+    auto r = c->page(q);
     if (!r) {
-      status = fail(r.error());
+      status = fail(r.error().starts_with("after:")
+                        ? "--next-token " + o->next_token + " is not a token of `shoal job list`"
+                        : r.error());
       return;
     }
     // Damaged records are named, never silently left out of the list.
-    if (!skipped.empty()) {
+    if (!r->skipped.empty()) {
       fmt::print(stderr, "shoal: {} damaged store record{} skipped (run `shoal doctor`):\n",
-                 skipped.size(), skipped.size() == 1 ? "" : "s");
-      for (const auto& s : skipped) fmt::print(stderr, "  {}\n", s);
+                 r->skipped.size(), r->skipped.size() == 1 ? "" : "s");
+      for (const auto& s : r->skipped) fmt::print(stderr, "  {}\n", s);
     }
-    json jobs = *r;
+    json jobs = r->jobs;
     if (o->order_by == "id") {
       std::vector<json> v(jobs.begin(), jobs.end());
       std::sort(v.begin(), v.end(), [&](const json& a, const json& b) {
@@ -142,6 +161,8 @@ void add_job_list(CLI::App& job, int& status) {
     }
     status = 0;
     print_jobs(jobs, *fmt_, o->wide, o->hide_header);
+    if (!r->next.empty() && o->order_by != "id")
+      print_next_hint(o->limit, r->next, o->reversed, o->labels, o->id_filter);
   });
 }
 

@@ -214,18 +214,33 @@ std::expected<json, std::string> Client::describe(const std::string& id) {
 
 std::expected<std::vector<json>, std::string> Client::list(const ListQuery& query,
                                                            std::vector<std::string>* skipped) {
-  json q = {{"limit", query.limit}, {"reversed", query.oldest_first}};
+  auto r = page(query);
+  if (!r) return std::unexpected(r.error());
+  if (skipped) skipped->insert(skipped->end(), r->skipped.begin(), r->skipped.end());
+  return std::move(r->jobs);
+}
+
+std::expected<ListPage, std::string> Client::page(const ListQuery& query) {
+  json q = {{"reversed", query.oldest_first}};
   if (!query.id_prefix.empty()) q["id_prefix"] = query.id_prefix;
   if (!query.labels.empty()) q["labels"] = query.labels;
   if (!query.selector.empty()) q["selector"] = query.selector;
-  auto r = impl_->call(protocol::Command::kList, q, {}, true);
-  if (!r) return std::unexpected(r.error());
-  std::vector<json> jobs;
-  for (auto& j : r->body["jobs"]) jobs.push_back(std::move(j));
-  if (skipped && r->body.contains("skipped") && r->body["skipped"].is_array())
-    for (const auto& d : r->body["skipped"])
-      skipped->push_back(d.value("key", "?") + ": " + d.value("error", "?"));
-  return jobs;
+  if (!query.states.empty()) q["states"] = query.states;
+  if (!query.name.empty()) q["name"] = query.name;
+  ListPage out;
+  out.next = query.after;
+  do {
+    q["after"] = out.next;
+    q["limit"] = query.limit ? query.limit - out.jobs.size() : 0;
+    auto r = impl_->call(protocol::Command::kList, q, {}, true);
+    if (!r) return std::unexpected(r.error());
+    for (auto& j : r->body["jobs"]) out.jobs.push_back(std::move(j));
+    if (r->body.contains("skipped") && r->body["skipped"].is_array())
+      for (const auto& d : r->body["skipped"])
+        out.skipped.push_back(d.value("key", "?") + ": " + d.value("error", "?"));
+    out.next = r->body.value("next", "");
+  } while (!out.next.empty() && (query.limit == 0 || out.jobs.size() < query.limit));
+  return out;
 }
 
 std::expected<json, std::string> Client::wait(const std::string& id, const WaitCallbacks& callbacks,

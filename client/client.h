@@ -84,6 +84,18 @@ struct ListQuery {
   std::map<std::string, std::string> labels;  // a value of "" matches any
   // A label selector, as --constraints takes (env!=dev, !env, env in (a,b)).
   std::string selector;
+  std::vector<std::string> states;  // only jobs in one of these ("Running", ...)
+  std::string name;                 // only jobs whose name contains this
+  // Continue after this cursor (a ListPage::next), in this query's order;
+  // empty: from the first job. Opaque: the broker's key of a job.
+  std::string after;
+};
+
+// One page of jobs and the cursor of the next (empty when none is left).
+struct ListPage {
+  std::vector<nlohmann::json> jobs;
+  std::string next;
+  std::vector<std::string> skipped;  // damaged records ("KEY: why" each)
 };
 
 // Called with each change of a job's state while waiting (the job JSON),
@@ -118,6 +130,12 @@ class Client {
   // docs/protocol.md `list`).
   std::expected<std::vector<nlohmann::json>, std::string> list(
       const ListQuery& query = {}, std::vector<std::string>* skipped = nullptr);
+
+  // Up to query.limit jobs (0: all) from query.after on, and the cursor
+  // where the next page starts. The broker reads a bounded number of
+  // records per request (docs/protocol.md `list`), so a filter that few
+  // jobs match takes several requests, none of which holds the broker up.
+  std::expected<ListPage, std::string> page(const ListQuery& query);
 
   // Waits until the job ends and returns its final JSON. With `limit`, a job
   // still unfinished by then gives an error "job ID is still STATE after

@@ -679,3 +679,35 @@ BOOST_AUTO_TEST_CASE(a_read_write_input_is_the_programs_own_copy_and_may_be_the_
   BOOST_TEST(output_root.err.find("an output cannot be / itself") != std::string::npos,
              output_root.err);
 }
+
+BOOST_AUTO_TEST_CASE(job_list_pages_oldest_first_with_bacalhaus_next_token_hint) {
+  Home h;
+  std::vector<std::string> ids;
+  for (int i = 0; i < 3; ++i) {
+    auto r = h.shoal({"wasm", "run", "--wait=false", "--id-only", test_wasm("exit_code"), "0"});
+    BOOST_TEST_REQUIRE(r.status == 0, r.err);
+    ids.push_back(trim(r.out));
+  }
+  auto listed = [](const std::string& out) {
+    std::vector<std::string> v;
+    for (const auto& j : json::parse(out)) v.push_back(j["id"].get<std::string>());
+    return v;
+  };
+  auto first = h.shoal({"job", "list", "--limit", "2", "--output", "json"});
+  BOOST_TEST_REQUIRE(first.status == 0, first.err);
+  BOOST_TEST((listed(first.out) == std::vector<std::string>{ids[0], ids[1]}));
+  const std::string hint = "\nTo fetch more records use:\n\tshoal job list --limit 2 --next-token ";
+  BOOST_TEST_REQUIRE(first.err.starts_with(hint), first.err);
+  std::string token = trim(first.err.substr(hint.size()));
+  auto rest = h.shoal({"job", "list", "--limit", "2", "--next-token", token, "--output", "json"});
+  BOOST_TEST_REQUIRE(rest.status == 0, rest.err);
+  BOOST_TEST((listed(rest.out) == std::vector<std::string>{ids[2]}));
+  BOOST_TEST(rest.err == "");  // the last page says nothing more
+  auto newest = h.shoal({"job", "list", "--order-reversed", "--limit", "1", "--output", "json"});
+  BOOST_TEST_REQUIRE(newest.status == 0, newest.err);
+  BOOST_TEST((listed(newest.out) == std::vector<std::string>{ids[2]}));
+  BOOST_TEST(newest.err.find("--order-reversed") != std::string::npos, newest.err);
+  auto bad = h.shoal({"job", "list", "--next-token", "zz"});
+  BOOST_TEST(bad.status == 125);
+  BOOST_TEST(bad.err == "shoal: --next-token zz is not a token of `shoal job list`\n");
+}

@@ -7,9 +7,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 
 #include "broker/lmdb_guard.h"
 #include "broker/record.h"
@@ -135,6 +137,139 @@ BOOST_AUTO_TEST_CASE(list_orders_by_creation_and_filters_labels_and_prefix) {
   q.labels.clear();
   q.id_prefix = ids[2];
   BOOST_TEST(s->list_jobs(q)->jobs.size() == 1u);
+}
+
+namespace {
+
+// Every job of `q`'s listing, page by page through JobList::next, with
+// `between(page)` called after each page (to add jobs meanwhile).
+std::vector<std::string> all_pages(Store& s, broker::ListQuery q,
+                                   const std::function<void(int)>& between = {}) {
+  std::vector<std::string> seen;
+  for (int page = 0;; ++page) {
+    auto got = s.list_jobs(q);
+    BOOST_TEST_REQUIRE(got.has_value());
+    BOOST_TEST_REQUIRE(got->jobs.size() <= q.limit);
+    for (const auto& j : got->jobs) seen.push_back(j.id);
+    if (got->next.empty()) return seen;
+    BOOST_TEST_REQUIRE(page < 1000);
+    q.after = got->next;
+    if (between) between(page);
+  }
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(pages_miss_and_repeat_no_job_while_jobs_are_added) {
+  test::TempDir d;
+  auto s = open_store(d.path());
+  std::vector<std::string> before;  // in creation order
+  Batch b;
+  for (int i = 0; i < 95; ++i) {
+    jobs::Job j = make_job(1000 + i / 3);  // equal creation times: ordered by id
+    before.push_back(j.id);
+    b.put_job(j);
+  }
+  BOOST_TEST_REQUIRE(s->commit(b).has_value());
+  auto sorted = before;
+  std::stable_sort(sorted.begin(), sorted.end(), [&](const std::string& x, const std::string& y) {
+    auto ix = std::find(before.begin(), before.end(), x) - before.begin();
+    auto iy = std::find(before.begin(), before.end(), y) - before.begin();
+    return std::make_pair(ix / 3, x) < std::make_pair(iy / 3, y);
+  });
+  std::vector<std::string> added;
+  int64_t t = 5000;
+  auto add_two = [&](int) {
+    Batch more;
+    for (int i = 0; i < 2; ++i) {
+      jobs::Job j = make_job(t++);
+      added.push_back(j.id);
+      more.put_job(j);
+    }
+    BOOST_TEST_REQUIRE(s->commit(more).has_value());
+  };
+  broker::ListQuery q;
+  q.limit = 10;
+  q.newest_first = false;
+  // Oldest first: every job once, those added meanwhile at the end.
+  auto seen = all_pages(*s, q, add_two);
+  auto expected = sorted;
+  expected.insert(expected.end(), added.begin(), added.end());
+  BOOST_TEST(seen == expected, boost::test_tools::per_element());
+  // Newest first: every job that was there when paging began, once, in
+  // reverse; jobs added meanwhile come before the cursor and are not shown.
+  std::vector<std::string> there(expected.rbegin(), expected.rend());
+  added.clear();
+  seen = all_pages(
+      *s,
+      [] {
+        broker::ListQuery n;
+        n.limit = 7;
+        return n;
+      }(),
+      add_two);
+  BOOST_TEST(seen == there, boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(a_page_reads_a_bounded_number_of_records_and_says_where_to_go_on) {
+  test::TempDir d;
+  auto s = open_store(d.path());
+  Batch b;
+  std::vector<std::string> blue;
+  for (int i = 0; i < 50; ++i) {
+    jobs::Job j = make_job(1000 + i, i % 10 == 0 ? "blue-" + std::to_string(i) : "grey");
+    if (i % 10 == 0) blue.push_back(j.id);
+    b.put_job(j);
+  }
+  BOOST_TEST_REQUIRE(s->commit(b).has_value());
+  broker::ListQuery q;
+  q.limit = 100;
+  q.newest_first = false;
+  q.name = "blue";
+  q.max_reads = 4;
+  // 4 records a call: the pages are short or empty, and together exact.
+  auto first = s->list_jobs(q);
+  BOOST_TEST_REQUIRE(first.has_value());
+  BOOST_TEST(first->jobs.size() == 1u);
+  BOOST_TEST(!first->next.empty());
+  BOOST_TEST(all_pages(*s, q) == blue, boost::test_tools::per_element());
+  // The cursor of the last job is not handed out when nothing follows it.
+  q.max_reads = SIZE_MAX;
+  q.name.clear();
+  q.limit = 50;
+  BOOST_TEST(s->list_jobs(q)->next.empty());
+  q.limit = 49;
+  BOOST_TEST(!s->list_jobs(q)->next.empty());
+}
+
+BOOST_AUTO_TEST_CASE(a_state_filter_pages_through_unfinished_and_finished_jobs) {
+  test::TempDir d;
+  auto s = open_store(d.path());
+  Batch b;
+  std::vector<std::string> running, completed;
+  for (int i = 0; i < 30; ++i) {
+    jobs::Job j = make_job(1000 + i);
+    j.state = i % 3 == 0 ? jobs::JobState::running : jobs::JobState::completed;
+    (i % 3 == 0 ? running : completed).push_back(j.id);
+    b.put_job(j);
+  }
+  BOOST_TEST_REQUIRE(s->commit(b).has_value());
+  broker::ListQuery q;
+  q.limit = 3;
+  q.newest_first = false;
+  q.states = {jobs::JobState::running, jobs::JobState::queued};
+  BOOST_TEST(all_pages(*s, q) == running, boost::test_tools::per_element());
+  q.states = {jobs::JobState::completed};
+  BOOST_TEST(all_pages(*s, q) == completed, boost::test_tools::per_element());
+  q.newest_first = true;
+  q.states = {jobs::JobState::running};
+  std::vector<std::string> newest(running.rbegin(), running.rend());
+  BOOST_TEST(all_pages(*s, q) == newest, boost::test_tools::per_element());
+  // An id prefix pages too.
+  q.states.clear();
+  q.id_prefix = "j-";
+  q.limit = 4;
+  BOOST_TEST(all_pages(*s, q).size() == 30u);
 }
 
 BOOST_AUTO_TEST_CASE(updating_a_job_keeps_one_entry_in_the_listing) {
