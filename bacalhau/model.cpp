@@ -1,5 +1,7 @@
 #include "bacalhau/model.h"
 
+#include <unistd.h>
+
 #include <ctime>
 
 namespace shoal::bacalhau {
@@ -176,6 +178,18 @@ json execution_models(const json& job, const std::string& node_id) {
          {"ModifyTime", ended ? ended : started}});
   }
   return out;
+}
+
+json describe_model(const json& job, const std::string& node_id) {
+  return {{"Job", job_model(job)},
+          {"History", {{"Items", history_models(job)}, {"NextToken", ""}}},
+          {"Executions", {{"Items", execution_models(job, node_id)}, {"NextToken", ""}}}};
+}
+
+std::string local_node_id() {
+  char name[256] = {};
+  if (::gethostname(name, sizeof name - 1) != 0 || !name[0]) return "n-localhost";
+  return std::string("n-") + name;
 }
 
 json history_models(const json& job) {

@@ -29,6 +29,15 @@ nlohmann::json history_models(const nlohmann::json& job);
 // ("Running" -> 6, "Completed" -> 9, "Failed" -> 10, "Stopped" -> 11).
 int compute_state(std::string_view state);
 
+// What `bacalhau job describe --output json` prints (Bacalhau's
+// GetJobResponse): {"Job": job_model, "History": {"Items": history_models,
+// "NextToken": ""}, "Executions": {"Items": execution_models, "NextToken": ""}}.
+nlohmann::json describe_model(const nlohmann::json& job, const std::string& node_id);
+
+// This machine as a Bacalhau node: "n-" and the host name. The node the
+// broker's executions are shown on (the REST API's node, and the CLI's).
+std::string local_node_id();
+
 // "2026-12-03T13:23:13.965Z" as Unix nanoseconds; 0 for "" or a time it
 // cannot read.
 int64_t unix_nanos(std::string_view rfc3339);

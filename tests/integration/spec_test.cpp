@@ -222,7 +222,7 @@ BOOST_AUTO_TEST_CASE(import_modules_in_a_spec_are_named_by_their_target) {
   BOOST_TEST(r.out == "hello from mylib (initialized)\n2 + 3 = 5\n");
   auto list = h.shoal({"job", "list", "--output", "json"});
   BOOST_TEST_REQUIRE(list.status == 0, list.err);
-  json spec = json::parse(list.out).at(0)["spec"];
+  json spec = h.job(json::parse(list.out).at(0)["ID"])["spec"];
   BOOST_TEST_REQUIRE(spec["import_modules"].size() == 1u);
   BOOST_TEST(spec["import_modules"][0]["name"] == "mylib");
   BOOST_TEST(spec["import_modules"][0]["source"] == "/modules/mylib.wasm");
@@ -300,7 +300,7 @@ BOOST_AUTO_TEST_CASE(meta_travels_from_the_flag_through_the_store_and_a_bacalhau
   BOOST_TEST(h.job(id)["spec"]["meta"] == meta);
   auto yaml = h.shoal({"job", "describe", id, "--output", "yaml"});
   BOOST_TEST(
-      yaml.out.find("  meta:\n    owner: \"ana\"\n    ticket: \"42\"\n") != std::string::npos,
+      yaml.out.find("  Meta:\n    owner: \"ana\"\n    ticket: \"42\"\n") != std::string::npos,
       yaml.out);
   auto human = h.shoal({"job", "describe", id});
   BOOST_TEST(human.out.find("Meta            owner=ana, ticket=42\n") != std::string::npos,
