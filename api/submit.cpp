@@ -144,7 +144,9 @@ Response submit_job(const Request& request, Context& context) {
   if (!broker) return broker.error();
   auto id = (*broker)->submit(*sub);
   if (!id) return bad(id.error());
-  return json_response({{"JobID", *id}, {"EvaluationID", new_uuid()}, {"Warnings", json::array()}});
+  // What the spec asked that shoal accepts without doing (Resources CPU...).
+  json warnings = read->warnings;
+  return json_response({{"JobID", *id}, {"EvaluationID", new_uuid()}, {"Warnings", warnings}});
 }
 
 }  // namespace shoal::api

@@ -49,6 +49,9 @@ struct RunRequest {
   std::vector<ImportModuleRef> imports;
   std::vector<InlineInput> inline_inputs;
   std::string stdin_file;  // "": no stdin; "-": this process's stdin; else a file
+  // What the spec asked that shoal accepts without doing (Resources CPU,
+  // Disk, GPU), one sentence each, for the submitter to show.
+  std::vector<std::string> warnings;
 };
 
 enum class PathKind { missing, file, directory };  // `file`: anything but a directory

@@ -108,7 +108,7 @@ BOOST_AUTO_TEST_CASE(job_validate_says_valid_or_lists_every_problem) {
                      "Tasks:\n"
                      "  - Engine: {Type: wasm, Params: {EntryModule: prog.wasm}}\n"
                      "    Network: {Type: Host}\n"
-                     "    Resources: {GPU: \"1\"}\n");
+                     "    Resources: {Memory: lots}\n");
   BOOST_TEST(bad.status == 125);
   BOOST_TEST(bad.out == "");
   std::string cwd = fs::current_path().string();
@@ -118,7 +118,7 @@ BOOST_AUTO_TEST_CASE(job_validate_says_valid_or_lists_every_problem) {
              "Target nor a file (" +
                  cwd +
                  "/prog.wasm: no such file or directory)\n"
-                 "  Tasks[0].Resources.GPU: not supported by shoal (only Memory is limited)\n"
+                 "  Tasks[0].Resources.Memory: 'lots' is not a size (try 512MiB or 2GiB)\n"
                  "  Tasks[0].Network.Type: 'Host' is not supported by shoal (jobs have no "
                  "network)\n");
   auto missing = h.shoal({"job", "run", d.path() + "/nope.yaml"});
