@@ -213,6 +213,17 @@ def test_a_job_put_over_http_runs_and_the_cli_sees_it(api):
     check(post.status_code == 200, f"POST is PUT's alias: {post.status_code} {post.text}")
 
 
+def test_resources_shoal_does_not_enforce_are_warnings(api):
+    body = bacalhau_job("resources", "/app/main.wasm",
+                        [inline_source("/app/main.wasm", wasm_bytes("args_env"))])
+    body["Job"]["Tasks"][0]["Resources"] = {"CPU": "500m", "Memory": "64Mb"}
+    r = requests.put(api.url(JOBS), json=body)
+    check(r.status_code == 200, f"PUT: {r.status_code} {r.text}")
+    check(r.json().get("Warnings") == [
+        "Tasks[0].Resources.CPU 500m: accepted, not enforced by shoal (only Memory is limited)"],
+        f"Warnings: {r.text}")
+
+
 def test_a_host_path_needs_the_token_and_a_url_module_runs(api):
     # Without a token any local user reaches the API: a path on the broker's
     # host is refused, naming the field and what to do instead.
