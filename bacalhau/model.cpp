@@ -73,7 +73,9 @@ json task_model(const json& spec) {
                {"Engine", {{"Type", "wasm"}, {"Params", params}}},
                {"Publisher", {{"Type", "local"}, {"Params", json::object()}}},
                {"Env", env_map(spec)},
-               {"Meta", json::object()},
+               {"Meta", text(spec, "module_sha256").empty()
+                            ? json::object()
+                            : json{{kModuleSha256Meta, text(spec, "module_sha256")}}},
                {"InputSources", input_sources(spec)},
                {"ResultPaths", results},
                {"Network", {{"Type", "None"}}}};

@@ -15,7 +15,10 @@
 
 namespace shoal::bacalhau {
 
-// The Job (one Task, "main"); `job` is shoal's job JSON.
+// The Job (one Task, "main"); `job` is shoal's job JSON. The task's Meta
+// holds kModuleSha256Meta: the module's SHA-256, by which the spec reader
+// (spec.h) submits that very module again.
+inline constexpr const char* kModuleSha256Meta = "shoal.module_sha256";
 nlohmann::json job_model(const nlohmann::json& job);
 
 // The job's executions as Bacalhau's Execution objects, oldest first.

@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "bacalhau/data_url.h"
+#include "bacalhau/model.h"
 #include "protocol/constraints.h"
 #include "protocol/job_json.h"
 #include "protocol/names.h"
@@ -493,6 +494,8 @@ class Reader {
   std::expected<RunRequest, std::vector<std::string>> read(const YAML::Node& given);
 
  private:
+  void task_meta(const YAML::Node& meta, const std::string& path);
+  void stored_entry_module(const YAML::Node& n, std::vector<Source>& sources, RunRequest& r);
   YAML::Node unwrap(const YAML::Node& root);
   void job_fields(const YAML::Node& root, jobs::JobSpec& spec);
   std::map<std::string, std::string> string_map(const YAML::Node& n, const std::string& path);
@@ -509,8 +512,27 @@ class Reader {
   std::string base_;
   const PathProbe& probe_;
   std::map<std::string, std::string> written_;  // canonical path -> as written
-  std::string prefix_;  // "Job." when the spec is describe's {Job, History, Executions}
+  std::string prefix_;         // "Job." when the spec is describe's {Job, History, Executions}
+  std::string stored_module_;  // the Task Meta's kModuleSha256Meta, else ""
 };
+
+// A task's Meta: only what describe writes there, the module's SHA-256
+// (model.h); shoal keeps the job's Meta, not a task's.
+void Reader::task_meta(const YAML::Node& meta, const std::string& path) {
+  for (const auto& [key, value] : string_map(meta, path)) {
+    if (key != kModuleSha256Meta) {
+      error(path + "." + key, "not supported by shoal (give the job's Meta)");
+      continue;
+    }
+    const bool hex = value.size() == 64 && std::all_of(value.begin(), value.end(), [](char c) {
+                       return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+                     });
+    if (!hex)
+      error(path + "." + key, "'" + value + "' is not a SHA-256 (64 lowercase hex digits)");
+    else
+      stored_module_ = value;
+  }
+}
 
 // What `job describe --output json|yaml` prints, {Job, History,
 // Executions}: the Job, the rest (state) ignored. Another spec: itself.
@@ -549,9 +571,7 @@ std::expected<RunRequest, std::vector<std::string>> Reader::read(const YAML::Nod
                   "Publisher", "Network", "Meta"}))
     return std::unexpected(errors);
   (void)scalar(task["Name"], tp + ".Name");
-  // The task's own Meta (describe prints {}): shoal keeps the job's.
-  if (present(task["Meta"]) && task["Meta"].size() > 0)
-    error(tp + ".Meta", "not supported by shoal (give the job's Meta)");
+  task_meta(task["Meta"], tp + ".Meta");
 
   // Inputs first: the modules may name their targets.
   std::vector<Source> sources = input_sources(task, tp);
@@ -663,7 +683,9 @@ void Reader::engine(const YAML::Node& task, const std::string& tp, std::vector<S
     if (!present(params)) error(pp + ".EntryModule", "required");
     return;
   }
-  if (auto m = module(params["EntryModule"], pp + ".EntryModule", sources)) {
+  if (!stored_module_.empty())
+    stored_entry_module(params["EntryModule"], sources, r);
+  else if (auto m = module(params["EntryModule"], pp + ".EntryModule", sources)) {
     r.module = *m;
     r.spec.module_name = !m->target.empty()                        ? m->target
                          : m->kind == ModuleRef::Kind::inline_data ? std::string("main.wasm")
@@ -677,6 +699,19 @@ void Reader::engine(const YAML::Node& task, const std::string& tp, std::vector<S
   r.spec.args = strings(params["Parameters"], pp + ".Parameters");
   env_map(params["EnvironmentVariables"], pp + ".EnvironmentVariables", env);
   import_modules(params["ImportModules"], pp + ".ImportModules", sources, r);
+}
+
+// The entry module of a spec that names it by its SHA-256 (Task Meta): the
+// broker's stored module, whatever EntryModule says (kept for display; an
+// InputSources entry at that target is the module's, not an input).
+void Reader::stored_entry_module(const YAML::Node& n, std::vector<Source>& sources, RunRequest& r) {
+  const std::string shown = present(n) && n.IsScalar() ? n.Scalar() : "";
+  if (auto t = normalize_guest_path(shown); t && shown.starts_with("/"))
+    for (auto& s : sources)
+      if (s.target == *t) s.claimed = true;
+  r.module.kind = ModuleRef::Kind::stored;
+  r.module.source = stored_module_;
+  r.spec.module_name = shown.empty() ? std::string("main.wasm") : shown;
 }
 
 void Reader::import_modules(const YAML::Node& imps, const std::string& path,
@@ -939,6 +974,11 @@ class SpecWriter {
         src.value = encode_data_url(*bytes, "application/wasm");
         break;
       }
+      case ModuleRef::Kind::stored:
+        return std::unexpected("the module is the one shoal's broker stores as SHA-256 " +
+                               m.source +
+                               "; a Bacalhau spec carries its bytes: give EntryModule as a "
+                               "file or URL (and remove Tasks[0].Meta)");
     }
     module_sources_.push_back(src);
     return target;

@@ -132,6 +132,42 @@ BOOST_AUTO_TEST_CASE(describe_piped_into_job_run_runs_the_job_again) {
   }
 }
 
+// The module runs again from the broker's store (by the SHA-256 describe
+// shows in the task's Meta), wherever the first job's module came from: a
+// path relative to another directory, or an inline data: URL.
+BOOST_AUTO_TEST_CASE(a_job_runs_again_on_its_stored_module) {
+  Home h;
+  TempDir d;
+  std::filesystem::copy_file(test_wasm("args_env"), d.path() + "/prog.wasm");
+  auto first = shoal::test::run_process({"bash", "-c",
+                                         "cd \"$1\" && \"$2\" wasm run --id-only prog.wasm again",
+                                         "-", d.path(), shoal::test::shoal_bin()});
+  BOOST_TEST_REQUIRE(first.status == 0, first.err);
+  const std::string id = trim(first.out);
+  auto described = h.shoal({"job", "describe", id, "--output", "yaml"});
+  BOOST_TEST(has(described.out,
+                 "shoal.module_sha256: \"" + h.job(id)["spec"]["module_sha256"].get<std::string>()),
+             described.out);
+  auto again = h.shoal({"job", "run", "-"}, described.out);  // here, prog.wasm is not a file
+  BOOST_TEST_REQUIRE(again.status == 0, again.err);
+  BOOST_TEST(has(again.out, "arg[0]=prog.wasm\narg[1]=again\n"), again.out);
+
+  // A spec with its module inline, run, described and run again.
+  auto spec = h.shoal({"wasm", "run", "--dry-run", test_wasm("args_env"), "inline"});
+  BOOST_TEST_REQUIRE(spec.status == 0, spec.err);
+  auto inline_run = h.shoal({"job", "run", "--id-only", "-"}, spec.out);
+  BOOST_TEST_REQUIRE(inline_run.status == 0, inline_run.err);
+  auto rerun = h.shoal({"job", "run", "-"},
+                       h.shoal({"job", "describe", trim(inline_run.out), "--output", "json"}).out);
+  BOOST_TEST_REQUIRE(rerun.status == 0, rerun.err);
+  BOOST_TEST(has(rerun.out, "arg[0]=args_env.wasm\narg[1]=inline\n"), rerun.out);
+
+  // --dry-run cannot write a stored module into a Bacalhau spec: it says so.
+  auto dry = h.shoal({"job", "run", "--dry-run", "-"}, described.out);
+  BOOST_TEST(dry.status == 125);
+  BOOST_TEST(has(dry.err, "the module is the one shoal's broker stores as SHA-256"), dry.err);
+}
+
 // Bacalhau's job-run documentation writes keys in lowercase; Resources CPU,
 // Disk and GPU are accepted with one warning line, Memory is the limit.
 BOOST_AUTO_TEST_CASE(a_spec_with_lowercase_keys_and_resources_runs) {

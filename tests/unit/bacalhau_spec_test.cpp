@@ -208,7 +208,7 @@ BOOST_AUTO_TEST_CASE(every_unsupported_field_is_named_with_its_full_path_at_once
       "Count: shoal runs each job once (Count 1)",
       "Namespace: 'team': shoal has only the default namespace",
       "Priority: not supported by shoal (jobs run oldest first)",
-      "Tasks[0].Meta: not supported by shoal (give the job's Meta)",
+      "Tasks[0].Meta.a: not supported by shoal (give the job's Meta)",
       "Tasks[0].InputSources[0].Source.Type: 's3' is not supported by shoal (urlDownload, "
       "local or inline)",
       "Tasks[0].InputSources[1].Alias: not supported by shoal",
@@ -577,4 +577,20 @@ BOOST_AUTO_TEST_CASE(template_variables_are_replaced_and_an_unknown_one_is_named
           .has_value());
   BOOST_TEST((from_env == shoal::bacalhau::TemplateVars{{"HOME_DIR", "flag"}, {"HOMER", "h"}}));
   BOOST_TEST(!shoal::bacalhau::add_template_envs("(", {}, from_env).has_value());
+}
+
+BOOST_AUTO_TEST_CASE(a_module_named_by_its_sha256_in_the_task_meta_is_the_stored_one) {
+  const std::string sha(64, 'a');
+  RunRequest r =
+      read_ok(task("        Parameters: [x]\n    Meta: {shoal.module_sha256: " + sha + "}\n")
+                  .replace(task("").find("main.wasm"), 9, "gone.wasm"));
+  BOOST_TEST((r.module.kind == ModuleRef::Kind::stored));
+  BOOST_TEST(r.module.source == sha);
+  BOOST_TEST(r.spec.module_name == "gone.wasm");  // shown, never read
+  auto errors = errors_of(task("    Meta: {shoal.module_sha256: ABC, owner: ana}\n"));
+  std::vector<std::string> expected = {
+      "Tasks[0].Meta.owner: not supported by shoal (give the job's Meta)",
+      "Tasks[0].Meta.shoal.module_sha256: 'ABC' is not a SHA-256 (64 lowercase hex digits)",
+  };
+  BOOST_TEST(errors == expected, boost::test_tools::per_element());
 }
