@@ -1,5 +1,7 @@
 #include "bacalhau/model.h"
 
+#include <unistd.h>
+
 #include <ctime>
 
 #include "protocol/job_json.h"
@@ -79,7 +81,9 @@ json task_model(const json& spec) {
                {"Engine", {{"Type", "wasm"}, {"Params", params}}},
                {"Publisher", {{"Type", "local"}, {"Params", json::object()}}},
                {"Env", env_map(spec)},
-               {"Meta", json::object()},
+               {"Meta", text(spec, "module_sha256").empty()
+                            ? json::object()
+                            : json{{kModuleSha256Meta, text(spec, "module_sha256")}}},
                {"InputSources", input_sources(spec)},
                {"ResultPaths", results},
                {"Network", {{"Type", "None"}}}};
@@ -184,6 +188,18 @@ json execution_models(const json& job, const std::string& node_id) {
          {"ModifyTime", ended ? ended : started}});
   }
   return out;
+}
+
+json describe_model(const json& job, const std::string& node_id) {
+  return {{"Job", job_model(job)},
+          {"History", {{"Items", history_models(job)}, {"NextToken", ""}}},
+          {"Executions", {{"Items", execution_models(job, node_id)}, {"NextToken", ""}}}};
+}
+
+std::string local_node_id() {
+  char name[256] = {};
+  if (::gethostname(name, sizeof name - 1) != 0 || !name[0]) return "n-localhost";
+  return std::string("n-") + name;
 }
 
 json history_models(const json& job) {

@@ -25,6 +25,10 @@ struct WaitOptions;
 // --wait, --wait-timeout-secs, --id-only, -f/--follow (wasm_run.cpp).
 void add_wait_flags(CLI::App& cmd, WaitOptions& wait);
 
+// --pretty: JSON indented (Bacalhau's flag; its JSON is one line without
+// it). YAML is unchanged (job_view.cpp).
+void add_pretty_flag(CLI::App& cmd, bool& pretty);
+
 // Prints "shoal: message" on stderr and returns kExitUsage.
 int fail(const std::string& message);
 

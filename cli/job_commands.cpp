@@ -56,9 +56,10 @@ std::string last_lines(const std::string& data, size_t n) {
 }
 
 // The jobs of `shoal job list` in `format`.
-void print_jobs(const json& jobs, Format format, bool wide, bool hide_header) {
-  if (format == Format::json) return (void)fmt::print("{}\n", jobs.dump(2));
-  if (format == Format::yaml) return (void)fmt::print("{}", render_yaml(jobs));
+void print_jobs(const json& jobs, Format format, bool wide, bool hide_header, bool pretty) {
+  if (format == Format::json || format == Format::yaml)
+    return (void)fmt::print(
+        "{}", render_structured(bacalhau_view(jobs, ModelView::list), format, pretty));
   std::vector<std::string> header = {"CREATED", "ID", "NAME", "JOB", "TYPE", "STATE"};
   if (wide) header.insert(header.end(), {"EXIT", "MESSAGE"});
   std::vector<std::vector<std::string>> rows;
@@ -95,7 +96,7 @@ void add_job_list(CLI::App& job, int& status) {
   struct Opts {
     std::string id_filter, order_by = "created_at", output = "table", next_token;
     size_t limit = 10;
-    bool reversed = false, hide_header = false, wide = false, no_style = false;
+    bool reversed = false, hide_header = false, wide = false, no_style = false, pretty = false;
     std::vector<std::string> labels;
   };
   auto o = std::make_shared<Opts>();
@@ -115,6 +116,7 @@ void add_job_list(CLI::App& job, int& status) {
   cmd->add_flag("--hide-header", o->hide_header, "No header row");
   cmd->add_flag("--wide", o->wide, "Full ids and more columns");
   cmd->add_flag("--no-style", o->no_style, "Plain output (the default off a terminal)");
+  add_pretty_flag(*cmd, o->pretty);
   cmd->callback([&status, o] {
     auto fmt_ = parse_format(o->output, {Format::table, Format::csv, Format::json, Format::yaml});
     if (!fmt_) {
@@ -160,7 +162,7 @@ void add_job_list(CLI::App& job, int& status) {
       jobs = v;
     }
     status = 0;
-    print_jobs(jobs, *fmt_, o->wide, o->hide_header);
+    print_jobs(jobs, *fmt_, o->wide, o->hide_header, o->pretty);
     if (!r->next.empty() && o->order_by != "id")
       print_next_hint(o->limit, r->next, o->reversed, o->labels, o->id_filter);
   });
@@ -216,19 +218,23 @@ void add_job_describe(CLI::App& job, int& status) {
   auto* cmd = job.add_subcommand("describe", "Show a job: its spec, state, history and executions");
   auto id = std::make_shared<std::string>();
   auto output = std::make_shared<std::string>("human");
+  auto pretty = std::make_shared<bool>(false);
   cmd->add_option("id", *id, "Job id (any unique prefix)")->required();
-  cmd->add_option("--output", *output, "human, json or yaml")
+  cmd->add_option("--output", *output, "human, or json or yaml (Bacalhau's model)")
       ->check(CLI::IsMember({"human", "json", "yaml"}))
       ->capture_default_str();
-  cmd->callback([&status, id, output] {
+  add_pretty_flag(*cmd, *pretty);
+  cmd->callback([&status, id, output, pretty] {
     auto s = open_job(*id);
     if (!s) {
       status = fail(s.error());
       return;
     }
     status = 0;
-    if (*output == "json") return (void)fmt::print("{}\n", s->job.dump(2));
-    if (*output == "yaml") return (void)fmt::print("{}", render_yaml(s->job));
+    if (*output != "human")
+      return (void)fmt::print(
+          "{}", render_structured(bacalhau_view(s->job, ModelView::describe),
+                                  *output == "json" ? Format::json : Format::yaml, *pretty));
     std::string head;
     (void)s->client.logs(s->job["id"], client::Stream::stdout_only, false,
                          [&](const std::string&, const std::string& data) {
@@ -247,7 +253,7 @@ void add_job_list_of(CLI::App& job, int& status, const std::string& what) {
       what, what == "executions" ? "List a job's executions" : "Show a job's history of events");
   struct Opts {
     std::string id, output = "table";
-    bool hide_header = false, no_style = false, wide = false;
+    bool hide_header = false, no_style = false, wide = false, pretty = false;
     size_t limit = 0;
   };
   auto o = std::make_shared<Opts>();
@@ -257,6 +263,7 @@ void add_job_list_of(CLI::App& job, int& status, const std::string& what) {
   sub->add_flag("--no-style", o->no_style, "Plain output (shoal's tables always are)");
   sub->add_flag("--wide", o->wide, "Every column (shoal's tables always show them)");
   sub->add_option("--limit", o->limit, "At most this many rows (0: all)")->capture_default_str();
+  add_pretty_flag(*sub, o->pretty);
   sub->callback([&status, o, what] {
     auto f = parse_format(o->output, {Format::table, Format::csv, Format::json, Format::yaml});
     if (!f) {
@@ -277,10 +284,13 @@ void add_job_list_of(CLI::App& job, int& status, const std::string& what) {
       fmt::print(stderr, "shoal: showing {} of {} {} (--limit; --limit 0 shows all)\n", o->limit,
                  total, what == "executions" ? "executions" : "events");
     }
-    if (*f == Format::json) return (void)fmt::print("{}\n", list.dump(2));
-    if (*f == Format::yaml) return (void)fmt::print("{}", render_yaml(list));
     json shown = j;
     shown[what == "executions" ? "executions" : "history"] = list;
+    if (*f == Format::json || *f == Format::yaml)
+      return (void)fmt::print(
+          "{}", render_structured(bacalhau_view(shown, what == "executions" ? ModelView::executions
+                                                                            : ModelView::history),
+                                  *f, o->pretty));
     auto [header, rows] = what == "executions" ? executions_table(shown) : history_table(shown);
     fmt::print("{}", *f == Format::csv ? render_csv(header, rows, o->hide_header)
                                        : render_table(header, rows, o->hide_header));

@@ -4,6 +4,7 @@
 
 #include <charconv>
 
+#include "bacalhau/model.h"
 #include "cli/commands.h"
 #include "cli/format.h"
 #include "cli/progress.h"
@@ -196,6 +197,32 @@ int exit_status_of(const json& job) {
 }  // namespace shoal::cli
 
 namespace shoal::cli {
+
+json bacalhau_view(const json& jobs_or_job, ModelView view) {
+  switch (view) {
+    case ModelView::list: {
+      json items = json::array();
+      for (const auto& j : jobs_or_job) items.push_back(bacalhau::job_model(j));
+      return items;
+    }
+    case ModelView::describe:
+      return bacalhau::describe_model(jobs_or_job, bacalhau::local_node_id());
+    case ModelView::executions:
+      return bacalhau::execution_models(jobs_or_job, bacalhau::local_node_id());
+    case ModelView::history:
+      return bacalhau::history_models(jobs_or_job);
+  }
+  return nullptr;
+}
+
+void add_pretty_flag(CLI::App& cmd, bool& pretty) {
+  cmd.add_flag("--pretty", pretty, "Indent JSON output (json is one line without it)");
+}
+
+std::string render_structured(const json& value, Format format, bool pretty) {
+  if (format == Format::yaml) return render_yaml(value);
+  return value.dump(pretty ? 2 : -1, ' ', false, json::error_handler_t::replace) + "\n";
+}
 
 std::map<std::string, std::string> labels_from_flags(const std::vector<std::string>& specs) {
   std::map<std::string, std::string> out;

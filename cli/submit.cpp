@@ -152,6 +152,8 @@ std::expected<FileBytes, std::string> load_module(const ModuleRef& module) {
       bytes = FileBytes::hold(module.bytes);
       shown = module.target.empty() ? "the inline module" : module.target;
       break;
+    case ModuleRef::Kind::stored:  // no bytes: submitted by its SHA-256 (submission)
+      return FileBytes::hold("");
   }
   const std::string_view b = bytes->view();
   if (b.size() < 8 || b.substr(0, 4) != std::string_view("\0asm", 4))
@@ -188,6 +190,9 @@ std::expected<client::Submission, std::string> submission(const RunRequest& requ
     spec.inline_inputs.push_back({in.target, "", 0});
   }
   job.spec = jobs::submission_json(spec);
+  // A stored module goes by its SHA-256 alone (docs/protocol.md, submit).
+  if (request.module.kind == ModuleRef::Kind::stored)
+    job.spec["module_sha256"] = request.module.source;
   return job;
 }
 
@@ -243,6 +248,11 @@ int submit_job(const RunRequest& request, const WaitOptions& o) {
   if (!c) return fail(c.error());
   job->module_sha256 = known_module_hash(*c, *module);
   auto r = c->submit(*job);
+  if (!r && request.module.kind == ModuleRef::Kind::stored &&
+      r.error().find("no module with module_sha256") != std::string::npos)
+    return fail("the module of the job described (SHA-256 " + request.module.source +
+                ") is no longer stored by the broker: give EntryModule as a file or URL and "
+                "remove Tasks[0].Meta");
   if (!r) return fail(r.error());
   std::string id = *r;
   const bool tty = ::isatty(2);

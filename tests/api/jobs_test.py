@@ -260,6 +260,36 @@ def test_a_job_put_over_http_runs_and_the_cli_sees_it(api):
     check(post.status_code == 200, f"POST is PUT's alias: {post.status_code} {post.text}")
 
 
+def test_resources_shoal_does_not_enforce_are_warnings(api):
+    body = bacalhau_job("resources", "/app/main.wasm",
+                        [inline_source("/app/main.wasm", wasm_bytes("args_env"))])
+    body["Job"]["Tasks"][0]["Resources"] = {"CPU": "500m", "Memory": "64Mb"}
+    r = requests.put(api.url(JOBS), json=body)
+    check(r.status_code == 200, f"PUT: {r.status_code} {r.text}")
+    check(r.json().get("Warnings") == [
+        "Tasks[0].Resources.CPU 500m: accepted, not enforced by shoal (only Memory is limited)"],
+        f"Warnings: {r.text}")
+
+
+def test_a_job_got_is_put_back_and_runs_again_on_its_stored_module(api):
+    # `bacalhau job describe ID --output yaml | bacalhau job run -` against
+    # shoal's API: the Job as GET shows it, PUT back, state and all.
+    body = bacalhau_job("again", "/app/main.wasm",
+                        [inline_source("/app/main.wasm", wasm_bytes("args_env"))], ["twice"])
+    first = submitted_and_done(api, body)
+    if not first:
+        return
+    job = requests.get(api.url(f"{JOBS}/{first}")).json()["Job"]
+    check(len(job["Tasks"][0]["Meta"].get("shoal.module_sha256", "")) == 64,
+          f"the task's Meta: {job['Tasks'][0]['Meta']}")
+    second = submitted_and_done(api, {"Job": job})
+    if not second:
+        return
+    check(second != first, "the same job id again")
+    out = api.shoal("job", "logs", second).stdout
+    check("arg[1]=twice" in out, f"the second run's output: {out}")
+
+
 def test_a_host_path_needs_the_token_and_a_url_module_runs(api):
     # Without a token any local user reaches the API: a path on the broker's
     # host is refused, naming the field and what to do instead.

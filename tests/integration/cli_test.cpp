@@ -66,9 +66,9 @@ BOOST_AUTO_TEST_CASE(a_mistyped_command_is_named_with_the_nearest_one) {
 }
 
 BOOST_AUTO_TEST_CASE(an_unknown_flag_is_named_first_and_wasm_run_says_where_program_flags_go) {
-  auto r = run_process({shoal_bin(), "job", "run", "-V", "a=b", "job.yaml"});
+  auto r = run_process({shoal_bin(), "job", "run", "-Z", "a=b", "job.yaml"});
   BOOST_TEST(r.status == 125);
-  BOOST_TEST(r.err.starts_with("shoal: shoal job run: unknown flag -V (see shoal job run --help)"),
+  BOOST_TEST(r.err.starts_with("shoal: shoal job run: unknown flag -Z (see shoal job run --help)"),
              r.err);
   auto w = run_process({shoal_bin(), "wasm", "run", "prog.wasm", "-x"});
   BOOST_TEST(w.status == 125);

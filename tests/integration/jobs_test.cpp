@@ -135,10 +135,10 @@ BOOST_AUTO_TEST_CASE(submit_without_waiting_then_list_logs_and_describe) {
   BOOST_TEST_REQUIRE(list.status == 0, list.err);
   json jobs = json::parse(list.out);
   BOOST_TEST_REQUIRE(jobs.size() == 1u);
-  BOOST_TEST(jobs[0]["id"] == id);
-  BOOST_TEST(jobs[0]["state"] == "Completed");
-  BOOST_TEST(jobs[0]["name"] == "greeter");
-  BOOST_TEST(jobs[0]["spec"]["labels"]["team"] == "blue");
+  BOOST_TEST(jobs[0]["ID"] == id);
+  BOOST_TEST(jobs[0]["State"]["StateType"] == "Completed");
+  BOOST_TEST(jobs[0]["Name"] == "greeter");
+  BOOST_TEST(jobs[0]["Labels"]["team"] == "blue");
 
   auto logs = h.shoal({"job", "logs", id.substr(0, 12)});
   BOOST_TEST(logs.status == 0, logs.err);
@@ -497,8 +497,8 @@ BOOST_AUTO_TEST_CASE(wait_timeout_secs_is_honoured_and_the_job_goes_on) {
   auto list = h.shoal({"job", "list", "--output", "json"});
   json jobs = json::parse(list.out);
   BOOST_TEST_REQUIRE(jobs.size() == 1u);
-  BOOST_TEST(jobs[0]["state"] != "Completed");
-  BOOST_TEST(h.shoal({"job", "stop", jobs[0]["id"]}).status == 0);
+  BOOST_TEST(jobs[0]["State"]["StateType"] != "Completed");
+  BOOST_TEST(h.shoal({"job", "stop", jobs[0]["ID"]}).status == 0);
 }
 
 // Regression: each job used to open a new PAIR connection inside the
@@ -518,7 +518,7 @@ BOOST_AUTO_TEST_CASE(a_burst_of_concurrent_cli_submissions_all_complete) {
       [&] {
         jobs = json::parse(h.shoal({"job", "list", "--limit", "0", "--output", "json"}).out);
         done = 0;
-        for (const auto& j : jobs) done += j["state"] == "Completed";
+        for (const auto& j : jobs) done += j["State"]["StateType"] == "Completed";
         return done == n;
       },
       std::chrono::seconds(120), std::chrono::milliseconds(100));
@@ -622,7 +622,7 @@ BOOST_AUTO_TEST_CASE(job_list_labels_is_a_label_selector_and_a_malformed_one_is_
     auto r = h.shoal({"job", "list", "--labels", selector, "--output", "json"});
     BOOST_TEST_REQUIRE(r.status == 0, r.err);
     std::set<std::string> out;
-    for (const auto& j : json::parse(r.out)) out.insert(j["id"].get<std::string>());
+    for (const auto& j : json::parse(r.out)) out.insert(j["ID"].get<std::string>());
     return out;
   };
   BOOST_TEST((ids("env!=dev") == std::set<std::string>{prod, none}));
