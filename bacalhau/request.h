@@ -7,6 +7,7 @@
 
 #include <expected>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -49,6 +50,8 @@ struct RunRequest {
   std::vector<ImportModuleRef> imports;
   std::vector<InlineInput> inline_inputs;
   std::string stdin_file;  // "": no stdin; "-": this process's stdin; else a file
+  // A job array (protocol/array.h): one job per task instead of one job.
+  std::optional<jobs::ArraySpec> array;
 };
 
 enum class PathKind { missing, file, directory };  // `file`: anything but a directory

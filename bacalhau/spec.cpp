@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "bacalhau/data_url.h"
+#include "protocol/array.h"
 #include "protocol/constraints.h"
 #include "protocol/job_json.h"
 #include "protocol/names.h"
@@ -441,6 +442,7 @@ class Reader {
 
  private:
   void job_fields(const YAML::Node& root, jobs::JobSpec& spec);
+  std::optional<jobs::ArraySpec> array(const YAML::Node& n);
   std::map<std::string, std::string> string_map(const YAML::Node& n, const std::string& path);
   std::vector<Source> input_sources(const YAML::Node& task, const std::string& tp);
   void engine(const YAML::Node& task, const std::string& tp, std::vector<Source>& sources,
@@ -462,6 +464,7 @@ std::expected<RunRequest, std::vector<std::string>> Reader::read(const YAML::Nod
     return std::unexpected(
         std::vector<std::string>{"the spec is not a mapping of fields (Name, Type, Tasks, ...)"});
   job_fields(root, r.spec);
+  r.array = array(root[kArrayKey]);
   const YAML::Node tasks = root["Tasks"];
   if (!present(tasks) || !tasks.IsSequence() || tasks.size() == 0) {
     error("Tasks", "required: a list of one task");
@@ -501,9 +504,9 @@ std::expected<RunRequest, std::vector<std::string>> Reader::read(const YAML::Nod
 // The job's own fields (Name, Labels, Meta, Constraints) and the checks of
 // the ones shoal does not support.
 void Reader::job_fields(const YAML::Node& root, jobs::JobSpec& spec) {
-  check_map(
-      root, "",
-      {"Name", "Type", "Count", "Labels", "Tasks", "Namespace", "Priority", "Constraints", "Meta"});
+  check_map(root, "",
+            {"Name", "Type", "Count", "Labels", "Tasks", "Namespace", "Priority", "Constraints",
+             "Meta", kArrayKey});
   spec.name = scalar(root["Name"], "Name").value_or("");
   if (auto type = scalar(root["Type"], "Type"); type && lower(*type) != "batch")
     error("Type", "'" + *type + "' jobs are not supported by shoal (only batch)");
@@ -518,6 +521,28 @@ void Reader::job_fields(const YAML::Node& root, jobs::JobSpec& spec) {
   for (const auto& [key, value] : spec.meta)
     if (key.empty()) error("Meta", "a key is empty");
   spec.labels = string_map(root["Labels"], "Labels");
+}
+
+// shoal's job array (docs/jobs.md, "Arrays in a Bacalhau spec"): Indices
+// (Slurm's syntax) or Items (local paths, relative to the spec's directory,
+// or http(s) URLs), and ItemTarget.
+std::optional<jobs::ArraySpec> Reader::array(const YAML::Node& n) {
+  const std::string path = kArrayKey;
+  if (!check_map(n, path, {"Indices", "Items", "ItemTarget"})) return std::nullopt;
+  jobs::ArraySpec a;
+  a.indices = scalar(n["Indices"], path + ".Indices").value_or("");
+  a.item_target = scalar(n["ItemTarget"], path + ".ItemTarget").value_or("");
+  if (const YAML::Node items = n["Items"]; present(items)) {
+    if (!items.IsSequence()) error(path + ".Items", "expected a list of paths or URLs");
+    for (size_t i = 0; items.IsSequence() && i < items.size(); ++i) {
+      auto item = scalar(items[i], path + ".Items[" + std::to_string(i) + "]");
+      if (item) a.items.push_back(is_url(*item) || item->empty() ? *item : absolute(*item));
+    }
+  }
+  if (!a.item_target.empty())
+    if (auto ok = normalize_guest_path(a.item_target); !ok) error(path + ".ItemTarget", ok.error());
+  if (auto tasks = jobs::array_tasks(a); !tasks) error(path, tasks.error());
+  return a;
 }
 
 // A mapping of key: value (Labels, Meta); a key without a value has "".
@@ -809,6 +834,7 @@ class SpecWriter {
     }
     e_ << YAML::BeginMap;
     if (auto ok = job_fields(); !ok) return std::unexpected(ok.error());
+    array();
     e_ << YAML::Key << "Tasks" << YAML::Value << YAML::BeginSeq << YAML::BeginMap;
     e_ << YAML::Key << "Name" << YAML::Value << "main";
     engine(*entry, import_targets);
@@ -857,6 +883,24 @@ class SpecWriter {
     }
     module_sources_.push_back(src);
     return target;
+  }
+
+  // shoal's job array, under its extension key.
+  void array() {
+    if (!r_.array) return;
+    const jobs::ArraySpec& a = *r_.array;
+    e_ << YAML::Key << kArrayKey << YAML::Value << YAML::BeginMap;
+    if (!a.indices.empty()) {
+      e_ << YAML::Key << "Indices" << YAML::Value;
+      emit_string(e_, a.indices);
+    }
+    if (!a.items.empty()) {
+      e_ << YAML::Key << "Items" << YAML::Value << YAML::BeginSeq;
+      for (const auto& item : a.items) emit_string(e_, item);
+      e_ << YAML::EndSeq;
+    }
+    if (!a.item_target.empty()) e_ << YAML::Key << "ItemTarget" << YAML::Value << a.item_target;
+    e_ << YAML::EndMap;
   }
 
   void string_map(const char* key, const std::map<std::string, std::string>& m) {
