@@ -13,6 +13,7 @@
 #include <array>
 #include <atomic>
 #include <chrono>
+#include <deque>
 #include <expected>
 #include <list>
 #include <map>
@@ -72,6 +73,9 @@ struct WorkerState {
 // path), and the entries of any kind one collection looks at.
 inline constexpr size_t kMaxOutputPath = 4096;
 inline constexpr uint64_t kMaxOutputEntries = 100000;
+
+// URL fetches under way at once (staging.cpp).
+inline constexpr size_t kMaxFetches = 16;
 
 // A `logs` request reads about this much of the store per slice.
 inline constexpr uint64_t kLogSlice = 1ull << 20;
@@ -271,8 +275,12 @@ class Broker : private JobObserver {
   // Writes a remote run's output files into `scratch`/out for collect_outputs.
   void unpack_outputs(const wire::Done& done, const std::string& scratch, jobs::Job& job);
 
-  // staging.cpp: URL inputs.
+  // staging.cpp: URL inputs. Each URL is fetched on a thread of its own,
+  // at most kMaxFetches at once (an array of 10,000 URLs must not start
+  // 10,000 threads); the rest wait in fetch_queue_, in submission order.
   void stage(jobs::Job& job);
+  void start_queued_fetches();
+  void start_fetch(const std::string& job_id, const std::string& url);
   void on_staged(std::vector<zmq::message_t>& parts);
   std::string input_host_path(const jobs::Job& job, const jobs::InputSpec& in);
   void join_finished_fetchers();
@@ -314,6 +322,11 @@ class Broker : private JobObserver {
     std::shared_ptr<std::atomic<bool>> done;
   };
   std::vector<Fetcher> fetchers_;
+  struct QueuedFetch {
+    std::string job_id, url;
+  };
+  std::deque<QueuedFetch> fetch_queue_;
+  size_t fetches_running_ = 0;       // started, their result not yet received
   std::unique_ptr<Reaper> reaper_;   // removes scratch trees off the loop (scratch.cpp)
   std::unique_ptr<ZapHandler> zap_;  // with TCP endpoints only
   std::unique_ptr<ConnectionCap> connection_cap_;  // set by listen_remote()

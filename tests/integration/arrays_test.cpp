@@ -8,6 +8,11 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include <httplib.h>
+
+#include <atomic>
+#include <thread>
+
 #include "client/client.h"
 #include "tests/support/process.h"
 #include "tests/support/shoal_home.h"
@@ -193,4 +198,43 @@ BOOST_AUTO_TEST_CASE(the_cpp_client_submits_and_waits_for_an_array) {
   BOOST_TEST_REQUIRE(tasks.has_value());
   BOOST_TEST(tasks->size() == 2u);
   BOOST_TEST((*tasks)[1]["id"] == *id + "-2");
+}
+
+// An array of URLs is fetched at most 16 at a time (the broker's
+// kMaxFetches), not one thread per task at once: a server that holds every
+// request sees 16 of them until it lets them go, then all tasks end.
+BOOST_AUTO_TEST_CASE(an_array_of_urls_is_fetched_sixteen_at_a_time) {
+  Home h;
+  httplib::Server http;
+  http.new_task_queue = [] { return new httplib::ThreadPool(64); };
+  std::atomic<int> in_flight{0}, most{0};
+  std::atomic<bool> release{false};
+  http.Get(R"(/item/(\d+))", [&](const httplib::Request& req, httplib::Response& res) {
+    const int now = ++in_flight;
+    for (int m = most; now > m && !most.compare_exchange_weak(m, now);) {
+    }
+    while (!release && http.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    --in_flight;
+    res.set_content("item " + req.matches[1].str() + "\n", "text/plain");
+  });
+  const int port = http.bind_to_any_port("127.0.0.1");
+  std::thread server([&] { http.listen_after_bind(); });
+  std::string list;
+  for (int i = 0; i < 40; ++i)
+    list += "http://127.0.0.1:" + std::to_string(port) + "/item/" + std::to_string(i) + "\n";
+  auto r = h.shoal({"wasm", "run", test_wasm("cat_files"), "--each-input", "@-:/in.txt",
+                    "--no-wait", "--", "/in.txt"},
+                   list);
+  BOOST_TEST_REQUIRE(r.status == 0, r.err);
+  const std::string id = trim(r.out);
+  BOOST_TEST(shoal::test::wait_until([&] { return in_flight == 16; }));
+  BOOST_TEST(!shoal::test::wait_until([&] { return in_flight > 16; }, std::chrono::seconds(2)));
+  release = true;
+  auto wait = h.shoal({"job", "wait", id});
+  BOOST_TEST(wait.status == 0, wait.err);
+  BOOST_TEST(wait.err.find("40 tasks: 40 completed") != std::string::npos, wait.err);
+  BOOST_TEST(most.load() == 16);
+  BOOST_TEST(h.shoal({"job", "logs", id + "-40"}).out == "== /in.txt ==\nitem 39\n");
+  http.stop();
+  server.join();
 }
