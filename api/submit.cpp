@@ -82,6 +82,11 @@ std::expected<void, std::string> host_paths_allowed(const bacalhau::RunRequest& 
 
 std::expected<client::Submission, std::string> submission(const bacalhau::RunRequest& r) {
   client::Submission job;
+  // Bacalhau's PUT /api/v1/orchestrator/jobs answers with one job's id.
+  if (r.array)
+    return std::unexpected(std::string(bacalhau::kArrayKey) +
+                           ": job arrays are submitted with `shoal job run` or the client "
+                           "protocol, not over the REST API");
   jobs::JobSpec spec = r.spec;
   const bool stored = r.module.kind == bacalhau::ModuleRef::Kind::stored;
   if (!stored) {

@@ -7,6 +7,7 @@
 
 #include <expected>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -57,6 +58,8 @@ struct RunRequest {
   // What the spec asked that shoal accepts without doing (Resources CPU,
   // Disk, GPU), one sentence each, for the submitter to show.
   std::vector<std::string> warnings;
+  // A job array (protocol/array.h): one job per task instead of one job.
+  std::optional<jobs::ArraySpec> array;
 };
 
 enum class PathKind { missing, file, directory };  // `file`: anything but a directory

@@ -15,6 +15,7 @@
 
 #include "bacalhau/data_url.h"
 #include "bacalhau/model.h"
+#include "protocol/array.h"
 #include "protocol/constraints.h"
 #include "protocol/job_json.h"
 #include "protocol/names.h"
@@ -501,6 +502,7 @@ class Reader {
   void stored_entry_module(const YAML::Node& n, std::vector<Source>& sources, RunRequest& r);
   YAML::Node unwrap(const YAML::Node& root);
   void job_fields(const YAML::Node& root, jobs::JobSpec& spec);
+  std::optional<jobs::ArraySpec> array(const YAML::Node& n);
   std::map<std::string, std::string> string_map(const YAML::Node& n, const std::string& path);
   std::vector<Source> input_sources(const YAML::Node& task, const std::string& tp);
   void engine(const YAML::Node& task, const std::string& tp, std::vector<Source>& sources,
@@ -560,6 +562,7 @@ std::expected<RunRequest, std::vector<std::string>> Reader::read(const YAML::Nod
     return std::unexpected(
         std::vector<std::string>{"the spec is not a mapping of fields (Name, Type, Tasks, ...)"});
   job_fields(root, r.spec);
+  r.array = array(root[kArrayKey]);
   const YAML::Node tasks = root["Tasks"];
   if (!present(tasks) || !tasks.IsSequence() || tasks.size() == 0) {
     error("Tasks", "required: a list of one task");
@@ -606,7 +609,8 @@ std::expected<RunRequest, std::vector<std::string>> Reader::read(const YAML::Nod
 void Reader::job_fields(const YAML::Node& root, jobs::JobSpec& spec) {
   check_map(root, "",
             {"Name", "Type", "Count", "Labels", "Tasks", "Namespace", "Priority", "Constraints",
-             "Meta", "ID", "State", "Version", "Revision", "CreateTime", "ModifyTime"});
+             "Meta", "ID", "State", "Version", "Revision", "CreateTime", "ModifyTime",
+             kArrayKey});
   spec.name = scalar(root["Name"], "Name").value_or("");
   // Describe names a job without a name by its ID: the new job has none.
   if (!spec.name.empty() && spec.name == scalar(root["ID"], "ID").value_or("")) spec.name.clear();
@@ -623,6 +627,28 @@ void Reader::job_fields(const YAML::Node& root, jobs::JobSpec& spec) {
   for (const auto& [key, value] : spec.meta)
     if (key.empty()) error("Meta", "a key is empty");
   spec.labels = string_map(root["Labels"], "Labels");
+}
+
+// shoal's job array (docs/jobs.md, "Arrays in a Bacalhau spec"): Indices
+// (Slurm's syntax) or Items (local paths, relative to the spec's directory,
+// or http(s) URLs), and ItemTarget.
+std::optional<jobs::ArraySpec> Reader::array(const YAML::Node& n) {
+  const std::string path = kArrayKey;
+  if (!check_map(n, path, {"Indices", "Items", "ItemTarget"})) return std::nullopt;
+  jobs::ArraySpec a;
+  a.indices = scalar(n["Indices"], path + ".Indices").value_or("");
+  a.item_target = scalar(n["ItemTarget"], path + ".ItemTarget").value_or("");
+  if (const YAML::Node items = n["Items"]; present(items)) {
+    if (!items.IsSequence()) error(path + ".Items", "expected a list of paths or URLs");
+    for (size_t i = 0; items.IsSequence() && i < items.size(); ++i) {
+      auto item = scalar(items[i], path + ".Items[" + std::to_string(i) + "]");
+      if (item) a.items.push_back(is_url(*item) || item->empty() ? *item : absolute(*item));
+    }
+  }
+  if (!a.item_target.empty())
+    if (auto ok = normalize_guest_path(a.item_target); !ok) error(path + ".ItemTarget", ok.error());
+  if (auto tasks = jobs::array_tasks(a); !tasks) error(path, tasks.error());
+  return a;
 }
 
 // A mapping of key: value (Labels, Meta); a key without a value has "".
@@ -933,6 +959,7 @@ class SpecWriter {
     }
     e_ << YAML::BeginMap;
     if (auto ok = job_fields(); !ok) return std::unexpected(ok.error());
+    array();
     e_ << YAML::Key << "Tasks" << YAML::Value << YAML::BeginSeq << YAML::BeginMap;
     e_ << YAML::Key << "Name" << YAML::Value << "main";
     engine(*entry, import_targets);
@@ -986,6 +1013,24 @@ class SpecWriter {
     }
     module_sources_.push_back(src);
     return target;
+  }
+
+  // shoal's job array, under its extension key.
+  void array() {
+    if (!r_.array) return;
+    const jobs::ArraySpec& a = *r_.array;
+    e_ << YAML::Key << kArrayKey << YAML::Value << YAML::BeginMap;
+    if (!a.indices.empty()) {
+      e_ << YAML::Key << "Indices" << YAML::Value;
+      emit_string(e_, a.indices);
+    }
+    if (!a.items.empty()) {
+      e_ << YAML::Key << "Items" << YAML::Value << YAML::BeginSeq;
+      for (const auto& item : a.items) emit_string(e_, item);
+      e_ << YAML::EndSeq;
+    }
+    if (!a.item_target.empty()) e_ << YAML::Key << "ItemTarget" << YAML::Value << a.item_target;
+    e_ << YAML::EndMap;
   }
 
   void string_map(const char* key, const std::map<std::string, std::string>& m) {

@@ -167,9 +167,11 @@ void Broker::on_client_message(std::vector<zmq::message_t>& parts) {
     return;
   }
   try {
-    Request request{identity, body, parts, std::nullopt};
+    Request request{identity, body, parts, std::nullopt, std::nullopt};
     if (info->reads_store) flush();
-    if (info->needs_job && !(request.job = find_job(identity, body))) return;
+    if (info->takes_array && body.contains("id") && body["id"].is_string())
+      request.array = find_array(body["id"].get<std::string>());
+    if (info->needs_job && !request.array && !(request.job = find_job(identity, body))) return;
     (this->*kHandlers[static_cast<size_t>(info->command)])(request);
   } catch (const json::exception& e) {
     reply_error(identity, "malformed request: " + std::string(e.what()));
@@ -290,9 +292,39 @@ std::string Broker::keep_blob(const zmq::message_t& frame, bool recurs) {
   return hash;
 }
 
+std::optional<std::string> Broker::check_inputs(const Origin& origin, jobs::JobSpec& spec) {
+  for (auto& in : spec.inputs) {
+    if (in.is_url()) continue;
+    auto host = input_access_->check(origin, in.source);
+    if (!host) return "invalid job: input " + in.source + ": " + host.error();
+    in.source = std::move(*host);
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> Broker::keep_blobs(const SubmitFrames& frames, const std::string& named,
+                                              jobs::JobSpec& spec) {
+  spec.module_hash = frames.module ? keep_blob(*frames.module, true) : named;
+  if (!named.empty() && named != spec.module_hash)
+    return "invalid job: module_sha256 " + named +
+           " does not match the module's bytes (their SHA-256 is " + spec.module_hash + ")";
+  if (frames.stdin_ && frames.stdin_->size() > 0)
+    spec.stdin_hash = keep_blob(*frames.stdin_, false);
+  for (size_t i = 0; i < frames.import_modules.size(); ++i)
+    spec.import_modules[i].hash = keep_blob(*frames.import_modules[i], true);
+  for (size_t i = 0; i < frames.inline_inputs.size(); ++i) {
+    spec.inline_inputs[i].size = frames.inline_inputs[i]->size();
+    spec.inline_inputs[i].hash = keep_blob(*frames.inline_inputs[i], false);
+  }
+  return std::nullopt;
+}
+
 void Broker::cmd_submit(Request& r) {
   if (shutting_down_) return reply_error(r.identity, "the broker is shutting down");
-  auto spec = jobs::spec_from_json(r.body);
+  auto array = jobs::array_from_json(r.body);
+  if (!array) return reply_error(r.identity, "invalid job: " + array.error());
+  // An array's spec holds placeholders: each task's spec is checked.
+  auto spec = jobs::spec_from_json(r.body, !*array);
   if (!spec) return reply_error(r.identity, "invalid job: " + spec.error());
   if (r.body.contains("watch") && !r.body["watch"].is_boolean())
     return reply_error(r.identity, "invalid job: watch must be true or false");
@@ -308,48 +340,51 @@ void Broker::cmd_submit(Request& r) {
                                        " is stored; send the module's bytes (the frame after "
                                        "the JSON body)");
   if (auto refused = refuse_frames(*frames, *spec)) return reply_error(r.identity, *refused);
+  const std::string id = jobs::new_job_id();
+  auto jobs = submitted_jobs(*spec, *array, id);
+  if (!jobs) return reply_error(r.identity, "invalid job: " + jobs.error());
   // Who may name which host paths (broker/input_access.h), checked before
   // any byte of the submission is kept.
   const Origin origin = origin_of(r.parts[1]);
-  for (auto& in : spec->inputs) {
-    if (in.is_url()) continue;
-    auto host = input_access_->check(origin, in.source);
-    if (!host)
-      return reply_error(r.identity, "invalid job: input " + in.source + ": " + host.error());
-    in.source = std::move(*host);
+  for (auto& job : *jobs)
+    if (auto refused = check_inputs(origin, job.spec)) return reply_error(r.identity, *refused);
+  // The bytes travel once, whatever the number of jobs: each refers to
+  // them by hash.
+  if (auto refused = keep_blobs(*frames, named, *spec)) return reply_error(r.identity, *refused);
+  for (auto& job : *jobs) {
+    job.spec.module_hash = spec->module_hash;
+    job.spec.stdin_hash = spec->stdin_hash;
+    job.spec.import_modules = spec->import_modules;
+    job.spec.inline_inputs = spec->inline_inputs;
   }
-  spec->module_hash = frames->module ? keep_blob(*frames->module, true) : named;
-  if (!named.empty() && named != spec->module_hash)
-    return reply_error(r.identity, "invalid job: module_sha256 " + named +
-                                       " does not match the module's bytes (their SHA-256 is " +
-                                       spec->module_hash + ")");
-  if (frames->stdin_ && frames->stdin_->size() > 0)
-    spec->stdin_hash = keep_blob(*frames->stdin_, false);
-  for (size_t i = 0; i < frames->import_modules.size(); ++i)
-    spec->import_modules[i].hash = keep_blob(*frames->import_modules[i], true);
-  for (size_t i = 0; i < frames->inline_inputs.size(); ++i) {
-    spec->inline_inputs[i].size = frames->inline_inputs[i]->size();
-    spec->inline_inputs[i].hash = keep_blob(*frames->inline_inputs[i], false);
-  }
-  jobs::Job job;
-  job.id = jobs::new_job_id();
-  job.spec = std::move(*spec);
-  jobs::Job& added = jobs_.submit(std::move(job));
-  if (added.state == jobs::JobState::pending) stage(added);
+  submit_jobs(r, id, std::move(*jobs), array->has_value());
+}
+
+void Broker::submit_jobs(Request& r, const std::string& id, std::vector<jobs::Job> jobs,
+                         bool array) {
   // Sent after the batch commits (finish_commit), so an acknowledged job is
-  // durable; a failed commit turns it into an error.
+  // durable; a failed commit turns it into an error. All of an array's
+  // tasks are in this batch, hence in one commit.
   Outgoing ack;
   ack.identity = r.identity;
   ack.kind = protocol::kOk;
-  ack.body = {{"id", added.id}, {"submitted", true}};
-  ack.acknowledges = added.id;
+  ack.body = {{"id", id}, {"submitted", true}};
+  if (array) {
+    ack.body["array"] = true;
+    ack.body["tasks"] = jobs.size();
+    arrays_.emplace(id, ArrayProgress(id));
+  }
+  for (auto& job : jobs) {
+    ack.acknowledges.push_back(job.id);
+    jobs::Job& added = jobs_.submit(std::move(job));
+    if (added.state == jobs::JobState::pending) stage(added);
+  }
   outgoing_.push_back(std::move(ack));
   // Submitted and watched in one request: the end follows the ok, since
   // replies keep their order and leave after the commit that holds the
   // submission (a commit that fails drops both the follower and any end:
-  // finish_commit).
-  if (r.body.value("watch", false))
-    followers_.insert({added.id, Follower{r.identity, false, 3, false}});
+  // finish_commit). An array's watcher gets its summaries as `state`s.
+  if (r.body.value("watch", false)) followers_.insert({id, Follower{r.identity, false, 3, array}});
 }
 
 void Broker::cmd_get(Request& r) {
@@ -359,6 +394,13 @@ void Broker::cmd_get(Request& r) {
 void Broker::cmd_list(Request& r) {
   auto q = list_query(r.body);
   if (!q) return reply_error(r.identity, q.error());
+  auto typed = text_field(r.body, "array");
+  if (!typed) return reply_error(r.identity, typed.error());
+  if (!typed->empty()) {
+    auto array = find_array(*typed);
+    if (!array) return reply_error(r.identity, "no job array matches '" + *typed + "'");
+    q->id_prefix = *array + "-";
+  }
   auto jobs = store_->list_jobs(*q);
   if (!jobs) return reply_error(r.identity, jobs.error());
   json out = json::array();
@@ -454,6 +496,7 @@ void Broker::forget_client(const std::string& identity) {
 }
 
 void Broker::cmd_watch(Request& r) {
+  if (r.array) return watch_array(r);
   if (jobs::is_terminal(r.job->state)) return reply_about(r.identity, protocol::kEnd, *r.job);
   Follower f{r.identity, r.body.value("logs", false), 3, r.body.value("states", true)};
   if (f.states) reply_about(r.identity, protocol::kState, *r.job);
@@ -461,14 +504,18 @@ void Broker::cmd_watch(Request& r) {
 }
 
 void Broker::cmd_stop(Request& r) {
+  if (r.array) return stop_array(r);
   auto job = jobs_.request_stop(r.job->id);
   if (!job)
     return reply_error(r.identity, "job " + r.job->id + " is already " +
                                        std::string(jobs::state_name(r.job->state)));
-  if (job->state == jobs::JobState::running)
-    for (auto& [name, w] : workers_)
-      if (w.job_id == job->id) send_to_worker(name, wire::kStop, w.exec_id);
+  if (job->state == jobs::JobState::running) stop_on_worker(job->id);
   reply(r.identity, protocol::kOk, jobs::to_json(*job));
+}
+
+void Broker::stop_on_worker(const std::string& id) {
+  for (auto& [name, w] : workers_)
+    if (w.job_id == id) send_to_worker(name, wire::kStop, w.exec_id);
 }
 
 void Broker::cmd_delete(Request& r) {

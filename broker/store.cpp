@@ -383,20 +383,20 @@ void Batch::push(Op op) {
   ops_.push_back(std::move(op));
 }
 
-Batch Batch::filtered(const std::vector<std::string>& refused, bool records_only) const {
+Batch Batch::filtered(const std::set<std::string, std::less<>>& refused, bool records_only) const {
   Batch out;
   for (const auto& op : ops_) {
     const std::string_view job = std::visit([](const auto& o) { return job_of(o); }, op);
     if (records_only && !std::holds_alternative<PutJob>(op) &&
         !std::holds_alternative<DeleteJob>(op))
       continue;
-    if (!job.empty() && std::find(refused.begin(), refused.end(), job) != refused.end()) continue;
+    if (!job.empty() && refused.contains(job)) continue;
     out.push(op);
   }
   return out;
 }
 
-Batch Batch::job_records_except(const std::vector<std::string>& refused,
+Batch Batch::job_records_except(const std::set<std::string, std::less<>>& refused,
                                 const std::string& why) const {
   // What of each job is left out: output files (count, bytes) and log chunks.
   struct Lost {
@@ -440,7 +440,7 @@ Batch Batch::job_records_except(const std::vector<std::string>& refused,
   return out;
 }
 
-Batch Batch::without_jobs(const std::vector<std::string>& refused) const {
+Batch Batch::without_jobs(const std::set<std::string, std::less<>>& refused) const {
   return filtered(refused, false);
 }
 
@@ -870,6 +870,21 @@ std::expected<std::string, std::string> Store::resolve_id(const std::string& pre
                            (matches.size() > 3 ? ", ..." : "") + "); give more of the id");
   }
   return matches.front();
+}
+
+std::expected<std::optional<std::string>, std::string> Store::first_id_from(
+    const std::string& key) {
+  Txn t(env_, false, &grow_);
+  if (t.status() != 0) return std::unexpected(lmdb_error("begin", t.status()));
+  const Bounds b = bounds();
+  Cursor c(t.get(), jobs_);
+  MDB_val k = val(key), v;
+  const int rc = c.get(k, v, MDB_SET_RANGE);
+  if (rc == MDB_NOTFOUND) return std::nullopt;
+  if (rc != 0) return std::unexpected(lmdb_error("read jobs", rc));
+  if (!in_file(b, k))
+    return std::unexpected(std::string("jobs: a damaged page; run `shoal doctor`"));
+  return str(k);
 }
 
 namespace {

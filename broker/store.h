@@ -31,6 +31,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <shared_mutex>
 #include <string>
 #include <string_view>
@@ -79,10 +80,11 @@ class Batch {
   // them: its outputs_message and history say they were lost, and why (so
   // that no job names an output the store does not hold); one whose log
   // chunks are left out says so in its history.
-  Batch job_records_except(const std::vector<std::string>& refused, const std::string& why) const;
+  Batch job_records_except(const std::set<std::string, std::less<>>& refused,
+                           const std::string& why) const;
   // This batch without anything of the jobs in `refused` (their records,
   // logs, outputs and deletions); blobs stay.
-  Batch without_jobs(const std::vector<std::string>& refused) const;
+  Batch without_jobs(const std::set<std::string, std::less<>>& refused) const;
   // Adds the changes of `later` after this batch's own.
   void append(Batch later);
 
@@ -117,7 +119,7 @@ class Batch {
   void push(Op op);
   // Without the operations of the jobs in `refused`; with `records_only`,
   // job records and deletions alone.
-  Batch filtered(const std::vector<std::string>& refused, bool records_only) const;
+  Batch filtered(const std::set<std::string, std::less<>>& refused, bool records_only) const;
   std::vector<Op> ops_;
   std::map<std::string, size_t> blobs_;  // hash -> its PutBlob in ops_
   std::map<std::string, size_t> jobs_;   // job id -> its latest PutJob in ops_
@@ -202,6 +204,8 @@ class Store {
   // The one job id that starts with `prefix`; errors name the prefix and,
   // when ambiguous, some of the matches.
   std::expected<std::string, std::string> resolve_id(const std::string& prefix);
+  // The first job id at or after `key` in byte order, or nothing.
+  std::expected<std::optional<std::string>, std::string> first_id_from(const std::string& key);
   // Up to q.limit jobs in creation order from q.after on, and where to go
   // on (JobList::next). Reads q.limit job records when no filter is given,
   // at most a few hundred when the id prefix matches only that many ids,

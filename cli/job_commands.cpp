@@ -7,6 +7,7 @@
 #include <fstream>
 #include <set>
 
+#include "cli/array_view.h"
 #include "cli/commands.h"
 #include "cli/flag_checks.h"
 #include "cli/format.h"
@@ -98,9 +99,13 @@ void add_job_list(CLI::App& job, int& status) {
     size_t limit = 10;
     bool reversed = false, hide_header = false, wide = false, no_style = false, pretty = false;
     std::vector<std::string> labels;
+    std::string array;
   };
   auto o = std::make_shared<Opts>();
   cmd->add_option("--id-filter", o->id_filter, "Only jobs whose id starts with this");
+  auto* array = cmd->add_option("--array", o->array,
+                                "Only the tasks of this job array, in index order (all of them "
+                                "unless --limit is given)");
   cmd->add_option("--limit", o->limit, "At most this many jobs (0: all)")->capture_default_str();
   cmd->add_option("--next-token", o->next_token,
                   "Go on where an earlier list stopped (the token it printed)");
@@ -117,7 +122,8 @@ void add_job_list(CLI::App& job, int& status) {
   cmd->add_flag("--wide", o->wide, "Full ids and more columns");
   cmd->add_flag("--no-style", o->no_style, "Plain output (the default off a terminal)");
   add_pretty_flag(*cmd, o->pretty);
-  cmd->callback([&status, o] {
+  auto* limit = cmd->get_option("--limit");
+  cmd->callback([&status, o, array, limit] {
     auto fmt_ = parse_format(o->output, {Format::table, Format::csv, Format::json, Format::yaml});
     if (!fmt_) {
       status = fail(fmt_.error());
@@ -137,6 +143,10 @@ void add_job_list(CLI::App& job, int& status) {
     q.oldest_first = !o->reversed;
     q.id_prefix = o->id_filter;
     q.after = o->next_token;
+    if (array->count()) {
+      q.array = o->array;
+      if (!limit->count()) q.limit = 0;
+    }
     // Bacalhau's --labels is a label selector; several flags are ANDed.
     for (const auto& l : o->labels) q.selector += (q.selector.empty() ? "" : ",") + l;
     auto r = c->page(q);
@@ -297,6 +307,28 @@ void add_job_list_of(CLI::App& job, int& status, const std::string& what) {
   });
 }
 
+// `shoal job get ARRAY`: every task, one folder each named by its index;
+// `not_a_job` is said when `typed` names no array either.
+int get_array(const std::string& typed, const std::string& dir, bool wait,
+              const std::string& not_a_job) {
+  auto c = connect();
+  if (!c) return fail(c.error());
+  auto array = array_named(*c, typed);
+  if (!array) return fail(not_a_job);
+  if (wait)
+    if (auto end = c->wait_array(*array); !end) return fail(end.error());
+  const std::string target = dir.empty() ? "job-" + short_id(*array).substr(2) : dir;
+  auto written = fetch_array_outputs(*c, *array, target);
+  if (!written) return fail("--output-dir " + target + ": " + written.error());
+  fmt::print("{}\n", target);
+  if (!wait)
+    fmt::print(stderr,
+               "shoal: wrote the {} tasks of job array {} as they are now; unfinished ones have "
+               "no exitCode or output files yet\n",
+               *written, *array);
+  return 0;
+}
+
 // `shoal job get`.
 void add_job_get(CLI::App& job, int& status) {
   auto* cmd =
@@ -312,7 +344,7 @@ void add_job_get(CLI::App& job, int& status) {
   cmd->callback([&status, id, dir, wait] {
     auto s = open_job(*id);
     if (!s) {
-      status = fail(s.error());
+      status = get_array(*id, *dir, *wait, s.error());
       return;
     }
     std::string full = s->job["id"];
@@ -361,6 +393,9 @@ void add_job_stop_or_delete(CLI::App& job, int& status, const std::string& what)
     std::expected<std::string, std::string> r = std::unexpected(std::string());
     if (what == "stop") {
       auto j = c->stop(*id);
+      if (j && j->value("array", false) && !*quiet)
+        fmt::print(stderr, "shoal: stopping {} unfinished tasks of job array {}\n",
+                   j->value("stopped", 0), j->value("id", *id));
       if (j)
         r = j->value("id", *id);
       else
@@ -408,7 +443,7 @@ void add_job_wait(CLI::App& job, int& status) {
   auto* cmd = job.add_subcommand(
       "wait", "Wait for jobs to end; the exit status is the worst (a progress bar on a terminal)");
   auto ids = std::make_shared<std::vector<std::string>>();
-  cmd->add_option("ids", *ids, "Job ids (any unique prefixes)")->required();
+  cmd->add_option("ids", *ids, "Job ids or job array ids (any unique prefixes)")->required();
   cmd->callback([&status, ids] {
     auto c = connect();
     if (!c) {
@@ -417,13 +452,25 @@ void add_job_wait(CLI::App& job, int& status) {
     }
     // Every id resolved first, so that a bad one is named before any waiting.
     std::set<std::string> pending;
+    std::vector<std::string> arrays;
     for (const auto& id : *ids) {
       auto j = c->describe(id);
       if (!j) {
+        if (auto array = array_named(*c, id)) {
+          arrays.push_back(*array);
+          continue;
+        }
         status = fail(j.error());
         return;
       }
       pending.insert((*j)["id"].get<std::string>());
+    }
+    int worst_of_arrays = 0;
+    for (const auto& array : arrays)
+      worst_of_arrays = std::max(worst_of_arrays, wait_for_array(*c, array, ::isatty(2)));
+    if (pending.empty()) {
+      status = worst_of_arrays;
+      return;
     }
     const size_t total = pending.size();
     ProgressOptions options;
@@ -449,7 +496,7 @@ void add_job_wait(CLI::App& job, int& status) {
     }
     bar.finish();
     for (const auto& j : unsuccessful) say_how_it_ended(j);
-    status = worst;
+    status = std::max(worst, worst_of_arrays);
   });
 }
 

@@ -8,6 +8,7 @@
 #include "cli/commands.h"
 #include "cli/format.h"
 #include "cli/progress.h"
+#include "protocol/array.h"
 #include "protocol/client_protocol.h"
 #include "protocol/names.h"
 #include "protocol/units.h"
@@ -17,6 +18,8 @@ namespace shoal::cli {
 using nlohmann::json;
 
 std::string short_id(const std::string& id) {
+  // A task of a job array keeps its index: "j-1a2b3c4d-17".
+  if (auto task = jobs::task_of(id)) return id.substr(0, 10) + "-" + std::to_string(task->index);
   return id.substr(0, std::min<size_t>(id.size(), 10));
 }
 

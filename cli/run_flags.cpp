@@ -1,9 +1,17 @@
 #include "cli/run_flags.h"
 
-#include <filesystem>
+#include <glob.h>
 
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+
+#include "bacalhau/request.h"
 #include "cli/input_spec.h"
 #include "cli/job_view.h"
+#include "protocol/array.h"
 #include "protocol/constraints.h"
 #include "protocol/job_json.h"
 #include "protocol/units.h"
@@ -61,6 +69,18 @@ std::vector<jobs::GuestMount> guest_mounts(const RunFlags& f, const jobs::JobSpe
   return out;
 }
 
+// An --output. An array's may hold placeholders (protocol/array.h): it is
+// checked as a task would have it, and kept as given, for each task's own.
+std::expected<jobs::OutputSpec, std::string> output_flag(const RunFlags& f,
+                                                         const std::string& value) {
+  const bool array = !f.array.empty() || !f.each_input.empty();
+  auto out = parse_output(array ? jobs::fill_placeholders(value, {1, "item"}) : value);
+  if (!out) return std::unexpected(out.error());
+  if (!array) return jobs::OutputSpec{out->name, out->path};
+  const auto colon = value.find(':');
+  return jobs::OutputSpec{value.substr(0, colon), value.substr(colon + 1)};
+}
+
 std::expected<uint64_t, std::string> limit_flag(const std::string& flag, const std::string& v) {
   if (v.empty()) return 0;
   auto n = units::parse_size(v);
@@ -109,9 +129,9 @@ std::expected<jobs::JobSpec, std::string> build_spec(const RunFlags& f) {
     spec.inputs.push_back(std::move(*in));
   }
   for (const auto& o : f.outputs) {
-    auto out = parse_output(o);
+    auto out = output_flag(f, o);
     if (!out) return std::unexpected(out.error());
-    spec.outputs.push_back({out->name, out->path});
+    spec.outputs.push_back(std::move(*out));
   }
   if (!f.memory.empty()) {
     auto m = units::parse_size(f.memory);
@@ -132,6 +152,81 @@ std::expected<jobs::JobSpec, std::string> build_spec(const RunFlags& f) {
     spec.constraints = f.constraints;
   }
   return spec;
+}
+
+// Job arrays: --array and --each-input.
+namespace {
+
+// "SOURCE:/TARGET" split at the last ":/" (a URL's "://" is not one: its
+// ':' is followed by two slashes and a host, never by the end of a path).
+std::pair<std::string, std::string> split_item_target(const std::string& value) {
+  for (size_t at = value.rfind(":/"); at != std::string::npos && at > 0;
+       at = value.rfind(":/", at - 1)) {
+    if (value.compare(at, 3, "://") == 0) continue;
+    return {value.substr(0, at), value.substr(at + 1)};
+  }
+  return {value, ""};
+}
+
+std::expected<std::vector<std::string>, std::string> glob_items(const std::string& pattern) {
+  glob_t g{};
+  const int rc = ::glob(pattern.c_str(), 0, nullptr, &g);
+  std::vector<std::string> out;
+  for (size_t i = 0; rc == 0 && i < g.gl_pathc; ++i) {
+    std::error_code ec;
+    out.push_back(fs::absolute(g.gl_pathv[i], ec).lexically_normal().string());
+  }
+  ::globfree(&g);
+  if (rc == GLOB_NOMATCH || (rc == 0 && out.empty()))
+    return std::unexpected("--each-input " + pattern + ": no file matches");
+  if (rc != 0) return std::unexpected("--each-input " + pattern + ": cannot read the directories");
+  return out;
+}
+
+std::expected<std::vector<std::string>, std::string> listed_items(const std::string& list) {
+  std::ifstream file;
+  if (list != "-") {
+    file.open(list);
+    if (!file) return std::unexpected("--each-input @" + list + ": " + std::strerror(errno));
+  }
+  std::istream& in = list == "-" ? std::cin : file;
+  std::vector<std::string> out;
+  for (std::string line; std::getline(in, line);) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.empty()) continue;
+    const bool url = line.starts_with("http://") || line.starts_with("https://");
+    std::error_code ec;
+    out.push_back(url ? line : fs::absolute(line, ec).lexically_normal().string());
+  }
+  if (out.empty()) return std::unexpected("--each-input @" + list + ": no items (one per line)");
+  return out;
+}
+
+}  // namespace
+
+std::expected<std::optional<jobs::ArraySpec>, std::string> array_from_flags(const RunFlags& f) {
+  if (f.array.empty() && f.each_input.empty()) return std::nullopt;
+  if (!f.array.empty() && !f.each_input.empty())
+    return std::unexpected(std::string("--array and --each-input: give one of them"));
+  jobs::ArraySpec a;
+  if (!f.array.empty()) {
+    if (auto indices = jobs::parse_array_indices(f.array); !indices)
+      return std::unexpected(indices.error());
+    a.indices = f.array;
+    return a;
+  }
+  auto [source, target] = split_item_target(f.each_input);
+  if (!target.empty()) {
+    if (auto ok = bacalhau::normalize_guest_path(target); !ok)
+      return std::unexpected("--each-input " + f.each_input + ": " + ok.error());
+    a.item_target = target;
+  }
+  auto items = source.starts_with("@") ? listed_items(source.substr(1)) : glob_items(source);
+  if (!items) return std::unexpected(items.error());
+  a.items = std::move(*items);
+  if (auto tasks = jobs::array_tasks(a); !tasks)
+    return std::unexpected("--each-input " + f.each_input + ": " + tasks.error());
+  return a;
 }
 
 }  // namespace shoal::cli

@@ -3,6 +3,7 @@
 
 #include <expected>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -17,6 +18,8 @@ struct RunFlags {
   std::string entry = "_start", name, memory, constraints;
   std::string stdout_limit, stderr_limit;  // sizes such as 64MiB; "": the broker's cap
   double timeout_s = 0;
+  // Job arrays (docs/jobs.md, "Arrays"): --array INDICES, --each-input ITEMS[:TARGET].
+  std::string array, each_input;
 };
 
 // Validates every flag and names the first bad one. Local input paths
@@ -24,6 +27,14 @@ struct RunFlags {
 // guest are refused naming both flags (jobs::check_guest_mounts). The import modules, inline inputs
 // and hashes are left empty (submit_job fills them from the request).
 std::expected<jobs::JobSpec, std::string> build_spec(const RunFlags& flags);
+
+// The job array that --array or --each-input asks for, or nothing. Items
+// of --each-input: the files a glob matches (sorted, made absolute), or the
+// lines of a file (@FILE) or of this process's stdin (@-), each a path
+// (made absolute) or an http(s) URL, blank lines skipped; then an optional
+// :TARGET, the guest path each task's item is mounted at. Fails naming the
+// flag: both flags, a glob that matches nothing, no items, bad indices.
+std::expected<std::optional<jobs::ArraySpec>, std::string> array_from_flags(const RunFlags& flags);
 
 // KEY=VALUE pairs (--meta), a later key replacing an earlier one; fails
 // naming the flag and the value that is not KEY=VALUE.

@@ -14,6 +14,7 @@
 #include <set>
 #include <thread>
 
+#include "cli/array_view.h"
 #include "cli/commands.h"
 #include "cli/input_spec.h"
 #include "cli/job_view.h"
@@ -193,6 +194,7 @@ std::expected<client::Submission, std::string> submission(const RunRequest& requ
   // A stored module goes by its SHA-256 alone (docs/protocol.md, submit).
   if (request.module.kind == ModuleRef::Kind::stored)
     job.spec["module_sha256"] = request.module.source;
+  if (request.array) job.array = jobs::to_json(*request.array);
   return job;
 }
 
@@ -237,6 +239,23 @@ int wait_and_print(client::Client& c, const std::string& id, const WaitOptions& 
   return exit_status_of(end);
 }
 
+// An array submitted: its id, then (per `o`) its progress and summary.
+// The tasks' output stays in the store (shoal job get ID writes it).
+int wait_for_array_run(client::Client& c, const std::string& id, const WaitOptions& o, bool tty) {
+  fmt::print("{}\n", id);
+  std::fflush(stdout);
+  if (!o.wait) {
+    if (tty && !o.id_only)
+      fmt::print(stderr, "To wait for it: shoal job wait {}; its results: shoal job get {}\n", id,
+                 id);
+    return 0;
+  }
+  std::optional<std::chrono::milliseconds> limit;
+  if (o.wait_timeout_s > 0)
+    limit = std::chrono::milliseconds(static_cast<int64_t>(o.wait_timeout_s * 1000));
+  return wait_for_array(c, id, tty && !o.id_only, limit);
+}
+
 }  // namespace
 
 int submit_job(const RunRequest& request, const WaitOptions& o) {
@@ -256,6 +275,7 @@ int submit_job(const RunRequest& request, const WaitOptions& o) {
   if (!r) return fail(r.error());
   std::string id = *r;
   const bool tty = ::isatty(2);
+  if (request.array) return wait_for_array_run(*c, id, o, tty);
   if (o.id_only) {
     fmt::print("{}\n", id);
     std::fflush(stdout);

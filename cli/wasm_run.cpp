@@ -67,6 +67,8 @@ int run(RunOpts& o) {
   if (!module) return fail(module.error());
   auto imports = import_modules_from_flags(o.imports);
   if (!imports) return fail(imports.error());
+  auto array = array_from_flags(o.job);
+  if (!array) return fail(array.error());
   RunRequest request;
   request.spec = std::move(*spec);
   request.module.kind =
@@ -74,6 +76,7 @@ int run(RunOpts& o) {
   request.module.source = module->source;
   request.imports = std::move(*imports);
   request.stdin_file = o.stdin_file;
+  request.array = std::move(*array);
   if (o.dry_run) {
     auto yaml = bacalhau::write_bacalhau_spec(request, read_file);
     if (!yaml) return fail(yaml.error());
@@ -152,6 +155,16 @@ void add_wasm_commands(CLI::App& app, int& status) {
                 "Print the job as a Bacalhau job spec (YAML) and submit nothing");
   cmd->add_option("--constraints", o->job.constraints,
                   "Run only on workers whose labels match, e.g. 'zone=a,gpu!=true'");
+  // Job arrays (docs/jobs.md, "Arrays").
+  cmd->add_option("--array", o->job.array,
+                  "Run one job per index, as Slurm's --array: 1-100, 0-30:10, 1,3,5-7; each "
+                  "sees SHOAL_ARRAY_INDEX and SLURM_ARRAY_TASK_ID, and {} in arguments, env "
+                  "and outputs is the index");
+  cmd->add_option("--each-input", o->job.each_input,
+                  "Run one job per item: 'GLOB[:TARGET]' (the files it matches), '@FILE[:TARGET]' "
+                  "or '@-[:TARGET]' (paths or URLs, one per line); TARGET mounts each item, and "
+                  "{} {/} {.} {/.} {//} {#} in arguments, env and outputs name it")
+      ->type_name("ITEMS[:TARGET]");
   cmd->callback([&status, o] { status = run(*o); });
 }
 

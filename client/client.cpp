@@ -165,6 +165,7 @@ std::expected<std::string, std::string> Client::submit(const Submission& job) {
   // A module this client sent before, or a large one (which the broker may
   // well have from an earlier command), goes by its SHA-256 alone first.
   nlohmann::json spec = job.spec;
+  if (!job.array.is_null()) spec["array"] = job.array;
   const std::string hash = module.empty()               ? ""
                            : !job.module_sha256.empty() ? job.module_sha256
                                                         : sha256_hex(module);
@@ -227,6 +228,7 @@ std::expected<ListPage, std::string> Client::page(const ListQuery& query) {
   if (!query.selector.empty()) q["selector"] = query.selector;
   if (!query.states.empty()) q["states"] = query.states;
   if (!query.name.empty()) q["name"] = query.name;
+  if (!query.array.empty()) q["array"] = query.array;
   ListPage out;
   out.next = query.after;
   do {
@@ -263,6 +265,34 @@ std::expected<json, std::string> Client::wait(const std::string& id, const WaitC
   if (!r && r.error() == "time limit")
     return std::unexpected("job " + id + " is still " + last +
                            " after the wait timeout; it goes on (shoal job logs -f " + id + ")");
+  return r;
+}
+
+std::expected<json, std::string> Client::wait_array(
+    const std::string& id, const std::function<void(const json&)>& on_progress,
+    std::optional<milliseconds> limit) {
+  json last;
+  auto r = impl_->stream(
+      protocol::Command::kWatch, {{"id", id}}, limit, [] {},
+      [&](const Reply& m) -> std::optional<json> {
+        if (m.kind != protocol::kState && m.kind != protocol::kEnd) return std::nullopt;
+        if (!m.body.value("array", false)) {
+          if (m.kind == protocol::kEnd) return m.body;  // a job, not an array
+          return std::nullopt;
+        }
+        last = m.body;
+        if (on_progress) on_progress(m.body);
+        if (m.kind == protocol::kEnd) return m.body;
+        return std::nullopt;
+      });
+  if (!r && r.error() == "time limit") {
+    const auto ended =
+        last.value("completed", 0) + last.value("failed", 0) + last.value("stopped", 0);
+    return std::unexpected("job array " + id + " has " + std::to_string(ended) + " of " +
+                           std::to_string(last.value("tasks", 0)) +
+                           " tasks ended after the wait timeout; it goes on (shoal job wait " + id +
+                           ")");
+  }
   return r;
 }
 

@@ -75,6 +75,10 @@ struct Submission {
   // same order.
   std::vector<std::string> import_modules;
   std::vector<std::string> inline_inputs;
+  // A job array (docs/protocol.md, submit: "array"): null for one job, else
+  // {"indices": "1-100"} or {"items": [...], "item_target": "/inputs/in.txt"}.
+  // submit() then returns the array's id, once every task is stored.
+  nlohmann::json array;
 };
 
 struct ListQuery {
@@ -89,6 +93,9 @@ struct ListQuery {
   // Continue after this cursor (a ListPage::next), in this query's order;
   // empty: from the first job. Opaque: the broker's key of a job.
   std::string after;
+  // Only the tasks of this job array (its id or a unique prefix), in index
+  // order unless newest first is asked for.
+  std::string array;
 };
 
 // One page of jobs and the cursor of the next (empty when none is left).
@@ -150,6 +157,15 @@ class Client {
       const std::vector<std::string>& ids,
       const std::function<void(const nlohmann::json& job)>& on_end);
 
+  // Waits until every task of the job array `id` (an id or a unique prefix)
+  // has ended and returns the array's summary (docs/protocol.md, `watch` of
+  // an array: counts by state, the worst exit code, the unsuccessful
+  // tasks); `on_progress` gets each summary on the way. With `limit`, an
+  // array still unfinished by then gives an error that says how far it got.
+  std::expected<nlohmann::json, std::string> wait_array(
+      const std::string& id, const std::function<void(const nlohmann::json&)>& on_progress = {},
+      std::optional<std::chrono::milliseconds> limit = std::nullopt);
+
   // The logs of the job's latest execution, chunk by chunk; with `follow`,
   // also what it writes until it ends. Returns the job JSON at the end.
   // After a reconnect the bytes already delivered are not repeated. A job
@@ -169,7 +185,8 @@ class Client {
       const std::string& id, const std::filesystem::path& dir);
 
   // Stops a job: a queued one at once, a running one when its worker has
-  // stopped it. Returns the job JSON as the broker answered.
+  // stopped it. Returns the job JSON as the broker answered. For a job
+  // array's id, stops every unfinished task: {"id", "array": true, "stopped": N}.
   std::expected<nlohmann::json, std::string> stop(const std::string& id);
 
   // Deletes a finished job with its logs and outputs; returns its full id.

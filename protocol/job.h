@@ -76,6 +76,21 @@ struct InlineInputSpec {
   }
 };
 
+// A job array (docs/jobs.md, "Arrays"): one submission that becomes one job
+// per task. Exactly one of `indices` (Slurm's --array syntax: "1-100",
+// "0-15:4", "1,3,5-7"; task i runs with index i) and `items` (one task per
+// item, indices 1..N: the files or URLs of --each-input) is set. Each
+// task's spec is the submitted spec with the placeholders of
+// protocol/array.h filled; `item_target`, when set, mounts each task's
+// item (a local path or a URL) read-only at that guest path. Only a
+// submission carries it: the broker stores the tasks, never the array.
+struct ArraySpec {
+  std::string indices;
+  std::vector<std::string> items;
+  std::string item_target;
+  bool empty() const { return indices.empty() && items.empty() && item_target.empty(); }
+};
+
 struct JobSpec {
   std::string name;
   std::map<std::string, std::string> labels;

@@ -230,7 +230,7 @@ struct Reader {
 // command's own (docs/protocol.md).
 const std::set<std::string>& known_keys() {
   static const std::set<std::string> known = [] {
-    std::set<std::string> k = {"watch"};
+    std::set<std::string> k = {"watch", "array"};
     JobSpec s;
     schema::fields(s, [&](const char* key, auto&&, schema::Flow) { k.insert(key); });
     return k;
@@ -240,7 +240,7 @@ const std::set<std::string>& known_keys() {
 
 }  // namespace
 
-std::expected<JobSpec, std::string> spec_from_json(const json& j) {
+std::expected<JobSpec, std::string> spec_from_json(const json& j, bool check_values) {
   if (!j.is_object()) return std::unexpected(std::string("the spec is not a JSON object"));
   for (const auto& [key, value] : j.items())
     if (!known_keys().contains(key))
@@ -254,8 +254,31 @@ std::expected<JobSpec, std::string> spec_from_json(const json& j) {
   } catch (const Refused& r) {
     return std::unexpected(r.message);
   }
+  if (!check_values) return s;
   if (auto ok = check_spec(s); !ok) return std::unexpected(ok.error());
   return s;
+}
+
+std::expected<std::optional<ArraySpec>, std::string> array_from_json(const json& body) {
+  if (!body.is_object() || !body.contains("array")) return std::nullopt;
+  const json& a = body.at("array");
+  if (!a.is_object()) return std::unexpected("array must be an object, not " + a.dump());
+  ArraySpec out;
+  std::set<std::string> known;
+  schema::fields(out, [&](const char* key, auto&&, schema::Flow) { known.insert(key); });
+  for (const auto& [key, value] : a.items())
+    if (!known.contains(key))
+      return std::unexpected("unknown field '" + names::printable(key) + "' in array");
+  try {
+    Reader{}.object(a, out, "array");
+  } catch (const Refused& r) {
+    return std::unexpected(r.message);
+  }
+  return out;
+}
+
+json to_json(const ArraySpec& a) {
+  return Tree{}(a);
 }
 
 namespace {

@@ -97,6 +97,15 @@ void fields(S& i, V&& visit) {
   visit("target", i.target, Flow::required);
 }
 
+// A submission's "array" (docs/protocol.md, submit): read from the submit
+// body beside the spec, never stored.
+template <Is<ArraySpec> S, class V>
+void fields(S& a, V&& visit) {
+  visit("indices", a.indices, Flow::optional);
+  visit("item_target", a.item_target, Flow::optional);
+  visit("items", a.items, Flow::optional);
+}
+
 // The spec a user submits. stdin_hash has no key: the broker fills it from
 // the stdin frame (docs/protocol.md, submit).
 template <Is<JobSpec> S, class V>

@@ -2,6 +2,8 @@
 // writing requests back: the exact request, or every message.
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
+
 #include <map>
 #include <string>
 #include <vector>
@@ -621,4 +623,38 @@ BOOST_AUTO_TEST_CASE(a_module_named_by_its_sha256_in_the_task_meta_is_the_stored
       "Tasks[0].Meta.shoal.module_sha256: 'ABC' is not a SHA-256 (64 lowercase hex digits)",
   };
   BOOST_TEST(errors == expected, boost::test_tools::per_element());
+}
+
+// shoal's job array travels under its own extension key, read back as written.
+BOOST_AUTO_TEST_CASE(a_job_array_is_read_and_written_under_x_shoal_array) {
+  RunRequest r = read_ok(task("", "x-shoal-array: {Indices: \"1-10:3\"}\n"));
+  BOOST_TEST_REQUIRE(r.array.has_value());
+  BOOST_TEST(r.array->indices == "1-10:3");
+  RunRequest items = read_ok(task(
+      "", "x-shoal-array:\n  Items: [data/a.txt, \"https://e.com/b\"]\n  ItemTarget: /in.txt\n"));
+  BOOST_TEST_REQUIRE(items.array.has_value());
+  BOOST_TEST(items.array->items ==
+             std::vector<std::string>({"/jobs/data/a.txt", "https://e.com/b"}));
+  BOOST_TEST(items.array->item_target == "/in.txt");
+  auto text = write_bacalhau_spec(items, no_file_reader_called);
+  BOOST_TEST_REQUIRE(text.has_value());
+  BOOST_TEST(text->find("x-shoal-array:") != std::string::npos, *text);
+  RunRequest back = read_ok(*text);
+  BOOST_TEST_REQUIRE(back.array.has_value());
+  BOOST_TEST(back.array->items == items.array->items);
+  BOOST_TEST(back.array->item_target == "/in.txt");
+  // A spec without the key is one job.
+  BOOST_TEST(!read_ok(task("")).array.has_value());
+}
+
+BOOST_AUTO_TEST_CASE(a_bad_job_array_is_named_by_its_field) {
+  auto e = errors_of(task("", "x-shoal-array: {Indices: \"9-1\", Each: x}\n"));
+  BOOST_TEST(std::any_of(e.begin(), e.end(), [](const std::string& m) {
+    return m == "x-shoal-array.Each: not supported by shoal";
+  }));
+  BOOST_TEST(std::any_of(e.begin(), e.end(), [](const std::string& m) {
+    return m.find("x-shoal-array: --array 9-1: '9-1' ends before it starts") == 0;
+  }));
+  e = errors_of(task("", "x-shoal-array: {Items: [a], ItemTarget: rel}\n"));
+  BOOST_TEST(e.front().starts_with("x-shoal-array.ItemTarget: the guest path"), e.front());
 }
