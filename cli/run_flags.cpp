@@ -57,6 +57,22 @@ std::expected<uint64_t, std::string> limit_flag(const std::string& flag, const s
   return *n;
 }
 
+// --memory: a size from one WebAssembly page to 4 GiB, the most a wasm32
+// program's memory can hold; the error names the flag as typed and what to
+// give instead.
+std::expected<uint64_t, std::string> memory_flag(const std::string& v) {
+  auto m = units::parse_size(v);
+  if (!m) return std::unexpected("--memory: " + m.error());
+  if (*m > jobs::kMaxMemoryBytes)
+    return std::unexpected("--memory " + v +
+                           ": over 4 GiB, the most a wasm32 program's memory can hold; give "
+                           "--memory 4GiB or less (without --memory a job gets 1 GiB)");
+  if (*m < jobs::kWasmPage)
+    return std::unexpected("--memory " + v +
+                           ": less than one WebAssembly page; give at least --memory 64KiB");
+  return *m;
+}
+
 }  // namespace
 
 std::expected<std::map<std::string, std::string>, std::string> pairs_from_flags(
@@ -99,8 +115,8 @@ std::expected<jobs::JobSpec, std::string> build_spec(const RunFlags& f) {
     spec.outputs.push_back({out->name, out->path});
   }
   if (!f.memory.empty()) {
-    auto m = units::parse_size(f.memory);
-    if (!m) return std::unexpected("--memory: " + m.error());
+    auto m = memory_flag(f.memory);
+    if (!m) return std::unexpected(m.error());
     spec.memory_bytes = *m;
   }
   auto out_limit = limit_flag("--stdout-limit", f.stdout_limit);

@@ -137,9 +137,12 @@ class Client {
   // After a reconnect the bytes already delivered are not repeated. A job
   // that runs again (its worker died, the broker restarted) writes its
   // output again from the start, as a new execution: following it delivers
-  // both.
+  // both. With `execution` (an execution's id, or a prefix of only one of
+  // the job's), that execution's logs instead; following an execution that
+  // is not the latest ends at its last byte.
   std::expected<nlohmann::json, std::string> logs(const std::string& id, Stream stream, bool follow,
-                                                  const ChunkHandler& on_chunk);
+                                                  const ChunkHandler& on_chunk,
+                                                  const std::string& execution = "");
 
   // One output file's bytes (an entry of the job JSON's output_files).
   std::expected<std::string, std::string> output(const std::string& id, const std::string& name,
