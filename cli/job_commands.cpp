@@ -13,6 +13,7 @@
 #include "cli/format.h"
 #include "cli/job_view.h"
 #include "cli/progress.h"
+#include "cli/results.h"
 #include "client/client.h"
 #include "protocol/client_protocol.h"
 #include "protocol/units.h"
@@ -345,12 +346,12 @@ void add_job_get(CLI::App& job, int& status) {
       }
       final = std::move(*end);
     }
-    std::string target = dir->empty() ? "job-" + short_id(full).substr(2) : *dir;
-    auto files = s->client.fetch_outputs(full, target);
-    if (!files) {
-      status = fail("--output-dir " + target + ": " + files.error());
+    auto written = write_results(s->client, full, *dir);
+    if (!written) {
+      status = fail(written.error());
       return;
     }
+    const std::string& target = *written;
     fmt::print("{}\n", target);
     if (unfinished && !*wait)
       fmt::print(stderr,

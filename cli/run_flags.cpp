@@ -1,6 +1,8 @@
 #include "cli/run_flags.h"
 
+#include <cctype>
 #include <filesystem>
+#include <set>
 
 #include "cli/input_spec.h"
 #include "cli/job_view.h"
@@ -85,6 +87,29 @@ std::expected<std::map<std::string, std::string>, std::string> pairs_from_flags(
     out[v.substr(0, eq)] = v.substr(eq + 1);
   }
   return out;
+}
+
+std::expected<std::string, std::string> check_accepted_only(const AcceptedOnlyFlags& f) {
+  auto lower = [](std::string v) {
+    for (char& c : v) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return v;
+  };
+  if (!f.publisher.empty() && lower(f.publisher) != "local")
+    return std::unexpected("--publisher " + f.publisher +
+                           ": shoal keeps every job's results itself (shoal job get ID), so "
+                           "the only publisher it takes is local");
+  static const std::set<std::string> networks = {"none",   "http", "host",
+                                                 "bridge", "full", "default"};
+  if (!f.network.empty() && !networks.contains(lower(f.network)))
+    return std::unexpected("--network " + f.network +
+                           ": expected None, HTTP, Host, Bridge or Default (Bacalhau's types)");
+  std::string given;
+  for (const auto& [flag, value] : {std::pair{"--cpu", f.cpu}, std::pair{"--disk", f.disk},
+                                    std::pair{"--gpu", f.gpu}, std::pair{"--network", f.network}})
+    if (!value.empty()) given += (given.empty() ? "" : ", ") + std::string(flag) + " " + value;
+  if (given.empty()) return "";
+  return "shoal: " + given +
+         ": accepted but not enforced here (shoal limits a job's --memory and --timeout only)";
 }
 
 std::expected<jobs::JobSpec, std::string> build_spec(const RunFlags& f) {

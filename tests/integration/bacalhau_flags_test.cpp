@@ -8,6 +8,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -117,4 +118,96 @@ BOOST_AUTO_TEST_CASE(memory_over_4_gib_is_refused_naming_the_flag_and_what_to_gi
   BOOST_TEST(small.err ==
              "shoal: --memory 1KiB: less than one WebAssembly page; give at least --memory "
              "64KiB\n");
+}
+
+namespace {
+
+// Every file under `dir`, by its path there, with its bytes.
+std::map<std::string, std::string> files_under(const std::string& dir) {
+  std::map<std::string, std::string> out;
+  for (const auto& e : fs::recursive_directory_iterator(dir))
+    if (e.is_regular_file()) {
+      std::ifstream in(e.path(), std::ios::binary);
+      out[fs::relative(e.path(), dir).string()] =
+          std::string(std::istreambuf_iterator<char>(in), {});
+    }
+  return out;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(wasm_run_output_dir_writes_the_results_as_job_get_does) {
+  Home h;
+  shoal::test::TempDir where;
+  const std::string dir = where.path() + "/results";
+  auto r = h.shoal({"wasm", "run", "--output-dir", dir, test_wasm("tree_maker"), "write",
+                    "/outputs/b.txt", "hello"});
+  BOOST_TEST_REQUIRE(r.status == 0, r.err);
+  BOOST_TEST(r.out == "wrote /outputs/b.txt\n");
+  auto id = trim(h.shoal({"job", "list", "--limit", "1", "--output", "csv", "--hide-header"}).out);
+  id = id.substr(id.find(',') + 1);
+  id = id.substr(0, id.find(','));
+  BOOST_TEST(r.err == "Results of job " + id + " written to " + dir + "\n");
+  const auto written = files_under(dir);
+  BOOST_TEST(written.at("outputs/b.txt") == "hello");
+  BOOST_TEST(written.at("exitCode") == "0");
+  BOOST_TEST(written.at("stdout") == "wrote /outputs/b.txt\n");
+  auto get = h.shoal({"job", "get", id, "--output-dir", where.path() + "/got"});
+  BOOST_TEST_REQUIRE(get.status == 0, get.err);
+  BOOST_TEST(files_under(where.path() + "/got") == written);
+}
+
+BOOST_AUTO_TEST_CASE(wasm_run_download_writes_job_dir_and_keeps_the_program_status) {
+  Home h;
+  auto r = h.shoal({"wasm", "run", "--download", "--id-only", test_wasm("exit_code"), "3"});
+  BOOST_TEST(r.status == 3, r.err);
+  const std::string id = trim(r.out);
+  const std::string dir = "job-" + id.substr(2, 8);
+  BOOST_TEST(r.err == "Results of job " + id + " written to " + dir + "\n");
+  BOOST_TEST(files_under(dir).at("exitCode") == "3");
+  fs::remove_all(dir);
+}
+
+BOOST_AUTO_TEST_CASE(download_without_wait_is_refused_before_anything_is_submitted) {
+  Home h;
+  for (auto flag : {std::vector<std::string>{"--download"},
+                    std::vector<std::string>{"--output-dir", "somewhere"}}) {
+    std::vector<std::string> args = {"wasm", "run", "--wait=false"};
+    args.insert(args.end(), flag.begin(), flag.end());
+    args.push_back(test_wasm("exit_code"));
+    auto r = h.shoal(args);
+    BOOST_TEST(r.status == 125);
+    BOOST_TEST(r.err == "shoal: " + flag[0] +
+                            " needs --wait: the results are written when the job ends (drop "
+                            "--wait=false, or write them later with shoal job get ID)\n");
+  }
+  BOOST_TEST(h.shoal({"job", "list", "--output", "csv", "--hide-header"}).out == "");
+}
+
+BOOST_AUTO_TEST_CASE(publisher_local_is_accepted_and_others_are_refused_by_name) {
+  Home h;
+  auto local = h.shoal({"wasm", "run", "-p", "local", test_wasm("exit_code"), "0"});
+  BOOST_TEST(local.status == 0, local.err);
+  BOOST_TEST(local.out == "exiting with 0\n");
+  auto ipfs = h.shoal({"wasm", "run", "--publisher", "ipfs", test_wasm("exit_code"), "0"});
+  BOOST_TEST(ipfs.status == 125);
+  BOOST_TEST(ipfs.err ==
+             "shoal: --publisher ipfs: shoal keeps every job's results itself (shoal job get "
+             "ID), so the only publisher it takes is local\n");
+}
+
+BOOST_AUTO_TEST_CASE(resource_flags_are_accepted_with_one_line_saying_they_are_not_enforced) {
+  Home h;
+  auto r = h.shoal({"wasm", "run", "--cpu", "2", "--disk", "10GB", "--gpu", "1", "--network",
+                    "None", test_wasm("exit_code"), "0"});
+  BOOST_TEST(r.status == 0, r.err);
+  BOOST_TEST(r.out == "exiting with 0\n");
+  BOOST_TEST(r.err ==
+             "shoal: --cpu 2, --disk 10GB, --gpu 1, --network None: accepted but not enforced "
+             "here (shoal limits a job's --memory and --timeout only)\n");
+  auto bad = h.shoal({"wasm", "run", "--network", "wifi", test_wasm("exit_code"), "0"});
+  BOOST_TEST(bad.status == 125);
+  BOOST_TEST(bad.err ==
+             "shoal: --network wifi: expected None, HTTP, Host, Bridge or Default (Bacalhau's "
+             "types)\n");
 }
