@@ -142,6 +142,8 @@ wire::Done run_job(LogQueue& logs, wire::Run& run, const std::string& module_byt
     } else {
       done.message = run_error_text(result.error());
     }
+    if (auto note = refusal_note(result, **env); !note.empty())
+      done.message = done.message.empty() ? note : done.message + "; " + note;
   }
   done.stdout_bytes = out.written();
   done.stderr_bytes = err.written();

@@ -211,3 +211,41 @@ BOOST_AUTO_TEST_CASE(resource_flags_are_accepted_with_one_line_saying_they_are_n
              "shoal: --network wifi: expected None, HTTP, Host, Bridge or Default (Bacalhau's "
              "types)\n");
 }
+
+BOOST_AUTO_TEST_CASE(a_job_refused_a_path_outside_its_mounts_says_which_paths_were_mounted) {
+  Home h;
+  shoal::test::TempDir in;
+  auto r = h.shoal({"wasm", "run", "-i", in.path() + ":/inputs", test_wasm("files")});
+  BOOST_TEST(r.status == 2);
+  BOOST_TEST(has(r.err, "fopen /data/out.txt: Capabilities insufficient\n"), r.err);
+  const std::string said =
+      "the program was refused /data/out.txt: outside every mount; mounted: /inputs "
+      "(read-only), /outputs";
+  BOOST_TEST(has(r.err, " exited with 2: " + said + "\n"), r.err);
+  BOOST_TEST(!has(r.err, in.path()), r.err);  // guest paths only
+  auto id = trim(h.shoal({"job", "list", "--limit", "1", "--output", "csv", "--hide-header"}).out);
+  id = id.substr(id.find(',') + 1);
+  id = id.substr(0, id.find(','));
+  BOOST_TEST(has(h.shoal({"job", "describe", id}).out, said));
+  // A program that goes on after the refusal and exits 0 gets no message.
+  auto fine = h.shoal({"wasm", "run", test_wasm("files"), "open", "/data/x.txt"});
+  BOOST_TEST(fine.status == 0, fine.err);
+  BOOST_TEST(fine.out == "refused /data/x.txt: Capabilities insufficient\n");
+  BOOST_TEST(fine.err == "");
+}
+
+BOOST_AUTO_TEST_CASE(exec_verbose_names_the_refused_path_and_the_mounts) {
+  shoal::test::TempDir in;
+  std::ofstream(in.path() + "/a.txt") << "hi\n";
+  for (const std::string path : {"/data/x.txt", "/inputs/../etc/passwd"}) {
+    auto r = shoal::test::run_process({shoal::test::shoal_bin(), "exec", "-v", "--no-code-cache",
+                                       "--dir", in.path() + "::/inputs:ro", test_wasm("cat_files"),
+                                       "/inputs/a.txt", path});
+    BOOST_TEST(r.status == 1);
+    BOOST_TEST(r.out == "== /inputs/a.txt ==\nhi\n== " + path +
+                            " ==\ncannot open: Capabilities insufficient\n");
+    BOOST_TEST(has(r.err, "shoal: the program was refused " + path +
+                              ": outside every mount; mounted: /inputs (read-only)\n"),
+               r.err);
+  }
+}
