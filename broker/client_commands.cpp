@@ -55,6 +55,7 @@ const std::array<Broker::Handler, protocol::kCommands.size()> Broker::kHandlers{
     &Broker::cmd_prune,
     &Broker::cmd_output,
     &Broker::cmd_shutdown,
+    &Broker::cmd_nodes,
 }};
 static_assert(protocol::kCommands[1].command == protocol::Command::kSubmit &&
               protocol::kCommands[10].command == protocol::Command::kShutdown);

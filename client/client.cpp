@@ -427,6 +427,14 @@ std::expected<uint64_t, std::string> Client::prune(std::chrono::seconds older_th
   return r->body.value("deleted", uint64_t{0});
 }
 
+std::expected<std::vector<json>, std::string> Client::nodes() {
+  auto r = impl_->call(protocol::Command::kNodes, json::object(), {}, true);
+  if (!r) return std::unexpected(r.error());
+  const json& nodes = r->body.value("nodes", json::array());
+  if (!nodes.is_array()) return std::unexpected("the broker's nodes reply holds no list");
+  return std::vector<json>(nodes.begin(), nodes.end());
+}
+
 std::expected<void, std::string> Client::shutdown() {
   auto r = impl_->call(protocol::Command::kShutdown, json::object(), {}, false);
   if (!r) return std::unexpected(r.error());

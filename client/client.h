@@ -163,6 +163,11 @@ class Client {
   // Deletes finished jobs last changed more than `older_than` ago.
   std::expected<uint64_t, std::string> prune(std::chrono::seconds older_than);
 
+  // The worker pools the broker runs jobs on, as nodes: the `nodes` reply
+  // of docs/protocol.md, one object per pool ("local", then each remote
+  // pool by its host).
+  std::expected<std::vector<nlohmann::json>, std::string> nodes();
+
   // Asks the broker to exit (running jobs are re-queued when it next starts);
   // for a local broker, returns once it has exited.
   std::expected<void, std::string> shutdown();

@@ -38,7 +38,8 @@ enum class Command {
   kDelete,
   kPrune,
   kOutput,
-  kShutdown
+  kShutdown,
+  kNodes
 };
 
 struct CommandInfo {
@@ -48,7 +49,7 @@ struct CommandInfo {
   bool reads_store;  // answered after everything before it is committed
 };
 
-inline constexpr std::array<CommandInfo, 11> kCommands{{
+inline constexpr std::array<CommandInfo, 12> kCommands{{
     {Command::kPing, "ping", false, false},
     {Command::kSubmit, "submit", false, false},
     {Command::kGet, "get", true, true},
@@ -60,6 +61,7 @@ inline constexpr std::array<CommandInfo, 11> kCommands{{
     {Command::kPrune, "prune", false, true},
     {Command::kOutput, "output", true, true},
     {Command::kShutdown, "shutdown", false, false},
+    {Command::kNodes, "nodes", false, false},
 }};
 
 // The entry of a command; the table is in enum order.

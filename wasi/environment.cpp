@@ -83,7 +83,9 @@ std::expected<std::unique_ptr<Environment>, std::string> Environment::create(con
   const bool root_mounted = std::any_of(plan->begin(), plan->end(), [](const PlannedPreopen& p) {
     return normalize_guest_path(p.guest_path) == "/";
   });
-  if (!root_mounted) {
+  // Only beside mounts: a program given none finds fd 3 closed, as the WASI
+  // test suite expects (and has nothing to be told about mounts).
+  if (!root_mounted && !plan->empty()) {
     // Last, so that the mounts keep their fds (3, 4, ...).
     FdEntry fence;
     fence.filetype = abi::Filetype::directory;

@@ -75,7 +75,8 @@ class Environment {
   void note_write() { wrote_ = true; }
 
   // The first guest path refused because it is outside every mount: a
-  // path below the guest's "/" where nothing is mounted (FdEntry::fence),
+  // path below the guest's "/" where nothing is mounted (FdEntry::fence: a
+  // preopen after the mounts, when there are mounts and none is at "/"),
   // or one that leads out of its mount ("..", an absolute symlink).
   void note_refused(const std::string& guest_path) {
     if (!refused_) refused_ = guest_path;

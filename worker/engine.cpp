@@ -844,6 +844,13 @@ std::string refusal_note(const std::expected<uint32_t, RunError>& result,
   return failed ? env.refusal_text() : "";
 }
 
+std::string run_end_message(const std::expected<uint32_t, RunError>& result,
+                            const wasi::Environment& env) {
+  const std::string note = refusal_note(result, env);
+  if (result) return note;
+  return run_error_text(result.error()) + (note.empty() ? "" : "; " + note);
+}
+
 std::expected<uint32_t, RunError> run_wasi_command(std::span<const uint8_t> module,
                                                    wasi::Environment& env,
                                                    const RunOptions& options) {

@@ -81,6 +81,11 @@ std::string run_error_text(const RunError& error);
 std::string refusal_note(const std::expected<uint32_t, RunError>& result,
                          const wasi::Environment& env);
 
+// A job's message at the end of its run: run_error_text for a failure,
+// with the refusal_note after it; the note alone (or "") for an exit.
+std::string run_end_message(const std::expected<uint32_t, RunError>& result,
+                            const wasi::Environment& env);
+
 // A module whose exports satisfy the main module's imports from `name`.
 struct ImportModule {
   std::string name;

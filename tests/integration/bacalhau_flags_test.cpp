@@ -249,3 +249,40 @@ BOOST_AUTO_TEST_CASE(exec_verbose_names_the_refused_path_and_the_mounts) {
                r.err);
   }
 }
+
+BOOST_AUTO_TEST_CASE(node_list_shows_the_local_pool_with_its_slots_and_busy_workers) {
+  Home h;
+  // The broker starts with the first command; its workers join soon after.
+  std::string table;
+  BOOST_TEST_REQUIRE(shoal::test::wait_until([&] {
+    table = h.shoal({"node", "list", "--output", "csv", "--hide-header"}).out;
+    return table.starts_with("local,local,connected,");
+  }));
+  auto run = h.shoal({"wasm", "run", "--wait=false", test_wasm("spin"), "--timeout", "30"});
+  const std::string id = trim(run.out);
+  BOOST_TEST_REQUIRE(shoal::test::wait_until([&] {
+    auto nodes = json::parse(h.shoal({"node", "list", "--output", "json"}).out);
+    return nodes.size() == 1 && nodes[0]["Info"]["ComputeNodeInfo"]["RunningExecutions"] == 1;
+  }));
+  auto list = h.shoal({"node", "list"});
+  BOOST_TEST(list.status == 0, list.err);
+  BOOST_TEST(list.out.starts_with("ID     TYPE   STATUS     LABELS  SLOTS  BUSY  LAST HEARTBEAT\n"
+                                  "local  local  connected"),
+             list.out);
+  auto j = json::parse(h.shoal({"node", "list", "--output", "json"}).out);
+  BOOST_TEST_REQUIRE(j.size() == 1u);
+  BOOST_TEST(j[0]["Info"]["NodeID"] == "local");
+  BOOST_TEST(j[0]["Info"]["NodeType"] == "Compute");
+  BOOST_TEST(j[0]["ConnectionState"]["Status"] == "CONNECTED");
+  BOOST_TEST(j[0]["Info"]["ComputeNodeInfo"]["RunningExecutions"] == 1);
+  const int slots = j[0]["Info"]["ComputeNodeInfo"]["MaxCapacity"]["CPU"];
+  BOOST_TEST(slots >= 1);
+  BOOST_TEST(j[0]["Info"]["ComputeNodeInfo"]["AvailableCapacity"]["CPU"] == slots - 1);
+  auto one = h.shoal({"node", "describe", "lo", "--output", "json"});
+  BOOST_TEST(one.status == 0, one.err);
+  BOOST_TEST(json::parse(one.out)["Info"]["NodeID"] == "local");
+  auto none = h.shoal({"node", "describe", "n-none"});
+  BOOST_TEST(none.status == 125);
+  BOOST_TEST(none.err == "shoal: node 'n-none' not found (nodes: local)\n");
+  h.shoal({"job", "stop", id});
+}
