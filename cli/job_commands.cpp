@@ -149,7 +149,7 @@ void add_job_list(CLI::App& job, int& status) {
 
 // `shoal job logs`'s options. Bacalhau's -t/--tail is a switch; shoal's
 // takes a count as well: --tail alone is the last 10 lines of each stream,
-// --tail N the last N (docs/jobs.md, "Logs").
+// --tail N the last N (docs/jobs.md, "Bacalhau's flags").
 struct LogsOpts {
   std::string id, stream = "all", execution, tail_text;
   bool follow = false;
