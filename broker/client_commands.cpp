@@ -126,6 +126,7 @@ const std::array<Broker::Handler, protocol::kCommands.size()> Broker::kHandlers{
     &Broker::cmd_prune,
     &Broker::cmd_output,
     &Broker::cmd_shutdown,
+    &Broker::cmd_nodes,
 }};
 static_assert(protocol::kCommands[1].command == protocol::Command::kSubmit &&
               protocol::kCommands[10].command == protocol::Command::kShutdown);
@@ -414,6 +415,27 @@ void Broker::cmd_list(Request& r) {
         {{"jobs", out}, {"skipped", skipped}, {"next", to_hex(jobs->next)}});
 }
 
+namespace {
+
+// The attempt number of the job's execution that `id` names (the whole id
+// or a prefix of only one); the error names the job's executions.
+std::expected<uint32_t, std::string> execution_attempt(const jobs::Job& job,
+                                                       const std::string& id) {
+  std::vector<const jobs::Execution*> matches;
+  std::string known;
+  for (const auto& e : job.executions) {
+    known += (known.empty() ? "" : ", ") + e.id;
+    if (!id.empty() && e.id.starts_with(id)) matches.push_back(&e);
+  }
+  if (matches.size() == 1) return matches.front()->attempt;
+  return std::unexpected("job " + job.id +
+                         (matches.empty() ? " has no execution '" : ": execution '") +
+                         names::printable(id) + (matches.empty() ? "' (" : "' is ambiguous (") +
+                         (known.empty() ? "it has not run yet" : "its executions: " + known) + ")");
+}
+
+}  // namespace
+
 void Broker::cmd_logs(Request& r) {
   std::string stream = r.body.value("stream", "all");
   if (stream != "all" && stream != "stdout" && stream != "stderr")
@@ -423,9 +445,17 @@ void Broker::cmd_logs(Request& r) {
   reader.identity = r.identity;
   reader.job_id = r.job->id;
   reader.mask = stream == "stdout" ? 1 : stream == "stderr" ? 2 : 3;
-  // Only the latest execution's output: a retried job would repeat itself.
+  // Only the latest execution's output (a retried job would repeat
+  // itself), or the one named by `execution` (its id or a unique prefix).
   reader.attempt = static_cast<uint32_t>(r.job->executions.size());
   reader.follow = r.body.value("follow", false);
+  if (r.body.contains("execution")) {
+    auto attempt = execution_attempt(*r.job, r.body.at("execution").get<std::string>());
+    if (!attempt) return reply_error(r.identity, attempt.error());
+    // Only the latest execution can still be writing.
+    reader.follow = reader.follow && *attempt == reader.attempt;
+    reader.attempt = *attempt;
+  }
   // A log that fits in one slice is answered in this turn, like any reply.
   if (!pump(reader)) log_readers_.push_back(std::move(reader));
 }

@@ -243,7 +243,7 @@ void JobTable::finish(const std::string& id, const RunEnd& end) {
   if (stops_.erase(id))
     end_execution(*job, jobs::JobState::stopped, end.exit_code, "stopped on request");
   else if (end.completed)
-    end_execution(*job, jobs::JobState::completed, end.exit_code, "");
+    end_execution(*job, jobs::JobState::completed, end.exit_code, end.message);
   else
     end_execution(*job, jobs::JobState::failed, std::nullopt, end.message);
   if (end.stdout_dropped || end.stderr_dropped)

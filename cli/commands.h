@@ -20,6 +20,7 @@ void add_serve_commands(CLI::App& app, int& status);    // serve_commands.cpp
 void add_remote_commands(CLI::App& app, int& status);   // remote_commands.cpp: keys, worker
 void add_store_commands(CLI::App& app, int& status);    // store_commands.cpp: doctor, compact
 void add_job_run_commands(CLI::App& job, int& status);  // job_run.cpp: job run, job validate
+void add_node_commands(CLI::App& app, int& status);     // node_commands.cpp: node list, describe
 
 struct WaitOptions;
 // --wait, --wait-timeout-secs, --id-only, -f/--follow (wasm_run.cpp).

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <fmt/core.h>
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -13,6 +14,7 @@
 #include "cli/format.h"
 #include "cli/job_view.h"
 #include "cli/progress.h"
+#include "cli/results.h"
 #include "client/client.h"
 #include "protocol/client_protocol.h"
 #include "protocol/units.h"
@@ -178,45 +180,93 @@ void add_job_list(CLI::App& job, int& status) {
   });
 }
 
+// `shoal job logs`'s options. Bacalhau's -t/--tail is a switch; shoal's
+// takes a count as well: --tail alone is the last 10 lines of each stream,
+// --tail N the last N (docs/jobs.md, "Bacalhau's flags").
+struct LogsOpts {
+  std::string id, stream = "all", execution, tail_text;
+  bool follow = false;
+  CLI::Option* tail = nullptr;
+};
+
+inline constexpr size_t kTailDefaultLines = 10;
+
+// The lines --tail asks for, or nullopt without --tail. `--tail ID`
+// (Bacalhau's switch written before the id) leaves the id in the tail's
+// place: it is taken as the id.
+std::expected<std::optional<size_t>, std::string> tail_lines(LogsOpts& o) {
+  if (o.tail->count() == 0) return std::nullopt;
+  const std::string& t = o.tail_text;
+  if (t.empty()) return kTailDefaultLines;
+  if (t.size() <= 9 && std::all_of(t.begin(), t.end(), [](char c) { return c >= '0' && c <= '9'; }))
+    return std::stoul(t);
+  if (o.id.empty()) {
+    o.id = t;
+    return kTailDefaultLines;
+  }
+  return std::unexpected("--tail " + t +
+                         ": expected a number of lines (up to 999999999), or --tail alone for "
+                         "the last " +
+                         std::to_string(kTailDefaultLines));
+}
+
+// Prints the last `lines` lines of each stream; with --follow, then what
+// the job writes until it ends (the bytes already read are skipped).
+std::expected<json, std::string> print_tail(client::Client& c, const LogsOpts& o, size_t lines) {
+  std::string out, err;
+  auto end = c.logs(
+      o.id, stream_named(o.stream), false,
+      [&](const std::string& stream, const std::string& data) {
+        (stream == "stderr" ? err : out) += data;
+      },
+      o.execution);
+  if (!end) return end;
+  const std::string out_tail = last_lines(out, lines), err_tail = last_lines(err, lines);
+  std::fwrite(out_tail.data(), 1, out_tail.size(), stdout);
+  std::fwrite(err_tail.data(), 1, err_tail.size(), stderr);
+  std::fflush(stdout);
+  const std::string state = end->value("state", "");
+  if (!o.follow || state == "Completed" || state == "Failed" || state == "Stopped") return end;
+  size_t skip_out = out.size(), skip_err = err.size();
+  return c.logs(
+      o.id, stream_named(o.stream), true,
+      [&](const std::string& stream, const std::string& data) {
+        size_t& skip = stream == "stderr" ? skip_err : skip_out;
+        const size_t n = std::min(skip, data.size());
+        skip -= n;
+        if (n < data.size()) write_chunk(stream, data.substr(n));
+      },
+      o.execution);
+}
+
 // `shoal job logs`.
 void add_job_logs(CLI::App& job, int& status) {
   auto* cmd =
       job.add_subcommand("logs", "Print a job's output: stdout to stdout, stderr to stderr");
-  struct Opts {
-    std::string id, stream = "all";
-    bool follow = false;
-    long tail = -1;
-  };
-  auto o = std::make_shared<Opts>();
-  cmd->add_option("id", o->id, "Job id (any unique prefix)")->required();
+  auto o = std::make_shared<LogsOpts>();
+  cmd->add_option("id", o->id, "Job id (any unique prefix)");
   cmd->add_flag("-f,--follow", o->follow, "Keep printing until the job ends");
-  cmd->add_option("-t,--tail", o->tail, "Only the last N lines of each stream")
-      ->check(count_check("lines"));
+  o->tail = cmd->add_option("-t,--tail", o->tail_text,
+                            "Only the last lines of each stream: 10, or --tail N for N (then, "
+                            "with -f, what follows)")
+                ->expected(0, 1)
+                ->type_name("[N]");
+  cmd->add_option("-e,--execution-id", o->execution,
+                  "The logs of this execution (its id or a unique prefix; default: the latest, "
+                  "see shoal job executions ID)");
   cmd->add_option("--stream", o->stream, "stdout, stderr or all")
       ->check(CLI::IsMember({"stdout", "stderr", "all"}))
       ->capture_default_str();
   cmd->callback([&status, o] {
+    auto lines = tail_lines(*o);
+    if (!lines) return (void)(status = fail(lines.error()));
+    if (o->id.empty()) return (void)(status = fail("job logs: a job id is required"));
     auto c = connect();
-    if (!c) {
-      status = fail(c.error());
-      return;
-    }
-    std::string out, err;
-    auto end = c->logs(o->id, stream_named(o->stream), o->follow && o->tail < 0,
-                       [&](const std::string& stream, const std::string& data) {
-                         if (o->tail < 0) return write_chunk(stream, data);
-                         (stream == "stderr" ? err : out) += data;
-                       });
-    if (!end) {
-      status = fail(end.error());
-      return;
-    }
-    if (o->tail >= 0) {
-      std::string o_ = last_lines(out, static_cast<size_t>(o->tail));
-      std::string e_ = last_lines(err, static_cast<size_t>(o->tail));
-      std::fwrite(o_.data(), 1, o_.size(), stdout);
-      std::fwrite(e_.data(), 1, e_.size(), stderr);
-    }
+    if (!c) return (void)(status = fail(c.error()));
+    auto end = *lines
+                   ? print_tail(*c, *o, **lines)
+                   : c->logs(o->id, stream_named(o->stream), o->follow, write_chunk, o->execution);
+    if (!end) return (void)(status = fail(end.error()));
     std::fflush(stdout);
     say_what_was_cut(*end, stream_named(o->stream), false);
     status = 0;
@@ -359,12 +409,12 @@ void add_job_get(CLI::App& job, int& status) {
       }
       final = std::move(*end);
     }
-    std::string target = dir->empty() ? "job-" + short_id(full).substr(2) : *dir;
-    auto files = s->client.fetch_outputs(full, target);
-    if (!files) {
-      status = fail("--output-dir " + target + ": " + files.error());
+    auto written = write_results(s->client, full, *dir);
+    if (!written) {
+      status = fail(written.error());
       return;
     }
+    const std::string& target = *written;
     fmt::print("{}\n", target);
     if (unfinished && !*wait)
       fmt::print(stderr,

@@ -184,7 +184,14 @@ void say_what_was_cut(const json& job, client::Stream streams, bool outputs) {
 
 void say_how_it_ended(const json& job) {
   const std::string state = job.value("state", "");
-  if (state == "Completed") return;
+  if (state == "Completed") {
+    // A program that exited nonzero after it was refused a path outside
+    // its mounts: the message names the path and the mounts.
+    if (const std::string m = job.value("message", ""); !m.empty())
+      fmt::print(stderr, "shoal: job {} exited with {}: {}\n", job.value("id", ""),
+                 job.value("exit_code", json()).dump(), m);
+    return;
+  }
   fmt::print(stderr, "shoal: job {} {}: {}\n", job.value("id", ""),
              state == "Stopped" ? "was stopped" : "failed", job.value("message", ""));
 }

@@ -1,6 +1,9 @@
 #include "cli/run_flags.h"
 
 #include <glob.h>
+#include <cctype>
+#include <filesystem>
+#include <set>
 
 #include <cerrno>
 #include <cstring>
@@ -92,6 +95,22 @@ std::expected<uint64_t, std::string> limit_flag(const std::string& flag, const s
   return *n;
 }
 
+// --memory: a size from one WebAssembly page to 4 GiB, the most a wasm32
+// program's memory can hold; the error names the flag as typed and what to
+// give instead.
+std::expected<uint64_t, std::string> memory_flag(const std::string& v) {
+  auto m = units::parse_size(v);
+  if (!m) return std::unexpected("--memory: " + m.error());
+  if (*m > jobs::kMaxMemoryBytes)
+    return std::unexpected("--memory " + v +
+                           ": over 4 GiB, the most a wasm32 program's memory can hold; give "
+                           "--memory 4GiB or less (without --memory a job gets 1 GiB)");
+  if (*m < jobs::kWasmPage)
+    return std::unexpected("--memory " + v +
+                           ": less than one WebAssembly page; give at least --memory 64KiB");
+  return *m;
+}
+
 }  // namespace
 
 std::expected<std::map<std::string, std::string>, std::string> pairs_from_flags(
@@ -104,6 +123,29 @@ std::expected<std::map<std::string, std::string>, std::string> pairs_from_flags(
     out[v.substr(0, eq)] = v.substr(eq + 1);
   }
   return out;
+}
+
+std::expected<std::string, std::string> check_accepted_only(const AcceptedOnlyFlags& f) {
+  auto lower = [](std::string v) {
+    for (char& c : v) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return v;
+  };
+  if (!f.publisher.empty() && lower(f.publisher) != "local")
+    return std::unexpected("--publisher " + f.publisher +
+                           ": shoal keeps every job's results itself (shoal job get ID), so "
+                           "the only publisher it takes is local");
+  static const std::set<std::string> networks = {"none",   "http", "host",
+                                                 "bridge", "full", "default"};
+  if (!f.network.empty() && !networks.contains(lower(f.network)))
+    return std::unexpected("--network " + f.network +
+                           ": expected None, HTTP, Host, Bridge or Default (Bacalhau's types)");
+  std::string given;
+  for (const auto& [flag, value] : {std::pair{"--cpu", f.cpu}, std::pair{"--disk", f.disk},
+                                    std::pair{"--gpu", f.gpu}, std::pair{"--network", f.network}})
+    if (!value.empty()) given += (given.empty() ? "" : ", ") + std::string(flag) + " " + value;
+  if (given.empty()) return "";
+  return "shoal: " + given +
+         ": accepted but not enforced here (shoal limits a job's --memory and --timeout only)";
 }
 
 std::expected<jobs::JobSpec, std::string> build_spec(const RunFlags& f) {
@@ -134,8 +176,8 @@ std::expected<jobs::JobSpec, std::string> build_spec(const RunFlags& f) {
     spec.outputs.push_back(std::move(*out));
   }
   if (!f.memory.empty()) {
-    auto m = units::parse_size(f.memory);
-    if (!m) return std::unexpected("--memory: " + m.error());
+    auto m = memory_flag(f.memory);
+    if (!m) return std::unexpected(m.error());
     spec.memory_bytes = *m;
   }
   auto out_limit = limit_flag("--stdout-limit", f.stdout_limit);

@@ -22,6 +22,19 @@ struct RunFlags {
   std::string array, each_input;
 };
 
+// Bacalhau's flags that shoal takes without acting on them (docs/jobs.md,
+// "Bacalhau's flags"): -p/--publisher (only local: shoal keeps every job's
+// results itself), and --cpu, --disk, --gpu, --network, which are not
+// enforced here.
+struct AcceptedOnlyFlags {
+  std::string publisher, cpu, disk, gpu, network;
+};
+
+// Refuses a publisher other than local, naming it, and a --network that
+// Bacalhau does not know. Returns the one line to say on stderr about the
+// resource flags given ("" when none was).
+std::expected<std::string, std::string> check_accepted_only(const AcceptedOnlyFlags& flags);
+
 // Validates every flag and names the first bad one. Local input paths
 // become absolute and must exist; mounts that cannot all be given to the
 // guest are refused naming both flags (jobs::check_guest_mounts). The import modules, inline inputs

@@ -20,6 +20,7 @@
 #include "cli/job_view.h"
 #include "cli/module_hash_cache.h"
 #include "cli/progress.h"
+#include "cli/results.h"
 #include "cli/run_request.h"
 #include "host/fetch.h"
 #include "protocol/job_json.h"
@@ -228,6 +229,9 @@ int wait_and_print(client::Client& c, const std::string& id, const WaitOptions& 
     if (!e && g_interrupts) return interrupted(c, id);
     if (!e) {
       fail(e.error());
+      if (o.downloads())
+        fail("the results of job " + id + " were not written (it has not ended): shoal job get " +
+             id + " writes them once it has");
       return kExitWaitTimeout;
     }
     end = *e;
@@ -236,6 +240,11 @@ int wait_and_print(client::Client& c, const std::string& id, const WaitOptions& 
   std::fflush(stdout);
   say_how_it_ended(end);
   say_what_was_cut(end);
+  if (o.downloads()) {
+    auto dir = write_results(c, id, o.output_dir);
+    if (!dir) return fail("the results of job " + id + " were not written: " + dir.error());
+    fmt::print(stderr, "Results of job {} written to {}\n", id, *dir);
+  }
   return exit_status_of(end);
 }
 
@@ -259,6 +268,10 @@ int wait_for_array_run(client::Client& c, const std::string& id, const WaitOptio
 }  // namespace
 
 int submit_job(const RunRequest& request, const WaitOptions& o) {
+  if (o.downloads() && !o.wait)
+    return fail(std::string(o.download ? "--download" : "--output-dir") +
+                " needs --wait: the results are written when the job ends (drop --wait=false, "
+                "or write them later with shoal job get ID)");
   auto module = load_module(request.module);
   if (!module) return fail(module.error());
   auto job = submission(request, *module);

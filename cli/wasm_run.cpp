@@ -23,6 +23,7 @@ namespace {
 
 struct RunOpts {
   RunFlags job;
+  AcceptedOnlyFlags accepted_only;
   std::vector<std::string> imports;
   std::string stdin_file;
   WaitOptions wait;
@@ -61,8 +62,11 @@ void say_if_stdin_was_not_sent(const RunOpts& o) {
 }
 
 int run(RunOpts& o) {
+  auto notice = check_accepted_only(o.accepted_only);
+  if (!notice) return fail(notice.error());
   auto spec = build_spec(o.job);
   if (!spec) return fail(spec.error());
+  if (!notice->empty()) fmt::print(stderr, "{}\n", *notice);
   auto module = parse_module(o.job.module);
   if (!module) return fail(module.error());
   auto imports = import_modules_from_flags(o.imports);
@@ -88,6 +92,19 @@ int run(RunOpts& o) {
   return status;
 }
 
+// Bacalhau's flags that shoal takes without acting on them (run_flags.h).
+void add_accepted_only_flags(CLI::App& cmd, AcceptedOnlyFlags& f) {
+  cmd.add_option("-p,--publisher", f.publisher,
+                 "Bacalhau's publisher: only local, which is what shoal always does (results are "
+                 "kept: shoal job get ID)");
+  cmd.add_option("--cpu", f.cpu, "Bacalhau's CPU request: accepted, not enforced here");
+  cmd.add_option("--disk", f.disk, "Bacalhau's disk request: accepted, not enforced here");
+  cmd.add_option("--gpu", f.gpu, "Bacalhau's GPU request: accepted, not enforced here");
+  cmd.add_option("--network", f.network,
+                 "Bacalhau's network type (None, HTTP, Host, Bridge): accepted, not enforced "
+                 "here");
+}
+
 }  // namespace
 
 void add_wait_flags(CLI::App& cmd, WaitOptions& wait) {
@@ -98,8 +115,11 @@ void add_wait_flags(CLI::App& cmd, WaitOptions& wait) {
                  "job goes on)")
       ->transform(duration_check(jobs::kMaxTimeoutS));
   cmd.add_flag("--id-only", wait.id_only, "Print only the job id");
-  cmd.add_flag("-f,--follow", wait.follow,
-               "Stream the program's stdout and stderr as it runs");
+  cmd.add_flag("-f,--follow", wait.follow, "Stream the program's stdout and stderr as it runs");
+  cmd.add_flag("--download", wait.download,
+               "When the job ends, write its results as shoal job get does (to --output-dir)");
+  cmd.add_option("--output-dir", wait.output_dir,
+                 "Where --download writes (default: ./job-<short id>); implies --download");
 }
 
 void add_wasm_commands(CLI::App& app, int& status) {
@@ -165,6 +185,7 @@ void add_wasm_commands(CLI::App& app, int& status) {
                   "or '@-[:TARGET]' (paths or URLs, one per line); TARGET mounts each item, and "
                   "{} {/} {.} {/.} {//} {#} in arguments, env and outputs name it")
       ->type_name("ITEMS[:TARGET]");
+  add_accepted_only_flags(*cmd, o->accepted_only);
   cmd->callback([&status, o] { status = run(*o); });
 }
 

@@ -340,16 +340,18 @@ std::expected<void, std::string> Client::wait_all(
 }
 
 std::expected<json, std::string> Client::logs(const std::string& id, Stream stream, bool follow,
-                                              const ChunkHandler& on_chunk) {
+                                              const ChunkHandler& on_chunk,
+                                              const std::string& execution) {
   const char* name = stream == Stream::stdout_only   ? "stdout"
                      : stream == Stream::stderr_only ? "stderr"
                                                      : "all";
   // Bytes delivered per execution and stream, and after a reconnect how
   // many of the replayed bytes to skip.
   std::map<std::pair<uint64_t, std::string>, uint64_t> delivered, skip;
+  json body = {{"id", id}, {"stream", name}, {"follow", follow}};
+  if (!execution.empty()) body["execution"] = execution;
   return impl_->stream(
-      protocol::Command::kLogs, {{"id", id}, {"stream", name}, {"follow", follow}}, std::nullopt,
-      [&] { skip = delivered; },
+      protocol::Command::kLogs, body, std::nullopt, [&] { skip = delivered; },
       [&](const Reply& m) -> std::optional<json> {
         if (m.kind != protocol::kLog) return m.body;
         if (m.frames.empty()) return std::nullopt;
@@ -468,6 +470,14 @@ std::expected<uint64_t, std::string> Client::prune(std::chrono::seconds older_th
   auto r = impl_->call(protocol::Command::kPrune, {{"older_than_s", older_than.count()}}, {}, true);
   if (!r) return std::unexpected(r.error());
   return r->body.value("deleted", uint64_t{0});
+}
+
+std::expected<std::vector<json>, std::string> Client::nodes() {
+  auto r = impl_->call(protocol::Command::kNodes, json::object(), {}, true);
+  if (!r) return std::unexpected(r.error());
+  const json& nodes = r->body.value("nodes", json::array());
+  if (!nodes.is_array()) return std::unexpected("the broker's nodes reply holds no list");
+  return std::vector<json>(nodes.begin(), nodes.end());
 }
 
 std::expected<void, std::string> Client::shutdown() {

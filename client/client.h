@@ -171,9 +171,12 @@ class Client {
   // After a reconnect the bytes already delivered are not repeated. A job
   // that runs again (its worker died, the broker restarted) writes its
   // output again from the start, as a new execution: following it delivers
-  // both.
+  // both. With `execution` (an execution's id, or a prefix of only one of
+  // the job's), that execution's logs instead; following an execution that
+  // is not the latest ends at its last byte.
   std::expected<nlohmann::json, std::string> logs(const std::string& id, Stream stream, bool follow,
-                                                  const ChunkHandler& on_chunk);
+                                                  const ChunkHandler& on_chunk,
+                                                  const std::string& execution = "");
 
   // One output file's bytes (an entry of the job JSON's output_files).
   std::expected<std::string, std::string> output(const std::string& id, const std::string& name,
@@ -194,6 +197,11 @@ class Client {
 
   // Deletes finished jobs last changed more than `older_than` ago.
   std::expected<uint64_t, std::string> prune(std::chrono::seconds older_than);
+
+  // The worker pools the broker runs jobs on, as nodes: the `nodes` reply
+  // of docs/protocol.md, one object per pool ("local", then each remote
+  // pool by its host).
+  std::expected<std::vector<nlohmann::json>, std::string> nodes();
 
   // Asks the broker to exit (running jobs are re-queued when it next starts);
   // for a local broker, returns once it has exited.

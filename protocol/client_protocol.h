@@ -38,7 +38,8 @@ enum class Command {
   kDelete,
   kPrune,
   kOutput,
-  kShutdown
+  kShutdown,
+  kNodes
 };
 
 struct CommandInfo {
@@ -50,7 +51,7 @@ struct CommandInfo {
   bool takes_array = false;
 };
 
-inline constexpr std::array<CommandInfo, 11> kCommands{{
+inline constexpr std::array<CommandInfo, 12> kCommands{{
     {Command::kPing, "ping", false, false},
     {Command::kSubmit, "submit", false, false},
     {Command::kGet, "get", true, true},
@@ -62,6 +63,7 @@ inline constexpr std::array<CommandInfo, 11> kCommands{{
     {Command::kPrune, "prune", false, true},
     {Command::kOutput, "output", true, true},
     {Command::kShutdown, "shutdown", false, false},
+    {Command::kNodes, "nodes", false, false},
 }};
 
 // The entry of a command; the table is in enum order.

@@ -141,12 +141,9 @@ wire::Done run_job(LogQueue& logs, wire::Run& run, const std::string& module_byt
                                     module_bytes.size());
     auto result = run_wasi_command(module, **env, options);
     done.wrote_files = (*env)->wrote();
-    if (result) {
-      done.completed = true;
-      done.exit_code = static_cast<int32_t>(*result);
-    } else {
-      done.message = run_error_text(result.error());
-    }
+    done.completed = result.has_value();
+    if (result) done.exit_code = static_cast<int32_t>(*result);
+    done.message = run_end_message(result, **env);
   }
   done.stdout_bytes = out.written();
   done.stderr_bytes = err.written();

@@ -65,10 +65,16 @@ def test_nodes(api):
     body = r.json()
     check(r.status_code == 200 and set(body) == {"Nodes", "NextToken"}, f"nodes: {r.text}")
     nodes = body.get("Nodes", [])
-    if not check(len(nodes) == 1, f"one node: {nodes}"):
+    # The requester (the broker), then each worker pool as a compute node,
+    # as `shoal node list` lists them.
+    if not check(len(nodes) == 2, f"the broker and its local pool: {nodes}"):
         return
-    node = nodes[0]
+    node, pool = nodes
     check(set(node) == {"Info", "Membership", "Connection", "ConnectionState"}, f"{sorted(node)}")
+    check(pool["Info"]["NodeID"] == "local" and pool["Info"]["NodeType"] == "Compute" and
+          pool["Info"]["ComputeNodeInfo"]["MaxCapacity"]["CPU"] >= 1, f"local pool: {pool}")
+    shown = requests.get(api.url("/api/v1/orchestrator/nodes/local")).json()["Node"]
+    check(shown["Info"]["NodeID"] == "local", f"nodes/local: {shown}")
     check(node["Membership"] == "APPROVED" and node["Connection"] == "CONNECTED", f"{node}")
     node_id = node["Info"]["NodeID"]
     one = requests.get(api.url(f"/api/v1/orchestrator/nodes/{node_id}"))

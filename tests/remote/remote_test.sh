@@ -148,6 +148,14 @@ client() {  # shoal on the client host
   ip netns exec $NC env SHOAL_HOME="$C_HOME" SHOAL_CONNECT=tcp://10.211.3.1:7700 \
     SHOAL_SERVER_KEY="$SERVER_KEY" "$SHOAL_BIN" "$@"
 }
+
+# --- node list: each remote pool by its host, with its labels and slots
+# (the broker has no local workers)
+expect_eq "node list" "$(printf '%s\n' "$HOST-$W1_POOL,remote,connected,zone=a,1,0" \
+  "$HOST-$W2_POOL,remote,connected,zone=b,1,0" | sort)" \
+  "$(client node list --output csv --hide-header | cut -d, -f1-6 | sort)"
+expect_eq "node describe" "zone: \"b\"" \
+  "$(client node describe "$HOST-$W2_POOL" | grep -o 'zone: "b"')"
 describe() { client job describe "$1" --output json; }  # Bacalhau's model
 state_of() { describe "$1" | json 'j["Job"]["State"]["StateType"]'; }
 # The worker of a job's latest execution, and its executions' states
