@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "api/routes.h"
+#include "bacalhau/model.h"
 #include "shoal_config.h"
 
 namespace shoal::api {
@@ -43,12 +44,6 @@ std::string build_date() {
          day + "T00:00:00Z";
 }
 
-std::string host_name() {
-  char name[256] = {};
-  if (::gethostname(name, sizeof name - 1) != 0 || !name[0]) return "localhost";
-  return name;
-}
-
 }  // namespace
 
 nlohmann::json version_info() {
@@ -62,7 +57,7 @@ nlohmann::json version_info() {
 }
 
 std::string node_id() {
-  return "n-" + host_name();
+  return bacalhau::local_node_id();
 }
 
 // This broker as a Bacalhau NodeInfo: it orchestrates and, with its local

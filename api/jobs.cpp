@@ -8,6 +8,7 @@
 #include "api/routes.h"
 #include "bacalhau/model.h"
 #include "protocol/constraints.h"
+#include "protocol/job.h"
 
 namespace shoal::api {
 
@@ -35,71 +36,125 @@ namespace {
 
 constexpr std::string_view kJobs = "/api/v1/orchestrator/jobs";
 
-// The list's cursor: the offset of the next item, as decimal text.
-std::expected<size_t, Response> list_offset(const Request& request) {
+// An offset cursor (history, and the list by modified_at): the offset of
+// the next item as decimal text after `prefix`.
+std::expected<size_t, Response> list_offset(const Request& request, std::string_view prefix = "") {
   auto token = query_value(request, "next_token");
   if (!token || token->empty()) return size_t{0};
+  auto bad = [&] {
+    return std::unexpected(
+        error_response(request, 400, "invalid next_token '" + *token + "'", "InternalError"));
+  };
+  if (!token->starts_with(prefix) || token->size() == prefix.size()) return bad();
   size_t offset = 0;
-  for (char c : *token) {
-    if (c < '0' || c > '9' || offset > (size_t{1} << 40))
-      return std::unexpected(
-          error_response(request, 400, "invalid next_token '" + *token + "'", "InternalError"));
+  for (char c : token->substr(prefix.size())) {
+    if (c < '0' || c > '9' || offset > (size_t{1} << 40)) return bad();
     offset = offset * 10 + static_cast<size_t>(c - '0');
   }
   return offset;
 }
 
-std::expected<jobs::Selector, Response> label_selector(const Request& request) {
+// The label selector of the repeated `labels` parameters, ANDed; checked
+// here so that a bad one is a 400 naming it.
+std::expected<std::string, Response> label_selector(const Request& request) {
   std::string text;
   auto [first, last] = request.query.equal_range("labels");
   for (auto it = first; it != last; ++it) text += (text.empty() ? "" : ",") + it->second;
-  if (text.empty()) return jobs::Selector{};
+  if (text.empty()) return text;
   auto selector = jobs::parse_selector(text);
   if (!selector)
     return std::unexpected(
         error_response(request, 400, "invalid label selector '" + text + "': " + selector.error(),
                        "InternalError"));
-  return *selector;
+  return text;
 }
 
+// The list's query: Bacalhau's parameters, and shoal's filters `state`
+// (repeated or comma-separated), `name` (a part of the name) and `id` (a
+// prefix of the id).
+std::expected<client::ListQuery, Response> list_query(const Request& request) {
+  client::ListQuery q;
+  auto selector = label_selector(request);
+  if (!selector) return std::unexpected(selector.error());
+  q.selector = *selector;
+  auto reverse = query_flag(request, "reverse");
+  if (!reverse) return std::unexpected(reverse.error());
+  q.oldest_first = !*reverse;
+  auto limit = query_number(request, "limit", 0);
+  if (!limit) return std::unexpected(limit.error());
+  q.limit = *limit;
+  auto [first, last] = request.query.equal_range("state");
+  for (auto it = first; it != last; ++it)
+    for (size_t at = 0; at <= it->second.size();) {
+      size_t comma = std::min(it->second.find(',', at), it->second.size());
+      auto state = it->second.substr(at, comma - at);
+      if (!jobs::parse_state(state))
+        return std::unexpected(error_response(
+            request, 400, "invalid state '" + state + "': not a job state", "InternalError"));
+      q.states.push_back(state);
+      at = comma + 1;
+    }
+  q.name = query_value(request, "name").value_or("");
+  q.id_prefix = query_value(request, "id").value_or("");
+  return q;
+}
+
+std::expected<std::vector<json>, Response> list_models(const Request& request, Context& context,
+                                                       client::ListQuery q, std::string& next) {
+  auto broker = context.broker(request);
+  if (!broker) return std::unexpected(broker.error());
+  auto page = (*broker)->page(q);
+  if (!page) {
+    if (page.error().starts_with("after:"))
+      return std::unexpected(
+          error_response(request, 400, "invalid next_token '" + q.after + "'", "InternalError"));
+    return std::unexpected(error_response(request, 500, page.error(), "InternalError", "Broker"));
+  }
+  next = page->next;
+  std::vector<json> items;
+  for (const auto& j : page->jobs) items.push_back(bacalhau::job_model(j));
+  return items;
+}
+
+// By modified_at, which no index orders: every matching job is read and
+// sorted, and the token is an offset ("m" and the offset).
+Response list_by_modified(const Request& request, Context& context, client::ListQuery q) {
+  auto offset = list_offset(request, "m");
+  if (!offset) return offset.error();
+  const size_t limit = q.limit;
+  const bool newest_first = !q.oldest_first;
+  q.limit = 0;
+  std::string next;
+  auto items = list_models(request, context, q, next);
+  if (!items) return items.error();
+  std::stable_sort(items->begin(), items->end(), [](const json& a, const json& b) {
+    return a["ModifyTime"].get<int64_t>() < b["ModifyTime"].get<int64_t>();
+  });
+  if (newest_first) std::reverse(items->begin(), items->end());
+  size_t begin = std::min(*offset, items->size());
+  size_t end = limit ? std::min(items->size(), begin + limit) : items->size();
+  json page = json::array();
+  for (size_t i = begin; i < end; ++i) page.push_back(std::move((*items)[i]));
+  return json_response(
+      {{"Items", page}, {"NextToken", end < items->size() ? "m" + std::to_string(end) : ""}});
+}
+
+// By created_at (the default), along the broker's creation index from the
+// token on: a page costs the same with a million jobs stored as with ten,
+// and jobs submitted meanwhile are neither missed nor repeated.
 Response list_jobs(const Request& request, Context& context) {
   auto order = query_value(request, "order_by").value_or("");
   if (!order.empty() && order != "created_at" && order != "modified_at")
     return error_response(request, 500, "OrderBy " + order + " not supported for listJobs",
                           "InternalError", "Unknown");
-  auto offset = list_offset(request);
-  if (!offset) return offset.error();
-  auto selector = label_selector(request);
-  if (!selector) return selector.error();
-  auto broker = context.broker(request);
-  if (!broker) return broker.error();
-  client::ListQuery q;
-  q.limit = 0;
-  q.oldest_first = true;
-  auto jobs = (*broker)->list(q);
-  if (!jobs) return error_response(request, 500, jobs.error(), "InternalError", "Broker");
-  std::vector<json> items;
-  for (const auto& j : *jobs) {
-    auto model = bacalhau::job_model(j);
-    if (jobs::matches(*selector, model["Labels"].get<std::map<std::string, std::string>>()))
-      items.push_back(std::move(model));
-  }
-  const char* key = order == "modified_at" ? "ModifyTime" : "CreateTime";
-  std::stable_sort(items.begin(), items.end(), [key](const json& a, const json& b) {
-    return a[key].get<int64_t>() < b[key].get<int64_t>();
-  });
-  auto reverse = query_flag(request, "reverse");
-  if (!reverse) return reverse.error();
-  if (*reverse) std::reverse(items.begin(), items.end());
-  auto limit_value = query_number(request, "limit", 0);
-  if (!limit_value) return limit_value.error();
-  const size_t limit = *limit_value;
-  size_t begin = std::min(*offset, items.size());
-  size_t end = limit ? std::min(items.size(), begin + limit) : items.size();
-  json page = json::array();
-  for (size_t i = begin; i < end; ++i) page.push_back(std::move(items[i]));
-  return json_response(
-      {{"Items", page}, {"NextToken", end < items.size() ? std::to_string(end) : ""}});
+  auto q = list_query(request);
+  if (!q) return q.error();
+  if (order == "modified_at") return list_by_modified(request, context, *q);
+  q->after = query_value(request, "next_token").value_or("");
+  std::string next;
+  auto items = list_models(request, context, *q, next);
+  if (!items) return items.error();
+  return json_response({{"Items", *items}, {"NextToken", next}});
 }
 
 bool terminal(const json& job) {

@@ -1,9 +1,12 @@
-// /api/v1/orchestrator/nodes: the broker and its local workers as one
-// Bacalhau node (NodeState), connected and approved since the API started.
+// /api/v1/orchestrator/nodes: the broker as Bacalhau's requester node
+// (NodeState), connected and approved since the API started, then each
+// worker pool as a compute node, from the broker's `nodes` command (the
+// same as `shoal node list`, bacalhau/node_model.h).
 #include <chrono>
 #include <ctime>
 
 #include "api/routes.h"
+#include "bacalhau/node_model.h"
 
 namespace shoal::api {
 
@@ -39,15 +42,30 @@ std::optional<Response> route_nodes(const Request& request, Context& context) {
   auto rest = request.path.substr(kNodes.size());
   if (request.method != "GET")
     return error_response(request, 405, "Method Not Allowed", "InternalError");
-  if (rest.empty() || rest == "/")
-    return json_response(
-        {{"NextToken", ""}, {"Nodes", nlohmann::json::array({node_state(context.options)})}});
-  if (rest[0] != '/') return std::nullopt;
+  if (!rest.empty() && rest != "/" && rest[0] != '/') return std::nullopt;
+  auto broker = context.broker(request);
+  if (!broker) return broker.error();
+  auto pools = (*broker)->nodes();
+  if (!pools)
+    return error_response(request, 503, "the broker does not answer: " + pools.error(),
+                          "ServiceUnavailable", "Broker");
+  nlohmann::json nodes = nlohmann::json::array({node_state(context.options)});
+  for (const auto& pool : *pools) nodes.push_back(bacalhau::node_state_model(pool));
+  if (rest.empty() || rest == "/") return json_response({{"NextToken", ""}, {"Nodes", nodes}});
+  // One node: the one named exactly, else the first whose id starts so.
   auto id = rest.substr(1);
-  auto mine = node_id();
-  if (id.empty() || !mine.starts_with(id))
+  const nlohmann::json* found = nullptr;
+  for (const auto& n : nodes) {
+    const std::string nid = n["Info"]["NodeID"];
+    if (nid == id) {
+      found = &n;
+      break;
+    }
+    if (!found && !id.empty() && nid.starts_with(id)) found = &n;
+  }
+  if (!found)
     return error_response(request, 404, "node not found: " + id, "NotFound", "NodesManager");
-  return json_response({{"Node", node_state(context.options)}});
+  return json_response({{"Node", *found}});
 }
 
 }  // namespace shoal::api

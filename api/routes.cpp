@@ -65,10 +65,12 @@ std::expected<bool, Response> query_flag(const Request& request, const std::stri
 }
 
 Response route(const Request& request, Context& context) {
-  // Bacalhau's short paths, redirected as its server does.
+  if (auto r = route_dashboard(request)) return std::move(*r);
+  // Bacalhau's short paths, redirected as its server does (but / is the
+  // dashboard's page).
   if (request.method == "GET" || request.method == "HEAD") {
     std::string to;
-    if (request.path == "/" || request.path == "/version") to = "/api/v1/agent/version";
+    if (request.path == "/version") to = "/api/v1/agent/version";
     if (request.path == "/livez") to = "/api/v1/agent/alive";
     if (!to.empty()) {
       Response r;

@@ -69,6 +69,8 @@ Response route(const Request& request, Context& context);
 std::optional<Response> route_agent(const Request& request, Context& context);
 std::optional<Response> route_jobs(const Request& request, Context& context);
 std::optional<Response> route_nodes(const Request& request, Context& context);
+// GET / (the dashboard's page) and its files (api/dashboard.cpp).
+std::optional<Response> route_dashboard(const Request& request);
 
 // A broker error about job `id` as Bacalhau's store reports it: unknown ->
 // 404 NotFound, an ambiguous prefix -> 500 MultipleJobsFound, else 500.

@@ -82,10 +82,18 @@ std::expected<void, std::string> host_paths_allowed(const bacalhau::RunRequest& 
 
 std::expected<client::Submission, std::string> submission(const bacalhau::RunRequest& r) {
   client::Submission job;
+  // Bacalhau's PUT /api/v1/orchestrator/jobs answers with one job's id.
+  if (r.array)
+    return std::unexpected(std::string(bacalhau::kArrayKey) +
+                           ": job arrays are submitted with `shoal job run` or the client "
+                           "protocol, not over the REST API");
   jobs::JobSpec spec = r.spec;
-  auto module = module_bytes(r.module);
-  if (!module) return std::unexpected("Tasks[0].Engine.Params.EntryModule: " + module.error());
-  job.module = std::move(*module);
+  const bool stored = r.module.kind == bacalhau::ModuleRef::Kind::stored;
+  if (!stored) {
+    auto module = module_bytes(r.module);
+    if (!module) return std::unexpected("Tasks[0].Engine.Params.EntryModule: " + module.error());
+    job.module = std::move(*module);
+  }
   for (const auto& imp : r.imports) {
     auto bytes = module_bytes(imp.module);
     if (!bytes)
@@ -100,6 +108,8 @@ std::expected<client::Submission, std::string> submission(const bacalhau::RunReq
     spec.inline_inputs.push_back({in.target, "", 0});
   }
   job.spec = jobs::submission_json(spec);
+  // A module the broker stores goes by its SHA-256 alone (bacalhau/request.h).
+  if (stored) job.spec["module_sha256"] = r.module.source;
   return job;
 }
 
@@ -144,7 +154,9 @@ Response submit_job(const Request& request, Context& context) {
   if (!broker) return broker.error();
   auto id = (*broker)->submit(*sub);
   if (!id) return bad(id.error());
-  return json_response({{"JobID", *id}, {"EvaluationID", new_uuid()}, {"Warnings", json::array()}});
+  // What the spec asked that shoal accepts without doing (Resources CPU...).
+  json warnings = read->warnings;
+  return json_response({{"JobID", *id}, {"EvaluationID", new_uuid()}, {"Warnings", warnings}});
 }
 
 }  // namespace shoal::api

@@ -1,7 +1,11 @@
 #include "bacalhau/model.h"
 
+#include <unistd.h>
+
 #include <cctype>
 #include <ctime>
+
+#include "protocol/job_json.h"
 
 namespace shoal::bacalhau {
 
@@ -43,9 +47,10 @@ json input_sources(const json& spec) {
   for (const auto& in : spec.value("inputs", json::array())) {
     auto source = text(in, "source");
     bool url = source.starts_with("http://") || source.starts_with("https://");
-    json params =
-        url ? json{{"URL", source}}
-            : json{{"SourcePath", source}, {"ReadWrite", false}, {"CreateAs", "noCreate"}};
+    json params = url ? json{{"URL", source}}
+                      : json{{"SourcePath", source},
+                             {"ReadWrite", in.value("read_write", false)},
+                             {"CreateAs", "noCreate"}};
     out.push_back({{"Source", {{"Type", url ? "urlDownload" : "local"}, {"Params", params}}},
                    {"Alias", ""},
                    {"Target", text(in, "target")}});
@@ -65,14 +70,21 @@ json task_model(const json& spec) {
                  {"Entrypoint", text(spec, "entry_point")},
                  {"Parameters", spec.value("args", json::array())},
                  {"ImportModules", imports}};
-  json results = json::array();
+  // Every output a run gets (jobs::effective_outputs), the default included.
+  jobs::JobSpec shape;
+  shape.default_output = spec.value("default_output", true);
   for (const auto& o : spec.value("outputs", json::array()))
-    results.push_back({{"Name", text(o, "name")}, {"Path", text(o, "path")}});
+    shape.outputs.push_back({text(o, "name"), text(o, "path")});
+  json results = json::array();
+  for (const auto& o : jobs::effective_outputs(shape))
+    results.push_back({{"Name", o.name}, {"Path", o.path}});
   json task = {{"Name", "main"},
                {"Engine", {{"Type", "wasm"}, {"Params", params}}},
                {"Publisher", {{"Type", "local"}, {"Params", json::object()}}},
                {"Env", env_map(spec)},
-               {"Meta", json::object()},
+               {"Meta", text(spec, "module_sha256").empty()
+                            ? json::object()
+                            : json{{kModuleSha256Meta, text(spec, "module_sha256")}}},
                {"InputSources", input_sources(spec)},
                {"ResultPaths", results},
                {"Network", {{"Type", "None"}}}};
@@ -189,6 +201,18 @@ json execution_models(const json& job, const std::string& node_id) {
                    {"ModifyTime", ended ? ended : started}});
   }
   return out;
+}
+
+json describe_model(const json& job, const std::string& node_id) {
+  return {{"Job", job_model(job)},
+          {"History", {{"Items", history_models(job)}, {"NextToken", ""}}},
+          {"Executions", {{"Items", execution_models(job, node_id)}, {"NextToken", ""}}}};
+}
+
+std::string local_node_id() {
+  char name[256] = {};
+  if (::gethostname(name, sizeof name - 1) != 0 || !name[0]) return "n-localhost";
+  return std::string("n-") + name;
 }
 
 json history_models(const json& job) {

@@ -15,7 +15,10 @@
 
 namespace shoal::bacalhau {
 
-// The Job (one Task, "main"); `job` is shoal's job JSON.
+// The Job (one Task, "main"); `job` is shoal's job JSON. The task's Meta
+// holds kModuleSha256Meta: the module's SHA-256, by which the spec reader
+// (spec.h) submits that very module again.
+inline constexpr const char* kModuleSha256Meta = "shoal.module_sha256";
 nlohmann::json job_model(const nlohmann::json& job);
 
 // The job's executions as Bacalhau's Execution objects, oldest first.
@@ -28,6 +31,15 @@ nlohmann::json history_models(const nlohmann::json& job);
 // Bacalhau's execution ComputeState number for shoal's execution state
 // ("Running" -> 6, "Completed" -> 9, "Failed" -> 10, "Stopped" -> 11).
 int compute_state(std::string_view state);
+
+// What `bacalhau job describe --output json` prints (Bacalhau's
+// GetJobResponse): {"Job": job_model, "History": {"Items": history_models,
+// "NextToken": ""}, "Executions": {"Items": execution_models, "NextToken": ""}}.
+nlohmann::json describe_model(const nlohmann::json& job, const std::string& node_id);
+
+// This machine as a Bacalhau node: "n-" and the host name. The node the
+// broker's executions are shown on (the REST API's node, and the CLI's).
+std::string local_node_id();
 
 // "2026-12-03T13:23:13.965Z" as Unix nanoseconds; 0 for "" or a time it
 // cannot read.

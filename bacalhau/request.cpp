@@ -32,8 +32,7 @@ std::expected<std::string, std::string> normalize_guest_path(std::string_view pa
     }
     i = j + 1;
   }
-  if (out.empty()) return std::unexpected("the guest path " + shown + " must not be / itself");
-  return out;
+  return out.empty() ? std::string("/") : out;
 }
 
 std::string import_module_name(const std::string& path_or_url) {

@@ -7,6 +7,7 @@
 
 #include <expected>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -16,12 +17,17 @@
 namespace shoal::bacalhau {
 
 // A wasm module: a local file, an http(s) URL (downloaded by the client,
-// with a progress bar on a terminal), or bytes decoded from a data: URL.
+// with a progress bar on a terminal), bytes decoded from a data: URL, or
+// one the broker stores, named by its SHA-256 (what `job describe` shows
+// for a job's module: Task Meta "shoal.module_sha256"; submitted by hash
+// alone, so a job runs again on the very module it ran).
 struct ModuleRef {
-  enum class Kind { local, url, inline_data };
+  enum class Kind { local, url, inline_data, stored };
   Kind kind = Kind::local;
-  std::string source;  // the path (absolute or as given), the URL, or the data: URL
-  std::string bytes;   // Kind::inline_data: the decoded bytes
+  // The path (absolute or as given), the URL, the data: URL, or (stored)
+  // the SHA-256 in hex.
+  std::string source;
+  std::string bytes;  // Kind::inline_data: the decoded bytes
   // The Bacalhau InputSources Target the module came from; "" when given
   // directly (a path or URL).
   std::string target;
@@ -49,6 +55,11 @@ struct RunRequest {
   std::vector<ImportModuleRef> imports;
   std::vector<InlineInput> inline_inputs;
   std::string stdin_file;  // "": no stdin; "-": this process's stdin; else a file
+  // What the spec asked that shoal accepts without doing (Resources CPU,
+  // Disk, GPU), one sentence each, for the submitter to show.
+  std::vector<std::string> warnings;
+  // A job array (protocol/array.h): one job per task instead of one job.
+  std::optional<jobs::ArraySpec> array;
 };
 
 enum class PathKind { missing, file, directory };  // `file`: anything but a directory
@@ -60,8 +71,9 @@ using PathProbe = std::function<PathKind(const std::string& path)>;
 // The real file system, with stat(2).
 PathKind probe_local_path(const std::string& path);
 
-// A guest path made absolute-normalised, or a message naming what is wrong
-// with it ("must be absolute", "must not contain ..").
+// A guest path made absolute-normalised ("/a//b/" is "/a/b", "//" is "/"),
+// or a message naming what is wrong with it ("must be absolute", "must not
+// contain .."). Whether "/" itself may be mounted is the caller's rule.
 std::expected<std::string, std::string> normalize_guest_path(std::string_view path);
 
 // The import module name for a module's path, URL or target: its file name

@@ -14,6 +14,8 @@
 #include <nlohmann/json.hpp>
 
 #include "bacalhau/data_url.h"
+#include "bacalhau/model.h"
+#include "protocol/array.h"
 #include "protocol/constraints.h"
 #include "protocol/job_json.h"
 #include "protocol/names.h"
@@ -92,7 +94,8 @@ struct Source {
   std::string value;  // the URL, the absolute local path, or the data: URL
   std::string bytes;  // inline_data: decoded
   std::string target;
-  bool claimed = false;  // taken as a module
+  bool read_write = false;  // local: Params.ReadWrite
+  bool claimed = false;     // taken as a module
 };
 
 class Reader {
@@ -101,26 +104,67 @@ class Reader {
       : base_(std::move(base_dir)), probe_(probe) {}
 
   std::vector<std::string> errors;
+  std::vector<std::string> warnings;
 
+  // `path` (canonical field names) named as the spec wrote it.
   void error(const std::string& path, const std::string& message) {
-    errors.push_back(path + ": " + message);
+    errors.push_back(prefix_ + as_written(path) + ": " + message);
+  }
+
+  // The path with each key spelled as the spec wrote it: the longest
+  // recorded prefix (ending at a '.' or '[') replaced.
+  std::string as_written(const std::string& path) const {
+    for (size_t end = path.size(); end > 0;) {
+      if (auto it = written_.find(path.substr(0, end)); it != written_.end())
+        return it->second + path.substr(end);
+      size_t b = path.find_last_of(".[", end - 1);
+      if (b == std::string::npos) break;
+      end = b;
+    }
+    return path;
+  }
+
+  // The known key `key` names: itself, else the first one equal to it
+  // ignoring case (as Bacalhau's decoding matches fields); "" for none.
+  static std::string canonical(const std::string& key, const std::set<std::string>& known) {
+    if (known.contains(key)) return key;
+    for (const auto& k : known)
+      if (lower(k) == lower(key)) return k;
+    return "";
   }
 
   static std::string join(const std::string& path, const std::string& key) {
     return path.empty() ? key : path + "." + key;
   }
 
-  // A map's keys, each unknown one reported. False when `n` is not a map
-  // (and not null); a null is an empty map.
+  // A map's keys, each unknown one reported. Keys are matched ignoring
+  // case and renamed in place to the known spelling (messages keep the
+  // spec's). False when `n` is not a map (and not null); a null is an
+  // empty map.
   bool check_map(const YAML::Node& n, const std::string& path, std::set<std::string> known) {
     if (!n || n.IsNull()) return false;
     if (!n.IsMap()) {
       error(path, "expected a mapping of fields");
       return false;
     }
+    std::vector<std::pair<std::string, std::string>> renames;  // as written, known
+    std::map<std::string, std::string> seen;                   // known -> as written
     for (auto it = n.begin(); it != n.end(); ++it) {
-      std::string key = it->first.Scalar();
-      if (!known.contains(key)) error(join(path, key), "not supported by shoal");
+      std::string key = it->first.Scalar(), known_key = canonical(key, known);
+      if (known_key.empty()) {
+        error(join(path, key), "not supported by shoal");
+      } else if (auto [at, fresh] = seen.emplace(known_key, key); !fresh) {
+        error(join(path, key), "given twice (also as " + at->second + ")");
+      } else if (known_key != key) {
+        renames.emplace_back(key, known_key);
+      }
+    }
+    YAML::Node map = n;  // the same node: a rename is seen by every reader
+    for (const auto& [key, known_key] : renames) {
+      YAML::Node value = map[key];
+      map.remove(key);
+      map[known_key] = value;
+      written_[join(path, known_key)] = join(as_written(path), key);
     }
     return true;
   }
@@ -329,15 +373,24 @@ class Reader {
 
   // The Params of a local source: {SourcePath, ReadWrite: false}.
   bool local_source(const YAML::Node& params, const std::string& pp, Source& s) {
-    if (!check_map(params, pp, {"SourcePath", "ReadWrite"})) {
+    if (!check_map(params, pp, {"SourcePath", "ReadWrite", "CreateAs"})) {
       if (!present(params)) error(join(pp, "SourcePath"), "required");
       return false;
     }
     bool ok = true;
-    if (auto rw = scalar(params["ReadWrite"], join(pp, "ReadWrite")); rw && lower(*rw) != "false") {
-      error(
-          join(pp, "ReadWrite"),
-          "'" + *rw + "' is not supported by shoal (inputs are read-only; write to a ResultPath)");
+    if (auto rw = scalar(params["ReadWrite"], join(pp, "ReadWrite")); rw) {
+      // The program changes a copy of its own (jobs::InputSpec::read_write).
+      if (lower(*rw) != "true" && lower(*rw) != "false") {
+        error(join(pp, "ReadWrite"), "'" + *rw + "' is neither true nor false");
+        ok = false;
+      }
+      s.read_write = lower(*rw) == "true";
+    }
+    // Bacalhau's default (what describe prints): the path must exist.
+    if (auto c = scalar(params["CreateAs"], join(pp, "CreateAs"));
+        c && !c->empty() && lower(*c) != "nocreate") {
+      error(join(pp, "CreateAs"),
+            "'" + *c + "' is not supported by shoal (the source path must exist: noCreate)");
       ok = false;
     }
     auto p = scalar(params["SourcePath"], join(pp, "SourcePath"));
@@ -355,11 +408,16 @@ class Reader {
 
   // The Params of an inline source: {URL}, a data: URL.
   bool inline_source(const YAML::Node& params, const std::string& pp, Source& s) {
-    if (!check_map(params, pp, {"URL"})) {
+    if (!check_map(params, pp, {"URL", "Hash"})) {
       if (!present(params)) error(join(pp, "URL"), "required");
       return false;
     }
     auto url = scalar(params["URL"], join(pp, "URL"));
+    if (!url && scalar(params["Hash"], join(pp, "Hash")))
+      return error(join(pp, "URL"),
+                   "required: describe shows an inline input by its Hash, without its bytes; "
+                   "give them as a data: URL"),
+             false;
     if (!url) return error(join(pp, "URL"), "required (a data: URL)"), false;
     auto d = decode_data_url(*url);
     if (!d) return error(join(pp, "URL"), "not a data: URL: " + d.error()), false;
@@ -437,10 +495,14 @@ class Reader {
     return m;
   }
 
-  std::expected<RunRequest, std::vector<std::string>> read(const YAML::Node& root);
+  std::expected<RunRequest, std::vector<std::string>> read(const YAML::Node& given);
 
  private:
+  void task_meta(const YAML::Node& meta, const std::string& path);
+  void stored_entry_module(const YAML::Node& n, std::vector<Source>& sources, RunRequest& r);
+  YAML::Node unwrap(const YAML::Node& root);
   void job_fields(const YAML::Node& root, jobs::JobSpec& spec);
+  std::optional<jobs::ArraySpec> array(const YAML::Node& n);
   std::map<std::string, std::string> string_map(const YAML::Node& n, const std::string& path);
   std::vector<Source> input_sources(const YAML::Node& task, const std::string& tp);
   void engine(const YAML::Node& task, const std::string& tp, std::vector<Source>& sources,
@@ -454,14 +516,53 @@ class Reader {
 
   std::string base_;
   const PathProbe& probe_;
+  std::map<std::string, std::string> written_;  // canonical path -> as written
+  std::string prefix_;         // "Job." when the spec is describe's {Job, History, Executions}
+  std::string stored_module_;  // the Task Meta's kModuleSha256Meta, else ""
 };
 
-std::expected<RunRequest, std::vector<std::string>> Reader::read(const YAML::Node& root) {
+// A task's Meta: only what describe writes there, the module's SHA-256
+// (model.h); shoal keeps the job's Meta, not a task's.
+void Reader::task_meta(const YAML::Node& meta, const std::string& path) {
+  for (const auto& [key, value] : string_map(meta, path)) {
+    if (key != kModuleSha256Meta) {
+      error(path + "." + key, "not supported by shoal (give the job's Meta)");
+      continue;
+    }
+    const bool hex = value.size() == 64 && std::all_of(value.begin(), value.end(), [](char c) {
+                       return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+                     });
+    if (!hex)
+      error(path + "." + key, "'" + value + "' is not a SHA-256 (64 lowercase hex digits)");
+    else
+      stored_module_ = value;
+  }
+}
+
+// What `job describe --output json|yaml` prints, {Job, History,
+// Executions}: the Job, the rest (state) ignored. Another spec: itself.
+YAML::Node Reader::unwrap(const YAML::Node& root) {
+  if (!root || !root.IsMap()) return root;
+  std::string job_key;
+  for (auto it = root.begin(); it != root.end(); ++it) {
+    const std::string key = lower(it->first.Scalar());
+    if (key == "tasks") return root;
+    if (key == "job") job_key = it->first.Scalar();
+  }
+  if (job_key.empty()) return root;
+  check_map(root, "", {"Job", "History", "Executions"});
+  prefix_ = job_key + ".";
+  return root["Job"];
+}
+
+std::expected<RunRequest, std::vector<std::string>> Reader::read(const YAML::Node& given) {
   RunRequest r;
+  const YAML::Node root = unwrap(given);
   if (!root || !root.IsMap())
     return std::unexpected(
         std::vector<std::string>{"the spec is not a mapping of fields (Name, Type, Tasks, ...)"});
   job_fields(root, r.spec);
+  r.array = array(root[kArrayKey]);
   const YAML::Node tasks = root["Tasks"];
   if (!present(tasks) || !tasks.IsSequence() || tasks.size() == 0) {
     error("Tasks", "required: a list of one task");
@@ -473,9 +574,10 @@ std::expected<RunRequest, std::vector<std::string>> Reader::read(const YAML::Nod
   const YAML::Node task = tasks[0];
   if (!check_map(task, tp,
                  {"Name", "Engine", "Env", "InputSources", "ResultPaths", "Resources", "Timeouts",
-                  "Publisher", "Network"}))
+                  "Publisher", "Network", "Meta"}))
     return std::unexpected(errors);
   (void)scalar(task["Name"], tp + ".Name");
+  task_meta(task["Meta"], tp + ".Meta");
 
   // Inputs first: the modules may name their targets.
   std::vector<Source> sources = input_sources(task, tp);
@@ -488,23 +590,30 @@ std::expected<RunRequest, std::vector<std::string>> Reader::read(const YAML::Nod
     if (s.kind == Source::Kind::inline_data)
       r.inline_inputs.push_back({s.target, s.bytes, s.value});
     else
-      r.spec.inputs.push_back({s.value, s.target});
+      r.spec.inputs.push_back({s.value, s.target, s.read_write});
   }
   r.spec.outputs = result_paths(task, tp);
+  r.spec.default_output = false;  // a spec's ResultPaths are all its outputs
   resources(task, tp, r.spec);
   timeouts(task, tp, r.spec);
   publisher_and_network(task, tp);
   if (!errors.empty()) return std::unexpected(errors);
+  r.warnings = std::move(warnings);
   return r;
 }
 
 // The job's own fields (Name, Labels, Meta, Constraints) and the checks of
-// the ones shoal does not support.
+// the ones shoal does not support. The fields of a job's state that
+// describe prints (ID, State, Version, Revision, CreateTime, ModifyTime)
+// are accepted and ignored: a spec submitted is a new job.
 void Reader::job_fields(const YAML::Node& root, jobs::JobSpec& spec) {
-  check_map(
-      root, "",
-      {"Name", "Type", "Count", "Labels", "Tasks", "Namespace", "Priority", "Constraints", "Meta"});
+  check_map(root, "",
+            {"Name", "Type", "Count", "Labels", "Tasks", "Namespace", "Priority", "Constraints",
+             "Meta", "ID", "State", "Version", "Revision", "CreateTime", "ModifyTime",
+             kArrayKey});
   spec.name = scalar(root["Name"], "Name").value_or("");
+  // Describe names a job without a name by its ID: the new job has none.
+  if (!spec.name.empty() && spec.name == scalar(root["ID"], "ID").value_or("")) spec.name.clear();
   if (auto type = scalar(root["Type"], "Type"); type && lower(*type) != "batch")
     error("Type", "'" + *type + "' jobs are not supported by shoal (only batch)");
   if (auto count = number(root["Count"], "Count"); count && *count != 1)
@@ -518,6 +627,28 @@ void Reader::job_fields(const YAML::Node& root, jobs::JobSpec& spec) {
   for (const auto& [key, value] : spec.meta)
     if (key.empty()) error("Meta", "a key is empty");
   spec.labels = string_map(root["Labels"], "Labels");
+}
+
+// shoal's job array (docs/jobs.md, "Arrays in a Bacalhau spec"): Indices
+// (Slurm's syntax) or Items (local paths, relative to the spec's directory,
+// or http(s) URLs), and ItemTarget.
+std::optional<jobs::ArraySpec> Reader::array(const YAML::Node& n) {
+  const std::string path = kArrayKey;
+  if (!check_map(n, path, {"Indices", "Items", "ItemTarget"})) return std::nullopt;
+  jobs::ArraySpec a;
+  a.indices = scalar(n["Indices"], path + ".Indices").value_or("");
+  a.item_target = scalar(n["ItemTarget"], path + ".ItemTarget").value_or("");
+  if (const YAML::Node items = n["Items"]; present(items)) {
+    if (!items.IsSequence()) error(path + ".Items", "expected a list of paths or URLs");
+    for (size_t i = 0; items.IsSequence() && i < items.size(); ++i) {
+      auto item = scalar(items[i], path + ".Items[" + std::to_string(i) + "]");
+      if (item) a.items.push_back(is_url(*item) || item->empty() ? *item : absolute(*item));
+    }
+  }
+  if (!a.item_target.empty())
+    if (auto ok = normalize_guest_path(a.item_target); !ok) error(path + ".ItemTarget", ok.error());
+  if (auto tasks = jobs::array_tasks(a); !tasks) error(path, tasks.error());
+  return a;
 }
 
 // A mapping of key: value (Labels, Meta); a key without a value has "".
@@ -582,7 +713,9 @@ void Reader::engine(const YAML::Node& task, const std::string& tp, std::vector<S
     if (!present(params)) error(pp + ".EntryModule", "required");
     return;
   }
-  if (auto m = module(params["EntryModule"], pp + ".EntryModule", sources)) {
+  if (!stored_module_.empty())
+    stored_entry_module(params["EntryModule"], sources, r);
+  else if (auto m = module(params["EntryModule"], pp + ".EntryModule", sources)) {
     r.module = *m;
     r.spec.module_name = !m->target.empty()                        ? m->target
                          : m->kind == ModuleRef::Kind::inline_data ? std::string("main.wasm")
@@ -596,6 +729,19 @@ void Reader::engine(const YAML::Node& task, const std::string& tp, std::vector<S
   r.spec.args = strings(params["Parameters"], pp + ".Parameters");
   env_map(params["EnvironmentVariables"], pp + ".EnvironmentVariables", env);
   import_modules(params["ImportModules"], pp + ".ImportModules", sources, r);
+}
+
+// The entry module of a spec that names it by its SHA-256 (Task Meta): the
+// broker's stored module, whatever EntryModule says (kept for display; an
+// InputSources entry at that target is the module's, not an input).
+void Reader::stored_entry_module(const YAML::Node& n, std::vector<Source>& sources, RunRequest& r) {
+  const std::string shown = present(n) && n.IsScalar() ? n.Scalar() : "";
+  if (auto t = normalize_guest_path(shown); t && shown.starts_with("/"))
+    for (auto& s : sources)
+      if (s.target == *t) s.claimed = true;
+  r.module.kind = ModuleRef::Kind::stored;
+  r.module.source = stored_module_;
+  r.spec.module_name = shown.empty() ? std::string("main.wasm") : shown;
 }
 
 void Reader::import_modules(const YAML::Node& imps, const std::string& path,
@@ -662,11 +808,15 @@ void Reader::resources(const YAML::Node& task, const std::string& tp, jobs::JobS
   const std::string rp = tp + ".Resources";
   if (!check_map(task["Resources"], rp, {"CPU", "Memory", "Disk", "GPU"})) return;
   const YAML::Node res = task["Resources"];
+  std::string ignored;
   for (const char* what : {"CPU", "Disk", "GPU"}) {
     auto v = scalar(res[what], rp + "." + what);
     if (v && !v->empty() && *v != "0")
-      error(rp + "." + what, "not supported by shoal (only Memory is limited)");
+      ignored += (ignored.empty() ? "" : ", ") + as_written(rp + "." + what) + " " + *v;
   }
+  if (!ignored.empty())
+    warnings.push_back(prefix_ + ignored +
+                       ": accepted, not enforced by shoal (only Memory is limited)");
   if (auto m = scalar(res["Memory"], rp + ".Memory"); m && !m->empty()) {
     auto bytes = units::parse_size(*m);
     if (!bytes)
@@ -809,6 +959,7 @@ class SpecWriter {
     }
     e_ << YAML::BeginMap;
     if (auto ok = job_fields(); !ok) return std::unexpected(ok.error());
+    array();
     e_ << YAML::Key << "Tasks" << YAML::Value << YAML::BeginSeq << YAML::BeginMap;
     e_ << YAML::Key << "Name" << YAML::Value << "main";
     engine(*entry, import_targets);
@@ -854,9 +1005,32 @@ class SpecWriter {
         src.value = encode_data_url(*bytes, "application/wasm");
         break;
       }
+      case ModuleRef::Kind::stored:
+        return std::unexpected("the module is the one shoal's broker stores as SHA-256 " +
+                               m.source +
+                               "; a Bacalhau spec carries its bytes: give EntryModule as a "
+                               "file or URL (and remove Tasks[0].Meta)");
     }
     module_sources_.push_back(src);
     return target;
+  }
+
+  // shoal's job array, under its extension key.
+  void array() {
+    if (!r_.array) return;
+    const jobs::ArraySpec& a = *r_.array;
+    e_ << YAML::Key << kArrayKey << YAML::Value << YAML::BeginMap;
+    if (!a.indices.empty()) {
+      e_ << YAML::Key << "Indices" << YAML::Value;
+      emit_string(e_, a.indices);
+    }
+    if (!a.items.empty()) {
+      e_ << YAML::Key << "Items" << YAML::Value << YAML::BeginSeq;
+      for (const auto& item : a.items) emit_string(e_, item);
+      e_ << YAML::EndSeq;
+    }
+    if (!a.item_target.empty()) e_ << YAML::Key << "ItemTarget" << YAML::Value << a.item_target;
+    e_ << YAML::EndMap;
   }
 
   void string_map(const char* key, const std::map<std::string, std::string>& m) {
@@ -938,13 +1112,13 @@ class SpecWriter {
   }
 
   void source(const std::string& target, const std::string& type, const std::string& key,
-              const std::string& value) {
+              const std::string& value, bool read_write = false) {
     e_ << YAML::BeginMap << YAML::Key << "Target" << YAML::Value << target;
     e_ << YAML::Key << "Source" << YAML::Value << YAML::BeginMap;
     e_ << YAML::Key << "Type" << YAML::Value << type;
     e_ << YAML::Key << "Params" << YAML::Value << YAML::BeginMap;
     e_ << YAML::Key << key << YAML::Value << value;
-    if (type == "local") e_ << YAML::Key << "ReadWrite" << YAML::Value << false;
+    if (type == "local") e_ << YAML::Key << "ReadWrite" << YAML::Value << read_write;
     e_ << YAML::EndMap << YAML::EndMap << YAML::EndMap;
   }
 
@@ -956,17 +1130,20 @@ class SpecWriter {
       if (is_url(in.source))
         source(in.target, "urlDownload", "URL", in.source);
       else
-        source(in.target, "local", "SourcePath", in.source);
+        source(in.target, "local", "SourcePath", in.source, in.read_write);
     }
     for (const auto& in : r_.inline_inputs)
       source(in.target, "inline", "URL", in.url.empty() ? encode_data_url(in.bytes) : in.url);
     e_ << YAML::EndSeq;
   }
 
+  // All the outputs a run gets, the default one included: read back, the
+  // spec has the same mounts.
   void result_paths() {
-    if (r_.spec.outputs.empty()) return;
+    const auto outputs = jobs::effective_outputs(r_.spec);
+    if (outputs.empty()) return;
     e_ << YAML::Key << "ResultPaths" << YAML::Value << YAML::BeginSeq;
-    for (const auto& o : r_.spec.outputs)
+    for (const auto& o : outputs)
       e_ << YAML::BeginMap << YAML::Key << "Name" << YAML::Value << o.name << YAML::Key << "Path"
          << YAML::Value << o.path << YAML::EndMap;
     e_ << YAML::EndSeq;

@@ -24,6 +24,11 @@
 // Inputs: urlDownload (fetched by the broker), local (SourcePath relative to
 // the spec's directory; must exist; ReadWrite must be false), inline (a
 // data: URL decoded here; its bytes travel with the submission).
+//
+// shoal's own field: a job array (docs/jobs.md, "Arrays in a Bacalhau
+// spec") under the top-level key kArrayKey, which Bacalhau's own tools
+// refuse by name as an unknown field (a spec that uses it is not meant to
+// run on a Bacalhau network unchanged).
 #pragma once
 
 #include <expected>
@@ -35,6 +40,9 @@
 #include "bacalhau/request.h"
 
 namespace shoal::bacalhau {
+
+// The top-level key of shoal's job array in a Bacalhau spec.
+inline constexpr char kArrayKey[] = "x-shoal-array";
 
 // Reads a spec. `origin` names the text in messages ("job.yaml", "-");
 // `base_dir` is where relative paths start. Local paths in the result are

@@ -13,6 +13,7 @@
 #include <array>
 #include <atomic>
 #include <chrono>
+#include <deque>
 #include <expected>
 #include <list>
 #include <map>
@@ -26,6 +27,7 @@
 #include <zmq.hpp>
 #include <zmq_addon.hpp>
 
+#include "broker/array_progress.h"
 #include "broker/broker.h"
 #include "broker/committer.h"
 #include "broker/connection_cap.h"
@@ -39,6 +41,7 @@
 #include "broker/store.h"
 #include "broker/zap.h"
 #include "host/worker_pool.h"
+#include "protocol/array.h"
 #include "protocol/client_protocol.h"
 #include "protocol/job.h"
 #include "protocol/worker_protocol.h"
@@ -70,6 +73,9 @@ struct WorkerState {
 // path), and the entries of any kind one collection looks at.
 inline constexpr size_t kMaxOutputPath = 4096;
 inline constexpr uint64_t kMaxOutputEntries = 100000;
+
+// URL fetches under way at once (staging.cpp).
+inline constexpr size_t kMaxFetches = 16;
 
 // A `logs` request reads about this much of the store per slice.
 inline constexpr uint64_t kLogSlice = 1ull << 20;
@@ -162,6 +168,8 @@ class Broker : private JobObserver {
     const nlohmann::json& body;
     std::vector<zmq::message_t>& parts;
     std::optional<jobs::Job> job;  // found, when the command needs one
+    // Or, for a command that takes arrays, the array its "id" names.
+    std::optional<std::string> array;
   };
   using Handler = void (Broker::*)(Request&);
   static const std::array<Handler, protocol::kCommands.size()> kHandlers;
@@ -183,10 +191,44 @@ class Broker : private JobObserver {
   void cmd_prune(Request& r);
   void cmd_output(Request& r);
   void cmd_shutdown(Request& r);
+  void cmd_nodes(Request& r);  // nodes.cpp: the worker pools
   // The error that refuses a submission's frames (sizes, wasm magic), if any.
   std::optional<std::string> refuse_frames(const SubmitFrames& frames, const jobs::JobSpec& spec);
   // Keeps a submitted blob in the batch (unless stored); returns its hash.
   std::string keep_blob(const zmq::message_t& frame, bool recurs);
+  // The blobs of a submission kept, their hashes and sizes set in `spec`;
+  // the error when module_sha256 does not match the module's bytes.
+  std::optional<std::string> keep_blobs(const SubmitFrames& frames, const std::string& named,
+                                        jobs::JobSpec& spec);
+  // Puts the host paths of `spec`'s local inputs through input_access_;
+  // the error names the input.
+  std::optional<std::string> check_inputs(const Origin& origin, jobs::JobSpec& spec);
+  // Adds the jobs of a submission (one, or an array's tasks) to the table
+  // and acknowledges them, once durable, with one `ok`.
+  void submit_jobs(Request& r, const std::string& id, std::vector<jobs::Job> jobs, bool array);
+
+  // arrays.cpp: job arrays (protocol/array.h). A submission's jobs: the
+  // one job, or each task of its array (their ids "ID-INDEX").
+  std::expected<std::vector<jobs::Job>, std::string> submitted_jobs(
+      const jobs::JobSpec& spec, const std::optional<jobs::ArraySpec>& array,
+      const std::string& id);
+  // The array that `typed` (an id or a unique prefix of one) names, or
+  // nothing when it names a job, several things, or nothing.
+  std::optional<std::string> find_array(const std::string& typed);
+  // arrays_[id], from the store when the broker does not follow it
+  // (after a restart); an error when the store cannot be read.
+  std::expected<ArrayProgress*, std::string> array_progress(const std::string& id);
+  // `watch` and `stop` of an array.
+  void watch_array(Request& r);
+  void stop_array(Request& r, const std::string& reason);
+  // Tells the worker running job `id`, if any, to stop it.
+  void stop_on_worker(const std::string& id);
+  // Before each commit: a `state` (or, once every task ended, an `end`)
+  // with the summary of each array that changed, to the clients watching
+  // it; a finished array is then forgotten.
+  void send_array_progress();
+  // A task whose submission could not be stored; returns its array's id ("" for a job).
+  std::string forget_array_task(const std::string& id);
   // Forgets a client that is gone: its backlog, log readers and follows.
   void forget_client(const std::string& identity);
   // Sends the next slice of each log reader whose client keeps up; one
@@ -234,8 +276,12 @@ class Broker : private JobObserver {
   // Writes a remote run's output files into `scratch`/out for collect_outputs.
   void unpack_outputs(const wire::Done& done, const std::string& scratch, jobs::Job& job);
 
-  // staging.cpp: URL inputs.
+  // staging.cpp: URL inputs. Each URL is fetched on a thread of its own,
+  // at most kMaxFetches at once (an array of 10,000 URLs must not start
+  // 10,000 threads); the rest wait in fetch_queue_, in submission order.
   void stage(jobs::Job& job);
+  void start_queued_fetches();
+  void start_fetch(const std::string& job_id, const std::string& url);
   void on_staged(std::vector<zmq::message_t>& parts);
   std::string input_host_path(const jobs::Job& job, const jobs::InputSpec& in);
   void join_finished_fetchers();
@@ -260,7 +306,8 @@ class Broker : private JobObserver {
   std::vector<Outgoing> outgoing_;    // replies waiting on the batch being gathered
   RecentHashes recent_modules_;       // the SHA-256 of modules submitted lately
   std::list<LogReader> log_readers_;
-  std::multimap<std::string, Follower> followers_;                          // by job id
+  std::multimap<std::string, Follower> followers_;  // by job id, or array id
+  std::map<std::string, ArrayProgress> arrays_;     // arrays with tasks unfinished, by id
   std::map<std::string, std::map<std::string, std::string>> staged_paths_;  // job -> url -> file
   Clock::time_point last_activity_;
   Clock::time_point last_beat_;  // the last heartbeat() round
@@ -276,6 +323,11 @@ class Broker : private JobObserver {
     std::shared_ptr<std::atomic<bool>> done;
   };
   std::vector<Fetcher> fetchers_;
+  struct QueuedFetch {
+    std::string job_id, url;
+  };
+  std::deque<QueuedFetch> fetch_queue_;
+  size_t fetches_running_ = 0;       // started, their result not yet received
   std::unique_ptr<Reaper> reaper_;   // removes scratch trees off the loop (scratch.cpp)
   std::unique_ptr<ZapHandler> zap_;  // with TCP endpoints only
   std::unique_ptr<ConnectionCap> connection_cap_;  // set by listen_remote()

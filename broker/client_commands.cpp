@@ -17,6 +17,77 @@ namespace {
 
 using nlohmann::json;
 
+// The most job records one `list` reply reads: a filter that few jobs match
+// costs the loop a bounded time per request; the reply's `next` goes on.
+constexpr size_t kListReads = 10000;
+
+std::string to_hex(std::string_view bytes) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : bytes) out += {kHex[c >> 4], kHex[c & 15]};
+  return out;
+}
+
+std::optional<std::string> from_hex(std::string_view text) {
+  auto digit = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return -1;
+  };
+  if (text.size() % 2) return std::nullopt;
+  std::string out;
+  for (size_t i = 0; i < text.size(); i += 2) {
+    int hi = digit(text[i]), lo = digit(text[i + 1]);
+    if (hi < 0 || lo < 0) return std::nullopt;
+    out += static_cast<char>(hi * 16 + lo);
+  }
+  return out;
+}
+
+// A string field of `body`, "" when absent; an error naming it otherwise.
+std::expected<std::string, std::string> text_field(const json& body, const char* field) {
+  if (!body.contains(field)) return std::string();
+  if (!body[field].is_string()) return std::unexpected(std::string(field) + " must be a string");
+  return body[field].get<std::string>();
+}
+
+// The store's query of a `list` body (docs/protocol.md).
+std::expected<ListQuery, std::string> list_query(const json& body) {
+  ListQuery q;
+  auto limit = jobs::whole_number(body, "limit", 10, SIZE_MAX, "the most there is");
+  if (!limit) return std::unexpected(limit.error());
+  q.limit = *limit == 0 ? SIZE_MAX : *limit;
+  q.max_reads = kListReads;
+  q.newest_first = !body.value("reversed", false);
+  auto prefix = text_field(body, "id_prefix");
+  auto name = text_field(body, "name");
+  auto after = text_field(body, "after");
+  for (auto* f : {&prefix, &name, &after})
+    if (!*f) return std::unexpected(f->error());
+  q.id_prefix = jobs::id_prefix(*prefix);
+  q.name = *name;
+  auto cursor = from_hex(*after);
+  if (!cursor || (!cursor->empty() && cursor->size() <= 8))
+    return std::unexpected("after: '" + names::printable(*after) +
+                           "' is not a cursor of this broker (a list reply's next)");
+  q.after = *cursor;
+  if (body.contains("labels")) q.labels = body["labels"].get<std::map<std::string, std::string>>();
+  if (body.contains("selector")) {
+    auto selector = jobs::parse_selector(body["selector"].get<std::string>());
+    if (!selector) return std::unexpected("labels: " + selector.error());
+    q.selector = std::move(*selector);
+  }
+  for (const auto& s : body.value("states", json::array())) {
+    auto state = s.is_string() ? jobs::parse_state(s.get<std::string>()) : std::nullopt;
+    if (!state)
+      return std::unexpected("states: " + s.dump() +
+                             " is not a job state (Pending, Queued, Running, Completed, "
+                             "Failed, Stopped)");
+    q.states.push_back(*state);
+  }
+  return q;
+}
+
 }  // namespace
 
 void Broker::reply(const std::string& identity, std::string_view kind, json body,
@@ -55,6 +126,7 @@ const std::array<Broker::Handler, protocol::kCommands.size()> Broker::kHandlers{
     &Broker::cmd_prune,
     &Broker::cmd_output,
     &Broker::cmd_shutdown,
+    &Broker::cmd_nodes,
 }};
 static_assert(protocol::kCommands[1].command == protocol::Command::kSubmit &&
               protocol::kCommands[10].command == protocol::Command::kShutdown);
@@ -96,9 +168,11 @@ void Broker::on_client_message(std::vector<zmq::message_t>& parts) {
     return;
   }
   try {
-    Request request{identity, body, parts, std::nullopt};
+    Request request{identity, body, parts, std::nullopt, std::nullopt};
     if (info->reads_store) flush();
-    if (info->needs_job && !(request.job = find_job(identity, body))) return;
+    if (info->takes_array && body.contains("id") && body["id"].is_string())
+      request.array = find_array(body["id"].get<std::string>());
+    if (info->needs_job && !request.array && !(request.job = find_job(identity, body))) return;
     (this->*kHandlers[static_cast<size_t>(info->command)])(request);
   } catch (const json::exception& e) {
     reply_error(identity, "malformed request: " + std::string(e.what()));
@@ -219,9 +293,39 @@ std::string Broker::keep_blob(const zmq::message_t& frame, bool recurs) {
   return hash;
 }
 
+std::optional<std::string> Broker::check_inputs(const Origin& origin, jobs::JobSpec& spec) {
+  for (auto& in : spec.inputs) {
+    if (in.is_url()) continue;
+    auto host = input_access_->check(origin, in.source);
+    if (!host) return "invalid job: input " + in.source + ": " + host.error();
+    in.source = std::move(*host);
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> Broker::keep_blobs(const SubmitFrames& frames, const std::string& named,
+                                              jobs::JobSpec& spec) {
+  spec.module_hash = frames.module ? keep_blob(*frames.module, true) : named;
+  if (!named.empty() && named != spec.module_hash)
+    return "invalid job: module_sha256 " + named +
+           " does not match the module's bytes (their SHA-256 is " + spec.module_hash + ")";
+  if (frames.stdin_ && frames.stdin_->size() > 0)
+    spec.stdin_hash = keep_blob(*frames.stdin_, false);
+  for (size_t i = 0; i < frames.import_modules.size(); ++i)
+    spec.import_modules[i].hash = keep_blob(*frames.import_modules[i], true);
+  for (size_t i = 0; i < frames.inline_inputs.size(); ++i) {
+    spec.inline_inputs[i].size = frames.inline_inputs[i]->size();
+    spec.inline_inputs[i].hash = keep_blob(*frames.inline_inputs[i], false);
+  }
+  return std::nullopt;
+}
+
 void Broker::cmd_submit(Request& r) {
   if (shutting_down_) return reply_error(r.identity, "the broker is shutting down");
-  auto spec = jobs::spec_from_json(r.body);
+  auto array = jobs::array_from_json(r.body);
+  if (!array) return reply_error(r.identity, "invalid job: " + array.error());
+  // An array's spec holds placeholders: each task's spec is checked.
+  auto spec = jobs::spec_from_json(r.body, !*array);
   if (!spec) return reply_error(r.identity, "invalid job: " + spec.error());
   if (r.body.contains("watch") && !r.body["watch"].is_boolean())
     return reply_error(r.identity, "invalid job: watch must be true or false");
@@ -237,48 +341,51 @@ void Broker::cmd_submit(Request& r) {
                                        " is stored; send the module's bytes (the frame after "
                                        "the JSON body)");
   if (auto refused = refuse_frames(*frames, *spec)) return reply_error(r.identity, *refused);
+  const std::string id = jobs::new_job_id();
+  auto jobs = submitted_jobs(*spec, *array, id);
+  if (!jobs) return reply_error(r.identity, "invalid job: " + jobs.error());
   // Who may name which host paths (broker/input_access.h), checked before
   // any byte of the submission is kept.
   const Origin origin = origin_of(r.parts[1]);
-  for (auto& in : spec->inputs) {
-    if (in.is_url()) continue;
-    auto host = input_access_->check(origin, in.source);
-    if (!host)
-      return reply_error(r.identity, "invalid job: input " + in.source + ": " + host.error());
-    in.source = std::move(*host);
+  for (auto& job : *jobs)
+    if (auto refused = check_inputs(origin, job.spec)) return reply_error(r.identity, *refused);
+  // The bytes travel once, whatever the number of jobs: each refers to
+  // them by hash.
+  if (auto refused = keep_blobs(*frames, named, *spec)) return reply_error(r.identity, *refused);
+  for (auto& job : *jobs) {
+    job.spec.module_hash = spec->module_hash;
+    job.spec.stdin_hash = spec->stdin_hash;
+    job.spec.import_modules = spec->import_modules;
+    job.spec.inline_inputs = spec->inline_inputs;
   }
-  spec->module_hash = frames->module ? keep_blob(*frames->module, true) : named;
-  if (!named.empty() && named != spec->module_hash)
-    return reply_error(r.identity, "invalid job: module_sha256 " + named +
-                                       " does not match the module's bytes (their SHA-256 is " +
-                                       spec->module_hash + ")");
-  if (frames->stdin_ && frames->stdin_->size() > 0)
-    spec->stdin_hash = keep_blob(*frames->stdin_, false);
-  for (size_t i = 0; i < frames->import_modules.size(); ++i)
-    spec->import_modules[i].hash = keep_blob(*frames->import_modules[i], true);
-  for (size_t i = 0; i < frames->inline_inputs.size(); ++i) {
-    spec->inline_inputs[i].size = frames->inline_inputs[i]->size();
-    spec->inline_inputs[i].hash = keep_blob(*frames->inline_inputs[i], false);
-  }
-  jobs::Job job;
-  job.id = jobs::new_job_id();
-  job.spec = std::move(*spec);
-  jobs::Job& added = jobs_.submit(std::move(job));
-  if (added.state == jobs::JobState::pending) stage(added);
+  submit_jobs(r, id, std::move(*jobs), array->has_value());
+}
+
+void Broker::submit_jobs(Request& r, const std::string& id, std::vector<jobs::Job> jobs,
+                         bool array) {
   // Sent after the batch commits (finish_commit), so an acknowledged job is
-  // durable; a failed commit turns it into an error.
+  // durable; a failed commit turns it into an error. All of an array's
+  // tasks are in this batch, hence in one commit.
   Outgoing ack;
   ack.identity = r.identity;
   ack.kind = protocol::kOk;
-  ack.body = {{"id", added.id}, {"submitted", true}};
-  ack.acknowledges = added.id;
+  ack.body = {{"id", id}, {"submitted", true}};
+  if (array) {
+    ack.body["array"] = true;
+    ack.body["tasks"] = jobs.size();
+    arrays_.emplace(id, ArrayProgress(id));
+  }
+  for (auto& job : jobs) {
+    ack.acknowledges.push_back(job.id);
+    jobs::Job& added = jobs_.submit(std::move(job));
+    if (added.state == jobs::JobState::pending) stage(added);
+  }
   outgoing_.push_back(std::move(ack));
   // Submitted and watched in one request: the end follows the ok, since
   // replies keep their order and leave after the commit that holds the
   // submission (a commit that fails drops both the follower and any end:
-  // finish_commit).
-  if (r.body.value("watch", false))
-    followers_.insert({added.id, Follower{r.identity, false, 3, false}});
+  // finish_commit). An array's watcher gets its summaries as `state`s.
+  if (r.body.value("watch", false)) followers_.insert({id, Follower{r.identity, false, 3, array}});
 }
 
 void Broker::cmd_get(Request& r) {
@@ -286,21 +393,16 @@ void Broker::cmd_get(Request& r) {
 }
 
 void Broker::cmd_list(Request& r) {
-  ListQuery q;
-  auto limit = jobs::whole_number(r.body, "limit", 10, SIZE_MAX, "the most there is");
-  if (!limit) return reply_error(r.identity, limit.error());
-  q.limit = *limit;
-  if (q.limit == 0) q.limit = SIZE_MAX;
-  q.newest_first = !r.body.value("reversed", false);
-  q.id_prefix = jobs::id_prefix(r.body.value("id_prefix", ""));
-  if (r.body.contains("labels"))
-    q.labels = r.body["labels"].get<std::map<std::string, std::string>>();
-  if (r.body.contains("selector")) {
-    auto selector = jobs::parse_selector(r.body["selector"].get<std::string>());
-    if (!selector) return reply_error(r.identity, "labels: " + selector.error());
-    q.selector = std::move(*selector);
+  auto q = list_query(r.body);
+  if (!q) return reply_error(r.identity, q.error());
+  auto typed = text_field(r.body, "array");
+  if (!typed) return reply_error(r.identity, typed.error());
+  if (!typed->empty()) {
+    auto array = find_array(*typed);
+    if (!array) return reply_error(r.identity, "no job array matches '" + *typed + "'");
+    q->id_prefix = *array + "-";
   }
-  auto jobs = store_->list_jobs(q);
+  auto jobs = store_->list_jobs(*q);
   if (!jobs) return reply_error(r.identity, jobs.error());
   json out = json::array();
   for (auto& j : jobs->jobs) {
@@ -309,8 +411,30 @@ void Broker::cmd_list(Request& r) {
   }
   json skipped = json::array();
   for (const Damage& d : jobs->skipped) skipped.push_back({{"key", d.key}, {"error", d.why}});
-  reply(r.identity, protocol::kOk, {{"jobs", out}, {"skipped", skipped}});
+  reply(r.identity, protocol::kOk,
+        {{"jobs", out}, {"skipped", skipped}, {"next", to_hex(jobs->next)}});
 }
+
+namespace {
+
+// The attempt number of the job's execution that `id` names (the whole id
+// or a prefix of only one); the error names the job's executions.
+std::expected<uint32_t, std::string> execution_attempt(const jobs::Job& job,
+                                                       const std::string& id) {
+  std::vector<const jobs::Execution*> matches;
+  std::string known;
+  for (const auto& e : job.executions) {
+    known += (known.empty() ? "" : ", ") + e.id;
+    if (!id.empty() && e.id.starts_with(id)) matches.push_back(&e);
+  }
+  if (matches.size() == 1) return matches.front()->attempt;
+  return std::unexpected("job " + job.id +
+                         (matches.empty() ? " has no execution '" : ": execution '") +
+                         names::printable(id) + (matches.empty() ? "' (" : "' is ambiguous (") +
+                         (known.empty() ? "it has not run yet" : "its executions: " + known) + ")");
+}
+
+}  // namespace
 
 void Broker::cmd_logs(Request& r) {
   std::string stream = r.body.value("stream", "all");
@@ -321,9 +445,17 @@ void Broker::cmd_logs(Request& r) {
   reader.identity = r.identity;
   reader.job_id = r.job->id;
   reader.mask = stream == "stdout" ? 1 : stream == "stderr" ? 2 : 3;
-  // Only the latest execution's output: a retried job would repeat itself.
+  // Only the latest execution's output (a retried job would repeat
+  // itself), or the one named by `execution` (its id or a unique prefix).
   reader.attempt = static_cast<uint32_t>(r.job->executions.size());
   reader.follow = r.body.value("follow", false);
+  if (r.body.contains("execution")) {
+    auto attempt = execution_attempt(*r.job, r.body.at("execution").get<std::string>());
+    if (!attempt) return reply_error(r.identity, attempt.error());
+    // Only the latest execution can still be writing.
+    reader.follow = reader.follow && *attempt == reader.attempt;
+    reader.attempt = *attempt;
+  }
   // A log that fits in one slice is answered in this turn, like any reply.
   if (!pump(reader)) log_readers_.push_back(std::move(reader));
 }
@@ -394,6 +526,7 @@ void Broker::forget_client(const std::string& identity) {
 }
 
 void Broker::cmd_watch(Request& r) {
+  if (r.array) return watch_array(r);
   if (jobs::is_terminal(r.job->state)) return reply_about(r.identity, protocol::kEnd, *r.job);
   Follower f{r.identity, r.body.value("logs", false), 3, r.body.value("states", true)};
   if (f.states) reply_about(r.identity, protocol::kState, *r.job);
@@ -404,15 +537,19 @@ void Broker::cmd_stop(Request& r) {
   const auto reason = r.body.find("reason");
   if (reason != r.body.end() && !reason->is_string())
     return reply_error(r.identity, "stop: reason must be a string");
-  auto job =
-      jobs_.request_stop(r.job->id, reason == r.body.end() ? "" : reason->get<std::string>());
+  const std::string why = reason == r.body.end() ? "" : reason->get<std::string>();
+  if (r.array) return stop_array(r, why);
+  auto job = jobs_.request_stop(r.job->id, why);
   if (!job)
     return reply_error(r.identity, "job " + r.job->id + " is already " +
                                        std::string(jobs::state_name(r.job->state)));
-  if (job->state == jobs::JobState::running)
-    for (auto& [name, w] : workers_)
-      if (w.job_id == job->id) send_to_worker(name, wire::kStop, w.exec_id);
+  if (job->state == jobs::JobState::running) stop_on_worker(job->id);
   reply(r.identity, protocol::kOk, jobs::to_json(*job));
+}
+
+void Broker::stop_on_worker(const std::string& id) {
+  for (auto& [name, w] : workers_)
+    if (w.job_id == id) send_to_worker(name, wire::kStop, w.exec_id);
 }
 
 void Broker::cmd_delete(Request& r) {

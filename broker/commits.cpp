@@ -4,6 +4,7 @@
 // (broker/committer.h) writes one batch while the loop gathers the next.
 // Also: recovery at start, and blobs that a batch not yet committed holds.
 #include <algorithm>
+#include <set>
 
 #include "broker/broker_impl.h"
 #include "protocol/client_protocol.h"
@@ -13,6 +14,9 @@ namespace shoal::broker {
 
 void Broker::changed(const jobs::Job& job, bool tell) {
   batch_.put_job(job);
+  if (!arrays_.empty())
+    if (auto task = jobs::task_of(job.id))
+      if (auto a = arrays_.find(task->array_id); a != arrays_.end()) a->second.update(job);
   if (tell) notify(job);
   if (jobs::is_terminal(job.state)) staged_paths_.erase(job.id);
 }
@@ -79,6 +83,7 @@ void Broker::start_commit() {
     for (auto& o : out) replies_.post(std::move(o));
     return;
   }
+  send_array_progress();
   committing_.swap(outgoing_);
   outgoing_.clear();
   committer_->start(std::exchange(batch_, Batch()));
@@ -90,14 +95,16 @@ void Broker::finish_commit(Committer::Result r) {
   if (!r.status) {
     log_->error("commit failed: {}", r.status.error());
     // Nothing of the batch landed: its acknowledgements become errors.
-    std::vector<std::string> refused;
+    std::set<std::string, std::less<>> refused;
     for (auto& o : out) {
       if (o.acknowledges.empty()) continue;
-      const std::string id = std::exchange(o.acknowledges, {});
-      refused.push_back(id);
-      jobs_.forget(id);
-      followers_.erase(id);  // a submission that was also a watch
-      staged_paths_.erase(id);
+      for (const std::string& id : std::exchange(o.acknowledges, {})) {
+        refused.insert(id);
+        jobs_.forget(id);
+        followers_.erase(id);  // a submission that was also a watch
+        staged_paths_.erase(id);
+        if (std::string array = forget_array_task(id); !array.empty()) refused.insert(array);
+      }
       o.kind = protocol::kError;
       o.body = {{"error", "the job could not be stored: " + r.status.error()}};
       o.frames.clear();
@@ -105,8 +112,7 @@ void Broker::finish_commit(Committer::Result r) {
     // A refused job may have started, or ended, since: nothing more is
     // said or stored of it (a run of it is ignored when it ends).
     auto about_refused = [&](const Outgoing& o) {
-      return !o.job_id.empty() &&
-             std::find(refused.begin(), refused.end(), o.job_id) != refused.end();
+      return !o.job_id.empty() && refused.contains(o.job_id);
     };
     std::erase_if(out, about_refused);
     std::erase_if(outgoing_, about_refused);

@@ -73,7 +73,7 @@ void JobTable::changed(jobs::Job& job, bool tell, jobs::Job* copy) {
 }
 
 jobs::Job& JobTable::submit(jobs::Job job) {
-  job.created_ns = clock_.wall_ns();
+  job.created_ns = last_created_ = std::max(clock_.wall_ns(), last_created_ + 1);
   const bool has_urls = has_url_inputs(job.spec);
   job.state = has_urls ? jobs::JobState::pending : jobs::JobState::queued;
   note(job, "Submission", "job submitted");
@@ -83,6 +83,14 @@ jobs::Job& JobTable::submit(jobs::Job job) {
   if (!has_urls) queue_.push_back(id);
   changed(added, false);
   return added;
+}
+
+std::vector<std::string> JobTable::ids_with_prefix(const std::string& prefix) const {
+  std::vector<std::string> out;
+  for (auto it = jobs_.lower_bound(prefix); it != jobs_.end() && it->first.starts_with(prefix);
+       ++it)
+    out.push_back(it->first);
+  return out;
 }
 
 std::vector<std::string> JobTable::recover(std::vector<jobs::Job> unfinished) {
@@ -235,7 +243,7 @@ void JobTable::finish(const std::string& id, const RunEnd& end) {
   if (auto stop = take_stop(id))
     end_execution(*job, jobs::JobState::stopped, end.exit_code, *stop);
   else if (end.completed)
-    end_execution(*job, jobs::JobState::completed, end.exit_code, "");
+    end_execution(*job, jobs::JobState::completed, end.exit_code, end.message);
   else
     end_execution(*job, jobs::JobState::failed, std::nullopt, end.message);
   if (end.stdout_dropped || end.stderr_dropped)

@@ -108,7 +108,13 @@ class JobTable {
 
   // A new job (its id and spec set): Pending when it has URL inputs, else
   // Queued behind the others. The observer stores it (nobody to tell yet).
+  // Each job is created a nanosecond or more after the one before, so that
+  // the store lists jobs in the order they were submitted (an array's tasks
+  // in index order) even when the clock has not moved between them.
   jobs::Job& submit(jobs::Job job);
+
+  // The ids of the unfinished jobs whose ids start with `prefix`, in order.
+  std::vector<std::string> ids_with_prefix(const std::string& prefix) const;
 
   // After a restart, the unfinished jobs the store holds. A Running one's
   // execution ended with the old broker: it is Queued again as a new
@@ -193,6 +199,7 @@ class JobTable {
   std::optional<std::string> take_stop(const std::string& id);
   std::map<std::string, Run> runs_;  // running jobs' executions, by job id
   std::set<std::string> unmatched_;  // queued jobs no worker matches (said once)
+  int64_t last_created_ = 0;         // the newest job's created_ns
 };
 
 }  // namespace shoal::broker

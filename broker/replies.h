@@ -37,9 +37,9 @@ struct Outgoing {
   // The job's JSON already written (jobs::to_json_text), sent instead of
   // `body` when not empty.
   std::string text;
-  // The job whose submission this `ok` acknowledges, or "": the replies a
-  // failed commit turns into errors.
-  std::string acknowledges;
+  // The jobs whose submission this `ok` acknowledges (one, or every task of
+  // an array), or none: the replies a failed commit turns into errors.
+  std::vector<std::string> acknowledges;
 };
 
 class Replies {

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <filesystem>
 
+#include "protocol/job_json.h"
 #include "protocol/names.h"
 #include "wasi/host_open.h"
 
@@ -145,7 +146,9 @@ class Builder {
     return {};
   }
 
-  // Read-only, in place; a remote run carries each as in/K.
+  // Read-only, in place; a remote run carries each as in/K. A read-write
+  // input is a private copy: the bundle of a remote run is one already; a
+  // local run's worker copies it into the run's scratch directory.
   std::expected<void, std::string> inputs() {
     for (const auto& in : job_.spec.inputs) {
       std::string host = req_.input_path(in);
@@ -159,19 +162,17 @@ class Builder {
         // A single file is mounted as itself, as it is locally.
         host = single ? run_.files.back().path : dest;
       }
-      run_.mounts.push_back({std::move(host), in.target, true});
+      run_.mounts.push_back(
+          {std::move(host), in.target, !in.read_write, in.read_write && !req_.remote});
     }
     return {};
   }
 
-  // /outputs exists unless an output claims it; each output is its own
+  // jobs::effective_outputs: /outputs unless an output claims it or the
+  // spec has no default output; each output is its own
   // directory, scratch/out/NAME (out/NAME on a remote worker).
   std::expected<void, std::string> outputs() {
-    std::vector<jobs::OutputSpec> outputs = job_.spec.outputs;
-    bool has_default = false;
-    for (const auto& o : outputs) has_default |= o.path == "/outputs";
-    if (!has_default) outputs.insert(outputs.begin(), {"outputs", "/outputs"});
-    for (const auto& o : outputs) {
+    for (const auto& o : jobs::effective_outputs(job_.spec)) {
       // The name comes from a client: joined where the path is built, so
       // that no name can place the directory outside scratch/out.
       auto dir = names::join_plain(req_.scratch + "/out", o.name);

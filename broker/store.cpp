@@ -19,6 +19,7 @@
 #include <cstring>
 #include <filesystem>
 #include <mutex>
+#include <optional>
 #include <sstream>
 #include <string_view>
 
@@ -32,14 +33,16 @@ namespace {
 //    a shoal of format 4 would take for damage: it refuses the store instead.
 // 6: ... and then with the output limits (JobSpec::stdout_limit), which a
 //    shoal of format 5 would take for damage.
-constexpr char kFormat[] = "shoal-store 6";
+// 7: ... and then which inputs are read-write (InputSpec::read_write), which
+//    a shoal of format 6 would ignore, running them read-only.
+constexpr char kFormat[] = "shoal-store 7";
 // Stores of these formats are upgraded in place: a store of format 2 gains
 // the unfinished index; stores of formats 2 and 3 are marked as holding
 // records without a frame (meta "legacy-records"), which are read as they
-// are; the records of formats 4 and 5 are format 6's without the added
+// are; the records of formats 4 to 6 are format 7's without the added
 // fields.
 constexpr const char* kUpgradableFormats[] = {"shoal-store 2", "shoal-store 3", "shoal-store 4",
-                                              "shoal-store 5"};
+                                              "shoal-store 5", "shoal-store 6"};
 bool unframed(const std::string& format) {
   return format == kUpgradableFormats[0] || format == kUpgradableFormats[1];
 }
@@ -380,20 +383,20 @@ void Batch::push(Op op) {
   ops_.push_back(std::move(op));
 }
 
-Batch Batch::filtered(const std::vector<std::string>& refused, bool records_only) const {
+Batch Batch::filtered(const std::set<std::string, std::less<>>& refused, bool records_only) const {
   Batch out;
   for (const auto& op : ops_) {
     const std::string_view job = std::visit([](const auto& o) { return job_of(o); }, op);
     if (records_only && !std::holds_alternative<PutJob>(op) &&
         !std::holds_alternative<DeleteJob>(op))
       continue;
-    if (!job.empty() && std::find(refused.begin(), refused.end(), job) != refused.end()) continue;
+    if (!job.empty() && refused.contains(job)) continue;
     out.push(op);
   }
   return out;
 }
 
-Batch Batch::job_records_except(const std::vector<std::string>& refused,
+Batch Batch::job_records_except(const std::set<std::string, std::less<>>& refused,
                                 const std::string& why) const {
   // What of each job is left out: output files (count, bytes) and log chunks.
   struct Lost {
@@ -437,7 +440,7 @@ Batch Batch::job_records_except(const std::vector<std::string>& refused,
   return out;
 }
 
-Batch Batch::without_jobs(const std::vector<std::string>& refused) const {
+Batch Batch::without_jobs(const std::set<std::string, std::less<>>& refused) const {
   return filtered(refused, false);
 }
 
@@ -869,6 +872,21 @@ std::expected<std::string, std::string> Store::resolve_id(const std::string& pre
   return matches.front();
 }
 
+std::expected<std::optional<std::string>, std::string> Store::first_id_from(
+    const std::string& key) {
+  Txn t(env_, false, &grow_);
+  if (t.status() != 0) return std::unexpected(lmdb_error("begin", t.status()));
+  const Bounds b = bounds();
+  Cursor c(t.get(), jobs_);
+  MDB_val k = val(key), v;
+  const int rc = c.get(k, v, MDB_SET_RANGE);
+  if (rc == MDB_NOTFOUND) return std::nullopt;
+  if (rc != 0) return std::unexpected(lmdb_error("read jobs", rc));
+  if (!in_file(b, k))
+    return std::unexpected(std::string("jobs: a damaged page; run `shoal doctor`"));
+  return str(k);
+}
+
 namespace {
 
 bool labels_match(const jobs::Job& job, const std::map<std::string, std::string>& labels) {
@@ -877,6 +895,34 @@ bool labels_match(const jobs::Job& job, const std::map<std::string, std::string>
     if (it == job.spec.labels.end() || (!value.empty() && it->second != value)) return false;
   }
   return true;
+}
+
+// Whether `job` passes every filter of `q` but the id prefix and the cursor.
+bool list_matches(const jobs::Job& job, const ListQuery& q) {
+  if (!q.states.empty() && std::find(q.states.begin(), q.states.end(), job.state) == q.states.end())
+    return false;
+  if (!q.name.empty() && job.spec.name.find(q.name) == std::string::npos) return false;
+  return labels_match(job, q.labels) && jobs::matches(q.selector, job.spec.labels);
+}
+
+// Whether creation key `key` comes after the cursor `q.after` in q's order.
+bool after_cursor(const std::string& key, const ListQuery& q) {
+  return q.after.empty() || (q.newest_first ? key < q.after : key > q.after);
+}
+
+// A page of jobs gathered in memory (an id prefix's, the unfinished ones):
+// ordered, from the cursor on, cut to the limit, with `next` when more remain.
+void page_in_memory(const ListQuery& q, JobList& out) {
+  std::erase_if(out.jobs, [&](const jobs::Job& j) {
+    return !after_cursor(created_key(j.created_ns, j.id), q);
+  });
+  std::sort(out.jobs.begin(), out.jobs.end(), [&](const jobs::Job& a, const jobs::Job& b) {
+    auto ka = created_key(a.created_ns, a.id), kb = created_key(b.created_ns, b.id);
+    return q.newest_first ? ka > kb : ka < kb;
+  });
+  if (out.jobs.size() <= q.limit) return;
+  out.jobs.resize(q.limit);
+  out.next = created_key(out.jobs.back().created_ns, out.jobs.back().id);
 }
 
 // How many ids an id prefix may match for list_jobs to read those jobs
@@ -901,8 +947,7 @@ void Store::list_one(MDB_txn* txn, const Bounds& mapped, const ListQuery& q, con
     out.skipped.push_back({"jobs/" + printable(id), job.error()});
     return;
   }
-  if (labels_match(*job, q.labels) && jobs::matches(q.selector, job->spec.labels))
-    out.jobs.push_back(std::move(*job));
+  if (list_matches(*job, q)) out.jobs.push_back(std::move(*job));
 }
 
 bool Store::list_by_prefix(MDB_txn* txn, const Bounds& mapped, const ListQuery& q,
@@ -929,11 +974,73 @@ bool Store::list_by_prefix(MDB_txn* txn, const Bounds& mapped, const ListQuery& 
                                        mdb_strerror(rc)});
   if (ids.size() > kPrefixMatchesRead) return false;
   for (const std::string& id : ids) list_one(txn, mapped, q, id, "jobs", out);
-  std::sort(out.jobs.begin(), out.jobs.end(), [&](const jobs::Job& a, const jobs::Job& b) {
-    return q.newest_first ? a.created_ns > b.created_ns : a.created_ns < b.created_ns;
-  });
-  if (out.jobs.size() > q.limit) out.jobs.resize(q.limit);
+  page_in_memory(q, out);
   return true;
+}
+
+void Store::list_unfinished(MDB_txn* txn, const Bounds& mapped, const ListQuery& q,
+                            JobList& out) const {
+  Cursor c(txn, unfinished_);
+  MDB_val k, v;
+  int rc = c.get(k, v, MDB_FIRST);
+  for (; rc == 0; rc = c.get(k, v, MDB_NEXT)) {
+    if (!in_file(mapped, k)) {
+      rc = MDB_CORRUPTED;
+      break;
+    }
+    std::string id = str(k);
+    if (id.starts_with(q.id_prefix)) list_one(txn, mapped, q, id, "unfinished", out);
+  }
+  if (rc != MDB_NOTFOUND)
+    out.skipped.push_back(
+        {"unfinished",
+         std::string("the index of unfinished jobs cannot be read: ") + mdb_strerror(rc)});
+  page_in_memory(q, out);
+}
+
+void Store::list_by_creation(MDB_txn* txn, const Bounds& mapped, const ListQuery& q,
+                             JobList& out) const {
+  // Newest (or oldest) first along the creation index from the cursor,
+  // reading a job record only when its id matches: without a filter this
+  // reads `limit` records however many jobs are stored.
+  Cursor c(txn, created_);
+  MDB_val k = val(q.after), v;
+  MDB_cursor_op next = q.newest_first ? MDB_PREV : MDB_NEXT;
+  int rc;
+  if (q.after.empty()) {
+    rc = c.get(k, v, q.newest_first ? MDB_LAST : MDB_FIRST);
+  } else {
+    rc = c.get(k, v, MDB_SET_RANGE);  // the first key at or past the cursor
+    if (q.newest_first)
+      rc = c.get(k, v, rc == 0 ? MDB_PREV : MDB_LAST);
+    else if (rc == 0 && str(k) == q.after)
+      rc = c.get(k, v, MDB_NEXT);
+  }
+  std::string last;
+  size_t reads = 0;
+  for (; rc == 0; rc = c.get(k, v, next)) {
+    if (out.jobs.size() >= q.limit || reads >= q.max_reads) {
+      out.next = last;  // an entry is left: the listing goes on after `last`
+      return;
+    }
+    if (!in_file(mapped, k)) {
+      rc = MDB_CORRUPTED;
+      break;
+    }
+    last = str(k);
+    if (k.mv_size <= 8) {
+      out.skipped.push_back({"created/" + printable(last), "a malformed index key"});
+      continue;
+    }
+    std::string id = last.substr(8);
+    if (!id.starts_with(q.id_prefix)) continue;
+    ++reads;
+    list_one(txn, mapped, q, id, "creation", out);
+  }
+  if (rc != 0 && rc != MDB_NOTFOUND)
+    out.skipped.push_back({"created", std::string("the creation index cannot be read") +
+                                          (last.size() > 8 ? " past job " + last.substr(8) : "") +
+                                          ": " + mdb_strerror(rc)});
 }
 
 std::expected<JobList, std::string> Store::list_jobs(const ListQuery& q) {
@@ -942,33 +1049,12 @@ std::expected<JobList, std::string> Store::list_jobs(const ListQuery& q) {
   const Bounds mapped = bounds();
   JobList out;
   if (!q.id_prefix.empty() && list_by_prefix(t.get(), mapped, q, out)) return out;
-  // Newest (or oldest) first along the creation index, reading a job record
-  // only when its id matches: without a label filter this reads `limit`
-  // records however many jobs are stored.
-  Cursor c(t.get(), created_);
-  MDB_val k, v;
-  MDB_cursor_op first = q.newest_first ? MDB_LAST : MDB_FIRST;
-  MDB_cursor_op next = q.newest_first ? MDB_PREV : MDB_NEXT;
-  std::string last;
-  int rc = c.get(k, v, first);
-  for (; rc == 0 && out.jobs.size() < q.limit; rc = c.get(k, v, next)) {
-    if (!in_file(mapped, k)) {
-      rc = MDB_CORRUPTED;
-      break;
-    }
-    if (k.mv_size <= 8) {
-      out.skipped.push_back({"created/" + printable(str(k)), "a malformed index key"});
-      continue;
-    }
-    std::string id = str(k).substr(8);
-    last = id;
-    if (!q.id_prefix.empty() && !id.starts_with(q.id_prefix)) continue;
-    list_one(t.get(), mapped, q, id, "creation", out);
-  }
-  if (rc != 0 && rc != MDB_NOTFOUND)
-    out.skipped.push_back({"created", std::string("the creation index cannot be read") +
-                                          (last.empty() ? "" : " past job " + last) + ": " +
-                                          mdb_strerror(rc)});
+  const bool only_unfinished =
+      !q.states.empty() && std::none_of(q.states.begin(), q.states.end(), jobs::is_terminal);
+  if (only_unfinished)
+    list_unfinished(t.get(), mapped, q, out);
+  else
+    list_by_creation(t.get(), mapped, q, out);
   return out;
 }
 
@@ -1189,7 +1275,9 @@ class Store::Scan {
   }
 
   int run() {
-    walk(s_.jobs_, "jobs", [&](const std::string& id, std::string_view bytes) { job(id, bytes); });
+    if (!walk(s_.jobs_, "jobs",
+              [&](const std::string& id, std::string_view bytes) { job(id, bytes); }))
+      jobs_cut_after_ = last_walked_;
     walk(s_.created_, "created", [&](const std::string& key, std::string_view) {
       if (key.size() <= 8) return damaged("created/" + printable(key), "a malformed index key");
       if (of_job(std::string_view(key).substr(8), "created/" + printable(key.substr(8))))
@@ -1229,7 +1317,10 @@ class Store::Scan {
     if (id == last_id_) return last_;
     last_id_ = std::string(id);
     MDB_val k = val(last_id_), v;
-    if (db_get(txn_, s_.jobs_, &k, &v) != 0)
+    // A job the walk of the jobs table did not reach (keys in order, cut by
+    // a damaged page) was not kept: a lookup may still find its record by
+    // another path, but a repaired store will not hold it.
+    if ((jobs_cut_after_ && last_id_ > *jobs_cut_after_) || db_get(txn_, s_.jobs_, &k, &v) != 0)
       last_ = JobRecord::missing;
     else
       last_ =
@@ -1245,9 +1336,10 @@ class Store::Scan {
     return state == JobRecord::sound;
   }
 
-  // Walks `dbi`, calling each(key, value bytes) for every record.
+  // Walks `dbi`, calling each(key, value bytes) for every record; false
+  // when a damaged page cut the walk short after last_walked_.
   template <class Each>
-  void walk(unsigned dbi, const std::string& table, Each&& each) {
+  bool walk(unsigned dbi, const std::string& table, Each&& each) {
     Cursor c(txn_, dbi);
     MDB_val k, v;
     uint64_t n = 0;
@@ -1272,7 +1364,10 @@ class Store::Scan {
       each(last_key, *vb);
     }
     r_.records[table] = n;
-    if (rc != MDB_NOTFOUND && kept_rc_ == 0) unreadable(table, last_key, rc);
+    last_walked_ = last_key;
+    if (rc == MDB_NOTFOUND || kept_rc_ != 0) return true;
+    unreadable(table, last_key, rc);
+    return false;
   }
 
   void unreadable(const std::string& table, const std::string& last_key, int rc) {
@@ -1326,6 +1421,8 @@ class Store::Scan {
   CheckReport& r_;
   const Keep* keep_;
   const Bounds b_;
+  std::string last_walked_;                    // the last key the latest walk reached
+  std::optional<std::string> jobs_cut_after_;  // the jobs walk stopped past this id
   uint64_t most_ = ~0ull;
   int kept_rc_ = 0;
   std::string last_id_;

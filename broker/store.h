@@ -31,6 +31,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <shared_mutex>
 #include <string>
 #include <string_view>
@@ -79,10 +80,11 @@ class Batch {
   // them: its outputs_message and history say they were lost, and why (so
   // that no job names an output the store does not hold); one whose log
   // chunks are left out says so in its history.
-  Batch job_records_except(const std::vector<std::string>& refused, const std::string& why) const;
+  Batch job_records_except(const std::set<std::string, std::less<>>& refused,
+                           const std::string& why) const;
   // This batch without anything of the jobs in `refused` (their records,
   // logs, outputs and deletions); blobs stay.
-  Batch without_jobs(const std::vector<std::string>& refused) const;
+  Batch without_jobs(const std::set<std::string, std::less<>>& refused) const;
   // Adds the changes of `later` after this batch's own.
   void append(Batch later);
 
@@ -117,7 +119,7 @@ class Batch {
   void push(Op op);
   // Without the operations of the jobs in `refused`; with `records_only`,
   // job records and deletions alone.
-  Batch filtered(const std::vector<std::string>& refused, bool records_only) const;
+  Batch filtered(const std::set<std::string, std::less<>>& refused, bool records_only) const;
   std::vector<Op> ops_;
   std::map<std::string, size_t> blobs_;  // hash -> its PutBlob in ops_
   std::map<std::string, size_t> jobs_;   // job id -> its latest PutJob in ops_
@@ -135,6 +137,9 @@ struct Damage {
 struct JobList {
   std::vector<jobs::Job> jobs;
   std::vector<Damage> skipped;
+  // list_jobs(): where a listing that stopped before the end of its index
+  // goes on (ListQuery::after of the next call); empty when nothing is left.
+  std::string next;
 };
 
 // What check() found: records read per table and the damage.
@@ -150,6 +155,16 @@ struct ListQuery {
   std::string id_prefix;
   std::map<std::string, std::string> labels;  // every pair must match
   jobs::Selector selector;                    // and this label selector
+  std::vector<jobs::JobState> states;         // and one of these states (empty: any)
+  std::string name;                           // and a name that contains this
+  // The cursor: continue after this key of the creation index (the
+  // JobList::next of an earlier call), in this query's order; empty: from
+  // the first job. Jobs created since come after it when oldest first.
+  std::string after;
+  // Stop after reading this many job records, even with fewer than `limit`
+  // matching (JobList::next then says where to go on): a filter that few
+  // jobs match costs a bounded read per call.
+  size_t max_reads = SIZE_MAX;
 };
 
 class Store {
@@ -189,10 +204,14 @@ class Store {
   // The one job id that starts with `prefix`; errors name the prefix and,
   // when ambiguous, some of the matches.
   std::expected<std::string, std::string> resolve_id(const std::string& prefix);
-  // Up to q.limit jobs in creation order. Reads q.limit job records when
-  // no label filter is given, and at most a few hundred when the id prefix
-  // matches only that many ids; a label filter reads records newest first
-  // until enough match (every record when fewer than q.limit do).
+  // The first job id at or after `key` in byte order, or nothing.
+  std::expected<std::optional<std::string>, std::string> first_id_from(const std::string& key);
+  // Up to q.limit jobs in creation order from q.after on, and where to go
+  // on (JobList::next). Reads q.limit job records when no filter is given,
+  // at most a few hundred when the id prefix matches only that many ids,
+  // and only the unfinished jobs when q.states names only unfinished
+  // states; other filters read records along the creation index until
+  // q.limit match or q.max_reads were read.
   std::expected<JobList, std::string> list_jobs(const ListQuery& q);
   // Every job not yet in a terminal state (for recovery after a restart),
   // oldest first. Reads only those jobs: the store keeps an index of them,
@@ -281,6 +300,10 @@ class Store {
   // list_jobs() of an id prefix that few jobs match, through the jobs
   // table; false (out untouched but for skipped) when too many match.
   bool list_by_prefix(MDB_txn* txn, const Bounds& mapped, const ListQuery& q, JobList& out) const;
+  // list_jobs() of unfinished states only, through the unfinished index.
+  void list_unfinished(MDB_txn* txn, const Bounds& mapped, const ListQuery& q, JobList& out) const;
+  // list_jobs() along the creation index, from q.after.
+  void list_by_creation(MDB_txn* txn, const Bounds& mapped, const ListQuery& q, JobList& out) const;
   class Scan;     // one scan() (store.cpp)
   class Rewrite;  // repair()'s writes into the fresh store (store.cpp)
 

@@ -69,23 +69,25 @@ class SocketBackend final : public Backend {
   std::expected<json, std::string> describe(const std::string& id) override {
     return c_.describe(id);
   }
-  std::expected<std::vector<json>, std::string> list(const client::ListQuery& q,
-                                                     std::vector<std::string>* skipped) override {
-    return c_.list(q, skipped);
+  std::expected<client::ListPage, std::string> page(const client::ListQuery& q) override {
+    return c_.page(q);
   }
   std::expected<json, std::string> wait(const std::string& id, const client::WaitCallbacks& cb,
                                         std::optional<std::chrono::milliseconds> limit) override {
     return c_.wait(id, cb, limit);
   }
   std::expected<json, std::string> logs(const std::string& id, client::Stream stream, bool follow,
-                                        const client::ChunkHandler& on_chunk) override {
-    return c_.logs(id, stream, follow, on_chunk);
+                                        const client::ChunkHandler& on_chunk,
+                                        const std::string& execution) override {
+    return c_.logs(id, stream, follow, on_chunk, execution);
   }
   std::expected<std::vector<std::filesystem::path>, std::string> fetch_outputs(
       const std::string& id, const std::filesystem::path& dir) override {
     return c_.fetch_outputs(id, dir);
   }
-  std::expected<json, std::string> stop(const std::string& id) override { return c_.stop(id); }
+  std::expected<json, std::string> stop(const std::string& id, const std::string& reason) override {
+    return c_.stop(id, reason);
+  }
   std::expected<json, std::string> agent(const std::string& what) override {
     return local_agent(c_, what);
   }

@@ -41,17 +41,24 @@ class Backend {
                                                          const client::Submission& job) = 0;
   // As client::Client's calls of the same names (client/client.h).
   virtual std::expected<nlohmann::json, std::string> describe(const std::string& id) = 0;
-  virtual std::expected<std::vector<nlohmann::json>, std::string> list(
-      const client::ListQuery& query, std::vector<std::string>* skipped) = 0;
+  // Over HTTP, `query.after` and the page's `next` are the API's
+  // next_token (the same cursor: the broker's); an array's tasks are
+  // listed over the socket only.
+  virtual std::expected<client::ListPage, std::string> page(const client::ListQuery& query) = 0;
   virtual std::expected<nlohmann::json, std::string> wait(
       const std::string& id, const client::WaitCallbacks& callbacks,
       std::optional<std::chrono::milliseconds> limit) = 0;
+  // An `execution` other than "" is read over the socket only.
   virtual std::expected<nlohmann::json, std::string> logs(const std::string& id,
                                                           client::Stream stream, bool follow,
-                                                          const client::ChunkHandler& on_chunk) = 0;
+                                                          const client::ChunkHandler& on_chunk,
+                                                          const std::string& execution = "") = 0;
   virtual std::expected<std::vector<std::filesystem::path>, std::string> fetch_outputs(
       const std::string& id, const std::filesystem::path& dir) = 0;
-  virtual std::expected<nlohmann::json, std::string> stop(const std::string& id) = 0;
+  // Over HTTP, DELETE .../jobs/{id}?reason=; a job array's id is stopped
+  // over the socket only.
+  virtual std::expected<nlohmann::json, std::string> stop(const std::string& id,
+                                                          const std::string& reason = "") = 0;
 
   // The answer of GET /api/v1/agent/WHAT (alive, version, node, config):
   // the same JSON whichever the transport (over the socket, the API's own

@@ -167,6 +167,7 @@ int run_cli(int argc, char** argv) {
   add_store_commands(app, status);
   add_config_commands(app, status);
   add_agent_commands(app, status);
+  add_node_commands(app, status);
   add_manual_commands(app);
   // A broker on another host (docs/remote.md); the same as SHOAL_CONNECT and
   // SHOAL_SERVER_KEY, which the connection reads.

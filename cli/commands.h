@@ -22,10 +22,15 @@ void add_store_commands(CLI::App& app, int& status);    // store_commands.cpp: d
 void add_config_commands(CLI::App& app, int& status);   // config_commands.cpp
 void add_agent_commands(CLI::App& app, int& status);    // agent_commands.cpp
 void add_job_run_commands(CLI::App& job, int& status);  // job_run.cpp: job run, job validate
+void add_node_commands(CLI::App& app, int& status);     // node_commands.cpp: node list, describe
 
 struct WaitOptions;
 // --wait, --wait-timeout-secs, --id-only, -f/--follow (wasm_run.cpp).
 void add_wait_flags(CLI::App& cmd, WaitOptions& wait);
+
+// --pretty: JSON indented (Bacalhau's flag; its JSON is one line without
+// it). YAML is unchanged (job_view.cpp).
+void add_pretty_flag(CLI::App& cmd, bool& pretty);
 
 // Prints "shoal: message" on stderr and returns kExitUsage.
 int fail(const std::string& message);

@@ -87,38 +87,52 @@ class HttpBackend final : public Backend {
     return bacalhau::job_from_models(job, executions, (*history)["Items"], params);
   }
 
-  std::expected<std::vector<json>, std::string> list(const client::ListQuery& q,
-                                                     std::vector<std::string>*) override {
-    std::string target = "/api/v1/orchestrator/jobs?limit=0&reverse=";
-    target += q.oldest_first ? "false" : "true";
+  // One page of GET /api/v1/orchestrator/jobs: the query's filters as its
+  // parameters, `after` as next_token and NextToken as `next`.
+  std::expected<client::ListPage, std::string> page(const client::ListQuery& q) override {
+    if (!q.array.empty())
+      return std::unexpected("shoal " + command_name() +
+                             " --array does not work over the REST API; run it without "
+                             "--api-host/--api-port");
+    std::string target = "/api/v1/orchestrator/jobs?limit=" + std::to_string(q.limit);
+    target += q.oldest_first ? "&reverse=false" : "&reverse=true";
     if (!q.selector.empty()) target += "&labels=" + apiclient::encode(q.selector);
     for (const auto& [k, v] : q.labels)
       target += "&labels=" + apiclient::encode(v.empty() ? k : k + "=" + v);
+    for (const auto& state : q.states) target += "&state=" + apiclient::encode(state);
+    if (!q.name.empty()) target += "&name=" + apiclient::encode(q.name);
+    if (!q.id_prefix.empty()) target += "&id=" + apiclient::encode(q.id_prefix);
+    if (!q.after.empty()) target += "&next_token=" + apiclient::encode(q.after);
     auto got = http_.call("GET", target);
-    if (!got) return std::unexpected(got.error());
-    std::vector<json> jobs;
-    for (const auto& item : (*got)["Items"]) {
-      if (!item.value("ID", "").starts_with(q.id_prefix)) continue;
-      jobs.push_back(bacalhau::job_from_models(item, json::array(), json::array()));
-      if (q.limit && jobs.size() == q.limit) break;
+    if (!got) {
+      if (!q.after.empty() && got.error().find("invalid next_token") != std::string::npos)
+        return std::unexpected("after: " + got.error());
+      return std::unexpected(got.error());
     }
-    return jobs;
+    client::ListPage page;
+    for (const auto& item : (*got)["Items"])
+      page.jobs.push_back(bacalhau::job_from_models(item, json::array(), json::array()));
+    page.next = got->value("NextToken", "");
+    return page;
   }
 
   std::expected<json, std::string> wait(const std::string& id, const client::WaitCallbacks& cb,
                                         std::optional<std::chrono::milliseconds> limit) override;
 
   std::expected<json, std::string> logs(const std::string& id, client::Stream stream, bool follow,
-                                        const client::ChunkHandler& on_chunk) override;
+                                        const client::ChunkHandler& on_chunk,
+                                        const std::string& execution) override;
 
   std::expected<std::vector<std::filesystem::path>, std::string> fetch_outputs(
       const std::string& id, const std::filesystem::path& dir) override;
 
-  std::expected<json, std::string> stop(const std::string& id) override {
+  std::expected<json, std::string> stop(const std::string& id, const std::string& reason) override {
     auto job = describe(id);
     if (!job) return std::unexpected(job.error());
     const std::string full = (*job)["id"];
-    auto r = http_.call("DELETE", std::string(kJobs) + full);
+    auto r =
+        http_.call("DELETE", std::string(kJobs) + full +
+                                 (reason.empty() ? "" : "?reason=" + apiclient::encode(reason)));
     if (!r) return std::unexpected(r.error());
     return describe(full);
   }
@@ -163,7 +177,12 @@ std::expected<json, std::string> HttpBackend::wait(const std::string& id,
 // handed on as the program wrote it; then the job's JSON.
 std::expected<json, std::string> HttpBackend::logs(const std::string& id, client::Stream stream,
                                                    bool follow,
-                                                   const client::ChunkHandler& on_chunk) {
+                                                   const client::ChunkHandler& on_chunk,
+                                                   const std::string& execution) {
+  if (!execution.empty())
+    return std::unexpected("shoal " + command_name() +
+                           " --execution-id does not work over the REST API; run it without "
+                           "--api-host/--api-port");
   auto job = describe(id);
   if (!job) return std::unexpected(job.error());
   const std::string full = (*job)["id"];

@@ -328,6 +328,10 @@ std::expected<InputFlag, std::string> parse_input_value(std::string_view value,
   }
   auto target = f->dst ? normalize_guest_path(*f->dst) : default_target(*f->src, in);
   if (!target) return std::unexpected(target.error());
+  if (*target == "/" && !in.is_directory)
+    return std::unexpected(
+        std::string("only a directory can be mounted at / (the guest's whole file tree); "
+                    "name a file's path, such as /inputs/data.txt"));
   in.target = *target;
   return in;
 }
@@ -355,6 +359,7 @@ std::expected<OutputFlag, std::string> parse_output(std::string_view value) {
   if (auto ok = names::check_output_name(out.name); !ok) return fail(ok.error());
   auto path = normalize_guest_path(value.substr(colon + 1));
   if (!path) return fail(path.error());
+  if (*path == "/") return fail("an output cannot be / itself; name a directory such as /outputs");
   out.path = *path;
   return out;
 }
@@ -372,6 +377,7 @@ std::expected<ModuleArg, std::string> parse_module(std::string_view value) {
   if (src->target) {
     auto t = normalize_guest_path(*src->target);
     if (!t) return fail(t.error());
+    if (*t == "/") return fail("a module is a file, it cannot be mounted at / itself");
     m.target = *t;
   }
   return m;

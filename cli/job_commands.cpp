@@ -3,15 +3,18 @@
 #include <unistd.h>
 
 #include <fmt/core.h>
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <set>
 
+#include "cli/array_view.h"
 #include "cli/commands.h"
 #include "cli/flag_checks.h"
 #include "cli/format.h"
 #include "cli/job_view.h"
 #include "cli/progress.h"
+#include "cli/results.h"
 #include "client/client.h"
 #include "protocol/client_protocol.h"
 #include "protocol/units.h"
@@ -57,9 +60,10 @@ std::string last_lines(const std::string& data, size_t n) {
 }
 
 // The jobs of `shoal job list` in `format`.
-void print_jobs(const json& jobs, Format format, bool wide, bool hide_header) {
-  if (format == Format::json) return (void)fmt::print("{}\n", jobs.dump(2));
-  if (format == Format::yaml) return (void)fmt::print("{}", render_yaml(jobs));
+void print_jobs(const json& jobs, Format format, bool wide, bool hide_header, bool pretty) {
+  if (format == Format::json || format == Format::yaml)
+    return (void)fmt::print(
+        "{}", render_structured(bacalhau_view(jobs, ModelView::list), format, pretty));
   std::vector<std::string> header = {"CREATED", "ID", "NAME", "JOB", "TYPE", "STATE"};
   if (wide) header.insert(header.end(), {"EXIT", "MESSAGE"});
   std::vector<std::vector<std::string>> rows;
@@ -79,22 +83,39 @@ void print_jobs(const json& jobs, Format format, bool wide, bool hide_header) {
                                          : render_table(header, rows, hide_header));
 }
 
+// Bacalhau's hint after a page that is not the last, with the flags that
+// select the same jobs in the same order.
+void print_next_hint(size_t limit, const std::string& next, bool reversed,
+                     const std::vector<std::string>& labels, const std::string& id_filter) {
+  std::string flags = fmt::format("--limit {} --next-token {}", limit, next);
+  if (reversed) flags += " --order-reversed";
+  for (const auto& l : labels) flags += " --labels '" + l + "'";
+  if (!id_filter.empty()) flags += " --id-filter " + id_filter;
+  fmt::print(stderr, "\nTo fetch more records use:\n\tshoal job list {}\n", flags);
+}
+
 // `shoal job list`.
 void add_job_list(CLI::App& job, int& status) {
-  auto* cmd = job.add_subcommand("list", "List jobs, newest first");
+  auto* cmd = job.add_subcommand("list", "List jobs, oldest first (as Bacalhau's)");
   struct Opts {
-    std::string id_filter, order_by = "created_at", output = "table";
+    std::string id_filter, order_by = "created_at", output = "table", next_token;
     size_t limit = 10;
-    bool reversed = false, hide_header = false, wide = false, no_style = false;
+    bool reversed = false, hide_header = false, wide = false, no_style = false, pretty = false;
     std::vector<std::string> labels;
+    std::string array;
   };
   auto o = std::make_shared<Opts>();
   cmd->add_option("--id-filter", o->id_filter, "Only jobs whose id starts with this");
+  auto* array = cmd->add_option("--array", o->array,
+                                "Only the tasks of this job array, in index order (all of them "
+                                "unless --limit is given)");
   cmd->add_option("--limit", o->limit, "At most this many jobs (0: all)")->capture_default_str();
+  cmd->add_option("--next-token", o->next_token,
+                  "Go on where an earlier list stopped (the token it printed)");
   cmd->add_option("--order-by", o->order_by, "created_at or id")
       ->check(CLI::IsMember({"created_at", "id"}))
       ->capture_default_str();
-  cmd->add_flag("--order-reversed", o->reversed, "Oldest first");
+  cmd->add_flag("--order-reversed", o->reversed, "Reverse the order: newest first");
   cmd->add_option("-l,--labels", o->labels,
                   "Only jobs whose labels match this selector: env=prod, env!=dev, env, !env, "
                   "env in (a,b), env notin (a,b)")
@@ -103,36 +124,41 @@ void add_job_list(CLI::App& job, int& status) {
   cmd->add_flag("--hide-header", o->hide_header, "No header row");
   cmd->add_flag("--wide", o->wide, "Full ids and more columns");
   cmd->add_flag("--no-style", o->no_style, "Plain output (the default off a terminal)");
-  cmd->callback([&status, o] {
+  add_pretty_flag(*cmd, o->pretty);
+  auto* limit = cmd->get_option("--limit");
+  cmd->callback([&status, o, array, limit] {
     auto fmt_ = parse_format(o->output, {Format::table, Format::csv, Format::json, Format::yaml});
-    if (!fmt_) {
-      status = fail(fmt_.error());
-      return;
-    }
+    if (!fmt_) return (void)(status = fail(fmt_.error()));
+    if (o->order_by == "id" && !o->next_token.empty())
+      return (void)(status = fail(
+                        "--next-token pages the creation order; --order-by id lists every job"));
     auto c = open_backend();
-    if (!c) {
-      status = fail(c.error());
-      return;
-    }
+    if (!c) return (void)(status = fail(c.error()));
     client::ListQuery q;
     q.limit = o->order_by == "id" ? 0 : o->limit;
-    q.oldest_first = o->reversed;
+    q.oldest_first = !o->reversed;
     q.id_prefix = o->id_filter;
+    q.after = o->next_token;
+    if (array->count()) {
+      q.array = o->array;
+      if (!limit->count()) q.limit = 0;
+    }
     // Bacalhau's --labels is a label selector; several flags are ANDed.
     for (const auto& l : o->labels) q.selector += (q.selector.empty() ? "" : ",") + l;
-    std::vector<std::string> skipped;
-    auto r = (*c)->list(q, &skipped);
+    auto r = (*c)->page(q);
     if (!r) {
-      status = fail(r.error());
+      status = fail(r.error().starts_with("after:")
+                        ? "--next-token " + o->next_token + " is not a token of `shoal job list`"
+                        : r.error());
       return;
     }
     // Damaged records are named, never silently left out of the list.
-    if (!skipped.empty()) {
+    if (!r->skipped.empty()) {
       fmt::print(stderr, "shoal: {} damaged store record{} skipped (run `shoal doctor`):\n",
-                 skipped.size(), skipped.size() == 1 ? "" : "s");
-      for (const auto& s : skipped) fmt::print(stderr, "  {}\n", s);
+                 r->skipped.size(), r->skipped.size() == 1 ? "" : "s");
+      for (const auto& s : r->skipped) fmt::print(stderr, "  {}\n", s);
     }
-    json jobs = *r;
+    json jobs = r->jobs;
     if (o->order_by == "id") {
       std::vector<json> v(jobs.begin(), jobs.end());
       std::sort(v.begin(), v.end(), [&](const json& a, const json& b) {
@@ -142,49 +168,99 @@ void add_job_list(CLI::App& job, int& status) {
       jobs = v;
     }
     status = 0;
-    print_jobs(jobs, *fmt_, o->wide, o->hide_header);
+    print_jobs(jobs, *fmt_, o->wide, o->hide_header, o->pretty);
+    if (!r->next.empty() && o->order_by != "id")
+      print_next_hint(o->limit, r->next, o->reversed, o->labels, o->id_filter);
   });
+}
+
+// `shoal job logs`'s options. Bacalhau's -t/--tail is a switch; shoal's
+// takes a count as well: --tail alone is the last 10 lines of each stream,
+// --tail N the last N (docs/jobs.md, "Bacalhau's flags").
+struct LogsOpts {
+  std::string id, stream = "all", execution, tail_text;
+  bool follow = false;
+  CLI::Option* tail = nullptr;
+};
+
+inline constexpr size_t kTailDefaultLines = 10;
+
+// The lines --tail asks for, or nullopt without --tail. `--tail ID`
+// (Bacalhau's switch written before the id) leaves the id in the tail's
+// place: it is taken as the id.
+std::expected<std::optional<size_t>, std::string> tail_lines(LogsOpts& o) {
+  if (o.tail->count() == 0) return std::nullopt;
+  const std::string& t = o.tail_text;
+  if (t.empty()) return kTailDefaultLines;
+  if (t.size() <= 9 && std::all_of(t.begin(), t.end(), [](char c) { return c >= '0' && c <= '9'; }))
+    return std::stoul(t);
+  if (o.id.empty()) {
+    o.id = t;
+    return kTailDefaultLines;
+  }
+  return std::unexpected("--tail " + t +
+                         ": expected a number of lines (up to 999999999), or --tail alone for "
+                         "the last " +
+                         std::to_string(kTailDefaultLines));
+}
+
+// Prints the last `lines` lines of each stream; with --follow, then what
+// the job writes until it ends (the bytes already read are skipped).
+std::expected<json, std::string> print_tail(Backend& c, const LogsOpts& o, size_t lines) {
+  std::string out, err;
+  auto end = c.logs(
+      o.id, stream_named(o.stream), false,
+      [&](const std::string& stream, const std::string& data) {
+        (stream == "stderr" ? err : out) += data;
+      },
+      o.execution);
+  if (!end) return end;
+  const std::string out_tail = last_lines(out, lines), err_tail = last_lines(err, lines);
+  std::fwrite(out_tail.data(), 1, out_tail.size(), stdout);
+  std::fwrite(err_tail.data(), 1, err_tail.size(), stderr);
+  std::fflush(stdout);
+  const std::string state = end->value("state", "");
+  if (!o.follow || state == "Completed" || state == "Failed" || state == "Stopped") return end;
+  size_t skip_out = out.size(), skip_err = err.size();
+  return c.logs(
+      o.id, stream_named(o.stream), true,
+      [&](const std::string& stream, const std::string& data) {
+        size_t& skip = stream == "stderr" ? skip_err : skip_out;
+        const size_t n = std::min(skip, data.size());
+        skip -= n;
+        if (n < data.size()) write_chunk(stream, data.substr(n));
+      },
+      o.execution);
 }
 
 // `shoal job logs`.
 void add_job_logs(CLI::App& job, int& status) {
   auto* cmd =
       job.add_subcommand("logs", "Print a job's output: stdout to stdout, stderr to stderr");
-  struct Opts {
-    std::string id, stream = "all";
-    bool follow = false;
-    long tail = -1;
-  };
-  auto o = std::make_shared<Opts>();
-  cmd->add_option("id", o->id, "Job id (any unique prefix)")->required();
+  auto o = std::make_shared<LogsOpts>();
+  cmd->add_option("id", o->id, "Job id (any unique prefix)");
   cmd->add_flag("-f,--follow", o->follow, "Keep printing until the job ends");
-  cmd->add_option("-t,--tail", o->tail, "Only the last N lines of each stream")
-      ->check(count_check("lines"));
+  o->tail = cmd->add_option("-t,--tail", o->tail_text,
+                            "Only the last lines of each stream: 10, or --tail N for N (then, "
+                            "with -f, what follows)")
+                ->expected(0, 1)
+                ->type_name("[N]");
+  cmd->add_option("-e,--execution-id", o->execution,
+                  "The logs of this execution (its id or a unique prefix; default: the latest, "
+                  "see shoal job executions ID)");
   cmd->add_option("--stream", o->stream, "stdout, stderr or all")
       ->check(CLI::IsMember({"stdout", "stderr", "all"}))
       ->capture_default_str();
   cmd->callback([&status, o] {
+    auto lines = tail_lines(*o);
+    if (!lines) return (void)(status = fail(lines.error()));
+    if (o->id.empty()) return (void)(status = fail("job logs: a job id is required"));
     auto c = open_backend();
-    if (!c) {
-      status = fail(c.error());
-      return;
-    }
-    std::string out, err;
-    auto end = (*c)->logs(o->id, stream_named(o->stream), o->follow && o->tail < 0,
-                          [&](const std::string& stream, const std::string& data) {
-                            if (o->tail < 0) return write_chunk(stream, data);
-                            (stream == "stderr" ? err : out) += data;
-                          });
-    if (!end) {
-      status = fail(end.error());
-      return;
-    }
-    if (o->tail >= 0) {
-      std::string o_ = last_lines(out, static_cast<size_t>(o->tail));
-      std::string e_ = last_lines(err, static_cast<size_t>(o->tail));
-      std::fwrite(o_.data(), 1, o_.size(), stdout);
-      std::fwrite(e_.data(), 1, e_.size(), stderr);
-    }
+    if (!c) return (void)(status = fail(c.error()));
+    auto end =
+        *lines ? print_tail(**c, *o, **lines)
+               : (*c)->logs(o->id, stream_named(o->stream), o->follow, write_chunk, o->execution);
+    if (!end) return (void)(status = fail(end.error()));
     std::fflush(stdout);
     say_what_was_cut(*end, stream_named(o->stream), false);
     status = 0;
@@ -196,19 +272,23 @@ void add_job_describe(CLI::App& job, int& status) {
   auto* cmd = job.add_subcommand("describe", "Show a job: its spec, state, history and executions");
   auto id = std::make_shared<std::string>();
   auto output = std::make_shared<std::string>("human");
+  auto pretty = std::make_shared<bool>(false);
   cmd->add_option("id", *id, "Job id (any unique prefix)")->required();
-  cmd->add_option("--output", *output, "human, json or yaml")
+  cmd->add_option("--output", *output, "human, or json or yaml (Bacalhau's model)")
       ->check(CLI::IsMember({"human", "json", "yaml"}))
       ->capture_default_str();
-  cmd->callback([&status, id, output] {
+  add_pretty_flag(*cmd, *pretty);
+  cmd->callback([&status, id, output, pretty] {
     auto s = open_job(*id);
     if (!s) {
       status = fail(s.error());
       return;
     }
     status = 0;
-    if (*output == "json") return (void)fmt::print("{}\n", s->job.dump(2));
-    if (*output == "yaml") return (void)fmt::print("{}", render_yaml(s->job));
+    if (*output != "human")
+      return (void)fmt::print(
+          "{}", render_structured(bacalhau_view(s->job, ModelView::describe),
+                                  *output == "json" ? Format::json : Format::yaml, *pretty));
     std::string head;
     (void)s->client->logs(s->job["id"], client::Stream::stdout_only, false,
                           [&](const std::string&, const std::string& data) {
@@ -227,7 +307,7 @@ void add_job_list_of(CLI::App& job, int& status, const std::string& what) {
       what, what == "executions" ? "List a job's executions" : "Show a job's history of events");
   struct Opts {
     std::string id, output = "table";
-    bool hide_header = false, no_style = false, wide = false;
+    bool hide_header = false, no_style = false, wide = false, pretty = false;
     size_t limit = 0;
   };
   auto o = std::make_shared<Opts>();
@@ -237,6 +317,7 @@ void add_job_list_of(CLI::App& job, int& status, const std::string& what) {
   sub->add_flag("--no-style", o->no_style, "Plain output (shoal's tables always are)");
   sub->add_flag("--wide", o->wide, "Every column (shoal's tables always show them)");
   sub->add_option("--limit", o->limit, "At most this many rows (0: all)")->capture_default_str();
+  add_pretty_flag(*sub, o->pretty);
   sub->callback([&status, o, what] {
     auto f = parse_format(o->output, {Format::table, Format::csv, Format::json, Format::yaml});
     if (!f) {
@@ -257,14 +338,39 @@ void add_job_list_of(CLI::App& job, int& status, const std::string& what) {
       fmt::print(stderr, "shoal: showing {} of {} {} (--limit; --limit 0 shows all)\n", o->limit,
                  total, what == "executions" ? "executions" : "events");
     }
-    if (*f == Format::json) return (void)fmt::print("{}\n", list.dump(2));
-    if (*f == Format::yaml) return (void)fmt::print("{}", render_yaml(list));
     json shown = j;
     shown[what == "executions" ? "executions" : "history"] = list;
+    if (*f == Format::json || *f == Format::yaml)
+      return (void)fmt::print(
+          "{}", render_structured(bacalhau_view(shown, what == "executions" ? ModelView::executions
+                                                                            : ModelView::history),
+                                  *f, o->pretty));
     auto [header, rows] = what == "executions" ? executions_table(shown) : history_table(shown);
     fmt::print("{}", *f == Format::csv ? render_csv(header, rows, o->hide_header)
                                        : render_table(header, rows, o->hide_header));
   });
+}
+
+// `shoal job get ARRAY`: every task, one folder each named by its index;
+// `not_a_job` is said when `typed` names no array either.
+int get_array(const std::string& typed, const std::string& dir, bool wait,
+              const std::string& not_a_job) {
+  auto c = connect();
+  if (!c) return fail(c.error());
+  auto array = array_named(*c, typed);
+  if (!array) return fail(not_a_job);
+  if (wait)
+    if (auto end = c->wait_array(*array); !end) return fail(end.error());
+  const std::string target = dir.empty() ? "job-" + short_id(*array).substr(2) : dir;
+  auto written = fetch_array_outputs(*c, *array, target);
+  if (!written) return fail("--output-dir " + target + ": " + written.error());
+  fmt::print("{}\n", target);
+  if (!wait)
+    fmt::print(stderr,
+               "shoal: wrote the {} tasks of job array {} as they are now; unfinished ones have "
+               "no exitCode or output files yet\n",
+               *written, *array);
+  return 0;
 }
 
 // `shoal job get`.
@@ -282,7 +388,7 @@ void add_job_get(CLI::App& job, int& status) {
   cmd->callback([&status, id, dir, wait] {
     auto s = open_job(*id);
     if (!s) {
-      status = fail(s.error());
+      status = get_array(*id, *dir, *wait, s.error());
       return;
     }
     std::string full = s->job["id"];
@@ -297,12 +403,12 @@ void add_job_get(CLI::App& job, int& status) {
       }
       final = std::move(*end);
     }
-    std::string target = dir->empty() ? "job-" + short_id(full).substr(2) : *dir;
-    auto files = s->client->fetch_outputs(full, target);
-    if (!files) {
-      status = fail("--output-dir " + target + ": " + files.error());
+    auto written = write_results(*s->client, full, *dir);
+    if (!written) {
+      status = fail(written.error());
       return;
     }
+    const std::string& target = *written;
     fmt::print("{}\n", target);
     if (unfinished && !*wait)
       fmt::print(stderr,
@@ -327,6 +433,9 @@ void add_job_stop_or_delete(CLI::App& job, int& status, const std::string& what)
     if (what == "stop") {
       auto c = open_backend();
       auto j = c ? (*c)->stop(*id) : std::unexpected(c.error());
+      if (j && j->value("array", false) && !*quiet)
+        fmt::print(stderr, "shoal: stopping {} unfinished tasks of job array {}\n",
+                   j->value("stopped", 0), j->value("id", *id));
       if (j)
         r = j->value("id", *id);
       else
@@ -375,7 +484,7 @@ void add_job_wait(CLI::App& job, int& status) {
   auto* cmd = job.add_subcommand(
       "wait", "Wait for jobs to end; the exit status is the worst (a progress bar on a terminal)");
   auto ids = std::make_shared<std::vector<std::string>>();
-  cmd->add_option("ids", *ids, "Job ids (any unique prefixes)")->required();
+  cmd->add_option("ids", *ids, "Job ids or job array ids (any unique prefixes)")->required();
   cmd->callback([&status, ids] {
     auto c = connect();
     if (!c) {
@@ -384,13 +493,25 @@ void add_job_wait(CLI::App& job, int& status) {
     }
     // Every id resolved first, so that a bad one is named before any waiting.
     std::set<std::string> pending;
+    std::vector<std::string> arrays;
     for (const auto& id : *ids) {
       auto j = c->describe(id);
       if (!j) {
+        if (auto array = array_named(*c, id)) {
+          arrays.push_back(*array);
+          continue;
+        }
         status = fail(j.error());
         return;
       }
       pending.insert((*j)["id"].get<std::string>());
+    }
+    int worst_of_arrays = 0;
+    for (const auto& array : arrays)
+      worst_of_arrays = std::max(worst_of_arrays, wait_for_array(*c, array, ::isatty(2)));
+    if (pending.empty()) {
+      status = worst_of_arrays;
+      return;
     }
     const size_t total = pending.size();
     ProgressOptions options;
@@ -416,7 +537,7 @@ void add_job_wait(CLI::App& job, int& status) {
     }
     bar.finish();
     for (const auto& j : unsuccessful) say_how_it_ended(j);
-    status = worst;
+    status = std::max(worst, worst_of_arrays);
   });
 }
 

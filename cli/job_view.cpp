@@ -4,10 +4,13 @@
 
 #include <charconv>
 
+#include "bacalhau/model.h"
 #include "cli/commands.h"
 #include "cli/format.h"
 #include "cli/progress.h"
+#include "protocol/array.h"
 #include "protocol/client_protocol.h"
+#include "protocol/names.h"
 #include "protocol/units.h"
 
 namespace shoal::cli {
@@ -15,6 +18,8 @@ namespace shoal::cli {
 using nlohmann::json;
 
 std::string short_id(const std::string& id) {
+  // A task of a job array keeps its index: "j-1a2b3c4d-17".
+  if (auto task = jobs::task_of(id)) return id.substr(0, 10) + "-" + std::to_string(task->index);
   return id.substr(0, std::min<size_t>(id.size(), 10));
 }
 
@@ -46,7 +51,10 @@ std::string describe_job(const json& job, const std::string& stdout_head) {
   std::string out;
   auto kv = [&](const char* k, const std::string& v) { out += fmt::format("{:<15} {}\n", k, v); };
   kv("ID", str(job["id"]));
-  kv("Name", str(job["name"]));
+  // What a user typed is shown on one line (a newline in a name would
+  // read as another field); the message may hold a backtrace's lines.
+  auto one_line = [&](const char* k, const std::string& v) { kv(k, names::escaped(v)); };
+  one_line("Name", str(job["name"]));
   kv("Type", "batch");
   kv("Engine", "wasm");
   kv("State", str(job["state"]));
@@ -58,13 +66,13 @@ std::string describe_job(const json& job, const std::string& stdout_head) {
   kv("Module", str(spec["module"]));
   std::string args;
   for (const auto& a : spec["args"]) args += (args.empty() ? "" : " ") + str(a);
-  kv("Arguments", args);
+  one_line("Arguments", args);
   auto pairs = [&](const char* key, const char* shown) {
     std::string text;
     if (!spec.contains(key)) return;
     for (const auto& [k, v] : spec[key].items())
       text += (text.empty() ? "" : ", ") + k + "=" + str(v);
-    if (!text.empty()) kv(shown, text);
+    if (!text.empty()) one_line(shown, text);
   };
   pairs("labels", "Labels");
   pairs("meta", "Meta");
@@ -173,7 +181,14 @@ void say_what_was_cut(const json& job, client::Stream streams, bool outputs) {
 
 void say_how_it_ended(const json& job) {
   const std::string state = job.value("state", "");
-  if (state == "Completed") return;
+  if (state == "Completed") {
+    // A program that exited nonzero after it was refused a path outside
+    // its mounts: the message names the path and the mounts.
+    if (const std::string m = job.value("message", ""); !m.empty())
+      fmt::print(stderr, "shoal: job {} exited with {}: {}\n", job.value("id", ""),
+                 job.value("exit_code", json()).dump(), m);
+    return;
+  }
   fmt::print(stderr, "shoal: job {} {}: {}\n", job.value("id", ""),
              state == "Stopped" ? "was stopped" : "failed", job.value("message", ""));
 }
@@ -189,6 +204,32 @@ int exit_status_of(const json& job) {
 }  // namespace shoal::cli
 
 namespace shoal::cli {
+
+json bacalhau_view(const json& jobs_or_job, ModelView view) {
+  switch (view) {
+    case ModelView::list: {
+      json items = json::array();
+      for (const auto& j : jobs_or_job) items.push_back(bacalhau::job_model(j));
+      return items;
+    }
+    case ModelView::describe:
+      return bacalhau::describe_model(jobs_or_job, bacalhau::local_node_id());
+    case ModelView::executions:
+      return bacalhau::execution_models(jobs_or_job, bacalhau::local_node_id());
+    case ModelView::history:
+      return bacalhau::history_models(jobs_or_job);
+  }
+  return nullptr;
+}
+
+void add_pretty_flag(CLI::App& cmd, bool& pretty) {
+  cmd.add_flag("--pretty", pretty, "Indent JSON output (json is one line without it)");
+}
+
+std::string render_structured(const json& value, Format format, bool pretty) {
+  if (format == Format::yaml) return render_yaml(value);
+  return value.dump(pretty ? 2 : -1, ' ', false, json::error_handler_t::replace) + "\n";
+}
 
 std::map<std::string, std::string> labels_from_flags(const std::vector<std::string>& specs) {
   std::map<std::string, std::string> out;

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/backend.h"
+#include "cli/format.h"
 #include "client/client.h"
 
 namespace shoal::cli {
@@ -67,6 +68,21 @@ std::vector<std::string> cut_notes(const nlohmann::json& job,
 // the exit status the program's: these lines are the warning.
 void say_what_was_cut(const nlohmann::json& job, client::Stream streams = client::Stream::all,
                       bool outputs = true);
+
+// What `--output json|yaml` of a job command shows: Bacalhau's models
+// (bacalhau/model.h), as `bacalhau job ...` prints them.
+enum class ModelView {
+  list,        // the Job of each of `jobs` (a JSON array of jobs)
+  describe,    // GetJobResponse: {"Job", "History": {"Items"}, "Executions": {"Items"}}
+  executions,  // the job's Execution items
+  history,     // the job's JobHistory items
+};
+nlohmann::json bacalhau_view(const nlohmann::json& jobs_or_job, ModelView view);
+
+// `value` as JSON (one line, as Bacalhau prints it; indented by two with
+// `pretty`, Bacalhau's --pretty) or YAML, ending in a newline. Bytes that
+// are not UTF-8 are replaced, never a failure.
+std::string render_structured(const nlohmann::json& value, Format format, bool pretty);
 
 // k=v,k2=v2 and bare k, from repeated flags.
 std::map<std::string, std::string> labels_from_flags(const std::vector<std::string>& specs);

@@ -41,6 +41,11 @@ struct WaitOptions {
   bool id_only = false;       // print only the id (and still wait when `wait`)
   bool follow = false;        // stream the output while it runs
   double wait_timeout_s = 0;  // > 0: stop waiting after this long (exit 124)
+  // --download: write the results (as `shoal job get`) when the job ends,
+  // under `output_dir` (--output-dir, which implies it), else ./job-<short id>.
+  bool download = false;
+  std::string output_dir;
+  bool downloads() const { return download || !output_dir.empty(); }
 };
 
 // Loads the bytes, submits the job, and then (per `wait`) waits for it and

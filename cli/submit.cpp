@@ -14,11 +14,13 @@
 #include <set>
 #include <thread>
 
+#include "cli/array_view.h"
 #include "cli/commands.h"
 #include "cli/input_spec.h"
 #include "cli/job_view.h"
 #include "cli/module_hash_cache.h"
 #include "cli/progress.h"
+#include "cli/results.h"
 #include "cli/run_request.h"
 #include "host/fetch.h"
 #include "protocol/job_json.h"
@@ -152,6 +154,8 @@ std::expected<FileBytes, std::string> load_module(const ModuleRef& module) {
       bytes = FileBytes::hold(module.bytes);
       shown = module.target.empty() ? "the inline module" : module.target;
       break;
+    case ModuleRef::Kind::stored:  // no bytes: submitted by its SHA-256 (submission)
+      return FileBytes::hold("");
   }
   const std::string_view b = bytes->view();
   if (b.size() < 8 || b.substr(0, 4) != std::string_view("\0asm", 4))
@@ -188,6 +192,10 @@ std::expected<client::Submission, std::string> submission(const RunRequest& requ
     spec.inline_inputs.push_back({in.target, "", 0});
   }
   job.spec = jobs::submission_json(spec);
+  // A stored module goes by its SHA-256 alone (docs/protocol.md, submit).
+  if (request.module.kind == ModuleRef::Kind::stored)
+    job.spec["module_sha256"] = request.module.source;
+  if (request.array) job.array = jobs::to_json(*request.array);
   return job;
 }
 
@@ -221,6 +229,9 @@ int wait_and_print(Backend& c, const std::string& id, const WaitOptions& o, bool
     if (!e && g_interrupts) return interrupted(c, id);
     if (!e) {
       fail(e.error());
+      if (o.downloads())
+        fail("the results of job " + id + " were not written (it has not ended): shoal job get " +
+             id + " writes them once it has");
       return kExitWaitTimeout;
     }
     end = *e;
@@ -229,23 +240,60 @@ int wait_and_print(Backend& c, const std::string& id, const WaitOptions& o, bool
   std::fflush(stdout);
   say_how_it_ended(end);
   say_what_was_cut(end);
+  if (o.downloads()) {
+    auto dir = write_results(c, id, o.output_dir);
+    if (!dir) return fail("the results of job " + id + " were not written: " + dir.error());
+    fmt::print(stderr, "Results of job {} written to {}\n", id, *dir);
+  }
   return exit_status_of(end);
+}
+
+// An array submitted: its id, then (per `o`) its progress and summary.
+// The tasks' output stays in the store (shoal job get ID writes it).
+int wait_for_array_run(client::Client& c, const std::string& id, const WaitOptions& o, bool tty) {
+  fmt::print("{}\n", id);
+  std::fflush(stdout);
+  if (!o.wait) {
+    if (tty && !o.id_only)
+      fmt::print(stderr, "To wait for it: shoal job wait {}; its results: shoal job get {}\n", id,
+                 id);
+    return 0;
+  }
+  std::optional<std::chrono::milliseconds> limit;
+  if (o.wait_timeout_s > 0)
+    limit = std::chrono::milliseconds(static_cast<int64_t>(o.wait_timeout_s * 1000));
+  return wait_for_array(c, id, tty && !o.id_only, limit);
 }
 
 }  // namespace
 
 int submit_job(const RunRequest& request, const WaitOptions& o) {
+  if (o.downloads() && !o.wait)
+    return fail(std::string(o.download ? "--download" : "--output-dir") +
+                " needs --wait: the results are written when the job ends (drop --wait=false, "
+                "or write them later with shoal job get ID)");
   auto module = load_module(request.module);
   if (!module) return fail(module.error());
   auto job = submission(request, *module);
   if (!job) return fail(job.error());
   auto c = open_backend();
   if (!c) return fail(c.error());
-  if (auto* socket = (*c)->socket()) job->module_sha256 = known_module_hash(*socket, *module);
+  auto* socket = (*c)->socket();
+  if (request.array && !socket)
+    return fail("shoal " + command_name() +
+                " --array/--each-input does not work over the REST API: run it without "
+                "--api-host/--api-port");
+  if (socket) job->module_sha256 = known_module_hash(*socket, *module);
   auto r = (*c)->submit(request, *job);
+  if (!r && request.module.kind == ModuleRef::Kind::stored &&
+      r.error().find("no module with module_sha256") != std::string::npos)
+    return fail("the module of the job described (SHA-256 " + request.module.source +
+                ") is no longer stored by the broker: give EntryModule as a file or URL and "
+                "remove Tasks[0].Meta");
   if (!r) return fail(r.error());
   std::string id = *r;
   const bool tty = ::isatty(2);
+  if (request.array) return wait_for_array_run(*socket, id, o, tty);
   if (o.id_only) {
     fmt::print("{}\n", id);
     std::fflush(stdout);

@@ -23,6 +23,7 @@ namespace {
 
 struct RunOpts {
   RunFlags job;
+  AcceptedOnlyFlags accepted_only;
   std::vector<std::string> imports;
   std::string stdin_file;
   WaitOptions wait;
@@ -61,12 +62,17 @@ void say_if_stdin_was_not_sent(const RunOpts& o) {
 }
 
 int run(RunOpts& o) {
+  auto notice = check_accepted_only(o.accepted_only);
+  if (!notice) return fail(notice.error());
   auto spec = build_spec(o.job);
   if (!spec) return fail(spec.error());
+  if (!notice->empty()) fmt::print(stderr, "{}\n", *notice);
   auto module = parse_module(o.job.module);
   if (!module) return fail(module.error());
   auto imports = import_modules_from_flags(o.imports);
   if (!imports) return fail(imports.error());
+  auto array = array_from_flags(o.job);
+  if (!array) return fail(array.error());
   RunRequest request;
   request.spec = std::move(*spec);
   request.module.kind =
@@ -74,6 +80,7 @@ int run(RunOpts& o) {
   request.module.source = module->source;
   request.imports = std::move(*imports);
   request.stdin_file = o.stdin_file;
+  request.array = std::move(*array);
   if (o.dry_run) {
     auto yaml = bacalhau::write_bacalhau_spec(request, read_file);
     if (!yaml) return fail(yaml.error());
@@ -83,6 +90,19 @@ int run(RunOpts& o) {
   const int status = submit_job(request, o.wait);
   say_if_stdin_was_not_sent(o);
   return status;
+}
+
+// Bacalhau's flags that shoal takes without acting on them (run_flags.h).
+void add_accepted_only_flags(CLI::App& cmd, AcceptedOnlyFlags& f) {
+  cmd.add_option("-p,--publisher", f.publisher,
+                 "Bacalhau's publisher: only local, which is what shoal always does (results are "
+                 "kept: shoal job get ID)");
+  cmd.add_option("--cpu", f.cpu, "Bacalhau's CPU request: accepted, not enforced here");
+  cmd.add_option("--disk", f.disk, "Bacalhau's disk request: accepted, not enforced here");
+  cmd.add_option("--gpu", f.gpu, "Bacalhau's GPU request: accepted, not enforced here");
+  cmd.add_option("--network", f.network,
+                 "Bacalhau's network type (None, HTTP, Host, Bridge): accepted, not enforced "
+                 "here");
 }
 
 }  // namespace
@@ -95,8 +115,11 @@ void add_wait_flags(CLI::App& cmd, WaitOptions& wait) {
                  "job goes on)")
       ->transform(duration_check(jobs::kMaxTimeoutS));
   cmd.add_flag("--id-only", wait.id_only, "Print only the job id");
-  cmd.add_flag("-f,--follow", wait.follow,
-               "client::Stream the program's stdout and stderr as it runs");
+  cmd.add_flag("-f,--follow", wait.follow, "Stream the program's stdout and stderr as it runs");
+  cmd.add_flag("--download", wait.download,
+               "When the job ends, write its results as shoal job get does (to --output-dir)");
+  cmd.add_option("--output-dir", wait.output_dir,
+                 "Where --download writes (default: ./job-<short id>); implies --download");
 }
 
 void add_wasm_commands(CLI::App& app, int& status) {
@@ -152,6 +175,17 @@ void add_wasm_commands(CLI::App& app, int& status) {
                 "Print the job as a Bacalhau job spec (YAML) and submit nothing");
   cmd->add_option("--constraints", o->job.constraints,
                   "Run only on workers whose labels match, e.g. 'zone=a,gpu!=true'");
+  // Job arrays (docs/jobs.md, "Arrays").
+  cmd->add_option("--array", o->job.array,
+                  "Run one job per index, as Slurm's --array: 1-100, 0-30:10, 1,3,5-7; each "
+                  "sees SHOAL_ARRAY_INDEX and SLURM_ARRAY_TASK_ID, and {} in arguments, env "
+                  "and outputs is the index");
+  cmd->add_option("--each-input", o->job.each_input,
+                  "Run one job per item: 'GLOB[:TARGET]' (the files it matches), '@FILE[:TARGET]' "
+                  "or '@-[:TARGET]' (paths or URLs, one per line); TARGET mounts each item, and "
+                  "{} {/} {.} {/.} {//} {#} in arguments, env and outputs name it")
+      ->type_name("ITEMS[:TARGET]");
+  add_accepted_only_flags(*cmd, o->accepted_only);
   cmd->callback([&status, o] { status = run(*o); });
 }
 

@@ -165,6 +165,7 @@ std::expected<std::string, std::string> Client::submit(const Submission& job) {
   // A module this client sent before, or a large one (which the broker may
   // well have from an earlier command), goes by its SHA-256 alone first.
   nlohmann::json spec = job.spec;
+  if (!job.array.is_null()) spec["array"] = job.array;
   const std::string hash = module.empty()               ? ""
                            : !job.module_sha256.empty() ? job.module_sha256
                                                         : sha256_hex(module);
@@ -214,18 +215,34 @@ std::expected<json, std::string> Client::describe(const std::string& id) {
 
 std::expected<std::vector<json>, std::string> Client::list(const ListQuery& query,
                                                            std::vector<std::string>* skipped) {
-  json q = {{"limit", query.limit}, {"reversed", query.oldest_first}};
+  auto r = page(query);
+  if (!r) return std::unexpected(r.error());
+  if (skipped) skipped->insert(skipped->end(), r->skipped.begin(), r->skipped.end());
+  return std::move(r->jobs);
+}
+
+std::expected<ListPage, std::string> Client::page(const ListQuery& query) {
+  json q = {{"reversed", query.oldest_first}};
   if (!query.id_prefix.empty()) q["id_prefix"] = query.id_prefix;
   if (!query.labels.empty()) q["labels"] = query.labels;
   if (!query.selector.empty()) q["selector"] = query.selector;
-  auto r = impl_->call(protocol::Command::kList, q, {}, true);
-  if (!r) return std::unexpected(r.error());
-  std::vector<json> jobs;
-  for (auto& j : r->body["jobs"]) jobs.push_back(std::move(j));
-  if (skipped && r->body.contains("skipped") && r->body["skipped"].is_array())
-    for (const auto& d : r->body["skipped"])
-      skipped->push_back(d.value("key", "?") + ": " + d.value("error", "?"));
-  return jobs;
+  if (!query.states.empty()) q["states"] = query.states;
+  if (!query.name.empty()) q["name"] = query.name;
+  if (!query.array.empty()) q["array"] = query.array;
+  ListPage out;
+  out.next = query.after;
+  do {
+    q["after"] = out.next;
+    q["limit"] = query.limit ? query.limit - out.jobs.size() : 0;
+    auto r = impl_->call(protocol::Command::kList, q, {}, true);
+    if (!r) return std::unexpected(r.error());
+    for (auto& j : r->body["jobs"]) out.jobs.push_back(std::move(j));
+    if (r->body.contains("skipped") && r->body["skipped"].is_array())
+      for (const auto& d : r->body["skipped"])
+        out.skipped.push_back(d.value("key", "?") + ": " + d.value("error", "?"));
+    out.next = r->body.value("next", "");
+  } while (!out.next.empty() && (query.limit == 0 || out.jobs.size() < query.limit));
+  return out;
 }
 
 std::expected<json, std::string> Client::wait(const std::string& id, const WaitCallbacks& callbacks,
@@ -248,6 +265,34 @@ std::expected<json, std::string> Client::wait(const std::string& id, const WaitC
   if (!r && r.error() == "time limit")
     return std::unexpected("job " + id + " is still " + last +
                            " after the wait timeout; it goes on (shoal job logs -f " + id + ")");
+  return r;
+}
+
+std::expected<json, std::string> Client::wait_array(
+    const std::string& id, const std::function<void(const json&)>& on_progress,
+    std::optional<milliseconds> limit) {
+  json last;
+  auto r = impl_->stream(
+      protocol::Command::kWatch, {{"id", id}}, limit, [] {},
+      [&](const Reply& m) -> std::optional<json> {
+        if (m.kind != protocol::kState && m.kind != protocol::kEnd) return std::nullopt;
+        if (!m.body.value("array", false)) {
+          if (m.kind == protocol::kEnd) return m.body;  // a job, not an array
+          return std::nullopt;
+        }
+        last = m.body;
+        if (on_progress) on_progress(m.body);
+        if (m.kind == protocol::kEnd) return m.body;
+        return std::nullopt;
+      });
+  if (!r && r.error() == "time limit") {
+    const auto ended =
+        last.value("completed", 0) + last.value("failed", 0) + last.value("stopped", 0);
+    return std::unexpected("job array " + id + " has " + std::to_string(ended) + " of " +
+                           std::to_string(last.value("tasks", 0)) +
+                           " tasks ended after the wait timeout; it goes on (shoal job wait " + id +
+                           ")");
+  }
   return r;
 }
 
@@ -295,16 +340,18 @@ std::expected<void, std::string> Client::wait_all(
 }
 
 std::expected<json, std::string> Client::logs(const std::string& id, Stream stream, bool follow,
-                                              const ChunkHandler& on_chunk) {
+                                              const ChunkHandler& on_chunk,
+                                              const std::string& execution) {
   const char* name = stream == Stream::stdout_only   ? "stdout"
                      : stream == Stream::stderr_only ? "stderr"
                                                      : "all";
   // Bytes delivered per execution and stream, and after a reconnect how
   // many of the replayed bytes to skip.
   std::map<std::pair<uint64_t, std::string>, uint64_t> delivered, skip;
+  json body = {{"id", id}, {"stream", name}, {"follow", follow}};
+  if (!execution.empty()) body["execution"] = execution;
   return impl_->stream(
-      protocol::Command::kLogs, {{"id", id}, {"stream", name}, {"follow", follow}}, std::nullopt,
-      [&] { skip = delivered; },
+      protocol::Command::kLogs, body, std::nullopt, [&] { skip = delivered; },
       [&](const Reply& m) -> std::optional<json> {
         if (m.kind != protocol::kLog) return m.body;
         if (m.frames.empty()) return std::nullopt;
@@ -425,6 +472,14 @@ std::expected<uint64_t, std::string> Client::prune(std::chrono::seconds older_th
   auto r = impl_->call(protocol::Command::kPrune, {{"older_than_s", older_than.count()}}, {}, true);
   if (!r) return std::unexpected(r.error());
   return r->body.value("deleted", uint64_t{0});
+}
+
+std::expected<std::vector<json>, std::string> Client::nodes() {
+  auto r = impl_->call(protocol::Command::kNodes, json::object(), {}, true);
+  if (!r) return std::unexpected(r.error());
+  const json& nodes = r->body.value("nodes", json::array());
+  if (!nodes.is_array()) return std::unexpected("the broker's nodes reply holds no list");
+  return std::vector<json>(nodes.begin(), nodes.end());
 }
 
 std::expected<void, std::string> Client::shutdown() {

@@ -75,6 +75,10 @@ struct Submission {
   // same order.
   std::vector<std::string> import_modules;
   std::vector<std::string> inline_inputs;
+  // A job array (docs/protocol.md, submit: "array"): null for one job, else
+  // {"indices": "1-100"} or {"items": [...], "item_target": "/inputs/in.txt"}.
+  // submit() then returns the array's id, once every task is stored.
+  nlohmann::json array;
 };
 
 struct ListQuery {
@@ -84,6 +88,21 @@ struct ListQuery {
   std::map<std::string, std::string> labels;  // a value of "" matches any
   // A label selector, as --constraints takes (env!=dev, !env, env in (a,b)).
   std::string selector;
+  std::vector<std::string> states;  // only jobs in one of these ("Running", ...)
+  std::string name;                 // only jobs whose name contains this
+  // Continue after this cursor (a ListPage::next), in this query's order;
+  // empty: from the first job. Opaque: the broker's key of a job.
+  std::string after;
+  // Only the tasks of this job array (its id or a unique prefix), in index
+  // order unless newest first is asked for.
+  std::string array;
+};
+
+// One page of jobs and the cursor of the next (empty when none is left).
+struct ListPage {
+  std::vector<nlohmann::json> jobs;
+  std::string next;
+  std::vector<std::string> skipped;  // damaged records ("KEY: why" each)
 };
 
 // Called with each change of a job's state while waiting (the job JSON),
@@ -119,6 +138,12 @@ class Client {
   std::expected<std::vector<nlohmann::json>, std::string> list(
       const ListQuery& query = {}, std::vector<std::string>* skipped = nullptr);
 
+  // Up to query.limit jobs (0: all) from query.after on, and the cursor
+  // where the next page starts. The broker reads a bounded number of
+  // records per request (docs/protocol.md `list`), so a filter that few
+  // jobs match takes several requests, none of which holds the broker up.
+  std::expected<ListPage, std::string> page(const ListQuery& query);
+
   // Waits until the job ends and returns its final JSON. With `limit`, a job
   // still unfinished by then gives an error "job ID is still STATE after
   // the wait timeout; it goes on (...)".
@@ -132,14 +157,26 @@ class Client {
       const std::vector<std::string>& ids,
       const std::function<void(const nlohmann::json& job)>& on_end);
 
+  // Waits until every task of the job array `id` (an id or a unique prefix)
+  // has ended and returns the array's summary (docs/protocol.md, `watch` of
+  // an array: counts by state, the worst exit code, the unsuccessful
+  // tasks); `on_progress` gets each summary on the way. With `limit`, an
+  // array still unfinished by then gives an error that says how far it got.
+  std::expected<nlohmann::json, std::string> wait_array(
+      const std::string& id, const std::function<void(const nlohmann::json&)>& on_progress = {},
+      std::optional<std::chrono::milliseconds> limit = std::nullopt);
+
   // The logs of the job's latest execution, chunk by chunk; with `follow`,
   // also what it writes until it ends. Returns the job JSON at the end.
   // After a reconnect the bytes already delivered are not repeated. A job
   // that runs again (its worker died, the broker restarted) writes its
   // output again from the start, as a new execution: following it delivers
-  // both.
+  // both. With `execution` (an execution's id, or a prefix of only one of
+  // the job's), that execution's logs instead; following an execution that
+  // is not the latest ends at its last byte.
   std::expected<nlohmann::json, std::string> logs(const std::string& id, Stream stream, bool follow,
-                                                  const ChunkHandler& on_chunk);
+                                                  const ChunkHandler& on_chunk,
+                                                  const std::string& execution = "");
 
   // One output file's bytes (an entry of the job JSON's output_files).
   std::expected<std::string, std::string> output(const std::string& id, const std::string& name,
@@ -152,7 +189,9 @@ class Client {
 
   // Stops a job: a queued one at once, a running one when its worker has
   // stopped it. `reason`, when given, ends the job's message ("stopped on
-  // request: REASON"). Returns the job JSON as the broker answered.
+  // request: REASON"). Returns the job JSON as the broker answered. For a
+  // job array's id, stops every unfinished task: {"id", "array": true,
+  // "stopped": N}.
   std::expected<nlohmann::json, std::string> stop(const std::string& id,
                                                   const std::string& reason = "");
 
@@ -161,6 +200,11 @@ class Client {
 
   // Deletes finished jobs last changed more than `older_than` ago.
   std::expected<uint64_t, std::string> prune(std::chrono::seconds older_than);
+
+  // The worker pools the broker runs jobs on, as nodes: the `nodes` reply
+  // of docs/protocol.md, one object per pool ("local", then each remote
+  // pool by its host).
+  std::expected<std::vector<nlohmann::json>, std::string> nodes();
 
   // Asks the broker to exit (running jobs are re-queued when it next starts);
   // for a local broker, returns once it has exited.

@@ -3,13 +3,14 @@
 (docs/protocol.md) over ZeroMQ with Debian's python3-zmq.
 
     python_client.py [--jobs N] [--expect-exit CODE] [--follow INDEX]
-                     [--timeout SECONDS] MODULE.wasm [ARG...]
+                     [--timeout SECONDS] [--array] MODULE.wasm [ARG...]
 
 submits N jobs (default 100) running MODULE with ARGs, in which "{i}" is
 replaced by the job's index (0 to N-1); follows one job's logs live (job 0
 unless --follow says otherwise; -1 for none); waits for every job; prints a
 summary; gives up when the broker says nothing for SECONDS (default 600)
-while jobs are unfinished. A job is as expected when it Completed with exit code CODE (a number,
+while jobs are unfinished. With --array, the N jobs are one job array (one
+submission, one commit) and its summary is printed. A job is as expected when it Completed with exit code CODE (a number,
 or a template like "{i}"; default 0). The exit status is 0 when every job was
 as expected, 1 when some were not, 2 when the client could not do its work.
 
@@ -188,6 +189,49 @@ class Client:
             ids.append(reply["id"])
         return ids
 
+    def submit_array(self, spec, module, indices=None, items=None, item_target=None,
+                     watch=False):
+        """Submits a job array (docs/protocol.md, submit "array"): one job
+        per index of Slurm's syntax ("1-100") or per item (paths or URLs,
+        each mounted at item_target when given); one commit stores every
+        task. Returns the array's id and its number of tasks. With
+        watch=True, the array's summaries follow on this socket
+        (wait_array(..., watched=True) reads them)."""
+        array = {}
+        if indices is not None:
+            array["indices"] = indices
+        if items is not None:
+            array["items"] = list(items)
+        if item_target is not None:
+            array["item_target"] = item_target
+        body = dict(spec, array=array)
+        if watch:
+            body["watch"] = True
+        reply, _frames = self.call("submit", body, module)
+        return reply["id"], reply["tasks"]
+
+    def wait_array(self, array_id, on_progress=None, watched=False):
+        """Waits until every task of the array has ended; its final summary
+        (counts by state, worst_exit_code, the unsuccessful tasks). Each
+        summary on the way goes to on_progress."""
+        if not watched:
+            self.send("watch", {"id": array_id})
+        while True:
+            kind, body, _frames = self.receive()
+            if kind == "error":
+                raise ShoalError(body["error"])
+            if kind not in ("state", "end") or not body.get("array"):
+                continue
+            if on_progress:
+                on_progress(body)
+            if kind == "end":
+                return body
+
+    def array_tasks(self, array_id):
+        """The array's tasks (job JSON each), in index order."""
+        reply, _frames = self.call("list", {"array": array_id, "limit": 0, "reversed": True})
+        return reply["jobs"]
+
     def follow_logs(self, job_id, out):
         """Writes the job's output to `out` as it is written; the final job."""
         self.send("logs", {"id": job_id, "follow": True})
@@ -238,6 +282,38 @@ def expand(template, i):
     return template.replace("{i}", str(i))
 
 
+def run_array(o, module):
+    """--array: the N jobs as one array of indices 0..N-1 ({i} becomes the
+    array's {} placeholder); its summary, then the tasks not as expected."""
+    try:
+        client = Client(timeout_s=o.timeout)
+        spec = {"name": "python-array", "module": o.module,
+                "args": [a.replace("{i}", "{}") for a in o.args],
+                "labels": {"client": "python"}}
+        array_id, tasks = client.submit_array(spec, module, indices="0-%d" % (o.jobs - 1),
+                                              watch=True)
+        print("submitted job array %s of %d tasks" % (array_id, tasks), flush=True)
+        summary = client.wait_array(array_id, watched=True)
+        jobs = client.array_tasks(array_id)
+        client.close()
+    except ShoalError as e:
+        print("python_client: %s" % e, file=sys.stderr)
+        return 2
+    unexpected = []
+    for job in jobs:
+        i = int(job["id"].rsplit("-", 1)[1])
+        want = int(expand(o.expect_exit, i))
+        if job["state"] != "Completed" or job["exit_code"] != want:
+            unexpected.append("task %d: %s, exit code %s, expected %d" % (
+                i, job["state"], job["exit_code"], want))
+    print("%d tasks: %d completed, %d failed, %d stopped" % (
+        summary["tasks"], summary["completed"], summary["failed"], summary["stopped"]))
+    for line in unexpected[:10]:
+        print("  " + line)
+    print("%d as expected, %d not" % (len(jobs) - len(unexpected), len(unexpected)))
+    return 1 if unexpected or len(jobs) != tasks else 0
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("module")
@@ -246,6 +322,8 @@ def main():
     parser.add_argument("--expect-exit", default="0")
     parser.add_argument("--follow", type=int, default=0)
     parser.add_argument("--timeout", type=float, default=600)
+    parser.add_argument("--array", action="store_true",
+                        help="submit the N jobs as one job array ({i} is its index)")
     o = parser.parse_args()
     try:
         with open(o.module, "rb") as f:
@@ -254,6 +332,8 @@ def main():
         print("python_client: %s: %s" % (o.module, e.strerror), file=sys.stderr)
         return 2
 
+    if o.array:
+        return run_array(o, module)
     try:
         client = Client(timeout_s=o.timeout)
         specs = [{"name": "python-%d" % i, "module": o.module,

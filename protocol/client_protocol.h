@@ -38,7 +38,8 @@ enum class Command {
   kDelete,
   kPrune,
   kOutput,
-  kShutdown
+  kShutdown,
+  kNodes
 };
 
 struct CommandInfo {
@@ -46,20 +47,23 @@ struct CommandInfo {
   std::string_view name;
   bool needs_job;    // the body names a job by "id" (a unique prefix)
   bool reads_store;  // answered after everything before it is committed
+  // The "id" may name a job array (protocol/array.h): its tasks, all of them.
+  bool takes_array = false;
 };
 
-inline constexpr std::array<CommandInfo, 11> kCommands{{
+inline constexpr std::array<CommandInfo, 12> kCommands{{
     {Command::kPing, "ping", false, false},
     {Command::kSubmit, "submit", false, false},
     {Command::kGet, "get", true, true},
     {Command::kList, "list", false, true},
     {Command::kLogs, "logs", true, true},
-    {Command::kWatch, "watch", true, false},
-    {Command::kStop, "stop", true, false},
+    {Command::kWatch, "watch", true, false, true},
+    {Command::kStop, "stop", true, false, true},
     {Command::kDelete, "delete", true, true},
     {Command::kPrune, "prune", false, true},
     {Command::kOutput, "output", true, true},
     {Command::kShutdown, "shutdown", false, false},
+    {Command::kNodes, "nodes", false, false},
 }};
 
 // The entry of a command; the table is in enum order.

@@ -3,6 +3,7 @@
 // keeps. Serialized with cereal (binary in the store and to workers).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -31,6 +32,11 @@ struct InputSpec {
   // http(s) URL (fetched by the broker).
   std::string source;
   std::string target;  // the guest path
+  // The program may change the input (Bacalhau's ReadWrite, `opt=rw=true`):
+  // it gets a private copy of its own for each execution, so the source is
+  // never changed and a retried execution starts from the same files. Kept
+  // at the end of the Job record (see Job), not in this serialisation.
+  bool read_write = false;
   template <class A>
   void serialize(A& ar) {
     ar(source, target);
@@ -70,6 +76,21 @@ struct InlineInputSpec {
   }
 };
 
+// A job array (docs/jobs.md, "Arrays"): one submission that becomes one job
+// per task. Exactly one of `indices` (Slurm's --array syntax: "1-100",
+// "0-15:4", "1,3,5-7"; task i runs with index i) and `items` (one task per
+// item, indices 1..N: the files or URLs of --each-input) is set. Each
+// task's spec is the submitted spec with the placeholders of
+// protocol/array.h filled; `item_target`, when set, mounts each task's
+// item (a local path or a URL) read-only at that guest path. Only a
+// submission carries it: the broker stores the tasks, never the array.
+struct ArraySpec {
+  std::string indices;
+  std::vector<std::string> items;
+  std::string item_target;
+  bool empty() const { return indices.empty() && items.empty() && item_target.empty(); }
+};
+
 struct JobSpec {
   std::string name;
   std::map<std::string, std::string> labels;
@@ -95,7 +116,13 @@ struct JobSpec {
   // (Execution::stdout_dropped), and every command that shows the output
   // says so (docs/jobs.md, "Output limits").
   uint64_t stdout_limit = 0, stderr_limit = 0;
-  // The store's format of a spec. `meta` and the limits are not in it: they
+  // Whether the run gets the default output, outputs:/outputs, besides
+  // `outputs` (when none of them is at /outputs): true for `wasm run` and
+  // the client protocol, as Bacalhau's wasm run; false for a Bacalhau job
+  // spec, whose ResultPaths are all its outputs. effective_outputs() applies it.
+  bool default_output = true;
+  // The store's format of a spec. `meta`, the limits, default_output and
+  // InputSpec::read_write are not in it: they
   // are kept at the end of the Job record (see Job), where records written
   // before they existed end.
   template <class A>
@@ -158,7 +185,8 @@ struct Job {
   uint64_t revision = 0;
   // The store's format of a job: the fields of store format 4, then the
   // fields added since (`spec.meta` in format 5, then the output limits in
-  // format 6), each group written only when it or a later one is set, so
+  // format 6, then which inputs are read-write and default_output in format
+  // 7), each group written only when it or a later one is set, so
   // that a job that uses none is a record of format 4 byte for byte. Each
   // group is read only when bytes are left, so that an older record loads
   // with them empty. A Job is always a whole record, never
@@ -169,8 +197,15 @@ struct Job {
     ar(id, spec, state, message, created_ns, modified_ns, exit_code, executions, history,
        output_files, outputs_message, revision);
     const bool limits = spec.stdout_limit || spec.stderr_limit;
-    if (!spec.meta.empty() || limits) ar(spec.meta);
-    if (limits) ar(spec.stdout_limit, spec.stderr_limit);
+    const bool mounts =
+        !spec.default_output || std::ranges::any_of(spec.inputs, &InputSpec::read_write);
+    if (!spec.meta.empty() || limits || mounts) ar(spec.meta);
+    if (limits || mounts) ar(spec.stdout_limit, spec.stderr_limit);
+    if (mounts) {
+      std::vector<uint8_t> read_write;
+      for (const auto& in : spec.inputs) read_write.push_back(in.read_write ? 1 : 0);
+      ar(read_write, spec.default_output);
+    }
   }
   template <class A>
   void load(A& ar) {
@@ -178,6 +213,12 @@ struct Job {
        output_files, outputs_message, revision);
     if (ar.remaining() > 0) ar(spec.meta);
     if (ar.remaining() > 0) ar(spec.stdout_limit, spec.stderr_limit);
+    if (ar.remaining() > 0) {
+      std::vector<uint8_t> read_write;
+      ar(read_write, spec.default_output);
+      for (size_t i = 0; i < read_write.size() && i < spec.inputs.size(); ++i)
+        spec.inputs[i].read_write = read_write[i] != 0;
+    }
   }
 };
 

@@ -35,6 +35,7 @@ struct Tree {
   bool submission = false;
 
   json operator()(const std::string& s) const { return s; }
+  json operator()(bool b) const { return b; }
   json operator()(std::unsigned_integral auto n) const { return n; }
   json operator()(const std::optional<int32_t>& n) const { return n ? json(*n) : json(nullptr); }
   json operator()(const std::vector<std::string>& v) const { return v; }
@@ -151,6 +152,11 @@ struct Reader {
     check(v.is_string(), at, "a string", v);
     s = v.get<std::string>();
   }
+  void operator()(const json& parent, const char* key, bool& b, const std::string& at) {
+    const json& v = parent.at(key);
+    check(v.is_boolean(), at, "true or false", v);
+    b = v.get<bool>();
+  }
   void operator()(const json& parent, const char* key, uint64_t& n, const std::string& at) {
     const json& v = parent.at(key);
     check(v.is_number_unsigned(), at, "a whole number", v);
@@ -224,7 +230,7 @@ struct Reader {
 // command's own (docs/protocol.md).
 const std::set<std::string>& known_keys() {
   static const std::set<std::string> known = [] {
-    std::set<std::string> k = {"watch"};
+    std::set<std::string> k = {"watch", "array"};
     JobSpec s;
     schema::fields(s, [&](const char* key, auto&&, schema::Flow) { k.insert(key); });
     return k;
@@ -234,7 +240,7 @@ const std::set<std::string>& known_keys() {
 
 }  // namespace
 
-std::expected<JobSpec, std::string> spec_from_json(const json& j) {
+std::expected<JobSpec, std::string> spec_from_json(const json& j, bool check_values) {
   if (!j.is_object()) return std::unexpected(std::string("the spec is not a JSON object"));
   for (const auto& [key, value] : j.items())
     if (!known_keys().contains(key))
@@ -248,8 +254,31 @@ std::expected<JobSpec, std::string> spec_from_json(const json& j) {
   } catch (const Refused& r) {
     return std::unexpected(r.message);
   }
+  if (!check_values) return s;
   if (auto ok = check_spec(s); !ok) return std::unexpected(ok.error());
   return s;
+}
+
+std::expected<std::optional<ArraySpec>, std::string> array_from_json(const json& body) {
+  if (!body.is_object() || !body.contains("array")) return std::nullopt;
+  const json& a = body.at("array");
+  if (!a.is_object()) return std::unexpected("array must be an object, not " + a.dump());
+  ArraySpec out;
+  std::set<std::string> known;
+  schema::fields(out, [&](const char* key, auto&&, schema::Flow) { known.insert(key); });
+  for (const auto& [key, value] : a.items())
+    if (!known.contains(key))
+      return std::unexpected("unknown field '" + names::printable(key) + "' in array");
+  try {
+    Reader{}.object(a, out, "array");
+  } catch (const Refused& r) {
+    return std::unexpected(r.message);
+  }
+  return out;
+}
+
+json to_json(const ArraySpec& a) {
+  return Tree{}(a);
 }
 
 namespace {
@@ -274,15 +303,24 @@ std::string parent_of(const std::string& normal) {
 
 }  // namespace
 
+std::vector<OutputSpec> effective_outputs(const JobSpec& spec) {
+  std::vector<OutputSpec> out = spec.outputs;
+  const bool claimed = std::ranges::any_of(out, [](const auto& o) { return o.path == "/outputs"; });
+  if (spec.default_output && !claimed) out.insert(out.begin(), {"outputs", "/outputs"});
+  return out;
+}
+
 std::vector<GuestMount> guest_mounts(const JobSpec& s) {
   using Kind = GuestMount::Kind;
   std::vector<GuestMount> out;
-  bool has_default = false;
-  for (const auto& o : s.outputs) {
-    out.push_back({o.path, Kind::directory, "output " + o.name + ":" + names::printable(o.path)});
-    has_default |= o.path == "/outputs";
+  for (const auto& o : effective_outputs(s)) {
+    const bool implied =
+        s.default_output && o.path == "/outputs" &&
+        std::ranges::none_of(s.outputs, [](const auto& x) { return x.path == "/outputs"; });
+    out.push_back({o.path, Kind::directory,
+                   implied ? "the default output /outputs"
+                           : "output " + o.name + ":" + names::printable(o.path)});
   }
-  if (!has_default) out.push_back({"/outputs", Kind::directory, "the default output /outputs"});
   for (const auto& i : s.inputs)
     out.push_back({i.target, Kind::unknown,
                    "input " + names::printable(i.source) + ":" + names::printable(i.target)});
@@ -324,6 +362,9 @@ std::expected<void, std::string> check_spec(const JobSpec& s) {
     if (o.path.empty() || o.path.front() != '/')
       return std::unexpected("output " + o.name + ":" + names::printable(o.path) +
                              ": the path is not absolute");
+    if (normal_guest_path(o.path) == "/")
+      return std::unexpected("output " + o.name +
+                             ":/: an output cannot be / itself; name a directory such as /outputs");
     if (!output_names.insert(o.name).second)
       return std::unexpected("two outputs are named '" + o.name +
                              "'; each output needs a name of its own");

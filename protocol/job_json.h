@@ -49,8 +49,17 @@ std::expected<uint64_t, std::string> whole_number(const nlohmann::json& j, const
 
 // Reads a submission's spec; fails with a message naming the field at fault.
 // Unknown fields are refused, so a typo is not silently ignored. Fields
-// left out keep JobSpec's defaults.
-std::expected<JobSpec, std::string> spec_from_json(const nlohmann::json& j);
+// left out keep JobSpec's defaults. With `check_values` false, the checks
+// of check_spec are left to the caller (an array's spec holds placeholders
+// that only its tasks' specs fill: protocol/array.h checks each).
+std::expected<JobSpec, std::string> spec_from_json(const nlohmann::json& j,
+                                                   bool check_values = true);
+
+// A submission's "array" object (ArraySpec), or nothing when the body has
+// none; fails naming the field at fault ("array.items[2] must be a string").
+// Its values are checked where its tasks are made (protocol/array.h).
+std::expected<std::optional<ArraySpec>, std::string> array_from_json(const nlohmann::json& body);
+nlohmann::json to_json(const ArraySpec& array);
 
 // A timeout in seconds as JobSpec::timeout_ms: 0 (none), or a millisecond
 // to ten years, rounded to the millisecond. The error names `field` and
@@ -77,6 +86,11 @@ struct GuestMount {
 // outputs as directories, and the default output /outputs unless an output
 // is there), shown as a spec names them ("input SOURCE:TARGET").
 std::vector<GuestMount> guest_mounts(const JobSpec& spec);
+
+// The outputs a run of `spec` gets: spec.outputs, after the default
+// output outputs:/outputs when spec.default_output and no output is at
+// /outputs. The one place that rule lives.
+std::vector<OutputSpec> effective_outputs(const JobSpec& spec);
 
 // Refuses mounts that cannot all be given to the guest, in the guest's
 // terms: two at one guest path (compared normalised: "/a//b/" is "/a/b"),

@@ -122,6 +122,7 @@ class Writer {
 
   // The text of each kind of member schema::fields lists.
   void value(const std::string& s) { str(s); }
+  void value(bool b) { out += b ? "true" : "false"; }
   void value(std::unsigned_integral auto n) { num(n); }
   void value(const std::optional<int32_t>& n) {
     if (n)

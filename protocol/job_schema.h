@@ -72,6 +72,7 @@ concept Is = std::same_as<std::remove_const_t<S>, T>;
 
 template <Is<InputSpec> S, class V>
 void fields(S& i, V&& visit) {
+  visit("read_write", i.read_write, Flow::optional);
   visit("source", i.source, Flow::required);
   visit("target", i.target, Flow::required);
 }
@@ -96,12 +97,22 @@ void fields(S& i, V&& visit) {
   visit("target", i.target, Flow::required);
 }
 
+// A submission's "array" (docs/protocol.md, submit): read from the submit
+// body beside the spec, never stored.
+template <Is<ArraySpec> S, class V>
+void fields(S& a, V&& visit) {
+  visit("indices", a.indices, Flow::optional);
+  visit("item_target", a.item_target, Flow::optional);
+  visit("items", a.items, Flow::optional);
+}
+
 // The spec a user submits. stdin_hash has no key: the broker fills it from
 // the stdin frame (docs/protocol.md, submit).
 template <Is<JobSpec> S, class V>
 void fields(S& s, V&& visit) {
   visit("args", s.args, Flow::optional);
   visit("constraints", s.constraints, Flow::optional);
+  visit("default_output", s.default_output, Flow::optional);
   visit("entry_point", s.entry_point, Flow::optional);
   visit("env", s.env, Flow::optional);
   visit("import_modules", s.import_modules, Flow::optional);

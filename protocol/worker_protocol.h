@@ -74,9 +74,13 @@ struct Ready {
 struct Mount {
   std::string host, guest;
   bool read_only = true;
+  // The worker mounts a copy of `host` made in the run's scratch directory,
+  // not `host` itself: a read-write input of a local run, whose source the
+  // program must not change (jobs::InputSpec::read_write).
+  bool copy = false;
   template <class A>
   void serialize(A& ar) {
-    ar(host, guest, read_only);
+    ar(host, guest, read_only, copy);
   }
 };
 

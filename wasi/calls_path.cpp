@@ -38,12 +38,27 @@ Result<FdEntry*> directory(Env& env, Fd fd, Rights needed, bool writes) {
   return e;
 }
 
-// Reads the guest's path and resolves it beneath the directory.
-Result<ResolvedPath> resolve(Mem& mem, FdEntry* dir, Ptr ptr, Size len,
+// Reads the guest's path and resolves it beneath the directory. A path
+// below the fence (the guest's "/" where nothing is mounted), or one that
+// leads out of its mount, is refused with notcapable and noted
+// (Environment::note_refused) by its guest path.
+Result<ResolvedPath> resolve(Env& env, Mem& mem, FdEntry* dir, Ptr ptr, Size len,
                              FinalSymlink final_symlink) {
   auto path = mem.string(ptr, len);
   if (!path) return std::unexpected(path.error());
-  return resolve_path(dir->host.get(), *path, final_symlink);
+  auto guest_path = [&] {
+    std::string named(*path);
+    if (!dir->preopen_name) return named;
+    const std::string& base = *dir->preopen_name;
+    return base + (base.ends_with("/") ? "" : "/") + named;
+  };
+  if (dir->fence) {
+    env.note_refused(guest_path());
+    return std::unexpected(Errno::notcapable);
+  }
+  auto resolved = resolve_path(dir->host.get(), *path, final_symlink);
+  if (!resolved && resolved.error() == Errno::notcapable) env.note_refused(guest_path());
+  return resolved;
 }
 
 // For lookups: follow the final symlink when the guest's lookupflags say so.
@@ -86,7 +101,7 @@ Errno path_open(Env& env, Mem& mem, Fd dirfd, LookupFlags dirflags, Ptr path_ptr
   // O_CREAT | O_EXCL never follows a final symlink: Linux fails with EEXIST
   // even when it dangles.
   const bool exclusive = (oflags & abi::oflag::creat) && (oflags & abi::oflag::excl);
-  auto path = resolve(mem, *dir, path_ptr, path_len,
+  auto path = resolve(env, mem, *dir, path_ptr, path_len,
                       exclusive ? FinalSymlink::follow_if_slash : lookup(dirflags));
   if (!path) return path.error();
 
@@ -143,7 +158,7 @@ Errno path_open(Env& env, Mem& mem, Fd dirfd, LookupFlags dirflags, Ptr path_ptr
 Errno path_create_directory(Env& env, Mem& mem, Fd dirfd, Ptr path_ptr, Size path_len) {
   auto dir = directory(env, dirfd, abi::right::path_create_directory, true);
   if (!dir) return dir.error();
-  auto path = resolve(mem, *dir, path_ptr, path_len, FinalSymlink::never);
+  auto path = resolve(env, mem, *dir, path_ptr, path_len, FinalSymlink::never);
   if (!path) return path.error();
   return check(::mkdirat(path->dir, path->name.c_str(), 0777));
 }
@@ -152,7 +167,7 @@ Errno path_filestat_get(Env& env, Mem& mem, Fd dirfd, LookupFlags flags, Ptr pat
                         Size path_len, Ptr filestat_out) {
   auto dir = directory(env, dirfd, abi::right::path_filestat_get, false);
   if (!dir) return dir.error();
-  auto path = resolve(mem, *dir, path_ptr, path_len, lookup(flags));
+  auto path = resolve(env, mem, *dir, path_ptr, path_len, lookup(flags));
   if (!path) return path.error();
   struct stat st;
   if (::fstatat(path->dir, path->entry().c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0)
@@ -167,7 +182,7 @@ Errno path_filestat_set_times(Env& env, Mem& mem, Fd dirfd, LookupFlags flags, P
   if (!dir) return dir.error();
   auto times = utimens_args(atim, mtim, fst_flags);
   if (!times) return times.error();
-  auto path = resolve(mem, *dir, path_ptr, path_len, lookup(flags));
+  auto path = resolve(env, mem, *dir, path_ptr, path_len, lookup(flags));
   if (!path) return path.error();
   if (Errno e = require_directory(*path); e != Errno::success) return e;
   return check(::utimensat(path->dir, path->entry().c_str(), times->data(), AT_SYMLINK_NOFOLLOW));
@@ -179,14 +194,14 @@ Errno path_link(Env& env, Mem& mem, Fd old_dirfd, LookupFlags old_flags, Ptr old
   if (!from_dir) return from_dir.error();
   auto to_dir = directory(env, new_dirfd, abi::right::path_link_target, true);
   if (!to_dir) return to_dir.error();
-  auto from = resolve(mem, *from_dir, old_path, old_path_len, lookup(old_flags));
+  auto from = resolve(env, mem, *from_dir, old_path, old_path_len, lookup(old_flags));
   if (!from) return from.error();
   // "name/" names a directory, and directories cannot be hard-linked.
   if (from->must_be_dir()) {
     Errno e = require_directory(*from);
     return e == Errno::success ? Errno::perm : e;
   }
-  auto to = resolve(mem, *to_dir, new_path, new_path_len, FinalSymlink::never);
+  auto to = resolve(env, mem, *to_dir, new_path, new_path_len, FinalSymlink::never);
   if (!to) return to.error();
   return check(::linkat(from->dir, from->entry().c_str(), to->dir, to->name.c_str(), 0));
 }
@@ -197,7 +212,7 @@ Errno path_readlink(Env& env, Mem& mem, Fd dirfd, Ptr path_ptr, Size path_len, P
   if (!dir) return dir.error();
   // readlink(2) refuses an empty buffer rather than report nothing.
   if (buf_len == 0) return Errno::inval;
-  auto path = resolve(mem, *dir, path_ptr, path_len, FinalSymlink::follow_if_slash);
+  auto path = resolve(env, mem, *dir, path_ptr, path_len, FinalSymlink::follow_if_slash);
   if (!path) return path.error();
   // "name/" was followed by the walk, so what is left is a directory (not
   // a symlink: inval) or not a directory at all (notdir).
@@ -219,7 +234,7 @@ Errno path_readlink(Env& env, Mem& mem, Fd dirfd, Ptr path_ptr, Size path_len, P
 Errno path_remove_directory(Env& env, Mem& mem, Fd dirfd, Ptr path_ptr, Size path_len) {
   auto dir = directory(env, dirfd, abi::right::path_remove_directory, true);
   if (!dir) return dir.error();
-  auto path = resolve(mem, *dir, path_ptr, path_len, FinalSymlink::never);
+  auto path = resolve(env, mem, *dir, path_ptr, path_len, FinalSymlink::never);
   if (!path) return path.error();
   return check(::unlinkat(path->dir, path->name.c_str(), AT_REMOVEDIR));
 }
@@ -230,9 +245,9 @@ Errno path_rename(Env& env, Mem& mem, Fd old_dirfd, Ptr old_path, Size old_path_
   if (!from_dir) return from_dir.error();
   auto to_dir = directory(env, new_dirfd, abi::right::path_rename_target, true);
   if (!to_dir) return to_dir.error();
-  auto from = resolve(mem, *from_dir, old_path, old_path_len, FinalSymlink::never);
+  auto from = resolve(env, mem, *from_dir, old_path, old_path_len, FinalSymlink::never);
   if (!from) return from.error();
-  auto to = resolve(mem, *to_dir, new_path, new_path_len, FinalSymlink::never);
+  auto to = resolve(env, mem, *to_dir, new_path, new_path_len, FinalSymlink::never);
   if (!to) return to.error();
   return check(::renameat(from->dir, from->name.c_str(), to->dir, to->name.c_str()));
 }
@@ -249,7 +264,7 @@ Errno path_symlink(Env& env, Mem& mem, Ptr old_path, Size old_path_len, Fd dirfd
   if (target->starts_with('/')) return Errno::perm;
   auto dir = directory(env, dirfd, abi::right::path_symlink, true);
   if (!dir) return dir.error();
-  auto path = resolve(mem, *dir, new_path, new_path_len, FinalSymlink::never);
+  auto path = resolve(env, mem, *dir, new_path, new_path_len, FinalSymlink::never);
   if (!path) return path.error();
   // "name/" asks for a directory: an existing file there is ENOTDIR, as a
   // lookup of "name/" would say (Linux's symlinkat answers EEXIST without
@@ -267,7 +282,7 @@ Errno path_symlink(Env& env, Mem& mem, Ptr old_path, Size old_path_len, Fd dirfd
 Errno path_unlink_file(Env& env, Mem& mem, Fd dirfd, Ptr path_ptr, Size path_len) {
   auto dir = directory(env, dirfd, abi::right::path_unlink_file, true);
   if (!dir) return dir.error();
-  auto path = resolve(mem, *dir, path_ptr, path_len, FinalSymlink::never);
+  auto path = resolve(env, mem, *dir, path_ptr, path_len, FinalSymlink::never);
   if (!path) return path.error();
   return check(::unlinkat(path->dir, path->name.c_str(), 0));
 }

@@ -1,5 +1,7 @@
 #include "wasi/environment.h"
 
+#include <algorithm>
+
 #include <fcntl.h>
 #include <sys/stat.h>
 
@@ -76,8 +78,31 @@ std::expected<std::unique_ptr<Environment>, std::string> Environment::create(con
     e.preopen_name = p.guest_path;
     auto placed = env->fds_.insert(std::move(e));
     if (!placed) return fail("too many mounts for the fd limit");
+    env->mounted_.push_back(p.guest_path + (p.read_only ? " (read-only)" : ""));
+  }
+  const bool root_mounted = std::any_of(plan->begin(), plan->end(), [](const PlannedPreopen& p) {
+    return normalize_guest_path(p.guest_path) == "/";
+  });
+  // Only beside mounts: a program given none finds fd 3 closed, as the WASI
+  // test suite expects (and has nothing to be told about mounts).
+  if (!root_mounted && !plan->empty()) {
+    // Last, so that the mounts keep their fds (3, 4, ...).
+    FdEntry fence;
+    fence.filetype = abi::Filetype::directory;
+    fence.rights_base = abi::right::directory;
+    fence.preopen_name = "/";
+    fence.fence = true;
+    (void)env->fds_.insert(std::move(fence));  // no room: libc refuses such paths itself
   }
   return env;
+}
+
+std::string Environment::refusal_text() const {
+  if (!refused_) return "";
+  std::string mounted;
+  for (const auto& m : mounted_) mounted += (mounted.empty() ? "" : ", ") + m;
+  return "the program was refused " + *refused_ +
+         ": outside every mount; mounted: " + (mounted.empty() ? "nothing" : mounted);
 }
 
 }  // namespace shoal::wasi

@@ -74,6 +74,20 @@ class Environment {
   bool wrote() const { return wrote_; }
   void note_write() { wrote_ = true; }
 
+  // The first guest path refused because it is outside every mount: a
+  // path below the guest's "/" where nothing is mounted (FdEntry::fence: a
+  // preopen after the mounts, when there are mounts and none is at "/"),
+  // or one that leads out of its mount ("..", an absolute symlink).
+  void note_refused(const std::string& guest_path) {
+    if (!refused_) refused_ = guest_path;
+  }
+  const std::optional<std::string>& refused() const { return refused_; }
+  // What a failed run's message adds about it, in guest terms only: "the
+  // program was refused /data/x.txt: outside every mount; mounted: /inputs
+  // (read-only), /outputs" (or "mounted: nothing"); "" when nothing was
+  // refused.
+  std::string refusal_text() const;
+
  private:
   explicit Environment(uint32_t max_fds) : fds_(max_fds) {}
 
@@ -82,6 +96,8 @@ class Environment {
   FdTable fds_;
   std::optional<uint32_t> exit_code_;
   bool wrote_ = false;
+  std::optional<std::string> refused_;
+  std::vector<std::string> mounted_;  // "/inputs (read-only)", for refusal_text()
   std::vector<StagedDir> staged_;
 };
 

@@ -29,6 +29,11 @@ struct FdEntry {
   // True when the entry lives on a read-only mount: nothing below it may be
   // written, whatever rights the guest asks for.
   bool read_only = false;
+  // The guest's "/" when no mount is there (environment.h): a directory
+  // with no host side, offered so that wasi-libc hands the host the paths
+  // it would otherwise refuse itself; every path below it is refused
+  // (notcapable, as the guest's libc would say) and noted.
+  bool fence = false;
 };
 
 class FdTable {

@@ -838,6 +838,19 @@ std::string run_error_text(const RunError& error) {
   }
 }
 
+std::string refusal_note(const std::expected<uint32_t, RunError>& result,
+                         const wasi::Environment& env) {
+  const bool failed = result ? *result != 0 : result.error().kind == RunError::Kind::trap;
+  return failed ? env.refusal_text() : "";
+}
+
+std::string run_end_message(const std::expected<uint32_t, RunError>& result,
+                            const wasi::Environment& env) {
+  const std::string note = refusal_note(result, env);
+  if (result) return note;
+  return run_error_text(result.error()) + (note.empty() ? "" : "; " + note);
+}
+
 std::expected<uint32_t, RunError> run_wasi_command(std::span<const uint8_t> module,
                                                    wasi::Environment& env,
                                                    const RunOptions& options) {

@@ -74,6 +74,18 @@ struct RunError {
 // module that could not start.
 std::string run_error_text(const RunError& error);
 
+// For a run that trapped or exited nonzero after the guest was refused a
+// path outside every mount, the sentence that says so and names the mounts
+// (wasi::Environment::refusal_text); "" otherwise. A job's message and
+// shoal exec -v carry it.
+std::string refusal_note(const std::expected<uint32_t, RunError>& result,
+                         const wasi::Environment& env);
+
+// A job's message at the end of its run: run_error_text for a failure,
+// with the refusal_note after it; the note alone (or "") for an exit.
+std::string run_end_message(const std::expected<uint32_t, RunError>& result,
+                            const wasi::Environment& env);
+
 // A module whose exports satisfy the main module's imports from `name`.
 struct ImportModule {
   std::string name;

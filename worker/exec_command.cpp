@@ -312,6 +312,8 @@ int exec_command(int argc, char** argv) {
   // A first start leaves its code for the cache once V8 has optimised it;
   // the process waits for that (bounded) since it exits next.
   if (!f.no_code_cache) engine_idle_work(std::chrono::seconds(20));
+  if (f.verbose)
+    if (auto note = refusal_note(result, **env); !note.empty()) notes.push_back(note);
   return report(f, result, stats, notes, out, err);
 }
 

@@ -28,6 +28,7 @@
 #include "wasi/environment.h"
 #include "wasi/host_open.h"
 #include "worker/engine.h"
+#include "worker/input_copies.h"
 #include "worker/log_queue.h"
 #include "worker/module_memo.h"
 #include "worker/remote_files.h"
@@ -89,6 +90,10 @@ wire::Done run_job(LogQueue& logs, wire::Run& run, const std::string& module_byt
       return done;
     }
   }
+  if (auto r = copy_read_write_inputs(run); !r) {
+    done.message = r.error();
+    return done;
+  }
   ForwardSink out(logs, run.exec_id, 1, run.stdout_cap ? run.stdout_cap : UINT64_MAX);
   ForwardSink err(logs, run.exec_id, 2, run.stderr_cap ? run.stderr_cap : UINT64_MAX);
 
@@ -136,12 +141,9 @@ wire::Done run_job(LogQueue& logs, wire::Run& run, const std::string& module_byt
                                     module_bytes.size());
     auto result = run_wasi_command(module, **env, options);
     done.wrote_files = (*env)->wrote();
-    if (result) {
-      done.completed = true;
-      done.exit_code = static_cast<int32_t>(*result);
-    } else {
-      done.message = run_error_text(result.error());
-    }
+    done.completed = result.has_value();
+    if (result) done.exit_code = static_cast<int32_t>(*result);
+    done.message = run_end_message(result, **env);
   }
   done.stdout_bytes = out.written();
   done.stderr_bytes = err.written();

@@ -49,7 +49,7 @@ echo "submitted ${#ids[@]} wordcount jobs" >&2
 # The exit status of `shoal job wait` is the worst of the jobs'.
 if ! "$SHOAL" job wait "${ids[@]}"; then
   for id in "${ids[@]}"; do
-    "$SHOAL" job describe "$id" --output json | grep -m1 '"message"' >&2 || true
+    "$SHOAL" job describe "$id" | grep -m1 '^Message' >&2 || true
   done
   echo "$0: some wordcount jobs failed" >&2
   exit 1

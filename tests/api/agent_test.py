@@ -65,10 +65,16 @@ def test_nodes(api):
     body = r.json()
     check(r.status_code == 200 and set(body) == {"Nodes", "NextToken"}, f"nodes: {r.text}")
     nodes = body.get("Nodes", [])
-    if not check(len(nodes) == 1, f"one node: {nodes}"):
+    # The requester (the broker), then each worker pool as a compute node,
+    # as `shoal node list` lists them.
+    if not check(len(nodes) == 2, f"the broker and its local pool: {nodes}"):
         return
-    node = nodes[0]
+    node, pool = nodes
     check(set(node) == {"Info", "Membership", "Connection", "ConnectionState"}, f"{sorted(node)}")
+    check(pool["Info"]["NodeID"] == "local" and pool["Info"]["NodeType"] == "Compute" and
+          pool["Info"]["ComputeNodeInfo"]["MaxCapacity"]["CPU"] >= 1, f"local pool: {pool}")
+    shown = requests.get(api.url("/api/v1/orchestrator/nodes/local")).json()["Node"]
+    check(shown["Info"]["NodeID"] == "local", f"nodes/local: {shown}")
     check(node["Membership"] == "APPROVED" and node["Connection"] == "CONNECTED", f"{node}")
     node_id = node["Info"]["NodeID"]
     one = requests.get(api.url(f"/api/v1/orchestrator/nodes/{node_id}"))
@@ -79,11 +85,19 @@ def test_nodes(api):
           f"unknown node: {missing.status_code} {missing.text}")
 
 
-def test_redirects(api):
-    for path, to in (("/", "/api/v1/agent/version"), ("/livez", "/api/v1/agent/alive")):
+def test_redirects_and_the_dashboard_at_root(api):
+    for path, to in (("/version", "/api/v1/agent/version"), ("/livez", "/api/v1/agent/alive")):
         r = requests.get(api.url(path), allow_redirects=False)
         check(r.is_redirect and r.headers["Location"] == to, f"{path}: {r.status_code} {r.headers}")
     check(requests.get(api.url("/livez")).json() == {"Status": "OK"}, "/livez does not lead to alive")
+    page = requests.get(api.url("/"))
+    check(page.status_code == 200 and page.headers["Content-Type"].startswith("text/html")
+          and '<script type="module" src="/app.js">' in page.text, f"/: {page.status_code} {page.text[:200]}")
+    for path, kind in (("/app.js", "text/javascript"), ("/app.css", "text/css")):
+        r = requests.get(api.url(path))
+        check(r.status_code == 200 and r.headers["Content-Type"].startswith(kind) and len(r.content) > 1000,
+              f"{path}: {r.status_code} {r.headers.get('Content-Type')} {len(r.content)} bytes")
+    check(requests.get(api.url("/app.map")).status_code == 404, "an unknown file of the dashboard")
 
 
 def test_unknown_route_and_method(api):

@@ -145,6 +145,53 @@ def test_list_paging_order_and_labels(api):
     check(bad.status_code == 500, f"bad order_by: {bad.status_code}")
 
 
+def test_pages_miss_and_repeat_no_job_while_jobs_are_added(api):
+    module = os.path.join(WASM_DIR, "args_env.wasm")
+    first = [run(api, "-l", "cursor=yes", "--name", f"cursor-{i}", module, wait=False)
+             for i in range(9)]
+    added, seen, token = [], [], ""
+    for _ in range(20):
+        params = {"limit": 2, "labels": "cursor=yes"}
+        if token:
+            params["next_token"] = token
+        body = requests.get(api.url(JOBS), params=params).json()
+        seen += [j["ID"] for j in body["Items"]]
+        token = body["NextToken"]
+        if not token:
+            break
+        if len(added) < 3:  # jobs submitted between pages come at the end, once each
+            added.append(run(api, "-l", "cursor=yes", module, wait=False))
+    check(seen == first + added, f"oldest first while adding: {seen} != {first + added}")
+    newest, token = [], ""
+    for _ in range(20):
+        params = {"limit": 5, "labels": "cursor=yes", "reverse": "true", "next_token": token}
+        body = requests.get(api.url(JOBS), params=params).json()
+        newest += [j["ID"] for j in body["Items"]]
+        token = body["NextToken"]
+        if not token:
+            break
+    check(newest == (first + added)[::-1], f"newest first: {newest}")
+    for i in first:
+        wait_state(api, i, {"Completed"})
+    named = requests.get(api.url(JOBS), params={"name": "cursor-1", "limit": 5}).json()
+    check([j["ID"] for j in named["Items"]] == [first[1]], f"name filter: {named}")
+    done = requests.get(api.url(JOBS), params={"state": "Completed", "labels": "cursor=yes",
+                                               "id": first[4][:10]}).json()
+    check([j["ID"] for j in done["Items"]] == [first[4]], f"state and id filter: {done}")
+    none = requests.get(api.url(JOBS), params={"state": "Running,Queued",
+                                               "labels": "cursor=yes"}).json()
+    check(all(j["ID"] in added for j in none["Items"]), f"unfinished filter: {none}")
+    bad = requests.get(api.url(JOBS), params={"state": "Sleeping"})
+    check(bad.status_code == 400 and "Sleeping" in bad.json()["Message"], f"bad state: {bad.text}")
+    by_modified = requests.get(api.url(JOBS), params={"labels": "cursor=yes", "limit": 4,
+                                                      "order_by": "modified_at"}).json()
+    check(len(by_modified["Items"]) == 4 and by_modified["NextToken"],
+          f"modified_at pages: {by_modified}")
+    nxt = requests.get(api.url(JOBS), params={"labels": "cursor=yes", "order_by": "modified_at",
+                                              "next_token": by_modified["NextToken"]}).json()
+    check(len(nxt["Items"]) == len(first + added) - 4, f"modified_at second page: {nxt}")
+
+
 def test_stop(api):
     job_id = run(api, os.path.join(WASM_DIR, "spin.wasm"), wait=False)
     wait_state(api, job_id, {"Running", "Queued"})
@@ -168,7 +215,7 @@ def test_stop(api):
     done = run(api, os.path.join(WASM_DIR, "args_env.wasm"))
     r = requests.delete(api.url(f"{JOBS}/{done}"))
     check(r.status_code == 500 and "Completed" in r.json()["Message"], f"stop Completed: {r.text}")
-    listed = api.shoal("job", "list").stdout
+    listed = api.shoal("job", "list", "--order-reversed").stdout
     check(job_id[:10] in listed, f"shoal job list does not show {job_id}: {listed}")
 
 
@@ -211,7 +258,7 @@ def test_a_job_put_over_http_runs_and_the_cli_sees_it(api):
     job_id = submitted_and_done(api, body)
     if not job_id:
         return
-    listed = api.shoal("job", "list").stdout
+    listed = api.shoal("job", "list", "--order-reversed").stdout
     check(job_id[:10] in listed and "inline-one" in listed, f"shoal job list: {listed}")
     out = api.shoal("job", "logs", job_id).stdout
     check("arg[1]=x" in out and "GREETING=hi" in out, f"the job's output: {out}")
@@ -221,6 +268,36 @@ def test_a_job_put_over_http_runs_and_the_cli_sees_it(api):
     post = requests.post(api.url(JOBS), json=bacalhau_job(
         "posted", "/app/main.wasm", [inline_source("/app/main.wasm", wasm_bytes("args_env"))]))
     check(post.status_code == 200, f"POST is PUT's alias: {post.status_code} {post.text}")
+
+
+def test_resources_shoal_does_not_enforce_are_warnings(api):
+    body = bacalhau_job("resources", "/app/main.wasm",
+                        [inline_source("/app/main.wasm", wasm_bytes("args_env"))])
+    body["Job"]["Tasks"][0]["Resources"] = {"CPU": "500m", "Memory": "64Mb"}
+    r = requests.put(api.url(JOBS), json=body)
+    check(r.status_code == 200, f"PUT: {r.status_code} {r.text}")
+    check(r.json().get("Warnings") == [
+        "Tasks[0].Resources.CPU 500m: accepted, not enforced by shoal (only Memory is limited)"],
+        f"Warnings: {r.text}")
+
+
+def test_a_job_got_is_put_back_and_runs_again_on_its_stored_module(api):
+    # `bacalhau job describe ID --output yaml | bacalhau job run -` against
+    # shoal's API: the Job as GET shows it, PUT back, state and all.
+    body = bacalhau_job("again", "/app/main.wasm",
+                        [inline_source("/app/main.wasm", wasm_bytes("args_env"))], ["twice"])
+    first = submitted_and_done(api, body)
+    if not first:
+        return
+    job = requests.get(api.url(f"{JOBS}/{first}")).json()["Job"]
+    check(len(job["Tasks"][0]["Meta"].get("shoal.module_sha256", "")) == 64,
+          f"the task's Meta: {job['Tasks'][0]['Meta']}")
+    second = submitted_and_done(api, {"Job": job})
+    if not second:
+        return
+    check(second != first, "the same job id again")
+    out = api.shoal("job", "logs", second).stdout
+    check("arg[1]=twice" in out, f"the second run's output: {out}")
 
 
 def test_a_host_path_needs_the_token_and_a_url_module_runs(api):

@@ -25,6 +25,14 @@ expect_contains "unexpected job named" "job 3 (" "$out"
 expect_contains "unexpected reason" "Completed, exit code 3, expected Completed with 0" "$out"
 expect_contains "count" "1 as expected, 3 not" "$out"
 
+# The same as one job array: one submission, its summary, its tasks in order.
+out=$("$PYTHON" "$PYTHON_CLIENT" --timeout 30 --array --jobs 50 --expect-exit '{i}' \
+  "$EXIT_CODE_WASM" '{i}' 2>&1)
+expect_eq "status of an array of 50 as expected" 0 $?
+expect_contains "array submitted" "of 50 tasks" "$out"
+expect_contains "array summary" "50 tasks: 50 completed, 0 failed, 0 stopped
+50 as expected, 0 not" "$out"
+
 # The submit frames beyond the module (docs/protocol.md), from Python: an
 # import module and an inline input, then a frame count that does not match.
 wasm_dir=$(dirname "$EXIT_CODE_WASM")

@@ -163,10 +163,17 @@ def by_key(endpoint, run):
 
 
 def all_jobs(endpoint, run):
-    kind, body, _ = harness.call_retrying(endpoint, "list",
-                                          {"labels": {"chaos": run}, "limit": 0})
-    check(kind == "ok", f"list answered {kind} {body}")
-    return body["jobs"]
+    """Every job of the run, page by page: a reply reads at most 10,000
+    records and says where to go on (`next`, docs/protocol.md `list`)."""
+    jobs, after = [], ""
+    while True:
+        kind, body, _ = harness.call_retrying(
+            endpoint, "list", {"labels": {"chaos": run}, "limit": 0, "after": after})
+        check(kind == "ok", f"list answered {kind} {body}")
+        jobs += body.get("jobs", [])
+        after = body.get("next", "")
+        if kind != "ok" or not after:
+            return jobs
 
 
 def fetch_logs(c, job_id):

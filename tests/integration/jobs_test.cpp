@@ -12,6 +12,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <thread>
@@ -134,10 +135,10 @@ BOOST_AUTO_TEST_CASE(submit_without_waiting_then_list_logs_and_describe) {
   BOOST_TEST_REQUIRE(list.status == 0, list.err);
   json jobs = json::parse(list.out);
   BOOST_TEST_REQUIRE(jobs.size() == 1u);
-  BOOST_TEST(jobs[0]["id"] == id);
-  BOOST_TEST(jobs[0]["state"] == "Completed");
-  BOOST_TEST(jobs[0]["name"] == "greeter");
-  BOOST_TEST(jobs[0]["spec"]["labels"]["team"] == "blue");
+  BOOST_TEST(jobs[0]["ID"] == id);
+  BOOST_TEST(jobs[0]["State"]["StateType"] == "Completed");
+  BOOST_TEST(jobs[0]["Name"] == "greeter");
+  BOOST_TEST(jobs[0]["Labels"]["team"] == "blue");
 
   auto logs = h.shoal({"job", "logs", id.substr(0, 12)});
   BOOST_TEST(logs.status == 0, logs.err);
@@ -496,8 +497,8 @@ BOOST_AUTO_TEST_CASE(wait_timeout_secs_is_honoured_and_the_job_goes_on) {
   auto list = h.shoal({"job", "list", "--output", "json"});
   json jobs = json::parse(list.out);
   BOOST_TEST_REQUIRE(jobs.size() == 1u);
-  BOOST_TEST(jobs[0]["state"] != "Completed");
-  BOOST_TEST(h.shoal({"job", "stop", jobs[0]["id"]}).status == 0);
+  BOOST_TEST(jobs[0]["State"]["StateType"] != "Completed");
+  BOOST_TEST(h.shoal({"job", "stop", jobs[0]["ID"]}).status == 0);
 }
 
 // Regression: each job used to open a new PAIR connection inside the
@@ -517,7 +518,7 @@ BOOST_AUTO_TEST_CASE(a_burst_of_concurrent_cli_submissions_all_complete) {
       [&] {
         jobs = json::parse(h.shoal({"job", "list", "--limit", "0", "--output", "json"}).out);
         done = 0;
-        for (const auto& j : jobs) done += j["state"] == "Completed";
+        for (const auto& j : jobs) done += j["State"]["StateType"] == "Completed";
         return done == n;
       },
       std::chrono::seconds(120), std::chrono::milliseconds(100));
@@ -591,7 +592,7 @@ BOOST_AUTO_TEST_CASE(job_get_of_an_unfinished_job_waits_for_its_end_or_says_it_i
   BOOST_TEST(fs::exists(whole / "outputs" / "result.txt"));
 }
 
-BOOST_AUTO_TEST_CASE(a_name_with_a_newline_stays_on_its_row_of_the_list) {
+BOOST_AUTO_TEST_CASE(a_name_with_a_newline_stays_on_its_row_of_the_list_and_of_describe) {
   Home h;
   auto s = h.shoal({"wasm", "run", "--wait=false", "--id-only", "--name", "x\ny\x1b[2J",
                     test_wasm("exit_code"), "0"});
@@ -600,6 +601,10 @@ BOOST_AUTO_TEST_CASE(a_name_with_a_newline_stays_on_its_row_of_the_list) {
   BOOST_TEST(list.status == 0, list.err);
   BOOST_TEST(list.out.find("x\\x0ay\\x1b[2J") != std::string::npos, list.out);
   BOOST_TEST(std::count(list.out.begin(), list.out.end(), '\n') == 2);  // header and one row
+  auto described = h.shoal({"job", "describe", shoal::test::trim(s.out)});
+  BOOST_TEST(described.status == 0, described.err);
+  BOOST_TEST(described.out.find("Name            x\\x0ay\\x1b[2J\n") != std::string::npos,
+             described.out);
 }
 
 BOOST_AUTO_TEST_CASE(job_list_labels_is_a_label_selector_and_a_malformed_one_is_refused) {
@@ -617,7 +622,7 @@ BOOST_AUTO_TEST_CASE(job_list_labels_is_a_label_selector_and_a_malformed_one_is_
     auto r = h.shoal({"job", "list", "--labels", selector, "--output", "json"});
     BOOST_TEST_REQUIRE(r.status == 0, r.err);
     std::set<std::string> out;
-    for (const auto& j : json::parse(r.out)) out.insert(j["id"].get<std::string>());
+    for (const auto& j : json::parse(r.out)) out.insert(j["ID"].get<std::string>());
     return out;
   };
   BOOST_TEST((ids("env!=dev") == std::set<std::string>{prod, none}));
@@ -629,4 +634,80 @@ BOOST_AUTO_TEST_CASE(job_list_labels_is_a_label_selector_and_a_malformed_one_is_
   BOOST_TEST(bad.status == 125);
   BOOST_TEST(bad.out == "");
   BOOST_TEST(bad.err == "shoal: labels: 'garbage(((': unbalanced '('\n");
+}
+
+// opt=rw=true: the program changes a copy of its own; the source stays as
+// it was. A directory may be the guest's whole tree (/), with the default
+// output still at /outputs. Options that mean nothing here are refused.
+BOOST_AUTO_TEST_CASE(a_read_write_input_is_the_programs_own_copy_and_may_be_the_root) {
+  Home h;
+  TempDir data;
+  std::ofstream(data.path() + "/in.txt") << "old";
+  const std::string root = "src=" + data.path() + ",dst=/";
+  auto read_only = h.shoal(
+      {"wasm", "run", test_wasm("tree_maker"), "--input", root, "--", "write", "/in.txt", "new"});
+  BOOST_TEST(read_only.status == 1, read_only.err);
+  BOOST_TEST(read_only.out == "write /in.txt: Read-only file system\n");
+  auto rw = h.shoal({"wasm", "run", "--id-only", "--wait=false", test_wasm("tree_maker"), "--input",
+                     root + ",opt=rw=true", "--", "write", "/in.txt", "new"});
+  BOOST_TEST_REQUIRE(rw.status == 0, rw.err);
+  const std::string id = shoal::test::trim(rw.out);
+  auto waited = h.shoal({"job", "wait", id});
+  BOOST_TEST(waited.status == 0, waited.err);
+  BOOST_TEST(shoal::test::read_file(data.path() + "/in.txt") == "old");
+  auto described = h.shoal({"job", "describe", id, "--output", "json"});
+  // Shown wherever the input is (shoal's read_write, Bacalhau's ReadWrite).
+  std::function<bool(const json&)> read_write = [&](const json& j) {
+    if (j.is_object())
+      for (const auto& [k, v] : j.items())
+        if (((k == "read_write" || k == "ReadWrite") && v == true) || read_write(v)) return true;
+    if (j.is_array())
+      for (const auto& v : j)
+        if (read_write(v)) return true;
+    return false;
+  };
+  BOOST_TEST(read_write(json::parse(described.out)), described.out);
+  auto nested = h.shoal({"wasm", "run", test_wasm("tree_maker"), "--input", root, "--", "write",
+                         "/outputs/o.txt", "out"});
+  BOOST_TEST(nested.status == 0, nested.err);
+  BOOST_TEST(nested.out == "wrote /outputs/o.txt\n");
+  auto unknown = h.shoal({"wasm", "run", test_wasm("exit_code"), "--input", root + ",opt=ro=true"});
+  BOOST_TEST(unknown.status == 125);
+  BOOST_TEST(unknown.err.find("the option 'ro' is not known") != std::string::npos, unknown.err);
+  auto output_root = h.shoal({"wasm", "run", test_wasm("exit_code"), "-o", "all:/"});
+  BOOST_TEST(output_root.status == 125);
+  BOOST_TEST(output_root.err.find("an output cannot be / itself") != std::string::npos,
+             output_root.err);
+}
+
+BOOST_AUTO_TEST_CASE(job_list_pages_oldest_first_with_bacalhaus_next_token_hint) {
+  Home h;
+  std::vector<std::string> ids;
+  for (int i = 0; i < 3; ++i) {
+    auto r = h.shoal({"wasm", "run", "--wait=false", "--id-only", test_wasm("exit_code"), "0"});
+    BOOST_TEST_REQUIRE(r.status == 0, r.err);
+    ids.push_back(trim(r.out));
+  }
+  auto listed = [](const std::string& out) {
+    std::vector<std::string> v;
+    for (const auto& j : json::parse(out)) v.push_back(j["id"].get<std::string>());
+    return v;
+  };
+  auto first = h.shoal({"job", "list", "--limit", "2", "--output", "json"});
+  BOOST_TEST_REQUIRE(first.status == 0, first.err);
+  BOOST_TEST((listed(first.out) == std::vector<std::string>{ids[0], ids[1]}));
+  const std::string hint = "\nTo fetch more records use:\n\tshoal job list --limit 2 --next-token ";
+  BOOST_TEST_REQUIRE(first.err.starts_with(hint), first.err);
+  std::string token = trim(first.err.substr(hint.size()));
+  auto rest = h.shoal({"job", "list", "--limit", "2", "--next-token", token, "--output", "json"});
+  BOOST_TEST_REQUIRE(rest.status == 0, rest.err);
+  BOOST_TEST((listed(rest.out) == std::vector<std::string>{ids[2]}));
+  BOOST_TEST(rest.err == "");  // the last page says nothing more
+  auto newest = h.shoal({"job", "list", "--order-reversed", "--limit", "1", "--output", "json"});
+  BOOST_TEST_REQUIRE(newest.status == 0, newest.err);
+  BOOST_TEST((listed(newest.out) == std::vector<std::string>{ids[2]}));
+  BOOST_TEST(newest.err.find("--order-reversed") != std::string::npos, newest.err);
+  auto bad = h.shoal({"job", "list", "--next-token", "zz"});
+  BOOST_TEST(bad.status == 125);
+  BOOST_TEST(bad.err == "shoal: --next-token zz is not a token of `shoal job list`\n");
 }

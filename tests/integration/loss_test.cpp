@@ -83,7 +83,7 @@ BOOST_AUTO_TEST_CASE(output_files_past_the_cap_are_said_by_run_get_and_describe)
   BOOST_TEST(has(run.err, cut), run.err);
   auto list = h.shoal({"job", "list", "--output", "json", "--wide"});
   BOOST_TEST_REQUIRE(list.status == 0, list.err);
-  const std::string id = json::parse(list.out).at(0)["id"];
+  const std::string id = json::parse(list.out).at(0)["ID"];
   auto get = h.shoal({"job", "get", id, "--output-dir", d.path() + "/got"});
   BOOST_TEST(get.status == 0, get.err);
   BOOST_TEST(get.err == "shoal: job " + id + ": " + cut, get.err);

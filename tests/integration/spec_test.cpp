@@ -108,7 +108,7 @@ BOOST_AUTO_TEST_CASE(job_validate_says_valid_or_lists_every_problem) {
                      "Tasks:\n"
                      "  - Engine: {Type: wasm, Params: {EntryModule: prog.wasm}}\n"
                      "    Network: {Type: Host}\n"
-                     "    Resources: {GPU: \"1\"}\n");
+                     "    Resources: {Memory: lots}\n");
   BOOST_TEST(bad.status == 125);
   BOOST_TEST(bad.out == "");
   std::string cwd = fs::current_path().string();
@@ -118,7 +118,7 @@ BOOST_AUTO_TEST_CASE(job_validate_says_valid_or_lists_every_problem) {
              "Target nor a file (" +
                  cwd +
                  "/prog.wasm: no such file or directory)\n"
-                 "  Tasks[0].Resources.GPU: not supported by shoal (only Memory is limited)\n"
+                 "  Tasks[0].Resources.Memory: 'lots' is not a size (try 512MiB or 2GiB)\n"
                  "  Tasks[0].Network.Type: 'Host' is not supported by shoal (jobs have no "
                  "network)\n");
   auto missing = h.shoal({"job", "run", d.path() + "/nope.yaml"});
@@ -187,6 +187,14 @@ BOOST_AUTO_TEST_CASE(a_dry_run_spec_gives_the_same_job_through_job_run) {
   BOOST_TEST(b["module"] == test_wasm("args_env"));
   a.erase("module");
   b.erase("module");
+  // The spec names the default output among its ResultPaths; wasm run has
+  // it by default_output: the same mounts either way.
+  BOOST_TEST(a["default_output"] == false);
+  BOOST_TEST(b["default_output"] == true);
+  BOOST_TEST(a["outputs"][0] == json({{"name", "outputs"}, {"path", "/outputs"}}));
+  a["outputs"].erase(0);
+  a.erase("default_output");
+  b.erase("default_output");
   BOOST_TEST(a == b, a.dump() + "\n" + b.dump());
   BOOST_TEST(a["args"] == json({"x", "007"}));
   BOOST_TEST(a["env"] == json({"B=2", "A=1"}));
@@ -222,7 +230,7 @@ BOOST_AUTO_TEST_CASE(import_modules_in_a_spec_are_named_by_their_target) {
   BOOST_TEST(r.out == "hello from mylib (initialized)\n2 + 3 = 5\n");
   auto list = h.shoal({"job", "list", "--output", "json"});
   BOOST_TEST_REQUIRE(list.status == 0, list.err);
-  json spec = json::parse(list.out).at(0)["spec"];
+  json spec = h.job(json::parse(list.out).at(0)["ID"])["spec"];
   BOOST_TEST_REQUIRE(spec["import_modules"].size() == 1u);
   BOOST_TEST(spec["import_modules"][0]["name"] == "mylib");
   BOOST_TEST(spec["import_modules"][0]["source"] == "/modules/mylib.wasm");
@@ -300,7 +308,7 @@ BOOST_AUTO_TEST_CASE(meta_travels_from_the_flag_through_the_store_and_a_bacalhau
   BOOST_TEST(h.job(id)["spec"]["meta"] == meta);
   auto yaml = h.shoal({"job", "describe", id, "--output", "yaml"});
   BOOST_TEST(
-      yaml.out.find("  meta:\n    owner: \"ana\"\n    ticket: \"42\"\n") != std::string::npos,
+      yaml.out.find("  Meta:\n    owner: \"ana\"\n    ticket: \"42\"\n") != std::string::npos,
       yaml.out);
   auto human = h.shoal({"job", "describe", id});
   BOOST_TEST(human.out.find("Meta            owner=ana, ticket=42\n") != std::string::npos,

@@ -416,7 +416,7 @@ BOOST_AUTO_TEST_CASE(compact_gives_the_room_of_pruned_jobs_back_to_the_disk) {
   // Prune all but the first job: its file keeps its size.
   const std::string first = trim(kept.out);
   for (const auto& j : json::parse(h.shoal({"job", "list", "--output", "json"}).out))
-    if (j["id"] != first) BOOST_TEST(h.shoal({"job", "delete", j["id"]}).status == 0);
+    if (j["ID"] != first) BOOST_TEST(h.shoal({"job", "delete", j["ID"]}).status == 0);
   h.shoal({"job", "list"});  // the deletions are committed before the shutdown
   const auto before = fs::file_size(data);
   wait_stopped(h);

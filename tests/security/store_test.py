@@ -77,7 +77,7 @@ class Base:
         check(r.returncode == 0, f"shoal-fill-store: {r.stderr.decode()}")
         code, out, err = shoal(self.dir, "job", "list", "--limit", "0", "--output", "json")
         check(code == 0 and not err, f"job list of the undamaged store: {code} {err}")
-        self.ids = [j["id"] for j in json.loads(out)]
+        self.ids = [j["ID"] for j in json.loads(out)]
         check(len(self.ids) == FILLED + 9, f"{len(self.ids)} jobs listed")
         code, out, err = shoal(self.dir, "doctor")
         check(code == 0 and out.endswith(", no damage\n"), f"doctor of the undamaged store: {out}{err}")
@@ -181,7 +181,7 @@ class Trial:
         sample = list(b.logs) + b.outputs + b.ids[:: max(1, len(b.ids) // 20)]
         for jid in sample:
             code, out, err = shoal(self.home, "job", "describe", jid, "--output", "json")
-            self.expect(code == 0 and json.loads(out)["id"] == jid, code, out, err, f"describe {jid}")
+            self.expect(code == 0 and json.loads(out)["Job"]["ID"] == jid, code, out, err, f"describe {jid}")
         for jid, stdout in b.logs.items():
             code, out, err = shoal(self.home, "job", "logs", jid)
             self.expect(out == stdout, code, out, err, f"logs {jid}")

@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "client/client.h"
 #include "tests/support/process.h"
 
 namespace shoal::test {
@@ -50,8 +51,24 @@ struct Home {
     args.insert(args.begin(), shoal_bin());
     return run_process(args, input);
   }
-  // `job describe --output json`; fails the test when the job cannot be read.
+  // The job as the broker records it: the job JSON of docs/protocol.md
+  // (snake_case, with what Bacalhau's model has no place for: byte counts,
+  // workers, output files), read through the client library as any client
+  // program reads it. `shoal job describe --output json` prints Bacalhau's
+  // model instead (`describe`). Fails the test when the job cannot be read.
   nlohmann::json job(const std::string& id) const {
+    client::Options o;
+    o.state_dir = path;
+    o.shoal_binary = shoal_bin();
+    auto c = client::Client::connect(o);
+    if (!c) throw std::runtime_error("connect: " + c.error());
+    auto j = c->describe(id);
+    if (!j) throw std::runtime_error("describe " + id + ": " + j.error());
+    return *j;
+  }
+  // `job describe ID --output json`: Bacalhau's GetJobResponse ({Job,
+  // History, Executions}); fails the test when the command fails.
+  nlohmann::json describe(const std::string& id) const {
     auto r = shoal({"job", "describe", id, "--output", "json"});
     if (r.status != 0) throw std::runtime_error("job describe " + id + ": " + r.err);
     return nlohmann::json::parse(r.out);

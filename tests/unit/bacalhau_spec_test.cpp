@@ -2,12 +2,15 @@
 // writing requests back: the exact request, or every message.
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
+
 #include <map>
 #include <string>
 #include <vector>
 
 #include "bacalhau/data_url.h"
 #include "bacalhau/spec.h"
+#include "bacalhau/template.h"
 #include "protocol/job_json.h"
 
 using nlohmann::json;
@@ -111,9 +114,12 @@ BOOST_AUTO_TEST_CASE(a_full_yaml_spec_becomes_the_request_wasm_run_builds) {
       {"entry_point", "run"},
       {"args", {"inputs/data.csv", "42", "-v"}},
       {"env", {"MODE=slow", "GREETING=hello"}},
+      {"default_output", false},  // ResultPaths are all its outputs
       {"inputs",
-       {{{"source", "/jobs/data"}, {"target", "/inputs"}},
-        {{"source", "http://127.0.0.1:8080/r.txt"}, {"target", "/inputs/remote.txt"}}}},
+       {{{"read_write", false}, {"source", "/jobs/data"}, {"target", "/inputs"}},
+        {{"read_write", false},
+         {"source", "http://127.0.0.1:8080/r.txt"},
+         {"target", "/inputs/remote.txt"}}}},
       {"outputs",
        {{{"name", "outputs"}, {"path", "/outputs"}}, {{"name", "logs"}, {"path", "/var/log/app"}}}},
       {"timeout_s", 60.0},
@@ -152,7 +158,7 @@ BOOST_AUTO_TEST_CASE(json_is_read_the_same_as_yaml) {
   RunRequest a = read_ok(yaml), b = read_ok(json_text);
   BOOST_TEST(spec_of(a) == spec_of(b), spec_of(a).dump() + "\n" + spec_of(b).dump());
   BOOST_TEST(spec_of(a)["inputs"] ==
-             json::parse(R"([{"source":"/srv/in.csv","target":"/in.csv"}])"));
+             json::parse(R"([{"read_write":false,"source":"/srv/in.csv","target":"/in.csv"}])"));
 }
 
 BOOST_AUTO_TEST_CASE(a_local_entry_module_is_relative_to_the_spec_directory) {
@@ -200,23 +206,19 @@ BOOST_AUTO_TEST_CASE(every_unsupported_field_is_named_with_its_full_path_at_once
            "        Source: {Type: s3, Params: {Bucket: b}}\n"
            "      - Target: /y\n"
            "        Alias: why\n"
-           "        Source: {Type: local, Params: {SourcePath: /srv/in.csv, ReadWrite: true}}\n",
+           "        Source: {Type: local, Params: {SourcePath: /srv/in.csv, ReadWrite: maybe}}\n",
            "Priority: 3\nCount: 2\n"
            "Namespace: team\nID: j-1\n"));
   std::vector<std::string> expected = {
-      "ID: not supported by shoal",
       "Count: shoal runs each job once (Count 1)",
       "Namespace: 'team': shoal has only the default namespace",
       "Priority: not supported by shoal (jobs run oldest first)",
-      "Tasks[0].Meta: not supported by shoal",
+      "Tasks[0].Meta.a: not supported by shoal (give the job's Meta)",
       "Tasks[0].InputSources[0].Source.Type: 's3' is not supported by shoal (urlDownload, "
       "local or inline)",
       "Tasks[0].InputSources[1].Alias: not supported by shoal",
-      "Tasks[0].InputSources[1].Source.Params.ReadWrite: 'true' is not supported by shoal "
-      "(inputs are read-only; write to a ResultPath)",
+      "Tasks[0].InputSources[1].Source.Params.ReadWrite: 'maybe' is neither true nor false",
       "Tasks[0].Engine.Params.Volumes: not supported by shoal",
-      "Tasks[0].Resources.CPU: not supported by shoal (only Memory is limited)",
-      "Tasks[0].Resources.GPU: not supported by shoal (only Memory is limited)",
       "Tasks[0].Timeouts.QueueTimeout: not supported by shoal (jobs wait in the queue until run)",
       "Tasks[0].Publisher.Type: 'ipfs' is not supported by shoal (results stay in shoal's "
       "store: local)",
@@ -380,7 +382,12 @@ BOOST_AUTO_TEST_CASE(a_local_module_is_written_inline_as_bacalhau_does) {
              "        Source:\n"
              "          Type: inline\n"
              "          Params:\n"
-             "            URL: data:application/wasm;base64,AGFzbQEAAAA=\n");
+             "            URL: data:application/wasm;base64,AGFzbQEAAAA=\n"
+             // wasm run's default output, written out: read back, the spec
+             // has the same mounts.
+             "    ResultPaths:\n"
+             "      - Name: outputs\n"
+             "        Path: /outputs\n");
   r.stdin_file = "-";
   auto refused = write_bacalhau_spec(r, no_file_reader_called);
   BOOST_TEST_REQUIRE(!refused.has_value());
@@ -415,4 +422,239 @@ BOOST_AUTO_TEST_CASE(constraints_become_the_selector_of_constraints_flag) {
   BOOST_TEST_REQUIRE(errors.size() >= expected.size());
   for (size_t i = 0; i < expected.size(); ++i) BOOST_TEST(errors[i] == expected[i]);
   BOOST_TEST(errors.back().find("Constraints: ") == 0u, errors.back());
+}
+
+// ReadWrite: the program gets a copy of its own to change
+// (jobs::InputSpec::read_write), written back as it was read.
+BOOST_AUTO_TEST_CASE(a_read_write_local_source_is_kept_and_written_back) {
+  RunRequest r = read_ok(
+      task("    InputSources:\n"
+           "      - Target: /\n"
+           "        Source: {Type: local, Params: {SourcePath: /jobs/data, ReadWrite: true}}\n"
+           "      - Target: /ro\n"
+           "        Source: {Type: local, Params: {SourcePath: /srv/in.csv}}\n"));
+  BOOST_TEST_REQUIRE(r.spec.inputs.size() == 2u);
+  BOOST_TEST(r.spec.inputs[0].read_write);
+  BOOST_TEST(r.spec.inputs[0].target == "/");
+  BOOST_TEST(!r.spec.inputs[1].read_write);
+  BOOST_TEST(!r.spec.default_output);
+  auto text = write_bacalhau_spec(r, no_file_reader_called);
+  BOOST_TEST_REQUIRE(text.has_value(), text.error());
+  RunRequest back = read_ok(*text);
+  BOOST_TEST(spec_of(back)["inputs"] == spec_of(r)["inputs"], *text);
+  BOOST_TEST(!back.spec.default_output);
+}
+
+BOOST_AUTO_TEST_CASE(lowercase_keys_are_read_as_bacalhau_reads_them) {
+  // As Bacalhau's own job-run documentation writes specs.
+  RunRequest lower = read_ok(
+      "name: low\n"
+      "type: batch\n"
+      "count: 1\n"
+      "labels: {Team: blue}\n"
+      "tasks:\n"
+      "  - name: main\n"
+      "    engine:\n"
+      "      type: wasm\n"
+      "      params:\n"
+      "        entrymodule: main.wasm\n"
+      "        parameters: [a]\n"
+      "    env: {Path: x}\n"
+      "    inputSources:\n"
+      "      - target: /in.csv\n"
+      "        source: {type: localDirectory, params: {sourcePath: /srv/in.csv}}\n"
+      "    timeouts: {executionTimeout: 5}\n");
+  RunRequest upper =
+      read_ok(task("        Parameters: [a]\n"
+                   "    Env: {Path: x}\n"
+                   "    InputSources:\n"
+                   "      - Target: /in.csv\n"
+                   "        Source: {Type: localDirectory, Params: {SourcePath: /srv/in.csv}}\n"
+                   "    Timeouts: {ExecutionTimeout: 5}\n",
+                   "Name: low\nCount: 1\nLabels: {Team: blue}\n"));
+  BOOST_TEST(spec_of(lower) == spec_of(upper));
+  // Label and variable names are the user's own: never renamed.
+  BOOST_TEST(lower.spec.labels.contains("Team"));
+  BOOST_TEST(lower.spec.env == std::vector<std::string>{"Path=x"});
+}
+
+BOOST_AUTO_TEST_CASE(messages_name_keys_as_the_spec_wrote_them) {
+  auto errors = errors_of(
+      "type: batch\n"
+      "tasks:\n"
+      "  - engine:\n"
+      "      type: wasm\n"
+      "      params: {entrymodule: main.wasm, volumes: []}\n"
+      "    timeouts: {queuetimeout: 3}\n"
+      "    NETWORK: {type: host}\n"
+      "    Env: {}\n"
+      "    env: {}\n");
+  std::vector<std::string> expected = {
+      "tasks[0].env: given twice (also as Env)",
+      "tasks[0].engine.params.volumes: not supported by shoal",
+      "tasks[0].timeouts.queuetimeout: not supported by shoal (jobs wait in the queue until run)",
+      "tasks[0].NETWORK.type: 'host' is not supported by shoal (jobs have no network)",
+  };
+  BOOST_TEST(errors == expected, boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(cpu_disk_and_gpu_are_accepted_with_one_warning) {
+  RunRequest r =
+      read_ok(task("    resources: {cpu: 500m, Disk: 1gb, gpu: \"1\", memory: 512Mi}\n"));
+  BOOST_TEST(r.spec.memory_bytes == 512u << 20);
+  BOOST_TEST(r.warnings ==
+                 std::vector<std::string>{
+                     "Tasks[0].resources.cpu 500m, Tasks[0].resources.Disk 1gb, "
+                     "Tasks[0].resources.gpu 1: accepted, not enforced by shoal (only Memory is "
+                     "limited)"},
+             boost::test_tools::per_element());
+  BOOST_TEST(read_ok(task("    Resources: {CPU: \"0\", Memory: 1gb}\n")).warnings.empty());
+}
+
+BOOST_AUTO_TEST_CASE(what_describe_prints_is_read_back_and_its_state_ignored) {
+  // `job describe ID --output yaml` (Bacalhau's GetJobResponse), abridged.
+  const std::string described =
+      "Executions:\n"
+      "  Items: [{ID: e-1, ComputeState: {StateType: 9}}]\n"
+      "  NextToken: \"\"\n"
+      "History: {Items: [], NextToken: \"\"}\n"
+      "Job:\n"
+      "  Constraints: []\n"
+      "  Count: 1\n"
+      "  CreateTime: 1796310346476000000\n"
+      "  ID: j-1\n"
+      "  Labels: {team: blue}\n"
+      "  Meta: {}\n"
+      "  ModifyTime: 1796310346776000000\n"
+      "  Name: j-1\n"
+      "  Namespace: default\n"
+      "  Priority: 0\n"
+      "  Revision: 3\n"
+      "  State: {StateType: Completed, Message: done}\n"
+      "  Tasks:\n"
+      "    - Engine:\n"
+      "        Params: {EntryModule: main.wasm, Entrypoint: _start, ImportModules: [],\n"
+      "                 Parameters: [\"3\"]}\n"
+      "        Type: wasm\n"
+      "      Env: {A: \"1\"}\n"
+      "      InputSources:\n"
+      "        - Alias: \"\"\n"
+      "          Source: {Params: {CreateAs: noCreate, ReadWrite: false,\n"
+      "                            SourcePath: /srv/in.csv}, Type: local}\n"
+      "          Target: /in.csv\n"
+      "      Meta: {}\n"
+      "      Name: main\n"
+      "      Network: {Type: None}\n"
+      "      Publisher: {Params: {}, Type: local}\n"
+      "      Resources: {Memory: 67108864b}\n"
+      "      ResultPaths: [{Name: out, Path: /out}]\n"
+      "      Timeouts: {ExecutionTimeout: 9, QueueTimeout: 0, TotalTimeout: 0}\n"
+      "  Type: batch\n"
+      "  Version: 1\n";
+  RunRequest r = read_ok(described);
+  BOOST_TEST(r.spec.name == "");  // describe's name for a job without one: its ID
+  BOOST_TEST(r.spec.args == std::vector<std::string>{"3"});
+  BOOST_TEST(r.spec.env == std::vector<std::string>{"A=1"});
+  BOOST_TEST(r.spec.memory_bytes == 64u << 20);
+  BOOST_TEST(r.spec.timeout_ms == 9000u);
+  BOOST_TEST(r.spec.labels.at("team") == "blue");
+  BOOST_TEST_REQUIRE(r.spec.inputs.size() == 1u);
+  BOOST_TEST(r.spec.inputs[0].source == "/srv/in.csv");
+  BOOST_TEST_REQUIRE(r.spec.outputs.size() == 1u);
+  BOOST_TEST(r.spec.outputs[0].path == "/out");
+  BOOST_TEST(r.module.source == "/jobs/main.wasm");
+
+  // Messages name the path under Job, as written.
+  auto errors = errors_of(
+      "job:\n"
+      "  Type: batch\n"
+      "  Tasks:\n"
+      "    - Engine: {Type: wasm, Params: {EntryModule: main.wasm}}\n"
+      "      InputSources:\n"
+      "        - Target: /x\n"
+      "          Source: {Type: inline, Params: {Hash: abc}}\n");
+  BOOST_TEST(errors ==
+                 std::vector<std::string>{
+                     "job.Tasks[0].InputSources[0].Source.Params.URL: required: describe "
+                     "shows an inline input by its Hash, without its bytes; give them as "
+                     "a data: URL"},
+             boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(template_variables_are_replaced_and_an_unknown_one_is_named) {
+  using shoal::bacalhau::expand_template;
+  const shoal::bacalhau::TemplateVars vars = {{"NAME", "ana"}, {"N", "3"}};
+  BOOST_TEST(*expand_template("Name: {{.NAME}}\nCount: {{ .N }}\n", vars) ==
+             "Name: ana\nCount: 3\n");
+  BOOST_TEST(*expand_template("a:  {{- .N -}}  \n{{/* note */}}b", vars) == "a:3b");
+  BOOST_TEST(*expand_template("no actions { } here", {}) == "no actions { } here");
+  BOOST_TEST(expand_template("x: 1\ny: {{.REGION}}\n", vars).error() ==
+             "line 2: {{.REGION}}: no variable REGION (give it with -V REGION=VALUE)");
+  BOOST_TEST(expand_template("{{ range . }}", vars).error() ==
+             "line 1: {{ range . }}: shoal reads only {{.NAME}} in a job spec, no other template "
+             "action (--no-template reads the spec as it is)");
+  BOOST_TEST(expand_template("a: {{.NAME", vars).error() ==
+             "line 1: {{.NAME...: the action is not closed with }}");
+
+  auto flags = shoal::bacalhau::template_vars_from_flags({"a=1,b=x,y", "c="});
+  BOOST_TEST_REQUIRE(flags.has_value());
+  BOOST_TEST((*flags == shoal::bacalhau::TemplateVars{{"a", "1"}, {"b", "x,y"}, {"c", ""}}));
+  BOOST_TEST(shoal::bacalhau::template_vars_from_flags({"novalue"}).error() ==
+             "--template-vars novalue: expected KEY=VALUE");
+  shoal::bacalhau::TemplateVars from_env = {{"HOME_DIR", "flag"}};
+  BOOST_TEST(
+      shoal::bacalhau::add_template_envs("^HOME", {"HOME_DIR=env", "HOMER=h", "X=1"}, from_env)
+          .has_value());
+  BOOST_TEST((from_env == shoal::bacalhau::TemplateVars{{"HOME_DIR", "flag"}, {"HOMER", "h"}}));
+  BOOST_TEST(!shoal::bacalhau::add_template_envs("(", {}, from_env).has_value());
+}
+
+BOOST_AUTO_TEST_CASE(a_module_named_by_its_sha256_in_the_task_meta_is_the_stored_one) {
+  const std::string sha(64, 'a');
+  RunRequest r =
+      read_ok(task("        Parameters: [x]\n    Meta: {shoal.module_sha256: " + sha + "}\n")
+                  .replace(task("").find("main.wasm"), 9, "gone.wasm"));
+  BOOST_TEST((r.module.kind == ModuleRef::Kind::stored));
+  BOOST_TEST(r.module.source == sha);
+  BOOST_TEST(r.spec.module_name == "gone.wasm");  // shown, never read
+  auto errors = errors_of(task("    Meta: {shoal.module_sha256: ABC, owner: ana}\n"));
+  std::vector<std::string> expected = {
+      "Tasks[0].Meta.owner: not supported by shoal (give the job's Meta)",
+      "Tasks[0].Meta.shoal.module_sha256: 'ABC' is not a SHA-256 (64 lowercase hex digits)",
+  };
+  BOOST_TEST(errors == expected, boost::test_tools::per_element());
+}
+
+// shoal's job array travels under its own extension key, read back as written.
+BOOST_AUTO_TEST_CASE(a_job_array_is_read_and_written_under_x_shoal_array) {
+  RunRequest r = read_ok(task("", "x-shoal-array: {Indices: \"1-10:3\"}\n"));
+  BOOST_TEST_REQUIRE(r.array.has_value());
+  BOOST_TEST(r.array->indices == "1-10:3");
+  RunRequest items = read_ok(task(
+      "", "x-shoal-array:\n  Items: [data/a.txt, \"https://e.com/b\"]\n  ItemTarget: /in.txt\n"));
+  BOOST_TEST_REQUIRE(items.array.has_value());
+  BOOST_TEST(items.array->items ==
+             std::vector<std::string>({"/jobs/data/a.txt", "https://e.com/b"}));
+  BOOST_TEST(items.array->item_target == "/in.txt");
+  auto text = write_bacalhau_spec(items, no_file_reader_called);
+  BOOST_TEST_REQUIRE(text.has_value());
+  BOOST_TEST(text->find("x-shoal-array:") != std::string::npos, *text);
+  RunRequest back = read_ok(*text);
+  BOOST_TEST_REQUIRE(back.array.has_value());
+  BOOST_TEST(back.array->items == items.array->items);
+  BOOST_TEST(back.array->item_target == "/in.txt");
+  // A spec without the key is one job.
+  BOOST_TEST(!read_ok(task("")).array.has_value());
+}
+
+BOOST_AUTO_TEST_CASE(a_bad_job_array_is_named_by_its_field) {
+  auto e = errors_of(task("", "x-shoal-array: {Indices: \"9-1\", Each: x}\n"));
+  BOOST_TEST(std::any_of(e.begin(), e.end(), [](const std::string& m) {
+    return m == "x-shoal-array.Each: not supported by shoal";
+  }));
+  BOOST_TEST(std::any_of(e.begin(), e.end(), [](const std::string& m) {
+    return m.find("x-shoal-array: --array 9-1: '9-1' ends before it starts") == 0;
+  }));
+  e = errors_of(task("", "x-shoal-array: {Items: [a], ItemTarget: rel}\n"));
+  BOOST_TEST(e.front().starts_with("x-shoal-array.ItemTarget: the guest path"), e.front());
 }

@@ -76,7 +76,14 @@ BOOST_AUTO_TEST_CASE(preopens_are_named_and_only_preopens_have_prestat) {
   BOOST_TEST(f.get(100, 8) == "/sandbox");
   BOOST_TEST(name(f.call("fd_prestat_dir_name", {3, 100, 4})) == "NAMETOOLONG");
   BOOST_TEST(name(f.call("fd_prestat_get", {1, 0})) == "BADF");
-  BOOST_TEST(name(f.call("fd_prestat_get", {4, 0})) == "BADF");
+  // After the mounts, the fence at "/" (fd_table.h): a path below it is
+  // refused as the guest's libc refused it, and noted by its guest path.
+  BOOST_TEST(ok(f.call("fd_prestat_dir_name", {4, 100, 1})));
+  BOOST_TEST(f.get(100, 1) == "/");
+  BOOST_TEST(name(f.call("fd_prestat_get", {5, 0})) == "BADF");
+  uint32_t fd;
+  BOOST_TEST(name(f.open("data/x.txt", 0, right::fd_read, fd, 1, 0, 4)) == "NOTCAPABLE");
+  BOOST_TEST(f.env->refused().value_or("") == "/data/x.txt");
 }
 
 BOOST_AUTO_TEST_CASE(read_seek_tell_on_a_file) {

@@ -353,3 +353,19 @@ BOOST_AUTO_TEST_CASE(a_forgotten_submission_is_dropped_without_a_change) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+// The store lists jobs by creation time: jobs submitted within one tick of
+// the clock (an array's tasks) still get times in the order submitted.
+BOOST_FIXTURE_TEST_CASE(jobs_submitted_in_one_clock_tick_are_created_in_order, Fixture) {
+  JobTable still{3, seen, JobClock{[this] { return now; }, [] { return int64_t{5000}; }}};
+  std::vector<int64_t> created;
+  for (const char* id : {"j-a-1", "j-a-2", "j-a-3"}) {
+    jobs::Job job;
+    job.id = id;
+    created.push_back(still.submit(std::move(job)).created_ns);
+  }
+  BOOST_TEST(created == std::vector<int64_t>({5000, 5001, 5002}));
+  BOOST_TEST(still.ids_with_prefix("j-a-") ==
+             std::vector<std::string>({"j-a-1", "j-a-2", "j-a-3"}));
+  BOOST_TEST(still.ids_with_prefix("j-b").empty());
+}

@@ -7,9 +7,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 
 #include "broker/lmdb_guard.h"
 #include "broker/record.h"
@@ -135,6 +137,139 @@ BOOST_AUTO_TEST_CASE(list_orders_by_creation_and_filters_labels_and_prefix) {
   q.labels.clear();
   q.id_prefix = ids[2];
   BOOST_TEST(s->list_jobs(q)->jobs.size() == 1u);
+}
+
+namespace {
+
+// Every job of `q`'s listing, page by page through JobList::next, with
+// `between(page)` called after each page (to add jobs meanwhile).
+std::vector<std::string> all_pages(Store& s, broker::ListQuery q,
+                                   const std::function<void(int)>& between = {}) {
+  std::vector<std::string> seen;
+  for (int page = 0;; ++page) {
+    auto got = s.list_jobs(q);
+    BOOST_TEST_REQUIRE(got.has_value());
+    BOOST_TEST_REQUIRE(got->jobs.size() <= q.limit);
+    for (const auto& j : got->jobs) seen.push_back(j.id);
+    if (got->next.empty()) return seen;
+    BOOST_TEST_REQUIRE(page < 1000);
+    q.after = got->next;
+    if (between) between(page);
+  }
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(pages_miss_and_repeat_no_job_while_jobs_are_added) {
+  test::TempDir d;
+  auto s = open_store(d.path());
+  std::vector<std::string> before;  // in creation order
+  Batch b;
+  for (int i = 0; i < 95; ++i) {
+    jobs::Job j = make_job(1000 + i / 3);  // equal creation times: ordered by id
+    before.push_back(j.id);
+    b.put_job(j);
+  }
+  BOOST_TEST_REQUIRE(s->commit(b).has_value());
+  auto sorted = before;
+  std::stable_sort(sorted.begin(), sorted.end(), [&](const std::string& x, const std::string& y) {
+    auto ix = std::find(before.begin(), before.end(), x) - before.begin();
+    auto iy = std::find(before.begin(), before.end(), y) - before.begin();
+    return std::make_pair(ix / 3, x) < std::make_pair(iy / 3, y);
+  });
+  std::vector<std::string> added;
+  int64_t t = 5000;
+  auto add_two = [&](int) {
+    Batch more;
+    for (int i = 0; i < 2; ++i) {
+      jobs::Job j = make_job(t++);
+      added.push_back(j.id);
+      more.put_job(j);
+    }
+    BOOST_TEST_REQUIRE(s->commit(more).has_value());
+  };
+  broker::ListQuery q;
+  q.limit = 10;
+  q.newest_first = false;
+  // Oldest first: every job once, those added meanwhile at the end.
+  auto seen = all_pages(*s, q, add_two);
+  auto expected = sorted;
+  expected.insert(expected.end(), added.begin(), added.end());
+  BOOST_TEST(seen == expected, boost::test_tools::per_element());
+  // Newest first: every job that was there when paging began, once, in
+  // reverse; jobs added meanwhile come before the cursor and are not shown.
+  std::vector<std::string> there(expected.rbegin(), expected.rend());
+  added.clear();
+  seen = all_pages(
+      *s,
+      [] {
+        broker::ListQuery n;
+        n.limit = 7;
+        return n;
+      }(),
+      add_two);
+  BOOST_TEST(seen == there, boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(a_page_reads_a_bounded_number_of_records_and_says_where_to_go_on) {
+  test::TempDir d;
+  auto s = open_store(d.path());
+  Batch b;
+  std::vector<std::string> blue;
+  for (int i = 0; i < 50; ++i) {
+    jobs::Job j = make_job(1000 + i, i % 10 == 0 ? "blue-" + std::to_string(i) : "grey");
+    if (i % 10 == 0) blue.push_back(j.id);
+    b.put_job(j);
+  }
+  BOOST_TEST_REQUIRE(s->commit(b).has_value());
+  broker::ListQuery q;
+  q.limit = 100;
+  q.newest_first = false;
+  q.name = "blue";
+  q.max_reads = 4;
+  // 4 records a call: the pages are short or empty, and together exact.
+  auto first = s->list_jobs(q);
+  BOOST_TEST_REQUIRE(first.has_value());
+  BOOST_TEST(first->jobs.size() == 1u);
+  BOOST_TEST(!first->next.empty());
+  BOOST_TEST(all_pages(*s, q) == blue, boost::test_tools::per_element());
+  // The cursor of the last job is not handed out when nothing follows it.
+  q.max_reads = SIZE_MAX;
+  q.name.clear();
+  q.limit = 50;
+  BOOST_TEST(s->list_jobs(q)->next.empty());
+  q.limit = 49;
+  BOOST_TEST(!s->list_jobs(q)->next.empty());
+}
+
+BOOST_AUTO_TEST_CASE(a_state_filter_pages_through_unfinished_and_finished_jobs) {
+  test::TempDir d;
+  auto s = open_store(d.path());
+  Batch b;
+  std::vector<std::string> running, completed;
+  for (int i = 0; i < 30; ++i) {
+    jobs::Job j = make_job(1000 + i);
+    j.state = i % 3 == 0 ? jobs::JobState::running : jobs::JobState::completed;
+    (i % 3 == 0 ? running : completed).push_back(j.id);
+    b.put_job(j);
+  }
+  BOOST_TEST_REQUIRE(s->commit(b).has_value());
+  broker::ListQuery q;
+  q.limit = 3;
+  q.newest_first = false;
+  q.states = {jobs::JobState::running, jobs::JobState::queued};
+  BOOST_TEST(all_pages(*s, q) == running, boost::test_tools::per_element());
+  q.states = {jobs::JobState::completed};
+  BOOST_TEST(all_pages(*s, q) == completed, boost::test_tools::per_element());
+  q.newest_first = true;
+  q.states = {jobs::JobState::running};
+  std::vector<std::string> newest(running.rbegin(), running.rend());
+  BOOST_TEST(all_pages(*s, q) == newest, boost::test_tools::per_element());
+  // An id prefix pages too.
+  q.states.clear();
+  q.id_prefix = "j-";
+  q.limit = 4;
+  BOOST_TEST(all_pages(*s, q).size() == 30u);
 }
 
 BOOST_AUTO_TEST_CASE(updating_a_job_keeps_one_entry_in_the_listing) {
@@ -705,8 +840,8 @@ BOOST_AUTO_TEST_CASE(a_store_of_an_unknown_format_is_refused) {
   test::TempDir d;
   BOOST_TEST(refusal_of_format(d, "shoal-store 1") ==
              "store: " + d.path() +
-                 " holds 'shoal-store 1'; this shoal reads 'shoal-store 6' and upgrades "
-                 "'shoal-store 2' to 'shoal-store 5' only: an older shoal wrote it, and this one "
+                 " holds 'shoal-store 1'; this shoal reads 'shoal-store 7' and upgrades "
+                 "'shoal-store 2' to 'shoal-store 6' only: an older shoal wrote it, and this one "
                  "cannot read its "
                  "jobs" +
                  what_to_do(d));
@@ -716,7 +851,7 @@ BOOST_AUTO_TEST_CASE(a_store_of_a_newer_format_says_which_shoal_to_run) {
   test::TempDir d;
   BOOST_TEST(refusal_of_format(d, "shoal-store 9") ==
              "store: " + d.path() +
-                 " holds 'shoal-store 9'; this shoal reads 'shoal-store 6': a newer shoal wrote "
+                 " holds 'shoal-store 9'; this shoal reads 'shoal-store 7': a newer shoal wrote "
                  "it; run that version" +
                  what_to_do(d));
 }
@@ -725,7 +860,7 @@ BOOST_AUTO_TEST_CASE(a_store_of_a_foreign_format_record_is_refused) {
   test::TempDir d;
   BOOST_TEST(refusal_of_format(d, "kv 7") ==
              "store: " + d.path() +
-                 " holds 'kv 7'; this shoal reads 'shoal-store 6' (a store from another version "
+                 " holds 'kv 7'; this shoal reads 'shoal-store 7' (a store from another version "
                  "of shoal?)" +
                  what_to_do(d));
 }
@@ -877,7 +1012,9 @@ BOOST_AUTO_TEST_CASE(every_truncation_and_any_extra_byte_of_a_record_is_refused)
       BOOST_TEST(!wire::decode_exact<jobs::Job>(std::string_view(bytes).substr(0, n)).has_value());
   auto longer = wire::decode_exact<jobs::Job>(bytes + "x");
   BOOST_TEST_REQUIRE(!longer.has_value());
-  BOOST_TEST(longer.error() == "1 bytes left over after offset " + std::to_string(bytes.size()));
+  // The extra byte is where format 7's fields would begin: too short for them.
+  BOOST_TEST(longer.error() ==
+             "needs 8 bytes at offset " + std::to_string(bytes.size()) + ", 1 left");
   auto exact = wire::decode_exact<jobs::Job>(bytes);
   BOOST_TEST_REQUIRE(exact.has_value());
   BOOST_TEST(exact->executions.at(0).id == "e-1");
@@ -890,6 +1027,28 @@ BOOST_AUTO_TEST_CASE(every_truncation_and_any_extra_byte_of_a_record_is_refused)
   BOOST_TEST(limits_only->spec.meta.empty());
   // The wire's decode reads a prefix and checks lengths the same way.
   BOOST_TEST(!wire::decode<jobs::Job>(bytes.data(), bytes.size() - 1).has_value());
+}
+
+// Format 7: which inputs are read-write, after the limits (written, empty,
+// when only an input is read-write); a record that ends before reads them
+// all read-only.
+BOOST_AUTO_TEST_CASE(read_write_inputs_are_kept_at_the_end_of_a_record) {
+  jobs::Job job = job_with_execution(1);
+  job.spec.inputs = {{"/data/a", "/inputs/a"}, {"/data/b", "/"}};
+  const std::string read_only = wire::encode(job);
+  job.spec.inputs[1].read_write = true;
+  const std::string bytes = wire::encode(job);
+  BOOST_TEST(bytes.size() > read_only.size());
+  auto got = wire::decode_exact<jobs::Job>(bytes);
+  BOOST_TEST_REQUIRE(got.has_value(), got.error());
+  BOOST_TEST_REQUIRE(got->spec.inputs.size() == 2u);
+  BOOST_TEST(!got->spec.inputs[0].read_write);
+  BOOST_TEST(got->spec.inputs[1].read_write);
+  BOOST_TEST(got->spec.meta.empty());
+  BOOST_TEST(got->spec.stdout_limit == 0u);
+  auto old = wire::decode_exact<jobs::Job>(read_only);
+  BOOST_TEST_REQUIRE(old.has_value());
+  BOOST_TEST(!old->spec.inputs[1].read_write);
 }
 
 BOOST_AUTO_TEST_CASE(a_job_record_of_store_format_4_loads_with_the_fields_added_since_empty) {
@@ -1054,7 +1213,7 @@ BOOST_AUTO_TEST_CASE(a_damaged_log_chunk_or_output_file_is_an_error_naming_it) {
 
 // A store of format 4 is the same store without the fields added since: it
 // is marked format 5 on open, and its records stay checked by their frame.
-BOOST_AUTO_TEST_CASE(a_store_of_format_4_opens_as_format_6_with_its_records_still_checked) {
+BOOST_AUTO_TEST_CASE(a_store_of_format_4_opens_as_format_7_with_its_records_still_checked) {
   test::TempDir d;
   jobs::Job j = job_with_execution(1);
   {
@@ -1065,7 +1224,7 @@ BOOST_AUTO_TEST_CASE(a_store_of_format_4_opens_as_format_6_with_its_records_stil
   }
   put_raw(d.path(), "meta", "format", "shoal-store 4");
   auto s = open_store(d.path());
-  BOOST_TEST(get_raw(d.path(), "meta", "format") == "shoal-store 6");
+  BOOST_TEST(get_raw(d.path(), "meta", "format") == "shoal-store 7");
   auto got = s->get_job(j.id);
   BOOST_TEST_REQUIRE((got && *got));
   BOOST_TEST((**got).spec.name == "named");
@@ -1096,7 +1255,7 @@ BOOST_AUTO_TEST_CASE(records_of_a_store_of_the_previous_format_are_read_without_
     BOOST_TEST_REQUIRE(s->commit(b).has_value());
     BOOST_TEST(s->check()->legacy == 0u);
   }
-  BOOST_TEST(get_raw(d.path(), "meta", "format") == "shoal-store 6");
+  BOOST_TEST(get_raw(d.path(), "meta", "format") == "shoal-store 7");
   // The same unframed record in a store that never held one is damage.
   test::TempDir fresh;
   { open_store(fresh.path()); }

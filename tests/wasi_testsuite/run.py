@@ -16,9 +16,11 @@ fresh temporary directory for each test (the suite itself stays untouched,
 and its *.cleanup files are left out of the copy), so that every test starts
 from the published fixtures.
 
---path exec runs `shoal exec --dir COPY::/`; --path job runs `shoal wasm run`
-through the broker of $SHOAL_HOME (a private one when unset), with the copy
-mounted read-write at `/` (`--input src=COPY,dst=/,opt=rw=true`).
+--path exec runs `shoal exec --dir COPY::/`; --path job runs `shoal job run`
+of a Bacalhau job spec through the broker of $SHOAL_HOME (a private one when
+unset), with the copy as a local input source at `/` with ReadWrite (the
+program changes its own copy of it) and no ResultPaths, so that, as under
+exec, the program has no preopened directory but the root, if any.
 --strict gives the Rust tests ERRNO_MODE_UNIX=1: Linux's exact errno choices
 where they otherwise accept any of several.
 """
@@ -86,7 +88,7 @@ class Runner:
     def __init__(self, shoal, path, strict, timeout):
         self.shoal, self.path, self.strict, self.timeout = shoal, path, strict, timeout
 
-    def command(self, wasm, spec, env, root):
+    def command(self, wasm, spec, env, root, tmp):
         if self.path == "exec":
             cmd = [self.shoal, "exec", "--timeout", str(self.timeout)]
             if root:
@@ -94,12 +96,18 @@ class Runner:
             for k, v in env.items():
                 cmd += ["-e", f"{k}={v}"]
             return cmd + [wasm, "--", *spec["args"]]
-        cmd = [self.shoal, "wasm", "run", wasm, "--timeout", str(self.timeout)]
+        task = {"Name": "main",
+                "Engine": {"Type": "wasm",
+                           "Params": {"EntryModule": wasm, "Parameters": spec["args"]}},
+                "Env": env,
+                "Timeouts": {"ExecutionTimeout": self.timeout}}
         if root:
-            cmd += ["--input", f"src={root},dst=/,opt=rw=true"]
-        for k, v in env.items():
-            cmd += ["-e", f"{k}={v}"]
-        return cmd + ["--", *spec["args"]]
+            task["InputSources"] = [{"Target": "/", "Source": {
+                "Type": "local", "Params": {"SourcePath": root, "ReadWrite": True}}}]
+        job = os.path.join(tmp, "job.json")
+        with open(job, "w") as f:
+            json.dump({"Name": os.path.basename(wasm), "Type": "batch", "Tasks": [task]}, f)
+        return [self.shoal, "job", "run", job]
 
     def run(self, suite, wasm):
         """None when the test passed, else why not."""
@@ -112,7 +120,7 @@ class Runner:
             if spec["root"]:
                 root = os.path.join(tmp, "root")
                 copy_root(os.path.join(os.path.dirname(wasm), spec["root"]), root)
-            cmd = self.command(wasm, spec, env, root)
+            cmd = self.command(wasm, spec, env, root, tmp)
             try:
                 r = subprocess.run(cmd, capture_output=True, timeout=self.timeout + 60,
                                    env={**os.environ, "LC_ALL": "C"})
