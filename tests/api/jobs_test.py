@@ -424,6 +424,29 @@ def test_logs_over_a_websocket(api):
     check(plain.status_code in (400, 404), f"a plain GET of logs: {plain.status_code}")
 
 
+def test_normally_closed_log_streams_free_their_threads(api):
+    # python-websocket's close() after recv() has seen the server's close
+    # frame answers it and leaves the socket open: the server must not keep
+    # a stream thread per such socket (the pool has 32), so the 101st
+    # stream is still served.
+    job_id = run(api, os.path.join(WASM_DIR, "args_env.wasm"), "p")
+    kept = []  # the sockets stay open: python closes them only when collected
+    for i in range(101):
+        ws = websocket.create_connection(
+            f"ws://127.0.0.1:{api.port}{JOBS}/{job_id}/logs?follow=false", timeout=60)
+        lines = []
+        while True:
+            opcode, data = ws.recv_data(control_frame=True)
+            if opcode == websocket.ABNF.OPCODE_CLOSE:
+                break
+            lines.append(data)
+        ws.close()
+        kept.append(ws)
+        check(any(b"arg[1]=p" in line for line in lines), f"stream {i + 1}: {lines[:3]}")
+        if failures:
+            return
+
+
 def main():
     names = sys.argv[1:] or sorted(n for n in globals() if n.startswith("test_"))
     failed = 0
