@@ -36,6 +36,8 @@ nlohmann::json node_state_model(const nlohmann::json& pool) {
             {"SupportedProtocols", {"ncl/v1"}},
             {"ComputeNodeInfo", compute}}},
           {"Membership", "APPROVED"},
+          // Bacalhau's older field beside ConnectionState; its clients read either.
+          {"Connection", connected ? "CONNECTED" : "DISCONNECTED"},
           {"ConnectionState",
            {{"Status", connected ? "CONNECTED" : "DISCONNECTED"},
             {"LastHeartbeat", rfc3339(pool.value("last_heartbeat_ns", int64_t{0}))}}}};

@@ -20,7 +20,9 @@ struct BrokerOptions {
   // Exit after this long with no request and no unfinished job (0: never).
   // An auto-started broker uses it; `shoal serve` does not by default.
   std::chrono::seconds idle_exit{0};
-  uint32_t max_attempts = 3;  // executions per job, crashes included
+  // Executions per job, worker crashes included; those cut by a broker
+  // restart count only past the first five (broker/job_table.cpp).
+  uint32_t max_attempts = 3;
   // Bytes of modules each local worker keeps in memory by hash (a worker's
   // --module-memory); 0: the worker's default.
   uint64_t module_memory = 0;

@@ -26,6 +26,24 @@ bool has_url_inputs(const jobs::JobSpec& spec) {
 
 }  // namespace
 
+namespace {
+
+constexpr char kBrokerRestarted[] = "the broker restarted while it ran";
+// A broker restart is no fault of the job's: the executions it cut count
+// against max_attempts only past this many (a job that itself brings the
+// broker down still ends).
+constexpr size_t kRestartsForgiven = 5;
+
+// The executions of `job` that count against max_attempts.
+size_t attempts_used(const jobs::Job& job) {
+  size_t restarts = 0;
+  for (const auto& e : job.executions) restarts += e.message == kBrokerRestarted;
+  return job.executions.size() - restarts +
+         (restarts > kRestartsForgiven ? restarts - kRestartsForgiven : 0);
+}
+
+}  // namespace
+
 JobTable::JobTable(uint32_t max_attempts, JobObserver& observer, JobClock clock)
     : max_attempts_(max_attempts), observer_(observer), clock_(std::move(clock)) {}
 
@@ -101,8 +119,8 @@ std::vector<std::string> JobTable::recover(std::vector<jobs::Job> unfinished) {
       auto& exec = job.executions.back();
       exec.state = jobs::JobState::failed;
       exec.ended_ns = clock_.wall_ns();
-      exec.message = "the broker restarted while it ran";
-      if (job.executions.size() >= max_attempts_) {
+      exec.message = kBrokerRestarted;
+      if (attempts_used(job) >= max_attempts_) {
         set_state(job, jobs::JobState::failed,
                   "gave up after " + std::to_string(job.executions.size()) +
                       " executions; the last: " + exec.message);
@@ -259,7 +277,7 @@ void JobTable::run_lost(const std::string& id, const std::string& message) {
   runs_.erase(id);
   if (auto stop = take_stop(id)) {
     end_execution(*job, jobs::JobState::stopped, std::nullopt, *stop);
-  } else if (job->executions.size() >= max_attempts_) {
+  } else if (attempts_used(*job) >= max_attempts_) {
     end_execution(*job, jobs::JobState::failed, std::nullopt,
                   "gave up after " + std::to_string(job->executions.size()) +
                       " executions; the last: " + message);

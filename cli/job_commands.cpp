@@ -94,6 +94,15 @@ void print_next_hint(size_t limit, const std::string& next, bool reversed,
   fmt::print(stderr, "\nTo fetch more records use:\n\tshoal job list {}\n", flags);
 }
 
+// `job list --order-by id`: the jobs sorted by id, at most `limit` (0: all).
+json by_id(std::vector<json> jobs, bool reversed, size_t limit) {
+  std::sort(jobs.begin(), jobs.end(), [&](const json& a, const json& b) {
+    return reversed ? a["id"] > b["id"] : a["id"] < b["id"];
+  });
+  if (limit && jobs.size() > limit) jobs.resize(limit);
+  return jobs;
+}
+
 // `shoal job list`.
 void add_job_list(CLI::App& job, int& status) {
   auto* cmd = job.add_subcommand("list", "List jobs, oldest first (as Bacalhau's)");
@@ -158,15 +167,7 @@ void add_job_list(CLI::App& job, int& status) {
                  r->skipped.size(), r->skipped.size() == 1 ? "" : "s");
       for (const auto& s : r->skipped) fmt::print(stderr, "  {}\n", s);
     }
-    json jobs = r->jobs;
-    if (o->order_by == "id") {
-      std::vector<json> v(jobs.begin(), jobs.end());
-      std::sort(v.begin(), v.end(), [&](const json& a, const json& b) {
-        return o->reversed ? a["id"] > b["id"] : a["id"] < b["id"];
-      });
-      if (o->limit && v.size() > o->limit) v.resize(o->limit);
-      jobs = v;
-    }
+    json jobs = o->order_by == "id" ? by_id(r->jobs, o->reversed, o->limit) : json(r->jobs);
     status = 0;
     print_jobs(jobs, *fmt_, o->wide, o->hide_header, o->pretty);
     if (!r->next.empty() && o->order_by != "id")

@@ -74,23 +74,28 @@ class ForwardSink final : public wasi::OutputSink {
   uint64_t written_ = 0, dropped_ = 0;
 };
 
+// The files a run needs before it starts: a remote run's, in its own
+// directory here (`exec_dir`, removed again when they cannot be made), and
+// the private copies of read-write inputs.
+std::expected<void, std::string> prepare_files(wire::Run& run, const std::string& exec_dir) {
+  if (run.remote) {
+    if (auto r = materialize(run, exec_dir); !r) {
+      std::error_code ec;
+      std::filesystem::remove_all(exec_dir, ec);
+      return r;
+    }
+  }
+  return copy_read_write_inputs(run);
+}
+
 // Runs one job (its module's bytes: `module`) on the calling thread; what
 // it writes goes to `logs`. Returns its end.
 wire::Done run_job(LogQueue& logs, wire::Run& run, const std::string& module_bytes,
                    RunControl* control) {
   wire::Done done;
   done.exec_id = run.exec_id;
-  // A remote run brings its files; they live in its own directory here.
   const std::string exec_dir = run.remote ? run.scratch_dir : "";
-  if (run.remote) {
-    if (auto r = materialize(run, exec_dir); !r) {
-      done.message = r.error();
-      std::error_code ec;
-      std::filesystem::remove_all(exec_dir, ec);
-      return done;
-    }
-  }
-  if (auto r = copy_read_write_inputs(run); !r) {
+  if (auto r = prepare_files(run, exec_dir); !r) {
     done.message = r.error();
     return done;
   }

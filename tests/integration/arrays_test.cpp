@@ -32,10 +32,14 @@ size_t count_of(const std::string& text, const std::string& what) {
   return n;
 }
 
+// `job list --array ID --output json` (Bacalhau's Job models, in the
+// order listed), each task then read as shoal's job JSON.
 json list_array(const Home& h, const std::string& id) {
   auto r = h.shoal({"job", "list", "--array", id, "--output", "json"});
   BOOST_TEST_REQUIRE(r.status == 0, r.err);
-  return json::parse(r.out);
+  json tasks = json::array();
+  for (const auto& job : json::parse(r.out)) tasks.push_back(h.job(job.at("ID")));
+  return tasks;
 }
 
 }  // namespace

@@ -125,9 +125,16 @@ BOOST_AUTO_TEST_CASE(describe_piped_into_job_run_runs_the_job_again) {
     BOOST_TEST(next != id);
     json rerun = h.job(next);
     BOOST_TEST(rerun["state"] == "Completed", rerun.dump());
-    for (const char* field : {"args", "env", "memory", "timeout_s", "labels", "inputs", "outputs",
+    for (const char* field : {"args", "env", "memory", "timeout_s", "labels", "inputs",
                               "entry_point", "module_sha256"})
       BOOST_TEST(rerun["spec"][field] == spec[field], format << " " << field);
+    // The spec names wasm run's default output among its ResultPaths: the
+    // same mounts (jobs::effective_outputs).
+    BOOST_TEST(spec["default_output"] == true);
+    BOOST_TEST(rerun["spec"]["default_output"] == false);
+    json outputs = spec["outputs"];
+    outputs.insert(outputs.begin(), json{{"name", "outputs"}, {"path", "/outputs"}});
+    BOOST_TEST(rerun["spec"]["outputs"] == outputs, format << " " << rerun["spec"].dump());
     BOOST_TEST(h.shoal({"job", "logs", next}).out == h.shoal({"job", "logs", id}).out);
   }
 }

@@ -690,7 +690,7 @@ BOOST_AUTO_TEST_CASE(job_list_pages_oldest_first_with_bacalhaus_next_token_hint)
   }
   auto listed = [](const std::string& out) {
     std::vector<std::string> v;
-    for (const auto& j : json::parse(out)) v.push_back(j["id"].get<std::string>());
+    for (const auto& j : json::parse(out)) v.push_back(j["ID"].get<std::string>());
     return v;
   };
   auto first = h.shoal({"job", "list", "--limit", "2", "--output", "json"});

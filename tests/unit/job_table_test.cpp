@@ -257,14 +257,19 @@ BOOST_AUTO_TEST_CASE(a_stopped_job_whose_worker_is_lost_is_stopped_not_queued_ag
   BOOST_TEST(table.empty());
 }
 
+// An execution cut by a broker restart is no fault of the job's: it counts
+// against the executions a job may have only past the first five such.
 BOOST_AUTO_TEST_CASE(recovery_queues_running_jobs_again_and_fails_those_out_of_executions) {
-  auto running = [](std::string id, uint32_t executions) {
+  const std::string restarted = "the broker restarted while it ran";
+  auto running = [&](std::string id, std::vector<std::string> ended) {
     jobs::Job job;
     job.id = std::move(id);
     job.state = JobState::running;
-    for (uint32_t i = 1; i <= executions; ++i) {
+    ended.push_back("");  // the execution the restart cuts now
+    for (uint32_t i = 1; i <= ended.size(); ++i) {
       jobs::Execution exec;
       exec.attempt = i;
+      exec.message = ended[i - 1];
       job.executions.push_back(exec);
     }
     return job;
@@ -274,19 +279,26 @@ BOOST_AUTO_TEST_CASE(recovery_queues_running_jobs_again_and_fails_those_out_of_e
   queued_with_url.state = JobState::queued;
   queued_with_url.spec.inputs = {url_input()};
   std::vector<jobs::Job> stored;
-  stored.push_back(running("j-again", 1));
-  stored.push_back(running("j-spent", 3));
+  stored.push_back(running("j-again", {}));
+  // Two crashes, then a restart: that one is not the job's, a third try.
+  stored.push_back(running("j-crashed", {"crashed", "crashed"}));
+  // Cut by restarts twice before: the chaos of a broker killed again and again.
+  stored.push_back(running("j-restarted", {restarted, restarted}));
+  stored.push_back(running("j-restarted-often", std::vector<std::string>(7, restarted)));
   stored.push_back(std::move(queued_with_url));
   auto pending = table.recover(std::move(stored));
   BOOST_TEST(pending == std::vector<std::string>{"j-url"});
   BOOST_TEST(table.find("j-again")->state == JobState::queued);
   BOOST_TEST(table.find("j-again")->executions.back().message ==
              "the broker restarted while it ran");
-  BOOST_TEST(table.find("j-spent") == nullptr);
+  BOOST_TEST(table.find("j-crashed")->state == JobState::queued);
+  BOOST_TEST(table.find("j-restarted")->state == JobState::queued);
+  BOOST_TEST(table.find("j-restarted-often") == nullptr);  // 8 cut: 3 count
   BOOST_TEST(table.find("j-url")->state == JobState::pending);
-  BOOST_TEST(seen.changes.size() == 3u);  // each stored once
-  auto ws = workers({{"w1", "local"}, {"w2", "local"}});
-  BOOST_TEST(dispatch(ws) == std::vector<std::string>{"j-again@w1"});
+  BOOST_TEST(seen.changes.size() == 5u);  // each stored once
+  auto ws = workers({{"w1", "local"}, {"w2", "local"}, {"w3", "local"}});
+  BOOST_TEST(
+      (dispatch(ws) == std::vector<std::string>{"j-again@w1", "j-crashed@w2", "j-restarted@w3"}));
 }
 
 BOOST_AUTO_TEST_CASE(a_run_past_its_timeout_and_the_grace_fails_as_timed_out) {
