@@ -119,7 +119,14 @@ def test_serve_flags_store_the_api():
                                  env=h.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             check(alive(port) == {"Status": "OK"}, "shoal serve --api-port serves no API")
-            r = h.shoal("config", "get", "api.port")
+            # The broker stores its flags as it starts listening, which may
+            # come just after the API answers.
+            deadline = time.monotonic() + 20
+            while True:
+                r = h.shoal("config", "get", "api.port")
+                if r.stdout == f"{port}\n" or time.monotonic() > deadline:
+                    break
+                time.sleep(0.05)
             check(r.stdout == f"{port}\n", f"serve --api-port not stored: {r.stdout!r}")
         finally:
             serve.terminate()
