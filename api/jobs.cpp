@@ -12,14 +12,8 @@
 
 namespace shoal::api {
 
-namespace {
-
 using nlohmann::json;
 
-constexpr std::string_view kJobs = "/api/v1/orchestrator/jobs";
-
-// A broker error about a job as Bacalhau's store reports it: unknown -> 404,
-// ambiguous prefix -> 500 MultipleJobsFound, else 500.
 Response job_error(const Request& request, const std::string& id, const std::string& error) {
   if (error.starts_with("no job matches"))
     return error_response(request, 404, "job not found: " + id, "NotFound", "JobStore");
@@ -37,6 +31,10 @@ std::expected<json, Response> find_job(const Request& request, Context& context,
   if (!job) return std::unexpected(job_error(request, id, job.error()));
   return *job;
 }
+
+namespace {
+
+constexpr std::string_view kJobs = "/api/v1/orchestrator/jobs";
 
 // An offset cursor (history, and the list by modified_at): the offset of
 // the next item as decimal text after `prefix`.
@@ -222,9 +220,8 @@ Response stop_job(const Request& request, Context& context, const json& job) {
   auto broker = context.broker(request);
   if (!broker) return broker.error();
   auto id = job.value("id", std::string());
-  auto stopped = (*broker)->stop(id);
+  auto stopped = (*broker)->stop(id, stop_reason(request));
   if (!stopped) return job_error(request, id, stopped.error());
-  (void)stop_reason(request);  // shoal's stop takes no reason yet
   return json_response({{"EvaluationID", state == "Failed" ? "" : new_uuid()}});
 }
 
@@ -236,6 +233,8 @@ Response one_job(const Request& request, Context& context, const std::string& re
   auto slash = rest.find('/');
   std::string id = rest.substr(0, slash);
   std::string what = slash == std::string::npos ? "" : rest.substr(slash + 1);
+  if (what == "results" || what.starts_with("results/") || what == "rerun")
+    return job_action(request, context, id, what);
   static const std::set<std::string> known = {"", "executions", "history"};
   if (!known.contains(what))
     return error_response(request, 404, "The requested resource/URL was not found.", "NotFound");

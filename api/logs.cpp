@@ -1,5 +1,11 @@
 #include "api/logs.h"
 
+#include <sys/socket.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
 #include <utility>  // before Boost.Asio 1.74, which uses std::exchange without it
 
 #include <boost/beast/websocket.hpp>
@@ -17,6 +23,10 @@ namespace websocket = beast::websocket;
 using nlohmann::json;
 
 constexpr std::string_view kPrefix = "/api/v1/orchestrator/jobs/";
+
+// How long a stream's thread waits, after the close handshake, for the
+// peer to close its TCP end.
+constexpr auto kCloseGrace = std::chrono::seconds(5);
 
 struct PeerGone {};  // thrown out of the chunk handler when a write fails
 
@@ -72,6 +82,32 @@ void stream_logs(LineFramer& framer, const std::string& id, bool follow,
   if (!end) error("failed to open log stream for job " + id + ": " + end.error());
 }
 
+// Closes the stream as Beast does (our close frame, the peer's, then the
+// teardown, which reads until the peer closes its TCP end), but within
+// kCloseGrace: a peer that answers the close and keeps its socket open
+// (python-websocket's close() once recv() has seen our close frame) would
+// otherwise hold this stream's thread, one of the pool's, for as long as
+// it keeps the socket. After the grace the socket is shut down, which ends
+// the teardown's read.
+void close_within_grace(websocket::stream<boost::asio::ip::tcp::socket>& ws) {
+  std::mutex m;
+  std::condition_variable cv;
+  bool closed = false;
+  const int fd = ws.next_layer().native_handle();
+  std::thread guard([&] {
+    std::unique_lock lock(m);
+    if (!cv.wait_for(lock, kCloseGrace, [&] { return closed; })) ::shutdown(fd, SHUT_RDWR);
+  });
+  beast::error_code ec;
+  ws.close(websocket::close_code::normal, ec);
+  {
+    std::lock_guard lock(m);
+    closed = true;
+  }
+  cv.notify_one();
+  guard.join();
+}
+
 }  // namespace
 
 bool is_log_stream(std::string_view target) {
@@ -115,7 +151,7 @@ void serve_log_stream(boost::asio::ip::tcp::socket socket, beast::flat_buffer bu
   } catch (const PeerGone&) {
     return;
   }
-  ws.close(websocket::close_code::normal, ec);
+  close_within_grace(ws);
 }
 
 }  // namespace shoal::api

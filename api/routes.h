@@ -17,6 +17,7 @@ namespace shoal::api {
 
 struct Request {
   std::string method;  // "GET", "PUT", ...
+  std::string host;    // the Host header ("127.0.0.1:1234"), for URLs of this server
   std::string path;    // without the query, percent-decoded
   std::multimap<std::string, std::string> query;
   std::string body;
@@ -70,6 +71,18 @@ std::optional<Response> route_jobs(const Request& request, Context& context);
 std::optional<Response> route_nodes(const Request& request, Context& context);
 // GET / (the dashboard's page) and its files (api/dashboard.cpp).
 std::optional<Response> route_dashboard(const Request& request);
+
+// A broker error about job `id` as Bacalhau's store reports it: unknown ->
+// 404 NotFound, an ambiguous prefix -> 500 MultipleJobsFound, else 500.
+Response job_error(const Request& request, const std::string& id, const std::string& error);
+// The job JSON of `id` (any unique prefix), or the error response.
+std::expected<nlohmann::json, Response> find_job(const Request& request, Context& context,
+                                                 const std::string& id);
+
+// GET .../jobs/{id}/results, GET .../jobs/{id}/results/ID.tar.gz and
+// PUT .../jobs/{id}/rerun (api/results.cpp); `what` is the path after the id.
+Response job_action(const Request& request, Context& context, const std::string& id,
+                    const std::string& what);
 
 // PUT|POST /api/v1/orchestrator/jobs (api/submit.cpp).
 Response submit_job(const Request& request, Context& context);

@@ -70,6 +70,7 @@ Request plain_request(const http::request<http::string_body>& req) {
   if (q != std::string::npos) r.query = parse_query(target.substr(q + 1));
   r.body = req.body();
   r.request_id = std::string(req["X-Request-ID"]);
+  r.host = std::string(req[http::field::host]);
   return r;
 }
 

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <cctype>
 #include <ctime>
 
 #include "protocol/job_json.h"
@@ -134,6 +135,8 @@ json job_model(const json& job) {
   std::string id = text(job, "id"), name = text(job, "name");
   json state = {{"StateType", text(job, "state")}};
   if (auto m = text(job, "message"); !m.empty()) state["Message"] = m;
+  if (job.contains("exit_code") && job["exit_code"].is_number())
+    state["Details"] = {{"ExitCode", job["exit_code"].dump()}};
   return {{"ID", id},
           {"Name", name.empty() ? id : name},
           {"Namespace", "default"},
@@ -165,27 +168,37 @@ json execution_models(const json& job, const std::string& node_id) {
              {"StderrTruncated", e.value("stderr_dropped", 0) > 0},
              {"ExitCode", e.value("exit_code", json(0)).is_number() ? e["exit_code"] : json(0)},
              {"ErrorMsg", text(e, "message")}};
+    json details = {{"Worker", text(e, "worker")}};
+    for (const char* stream : {"stdout", "stderr"})
+      if (uint64_t dropped = e.value(std::string(stream) + "_dropped", uint64_t{0})) {
+        const std::string name(1, static_cast<char>(std::toupper(stream[0])));
+        details[name + (stream + 1) + "Bytes"] =
+            std::to_string(e.value(std::string(stream) + "_bytes", uint64_t{0}));
+        details[name + (stream + 1) + "Dropped"] = std::to_string(dropped);
+      }
     auto started = unix_nanos(text(e, "started"));
     auto ended = unix_nanos(text(e, "ended"));
-    out.push_back(
-        {{"ID", text(e, "id")},
-         {"Namespace", "default"},
-         {"EvalID", ""},
-         {"Name", id + "-" + std::to_string(e.value("attempt", 1) - 1)},
-         {"NodeID", node_id},
-         {"JobID", id},
-         {"JobVersion", 1},
-         {"AllocatedResources", {{"Tasks", json::object()}}},
-         {"DesiredState", {{"StateType", desired}, {"Message", ""}}},
-         {"ComputeState", {{"StateType", compute_state(state)}, {"Message", text(e, "message")}}},
-         {"PublishedResult", nullptr},
-         {"RunOutput", run},
-         {"PreviousExecution", ""},
-         {"NextExecution", ""},
-         {"FollowupEvalID", ""},
-         {"Revision", 1},
-         {"CreateTime", started},
-         {"ModifyTime", ended ? ended : started}});
+    out.push_back({{"ID", text(e, "id")},
+                   {"Namespace", "default"},
+                   {"EvalID", ""},
+                   {"Name", id + "-" + std::to_string(e.value("attempt", 1) - 1)},
+                   {"NodeID", node_id},
+                   {"JobID", id},
+                   {"JobVersion", 1},
+                   {"AllocatedResources", {{"Tasks", json::object()}}},
+                   {"DesiredState", {{"StateType", desired}, {"Message", ""}}},
+                   {"ComputeState",
+                    {{"StateType", compute_state(state)},
+                     {"Message", text(e, "message")},
+                     {"Details", details}}},
+                   {"PublishedResult", nullptr},
+                   {"RunOutput", run},
+                   {"PreviousExecution", ""},
+                   {"NextExecution", ""},
+                   {"FollowupEvalID", ""},
+                   {"Revision", 1},
+                   {"CreateTime", started},
+                   {"ModifyTime", ended ? ended : started}});
   }
   return out;
 }
@@ -224,6 +237,8 @@ json history_models(const json& job) {
       auto state = arrow == std::string::npos ? message : message.substr(arrow + 3);
       item["Event"]["Message"] = state;
       item["Event"]["Details"] = {{"NewState", state}};
+      if (arrow != std::string::npos && arrow >= 1)
+        item["Event"]["Details"]["PreviousState"] = message.substr(0, arrow - 1);
     }
     out.push_back(std::move(item));
   }

@@ -76,10 +76,10 @@ void Broker::watch_array(Request& r) {
   followers_.insert({progress.id(), Follower{r.identity, false, 3, true}});
 }
 
-void Broker::stop_array(Request& r) {
+void Broker::stop_array(Request& r, const std::string& reason) {
   size_t stopped = 0;
   for (const std::string& id : jobs_.ids_with_prefix(*r.array + "-")) {
-    auto job = jobs_.request_stop(id);
+    auto job = jobs_.request_stop(id, reason);
     if (!job) continue;
     ++stopped;
     if (job->state == jobs::JobState::running) stop_on_worker(id);

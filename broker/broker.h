@@ -53,6 +53,15 @@ struct BrokerOptions {
   // TCP connections kept per endpoint (broker/connection_cap.h); 0: from
   // the open-file limit.
   size_t tcp_connections = 0;
+  // The HTTP API `shoal serve` runs beside the broker (api/, docs/http-api.md).
+  // The broker itself never uses it: it is here so that the serve
+  // configuration stores it with the rest (`shoal config set api.port`).
+  struct Api {
+    bool enabled = false;
+    std::string host = "127.0.0.1";
+    uint16_t port = 1234;
+    std::string token_file;  // empty: no token (loopback only)
+  } api;
   // The serve configuration to store in the state directory once the
   // broker is up, for brokers started later without flags
   // (broker/serve_config.h); empty: none.

@@ -220,7 +220,7 @@ class Broker : private JobObserver {
   std::expected<ArrayProgress*, std::string> array_progress(const std::string& id);
   // `watch` and `stop` of an array.
   void watch_array(Request& r);
-  void stop_array(Request& r);
+  void stop_array(Request& r, const std::string& reason);
   // Tells the worker running job `id`, if any, to stop it.
   void stop_on_worker(const std::string& id);
   // Before each commit: a `state` (or, once every task ended, an `end`)

@@ -534,8 +534,12 @@ void Broker::cmd_watch(Request& r) {
 }
 
 void Broker::cmd_stop(Request& r) {
-  if (r.array) return stop_array(r);
-  auto job = jobs_.request_stop(r.job->id);
+  const auto reason = r.body.find("reason");
+  if (reason != r.body.end() && !reason->is_string())
+    return reply_error(r.identity, "stop: reason must be a string");
+  const std::string why = reason == r.body.end() ? "" : reason->get<std::string>();
+  if (r.array) return stop_array(r, why);
+  auto job = jobs_.request_stop(r.job->id, why);
   if (!job)
     return reply_error(r.identity, "job " + r.job->id + " is already " +
                                        std::string(jobs::state_name(r.job->state)));

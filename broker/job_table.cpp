@@ -258,8 +258,8 @@ void JobTable::finish(const std::string& id, const RunEnd& end) {
   exec.stderr_bytes = end.stderr_bytes;
   exec.stdout_dropped = end.stdout_dropped;
   exec.stderr_dropped = end.stderr_dropped;
-  if (stops_.erase(id))
-    end_execution(*job, jobs::JobState::stopped, end.exit_code, "stopped on request");
+  if (auto stop = take_stop(id))
+    end_execution(*job, jobs::JobState::stopped, end.exit_code, *stop);
   else if (end.completed)
     end_execution(*job, jobs::JobState::completed, end.exit_code, end.message);
   else
@@ -275,8 +275,8 @@ void JobTable::run_lost(const std::string& id, const std::string& message) {
   jobs::Job* job = find(id);
   if (!job || job->executions.empty()) return;
   runs_.erase(id);
-  if (stops_.erase(id)) {
-    end_execution(*job, jobs::JobState::stopped, std::nullopt, "stopped on request");
+  if (auto stop = take_stop(id)) {
+    end_execution(*job, jobs::JobState::stopped, std::nullopt, *stop);
   } else if (attempts_used(*job) >= max_attempts_) {
     end_execution(*job, jobs::JobState::failed, std::nullopt,
                   "gave up after " + std::to_string(job->executions.size()) +
@@ -293,19 +293,28 @@ void JobTable::run_lost(const std::string& id, const std::string& message) {
   changed(*job, true);
 }
 
-std::optional<jobs::Job> JobTable::request_stop(const std::string& id) {
+std::optional<std::string> JobTable::take_stop(const std::string& id) {
+  auto it = stops_.find(id);
+  if (it == stops_.end()) return std::nullopt;
+  std::string message = std::move(it->second);
+  stops_.erase(it);
+  return message;
+}
+
+std::optional<jobs::Job> JobTable::request_stop(const std::string& id, const std::string& reason) {
   jobs::Job* job = find(id);
   if (!job) return std::nullopt;
+  const std::string said = reason.empty() ? "" : ": " + reason;
   if (job->state == jobs::JobState::running) {
-    stops_.insert(id);
+    stops_[id] = "stopped on request" + said;
     if (auto run = runs_.find(id); run != runs_.end() && !run->second.stop_since)
       run->second.stop_since = clock_.steady();
-    note(*job, "State", "stop requested");
+    note(*job, "State", "stop requested" + said);
     changed(*job, false);
     return *job;
   }
   std::erase(queue_, id);
-  set_state(*job, jobs::JobState::stopped, "stopped on request");
+  set_state(*job, jobs::JobState::stopped, "stopped on request" + said);
   jobs::Job now;
   changed(*job, true, &now);
   return now;
@@ -333,8 +342,8 @@ std::vector<Overdue> JobTable::end_overdue() {
     const std::string grace = std::to_string(grace_of(o.place, o.stop).count()) + " s";
     if (o.stop) {
       o.what = "had not stopped the run " + grace + " after the stop request";
-      stops_.erase(o.job_id);
-      end_execution(job, jobs::JobState::stopped, std::nullopt, "stopped on request");
+      end_execution(job, jobs::JobState::stopped, std::nullopt,
+                    take_stop(o.job_id).value_or("stopped on request"));
     } else {
       // The worker's own wording (worker/engine.cpp), so that a script sees
       // one message for a timeout whoever enforced it.

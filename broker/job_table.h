@@ -153,10 +153,13 @@ class JobTable {
   // again at the front as a new execution.
   void run_lost(const std::string& id, const std::string& message);
 
-  // A stop request. A Running job is marked, and its worker is to be told
-  // (the reply says so: running()); a Pending or Queued one is Stopped now.
-  // Returns the job as it is now, or null when no unfinished job is `id`.
-  std::optional<jobs::Job> request_stop(const std::string& id);
+  // A stop request, with the reason a user gave ("" for none). A Running
+  // job is marked, and its worker is to be told (the reply says so:
+  // running()); a Pending or Queued one is Stopped now. The job's message
+  // (and its history) says "stopped on request", followed by ": REASON"
+  // when one was given. Returns the job as it is now, or null when no
+  // unfinished job is `id`.
+  std::optional<jobs::Job> request_stop(const std::string& id, const std::string& reason = "");
   bool stop_requested(const std::string& id) const { return stops_.contains(id); }
 
   // The backstop: runs kTimeoutGrace past their timeout, or kStopGrace
@@ -189,10 +192,14 @@ class JobTable {
   JobClock clock_;
   std::map<std::string, jobs::Job> jobs_;  // unfinished jobs, by id
   std::deque<std::string> queue_;          // queued job ids, in order
-  std::set<std::string> stops_;            // running jobs asked to stop
-  std::map<std::string, Run> runs_;        // running jobs' executions, by job id
-  std::set<std::string> unmatched_;        // queued jobs no worker matches (said once)
-  int64_t last_created_ = 0;               // the newest job's created_ns
+  // Running jobs asked to stop, each with the message it ends with.
+  std::map<std::string, std::string> stops_;
+  // The message of job `id`'s stop, its request then forgotten; null when
+  // it was not asked to stop.
+  std::optional<std::string> take_stop(const std::string& id);
+  std::map<std::string, Run> runs_;  // running jobs' executions, by job id
+  std::set<std::string> unmatched_;  // queued jobs no worker matches (said once)
+  int64_t last_created_ = 0;         // the newest job's created_ns
 };
 
 }  // namespace shoal::broker

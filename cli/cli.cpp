@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "cli/backend.h"
 #include "cli/commands.h"
 #include "cli/manual.h"
 #include "cli/version.h"
@@ -126,6 +127,22 @@ std::string unexpected_argument(const CLI::App& app) {
   return message;
 }
 
+// "job describe" for `shoal --api-port 1 job describe ID`: the words of
+// the command line that name commands, for messages.
+std::string command_words(CLI::App& app, int argc, char** argv) {
+  CLI::App* cmd = &app;
+  std::string words;
+  for (int i = 1; i < argc; ++i) {
+    CLI::App* next = nullptr;
+    for (CLI::App* sub : cmd->get_subcommands([](CLI::App*) { return true; }))
+      if (sub->check_name(argv[i])) next = sub;
+    if (!next) continue;
+    words += (words.empty() ? "" : " ") + next->get_name();
+    cmd = next;
+  }
+  return words;
+}
+
 }  // namespace
 
 int fail(const std::string& message) {
@@ -148,6 +165,8 @@ int run_cli(int argc, char** argv) {
   add_serve_commands(app, status);
   add_remote_commands(app, status);
   add_store_commands(app, status);
+  add_config_commands(app, status);
+  add_agent_commands(app, status);
   add_node_commands(app, status);
   add_manual_commands(app);
   // A broker on another host (docs/remote.md); the same as SHOAL_CONNECT and
@@ -158,6 +177,17 @@ int run_cli(int argc, char** argv) {
   app.add_option("--server-key", "The remote broker's public key (shoal keys prints it)")
       ->envname("SHOAL_SERVER_KEY")
       ->each([](const std::string& v) { ::setenv("SHOAL_SERVER_KEY", v.c_str(), 1); });
+  // Bacalhau's --api-host/--api-port: commands talk HTTP to that REST API
+  // (cli/backend.h); the same as SHOAL_API_HOST/SHOAL_API_PORT, which
+  // api_endpoint() reads (else Bacalhau's BACALHAU_API_HOST/PORT).
+  app.add_option("--api-host",
+                 "Talk to shoal's REST API on this host (or http://HOST:PORT) instead of the "
+                 "local broker's socket")
+      ->envname("SHOAL_API_HOST")
+      ->each([](const std::string& v) { ::setenv("SHOAL_API_HOST", v.c_str(), 1); });
+  app.add_option("--api-port", "The REST API's port (default 1234)")
+      ->envname("SHOAL_API_PORT")
+      ->each([](const std::string& v) { ::setenv("SHOAL_API_PORT", v.c_str(), 1); });
   // Bacalhau's `help` and `version` commands.
   auto* help = app.add_subcommand("help", "Help about any command: shoal help job list");
   help->allow_extras();
@@ -172,6 +202,7 @@ int run_cli(int argc, char** argv) {
     return run_cli(static_cast<int>(args.size()), args.data());
   }
   if (auto guided = guide(app, argc, argv)) return *guided;
+  set_command_name(command_words(app, argc, argv));
   try {
     app.parse(argc, argv);
   } catch (const CLI::ExtrasError&) {

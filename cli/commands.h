@@ -19,6 +19,8 @@ void add_job_commands(CLI::App& app, int& status);      // job_commands.cpp
 void add_serve_commands(CLI::App& app, int& status);    // serve_commands.cpp
 void add_remote_commands(CLI::App& app, int& status);   // remote_commands.cpp: keys, worker
 void add_store_commands(CLI::App& app, int& status);    // store_commands.cpp: doctor, compact
+void add_config_commands(CLI::App& app, int& status);   // config_commands.cpp
+void add_agent_commands(CLI::App& app, int& status);    // agent_commands.cpp
 void add_job_run_commands(CLI::App& job, int& status);  // job_run.cpp: job run, job validate
 void add_node_commands(CLI::App& app, int& status);     // node_commands.cpp: node list, describe
 

@@ -24,16 +24,17 @@ namespace {
 
 using nlohmann::json;
 
-// A connection to the broker and the job that `id` names.
+// The broker (its socket or the REST API, cli/backend.h) and the job that
+// `id` names.
 struct JobSession {
-  client::Client client;
+  std::unique_ptr<Backend> client;
   json job;
 };
 
 std::expected<JobSession, std::string> open_job(const std::string& id) {
-  auto c = connect();
+  auto c = open_backend();
   if (!c) return std::unexpected(c.error());
-  auto j = c->describe(id);
+  auto j = (*c)->describe(id);
   if (!j) return std::unexpected(j.error());
   return JobSession{std::move(*c), std::move(*j)};
 }
@@ -136,19 +137,12 @@ void add_job_list(CLI::App& job, int& status) {
   auto* limit = cmd->get_option("--limit");
   cmd->callback([&status, o, array, limit] {
     auto fmt_ = parse_format(o->output, {Format::table, Format::csv, Format::json, Format::yaml});
-    if (!fmt_) {
-      status = fail(fmt_.error());
-      return;
-    }
-    if (o->order_by == "id" && !o->next_token.empty()) {
-      status = fail("--next-token pages the creation order; --order-by id lists every job");
-      return;
-    }
-    auto c = connect();
-    if (!c) {
-      status = fail(c.error());
-      return;
-    }
+    if (!fmt_) return (void)(status = fail(fmt_.error()));
+    if (o->order_by == "id" && !o->next_token.empty())
+      return (void)(status = fail(
+                        "--next-token pages the creation order; --order-by id lists every job"));
+    auto c = open_backend();
+    if (!c) return (void)(status = fail(c.error()));
     client::ListQuery q;
     q.limit = o->order_by == "id" ? 0 : o->limit;
     q.oldest_first = !o->reversed;
@@ -160,7 +154,7 @@ void add_job_list(CLI::App& job, int& status) {
     }
     // Bacalhau's --labels is a label selector; several flags are ANDed.
     for (const auto& l : o->labels) q.selector += (q.selector.empty() ? "" : ",") + l;
-    auto r = c->page(q);
+    auto r = (*c)->page(q);
     if (!r) {
       status = fail(r.error().starts_with("after:")
                         ? "--next-token " + o->next_token + " is not a token of `shoal job list`"
@@ -213,7 +207,7 @@ std::expected<std::optional<size_t>, std::string> tail_lines(LogsOpts& o) {
 
 // Prints the last `lines` lines of each stream; with --follow, then what
 // the job writes until it ends (the bytes already read are skipped).
-std::expected<json, std::string> print_tail(client::Client& c, const LogsOpts& o, size_t lines) {
+std::expected<json, std::string> print_tail(Backend& c, const LogsOpts& o, size_t lines) {
   std::string out, err;
   auto end = c.logs(
       o.id, stream_named(o.stream), false,
@@ -262,11 +256,11 @@ void add_job_logs(CLI::App& job, int& status) {
     auto lines = tail_lines(*o);
     if (!lines) return (void)(status = fail(lines.error()));
     if (o->id.empty()) return (void)(status = fail("job logs: a job id is required"));
-    auto c = connect();
+    auto c = open_backend();
     if (!c) return (void)(status = fail(c.error()));
-    auto end = *lines
-                   ? print_tail(*c, *o, **lines)
-                   : c->logs(o->id, stream_named(o->stream), o->follow, write_chunk, o->execution);
+    auto end =
+        *lines ? print_tail(**c, *o, **lines)
+               : (*c)->logs(o->id, stream_named(o->stream), o->follow, write_chunk, o->execution);
     if (!end) return (void)(status = fail(end.error()));
     std::fflush(stdout);
     say_what_was_cut(*end, stream_named(o->stream), false);
@@ -297,10 +291,10 @@ void add_job_describe(CLI::App& job, int& status) {
           "{}", render_structured(bacalhau_view(s->job, ModelView::describe),
                                   *output == "json" ? Format::json : Format::yaml, *pretty));
     std::string head;
-    (void)s->client.logs(s->job["id"], client::Stream::stdout_only, false,
-                         [&](const std::string&, const std::string& data) {
-                           if (head.size() < 2048) head += data;
-                         });
+    (void)s->client->logs(s->job["id"], client::Stream::stdout_only, false,
+                          [&](const std::string&, const std::string& data) {
+                            if (head.size() < 2048) head += data;
+                          });
     fmt::print("{}", describe_job(s->job, head));
   });
 }
@@ -403,14 +397,14 @@ void add_job_get(CLI::App& job, int& status) {
     const bool unfinished = state != "Completed" && state != "Failed" && state != "Stopped";
     json final = s->job;
     if (unfinished && *wait) {
-      auto end = wait_for_end(s->client, full, false, std::nullopt);
+      auto end = wait_for_end(*s->client, full, false, std::nullopt);
       if (!end) {
         status = fail(end.error());
         return;
       }
       final = std::move(*end);
     }
-    auto written = write_results(s->client, full, *dir);
+    auto written = write_results(*s->client, full, *dir);
     if (!written) {
       status = fail(written.error());
       return;
@@ -436,14 +430,10 @@ void add_job_stop_or_delete(CLI::App& job, int& status, const std::string& what)
   cmd->add_option("id", *id, "Job id (any unique prefix)")->required();
   cmd->add_flag("-q,--quiet", *quiet, "Print nothing on success (errors are still said)");
   cmd->callback([&status, id, what, quiet] {
-    auto c = connect();
-    if (!c) {
-      status = fail(c.error());
-      return;
-    }
     std::expected<std::string, std::string> r = std::unexpected(std::string());
     if (what == "stop") {
-      auto j = c->stop(*id);
+      auto c = open_backend();
+      auto j = c ? (*c)->stop(*id) : std::unexpected(c.error());
       if (j && j->value("array", false) && !*quiet)
         fmt::print(stderr, "shoal: stopping {} unfinished tasks of job array {}\n",
                    j->value("stopped", 0), j->value("id", *id));
@@ -452,7 +442,8 @@ void add_job_stop_or_delete(CLI::App& job, int& status, const std::string& what)
       else
         r = std::unexpected(j.error());
     } else {
-      r = c->remove(*id);
+      auto c = connect();
+      r = c ? c->remove(*id) : std::unexpected(c.error());
     }
     if (!r) {
       status = fail(r.error());

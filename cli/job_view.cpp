@@ -106,8 +106,7 @@ std::string describe_job(const json& job, const std::string& stdout_head) {
   return out;
 }
 
-std::expected<json, std::string> wait_for_end(client::Client& c, const std::string& id,
-                                              bool print_states,
+std::expected<json, std::string> wait_for_end(Backend& c, const std::string& id, bool print_states,
                                               std::optional<std::chrono::milliseconds> timeout) {
   std::string last;
   std::map<std::string, std::unique_ptr<ProgressBar>> bars;  // while the broker fetches inputs
@@ -137,9 +136,7 @@ std::expected<json, std::string> wait_for_end(client::Client& c, const std::stri
 }
 
 std::expected<client::Client, std::string> connect(bool start_broker) {
-  client::Options o;
-  o.start_broker = start_broker;
-  return client::Client::connect(o);
+  return connect_socket_only(start_broker);
 }
 
 void write_chunk(const std::string& stream, const std::string& data) {

@@ -11,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cli/backend.h"
 #include "cli/format.h"
 #include "client/client.h"
 
@@ -32,11 +33,13 @@ Table history_table(const nlohmann::json& job);
 // progress bar while the broker downloads a URL input. With `timeout`, fails
 // with a message saying the job goes on when it has not ended by then.
 std::expected<nlohmann::json, std::string> wait_for_end(
-    client::Client& c, const std::string& id, bool print_states,
+    Backend& c, const std::string& id, bool print_states,
     std::optional<std::chrono::milliseconds> timeout = std::nullopt);
 
 // Connects to the broker of this user's state directory, starting one when
-// none runs (unless `start_broker` is false).
+// none runs (unless `start_broker` is false), for a command that only the
+// socket serves: with a REST API endpoint chosen (cli/backend.h), fails
+// naming the command and the flag.
 std::expected<client::Client, std::string> connect(bool start_broker = true);
 
 // Writes a chunk to stdout or stderr, as the program wrote it.

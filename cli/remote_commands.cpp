@@ -33,8 +33,7 @@ std::expected<std::string, std::string> key_argument(const CLI::App& cmd, const 
   auto extras = cmd.remaining();
   std::erase(extras, "--");
   if (given.empty() && extras.size() == 1 && host::valid_key(extras[0])) return extras[0];
-  if (!extras.empty())
-    return std::unexpected("unexpected argument " + extras[0] + " (see --help)");
+  if (!extras.empty()) return std::unexpected("unexpected argument " + extras[0] + " (see --help)");
   if (given.empty()) return std::unexpected(fmt::format("{} is required", what));
   return given;
 }

@@ -4,7 +4,7 @@
 
 namespace shoal::cli {
 
-std::expected<std::string, std::string> write_results(client::Client& c, const std::string& id,
+std::expected<std::string, std::string> write_results(Backend& c, const std::string& id,
                                                       const std::string& output_dir) {
   const std::string target = output_dir.empty() ? "job-" + short_id(id).substr(2) : output_dir;
   auto files = c.fetch_outputs(id, target);

@@ -44,25 +44,39 @@ void add_api_flags(CLI::App& serve, ServeFlags& f) {
                    "(Authorization: Bearer TOKEN); required off the loopback address");
 }
 
-// The API server, when --api-host or --api-port asks for one; null otherwise.
-std::expected<std::unique_ptr<api::Server>, std::string> start_api(CLI::App& serve,
-                                                                   const ServeFlags& f) {
-  if (!serve.count("--api-host") && !serve.count("--api-port"))
-    return std::unique_ptr<api::Server>();
+// The API settings of --api-host/--api-port/--api-token-file into f.opts.api
+// (stored with the rest of the serve configuration); none given: unchanged.
+void api_from_flags(CLI::App& serve, ServeFlags& f) {
+  if (!serve.count("--api-host") && !serve.count("--api-port")) return;
+  f.opts.api.enabled = true;
+  f.opts.api.host = f.api_host;
+  f.opts.api.port = f.api_port;
+  if (!f.api_token_file.empty()) {
+    std::error_code ec;
+    auto abs = std::filesystem::absolute(f.api_token_file, ec);
+    f.opts.api.token_file = ec ? f.api_token_file : abs.lexically_normal().string();
+  }
+}
+
+// The API server, when the flags or the stored serve configuration ask for
+// one; null otherwise.
+std::expected<std::unique_ptr<api::Server>, std::string> start_api(const ServeFlags& f) {
+  const auto& a = f.opts.api;
+  if (!a.enabled) return std::unique_ptr<api::Server>();
   api::ApiOptions o;
-  o.host = f.api_host;
-  o.port = f.api_port;
+  o.host = a.host;
+  o.port = a.port;
   o.state_dir = f.opts.dir.root;
   o.workers = f.opts.workers;
   o.labels = f.opts.labels;
-  if (!f.api_token_file.empty()) {
-    auto token = api::read_token_file(f.api_token_file);
+  if (!a.token_file.empty()) {
+    auto token = api::read_token_file(a.token_file);
     if (!token) return std::unexpected(token.error());
     o.token = *token;
   }
   auto server = api::Server::start(o);
   if (server && !f.quiet)
-    fmt::print(stderr, "shoal: serving the REST API on http://{}:{}/api/v1/\n", f.api_host,
+    fmt::print(stderr, "shoal: serving the REST API on http://{}:{}/api/v1/\n", a.host,
                (*server)->port());
   return server;
 }
@@ -125,9 +139,9 @@ void add_serve_flags(CLI::App& serve, ServeFlags& f) {
 // none given, the stored one applies (broker/serve_config.h).
 std::expected<void, std::string> apply_serve_config(CLI::App& serve, ServeFlags& f) {
   bool configured = false;
-  for (const char* flag :
-       {"--listen", "--listen-workers", "--label", "--data-root", "--workers", "--max-attempts",
-        "--module-memory", "--max-module-size", "--tcp-connections"})
+  for (const char* flag : {"--listen", "--listen-workers", "--label", "--data-root", "--workers",
+                           "--max-attempts", "--module-memory", "--max-module-size",
+                           "--tcp-connections", "--api-host", "--api-port", "--api-token-file"})
     configured |= serve.count(flag) > 0;
   if (configured) {
     f.opts.config_to_store = broker::serve_config_text(f.opts);
@@ -156,6 +170,7 @@ int run_serve(CLI::App& serve, ServeFlags& f) {
     auto abs = std::filesystem::absolute(root, ec);
     if (!ec) root = abs.lexically_normal().string();
   }
+  api_from_flags(serve, f);
   if (auto ok = apply_serve_config(serve, f); !ok) return fail(ok.error());
   auto worker = worker_path();
   if (!worker) return fail(worker.error());
@@ -169,8 +184,15 @@ int run_serve(CLI::App& serve, ServeFlags& f) {
       fmt::print(stderr, "shoal: --idle-exit {} ignored: this broker listens on TCP\n", f.idle);
     f.opts.idle_exit = std::chrono::seconds(0);
   }
-  auto api_server = start_api(serve, f);
-  if (!api_server) return fail(api_server.error());
+  auto api_server = start_api(f);
+  if (!api_server) {
+    // Asked for on this command line: refused. Asked for by the stored
+    // configuration (a broker started by a client): the broker still runs,
+    // without the API, and says why in its log and on stderr.
+    if (serve.count("--api-host") || serve.count("--api-port")) return fail(api_server.error());
+    fmt::print(stderr, "shoal: the REST API of the serve configuration ({}) was not started: {}\n",
+               broker::serve_config_path(f.opts.dir), api_server.error());
+  }
   return broker::run_broker(f.opts);
 }
 

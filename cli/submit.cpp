@@ -51,7 +51,7 @@ struct InterruptCatcher {
 
 // After a Ctrl-C: the job goes on, and the user is told how to follow or
 // stop it; a second Ctrl-C within three seconds stops it.
-int interrupted(client::Client& c, const std::string& id) {
+int interrupted(Backend& c, const std::string& id) {
   fmt::print(stderr,
              "\nshoal: job {} goes on without this command: follow it with shoal job logs -f "
              "{}, stop it with shoal job stop {} (or press Ctrl-C again within 3 s to stop it "
@@ -213,7 +213,7 @@ std::string known_module_hash(const client::Client& c, FileBytes& module) {
 }
 
 // Waits for job `id` as `o` says, printing its output; the exit status.
-int wait_and_print(client::Client& c, const std::string& id, const WaitOptions& o, bool tty) {
+int wait_and_print(Backend& c, const std::string& id, const WaitOptions& o, bool tty) {
   json end;
   InterruptCatcher catcher;
   if (o.follow && !o.id_only) {
@@ -276,10 +276,15 @@ int submit_job(const RunRequest& request, const WaitOptions& o) {
   if (!module) return fail(module.error());
   auto job = submission(request, *module);
   if (!job) return fail(job.error());
-  auto c = connect();
+  auto c = open_backend();
   if (!c) return fail(c.error());
-  job->module_sha256 = known_module_hash(*c, *module);
-  auto r = c->submit(*job);
+  auto* socket = (*c)->socket();
+  if (request.array && !socket)
+    return fail("shoal " + command_name() +
+                " --array/--each-input does not work over the REST API: run it without "
+                "--api-host/--api-port");
+  if (socket) job->module_sha256 = known_module_hash(*socket, *module);
+  auto r = (*c)->submit(request, *job);
   if (!r && request.module.kind == ModuleRef::Kind::stored &&
       r.error().find("no module with module_sha256") != std::string::npos)
     return fail("the module of the job described (SHA-256 " + request.module.source +
@@ -288,7 +293,7 @@ int submit_job(const RunRequest& request, const WaitOptions& o) {
   if (!r) return fail(r.error());
   std::string id = *r;
   const bool tty = ::isatty(2);
-  if (request.array) return wait_for_array_run(*c, id, o, tty);
+  if (request.array) return wait_for_array_run(*socket, id, o, tty);
   if (o.id_only) {
     fmt::print("{}\n", id);
     std::fflush(stdout);
@@ -300,7 +305,7 @@ int submit_job(const RunRequest& request, const WaitOptions& o) {
     fmt::print(stderr, "Job {} submitted\n", id);
   }
   if (!o.wait) return 0;
-  return wait_and_print(*c, id, o, tty);
+  return wait_and_print(**c, id, o, tty);
 }
 
 }  // namespace shoal::cli

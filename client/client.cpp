@@ -454,8 +454,10 @@ std::expected<std::vector<std::filesystem::path>, std::string> Client::fetch_out
   return written;
 }
 
-std::expected<json, std::string> Client::stop(const std::string& id) {
-  auto r = impl_->call(protocol::Command::kStop, {{"id", id}}, {}, true);
+std::expected<json, std::string> Client::stop(const std::string& id, const std::string& reason) {
+  json body = {{"id", id}};
+  if (!reason.empty()) body["reason"] = reason;
+  auto r = impl_->call(protocol::Command::kStop, body, {}, true);
   if (!r) return std::unexpected(r.error());
   return r->body;
 }

@@ -188,9 +188,12 @@ class Client {
       const std::string& id, const std::filesystem::path& dir);
 
   // Stops a job: a queued one at once, a running one when its worker has
-  // stopped it. Returns the job JSON as the broker answered. For a job
-  // array's id, stops every unfinished task: {"id", "array": true, "stopped": N}.
-  std::expected<nlohmann::json, std::string> stop(const std::string& id);
+  // stopped it. `reason`, when given, ends the job's message ("stopped on
+  // request: REASON"). Returns the job JSON as the broker answered. For a
+  // job array's id, stops every unfinished task: {"id", "array": true,
+  // "stopped": N}.
+  std::expected<nlohmann::json, std::string> stop(const std::string& id,
+                                                  const std::string& reason = "");
 
   // Deletes a finished job with its logs and outputs; returns its full id.
   std::expected<std::string, std::string> remove(const std::string& id);

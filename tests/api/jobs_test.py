@@ -94,7 +94,8 @@ def test_get_with_executions_and_history(api):
     history = body["History"]["Items"]
     topics = [h["Event"]["Topic"] for h in history]
     check(topics[0] == "Submission" and "State Update" in topics, f"history topics: {topics}")
-    check(history[-1]["Event"]["Details"] == {"NewState": "Completed"}, f"last: {history[-1]}")
+    check(history[-1]["Event"]["Details"] == {"NewState": "Completed", "PreviousState": "Running"},
+          f"last: {history[-1]}")
     check(all(h["Type"] in ("JobLevel", "ExecutionLevel") for h in history), f"{history}")
     plain = requests.get(api.url(f"{JOBS}/{job_id}")).json()
     check(set(plain) == {"Job"}, f"without include: {sorted(plain)}")
@@ -200,6 +201,15 @@ def test_stop(api):
     check(r.status_code == 200 and r.json()["EvaluationID"], f"stop: {r.status_code} {r.text}")
     job = wait_state(api, job_id, {"Stopped"})
     check(job["State"]["StateType"] == "Stopped", f"after stop: {job['State']}")
+    check(job["State"].get("Message") == "stopped on request: enough", f"reason: {job['State']}")
+    described = api.shoal("job", "describe", job_id).stdout
+    check("stopped on request: enough" in described and "stop requested: enough" in described,
+          f"describe does not show the stop reason: {described}")
+    queued = run(api, os.path.join(WASM_DIR, "args_env.wasm"), wait=False)
+    requests.delete(api.url(f"{JOBS}/{queued}") + "?reason=by%20query")
+    job = wait_state(api, queued, {"Stopped", "Completed"})
+    check(job["State"]["StateType"] == "Completed"
+          or job["State"].get("Message") == "stopped on request: by query", f"?reason: {job['State']}")
     r = requests.delete(api.url(f"{JOBS}/{job_id}"))
     check(r.status_code == 200 and r.json() == {"EvaluationID": ""}, f"stop again: {r.text}")
     done = run(api, os.path.join(WASM_DIR, "args_env.wasm"))
@@ -412,6 +422,29 @@ def test_logs_over_a_websocket(api):
               f"{query}: {code} {frames}")
     plain = requests.get(api.url(f"{JOBS}/{job_id}/logs"))
     check(plain.status_code in (400, 404), f"a plain GET of logs: {plain.status_code}")
+
+
+def test_normally_closed_log_streams_free_their_threads(api):
+    # python-websocket's close() after recv() has seen the server's close
+    # frame answers it and leaves the socket open: the server must not keep
+    # a stream thread per such socket (the pool has 32), so the 101st
+    # stream is still served.
+    job_id = run(api, os.path.join(WASM_DIR, "args_env.wasm"), "p")
+    kept = []  # the sockets stay open: python closes them only when collected
+    for i in range(101):
+        ws = websocket.create_connection(
+            f"ws://127.0.0.1:{api.port}{JOBS}/{job_id}/logs?follow=false", timeout=60)
+        lines = []
+        while True:
+            opcode, data = ws.recv_data(control_frame=True)
+            if opcode == websocket.ABNF.OPCODE_CLOSE:
+                break
+            lines.append(data)
+        ws.close()
+        kept.append(ws)
+        check(any(b"arg[1]=p" in line for line in lines), f"stream {i + 1}: {lines[:3]}")
+        if failures:
+            return
 
 
 def main():

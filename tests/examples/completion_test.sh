@@ -21,7 +21,7 @@ expect_eq "registered" "complete -F _shoal shoal" "$(complete -p shoal)"
 expect_eq "the script is what shoal completion bash prints" "$(cat "$COMPLETION")" \
   "$("$SHOAL_BIN" completion bash)"
 expect_eq "commands" \
-  "compact completion doctor exec help job keys node serve shutdown version wasm worker " \
+  "agent compact completion config doctor exec help job keys node serve shutdown version wasm worker " \
   "$(complete_line shoal '')"
 # Flags come from the command tree, so none is missing (--no-wait once was).
 expect_eq "job get flags" "--no-wait " "$(complete_line shoal job get --no)"

@@ -90,7 +90,8 @@ BOOST_AUTO_TEST_CASE(json_and_yaml_output_is_bacalhaus_model) {
 
   auto yaml = h.shoal({"job", "describe", id, "--output", "yaml"});
   BOOST_TEST(has(yaml.out, "\nJob:\n"), yaml.out);
-  BOOST_TEST(has(yaml.out, "\n  State:\n    StateType: \"Completed\"\n"), yaml.out);
+  BOOST_TEST(has(yaml.out, "\n  State:\n"), yaml.out);  // then Details, StateType
+  BOOST_TEST(has(yaml.out, "\n    StateType: \"Completed\"\n"), yaml.out);
 
   auto execs = h.shoal({"job", "executions", id, "--output", "json"});
   BOOST_TEST_REQUIRE(execs.status == 0, execs.err);

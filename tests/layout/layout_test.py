@@ -30,7 +30,8 @@ ALLOWED = {
     "broker": {"protocol", "host", "wasi"},
     "bacalhau": {"protocol"},
     "api": {"protocol", "host", "client", "bacalhau"},
-    "cli": {"protocol", "host", "client", "broker", "api", "bacalhau"},
+    "apiclient": {"protocol"},
+    "cli": {"protocol", "host", "client", "broker", "api", "bacalhau", "apiclient"},
     "examples": {"client"},
     "tools": set(),
 }

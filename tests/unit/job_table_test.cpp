@@ -232,6 +232,21 @@ BOOST_AUTO_TEST_CASE(stopping_a_running_job_ends_it_stopped_when_its_run_ends) {
   BOOST_TEST(seen.changes.back().state == JobState::stopped);
 }
 
+BOOST_AUTO_TEST_CASE(a_stop_reason_ends_the_jobs_message_queued_or_running) {
+  submit("j-1");
+  submit("j-2");
+  auto ws = workers({{"w1", "local"}});
+  dispatch(ws);  // j-1 runs, j-2 waits
+  table.request_stop("j-1", "enough");
+  BOOST_TEST(table.find("j-1")->history.back().message == "stop requested: enough");
+  table.finish("j-1", RunEnd{false, std::nullopt, "terminated", 0, 0, 0, 0});
+  BOOST_TEST(seen.changes.back().state == JobState::stopped);
+  BOOST_TEST(seen.changes.back().message == "stopped on request: enough");
+  auto queued = table.request_stop("j-2", "not needed");
+  BOOST_REQUIRE(queued);
+  BOOST_TEST(queued->message == "stopped on request: not needed");
+}
+
 BOOST_AUTO_TEST_CASE(a_stopped_job_whose_worker_is_lost_is_stopped_not_queued_again) {
   submit("j-1");
   auto ws = workers({{"w1", "local"}});

@@ -100,3 +100,52 @@ BOOST_AUTO_TEST_CASE(a_malformed_file_is_named_with_its_field_and_changes_nothin
   BOOST_TEST(error_of(R"({"data_roots": "/srv"})") ==
              path + ": data_roots must be an array of paths" + hint);
 }
+
+BOOST_AUTO_TEST_CASE(the_api_is_stored_and_loaded_with_the_rest) {
+  TempState t;
+  b::BrokerOptions given = t.options;
+  given.api.enabled = true;
+  given.api.host = "127.0.0.2";
+  given.api.port = 4321;
+  given.api.token_file = "/srv/token";
+  BOOST_REQUIRE(b::store_serve_config(given.dir, b::serve_config_text(given)));
+  b::BrokerOptions later = t.options;
+  BOOST_REQUIRE(*b::load_serve_config(later));
+  BOOST_TEST(later.api.enabled);
+  BOOST_TEST(later.api.host == "127.0.0.2");
+  BOOST_TEST(later.api.port == 4321);
+  BOOST_TEST(later.api.token_file == "/srv/token");
+  BOOST_TEST(b::describe_serve_config(later) ==
+             "--api-host 127.0.0.2 --api-port 4321 --api-token-file /srv/token");
+  t.write(R"({"api": {"token_file": "/srv/token"}})");  // no host, no port: no API
+  b::BrokerOptions token_only = t.options;
+  BOOST_REQUIRE(*b::load_serve_config(token_only));
+  BOOST_TEST(!token_only.api.enabled);
+  t.write(R"({"api": {"port": 70000}})");
+  b::BrokerOptions bad = t.options;
+  BOOST_TEST(!b::load_serve_config(bad).has_value());
+}
+
+BOOST_AUTO_TEST_CASE(config_keys_are_set_read_and_unset_one_at_a_time) {
+  nlohmann::json config = nlohmann::json::object();
+  auto set = [&](const std::string& key, std::vector<std::string> values) {
+    auto r = b::set_serve_config_value(config, key, values);
+    if (r) config = *r;
+    return r ? std::string() : r.error();
+  };
+  BOOST_TEST(set("API.Port", {"1234"}) == "");  // Bacalhau's spelling
+  BOOST_TEST(config == nlohmann::json::parse(R"({"api": {"port": 1234}})"));
+  BOOST_TEST(set("labels", {"zone=a,rack=2", "os=linux"}) == "");
+  BOOST_TEST(*b::serve_config_value(config, "labels") == "os=linux,rack=2,zone=a");
+  BOOST_TEST(set("workers", {"0"}) == "");  // as --workers 0: none
+  BOOST_TEST(config["workers"] == -1);
+  BOOST_TEST(*b::serve_config_value(config, "workers") == "0");
+  BOOST_TEST(set("max_module_bytes", {"512MiB"}) == "");
+  BOOST_TEST(config["max_module_bytes"] == 512u << 20);
+  BOOST_TEST(set("api.port", {"1", "2"}) == "api.port takes one value, not 2");
+  BOOST_TEST(set("max_attempts", {"0"}) == "max_attempts must be an integer from 1 to 100");
+  BOOST_TEST(set("nosuch", {"1"}).starts_with("unknown configuration key 'nosuch' (keys: api.host"));
+  BOOST_TEST(!b::serve_config_value(config, "listen"));
+  config = *b::unset_serve_config_value(config, "api.port");
+  BOOST_TEST(!config.contains("api"));  // an emptied object goes too
+}
