@@ -5,6 +5,7 @@ the token rule of shoal's REST API (docs/http-api.md), against a real
   SHOAL_BIN=build/shoal /usr/bin/python3 tests/api/agent_test.py [case]
 """
 import os
+import pathlib
 import subprocess
 import sys
 import tempfile
@@ -32,6 +33,13 @@ def test_agent_endpoints(api):
     check({"Major", "Minor", "GitVersion", "GitCommit", "BuildDate", "GOOS", "GOARCH"} <= set(v),
           f"version fields: {v}")
     check(v["GitVersion"].startswith("v"), f"GitVersion is no semver: {v}")
+    root = pathlib.Path(__file__).resolve().parents[2]
+    if (root / ".git").exists():
+        head = subprocess.run(["git", "-C", str(root), "rev-parse", "--short=12", "HEAD"],
+                              capture_output=True, text=True, check=True).stdout.strip()
+        check(v["GitCommit"] == head, f"GitCommit {v['GitCommit']!r}, the checkout is at {head}")
+    else:
+        check(v["GitCommit"] == "unknown", f"GitCommit outside a checkout: {v}")
     n = requests.get(api.url("/api/v1/agent/node")).json()
     for key in ("NodeID", "NodeType", "Labels", "SupportedProtocols", "ComputeNodeInfo",
                 "BacalhauVersion"):
