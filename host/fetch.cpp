@@ -521,4 +521,34 @@ std::expected<FetchResult, FetchError> fetch_url(const std::string& url, const s
   }
 }
 
+std::expected<std::string, FetchError> fetch_bytes(const std::string& url,
+                                                   const FetchOptions& options) {
+  const char* tmpdir = std::getenv("TMPDIR");
+  std::string path = std::string(tmpdir && *tmpdir ? tmpdir : "/tmp") + "/shoal-fetch-XXXXXX";
+  int fd = ::mkstemp(path.data());
+  if (fd < 0)
+    return std::unexpected(error(Kind::io,
+                                 redact_url(url) + ": cannot create a temporary file in " +
+                                     path.substr(0, path.rfind('/')) + ": " + std::strerror(errno),
+                                 false));
+  std::string bytes;
+  char buf[1 << 16];
+  auto got = fetch_url(url, path, options);
+  int in = got ? ::open(path.c_str(), O_RDONLY | O_CLOEXEC) : -1;
+  ssize_t n = 0;
+  while (in >= 0 && (n = ::read(in, buf, sizeof buf)) > 0)
+    bytes.append(buf, static_cast<size_t>(n));
+  const int read_errno = errno;
+  if (in >= 0) ::close(in);
+  ::close(fd);
+  ::unlink(path.c_str());
+  if (!got) return std::unexpected(got.error());
+  if (in < 0 || n < 0)
+    return std::unexpected(error(Kind::io,
+                                 redact_url(url) + ": reading the download back from " + path +
+                                     ": " + std::strerror(read_errno),
+                                 false));
+  return bytes;
+}
+
 }  // namespace shoal::host
