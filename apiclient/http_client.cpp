@@ -51,6 +51,25 @@ std::string failed(const Endpoint& e, std::string_view what, const beast::error_
   return std::string(what) + " " + e.url() + ": " + ec.message();
 }
 
+// A socket to the endpoint on which the request has been sent, or why not.
+std::expected<tcp::socket, std::string> send(asio::io_context& io, const Endpoint& e,
+                                             std::string_view method, std::string_view target,
+                                             std::string_view body) {
+  auto socket = open(io, e);
+  if (!socket) return socket;
+  beast::error_code ec;
+  http::write(*socket, make_request(e, method, target, body), ec);
+  if (ec) return std::unexpected(failed(e, "cannot send to", ec));
+  return socket;
+}
+
+// A response parser with no body limit: Beast 1.74 compares a length with
+// an empty limit as over it.
+template <class Body>
+void unlimited(http::response_parser<Body>& parser) {
+  parser.body_limit(std::numeric_limits<std::uint64_t>::max());
+}
+
 }  // namespace
 
 std::string Endpoint::url() const {
@@ -63,16 +82,12 @@ std::expected<Response, std::string> HttpClient::request(std::string_view method
                                                          std::string_view target,
                                                          std::string_view body) const {
   asio::io_context io;
-  auto socket = open(io, endpoint_);
+  auto socket = send(io, endpoint_, method, target, body);
   if (!socket) return std::unexpected(socket.error());
   beast::error_code ec;
-  http::write(*socket, make_request(endpoint_, method, target, body), ec);
-  if (ec) return std::unexpected(failed(endpoint_, "cannot send to", ec));
   beast::flat_buffer buffer;
   http::response_parser<http::string_body> parser;
-  parser.body_limit(
-      std::numeric_limits<std::uint64_t>::max());  // none: Beast 1.74 compares a length with an
-                                                   // empty limit as over it
+  unlimited(parser);
   http::read(*socket, buffer, parser, ec);
   if (ec) return std::unexpected(failed(endpoint_, "no answer from", ec));
   auto& res = parser.get();
@@ -97,16 +112,12 @@ std::expected<nlohmann::json, std::string> HttpClient::call(std::string_view met
 std::expected<void, std::string> HttpClient::download(std::string_view target,
                                                       const BodySink& sink) const {
   asio::io_context io;
-  auto socket = open(io, endpoint_);
+  auto socket = send(io, endpoint_, "GET", target, {});
   if (!socket) return std::unexpected(socket.error());
   beast::error_code ec;
-  http::write(*socket, make_request(endpoint_, "GET", target, {}), ec);
-  if (ec) return std::unexpected(failed(endpoint_, "cannot send to", ec));
   beast::flat_buffer buffer;
   http::response_parser<http::buffer_body> parser;
-  parser.body_limit(
-      std::numeric_limits<std::uint64_t>::max());  // none: Beast 1.74 compares a length with an
-                                                   // empty limit as over it
+  unlimited(parser);
   http::read_header(*socket, buffer, parser, ec);
   if (ec) return std::unexpected(failed(endpoint_, "no answer from", ec));
   const unsigned status = parser.get().result_int();
