@@ -276,11 +276,14 @@ class Pools:
     # --- measuring ---------------------------------------------------------
     def measure(self, label, home, pid, profile=False):
         module = open(self.b.hello, "rb").read()
+        perf = self.start_perf(pid, label, "idle") if profile else None
         c0 = cpu_seconds(pid)
         time.sleep(self.args.idle_seconds)
         idle = (cpu_seconds(pid) - c0) / self.args.idle_seconds * 1000
+        if perf:
+            self.end_perf(perf)
         seq, wall = one_at_a_time(home, module, self.args.pool_runs)
-        perf = self.start_perf(pid, label) if profile else None
+        perf = self.start_perf(pid, label, "load") if profile else None
         c0 = cpu_seconds(pid)
         took, loaded, failed = under_load(home, module, self.args.pool_jobs)
         cpu = cpu_seconds(pid) - c0
@@ -300,10 +303,10 @@ class Pools:
         self.row("pools", f"{label}: broker CPU per job; RSS",
                  f"{fig['cpu']:.3f} ms; {fig['rss']:.1f} MiB")
 
-    def start_perf(self, pid, label):
+    def start_perf(self, pid, label, phase):
         if not shutil.which("perf"):
             return None
-        out = os.path.join(self.b.tmp, f"perf-{label.split()[0]}.data")
+        out = os.path.join(self.b.tmp, f"perf-{phase}-{label.split()[0]}.data")
         p = subprocess.Popen(["perf", "record", "-F", "999", "-g", "-p", str(pid), "-o", out],
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(0.5)
@@ -313,13 +316,13 @@ class Pools:
         p, out = perf
         p.send_signal(signal.SIGINT)
         p.wait(60)
-        report = subprocess.run(["perf", "report", "-i", out, "--no-children", "--stdio",
-                                 "--percent-limit", "1.5", "-g", "none"],
-                                capture_output=True, text=True).stdout
         path = os.path.join(self.args.profile_dir, os.path.basename(out) + ".txt")
         with open(path, "w") as f:
-            f.write(report)
-        print(f"    perf report of the broker under load: {path}", flush=True)
+            for how in ("--no-children", "--children"):  # self time, then with callees
+                f.write(subprocess.run(["perf", "report", "-i", out, how, "--stdio",
+                                        "--percent-limit", "1.5", "-g", "none"],
+                                       capture_output=True, text=True).stdout)
+        print(f"    perf report of the broker: {path}", flush=True)
 
     def run(self):
         print(f"pools (Slurm pilots of {self.slots} slot(s) against one broker)", flush=True)
