@@ -337,9 +337,9 @@ class Pools:
             self.start_broker()
             for n in self.counts:
                 took = self.grow(n)
-                self.row("pools", f"{n} pilots x {self.slots} slot(s): all connected after",
+                self.row("pools", f"{n} pilot(s) x {self.slots} slot(s): all connected after",
                          f"{took:.1f} s (sbatch to ready; not timed below)")
-                self.measure(f"{n} pilots", self.home, self.proc.pid,
+                self.measure(f"{n} pilot{'' if n == 1 else 's'}", self.home, self.proc.pid,
                              profile=self.args.profile_dir and n == max(self.counts))
         finally:
             self.stop()
