@@ -273,8 +273,10 @@ class Broker : private JobObserver {
   // and the output files a remote run sends back.
   void on_remote_ready(const std::string& name, const wire::Ready& ready);
   void on_need_module(WorkerState& w, const std::string& exec_id);
-  // Writes a remote run's output files into `scratch`/out for collect_outputs.
-  void unpack_outputs(const wire::Done& done, const std::string& scratch, jobs::Job& job);
+  // Notes what the worker said of its outputs and writes a remote run's
+  // output files into `scratch`/out/NAME, each output directory made first,
+  // for collect_outputs. False, and nothing made, when no file came back.
+  bool unpack_outputs(const wire::Done& done, const std::string& scratch, jobs::Job& job);
 
   // staging.cpp: URL inputs. Each URL is fetched on a thread of its own,
   // at most kMaxFetches at once (an array of 10,000 URLs must not start

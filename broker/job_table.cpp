@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <set>
+#include <tuple>
 
 #include "protocol/constraints.h"
 
@@ -161,66 +163,120 @@ void JobTable::input_failed(const std::string& id, const std::string& message) {
   changed(*job, true);
 }
 
-std::optional<size_t> JobTable::choose_worker(jobs::Job& job,
-                                              const std::vector<WorkerView>& workers) {
+// The idle workers that match one job's constraints during one dispatch()
+// call, ordered for the choice: the host with the most of them first (on a
+// tie, the host whose first such worker comes first in the list), and on
+// each host its workers in list order. Built once per constraint string and
+// call, in one pass over the workers; after that a choice, or a worker
+// taken by any job, costs a few operations on the host's entry, however
+// many workers and hosts there are.
+class JobTable::Candidates {
+ public:
+  Candidates(jobs::Selector selector, const std::vector<WorkerView>& workers)
+      : selector_(std::move(selector)), workers_(workers) {
+    for (size_t i = 0; i < workers.size(); ++i)
+      if (workers[i].idle && jobs::matches(selector_, *workers[i].labels))
+        by_host_[workers[i].host].push_back(i);
+    for (const auto& [host, list] : by_host_) order_.insert(key(host, list));
+  }
+
+  // The worker to give the job, or none when no idle worker matches.
+  std::optional<size_t> best() const {
+    if (order_.empty()) return std::nullopt;
+    return std::get<1>(*order_.begin());
+  }
+
+  // Worker i (any worker of the list) is no longer idle.
+  void taken(size_t i) {
+    auto host = by_host_.find(workers_[i].host);
+    if (host == by_host_.end()) return;
+    auto& list = host->second;
+    auto pos = std::lower_bound(list.begin(), list.end(), i);
+    if (pos == list.end() || *pos != i) return;
+    order_.erase(key(host->first, list));
+    list.erase(pos);
+    if (!list.empty()) order_.insert(key(host->first, list));
+  }
+
+  // Whether any worker, idle or busy, matches (looked at once).
+  bool any_match() {
+    if (!any_match_)
+      any_match_ = !order_.empty() ||
+                   std::any_of(workers_.begin(), workers_.end(), [&](const WorkerView& w) {
+                     return jobs::matches(selector_, *w.labels);
+                   });
+    return *any_match_;
+  }
+
+ private:
+  // (minus the host's idle matching workers, its first one, the host)
+  using Key = std::tuple<int64_t, size_t, std::string_view>;
+  static Key key(std::string_view host, const std::vector<size_t>& list) {
+    return {-static_cast<int64_t>(list.size()), list.front(), host};
+  }
+  jobs::Selector selector_;
+  const std::vector<WorkerView>& workers_;
+  std::map<std::string_view, std::vector<size_t>> by_host_;
+  std::set<Key> order_;
+  std::optional<bool> any_match_;
+};
+
+JobTable::Candidates& JobTable::candidates_for(const jobs::Job& job,
+                                               const std::vector<WorkerView>& workers,
+                                               CandidateCache& cache) {
+  if (auto found = cache.find(job.spec.constraints); found != cache.end()) return found->second;
   auto selector = jobs::parse_selector(job.spec.constraints);
   if (!selector) selector = jobs::Selector{};  // checked at submission; never here
-  std::map<std::string_view, int> idle_on_host;
-  std::vector<bool> match(workers.size());
-  bool any_match = false;
-  for (size_t i = 0; i < workers.size(); ++i) {
-    match[i] = jobs::matches(*selector, *workers[i].labels);
-    any_match |= match[i];
-    if (match[i] && workers[i].idle) ++idle_on_host[workers[i].host];
+  // A queue of many different constraints keeps at most kCachedSelectors
+  // of them; the others are looked at afresh for each job (one pass).
+  if (cache.size() >= kCachedSelectors) cache.erase(cache.begin());
+  return cache.try_emplace(job.spec.constraints, std::move(*selector), workers).first->second;
+}
+
+std::optional<size_t> JobTable::choose_worker(jobs::Job& job,
+                                              const std::vector<WorkerView>& workers,
+                                              Candidates& candidates) {
+  if (auto best = candidates.best()) {
+    if (unmatched_.erase(job.id)) job.message.clear();
+    return best;
   }
-  if (!any_match) {
-    if (unmatched_.insert(job.id).second) {
-      std::set<std::string_view> seen;
-      std::string hosts;
-      for (const WorkerView& w : workers)
-        if (seen.insert(w.host).second)
-          hosts +=
-              (hosts.empty() ? "" : "; ") + std::string(w.host) + ": " + describe_labels(*w.labels);
-      job.message = "waiting: no connected worker matches the constraints '" +
-                    job.spec.constraints +
-                    "' (workers' labels: " + (hosts.empty() ? "no workers" : hosts) + ")";
-      note(job, "Scheduling", job.message);
-      changed(job, true);
-    }
-    return std::nullopt;
-  }
-  std::optional<size_t> best;
-  int best_idle = 0;
-  for (size_t i = 0; i < workers.size(); ++i) {
-    if (!workers[i].idle || !match[i]) continue;
-    const int idle = idle_on_host[workers[i].host];
-    if (idle > best_idle) {
-      best = i;
-      best_idle = idle;
-    }
-  }
-  if (best && unmatched_.erase(job.id)) job.message.clear();
-  return best;
+  if (unmatched_.contains(job.id) || candidates.any_match()) return std::nullopt;
+  unmatched_.insert(job.id);
+  std::set<std::string_view> seen;
+  std::string hosts;
+  for (const WorkerView& w : workers)
+    if (seen.insert(w.host).second)
+      hosts +=
+          (hosts.empty() ? "" : "; ") + std::string(w.host) + ": " + describe_labels(*w.labels);
+  job.message = "waiting: no connected worker matches the constraints '" + job.spec.constraints +
+                "' (workers' labels: " + (hosts.empty() ? "no workers" : hosts) + ")";
+  note(job, "Scheduling", job.message);
+  changed(job, true);
+  return std::nullopt;
 }
 
 void JobTable::dispatch(std::vector<WorkerView>& workers,
                         const std::function<bool(jobs::Job&, size_t)>& start) {
-  auto idle = [&] {
-    return std::any_of(workers.begin(), workers.end(), [](const WorkerView& w) { return w.idle; });
-  };
-  for (auto q = queue_.begin(); q != queue_.end() && idle();) {
+  size_t idle = static_cast<size_t>(
+      std::count_if(workers.begin(), workers.end(), [](const WorkerView& w) { return w.idle; }));
+  CandidateCache cache;
+  for (auto q = queue_.begin(); q != queue_.end() && idle > 0;) {
     auto it = jobs_.find(*q);
     if (it == jobs_.end() || it->second.state != jobs::JobState::queued) {
       q = queue_.erase(q);
       continue;
     }
-    auto chosen = choose_worker(it->second, workers);
+    auto chosen = choose_worker(it->second, workers, candidates_for(it->second, workers, cache));
     if (!chosen) {
       ++q;
       continue;
     }
     q = queue_.erase(q);
-    if (start(it->second, *chosen)) workers[*chosen].idle = false;
+    if (start(it->second, *chosen)) {
+      workers[*chosen].idle = false;
+      --idle;
+      for (auto& [constraints, candidates] : cache) candidates.taken(*chosen);
+    }
   }
 }
 

@@ -184,8 +184,19 @@ class JobTable {
   // Advances `job`'s revision, hands it to the observer (a copy to `copy`
   // first, when given); a terminal job then leaves.
   void changed(jobs::Job& job, bool tell, jobs::Job* copy = nullptr);
-  // The index of the worker for `job`, or none; says once why no worker matches.
-  std::optional<size_t> choose_worker(jobs::Job& job, const std::vector<WorkerView>& workers);
+  // dispatch()'s view of the idle workers matching one constraint string
+  // (job_table.cpp), kept for the length of one call for at most
+  // kCachedSelectors constraint strings: a burst of jobs costs one pass
+  // over the workers per constraint string, not one per job.
+  class Candidates;
+  using CandidateCache = std::map<std::string, Candidates>;
+  static constexpr size_t kCachedSelectors = 16;
+  Candidates& candidates_for(const jobs::Job& job, const std::vector<WorkerView>& workers,
+                             CandidateCache& cache);
+  // The index of the worker for `job` among `candidates`, or none; says
+  // once why no worker matches.
+  std::optional<size_t> choose_worker(jobs::Job& job, const std::vector<WorkerView>& workers,
+                                      Candidates& candidates);
 
   uint32_t max_attempts_;
   JobObserver& observer_;

@@ -4,8 +4,11 @@
 // (broker/module_holders.h); the output files come back in `done`.
 #include <filesystem>
 #include <fstream>
+#include <set>
 
 #include "broker/broker_impl.h"
+#include "protocol/job_json.h"
+#include "protocol/names.h"
 
 namespace shoal::broker {
 
@@ -53,15 +56,25 @@ void Broker::on_need_module(WorkerState& w, const std::string& exec_id) {
                  wire::encode(wire::ModuleBytes{job->spec.module_hash, std::move(**module)}));
 }
 
-void Broker::unpack_outputs(const wire::Done& done, const std::string& scratch, jobs::Job& job) {
+bool Broker::unpack_outputs(const wire::Done& done, const std::string& scratch, jobs::Job& job) {
+  if (!done.outputs_message.empty())
+    jobs_.note(job, "Output", "on the worker: " + done.outputs_message);
+  if (done.outputs.empty()) return false;
+  // The run's output directories, as a local run has them for collect_outputs.
+  std::set<std::string> given;
+  std::error_code ec;
+  for (const auto& o : jobs::effective_outputs(job.spec)) {
+    auto dir = names::join_plain(scratch + "/out", o.name);
+    if (!dir || (!fs::create_directories(*dir, ec) && ec)) continue;
+    given.insert(o.name);
+  }
   size_t refused = 0;
   for (const auto& f : done.outputs) {
     fs::path dest = fs::path(scratch) / "out" / f.path;
-    std::error_code ec;
     // Only into an output directory this run was given.
     std::string top = f.path.substr(0, f.path.find('/'));
     if (!wire::safe_relative_path(f.path) || f.path.find('/') == std::string::npos ||
-        !fs::is_directory(fs::path(scratch) / "out" / top, ec)) {
+        !given.contains(top)) {
       ++refused;
       continue;
     }
@@ -74,12 +87,11 @@ void Broker::unpack_outputs(const wire::Done& done, const std::string& scratch, 
     out.write(f.data.data(), static_cast<std::streamsize>(f.data.size()));
     if (!out) ++refused;
   }
-  if (!done.outputs_message.empty())
-    jobs_.note(job, "Output", "on the worker: " + done.outputs_message);
   if (refused)
     jobs_.note(job, "Output",
                std::to_string(refused) +
                    " output files from the worker had unusable paths and were dropped");
+  return true;
 }
 
 }  // namespace shoal::broker

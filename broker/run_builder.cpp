@@ -178,7 +178,8 @@ class Builder {
       auto dir = names::join_plain(req_.scratch + "/out", o.name);
       if (!dir) return std::unexpected("output " + o.name + ": " + dir.error());
       std::error_code ec;
-      if (o.name != "outputs" && !fs::create_directory(*dir, ec) && ec)
+      // A remote run's directories are made only when files come back.
+      if (!req_.remote && o.name != "outputs" && !fs::create_directory(*dir, ec) && ec)
         return std::unexpected("cannot make the directory of output " + o.name + ": " +
                                ec.message());
       if (req_.remote) {

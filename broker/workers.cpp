@@ -87,7 +87,8 @@ void Broker::on_worker_done(WorkerState& w, const std::string& body) {
     clear_scratch(w, scratch);
     return;
   }
-  if (remote) unpack_outputs(*done, scratch, *job);
+  // A remote run that sent no file back has no directory to look at.
+  const bool nothing_back = remote && !unpack_outputs(*done, scratch, *job);
   const bool own_files = !job->spec.stdin_hash.empty() || !job->spec.import_modules.empty() ||
                          !job->spec.inline_inputs.empty();
   // A local run whose guest changed nothing below its mounts left the
@@ -97,7 +98,7 @@ void Broker::on_worker_done(WorkerState& w, const std::string& body) {
       (job->spec.outputs.size() == 1 && job->spec.outputs[0].name == "outputs" &&
        job->spec.outputs[0].path == "/outputs");
   bool untouched;
-  if (!remote && !done->wrote_files && only_default_output) {
+  if ((!remote && !done->wrote_files && only_default_output) || nothing_back) {
     job->output_files.clear();
     job->outputs_message.clear();
     untouched = !own_files;

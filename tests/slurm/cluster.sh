@@ -16,7 +16,8 @@
 # Slurm command at it), SHOAL_SLURM_HOST_IP (the host's address on the bridge: what a job
 # on a node connects to), and the node names and addresses.
 #
-# Environment: SHOAL_SLURM_NODES (2..9, default 2), SHOAL_SLURM_SUBNET
+# Environment: SHOAL_SLURM_NODES (2..9, default 2), SHOAL_SLURM_CPUS (CPUs
+# each node declares, 1..256, default 4), SHOAL_SLURM_SUBNET
 # (three octets, e.g. 10.230.7; default derived from DIR),
 # SHOAL_SLURM_START_TIMEOUT (seconds for each wait, default 60).
 set -euo pipefail
@@ -25,7 +26,7 @@ prog=cluster.sh
 die() { printf '%s: error: %s\n' "$prog" "$*" >&2; exit 1; }
 say() { printf '%s: %s\n' "$prog" "$*" >&2; }
 
-usage() { sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
 [ $# -eq 2 ] || usage
 cmd=$1
@@ -238,7 +239,9 @@ write_env() {
 }
 
 write_config() {
-  local subnet=$SHOAL_SLURM_SUBNET n ip nodes_csv last
+  local subnet=$SHOAL_SLURM_SUBNET n ip nodes_csv last cpus=${SHOAL_SLURM_CPUS:-4}
+  case $cpus in [1-9] | [1-9][0-9] | 1[0-9][0-9] | 2[0-4][0-9] | 25[0-6]) ;;
+  *) die "SHOAL_SLURM_CPUS must be 1..256 (got $cpus)" ;; esac
   nodes_csv=$(tr ' ' ',' <<<"$NODE_NAMES")
   last=${NODE_NAMES##* }
   mkdir -p "$DIR/etc"
@@ -292,7 +295,7 @@ EOF
     ip=$(eval echo "\$NODE_IP_$n")
     # n1: avx512; the last node (the gpu partition's): bigmem
     if [ $i = 1 ]; then feat=avx512; elif [ "$n" = "$last" ]; then feat=bigmem; else feat=plain; fi
-    echo "NodeName=$n NodeHostname=$n NodeAddr=$ip CPUs=4 RealMemory=4096 Features=$feat State=UNKNOWN" >>"$DIR/etc/slurm.conf"
+    echo "NodeName=$n NodeHostname=$n NodeAddr=$ip CPUs=$cpus RealMemory=4096 Features=$feat State=UNKNOWN" >>"$DIR/etc/slurm.conf"
   done
   cat >>"$DIR/etc/slurm.conf" <<EOF
 PartitionName=debug Nodes=$nodes_csv Default=YES MaxTime=INFINITE State=UP

@@ -138,6 +138,27 @@ BOOST_AUTO_TEST_CASE(a_job_goes_to_the_host_with_the_most_idle_workers) {
   BOOST_TEST(started[0].ends_with("@b1"));
 }
 
+BOOST_AUTO_TEST_CASE(a_burst_of_mixed_constraints_sees_the_workers_each_job_of_the_round_took) {
+  // One dispatch for the whole burst: each job sees which workers the jobs
+  // before it took, whatever their constraints (ties: the first in the list).
+  std::map<std::string, std::string> zone_a{{"zone", "a"}};
+  std::vector<WorkerView> ws{{"a1", "hostA", &zone_a, true},    {"a2", "hostA", &zone_a, true},
+                             {"b1", "hostB", &zone_a, true},    {"c1", "hostC", &no_labels, true},
+                             {"c2", "hostC", &no_labels, true}, {"c3", "hostC", &no_labels, true}};
+  submit("j-1");                   // hostC has 3 idle
+  submit("j-2", {}, 0, "zone=a");  // hostA has 2 idle in zone a
+  submit("j-3");                   // hostC 2 idle, hostA and hostB 1
+  submit("j-4", {}, 0, "zone=a");  // hostA and hostB 1 each: a2 comes first
+  submit("j-5");                   // hostB and hostC 1 each: b1 comes first
+  submit("j-6", {}, 0, "zone=a");  // zone a all busy, c3 idle
+  BOOST_TEST(dispatch(ws) ==
+             (std::vector<std::string>{"j-1@c1", "j-2@a1", "j-3@c2", "j-4@a2", "j-5@b1"}));
+  const jobs::Job* waiting = table.find("j-6");
+  BOOST_TEST(waiting->state == JobState::queued);
+  BOOST_TEST(waiting->message.empty());  // busy workers match it: nothing to say
+  BOOST_TEST(ws[5].idle);
+}
+
 BOOST_AUTO_TEST_CASE(a_job_no_worker_matches_waits_says_why_once_and_does_not_hold_up_others) {
   submit("j-1", {}, 0, "gpu=yes");
   submit("j-2");
