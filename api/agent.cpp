@@ -8,6 +8,7 @@
 
 #include "api/routes.h"
 #include "bacalhau/model.h"
+#include "shoal_commit.h"
 #include "shoal_config.h"
 
 namespace shoal::api {
@@ -51,7 +52,7 @@ nlohmann::json version_info() {
   auto dot = v.find('.');
   auto dot2 = v.find('.', dot + 1);
   return {{"Major", v.substr(0, dot)}, {"Minor", v.substr(dot + 1, dot2 - dot - 1)},
-          {"GitVersion", "v" + v},     {"GitCommit", ""},
+          {"GitVersion", "v" + v},     {"GitCommit", SHOAL_COMMIT},
           {"BuildDate", build_date()}, {"GOOS", "linux"},
           {"GOARCH", "amd64"}};
 }

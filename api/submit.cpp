@@ -29,17 +29,11 @@ std::expected<std::string, std::string> file_bytes(const std::string& path) {
   return out.str();
 }
 
-// A URL's body, fetched into a temporary file and read back.
+// A URL's body.
 std::expected<std::string, std::string> download(const std::string& url) {
-  char tmpl[] = "/tmp/shoal-api-module-XXXXXX";
-  int fd = ::mkstemp(tmpl);
-  if (fd < 0)
-    return std::unexpected(std::string("cannot create a temporary file: ") + std::strerror(errno));
-  ::close(fd);
-  auto got = host::fetch_url(url, tmpl);
-  auto bytes = got ? file_bytes(tmpl) : std::unexpected(got.error().message);
-  ::unlink(tmpl);
-  return bytes;
+  auto got = host::fetch_bytes(url);
+  if (!got) return std::unexpected(got.error().message);
+  return *std::move(got);
 }
 
 std::expected<std::string, std::string> module_bytes(const bacalhau::ModuleRef& m) {

@@ -1,18 +1,16 @@
 #include "bacalhau/node_model.h"
 
-#include <ctime>
 #include <string>
+
+#include "protocol/job_json.h"
 
 namespace shoal::bacalhau {
 namespace {
 
-std::string rfc3339(int64_t ns) {
-  std::time_t s = static_cast<std::time_t>(ns / 1000000000);
-  std::tm tm{};
-  ::gmtime_r(&s, &tm);
-  char out[32];
-  std::strftime(out, sizeof out, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return out;
+// Go's zero time for a pool that never sent a heartbeat: what a Bacalhau
+// client parses as "never".
+std::string heartbeat_time(int64_t ns) {
+  return ns == 0 ? "0001-01-01T00:00:00Z" : jobs::format_time(ns);
 }
 
 }  // namespace
@@ -40,7 +38,7 @@ nlohmann::json node_state_model(const nlohmann::json& pool) {
           {"Connection", connected ? "CONNECTED" : "DISCONNECTED"},
           {"ConnectionState",
            {{"Status", connected ? "CONNECTED" : "DISCONNECTED"},
-            {"LastHeartbeat", rfc3339(pool.value("last_heartbeat_ns", int64_t{0}))}}}};
+            {"LastHeartbeat", heartbeat_time(pool.value("last_heartbeat_ns", int64_t{0}))}}}};
 }
 
 }  // namespace shoal::bacalhau

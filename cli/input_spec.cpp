@@ -4,6 +4,7 @@
 
 #include <vector>
 
+#include "protocol/job_json.h"
 #include "protocol/names.h"
 
 namespace shoal::cli {
@@ -329,9 +330,7 @@ std::expected<InputFlag, std::string> parse_input_value(std::string_view value,
   auto target = f->dst ? normalize_guest_path(*f->dst) : default_target(*f->src, in);
   if (!target) return std::unexpected(target.error());
   if (*target == "/" && !in.is_directory)
-    return std::unexpected(
-        std::string("only a directory can be mounted at / (the guest's whole file tree); "
-                    "name a file's path, such as /inputs/data.txt"));
+    return std::unexpected(std::string(jobs::kRootNeedsDirectory));
   in.target = *target;
   return in;
 }

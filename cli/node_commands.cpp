@@ -4,27 +4,16 @@
 // (bacalhau/node_model.h).
 #include <fmt/core.h>
 
-#include <ctime>
-
 #include "bacalhau/node_model.h"
 #include "cli/commands.h"
 #include "cli/format.h"
 #include "cli/job_view.h"
+#include "protocol/job_json.h"
 
 namespace shoal::cli {
 namespace {
 
 using nlohmann::json;
-
-// "2026-12-03 15:40:02" in local time.
-std::string local_time_of(int64_t ns) {
-  std::time_t s = static_cast<std::time_t>(ns / 1000000000);
-  std::tm tm{};
-  ::localtime_r(&s, &tm);
-  char out[32];
-  std::strftime(out, sizeof out, "%Y-%m-%d %H:%M:%S", &tm);
-  return out;
-}
 
 std::string labels_text(const json& labels) {
   std::string out;
@@ -47,7 +36,7 @@ void print_nodes(const std::vector<json>& nodes, Format format, bool hide_header
     rows.push_back({n.value("id", ""), n.value("remote", false) ? "remote" : "local",
                     n.value("state", ""), labels_text(n.value("labels", json::object())),
                     std::to_string(n.value("slots", 0)), std::to_string(n.value("busy", 0)),
-                    local_time_of(n.value("last_heartbeat_ns", int64_t{0}))});
+                    local_time(jobs::format_time(n.value("last_heartbeat_ns", int64_t{0})))});
   fmt::print("{}", format == Format::csv ? render_csv(header, rows, hide_header)
                                          : render_table(header, rows, hide_header));
 }

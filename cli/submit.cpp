@@ -71,27 +71,15 @@ using nlohmann::json;
 
 // Downloads a URL here, with a progress bar on a terminal.
 std::expected<std::string, std::string> download(const std::string& url) {
-  char tmpl[] = "/tmp/shoal-module-XXXXXX";
-  int fd = ::mkstemp(tmpl);
-  if (fd < 0)
-    return std::unexpected(std::string("cannot create a temporary file: ") + std::strerror(errno));
-  ::close(fd);
-  std::string path = tmpl;
   ProgressBar bar(2, std::filesystem::path(url).filename().string());
   host::FetchOptions options;
   options.progress = [&bar](uint64_t done, std::optional<uint64_t> total) {
     bar.update(done, total);
   };
-  auto got = host::fetch_url(url, path, options);
+  auto got = host::fetch_bytes(url, options);
   bar.finish();
-  if (!got) {
-    ::unlink(path.c_str());
-    return std::unexpected("module " + got.error().message);
-  }
-  auto bytes = read_file(path);
-  ::unlink(path.c_str());
-  if (!bytes) return std::unexpected("cannot read the downloaded module: " + bytes.error());
-  return bytes;
+  if (!got) return std::unexpected("module " + got.error().message);
+  return *std::move(got);
 }
 
 }  // namespace

@@ -342,29 +342,22 @@ FetchError curl_failure(CURLcode code, const char* errbuf, CURL* curl,
   }
 }
 
-std::expected<FetchResult, FetchError> attempt_once(const std::string& url, const std::string& dest,
-                                                    TempFile& tmp, Sha256& sha,
-                                                    const FetchOptions& options) {
-  if (!tmp.reset())
-    return std::unexpected(
-        error(Kind::io, "writing " + tmp.path() + ": " + std::strerror(errno), false));
-  sha = Sha256();
-  const CurlLibrary& curl_lib = libcurl();
-
-  std::unique_ptr<CURL, CurlDeleter> curl(curl_lib.easy_init());
-  if (!curl) return std::unexpected(error(Kind::transfer, "libcurl could not start", false));
-  CURL* c = curl.get();
-  Attempt a{options, tmp.fd(), &sha};
-  char errbuf[CURL_ERROR_SIZE] = {};
-
+// The conditional request's headers (none when the options name no
+// validator).
+std::unique_ptr<curl_slist, SlistDeleter> request_headers(const FetchOptions& options) {
   std::unique_ptr<curl_slist, SlistDeleter> headers;
-  auto add_header = [&](const std::string& h) {
-    headers.reset(curl_lib.slist_append(headers.release(), h.c_str()));
+  auto add = [&](const std::string& h) {
+    headers.reset(libcurl().slist_append(headers.release(), h.c_str()));
   };
-  if (!options.if_none_match.empty()) add_header("If-None-Match: " + options.if_none_match);
-  if (!options.if_modified_since.empty())
-    add_header("If-Modified-Since: " + options.if_modified_since);
+  if (!options.if_none_match.empty()) add("If-None-Match: " + options.if_none_match);
+  if (!options.if_modified_since.empty()) add("If-Modified-Since: " + options.if_modified_since);
+  return headers;
+}
 
+// Sets every option of one transfer of `url`, whose callbacks write to `a`.
+void configure_transfer(CURL* c, const std::string& url, Attempt& a, curl_slist* headers,
+                        char* errbuf, const FetchOptions& options) {
+  const CurlLibrary& curl_lib = libcurl();
   curl_lib.easy_setopt(c, CURLOPT_URL, url.c_str());
   curl_lib.easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_lib.easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
@@ -391,60 +384,83 @@ std::expected<FetchResult, FetchError> attempt_once(const std::string& url, cons
   curl_lib.easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
   curl_lib.easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
   curl_lib.easy_setopt(c, CURLOPT_XFERINFODATA, &a);
-  if (headers) curl_lib.easy_setopt(c, CURLOPT_HTTPHEADER, headers.get());
+  if (headers) curl_lib.easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+}
 
-  CURLcode code = curl_lib.easy_perform(c);
-
-  if (a.abort_kind) {
-    switch (*a.abort_kind) {
-      case Kind::too_large: {
-        std::string cause =
-            "larger than the " + units::format_bytes(options.max_bytes) + " input limit";
-        if (!a.abort_detail.empty()) cause += " (" + a.abort_detail + ")";
-        return std::unexpected(error(Kind::too_large, cause, false));
-      }
-      case Kind::cancelled:
-        return std::unexpected(error(Kind::cancelled, "cancelled", false));
-      default:
-        return std::unexpected(
-            error(Kind::io, "writing " + tmp.path() + ": " + a.abort_detail, false));
+// Why our own callbacks stopped the transfer (a.abort_kind is set).
+FetchError abort_error(const Attempt& a, const std::string& tmp_path, const FetchOptions& options) {
+  switch (*a.abort_kind) {
+    case Kind::too_large: {
+      std::string cause =
+          "larger than the " + units::format_bytes(options.max_bytes) + " input limit";
+      if (!a.abort_detail.empty()) cause += " (" + a.abort_detail + ")";
+      return error(Kind::too_large, cause, false);
     }
+    case Kind::cancelled:
+      return error(Kind::cancelled, "cancelled", false);
+    default:
+      return error(Kind::io, "writing " + tmp_path + ": " + a.abort_detail, false);
   }
+}
+
+// An HTTP status that is no success, as a retryable (5xx, 429) or final
+// error, with the server's reason phrase when it gave one.
+FetchError http_error(long status, const Attempt& a) {
+  std::string reason = a.status == status && !a.reason.empty() ? a.reason : standard_reason(status);
+  std::string cause = "HTTP " + std::to_string(status);
+  if (!reason.empty()) cause += " " + reason;
+  return error(Kind::http, cause, status >= 500 || status == 429, status);
+}
+
+FetchResult result_of(const std::string& dest, long status, const Attempt& a) {
+  FetchResult r;
+  r.path = dest;
+  r.http_status = status;
+  r.etag = a.etag;
+  r.last_modified = a.last_modified;
+  return r;
+}
+
+std::expected<FetchResult, FetchError> attempt_once(const std::string& url, const std::string& dest,
+                                                    TempFile& tmp, Sha256& sha,
+                                                    const FetchOptions& options) {
+  if (!tmp.reset())
+    return std::unexpected(
+        error(Kind::io, "writing " + tmp.path() + ": " + std::strerror(errno), false));
+  sha = Sha256();
+  std::unique_ptr<CURL, CurlDeleter> curl(libcurl().easy_init());
+  if (!curl) return std::unexpected(error(Kind::transfer, "libcurl could not start", false));
+  CURL* c = curl.get();
+  Attempt a{options, tmp.fd(), &sha};
+  char errbuf[CURL_ERROR_SIZE] = {};
+  auto headers = request_headers(options);
+  configure_transfer(c, url, a, headers.get(), errbuf, options);
+
+  CURLcode code = libcurl().easy_perform(c);
+  if (a.abort_kind) return std::unexpected(abort_error(a, tmp.path(), options));
   long status = 0;
-  curl_lib.easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+  libcurl().easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
   // A status is the best account of the failure even when curl also failed
   // (our write callback stops error bodies).
   bool conditional = !options.if_none_match.empty() || !options.if_modified_since.empty();
   if (status == 304 && conditional && code == CURLE_OK) {
-    FetchResult r;
-    r.path = dest;
-    r.http_status = status;
-    r.etag = a.etag.empty() ? options.if_none_match : a.etag;
-    r.last_modified = a.last_modified.empty() ? options.if_modified_since : a.last_modified;
+    FetchResult r = result_of(dest, status, a);
+    if (r.etag.empty()) r.etag = options.if_none_match;
+    if (r.last_modified.empty()) r.last_modified = options.if_modified_since;
     r.not_modified = true;
     return r;
   }
   if (status != 0 && (status < 200 || status >= 300) &&
-      (code == CURLE_OK || code == CURLE_WRITE_ERROR)) {
-    std::string reason =
-        a.status == status && !a.reason.empty() ? a.reason : standard_reason(status);
-    std::string cause = "HTTP " + std::to_string(status);
-    if (!reason.empty()) cause += " " + reason;
-    return std::unexpected(error(Kind::http, cause, status >= 500 || status == 429, status));
-  }
+      (code == CURLE_OK || code == CURLE_WRITE_ERROR))
+    return std::unexpected(http_error(status, a));
   if (code != CURLE_OK) return std::unexpected(curl_failure(code, errbuf, c, options));
 
   if (auto committed = tmp.commit(dest); !committed)
     return std::unexpected(error(Kind::io, committed.error(), false));
   if (options.progress) options.progress(a.written, a.written);
-
-  FetchResult r;
-  r.path = dest;
+  FetchResult r = result_of(dest, status, a);
   r.size = a.written;
   r.sha256 = sha.hex();
-  r.http_status = status;
-  r.etag = a.etag;
-  r.last_modified = a.last_modified;
   return r;
 }
 
@@ -503,6 +519,36 @@ std::expected<FetchResult, FetchError> fetch_url(const std::string& url, const s
     if (!back_off(wait, options.cancel)) return fail(error(Kind::cancelled, "cancelled", false));
     wait = std::min<std::chrono::milliseconds>(wait * 2, std::chrono::seconds(30));
   }
+}
+
+std::expected<std::string, FetchError> fetch_bytes(const std::string& url,
+                                                   const FetchOptions& options) {
+  const char* tmpdir = std::getenv("TMPDIR");
+  std::string path = std::string(tmpdir && *tmpdir ? tmpdir : "/tmp") + "/shoal-fetch-XXXXXX";
+  int fd = ::mkstemp(path.data());
+  if (fd < 0)
+    return std::unexpected(error(Kind::io,
+                                 redact_url(url) + ": cannot create a temporary file in " +
+                                     path.substr(0, path.rfind('/')) + ": " + std::strerror(errno),
+                                 false));
+  std::string bytes;
+  char buf[1 << 16];
+  auto got = fetch_url(url, path, options);
+  int in = got ? ::open(path.c_str(), O_RDONLY | O_CLOEXEC) : -1;
+  ssize_t n = 0;
+  while (in >= 0 && (n = ::read(in, buf, sizeof buf)) > 0)
+    bytes.append(buf, static_cast<size_t>(n));
+  const int read_errno = errno;
+  if (in >= 0) ::close(in);
+  ::close(fd);
+  ::unlink(path.c_str());
+  if (!got) return std::unexpected(got.error());
+  if (in < 0 || n < 0)
+    return std::unexpected(error(Kind::io,
+                                 redact_url(url) + ": reading the download back from " + path +
+                                     ": " + std::strerror(read_errno),
+                                 false));
+  return bytes;
 }
 
 }  // namespace shoal::host

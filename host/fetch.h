@@ -105,6 +105,12 @@ struct FetchError {
 std::expected<FetchResult, FetchError> fetch_url(const std::string& url, const std::string& dest,
                                                  const FetchOptions& options = {});
 
+// The body of `url` in memory, fetched as fetch_url does through a private
+// temporary file under $TMPDIR (or /tmp), which is removed before this
+// returns. For modules and other bodies that are read whole anyway.
+std::expected<std::string, FetchError> fetch_bytes(const std::string& url,
+                                                   const FetchOptions& options = {});
+
 // `url` with any user:password@ replaced by ***@, for messages and logs.
 std::string redact_url(const std::string& url);
 

@@ -322,7 +322,7 @@ std::vector<GuestMount> guest_mounts(const JobSpec& s) {
                            : "output " + o.name + ":" + names::printable(o.path)});
   }
   for (const auto& i : s.inputs)
-    out.push_back({i.target, Kind::unknown,
+    out.push_back({i.target, i.is_url() ? Kind::file : Kind::unknown,
                    "input " + names::printable(i.source) + ":" + names::printable(i.target)});
   for (const auto& i : s.inline_inputs)
     out.push_back({i.target, Kind::file, "inline input " + names::printable(i.target)});
@@ -336,6 +336,8 @@ std::expected<void, std::string> check_guest_mounts(const std::vector<GuestMount
     if (!fresh)
       return std::unexpected(it->second->shown + " and " + m.shown + " both claim " + it->first);
   }
+  if (auto root = at.find("/"); root != at.end() && root->second->kind == GuestMount::Kind::file)
+    return std::unexpected(root->second->shown + ": " + std::string(kRootNeedsDirectory));
   for (const auto& [path, m] : at) {
     if (path == "/" || m->kind == GuestMount::Kind::directory) continue;
     auto parent = at.find(parent_of(path));

@@ -98,7 +98,12 @@ std::vector<OutputSpec> effective_outputs(const JobSpec& spec);
 // a directory itself (the file would need that guest directory for its
 // own): "--output a:/inputs and --input ./f.txt:/inputs/f.txt both claim
 // /inputs".
+// A file (an inline input, a URL's download) at / is refused too: only a
+// directory can be the guest's whole file tree (kRootNeedsDirectory).
 std::expected<void, std::string> check_guest_mounts(const std::vector<GuestMount>& mounts);
+inline constexpr std::string_view kRootNeedsDirectory =
+    "only a directory can be mounted at / (the guest's whole file tree); name a file's path, "
+    "such as /inputs/data.txt";
 
 // RFC 3339 in UTC with milliseconds: "2026-11-23T22:31:04.123Z".
 std::string format_time(int64_t ns);

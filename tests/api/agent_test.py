@@ -5,6 +5,7 @@ the token rule of shoal's REST API (docs/http-api.md), against a real
   SHOAL_BIN=build/shoal /usr/bin/python3 tests/api/agent_test.py [case]
 """
 import os
+import pathlib
 import subprocess
 import sys
 import tempfile
@@ -13,15 +14,11 @@ import requests
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from api_server import SHOAL, ApiServer, free_port  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+import cases  # noqa: E402
+from cases import check, failures  # noqa: E402,F401
 
 ERROR_KEYS = {"Status", "Message", "RequestID", "Code", "Component"}
-failures = []
-
-
-def check(ok, message):
-    if not ok:
-        failures.append(message)
-    return ok
 
 
 def test_agent_endpoints(api):
@@ -32,6 +29,13 @@ def test_agent_endpoints(api):
     check({"Major", "Minor", "GitVersion", "GitCommit", "BuildDate", "GOOS", "GOARCH"} <= set(v),
           f"version fields: {v}")
     check(v["GitVersion"].startswith("v"), f"GitVersion is no semver: {v}")
+    root = pathlib.Path(__file__).resolve().parents[2]
+    if (root / ".git").exists():
+        head = subprocess.run(["git", "-C", str(root), "rev-parse", "--short=12", "HEAD"],
+                              capture_output=True, text=True, check=True).stdout.strip()
+        check(v["GitCommit"] == head, f"GitCommit {v['GitCommit']!r}, the checkout is at {head}")
+    else:
+        check(v["GitCommit"] == "unknown", f"GitCommit outside a checkout: {v}")
     n = requests.get(api.url("/api/v1/agent/node")).json()
     for key in ("NodeID", "NodeType", "Labels", "SupportedProtocols", "ComputeNodeInfo",
                 "BacalhauVersion"):
@@ -154,30 +158,5 @@ def test_token_is_required_when_given():
             check(r.status_code == 200, f"the right token: {r.status_code} {r.text}")
 
 
-def main():
-    names = sys.argv[1:] or sorted(n for n in globals() if n.startswith("test_"))
-    failed = 0
-    api = None
-    try:
-        for name in names:
-            fn = globals()[name]
-            before = len(failures)
-            if fn.__code__.co_argcount:
-                api = api or ApiServer()
-                fn(api)
-            else:
-                fn()
-            ok = len(failures) == before
-            failed += not ok
-            print(("ok    " if ok else "FAIL  ") + name, flush=True)
-            for m in failures[before:]:
-                print("      " + m.replace("\n", "\n      "))
-    finally:
-        if api:
-            api.stop()
-    print(f"{len(names) - failed} passed, {failed} failed")
-    return 1 if failed else 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(cases.run(globals(), fixture=ApiServer))

@@ -19,14 +19,9 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from api_server import SHOAL, WASM_DIR, ApiServer  # noqa: E402
-
-failures = []
-
-
-def check(ok, message):
-    if not ok:
-        failures.append(message)
-    return ok
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+import cases  # noqa: E402
+from cases import check, failures  # noqa: E402,F401
 
 
 def wasm(name):
@@ -161,24 +156,5 @@ def test_an_unreachable_endpoint_is_named(api):
           f"unreachable: {r.stderr}")
 
 
-def main():
-    names = sys.argv[1:] or sorted(n for n in globals() if n.startswith("test_"))
-    failed = 0
-    with ApiServer() as api:
-        for name in names:
-            before = len(failures)
-            try:
-                globals()[name](api)
-            except Exception as e:  # a crash is a failure of this case, not of the others
-                failures.append(f"{type(e).__name__}: {e}")
-            ok = len(failures) == before
-            failed += not ok
-            print(("ok    " if ok else "FAIL  ") + name, flush=True)
-            for m in failures[before:]:
-                print("      " + m.replace("\n", "\n      "))
-    print(f"{len(names) - failed} passed, {failed} failed")
-    return 1 if failed else 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(cases.run(globals(), fixture=ApiServer))

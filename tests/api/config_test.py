@@ -18,14 +18,9 @@ import requests
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from api_server import SHOAL, free_port  # noqa: E402
-
-failures = []
-
-
-def check(ok, message):
-    if not ok:
-        failures.append(message)
-    return ok
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+import cases  # noqa: E402
+from cases import check, failures  # noqa: E402,F401
 
 
 class Home:
@@ -133,23 +128,5 @@ def test_serve_flags_store_the_api():
             serve.wait(timeout=30)
 
 
-def main():
-    names = sys.argv[1:] or sorted(n for n in globals() if n.startswith("test_"))
-    failed = 0
-    for name in names:
-        before = len(failures)
-        try:
-            globals()[name]()
-        except Exception as e:  # a crash is a failure of this case, not of the others
-            failures.append(f"{type(e).__name__}: {e}")
-        ok = len(failures) == before
-        failed += not ok
-        print(("ok    " if ok else "FAIL  ") + name, flush=True)
-        for m in failures[before:]:
-            print("      " + m.replace("\n", "\n      "))
-    print(f"{len(names) - failed} passed, {failed} failed")
-    return 1 if failed else 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(cases.run(globals()))

@@ -20,6 +20,9 @@ import websocket
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from api_server import WASM_DIR, ApiServer  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+import cases  # noqa: E402
+from cases import check, failures  # noqa: E402,F401
 
 JOBS = "/api/v1/orchestrator/jobs"
 JOB_KEYS = {"ID", "Name", "Namespace", "Type", "Priority", "Count", "Constraints", "Meta",
@@ -28,13 +31,6 @@ EXEC_KEYS = {"ID", "Namespace", "EvalID", "Name", "NodeID", "JobID", "JobVersion
              "AllocatedResources", "DesiredState", "ComputeState", "PublishedResult",
              "RunOutput", "PreviousExecution", "NextExecution", "FollowupEvalID", "Revision",
              "CreateTime", "ModifyTime"}
-failures = []
-
-
-def check(ok, message):
-    if not ok:
-        failures.append(message)
-    return ok
 
 
 def run(api, *args, wait=True):
@@ -447,24 +443,5 @@ def test_normally_closed_log_streams_free_their_threads(api):
             return
 
 
-def main():
-    names = sys.argv[1:] or sorted(n for n in globals() if n.startswith("test_"))
-    failed = 0
-    with ApiServer() as api:
-        for name in names:
-            before = len(failures)
-            try:
-                globals()[name](api)
-            except Exception as e:  # a crash is a failure of this case, not of the others
-                failures.append(f"{type(e).__name__}: {e}")
-            ok = len(failures) == before
-            failed += not ok
-            print(("ok    " if ok else "FAIL  ") + name, flush=True)
-            for m in failures[before:]:
-                print("      " + m.replace("\n", "\n      "))
-    print(f"{len(names) - failed} passed, {failed} failed")
-    return 1 if failed else 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(cases.run(globals(), fixture=ApiServer))

@@ -18,6 +18,8 @@ import time
 import zmq
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "examples"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+import cases  # noqa: E402
 import python_client  # noqa: E402  (examples/python_client.py: the one Python client)
 from python_client import VERSION, Disconnected, NoReply  # noqa: E402,F401
 
@@ -256,23 +258,9 @@ def run_main(main):
 
 
 def run_cases(namespace, argv=None):
-    """Runs every function named test_* in `namespace` (or those named on
-    the command line), each reported PASS or FAIL; exits 1 if any failed."""
-    argv = sys.argv[1:] if argv is None else argv
-    cases = [(n, f) for n, f in namespace.items() if n.startswith("test_") and callable(f)]
-    if argv:
-        cases = [(n, f) for n, f in cases if n in argv or n[5:] in argv]
-    failed = 0
-    for name, fn in cases:
-        started = time.monotonic()
-        try:
-            fn()
-            log(f"PASS {name[5:]} ({time.monotonic() - started:.1f} s)")
-        except TestFailure as e:
-            failed += 1
-            log(f"FAIL {name[5:]}: {e}")
-    log(f"{len(cases) - failed} passed, {failed} failed")
-    sys.exit(1 if failed or not cases else 0)
+    """Runs the test_* functions of `namespace` through the one runner
+    (tests/support/cases.py) and exits with its status."""
+    sys.exit(cases.run(namespace, argv=argv))
 
 
 def wait_for(what, predicate, timeout=60, interval=0.05):

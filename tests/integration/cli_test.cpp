@@ -47,7 +47,8 @@ BOOST_AUTO_TEST_CASE(version_is_a_command_too) {
   auto flag = run_process({shoal_bin(), "--version"});
   BOOST_TEST(v.status == 0);
   BOOST_TEST(v.out.starts_with("shoal "), v.out);
-  BOOST_TEST(has(v.out, "(V8 "), v.out);
+  BOOST_TEST(has(v.out, " (commit "), v.out);
+  BOOST_TEST(has(v.out, ", V8 "), v.out);
   BOOST_TEST(v.out == flag.out);
 }
 

@@ -93,6 +93,34 @@ BOOST_AUTO_TEST_CASE(job_run_reads_json_on_stdin_with_url_local_and_inline_sourc
              "== /app/cat.wasm ==\ncannot open: Capabilities insufficient\n");
 }
 
+BOOST_AUTO_TEST_CASE(a_downloaded_or_inline_file_at_the_root_is_refused_naming_it) {
+  Home h;
+  Server server;
+  auto spec_with = [&](const json& source) {
+    return json{
+        {"Type", "batch"},
+        {"Tasks",
+         {{{"Engine",
+            {{"Type", "wasm"}, {"Params", {{"EntryModule", server.url("/wasm/args_env.wasm")}}}}},
+           {"InputSources", {{{"Target", "/"}, {"Source", source}}}}}}}}
+        .dump();
+  };
+  auto url = h.shoal({"job", "run", "-"},
+                     spec_with({{"Type", "urlDownload"},
+                                {"Params", {{"URL", server.url("/wasm/cat_files.wasm")}}}}));
+  BOOST_TEST(url.status != 0);
+  BOOST_TEST(url.err.find(":/: only a directory can be mounted at /") != std::string::npos,
+             url.err);
+  BOOST_TEST(url.err.find("cat_files.wasm") != std::string::npos, url.err);
+  auto inl = h.shoal({"job", "run", "-"},
+                     spec_with({{"Type", "inline"}, {"Params", {{"URL", "data:,bytes"}}}}));
+  BOOST_TEST(inl.status != 0);
+  BOOST_TEST(
+      inl.err.find("inline input /: only a directory can be mounted at /") != std::string::npos,
+      inl.err);
+  BOOST_TEST(h.shoal({"job", "list", "--output", "json"}).out == "[]\n");
+}
+
 BOOST_AUTO_TEST_CASE(job_validate_says_valid_or_lists_every_problem) {
   Home h;
   TempDir d;

@@ -15,6 +15,9 @@ import os
 import re
 import subprocess
 import sys
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+import cases  # noqa: E402
+from cases import check, failures  # noqa: E402,F401
 
 ROOT = os.environ.get("SOURCE_ROOT") or os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
@@ -43,14 +46,6 @@ CLI_BROKER_HEADERS = {"broker/broker.h", "broker/serve_config.h", "broker/store.
 PURE_STATE = {"broker/job_table.h", "broker/job_table.cpp"}
 FOLDERS = set(ALLOWED) | {"tests", "subprojects"}
 INCLUDE = re.compile(r'^\s*#\s*include\s*"([^"]+)"', re.M)
-
-failures = []
-
-
-def check(ok, message):
-    if not ok:
-        failures.append(message)
-    return ok
 
 
 def sources(folder):
@@ -129,20 +124,5 @@ def test_no_function_in_broker_worker_client_or_cli_is_over_80_lines():
     check(r.returncode == 0, "tools/function-sizes:\n" + r.stdout + r.stderr)
 
 
-def main():
-    names = sys.argv[1:] or [n for n in sorted(globals()) if n.startswith("test_")]
-    failed = 0
-    for name in names:
-        before = len(failures)
-        globals()[name]()
-        ok = len(failures) == before
-        failed += not ok
-        print(("ok    " if ok else "FAIL  ") + name)
-        for m in failures[before:]:
-            print("      " + m.replace("\n", "\n      "))
-    print(f"{len(names) - failed} passed, {failed} failed")
-    return 1 if failed else 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(cases.run(globals()))

@@ -89,6 +89,25 @@ BOOST_AUTO_TEST_CASE(a_200_body_is_written_with_its_size_and_sha256) {
              boost::test_tools::per_element());
 }
 
+BOOST_AUTO_TEST_CASE(fetch_bytes_gives_the_body_and_leaves_no_temporary_file) {
+  TestServer server;
+  server.http.Get("/data.txt", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content("hello world\n", "text/plain");
+  });
+  server.http.Get("/missing",
+                  [](const httplib::Request&, httplib::Response& res) { res.status = 404; });
+  TempDir tmp;
+  ::setenv("TMPDIR", tmp.path().c_str(), 1);
+  auto got = shoal::host::fetch_bytes(server.url("/data.txt"), fast());
+  BOOST_TEST_REQUIRE(got.has_value(), got.error().message);
+  BOOST_TEST(*got == "hello world\n");
+  auto missing = shoal::host::fetch_bytes(server.url("/missing"), fast());
+  BOOST_TEST_REQUIRE(!missing.has_value());
+  BOOST_TEST(missing.error().message == server.url("/missing") + ": HTTP 404 Not Found");
+  BOOST_TEST(names_in(tmp.path()).empty());
+  ::unsetenv("TMPDIR");
+}
+
 BOOST_AUTO_TEST_CASE(an_empty_body_gives_an_empty_file_and_the_empty_hash) {
   TestServer server;
   server.http.Get("/empty", [](const httplib::Request&, httplib::Response& res) {
@@ -115,7 +134,8 @@ BOOST_AUTO_TEST_CASE(a_404_names_the_url_and_the_status_and_is_not_retried) {
   auto r = fetch_url(url, dir.path() + "/x", fast());
   BOOST_TEST_REQUIRE(!r.has_value());
   BOOST_TEST(r.error().message == url + ": HTTP 404 Not Found");
-  BOOST_TEST(static_cast<int>(r.error().kind) == static_cast<int>(shoal::host::FetchError::Kind::http));
+  BOOST_TEST(static_cast<int>(r.error().kind) ==
+             static_cast<int>(shoal::host::FetchError::Kind::http));
   BOOST_TEST(r.error().http_status == 404);
   BOOST_TEST(!r.error().retryable);
   BOOST_TEST(requests.load() == 1);
@@ -224,7 +244,8 @@ BOOST_AUTO_TEST_CASE(a_stalled_server_times_out) {
   auto took = std::chrono::steady_clock::now() - started;
   BOOST_TEST_REQUIRE(!r.has_value());
   BOOST_TEST(r.error().message == server.url("/stall") + ": timed out after 1 s");
-  BOOST_TEST(static_cast<int>(r.error().kind) == static_cast<int>(shoal::host::FetchError::Kind::timeout));
+  BOOST_TEST(static_cast<int>(r.error().kind) ==
+             static_cast<int>(shoal::host::FetchError::Kind::timeout));
   BOOST_TEST(r.error().retryable);
   BOOST_TEST(took < 8s);  // generous: the point is that it did not wait for the server
   BOOST_TEST(names_in(dir.path()).empty());
@@ -264,7 +285,8 @@ BOOST_AUTO_TEST_CASE(an_announced_body_over_the_cap_is_refused_before_it_is_read
   BOOST_TEST(r.error().message == server.url("/big") +
                                       ": larger than the 1000 B input limit (the server "
                                       "announced 4.0 KiB)");
-  BOOST_TEST(static_cast<int>(r.error().kind) == static_cast<int>(shoal::host::FetchError::Kind::too_large));
+  BOOST_TEST(static_cast<int>(r.error().kind) ==
+             static_cast<int>(shoal::host::FetchError::Kind::too_large));
   BOOST_TEST(!r.error().retryable);
   BOOST_TEST(names_in(dir.path()).empty());
 }
@@ -385,7 +407,8 @@ BOOST_AUTO_TEST_CASE(a_redirect_loop_stops_at_the_limit) {
   auto r = fetch_url(server.url("/loop"), dir.path() + "/x", options);
   BOOST_TEST_REQUIRE(!r.has_value());
   BOOST_TEST(r.error().message == server.url("/loop") + ": more than 3 redirects");
-  BOOST_TEST(static_cast<int>(r.error().kind) == static_cast<int>(shoal::host::FetchError::Kind::redirects));
+  BOOST_TEST(static_cast<int>(r.error().kind) ==
+             static_cast<int>(shoal::host::FetchError::Kind::redirects));
   BOOST_TEST(requests.load() == 4);
 }
 
@@ -445,7 +468,8 @@ BOOST_AUTO_TEST_CASE(cancelling_stops_a_transfer_and_leaves_no_file) {
   auto r = fetch_url(server.url("/forever"), dir.path() + "/x", options);
   BOOST_TEST_REQUIRE(!r.has_value());
   BOOST_TEST(r.error().message == server.url("/forever") + ": cancelled");
-  BOOST_TEST(static_cast<int>(r.error().kind) == static_cast<int>(shoal::host::FetchError::Kind::cancelled));
+  BOOST_TEST(static_cast<int>(r.error().kind) ==
+             static_cast<int>(shoal::host::FetchError::Kind::cancelled));
   BOOST_TEST(!r.error().retryable);
   BOOST_TEST(names_in(dir.path()).empty());
 }
@@ -499,7 +523,8 @@ BOOST_AUTO_TEST_CASE(a_closed_port_fails_to_connect_with_a_clear_message) {
   const auto& m = r.error().message;
   BOOST_TEST(m.starts_with(url + ": could not connect ("), m);
   BOOST_TEST(m.ends_with(") after 2 attempts"), m);
-  BOOST_TEST(static_cast<int>(r.error().kind) == static_cast<int>(shoal::host::FetchError::Kind::connect));
+  BOOST_TEST(static_cast<int>(r.error().kind) ==
+             static_cast<int>(shoal::host::FetchError::Kind::connect));
   BOOST_TEST(r.error().retryable);
   BOOST_TEST(names_in(dir.path()).empty());
 }
@@ -509,7 +534,8 @@ BOOST_AUTO_TEST_CASE(only_http_and_https_urls_are_fetched) {
   auto r = fetch_url("ftp://127.0.0.1/x", dir.path() + "/x", fast());
   BOOST_TEST_REQUIRE(!r.has_value());
   BOOST_TEST(r.error().message == "ftp://127.0.0.1/x: not an http or https URL");
-  BOOST_TEST(static_cast<int>(r.error().kind) == static_cast<int>(shoal::host::FetchError::Kind::bad_url));
+  BOOST_TEST(static_cast<int>(r.error().kind) ==
+             static_cast<int>(shoal::host::FetchError::Kind::bad_url));
 }
 
 BOOST_AUTO_TEST_CASE(a_missing_destination_directory_is_an_io_error) {
@@ -517,7 +543,8 @@ BOOST_AUTO_TEST_CASE(a_missing_destination_directory_is_an_io_error) {
   TempDir dir;
   auto r = fetch_url(server.url("/x"), dir.path() + "/no/such/dir/x", fast());
   BOOST_TEST_REQUIRE(!r.has_value());
-  BOOST_TEST(static_cast<int>(r.error().kind) == static_cast<int>(shoal::host::FetchError::Kind::io));
+  BOOST_TEST(static_cast<int>(r.error().kind) ==
+             static_cast<int>(shoal::host::FetchError::Kind::io));
   BOOST_TEST(r.error().message.starts_with(server.url("/x") + ": cannot create " + dir.path() +
                                            "/no/such/dir/x.part-"),
              r.error().message);
