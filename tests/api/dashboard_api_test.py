@@ -18,17 +18,13 @@ import websocket
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from api_server import WASM_DIR, ApiServer  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+import cases  # noqa: E402
+from cases import check  # noqa: E402
 
 METRICS = "/api/v1/shoal/metrics"
 JOBS = "/api/v1/orchestrator/jobs"
 TOKEN = "s3cret tøken"  # a space and a non-ASCII letter: the subprotocol carries bytes in hex
-failures = []
-
-
-def check(ok, message):
-    if not ok:
-        failures.append(message)
-    return ok
 
 
 def total(column):
@@ -130,33 +126,5 @@ def test_with_a_token_the_page_is_open_and_the_api_is_not():
                     check(e.status_code == 401, f"{protocols}: {e.status_code}")
 
 
-def main():
-    names = sys.argv[1:] or sorted(n for n in globals() if n.startswith("test_"))
-    failed = 0
-    api = None
-    try:
-        for name in names:
-            fn = globals()[name]
-            before = len(failures)
-            try:
-                if fn.__code__.co_argcount:
-                    api = api or ApiServer()
-                    fn(api)
-                else:
-                    fn()
-            except Exception as e:  # a crash is a failure of this case, not of the others
-                failures.append(f"{type(e).__name__}: {e}")
-            ok = len(failures) == before
-            failed += not ok
-            print(("ok    " if ok else "FAIL  ") + name, flush=True)
-            for m in failures[before:]:
-                print("      " + m.replace("\n", "\n      "))
-    finally:
-        if api:
-            api.stop()
-    print(f"{len(names) - failed} passed, {failed} failed")
-    return 1 if failed else 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(cases.run(globals(), fixture=ApiServer))
