@@ -110,6 +110,19 @@ void close_within_grace(websocket::stream<boost::asio::ip::tcp::socket>& ws) {
 
 }  // namespace
 
+std::vector<std::string_view> offered_protocols(std::string_view header) {
+  std::vector<std::string_view> out;
+  while (!header.empty()) {
+    auto comma = header.find(',');
+    auto item = header.substr(0, comma);
+    header = comma == std::string_view::npos ? "" : header.substr(comma + 1);
+    while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
+    while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
+    if (!item.empty()) out.push_back(item);
+  }
+  return out;
+}
+
 bool is_log_stream(std::string_view target) {
   auto path = target.substr(0, target.find('?'));
   if (!path.starts_with(kPrefix) || !path.ends_with("/logs")) return false;
@@ -121,6 +134,13 @@ void serve_log_stream(boost::asio::ip::tcp::socket socket, beast::flat_buffer bu
                       const beast::http::request<beast::http::string_body>& request,
                       const ApiOptions& options) {
   websocket::stream<boost::asio::ip::tcp::socket> ws(std::move(socket));
+  auto offered = request[beast::http::field::sec_websocket_protocol];
+  for (auto p : offered_protocols(std::string_view(offered.data(), offered.size())))
+    if (p == kLogProtocol)
+      ws.set_option(websocket::stream_base::decorator([](websocket::response_type& res) {
+        res.set(beast::http::field::sec_websocket_protocol,
+                beast::string_view(kLogProtocol.data(), kLogProtocol.size()));
+      }));
   beast::error_code ec;
   ws.accept(request, ec);
   if (ec) return;

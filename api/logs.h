@@ -15,12 +15,25 @@
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
 
+#include <string_view>
+#include <vector>
+
 #include "api/server.h"
 
 namespace shoal::api {
 
 // Whether `target` (path and query) names a job's log stream.
 bool is_log_stream(std::string_view target);
+
+// A browser cannot set headers on a WebSocket: the dashboard sends the API's
+// token as an offered subprotocol, kTokenProtocol followed by the token's
+// bytes in lowercase hex (api/server.cpp checks it), and offers
+// kLogProtocol beside it, which the upgrade's answer names (never the
+// token's entry).
+inline constexpr std::string_view kTokenProtocol = "bearer.shoal.";
+inline constexpr std::string_view kLogProtocol = "shoal";
+// The subprotocols a Sec-WebSocket-Protocol header offers, in order.
+std::vector<std::string_view> offered_protocols(std::string_view header);
 
 // Serves one log stream on `socket`, whose upgrade request is `request`
 // (`buffer` holds any bytes read past it). Returns when the stream ends or

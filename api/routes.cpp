@@ -83,6 +83,7 @@ Response route(const Request& request, Context& context) {
   if (auto r = route_agent(request, context)) return std::move(*r);
   if (auto r = route_jobs(request, context)) return std::move(*r);
   if (auto r = route_nodes(request, context)) return std::move(*r);
+  if (auto r = route_metrics(request, context)) return std::move(*r);
   return error_response(request, 404, "The requested resource/URL was not found.", "NotFound");
 }
 

@@ -69,6 +69,8 @@ Response route(const Request& request, Context& context);
 std::optional<Response> route_agent(const Request& request, Context& context);
 std::optional<Response> route_jobs(const Request& request, Context& context);
 std::optional<Response> route_nodes(const Request& request, Context& context);
+// GET /api/v1/shoal/metrics, shoal's own (api/metrics.cpp).
+std::optional<Response> route_metrics(const Request& request, Context& context);
 // GET / (the dashboard's page) and its files (api/dashboard.cpp).
 std::optional<Response> route_dashboard(const Request& request);
 

@@ -74,22 +74,48 @@ Request plain_request(const http::request<http::string_body>& req) {
   return r;
 }
 
-// Whether the request carries the token, when one is set.
+std::string hex(std::string_view bytes) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : bytes) {
+    out += kDigits[c >> 4];
+    out += kDigits[c & 15];
+  }
+  return out;
+}
+
+// Whether the request carries the token, when one is set: as
+// `Authorization: Bearer TOKEN`, or, on a WebSocket upgrade (which a
+// browser sends without that header), as an offered subprotocol
+// "bearer.shoal.HEX" (api/logs.h).
 bool authorized(const Shared& shared, const http::request<http::string_body>& req) {
   if (shared.options.token.empty()) return true;
   auto field = req[http::field::authorization];
   std::string_view auth(field.data(), field.size());
   constexpr std::string_view bearer = "Bearer ";
-  return auth.substr(0, bearer.size()) == bearer &&
-         same_token(auth.substr(bearer.size()), shared.options.token);
+  if (auth.substr(0, bearer.size()) == bearer &&
+      same_token(auth.substr(bearer.size()), shared.options.token))
+    return true;
+  if (!beast::websocket::is_upgrade(req)) return false;
+  auto offered = req[http::field::sec_websocket_protocol];
+  const std::string expected = hex(shared.options.token);
+  bool found = false;
+  for (auto p : offered_protocols(std::string_view(offered.data(), offered.size())))
+    if (p.starts_with(kTokenProtocol))
+      found |= same_token(p.substr(kTokenProtocol.size()), expected);
+  return found;
 }
 
 // The response to one request, on a handler thread.
 Response answer(const Shared& shared, const http::request<http::string_body>& req) {
   Request r = plain_request(req);
-  if (!authorized(shared, req))
+  if (!authorized(shared, req)) {
+    // The dashboard's page and files hold no data: they are served without
+    // the token, and the page asks for it (docs/dashboard.md).
+    if (auto page = route_dashboard(r)) return std::move(*page);
     return error_response(r, 401, "a bearer token is required (Authorization: Bearer TOKEN)",
                           "Unauthorized");
+  }
   try {
     return route(r, thread_context(shared.options));
   } catch (const std::exception& e) {

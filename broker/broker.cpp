@@ -179,6 +179,7 @@ void Broker::turn() {
   replies_.drain();
   if (Clock::now() >= next_beat_) {
     heartbeat();
+    sample_metrics();
     next_beat_ = Clock::now() + std::chrono::milliseconds(wire::kHeartbeatMs);
     // After a burst (clients that left with megabytes queued for them,
     // large modules), glibc keeps the freed memory: give it back once

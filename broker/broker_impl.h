@@ -33,6 +33,7 @@
 #include "broker/connection_cap.h"
 #include "broker/input_access.h"
 #include "broker/job_table.h"
+#include "broker/metrics.h"
 #include "broker/module_holders.h"
 #include "broker/reaper.h"
 #include "broker/recent_hashes.h"
@@ -191,7 +192,11 @@ class Broker : private JobObserver {
   void cmd_prune(Request& r);
   void cmd_output(Request& r);
   void cmd_shutdown(Request& r);
-  void cmd_nodes(Request& r);  // nodes.cpp: the worker pools
+  void cmd_nodes(Request& r);    // nodes.cpp: the worker pools
+  void cmd_metrics(Request& r);  // nodes.cpp: the last hour (metrics_)
+  // Samples the jobs waiting and running and each pool's busy slots into
+  // metrics_ (nodes.cpp); about once a second, from the loop.
+  void sample_metrics();
   // The error that refuses a submission's frames (sizes, wasm magic), if any.
   std::optional<std::string> refuse_frames(const SubmitFrames& frames, const jobs::JobSpec& spec);
   // Keeps a submitted blob in the batch (unless stored); returns its hash.
@@ -307,6 +312,7 @@ class Broker : private JobObserver {
   std::vector<Outgoing> committing_;  // replies waiting on the commit under way
   std::vector<Outgoing> outgoing_;    // replies waiting on the batch being gathered
   RecentHashes recent_modules_;       // the SHA-256 of modules submitted lately
+  Metrics metrics_;                   // the last hour, for the dashboard's plots
   std::list<LogReader> log_readers_;
   std::multimap<std::string, Follower> followers_;  // by job id, or array id
   std::map<std::string, ArrayProgress> arrays_;     // arrays with tasks unfinished, by id

@@ -127,6 +127,7 @@ const std::array<Broker::Handler, protocol::kCommands.size()> Broker::kHandlers{
     &Broker::cmd_output,
     &Broker::cmd_shutdown,
     &Broker::cmd_nodes,
+    &Broker::cmd_metrics,
 }};
 static_assert(protocol::kCommands[1].command == protocol::Command::kSubmit &&
               protocol::kCommands[10].command == protocol::Command::kShutdown);
@@ -375,6 +376,7 @@ void Broker::submit_jobs(Request& r, const std::string& id, std::vector<jobs::Jo
     ack.body["tasks"] = jobs.size();
     arrays_.emplace(id, ArrayProgress(id));
   }
+  metrics_.submitted(jobs::now_ns(), jobs.size());
   for (auto& job : jobs) {
     ack.acknowledges.push_back(job.id);
     jobs::Job& added = jobs_.submit(std::move(job));

@@ -18,7 +18,12 @@ void Broker::changed(const jobs::Job& job, bool tell) {
     if (auto task = jobs::task_of(job.id))
       if (auto a = arrays_.find(task->array_id); a != arrays_.end()) a->second.update(job);
   if (tell) notify(job);
-  if (jobs::is_terminal(job.state)) staged_paths_.erase(job.id);
+  if (jobs::is_terminal(job.state)) {
+    staged_paths_.erase(job.id);
+    const jobs::Execution* last = job.executions.empty() ? nullptr : &job.executions.back();
+    const bool ran = last && last->started_ns > 0 && last->ended_ns >= last->started_ns;
+    metrics_.ended(jobs::now_ns(), job.state, ran ? last->ended_ns - last->started_ns : -1);
+  }
 }
 
 void Broker::notify(const jobs::Job& job) {

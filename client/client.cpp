@@ -482,6 +482,14 @@ std::expected<std::vector<json>, std::string> Client::nodes() {
   return std::vector<json>(nodes.begin(), nodes.end());
 }
 
+std::expected<json, std::string> Client::metrics() {
+  auto r = impl_->call(protocol::Command::kMetrics, json::object(), {}, true);
+  if (!r) return std::unexpected(r.error());
+  if (!r->body.is_object() || !r->body.contains("start_ns"))
+    return std::unexpected("the broker's metrics reply holds no buckets");
+  return std::move(r->body);
+}
+
 std::expected<void, std::string> Client::shutdown() {
   auto r = impl_->call(protocol::Command::kShutdown, json::object(), {}, false);
   if (!r) return std::unexpected(r.error());

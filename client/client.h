@@ -206,6 +206,10 @@ class Client {
   // pool by its host).
   std::expected<std::vector<nlohmann::json>, std::string> nodes();
 
+  // The broker's last hour of activity: the `metrics` reply of
+  // docs/protocol.md (per 10-second bucket, oldest first).
+  std::expected<nlohmann::json, std::string> metrics();
+
   // Asks the broker to exit (running jobs are re-queued when it next starts);
   // for a local broker, returns once it has exited.
   std::expected<void, std::string> shutdown();

@@ -1,7 +1,9 @@
 // One job: its spec, executions, history, live logs (Bacalhau's WebSocket
-// stream, followed), stdout/stderr to download, stop and re-run.
+// stream, followed), its output files to view or download (files.js), stop
+// and re-run.
 import { getJob, rememberSpec, rerunJob, stopJob, streamLogs, submitJob, submittedSpec } from './api.js';
 import { badge, clear, duration, every, fullTime, h } from './dom.js';
+import { filesCard, saveBlob } from './files.js';
 
 const TERMINAL = ['Completed', 'Failed', 'Stopped'];
 const EXEC_STATES = { 1: 'New', 2: 'AskForBid', 3: 'AskForBidAccepted', 4: 'AskForBidRejected', 5: 'BidAccepted', 6: 'Running', 7: 'Running', 8: 'PublishingResults', 9: 'Completed', 10: 'Failed', 11: 'Stopped' };
@@ -81,12 +83,9 @@ function logPanel(id) {
   });
   const toggle = (type, label) => h('label.check', h('input', { type: 'checkbox', checked: true,
     onchange: (e) => { show[type] = e.target.checked; out.classList.toggle(`hide-${type}`, !e.target.checked); } }), label);
-  const download = (type, name) => h('button', { onclick: () => {
-    const a = h('a', { href: URL.createObjectURL(new Blob([text[type].join('')], { type: 'text/plain' })), download: `${id}-${name}.txt` });
-    document.body.append(a);
-    a.click();
-    a.remove();
-  } }, `⤓ ${name}`);
+  const download = (type, name) => h('button', {
+    onclick: () => saveBlob(new Blob([text[type].join('')], { type: 'text/plain' }), `${id}-${name}.txt`),
+  }, `⤓ ${name}`);
   const close = streamLogs(id, (type, line) => {
     text[type] = text[type] || [];
     text[type].push(line);
@@ -110,23 +109,32 @@ function open(id) {
   else location.hash = `#/jobs/${id}`;
 }
 
-// PUT .../rerun; on a broker without it, a job submitted from this tab's
-// form is submitted again (the job's model does not carry its module).
+// The API's answer when it has no such route (api/routes.cpp), as against
+// 404 "job not found: ID".
+const NO_ROUTE = 'The requested resource/URL was not found.';
+
+// PUT .../rerun. An API without that route (404, no such resource): a job
+// submitted from this tab's form is submitted again with the same spec
+// (the job as the API shows it does not carry its module's bytes); another
+// cannot be, and the message says what to do instead.
 async function rerun(job, say) {
   try {
     const r = await rerunJob(job.ID);
     return open(r.JobID || job.ID);
   } catch (e) {
-    if (!/not found/i.test(e.message)) return say(`re-run: ${e.message}`);
+    if (!(e.status === 404 && e.message === NO_ROUTE)) return say(`Re-run failed: ${e.message}`);
   }
   const spec = submittedSpec(job.ID);
-  if (!spec) return say('This broker cannot re-run a job (no PUT .../rerun): submit it again from the form, or with shoal job run.');
+  if (!spec)
+    return say('Re-run is not available: this API has no PUT /api/v1/orchestrator/jobs/ID/rerun (it answered 404). '
+      + 'Only a job submitted from this tab\'s form can be submitted again from here; for this one, use the '
+      + 'Submit page, or shoal job run with its spec (shoal job describe --output json shows it).');
   try {
     const r = await submitJob(spec);
     rememberSpec(r.JobID, spec);
     open(r.JobID);
   } catch (e) {
-    say(`re-run: ${e.message}`);
+    say(`Re-run (submitting the same spec again) failed: ${e.message}`);
   }
 }
 
@@ -137,6 +145,7 @@ export function jobPage(main, id) {
   const message = h('div');
   const say = (m) => clear(message, m ? h('div.error', m) : null);
   let logs = null;
+  const files = filesCard();
   let last = '';
   const load = async () => {
     let r;
@@ -152,9 +161,10 @@ export function jobPage(main, id) {
     last = key;
     if (!logs) {
       logs = logPanel(job.ID);
-      main.append(logs.panel);
+      main.append(logs.panel, files.card);
     }
     const done = TERMINAL.includes(state);
+    if (done) files.load(job);
     clear(header,
       h('div', h('h1', job.Name === job.ID ? 'Job' : job.Name, ' ', badge(state)), h('div.mono.muted', job.ID)),
       h('div.tools',

@@ -1,6 +1,7 @@
 // The dashboard in a real browser: Debian's Chromium, headless, driven by
 // Playwright (playwright-core from dashboard/node_modules), against a real
-// `shoal serve --api-port` with a private SHOAL_HOME. Each case prints ok or
+// `shoal serve --api-port` with a private SHOAL_HOME (and, for the token
+// case, a second one with --api-token-file). Each case prints ok or
 // FAIL; the run ends with "N passed, N failed". Screenshots of each page go
 // to $SHOAL_SCREENSHOTS (the build directory's dashboard-screenshots/).
 import { spawn, spawnSync } from 'node:child_process';
@@ -39,25 +40,41 @@ const freePort = () => new Promise((resolve) => {
   });
 });
 
-const home = fs.mkdtempSync(path.join(os.tmpdir(), 'shoal-dashboard-'));
-const env = { ...process.env, SHOAL_HOME: home };
-const port = await freePort();
-const base = `http://127.0.0.1:${port}`;
-const server = spawn(SHOAL, ['serve', '--workers', '2', '--api-port', String(port)], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+// A `shoal serve --api-port` with a SHOAL_HOME of its own; stop() ends it.
+async function startServer(...extra) {
+  const home = fs.mkdtempSync(path.join(os.tmpdir(), 'shoal-dashboard-'));
+  const env = { ...process.env, SHOAL_HOME: home };
+  const port = await freePort();
+  const proc = spawn(SHOAL, ['serve', '--workers', '2', '--api-port', String(port), ...extra], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+  const stop = async () => {
+    if (proc.exitCode === null) {
+      proc.kill('SIGTERM');
+      await new Promise((r) => proc.once('exit', r));
+    }
+    fs.rmSync(home, { recursive: true, force: true });
+  };
+  return { home, env, base: `http://127.0.0.1:${port}`, proc, stop };
+}
 
-function shoal(...args) {
-  const r = spawnSync(SHOAL, args, { env, encoding: 'utf8', timeout: 120000 });
+const main = await startServer();
+const { home, env, base } = main;
+
+function shoalIn(envOf, ...args) {
+  const r = spawnSync(SHOAL, args, { env: envOf, encoding: 'utf8', timeout: 120000 });
   if (r.status !== 0) throw new Error(`shoal ${args.join(' ')}: ${r.status} ${r.stderr}`);
   return r.stdout.trim();
 }
+const shoal = (...args) => shoalIn(env, ...args);
 const submit = (...args) => shoal('wasm', 'run', '--wait=false', '--id-only', ...args).split('\n').pop();
 const wasm = (name) => path.join(WASM, `${name}.wasm`);
 
-async function waitUp() {
+// Until `url` answers (any status: a token may be needed).
+async function waitUp(url = `${base}/api/v1/agent/alive`) {
   const end = Date.now() + 30000;
   for (;;) {
     try {
-      if ((await fetch(`${base}/api/v1/agent/alive`)).ok) return;
+      await fetch(url);
+      return;
     } catch { /* not yet */ }
     if (Date.now() > end) throw new Error('the API did not come up within 30 s');
     await new Promise((r) => setTimeout(r, 50));
@@ -119,9 +136,12 @@ test('a job submitted from the form reaches Completed in the table without a rel
   await page.locator('h1 .badge', { hasText: 'Completed' }).waitFor({ timeout: DEADLINE });
   await page.locator('pre.logs', { hasText: 'tick 6' }).waitFor({ timeout: DEADLINE });
   check(await page.evaluate(() => window.notReloaded === true), 'the page was reloaded by the re-run');
+  // A second job (the spec submitted again, or an API's rerun that makes a
+  // new job), or the same job run again (a rerun that keeps the ID).
   const runs = JSON.parse(shoal('job', 'list', '--labels', 'source=dashboard', '--output', 'json'));
   const again = runs.filter((j) => j.Name === 'from-the-form').length;  // Bacalhau's Job model
-  check(again === 2, `re-run left ${again} jobs`);
+  const executions = JSON.parse(shoal('job', 'executions', id, '--output', 'json')).length;
+  check(again === 2 || executions === 2, `re-run left ${again} jobs, the first with ${executions} executions`);
 });
 
 test('a running job shows its log lines as they arrive, and stdout downloads', async (page) => {
@@ -145,6 +165,33 @@ test('a running job shows its log lines as they arrive, and stdout downloads', a
   check(download.suggestedFilename() === `${id}-stdout.txt`, `file name ${download.suggestedFilename()}`);
 });
 
+test('a job\'s output files are listed with their sizes, shown as text and downloaded', async (page) => {
+  const text = 'hello <b>from</b> the job';  // markup, shown as text
+  const id = submit('--name', 'writes-a-file', '-o', 'out:/out', wasm('tree_maker'), 'write', '/out/hello.html', text);
+  shoal('job', 'logs', '--follow', id);
+  await page.goto(`${base}/#/jobs/${id}`);
+  const file = page.locator('tr.file[data-name="out/hello.html"]');
+  await file.waitFor({ timeout: DEADLINE });
+  const names = await page.locator('tr.file').evaluateAll((rows) => rows.map((r) => r.dataset.name));
+  check(JSON.stringify(names) === JSON.stringify(['stdout', 'stderr', 'exitCode', 'out/hello.html']), `files: ${names}`);
+  check((await file.locator('td.num').textContent()) === `${text.length} B`, 'the size of out/hello.html');
+  check((await file.locator('td.num').getAttribute('title')) === `${text.length} bytes`, 'the exact size');
+  await file.locator('button.view').click();
+  const view = page.locator('pre.fileview', { hasText: 'hello <b>from</b> the job' });
+  await view.waitFor({ timeout: DEADLINE });
+  check(await view.locator('b').count() === 0, 'the file\'s markup was made into elements');
+  await page.locator('tr.file[data-name="exitCode"] button.view').click();
+  await page.locator('pre.fileview', { hasText: /^0$/ }).waitFor({ timeout: DEADLINE });
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await page.screenshot({ path: path.join(SHOTS, 'files.png'), fullPage: true });
+  const [download] = await Promise.all([page.waitForEvent('download'), file.locator('button.download').click()]);
+  const saved = path.join(home, 'file-download');
+  await download.saveAs(saved);
+  const bytes = fs.readFileSync(saved);
+  check(bytes.equals(Buffer.from(text)), `downloaded out/hello.html: ${JSON.stringify(bytes.toString().slice(0, 80))}`);
+  check(download.suggestedFilename() === `${id}-out-hello.html`, `file name ${download.suggestedFilename()}`);
+});
+
 test('the stop button stops a running job', async (page) => {
   const id = submit('--name', 'spinning', wasm('spin'));
   await page.goto(`${base}/#/jobs/${id}`);
@@ -166,6 +213,64 @@ test('the nodes page shows the local pool with its slots', async (page) => {
   check((await pool.locator('.badge').textContent()) === 'CONNECTED', 'the pool is connected');
   check(await page.locator('.node').count() === 2, 'the requester node and the local pool');
   await page.screenshot({ path: path.join(SHOTS, 'nodes.png'), fullPage: true });
+});
+
+// The totals a plot's figure carries (data- attributes from the data it plots).
+const plotted = (page) => page.evaluate(() => {
+  const d = (id) => document.getElementById(id).dataset;
+  return { finished: Number(d('plot-throughput').finished), submitted: Number(d('plot-throughput').submitted),
+    runs: Number(d('plot-runtimes').runs), samples: Number(d('plot-queue').samples), nodes: d('plot-nodes').nodes };
+});
+
+test('the metrics page plots jobs per second, queue depth, run times and utilisation', async (page) => {
+  await page.goto(`${base}/#/metrics`);
+  await page.waitForFunction(() => document.getElementById('plot-throughput')?.dataset.finished !== undefined, null, { timeout: DEADLINE });
+  const before = await plotted(page);
+  const ids = [submit(wasm('args_env'), 'x'), submit(wasm('args_env'), 'y'), submit(wasm('ticker'), '3', '100')];
+  for (const id of ids) shoal('job', 'logs', '--follow', id);
+  await page.waitForFunction((b) => {
+    const t = document.getElementById('plot-throughput').dataset;
+    return Number(t.finished) >= b.finished + 3 && Number(t.submitted) >= b.submitted + 3
+      && Number(document.getElementById('plot-runtimes').dataset.runs) >= b.runs + 3;
+  }, before, { timeout: DEADLINE });
+  const after = await plotted(page);
+  check(after.samples > 0, 'the queue depth has samples');
+  check(after.nodes.split(' ').includes('local'), `the utilisation plot's nodes: ${after.nodes}`);
+  check(await page.locator('figure.plot canvas').count() === 4, 'four plots drawn');
+  check(/\d+ submitted, \d+ finished/.test(await page.locator('#plot-throughput figcaption').textContent()), 'the summary line');
+  await page.screenshot({ path: path.join(SHOTS, 'metrics.png'), fullPage: true });
+});
+
+test('with --api-token-file the page asks for the token; a wrong one is refused, the right one works', async (page) => {
+  const tokenFile = path.join(home, 'api-token');
+  fs.writeFileSync(tokenFile, 'dashboard-s3cret\n');
+  const tokened = await startServer('--api-token-file', tokenFile);
+  try {
+    await waitUp(`${tokened.base}/`);
+    check((await fetch(`${tokened.base}/api/v1/orchestrator/jobs`)).status === 401, 'the API without the token');
+    const id = shoalIn(tokened.env, 'wasm', 'run', '--wait=false', '--id-only', wasm('ticker'), '20', '150').split('\n').pop();
+    await page.goto(`${tokened.base}/#/jobs/${id}`);
+    const box = page.locator('form.login');
+    await box.waitFor({ timeout: DEADLINE });
+    await page.fill('input[name=token]', 'not-the-token');
+    await page.click('form.login button[type=submit]');
+    await page.locator('form.login .error', { hasText: 'Wrong token' }).waitFor({ timeout: DEADLINE });
+    await page.screenshot({ path: path.join(SHOTS, 'token.png'), fullPage: true });
+    await page.fill('input[name=token]', 'dashboard-s3cret');
+    await page.click('form.login button[type=submit]');
+    // The job's page, its log lines over the WebSocket (the token as a subprotocol).
+    await page.locator('pre.logs', { hasText: 'tick 2' }).waitFor({ timeout: DEADLINE });
+    await page.locator('pre.logs', { hasText: 'tick 20' }).waitFor({ timeout: DEADLINE });
+    await page.locator('.logpanel .muted', { hasText: 'end of output' }).waitFor({ timeout: DEADLINE });
+    await page.locator('tr.file[data-name="stdout"]').waitFor({ timeout: DEADLINE });
+    await page.click('a[data-nav=jobs]');
+    await page.locator(`tr.job[data-id="${id}"] .badge`, { hasText: 'Completed' }).waitFor({ timeout: DEADLINE });
+    await page.click('#signout');
+    await box.waitFor({ timeout: DEADLINE });
+    check(await page.evaluate(() => sessionStorage.getItem('shoal.token')) === null, 'signing out forgets the token');
+  } finally {
+    await tokened.stop();
+  }
 });
 
 let failed = 0;
@@ -198,9 +303,7 @@ try {
   console.log(`FAIL  ${e.message}`);
 } finally {
   if (browser) await browser.close();
-  server.kill('SIGTERM');
-  await new Promise((r) => server.once('exit', r));
-  fs.rmSync(home, { recursive: true, force: true });
+  await main.stop();
 }
 console.log(`${cases.length - failed} passed, ${failed} failed`);
 process.exit(failed ? 1 : 0);
