@@ -888,6 +888,12 @@ std::expected<uint32_t, RunError> run_wasi_command(std::span<const uint8_t> modu
   v8::Local<v8::Context> ctx = e.context.Get(isolate);
   v8::Context::Scope context_scope(ctx);
   v8::TryCatch tc(isolate);
+  // No message object per throw: with one requested, V8 walks the stack to
+  // locate every exception thrown, including each one the guest throws and
+  // catches itself (wasm exception handling, a longjmp lowered to it). What a
+  // run reports comes from the exception and its `stack`, which V8 records
+  // when the error is made.
+  tc.SetCaptureMessage(false);
   const InV8 v{e, isolate, ctx, tc};
   // The run's state leaves the slots when the run ends, however it ends.
   struct ClearSlots {
