@@ -233,8 +233,9 @@ Response one_job(const Request& request, Context& context, const std::string& re
   auto slash = rest.find('/');
   std::string id = rest.substr(0, slash);
   std::string what = slash == std::string::npos ? "" : rest.substr(slash + 1);
-  if (what == "results" || what.starts_with("results/") || what == "rerun")
+  if (what == "results" || what.starts_with("results/"))
     return job_action(request, context, id, what);
+  if (what == "rerun") return rerun_job(request, context, id);
   static const std::set<std::string> known = {"", "executions", "history"};
   if (!known.contains(what))
     return error_response(request, 404, "The requested resource/URL was not found.", "NotFound");

@@ -192,6 +192,7 @@ class Broker : private JobObserver {
   void cmd_output(Request& r);
   void cmd_shutdown(Request& r);
   void cmd_nodes(Request& r);  // nodes.cpp: the worker pools
+  void cmd_rerun(Request& r);
   // The error that refuses a submission's frames (sizes, wasm magic), if any.
   std::optional<std::string> refuse_frames(const SubmitFrames& frames, const jobs::JobSpec& spec);
   // Keeps a submitted blob in the batch (unless stored); returns its hash.

@@ -39,7 +39,8 @@ enum class Command {
   kPrune,
   kOutput,
   kShutdown,
-  kNodes
+  kNodes,
+  kRerun
 };
 
 struct CommandInfo {
@@ -51,7 +52,7 @@ struct CommandInfo {
   bool takes_array = false;
 };
 
-inline constexpr std::array<CommandInfo, 12> kCommands{{
+inline constexpr std::array<CommandInfo, 13> kCommands{{
     {Command::kPing, "ping", false, false},
     {Command::kSubmit, "submit", false, false},
     {Command::kGet, "get", true, true},
@@ -64,6 +65,7 @@ inline constexpr std::array<CommandInfo, 12> kCommands{{
     {Command::kOutput, "output", true, true},
     {Command::kShutdown, "shutdown", false, false},
     {Command::kNodes, "nodes", false, false},
+    {Command::kRerun, "rerun", true, false},
 }};
 
 // The entry of a command; the table is in enum order.
