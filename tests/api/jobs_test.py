@@ -482,7 +482,8 @@ def test_logs_over_a_websocket(api):
         check(code == 1000 and len(frames) == 1 and said in frames[0].get("error", ""),
               f"{query}: {code} {frames}")
     plain = requests.get(api.url(f"{JOBS}/{job_id}/logs"))
-    check(plain.status_code in (400, 404), f"a plain GET of logs: {plain.status_code}")
+    check(plain.status_code == 400 and plain.json()["Code"] == "BadRequest"
+          and "websocket" in plain.json()["Message"], f"a plain GET of logs: {plain.status_code}")
 
 
 def test_normally_closed_log_streams_free_their_threads(api):
