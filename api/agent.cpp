@@ -8,6 +8,7 @@
 
 #include "api/routes.h"
 #include "bacalhau/model.h"
+#include "bacalhau/node_model.h"
 #include "shoal_commit.h"
 #include "shoal_config.h"
 
@@ -62,8 +63,9 @@ std::string node_id() {
 }
 
 // This broker as a Bacalhau NodeInfo: it orchestrates and, with its local
-// workers, computes.
-nlohmann::json node_info(const ApiOptions& options) {
+// workers, computes. Its capacity is its configured local workers, less
+// those the local pool of `pools` (the broker's `nodes` reply) has busy.
+nlohmann::json node_info(const ApiOptions& options, const std::vector<nlohmann::json>& pools) {
   nlohmann::json labels = nlohmann::json::object();
   labels["Architecture"] = "amd64";
   labels["Operating-System"] = "linux";
@@ -71,23 +73,16 @@ nlohmann::json node_info(const ApiOptions& options) {
   int workers =
       options.workers > 0 ? options.workers : static_cast<int>(std::thread::hardware_concurrency());
   if (options.workers < 0) workers = 0;
-  nlohmann::json capacity = {{"CPU", workers}};
-  return {{"NodeID", node_id()},
-          {"NodeType", "Requester"},
-          {"Labels", labels},
-          {"SupportedProtocols", {"ncl/v1"}},
-          {"ComputeNodeInfo",
-           {{"ExecutionEngines", {"wasm"}},
-            {"Publishers", {"local"}},
-            {"StorageSources", {"inline", "urlDownload", "local"}},
-            {"MaxCapacity", capacity},
-            {"QueueCapacity", nlohmann::json::object()},
-            {"AvailableCapacity", capacity},
-            {"MaxJobRequirements", capacity},
-            {"RunningExecutions", 0},
-            {"EnqueuedExecutions", 0},
-            {"address", options.host}}},
-          {"BacalhauVersion", version_info()}};
+  uint64_t busy = 0;
+  for (const auto& pool : pools)
+    if (pool.value("id", "") == "local" && !pool.value("remote", false))
+      busy = pool.value("busy", uint64_t{0});
+  nlohmann::json compute = bacalhau::compute_node_info(static_cast<uint64_t>(workers), busy);
+  compute["MaxJobRequirements"] = {{"CPU", workers}};
+  compute["address"] = options.host;
+  return {{"NodeID", node_id()},        {"NodeType", "Requester"},
+          {"Labels", labels},           {"SupportedProtocols", {"ncl/v1"}},
+          {"ComputeNodeInfo", compute}, {"BacalhauVersion", version_info()}};
 }
 
 namespace {
@@ -130,7 +125,15 @@ std::optional<Response> route_agent(const Request& request, Context& context) {
   const auto& o = context.options;
   if (what == "alive") return json_response({{"Status", "OK"}});
   if (what == "version") return json_response(version_info());
-  if (what == "node") return json_response(node_info(o));
+  if (what == "node") {
+    auto broker = context.broker(request);
+    if (!broker) return broker.error();
+    auto pools = (*broker)->nodes();
+    if (!pools)
+      return error_response(request, 503, "the broker does not answer: " + pools.error(),
+                            "ServiceUnavailable", "Broker");
+    return json_response(node_info(o, *pools));
+  }
   if (what == "config") return json_response(agent_config(o));
   if (what == "debug") return json_response(nlohmann::json::object());
   return json_response({{"Version", "1.0.0"}, {"Config", nlohmann::json::object()}});

@@ -233,8 +233,18 @@ Response one_job(const Request& request, Context& context, const std::string& re
   auto slash = rest.find('/');
   std::string id = rest.substr(0, slash);
   std::string what = slash == std::string::npos ? "" : rest.substr(slash + 1);
-  if (what == "results" || what.starts_with("results/") || what == "rerun")
+  if (what == "results" || what.starts_with("results/"))
     return job_action(request, context, id, what);
+  if (what == "rerun") return rerun_job(request, context, id);
+  // The log stream is a WebSocket (api/logs.h): as Bacalhau's upgrader
+  // answers a request that is not an upgrade.
+  if (what == "logs")
+    return request.method == "GET"
+               ? error_response(request, 400,
+                                "websocket: the client is not using the websocket protocol: "
+                                "'upgrade' token not found in 'Connection' header",
+                                "BadRequest")
+               : method_not_allowed(request);
   static const std::set<std::string> known = {"", "executions", "history"};
   if (!known.contains(what))
     return error_response(request, 404, "The requested resource/URL was not found.", "NotFound");

@@ -23,9 +23,9 @@ std::string rfc3339(std::chrono::system_clock::time_point t) {
   return out;
 }
 
-nlohmann::json node_state(const ApiOptions& options) {
+nlohmann::json node_state(const ApiOptions& options, const std::vector<nlohmann::json>& pools) {
   static const auto since = rfc3339(std::chrono::system_clock::now());
-  return {{"Info", node_info(options)},
+  return {{"Info", node_info(options, pools)},
           {"Membership", "APPROVED"},
           {"Connection", "CONNECTED"},
           {"ConnectionState",
@@ -49,7 +49,7 @@ std::optional<Response> route_nodes(const Request& request, Context& context) {
   if (!pools)
     return error_response(request, 503, "the broker does not answer: " + pools.error(),
                           "ServiceUnavailable", "Broker");
-  nlohmann::json nodes = nlohmann::json::array({node_state(context.options)});
+  nlohmann::json nodes = nlohmann::json::array({node_state(context.options, *pools)});
   for (const auto& pool : *pools) nodes.push_back(bacalhau::node_state_model(pool));
   if (rest.empty() || rest == "/") return json_response({{"NextToken", ""}, {"Nodes", nodes}});
   // One node: the one named exactly, else the first whose id starts so.

@@ -93,8 +93,6 @@ Response results_archive(const Request& request, Context& context, const json& j
 
 Response job_action(const Request& request, Context& context, const std::string& id,
                     const std::string& what) {
-  if (what == "rerun")
-    return error_response(request, 404, "The requested resource/URL was not found.", "NotFound");
   if (request.method != "GET")
     return error_response(request, 405, "Method Not Allowed", "InternalError");
   auto job = find_job(request, context, id);

@@ -81,10 +81,13 @@ Response job_error(const Request& request, const std::string& id, const std::str
 std::expected<nlohmann::json, Response> find_job(const Request& request, Context& context,
                                                  const std::string& id);
 
-// GET .../jobs/{id}/results, GET .../jobs/{id}/results/ID.tar.gz and
-// PUT .../jobs/{id}/rerun (api/results.cpp); `what` is the path after the id.
+// GET .../jobs/{id}/results and GET .../jobs/{id}/results/ID.tar.gz
+// (api/results.cpp); `what` is the path after the id.
 Response job_action(const Request& request, Context& context, const std::string& id,
                     const std::string& what);
+
+// PUT .../jobs/{id}/rerun (api/rerun.cpp): Bacalhau's RerunJobResponse.
+Response rerun_job(const Request& request, Context& context, const std::string& id);
 
 // PUT|POST /api/v1/orchestrator/jobs (api/submit.cpp).
 Response submit_job(const Request& request, Context& context);
@@ -93,6 +96,8 @@ Response submit_job(const Request& request, Context& context);
 // (BuildVersionInfo), its node ID, its NodeInfo.
 nlohmann::json version_info();
 std::string node_id();
-nlohmann::json node_info(const ApiOptions& options);
+// Its capacity: the configured local workers, less the local pool's busy
+// ones in `pools` (the broker's `nodes` reply; bacalhau::compute_node_info).
+nlohmann::json node_info(const ApiOptions& options, const std::vector<nlohmann::json>& pools);
 
 }  // namespace shoal::api

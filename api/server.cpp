@@ -1,14 +1,18 @@
 #include "api/server.h"
 
 #include <signal.h>
+#include <sys/resource.h>
 
 #include <utility>  // before Boost.Asio 1.74, which uses std::exchange without it
 
+#include <algorithm>
+#include <atomic>
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
 #include <chrono>
+#include <cstdio>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -52,9 +56,26 @@ struct Shared {
   ApiOptions options;
   asio::thread_pool handlers;
   asio::thread_pool streams{kLogStreams};
+  std::atomic<size_t> open{0};  // connections held, log streams included
   explicit Shared(ApiOptions o)
       : options(std::move(o)), handlers(static_cast<size_t>(options.handler_threads)) {}
+  void say(const std::string& line) const {
+    if (options.log)
+      options.log(line);
+    else
+      std::fprintf(stderr, "shoal: %s\n", line.c_str());
+  }
 };
+
+// One of Shared::open while it lives: a connection's, from its accept until
+// its session or log stream ends.
+using Slot = std::shared_ptr<void>;
+
+uint64_t open_file_limit() {
+  struct rlimit r {};
+  if (::getrlimit(RLIMIT_NOFILE, &r) != 0 || r.rlim_cur == RLIM_INFINITY) return 1 << 20;
+  return r.rlim_cur;
+}
 
 Context& thread_context(const ApiOptions& options) {
   thread_local Context context{options, std::nullopt};
@@ -140,7 +161,8 @@ http::response<http::string_body> to_beast(const Response& res, unsigned version
 // response, again while the client keeps the connection alive.
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket socket, Shared& shared) : stream_(std::move(socket)), shared_(shared) {}
+  Session(tcp::socket socket, Shared& shared, Slot slot)
+      : stream_(std::move(socket)), shared_(shared), slot_(std::move(slot)) {}
 
   void read() {
     parser_.emplace();
@@ -172,9 +194,10 @@ class Session : public std::enable_shared_from_this<Session> {
   // The connection becomes a log stream on a thread of its own.
   void hand_over(std::shared_ptr<http::request<http::string_body>> req) {
     auto socket = std::make_shared<tcp::socket>(stream_.release_socket());
-    asio::post(shared_.streams, [socket, req, buffer = std::move(buffer_), &shared = shared_] {
-      serve_log_stream(std::move(*socket), buffer, *req, shared.options);
-    });
+    asio::post(shared_.streams,
+               [socket, req, buffer = std::move(buffer_), &shared = shared_, slot = slot_] {
+                 serve_log_stream(std::move(*socket), buffer, *req, shared.options);
+               });
   }
 
   void too_large() {
@@ -205,6 +228,7 @@ class Session : public std::enable_shared_from_this<Session> {
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   Shared& shared_;
+  Slot slot_;
 };
 
 std::expected<tcp::endpoint, std::string> resolve(asio::io_context& io, const ApiOptions& o) {
@@ -236,17 +260,75 @@ std::expected<std::string, std::string> read_token_file(const std::string& path)
   return token.substr(first, last - first + 1);
 }
 
+size_t connection_cap(const ApiOptions& options, uint64_t fd_limit) {
+  if (options.max_connections > 0) return options.max_connections;
+  return static_cast<size_t>(std::clamp<uint64_t>(fd_limit / 4, 1, kMaxConnections));
+}
+
 struct Server::Impl {
   asio::io_context io{1};
   tcp::acceptor acceptor{io};
+  asio::steady_timer pause{io};
   std::unique_ptr<Shared> shared;
   std::thread io_thread;
+  // A burst of refused connections (I/O thread only): said when it starts
+  // and, with its count, when a connection is taken again.
+  uint64_t refused = 0;
+  bool accept_failing = false;
 
   void accept() {
     acceptor.async_accept([this](beast::error_code ec, tcp::socket socket) {
       if (!acceptor.is_open()) return;
-      if (!ec) std::make_shared<Session>(std::move(socket), *shared)->read();
+      if (ec) return accept_later(ec);
+      accept_failing = false;
+      admit(std::move(socket));
       accept();
+    });
+  }
+
+  // accept(2) failed (EMFILE: no descriptor left): tried again in 100 ms,
+  // not at once, which would spin.
+  void accept_later(beast::error_code ec) {
+    if (!accept_failing)
+      shared->say("the REST API cannot accept connections (" + ec.message() + "), " +
+                  std::to_string(shared->open.load()) + " open; trying again every 100 ms");
+    accept_failing = true;
+    pause.expires_after(std::chrono::milliseconds(100));
+    pause.async_wait([this](beast::error_code e) {
+      if (!e && acceptor.is_open()) accept();
+    });
+  }
+
+  void admit(tcp::socket socket) {
+    const size_t cap = connection_cap(shared->options, open_file_limit());
+    if (shared->open.load() >= cap) return refuse(std::move(socket), cap);
+    if (refused > 0)
+      shared->say("the REST API takes connections again, after refusing " +
+                  std::to_string(std::exchange(refused, 0)) + " past its cap of " +
+                  std::to_string(cap));
+    ++shared->open;
+    Slot slot(nullptr, [s = shared.get()](void*) { --s->open; });
+    std::make_shared<Session>(std::move(socket), *shared, std::move(slot))->read();
+  }
+
+  // Past the cap: 503 at once, and the connection closed.
+  void refuse(tcp::socket socket, size_t cap) {
+    if (refused++ == 0)
+      shared->say("the REST API holds " + std::to_string(cap) +
+                  " connections, its cap (--api-max-connections): refusing new ones with 503");
+    auto stream = std::make_shared<beast::tcp_stream>(std::move(socket));
+    Request r;
+    auto out = std::make_shared<http::response<http::string_body>>(
+        to_beast(error_response(r, 503,
+                                "the REST API serves at most " + std::to_string(cap) +
+                                    " connections at once; try again later",
+                                "ServiceUnavailable"),
+                 11, false));
+    stream->expires_after(std::chrono::seconds(5));
+    http::async_write(*stream, *out, [stream, out](beast::error_code, size_t) {
+      beast::error_code ignored;
+      stream->socket().shutdown(tcp::socket::shutdown_send, ignored);
+      stream->socket().close(ignored);
     });
   }
 };

@@ -9,11 +9,13 @@
 // reading a request, writing a response, each with a deadline). A request's
 // handler runs on one of a few handler threads, each with its own
 // client::Client (a Client is used by one thread at a time), so a request
-// that waits on the broker delays no other connection's I/O.
+// that waits on the broker delays no other connection's I/O. Connections
+// are capped (ApiOptions::max_connections); past the cap they get 503.
 #pragma once
 
 #include <cstdint>
 #include <expected>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -32,7 +34,23 @@ struct ApiOptions {
   std::map<std::string, std::string> labels;
   uint64_t body_limit = 10ull << 20;  // larger request bodies get 413
   int handler_threads = 4;
+  // The most connections open at once, log streams included (0: a quarter
+  // of the process's open-file limit, read at each accept, at most
+  // kMaxConnections): so that HTTP clients never take the descriptors the
+  // broker needs for its store, workers and ZeroMQ clients. A connection
+  // past the cap is answered 503 ServiceUnavailable at once and closed.
+  size_t max_connections = 0;
+  // Where the server says what it refused (a burst of connections past the
+  // cap, or accept(2) failing), one line each, on the I/O thread; null:
+  // stderr.
+  std::function<void(const std::string&)> log;
 };
+
+inline constexpr size_t kMaxConnections = 4096;
+
+// The cap on connections `options` gives with an open-file limit of
+// `fd_limit` (ApiOptions::max_connections).
+size_t connection_cap(const ApiOptions& options, uint64_t fd_limit);
 
 // Reads a token file: its text without surrounding whitespace. Fails when the
 // file cannot be read or holds no token.

@@ -15,18 +15,21 @@ std::string heartbeat_time(int64_t ns) {
 
 }  // namespace
 
+nlohmann::json compute_node_info(uint64_t slots, uint64_t busy) {
+  return {{"ExecutionEngines", {"wasm"}},
+          {"Publishers", {"local"}},
+          {"StorageSources", {"inline", "urlDownload", "local"}},
+          {"MaxCapacity", {{"CPU", slots}}},
+          {"AvailableCapacity", {{"CPU", slots > busy ? slots - busy : 0}}},
+          {"QueueCapacity", nlohmann::json::object()},
+          {"RunningExecutions", busy},
+          {"EnqueuedExecutions", 0}};
+}
+
 nlohmann::json node_state_model(const nlohmann::json& pool) {
-  const uint64_t slots = pool.value("slots", uint64_t{0});
-  const uint64_t busy = pool.value("busy", uint64_t{0});
   const bool connected = pool.value("state", "") == "connected";
-  nlohmann::json compute = {{"ExecutionEngines", {"wasm"}},
-                            {"Publishers", {"local"}},
-                            {"StorageSources", {"inline", "urlDownload", "local"}},
-                            {"MaxCapacity", {{"CPU", slots}}},
-                            {"AvailableCapacity", {{"CPU", slots > busy ? slots - busy : 0}}},
-                            {"QueueCapacity", nlohmann::json::object()},
-                            {"RunningExecutions", busy},
-                            {"EnqueuedExecutions", 0}};
+  nlohmann::json compute =
+      compute_node_info(pool.value("slots", uint64_t{0}), pool.value("busy", uint64_t{0}));
   return {{"Info",
            {{"NodeID", pool.value("id", "")},
             {"NodeType", "Compute"},

@@ -11,4 +11,11 @@ namespace shoal::bacalhau {
 
 nlohmann::json node_state_model(const nlohmann::json& pool);
 
+// Bacalhau's ComputeNodeInfo of `slots` worker slots of which `busy` run a
+// job: MaxCapacity.CPU the slots, AvailableCapacity.CPU those not busy,
+// RunningExecutions the busy ones. The one place a node's capacity is
+// written: a pool's NodeState above and the broker's own NodeInfo
+// (/api/v1/agent/node) both use it.
+nlohmann::json compute_node_info(uint64_t slots, uint64_t busy);
+
 }  // namespace shoal::bacalhau

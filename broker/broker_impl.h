@@ -197,6 +197,7 @@ class Broker : private JobObserver {
   // Samples the jobs waiting and running and each pool's busy slots into
   // metrics_ (nodes.cpp); about once a second, from the loop.
   void sample_metrics();
+  void cmd_rerun(Request& r);
   // The error that refuses a submission's frames (sizes, wasm magic), if any.
   std::optional<std::string> refuse_frames(const SubmitFrames& frames, const jobs::JobSpec& spec);
   // Keeps a submitted blob in the batch (unless stored); returns its hash.

@@ -128,6 +128,7 @@ const std::array<Broker::Handler, protocol::kCommands.size()> Broker::kHandlers{
     &Broker::cmd_shutdown,
     &Broker::cmd_nodes,
     &Broker::cmd_metrics,
+    &Broker::cmd_rerun,
 }};
 static_assert(protocol::kCommands[1].command == protocol::Command::kSubmit &&
               protocol::kCommands[10].command == protocol::Command::kShutdown);
@@ -547,6 +548,29 @@ void Broker::cmd_stop(Request& r) {
                                        std::string(jobs::state_name(r.job->state)));
   if (job->state == jobs::JobState::running) stop_on_worker(job->id);
   reply(r.identity, protocol::kOk, jobs::to_json(*job));
+}
+
+void Broker::cmd_rerun(Request& r) {
+  if (shutting_down_) return reply_error(r.identity, "the broker is shutting down");
+  auto why = text_field(r.body, "reason");
+  if (!why) return reply_error(r.identity, "rerun: " + why.error());
+  const bool was_running = r.job->state == jobs::JobState::running;
+  auto job = jobs_.rerun(*r.job, *why);
+  if (!job) return reply_error(r.identity, job.error());
+  if (was_running) {
+    stop_on_worker(job->id);
+  } else if (job->state == jobs::JobState::pending) {
+    if (jobs::Job* live = jobs_.find(job->id)) stage(*live);
+  }
+  // Answered after the commit that holds the re-run (finish_commit); a
+  // finished job's re-run that could not be stored is an error, the job
+  // finished as before.
+  Outgoing ack;
+  ack.identity = r.identity;
+  ack.kind = protocol::kOk;
+  ack.body = jobs::to_json(*job);
+  if (!was_running) ack.acknowledges.push_back(job->id);
+  outgoing_.push_back(std::move(ack));
 }
 
 void Broker::stop_on_worker(const std::string& id) {

@@ -36,12 +36,26 @@ constexpr char kBrokerRestarted[] = "the broker restarted while it ran";
 // broker down still ends).
 constexpr size_t kRestartsForgiven = 5;
 
-// The executions of `job` that count against max_attempts.
+constexpr char kRerunRequested[] = "rerun requested";
+
+// When `job` was last asked to re-run (JobTable::rerun), or 0.
+int64_t last_rerun_ns(const jobs::Job& job) {
+  for (auto e = job.history.rbegin(); e != job.history.rend(); ++e)
+    if (e->topic == "Submission" && e->message.starts_with(kRerunRequested)) return e->time_ns;
+  return 0;
+}
+
+// The executions of `job` that count against max_attempts: those since its
+// last re-run.
 size_t attempts_used(const jobs::Job& job) {
-  size_t restarts = 0;
-  for (const auto& e : job.executions) restarts += e.message == kBrokerRestarted;
-  return job.executions.size() - restarts +
-         (restarts > kRestartsForgiven ? restarts - kRestartsForgiven : 0);
+  const int64_t since = last_rerun_ns(job);
+  size_t runs = 0, restarts = 0;
+  for (const auto& e : job.executions) {
+    if (e.started_ns < since) continue;
+    ++runs;
+    restarts += e.message == kBrokerRestarted;
+  }
+  return runs - restarts + (restarts > kRestartsForgiven ? restarts - kRestartsForgiven : 0);
 }
 
 }  // namespace
@@ -314,9 +328,10 @@ void JobTable::finish(const std::string& id, const RunEnd& end) {
   exec.stderr_bytes = end.stderr_bytes;
   exec.stdout_dropped = end.stdout_dropped;
   exec.stderr_dropped = end.stderr_dropped;
-  if (auto stop = take_stop(id))
-    end_execution(*job, jobs::JobState::stopped, end.exit_code, *stop);
-  else if (end.completed)
+  if (auto stop = take_stop(id)) {
+    if (!requeue_rerun(*job, end.exit_code, *stop))
+      end_execution(*job, jobs::JobState::stopped, end.exit_code, *stop);
+  } else if (end.completed)
     end_execution(*job, jobs::JobState::completed, end.exit_code, end.message);
   else
     end_execution(*job, jobs::JobState::failed, std::nullopt, end.message);
@@ -332,7 +347,8 @@ void JobTable::run_lost(const std::string& id, const std::string& message) {
   if (!job || job->executions.empty()) return;
   runs_.erase(id);
   if (auto stop = take_stop(id)) {
-    end_execution(*job, jobs::JobState::stopped, std::nullopt, *stop);
+    if (!requeue_rerun(*job, std::nullopt, *stop))
+      end_execution(*job, jobs::JobState::stopped, std::nullopt, *stop);
   } else if (attempts_used(*job) >= max_attempts_) {
     end_execution(*job, jobs::JobState::failed, std::nullopt,
                   "gave up after " + std::to_string(job->executions.size()) +
@@ -363,6 +379,7 @@ std::optional<jobs::Job> JobTable::request_stop(const std::string& id, const std
   const std::string said = reason.empty() ? "" : ": " + reason;
   if (job->state == jobs::JobState::running) {
     stops_[id] = "stopped on request" + said;
+    reruns_.erase(id);  // a stop after a re-run request wins
     if (auto run = runs_.find(id); run != runs_.end() && !run->second.stop_since)
       run->second.stop_since = clock_.steady();
     note(*job, "State", "stop requested" + said);
@@ -374,6 +391,55 @@ std::optional<jobs::Job> JobTable::request_stop(const std::string& id, const std
   jobs::Job now;
   changed(*job, true, &now);
   return now;
+}
+
+std::expected<jobs::Job, std::string> JobTable::rerun(const jobs::Job& given,
+                                                      const std::string& reason) {
+  const std::string said = reason.empty() ? "" : ": " + reason;
+  const std::string& id = given.id;
+  if (jobs::Job* live = find(id); live && live->state == jobs::JobState::running) {
+    stops_[id] = "stopped for a re-run" + said;
+    reruns_.insert(id);
+    if (auto run = runs_.find(id); run != runs_.end() && !run->second.stop_since)
+      run->second.stop_since = clock_.steady();
+    note(*live, "Submission", kRerunRequested + said);
+    changed(*live, false);
+    return *live;
+  }
+  if (find(id) || !jobs::is_terminal(given.state))
+    return std::unexpected("cannot rerun job in state " +
+                           std::string(jobs::state_name(given.state)) + ": it has not run yet");
+  jobs::Job job = given;
+  job.exit_code.reset();
+  job.message.clear();
+  job.output_files.clear();
+  job.outputs_message.clear();
+  note(job, "Submission", kRerunRequested + said);
+  const bool has_urls = has_url_inputs(job.spec);
+  set_state(job, has_urls ? jobs::JobState::pending : jobs::JobState::queued, "");
+  jobs::Job& added = jobs_[id] = std::move(job);
+  if (!has_urls) queue_.push_back(id);
+  jobs::Job now;
+  changed(added, true, &now);
+  return now;
+}
+
+bool JobTable::requeue_rerun(jobs::Job& job, std::optional<int32_t> exit_code,
+                             const std::string& message) {
+  if (!reruns_.erase(job.id)) return false;
+  auto& exec = job.executions.back();
+  exec.state = jobs::JobState::stopped;
+  exec.ended_ns = clock_.wall_ns();
+  exec.exit_code = exit_code;
+  exec.message = message;
+  set_state(job, jobs::JobState::queued, "");
+  job.exit_code.reset();
+  job.message.clear();
+  job.output_files.clear();
+  job.outputs_message.clear();
+  runs_.erase(job.id);
+  queue_.push_back(job.id);
+  return true;
 }
 
 std::vector<Overdue> JobTable::end_overdue() {
@@ -398,8 +464,9 @@ std::vector<Overdue> JobTable::end_overdue() {
     const std::string grace = std::to_string(grace_of(o.place, o.stop).count()) + " s";
     if (o.stop) {
       o.what = "had not stopped the run " + grace + " after the stop request";
-      end_execution(job, jobs::JobState::stopped, std::nullopt,
-                    take_stop(o.job_id).value_or("stopped on request"));
+      const std::string stop = take_stop(o.job_id).value_or("stopped on request");
+      if (!requeue_rerun(job, std::nullopt, stop))
+        end_execution(job, jobs::JobState::stopped, std::nullopt, stop);
     } else {
       // The worker's own wording (worker/engine.cpp), so that a script sees
       // one message for a timeout whoever enforced it.
@@ -425,6 +492,7 @@ void JobTable::forget(const std::string& id) {
   jobs_.erase(id);
   runs_.erase(id);
   stops_.erase(id);
+  reruns_.erase(id);
   unmatched_.erase(id);
 }
 

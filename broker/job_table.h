@@ -16,6 +16,7 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <expected>
 #include <functional>
 #include <map>
 #include <optional>
@@ -162,6 +163,21 @@ class JobTable {
   std::optional<jobs::Job> request_stop(const std::string& id, const std::string& reason = "");
   bool stop_requested(const std::string& id) const { return stops_.contains(id); }
 
+  // A re-run (Bacalhau's `job rerun`): the job runs again as a new
+  // execution, its earlier executions, logs and history kept, its exit
+  // code, message and output files cleared. `job` is the job as the owner
+  // found it: a finished one (from the store) comes back into the table,
+  // Queued (Pending when it has URL inputs: the owner stages them); a
+  // Running one is stopped first (its worker is to be told, as for a stop)
+  // and, once its run has ended (finish, run_lost, end_overdue), Queued
+  // again instead of Stopped, so that two executions of one job never run
+  // at once. The history says "rerun requested", followed by ": REASON"
+  // when one was given. Pending or Queued: refused, as Bacalhau refuses
+  // ("cannot rerun job in state Queued"): it has yet to run. Executions
+  // before the last re-run do not count against max_attempts. Returns the
+  // job as it is now.
+  std::expected<jobs::Job, std::string> rerun(const jobs::Job& job, const std::string& reason = "");
+
   // The backstop: runs kTimeoutGrace past their timeout, or kStopGrace
   // after a stop request (kRemoteGrace for either on a remote worker), end
   // now, Failed as timed out (the worker's own wording) or Stopped, and are
@@ -205,6 +221,11 @@ class JobTable {
   std::deque<std::string> queue_;          // queued job ids, in order
   // Running jobs asked to stop, each with the message it ends with.
   std::map<std::string, std::string> stops_;
+  // Of those, the ones stopped for a re-run: Queued again once the run ends.
+  std::set<std::string> reruns_;
+  // After job `id`'s run ended as stopped: when it was stopped for a
+  // re-run, its execution is ended Stopped and the job Queued again (true).
+  bool requeue_rerun(jobs::Job& job, std::optional<int32_t> exit_code, const std::string& message);
   // The message of job `id`'s stop, its request then forgotten; null when
   // it was not asked to stop.
   std::optional<std::string> take_stop(const std::string& id);

@@ -88,6 +88,10 @@ class SocketBackend final : public Backend {
   std::expected<json, std::string> stop(const std::string& id, const std::string& reason) override {
     return c_.stop(id, reason);
   }
+  std::expected<json, std::string> rerun(const std::string& id,
+                                         const std::string& reason) override {
+    return c_.rerun(id, reason);
+  }
   std::expected<json, std::string> agent(const std::string& what) override {
     return local_agent(c_, what);
   }

@@ -60,6 +60,11 @@ class Backend {
   virtual std::expected<nlohmann::json, std::string> stop(const std::string& id,
                                                           const std::string& reason = "") = 0;
 
+  // Runs the job again (client::Client::rerun); over HTTP, PUT
+  // .../jobs/{id}/rerun with the reason, then the job as it is now.
+  virtual std::expected<nlohmann::json, std::string> rerun(const std::string& id,
+                                                           const std::string& reason = "") = 0;
+
   // The answer of GET /api/v1/agent/WHAT (alive, version, node, config):
   // the same JSON whichever the transport (over the socket, the API's own
   // handler answers it in this process once the broker answers).

@@ -23,6 +23,7 @@ void add_config_commands(CLI::App& app, int& status);   // config_commands.cpp
 void add_agent_commands(CLI::App& app, int& status);    // agent_commands.cpp
 void add_job_run_commands(CLI::App& job, int& status);  // job_run.cpp: job run, job validate
 void add_node_commands(CLI::App& app, int& status);     // node_commands.cpp: node list, describe
+void add_job_rerun(CLI::App& job, int& status);         // job_rerun.cpp
 
 struct WaitOptions;
 // --wait, --wait-timeout-secs, --id-only, -f/--follow (wasm_run.cpp).

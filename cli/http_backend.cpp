@@ -137,6 +137,17 @@ class HttpBackend final : public Backend {
     return describe(full);
   }
 
+  std::expected<json, std::string> rerun(const std::string& id,
+                                         const std::string& reason) override {
+    auto job = describe(id);
+    if (!job) return std::unexpected(job.error());
+    const std::string full = (*job)["id"];
+    const json body = {{"JobVersion", 0}, {"Reason", reason}};
+    auto r = http_.call("PUT", std::string(kJobs) + full + "/rerun", body.dump());
+    if (!r) return std::unexpected(r.error());
+    return describe(full);
+  }
+
   std::expected<json, std::string> agent(const std::string& what) override {
     return http_.call("GET", "/api/v1/agent/" + what);
   }

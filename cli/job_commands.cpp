@@ -558,6 +558,7 @@ void add_job_commands(CLI::App& app, int& status) {
   add_job_stop_or_delete(*job, status, "delete");
   add_job_prune(*job, status);
   add_job_wait(*job, status);
+  add_job_rerun(*job, status);
 }
 
 }  // namespace shoal::cli

@@ -8,6 +8,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "bacalhau/request.h"
@@ -51,5 +52,11 @@ struct WaitOptions {
 // Loads the bytes, submits the job, and then (per `wait`) waits for it and
 // prints its output. Returns the process exit status (docs/exit-codes.md).
 int submit_job(const RunRequest& request, const WaitOptions& wait);
+
+class Backend;
+// After job `id` was submitted or re-run (`done` says which, on a
+// terminal): prints its id, or (per `wait`) waits for it and prints its
+// output, as submit_job does. Returns the process exit status.
+int wait_for_job(Backend& c, const std::string& id, const WaitOptions& wait, std::string_view done);
 
 }  // namespace shoal::cli

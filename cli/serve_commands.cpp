@@ -3,7 +3,10 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
+#include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <filesystem>
 
 #include "api/server.h"
@@ -30,6 +33,7 @@ struct ServeFlags {
   std::vector<std::string> labels;
   std::string api_host = "127.0.0.1", api_token_file;
   uint16_t api_port = 1234;
+  size_t api_max_connections = 0;
 };
 
 void add_api_flags(CLI::App& serve, ServeFlags& f) {
@@ -42,6 +46,29 @@ void add_api_flags(CLI::App& serve, ServeFlags& f) {
   serve.add_option("--api-token-file", f.api_token_file,
                    "A file holding the bearer token every API request must carry "
                    "(Authorization: Bearer TOKEN); required off the loopback address");
+  serve.add_option("--api-max-connections", f.api_max_connections,
+                   "The most HTTP connections the API holds at once, log streams included; "
+                   "more are answered 503 (default: a quarter of the open-file limit, at most "
+                   "4096)");
+}
+
+// A line the API logs: appended to the broker's log file, in its format,
+// and on stderr unless --quiet.
+void api_log(const std::string& log_file, bool quiet, const std::string& text) {
+  const auto now = std::chrono::system_clock::now();
+  const std::time_t secs = std::chrono::system_clock::to_time_t(now);
+  const auto ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
+  std::tm tm{};
+  ::localtime_r(&secs, &tm);
+  char stamp[32];
+  std::strftime(stamp, sizeof stamp, "%Y-%m-%d %H:%M:%S", &tm);
+  const std::string line = fmt::format("[{}.{:03}] [api] [warning] {}\n", stamp, ms, text);
+  if (std::FILE* f = std::fopen(log_file.c_str(), "ae")) {
+    std::fputs(line.c_str(), f);
+    std::fclose(f);
+  }
+  if (!quiet) fmt::print(stderr, "shoal: {}\n", text);
 }
 
 // The API settings of --api-host/--api-port/--api-token-file into f.opts.api
@@ -69,6 +96,10 @@ std::expected<std::unique_ptr<api::Server>, std::string> start_api(const ServeFl
   o.state_dir = f.opts.dir.root;
   o.workers = f.opts.workers;
   o.labels = f.opts.labels;
+  o.max_connections = f.api_max_connections;
+  o.log = [file = f.opts.dir.log_file, quiet = f.quiet](const std::string& text) {
+    api_log(file, quiet, text);
+  };
   if (!a.token_file.empty()) {
     auto token = api::read_token_file(a.token_file);
     if (!token) return std::unexpected(token.error());

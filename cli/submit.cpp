@@ -280,8 +280,12 @@ int submit_job(const RunRequest& request, const WaitOptions& o) {
                 "remove Tasks[0].Meta");
   if (!r) return fail(r.error());
   std::string id = *r;
+  if (request.array) return wait_for_array_run(*socket, id, o, ::isatty(2));
+  return wait_for_job(**c, id, o, "submitted");
+}
+
+int wait_for_job(Backend& c, const std::string& id, const WaitOptions& o, std::string_view done) {
   const bool tty = ::isatty(2);
-  if (request.array) return wait_for_array_run(*socket, id, o, tty);
   if (o.id_only) {
     fmt::print("{}\n", id);
     std::fflush(stdout);
@@ -290,10 +294,10 @@ int submit_job(const RunRequest& request, const WaitOptions& o) {
     if (tty) fmt::print(stderr, "To follow it: shoal job logs -f {}\n", id);
     return 0;
   } else if (tty) {
-    fmt::print(stderr, "Job {} submitted\n", id);
+    fmt::print(stderr, "Job {} {}\n", id, done);
   }
   if (!o.wait) return 0;
-  return wait_and_print(**c, id, o, tty);
+  return wait_and_print(c, id, o, tty);
 }
 
 }  // namespace shoal::cli

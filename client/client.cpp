@@ -462,6 +462,14 @@ std::expected<json, std::string> Client::stop(const std::string& id, const std::
   return r->body;
 }
 
+std::expected<json, std::string> Client::rerun(const std::string& id, const std::string& reason) {
+  json body = {{"id", id}};
+  if (!reason.empty()) body["reason"] = reason;
+  auto r = impl_->call(protocol::Command::kRerun, body, {}, false);
+  if (!r) return std::unexpected(r.error());
+  return r->body;
+}
+
 std::expected<std::string, std::string> Client::remove(const std::string& id) {
   auto r = impl_->call(protocol::Command::kDelete, {{"id", id}}, {}, false);
   if (!r) return std::unexpected(r.error());

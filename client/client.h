@@ -11,7 +11,7 @@
 // Options::timeout is sent again on a fresh socket (a broker that was
 // restarted, by hand or by Options::start_broker, answers it), at most
 // Options::retries times. Only requests that are safe to repeat are
-// repeated: everything but submit. A submit that got no answer fails with a
+// repeated: everything but submit and rerun. A submit that got no answer fails with a
 // message saying that the job may or may not exist. Waiting and following
 // have no overall time limit unless one is given; while they wait they
 // check every Options::timeout that the broker still answers, and pick up
@@ -194,6 +194,16 @@ class Client {
   // "stopped": N}.
   std::expected<nlohmann::json, std::string> stop(const std::string& id,
                                                   const std::string& reason = "");
+
+  // Runs a job again as a new execution of the same job (Bacalhau's `job
+  // rerun`): a finished one is queued again; a running one is stopped and
+  // then queued again, never running twice at once. A Pending or Queued
+  // job is refused ("cannot rerun job in state Queued: ..."). `reason`,
+  // when given, is in its history ("rerun requested: REASON"). Returns the
+  // job JSON once the re-run is stored. Not repeated after a timeout: the
+  // broker may have done it.
+  std::expected<nlohmann::json, std::string> rerun(const std::string& id,
+                                                   const std::string& reason = "");
 
   // Deletes a finished job with its logs and outputs; returns its full id.
   std::expected<std::string, std::string> remove(const std::string& id);

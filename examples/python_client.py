@@ -266,6 +266,13 @@ class Client:
                 done[body["id"]] = body
         return done
 
+    def rerun(self, job_id, reason=""):
+        """Runs a finished (or running) job again as a new execution of the
+        same job (docs/protocol.md, rerun); its job JSON once stored. Not
+        repeated on a timeout: the broker may have done it."""
+        body, _frames = self.call("rerun", {"id": job_id, **({"reason": reason} if reason else {})})
+        return body
+
     def output(self, job_id, name, path):
         """One output file's bytes, asked for in parts: a reply carries at
         most 4 MiB of a file (docs/protocol.md)."""

@@ -40,7 +40,8 @@ enum class Command {
   kOutput,
   kShutdown,
   kNodes,
-  kMetrics
+  kMetrics,
+  kRerun
 };
 
 struct CommandInfo {
@@ -52,7 +53,7 @@ struct CommandInfo {
   bool takes_array = false;
 };
 
-inline constexpr std::array<CommandInfo, 13> kCommands{{
+inline constexpr std::array<CommandInfo, 14> kCommands{{
     {Command::kPing, "ping", false, false},
     {Command::kSubmit, "submit", false, false},
     {Command::kGet, "get", true, true},
@@ -66,6 +67,7 @@ inline constexpr std::array<CommandInfo, 13> kCommands{{
     {Command::kShutdown, "shutdown", false, false},
     {Command::kNodes, "nodes", false, false},
     {Command::kMetrics, "metrics", false, false},
+    {Command::kRerun, "rerun", true, false},
 }};
 
 // The entry of a command; the table is in enum order.

@@ -9,11 +9,12 @@ import pathlib
 import subprocess
 import sys
 import tempfile
+import time
 
 import requests
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from api_server import SHOAL, ApiServer, free_port  # noqa: E402
+from api_server import SHOAL, WASM_DIR, ApiServer, free_port  # noqa: E402
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
 import cases  # noqa: E402
 from cases import check, failures  # noqa: E402,F401
@@ -48,6 +49,33 @@ def test_agent_endpoints(api):
     check(requests.get(api.url("/api/v1/agent/debug")).json() == {}, "debug is not {}")
     a = requests.get(api.url("/api/v1/agent/authconfig")).json()
     check(a == {"Version": "1.0.0", "Config": {}}, f"authconfig: {a}")
+
+
+def test_node_capacity_is_lowered_by_running_jobs(api):
+    """The broker's NodeInfo counts its busy local workers, as the local
+    pool's NodeState does (one function writes both)."""
+    def capacity():
+        info = requests.get(api.url("/api/v1/agent/node")).json()["ComputeNodeInfo"]
+        pool = requests.get(api.url("/api/v1/orchestrator/nodes/local")).json()["Node"]
+        return info, pool["Info"]["ComputeNodeInfo"]
+
+    info, pool = capacity()
+    check(info["MaxCapacity"] == {"CPU": 1} and info["AvailableCapacity"] == {"CPU": 1}
+          and info["RunningExecutions"] == 0, f"idle: {info}")
+    r = api.shoal("wasm", "run", "--id-only", "--wait=false",
+                  os.path.join(WASM_DIR, "spin.wasm"))
+    job = r.stdout.strip()
+    deadline = time.monotonic() + 60
+    while True:
+        info, pool = capacity()
+        if info["RunningExecutions"] == 1 or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    check(info["AvailableCapacity"] == {"CPU": 0} and info["RunningExecutions"] == 1
+          and info["MaxCapacity"] == {"CPU": 1}, f"busy: {info}")
+    for key in ("AvailableCapacity", "MaxCapacity", "RunningExecutions"):
+        check(info[key] == pool[key], f"{key}: agent/node {info[key]} vs nodes/local {pool[key]}")
+    api.shoal("job", "stop", job)
 
 
 def test_auth_handshake(api):

@@ -111,6 +111,32 @@ def test_wasm_run_over_http_exits_with_the_programs_status(api):
     check(job in job_ids(api), "a job submitted over HTTP is not listed through the socket")
 
 
+def test_job_rerun_through_the_socket_and_http(api):
+    job = run(api, "wasm", "run", "--id-only", wasm("exit_code.wasm"), "4").stdout.strip()
+    for http in (False, True):
+        r = run(api, "job", "rerun", "--reason", f"http={http}", job, http=http)
+        check(r.returncode == 4 and "exiting with 4" in r.stdout,
+              f"rerun (http={http}): {r.returncode} {r.stdout} {r.stderr}")
+        hist = run(api, "job", "history", job).stdout
+        check(f"rerun requested: http={http}" in hist, f"history (http={http}): {hist}")
+    r = run(api, "job", "rerun", "--id-only", "--wait=false", job, http=True)
+    check(r.returncode == 0 and r.stdout.strip() == job, f"--id-only --wait=false: {r.stdout!r}")
+    r = run(api, "job", "wait", job)
+    execs = run(api, "job", "executions", job, "--output", "json").stdout
+    check(execs.count('"ExitCode":4') == 4, f"4 executions each exit 4: {execs[:600]}")
+    r = run(api, "job", "rerun", "--version", "2", job)
+    check(r.returncode == 125 and "one version" in r.stderr, f"--version 2: {r.returncode} {r.stderr}")
+    queued = run(api, "wasm", "run", "--id-only", "--wait=false", wasm("spin.wasm")).stdout.strip()
+    waiting = run(api, "wasm", "run", "--id-only", "--wait=false", wasm("args_env.wasm"))
+    waiting = waiting.stdout.strip()
+    for http in (False, True):
+        r = run(api, "job", "rerun", waiting, http=http)
+        check(r.returncode == 125 and "cannot rerun job in state" in r.stderr,
+              f"rerun of an unrun job (http={http}): {r.returncode} {r.stderr}")
+    run(api, "job", "stop", queued)
+    run(api, "job", "wait", waiting)
+
+
 def test_agent_commands(api):
     r = run(api, "agent", "alive")
     check(r.returncode == 0 and r.stdout == "Status: \"OK\"\n", f"agent alive: {r.stdout!r}")

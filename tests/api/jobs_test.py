@@ -215,6 +215,67 @@ def test_stop(api):
     check(job_id[:10] in listed, f"shoal job list does not show {job_id}: {listed}")
 
 
+def test_rerun(api):
+    done = run(api, os.path.join(WASM_DIR, "args_env.wasm"), "again")
+    r = requests.put(api.url(f"{JOBS}/{done[:12]}/rerun"),
+                     json={"JobVersion": 0, "Reason": "flaky disk", "Namespace": ""})
+    check(r.status_code == 200, f"rerun: {r.status_code} {r.text}")
+    body = r.json()
+    check(set(body) == {"EvaluationID", "JobID", "JobVersion", "Warnings"}, f"keys: {body}")
+    check(body["JobID"] == done and body["JobVersion"] == 1 and body["Warnings"] == []
+          and len(body["EvaluationID"]) == 36, f"RerunJobResponse: {body}")
+    job = wait_state(api, done, {"Completed", "Failed"})
+    r = requests.get(api.url(f"{JOBS}/{done}/executions"))
+    execs = r.json()["Items"]
+    check(len(execs) == 2 and all(e["ComputeState"]["StateType"] == 9 for e in execs),
+          f"two completed executions: {[e['ComputeState'] for e in execs]}")
+    history = requests.get(api.url(f"{JOBS}/{done}/history")).json()["Items"]
+    messages = [h["Event"]["Message"] for h in history]
+    check("rerun requested: flaky disk" in messages, f"history: {messages}")
+    check(job["State"]["StateType"] == "Completed", f"after rerun: {job['State']}")
+    listed = api.shoal("job", "executions", done).stdout
+    check(listed.count("Completed") >= 2, f"shoal job executions: {listed}")
+    # Not a PUT: 405; no such job: 400 BadRequest (as Bacalhau's store wraps it).
+    r = requests.get(api.url(f"{JOBS}/{done}/rerun"))
+    check(r.status_code == 405, f"GET rerun: {r.status_code} {r.text}")
+    r = requests.put(api.url(f"{JOBS}/j-00000000/rerun"))
+    check(r.status_code == 400 and r.json()["Code"] == "BadRequest"
+          and r.json()["Component"] == "JobStore", f"unknown rerun: {r.status_code} {r.text}")
+    r = requests.put(api.url(f"{JOBS}/{done}/rerun"), json={"JobVersion": 7})
+    check(r.status_code == 400 and "job version 7 not found" in r.json()["Message"],
+          f"version 7: {r.status_code} {r.text}")
+    r = requests.put(api.url(f"{JOBS}/{done}/rerun"), data="{not json")
+    check(r.status_code == 400, f"bad body: {r.status_code} {r.text}")
+
+
+def test_rerun_of_a_running_job_stops_it_first_and_of_a_queued_one_is_500(api):
+    running = run(api, os.path.join(WASM_DIR, "spin.wasm"), wait=False)
+    wait_state(api, running, {"Running"})
+    # The one worker is busy: a second job waits in the queue.
+    queued = run(api, os.path.join(WASM_DIR, "args_env.wasm"), wait=False)
+    r = requests.put(api.url(f"{JOBS}/{queued}/rerun"))
+    check(r.status_code == 500 and r.json()["Message"].startswith("cannot rerun job in state Queued")
+          and r.json()["Code"] == "" and r.json()["Component"] == "Bacalhau",
+          f"rerun Queued: {r.status_code} {r.text}")
+    r = requests.put(api.url(f"{JOBS}/{running}/rerun"), json={"reason": "new data"})
+    check(r.status_code == 200 and r.json()["JobID"] == running, f"rerun Running: {r.text}")
+    deadline = time.monotonic() + 60
+    while True:
+        execs = requests.get(api.url(f"{JOBS}/{running}/executions")).json()["Items"]
+        live = [e for e in execs if e["ComputeState"]["StateType"] in (1, 6)]
+        check(len(live) <= 1, f"two live executions at once: {execs}")
+        if len(execs) == 2 and len(live) == 1 or failures or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    check(len(execs) == 2 and execs[0]["ComputeState"]["StateType"] == 11,
+          f"the first execution is not Cancelled: {[e['ComputeState'] for e in execs]}")
+    check("stopped for a re-run: new data" in execs[0]["ComputeState"].get("Message", ""),
+          f"first execution's message: {execs[0]['ComputeState']}")
+    requests.delete(api.url(f"{JOBS}/{running}"))
+    wait_state(api, running, {"Stopped"})
+    wait_state(api, queued, {"Completed"})
+
+
 def bacalhau_job(name, entry, sources=(), params=None):
     """A Bacalhau job as its CLI sends it (extra keys included)."""
     return {"Job": {"Name": name, "Type": "batch", "Count": 1, "Labels": {"via": "http"},
@@ -417,7 +478,8 @@ def test_logs_over_a_websocket(api):
         check(code == 1000 and len(frames) == 1 and said in frames[0].get("error", ""),
               f"{query}: {code} {frames}")
     plain = requests.get(api.url(f"{JOBS}/{job_id}/logs"))
-    check(plain.status_code in (400, 404), f"a plain GET of logs: {plain.status_code}")
+    check(plain.status_code == 400 and plain.json()["Code"] == "BadRequest"
+          and "websocket" in plain.json()["Message"], f"a plain GET of logs: {plain.status_code}")
 
 
 def test_normally_closed_log_streams_free_their_threads(api):

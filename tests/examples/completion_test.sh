@@ -32,7 +32,7 @@ expect_eq "keys subcommands" "add-client add-worker generate list remove " \
 expect_eq "worker flags" "--server-key --slots --state-dir " "$(complete_line shoal worker --s)"
 expect_eq "a command's prefix" "job " "$(complete_line shoal j)"
 expect_eq "job subcommands" \
-  "delete describe executions get history list logs prune run stop validate wait " \
+  "delete describe executions get history list logs prune rerun run stop validate wait " \
   "$(complete_line shoal job '')"
 expect_eq "wasm run flags" "--wait --wait-timeout-secs " "$(complete_line shoal wasm run --wa)"
 expect_eq "flags after other flags" "--id-only --import-modules --input " \

@@ -278,6 +278,121 @@ BOOST_AUTO_TEST_CASE(a_stopped_job_whose_worker_is_lost_is_stopped_not_queued_ag
   BOOST_TEST(table.empty());
 }
 
+// A finished job as the broker reads it from the store: j-1, run once on
+// w1 and ended `state`.
+jobs::Job finished_job(Fixture& f, JobState state) {
+  f.submit("j-1");
+  auto ws = f.workers({{"w1", "local"}});
+  f.dispatch(ws);
+  f.table.finish("j-1", RunEnd{state == JobState::completed, 3,
+                               state == JobState::completed ? "" : "trap", 5, 0, 0, 0});
+  jobs::Job stored;
+  stored.id = "j-1";
+  stored.state = state;
+  stored.exit_code = 3;
+  stored.message = "trap";
+  stored.executions.push_back({});
+  stored.executions.back().id = "e-1-1";
+  stored.executions.back().state = state;
+  stored.output_files.push_back({"outputs", "a.txt", 1});
+  return stored;
+}
+
+BOOST_AUTO_TEST_CASE(a_rerun_queues_a_finished_job_again_as_a_new_execution) {
+  jobs::Job stored = finished_job(*this, JobState::failed);
+  auto again = table.rerun(stored, "new data");
+  BOOST_REQUIRE(again);
+  BOOST_TEST(again->state == JobState::queued);
+  BOOST_TEST(!again->exit_code);
+  BOOST_TEST(again->message.empty());
+  BOOST_TEST(again->output_files.empty());
+  BOOST_TEST(again->history.back().message == "Failed -> Queued");
+  BOOST_TEST(again->history[again->history.size() - 2].message == "rerun requested: new data");
+  BOOST_TEST(seen.changes.back().state == JobState::queued);
+  auto ws = workers({{"w2", "local"}});
+  BOOST_TEST(dispatch(ws) == std::vector<std::string>{"j-1@w2"});
+  BOOST_TEST(table.find("j-1")->executions.size() == 2u);
+  BOOST_TEST(table.find("j-1")->executions.back().id == "e-1-2");
+  table.finish("j-1", RunEnd{true, 0, "", 0, 0, 0, 0});
+  BOOST_TEST(seen.changes.back().state == JobState::completed);
+  BOOST_TEST(table.empty());
+}
+
+BOOST_AUTO_TEST_CASE(a_rerun_of_a_job_that_has_not_run_is_refused) {
+  jobs::Job& queued = submit("j-1");
+  auto r = table.rerun(queued);
+  BOOST_REQUIRE(!r);
+  BOOST_TEST(r.error() == "cannot rerun job in state Queued: it has not run yet");
+  jobs::Job& pending = submit("j-2", {url_input()});
+  BOOST_TEST(table.rerun(pending).error().starts_with("cannot rerun job in state Pending"));
+}
+
+// Never two executions at once: a running job re-run is stopped first, and
+// queued again only once its worker has ended the run, however it ends.
+BOOST_AUTO_TEST_CASE(a_rerun_of_a_running_job_starts_again_only_after_its_run_ended) {
+  submit("j-1");
+  auto ws = workers({{"w1", "local"}, {"w2", "local"}});
+  dispatch(ws);
+  auto r = table.rerun(*table.find("j-1"), "again");
+  BOOST_REQUIRE(r);
+  BOOST_TEST(r->state == JobState::running);
+  BOOST_TEST(table.stop_requested("j-1"));
+  auto idle = workers({{"w3", "local"}});
+  BOOST_TEST(dispatch(idle).empty());  // not queued while its run goes on
+  table.finish("j-1", RunEnd{false, std::nullopt, "terminated", 0, 0, 0, 0});
+  const jobs::Job* job = table.find("j-1");
+  BOOST_REQUIRE(job);
+  BOOST_TEST(job->state == JobState::queued);
+  BOOST_TEST(job->executions.back().state == JobState::stopped);
+  BOOST_TEST(job->executions.back().message == "stopped for a re-run: again");
+  BOOST_TEST(dispatch(idle) == std::vector<std::string>{"j-1@w3"});
+  // The same when the worker is lost, or the stop goes unanswered.
+  table.rerun(*table.find("j-1"));
+  table.run_lost("j-1", "crashed");
+  BOOST_TEST(table.find("j-1")->state == JobState::queued);
+  auto w4 = workers({{"w4", "local"}});
+  dispatch(w4);
+  table.rerun(*table.find("j-1"));
+  now += kStopGrace + std::chrono::milliseconds(1);
+  BOOST_TEST(table.end_overdue().size() == 1u);
+  BOOST_TEST(table.find("j-1")->state == JobState::queued);
+  BOOST_TEST(table.find("j-1")->executions.size() == 3u);
+}
+
+BOOST_AUTO_TEST_CASE(a_stop_after_a_rerun_request_wins) {
+  submit("j-1");
+  auto ws = workers({{"w1", "local"}});
+  dispatch(ws);
+  table.rerun(*table.find("j-1"));
+  table.request_stop("j-1", "no");
+  table.finish("j-1", RunEnd{false, std::nullopt, "terminated", 0, 0, 0, 0});
+  BOOST_TEST(seen.changes.back().state == JobState::stopped);
+  BOOST_TEST(table.empty());
+}
+
+// A job re-run after it used its three executions gets three more.
+BOOST_AUTO_TEST_CASE(executions_before_a_rerun_do_not_count_against_max_attempts) {
+  submit("j-1");
+  for (int i = 0; i < 3; ++i) {
+    auto ws = workers({{"w" + std::to_string(i), "local"}});
+    dispatch(ws);
+    table.run_lost("j-1", "crashed");
+  }
+  BOOST_REQUIRE(table.empty());
+  jobs::Job stored;
+  stored.id = "j-1";
+  stored.state = JobState::failed;
+  for (int i = 0; i < 3; ++i) {
+    stored.executions.push_back({});
+    stored.executions.back().started_ns = ++wall;
+  }
+  table.rerun(stored);
+  auto ws = workers({{"w9", "local"}});
+  dispatch(ws);
+  table.run_lost("j-1", "crashed");
+  BOOST_TEST(table.find("j-1")->state == JobState::queued);
+}
+
 // An execution cut by a broker restart is no fault of the job's: it counts
 // against the executions a job may have only past the first five such.
 BOOST_AUTO_TEST_CASE(recovery_queues_running_jobs_again_and_fails_those_out_of_executions) {
