@@ -549,7 +549,8 @@ void Broker::cmd_stop(Request& r) {
 
 void Broker::stop_on_worker(const std::string& id) {
   for (auto& [name, w] : workers_)
-    if (w.job_id == id) send_to_worker(name, wire::kStop, w.exec_id);
+    for (const InHand& run : w.runs)
+      if (run.job_id == id) send_to_worker(name, wire::kStop, run.exec_id);
 }
 
 void Broker::cmd_delete(Request& r) {

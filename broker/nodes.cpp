@@ -21,7 +21,7 @@ void Broker::cmd_nodes(Request& r) {
     p.remote = w.remote;
     ++p.slots;
     p.ready += w.ready;
-    p.busy += !w.exec_id.empty();
+    p.busy += !w.idle();
     p.labels.insert(w.labels.begin(), w.labels.end());
     p.last_seen = std::max(p.last_seen, w.last_seen);
   }

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include <httplib.h>
@@ -166,13 +167,22 @@ BOOST_AUTO_TEST_CASE(job_stop_and_job_wait_act_on_every_task) {
   for (const auto& t : list_array(h, id)) BOOST_TEST(t["state"] == "Stopped");
 }
 
-// No task sees what another left in memory, in /outputs or in its
-// environment, though the workers run one task after another.
+// No task sees what another left in memory (a static and a global), in
+// /outputs or in its environment, though the workers run one task after
+// another, many of them handed out in batches (docs/protocol.md).
 BOOST_AUTO_TEST_CASE(tasks_are_isolated_from_each_other) {
   Home h;
   auto r = h.shoal({"wasm", "run", test_wasm("isolation"), "--array", "1-200", "--", "{}"});
   BOOST_TEST(r.status == 0, r.err);
   BOOST_TEST(r.err.find("200 tasks: 200 completed") != std::string::npos, r.err);
+  // The tasks did share workers: a worker ran many of them in turn.
+  std::map<std::string, size_t> per_worker;
+  for (const json& t : list_array(h, trim(r.out))) {
+    BOOST_TEST(t["executions"].size() == 1u);
+    ++per_worker[t["executions"].back()["worker"].get<std::string>()];
+  }
+  BOOST_TEST(std::any_of(per_worker.begin(), per_worker.end(),
+                         [](const auto& w) { return w.second >= 20; }));
 }
 
 BOOST_AUTO_TEST_CASE(the_cpp_client_submits_and_waits_for_an_array) {
