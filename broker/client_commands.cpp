@@ -170,7 +170,8 @@ void Broker::on_client_message(std::vector<zmq::message_t>& parts) {
   try {
     Request request{identity, body, parts, std::nullopt, std::nullopt};
     if (info->reads_store) flush();
-    if (info->takes_array && body.contains("id") && body["id"].is_string())
+    if (info->takes_array && body.contains("id") && body["id"].is_string() &&
+        (!info->array_when_asked || body.value("array", false)))
       request.array = find_array(body["id"].get<std::string>());
     if (info->needs_job && !request.array && !(request.job = find_job(identity, body))) return;
     (this->*kHandlers[static_cast<size_t>(info->command)])(request);
@@ -389,6 +390,14 @@ void Broker::submit_jobs(Request& r, const std::string& id, std::vector<jobs::Jo
 }
 
 void Broker::cmd_get(Request& r) {
+  if (r.array) {
+    auto a = array_progress(*r.array);
+    if (!a) return reply_error(r.identity, a.error());
+    json summary = (*a)->summary();
+    // Kept only while someone follows it or tasks are unfinished.
+    if ((*a)->finished() && !followers_.contains(*r.array)) arrays_.erase(*r.array);
+    return reply(r.identity, protocol::kOk, std::move(summary));
+  }
   reply(r.identity, protocol::kOk, jobs::to_json(*r.job));
 }
 

@@ -185,6 +185,79 @@ BOOST_AUTO_TEST_CASE(tasks_are_isolated_from_each_other) {
                          [](const auto& w) { return w.second >= 20; }));
 }
 
+// `job describe ARRAY`: the array's summary (counts, worst exit code, the
+// unsuccessful tasks) and how to see one task; in JSON, the protocol's
+// summary. A prefix of the array's id works too.
+BOOST_AUTO_TEST_CASE(job_describe_of_an_array_shows_its_summary) {
+  Home h;
+  auto r = h.shoal({"wasm", "run", test_wasm("exit_code"), "--array", "0-2", "--", "{}"});
+  BOOST_TEST(r.status == 2, r.err);
+  const std::string id = trim(r.out);
+  auto d = h.shoal({"job", "describe", id.substr(0, 12)});
+  BOOST_TEST_REQUIRE(d.status == 0, d.err);
+  for (const std::string& line :
+       {"Job array:  " + id, std::string("Tasks:      3"), std::string("States:     3 completed"),
+        std::string("Succeeded:  1 (completed with exit code 0)"), std::string("Worst exit: 2"),
+        "Unsuccessful tasks (2; failed, stopped or a non-zero exit code):\n  " + id +
+            "-1  exit code 1\n  " + id + "-2  exit code 2\n",
+        "shoal job describe " + id + "-INDEX"})
+    BOOST_TEST(d.out.find(line) != std::string::npos, line + " in:\n" + d.out);
+  auto j = h.shoal({"job", "describe", id, "--output", "json"});
+  BOOST_TEST_REQUIRE(j.status == 0, j.err);
+  json summary = json::parse(j.out);
+  BOOST_TEST(summary["array"] == true);
+  BOOST_TEST(summary["tasks"] == 3);
+  BOOST_TEST(summary["worst_exit_code"] == 2);
+  BOOST_TEST(summary["unsuccessful_count"] == 2);
+  // One task is a job as ever.
+  auto task = h.shoal({"job", "describe", id + "-1"});
+  BOOST_TEST(task.status == 0, task.err);
+  BOOST_TEST(task.out.find("Job array:") == std::string::npos, task.out);
+}
+
+// `job logs ARRAY`: every task's output, in index order, each under a
+// header with its state and exit code; --tail applies to each task.
+BOOST_AUTO_TEST_CASE(job_logs_of_an_array_prints_each_task_under_a_header_in_order) {
+  Home h;
+  auto r = h.shoal({"wasm", "run", test_wasm("exit_code"), "--array", "1-11", "--", "{}"});
+  BOOST_TEST(r.status == 11, r.err);
+  const std::string id = trim(r.out);
+  auto logs = h.shoal({"job", "logs", id});
+  BOOST_TEST_REQUIRE(logs.status == 0, logs.err);
+  std::string expected;
+  for (int i = 1; i <= 11; ++i)
+    expected += (i == 1 ? "" : "\n") + std::string("==> ") + id + "-" + std::to_string(i) +
+                " (Completed, exit code " + std::to_string(i) + ") <==\nexiting with " +
+                std::to_string(i) + "\n";
+  BOOST_TEST(logs.out == expected);
+  auto tail = h.shoal({"job", "logs", id.substr(0, 12), "--tail", "1", "--stream", "stdout"});
+  BOOST_TEST(tail.status == 0, tail.err);
+  BOOST_TEST(tail.out == expected);
+}
+
+// What follows one job's stream, or lists one job's executions or events,
+// refuses an array by name and shows the task form.
+BOOST_AUTO_TEST_CASE(job_logs_follow_executions_and_history_of_an_array_name_a_task) {
+  Home h;
+  auto r = h.shoal({"wasm", "run", test_wasm("exit_code"), "--array", "1-2", "--", "0"});
+  BOOST_TEST_REQUIRE(r.status == 0, r.err);
+  const std::string id = trim(r.out);
+  auto follow = h.shoal({"job", "logs", "--follow", id});
+  BOOST_TEST(follow.status != 0);
+  BOOST_TEST(follow.err.find(id +
+                             " is a job array: --follow names one job's stream; name a "
+                             "task: shoal job logs --follow " +
+                             id + "-INDEX") != std::string::npos,
+             follow.err);
+  for (const std::string what : {"executions", "history"}) {
+    auto e = h.shoal({"job", what, id});
+    BOOST_TEST(e.status != 0);
+    BOOST_TEST(e.err.find(id + " is a job array: each task has its own " + what + ": shoal job " +
+                          what + " " + id + "-INDEX") != std::string::npos,
+               e.err);
+  }
+}
+
 BOOST_AUTO_TEST_CASE(the_cpp_client_submits_and_waits_for_an_array) {
   Home h;
   shoal::client::Options o;
