@@ -10,6 +10,7 @@
 
 #include <spdlog/logger.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <chrono>
@@ -23,6 +24,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <unordered_set>
 #include <vector>
 #include <zmq.hpp>
 #include <zmq_addon.hpp>
@@ -53,20 +55,46 @@ class UrlCache;
 
 namespace shoal::broker {
 
+// A run handed to a worker and not ended yet. `slot` names its scratch
+// directory among the worker's (scratch_of): the runs a worker holds at
+// once each have their own.
+struct InHand {
+  std::string exec_id, job_id;
+  size_t slot = 0;
+};
+
+// Batching (workers.cpp, docs/protocol.md): at most this many runs in a
+// local worker's hands, and only of a module whose last run there took
+// under kShortRunUs; and, by that run's time, about kBatchUs of work.
+inline constexpr size_t kMaxInHand = 16;
+inline constexpr uint64_t kShortRunUs = 2000;
+inline constexpr uint64_t kBatchUs = 4000;
+
 // A worker, local (the broker's own pool) or remote, as the loop keeps it.
 struct WorkerState {
   std::string name;
   bool ready = false;
-  std::string exec_id;  // running, or empty when idle
-  std::string job_id;
+  // The runs it holds, in the order it runs them: the first is under way
+  // (or about to be); empty when idle. A remote worker holds one at most.
+  std::deque<InHand> runs;
+  std::vector<wire::Run> outbox;      // built by dispatch(), sent when it ends
+  std::string module;                 // the module of its latest run
+  uint64_t last_run_us = UINT64_MAX;  // how long its latest run of `module` took
   Clock::time_point last_seen;
   // Remote workers (broker/remote_run.cpp, docs/remote.md).
   bool remote = false;
   std::string host;  // "local" for the broker's own pool
   std::map<std::string, std::string> labels;
   std::string killed_because;  // set when the broker killed it, for the job's message
-  bool scratch_ready = false;  // a local worker's scratch directory exists and is empty
+  // A local worker's scratch directory of each slot exists and is empty.
+  std::vector<bool> scratch_ready;
   RunPlace place() const { return {name, host, remote}; }
+  bool idle() const { return runs.empty(); }
+  // The run `exec_id` among those it holds, or end().
+  std::deque<InHand>::iterator find_run(const std::string& exec_id) {
+    return std::find_if(runs.begin(), runs.end(),
+                        [&](const InHand& r) { return r.exec_id == exec_id; });
+  }
 };
 
 // Output collection's bounds (outputs.cpp): a file's path inside its output
@@ -127,16 +155,22 @@ class Broker : private JobObserver {
   // workers.cpp: the workers, their messages and liveness, and dispatch.
   void ensure_workers();
   void on_worker_message(std::vector<zmq::message_t>& parts);
-  void on_worker_log(WorkerState& w, const zmq::message_t& body);
-  void on_worker_done(WorkerState& w, const std::string& body);
+  void on_worker_log(WorkerState& w, const wire::Log& log);
+  void on_worker_done(WorkerState& w, const wire::Done& done);
+  // A `dones` message: its output, then its ends.
+  void on_worker_dones(WorkerState& w, const zmq::message_t& body);
   void on_worker_lost(const std::string& name, const std::string& cause);
   void heartbeat();
   // The runs the job table's backstop ended (JobTable::end_overdue): a
   // local worker is killed (and replaced, reap()), a remote one forgotten
   // and told `bye`.
   void end_overdue_runs();
+  // Hands queued jobs to workers (JobTable::dispatch), then sends each
+  // worker what it was handed in one message: `run`, or `runs`.
   void dispatch();
-  // Puts `job` on `w`: builds its run and sends it, or fails the job.
+  // How many more runs `w` may be handed as a batch (WorkerView::spare).
+  size_t spare_slots(const WorkerState& w) const;
+  // Puts `job` on `w`: builds its run into w.outbox, or fails the job.
   bool start_run(jobs::Job& job, WorkerState& w);
 
   // commits.cpp: group commit (see docs/architecture.md). Every change of a
@@ -149,6 +183,9 @@ class Broker : private JobObserver {
   void notify(const jobs::Job& job);
   void recover();
   void start_commit();
+  // The records of the unfinished jobs changed since the last commit
+  // started (unsaved_), in their state now, into the batch.
+  void save_unsaved();
   void finish_commit(Committer::Result r);
   void flush();
   // A blob of the store, or of a batch not committed yet (a job may be
@@ -255,15 +292,15 @@ class Broker : private JobObserver {
   // nothing else (the program wrote no file).
   bool collect_outputs(jobs::Job& job, const std::string& scratch);
 
-  // scratch.cpp: the directory an execution of `exec_id` on `w` uses;
-  // made ready (out/outputs exists, nothing else) before a run; emptied
-  // (or removed) after one; all removed at start. `untouched`:
+  // scratch.cpp: the directory run `r` on `w` uses (a local worker keeps
+  // one per slot); made ready (out/outputs exists, nothing else) before a
+  // run; emptied (or removed) after one; all removed at start. `untouched`:
   // collect_outputs found the output directories as prepared and the run
   // put no file of its own (stdin, import modules, inline inputs) there, so
   // nothing needs looking at.
-  std::string scratch_of(const WorkerState& w, const std::string& exec_id) const;
-  void prepare_scratch(WorkerState& w, const std::string& scratch);
-  void clear_scratch(WorkerState& w, const std::string& scratch, bool untouched = false);
+  std::string scratch_of(const WorkerState& w, const InHand& r) const;
+  void prepare_scratch(WorkerState& w, const InHand& r);
+  void clear_scratch(WorkerState& w, const InHand& r, bool untouched = false);
   void clear_all_scratch();
   // Hands `path` to the reaper (or, when it cannot be moved, removes it here).
   void discard(const std::string& path);
@@ -309,6 +346,7 @@ class Broker : private JobObserver {
   RunLimits run_limits_;   // from the options, for every run
   Replies replies_;
   Batch batch_;
+  std::unordered_set<std::string> unsaved_;  // unfinished jobs changed, not yet in batch_
   std::unique_ptr<Committer> committer_;
   std::vector<Outgoing> committing_;  // replies waiting on the commit under way
   std::vector<Outgoing> outgoing_;    // replies waiting on the batch being gathered

@@ -172,7 +172,8 @@ void Broker::on_client_message(std::vector<zmq::message_t>& parts) {
   try {
     Request request{identity, body, parts, std::nullopt, std::nullopt};
     if (info->reads_store) flush();
-    if (info->takes_array && body.contains("id") && body["id"].is_string())
+    if (info->takes_array && body.contains("id") && body["id"].is_string() &&
+        (!info->array_when_asked || body.value("array", false)))
       request.array = find_array(body["id"].get<std::string>());
     if (info->needs_job && !request.array && !(request.job = find_job(identity, body))) return;
     (this->*kHandlers[static_cast<size_t>(info->command)])(request);
@@ -392,6 +393,14 @@ void Broker::submit_jobs(Request& r, const std::string& id, std::vector<jobs::Jo
 }
 
 void Broker::cmd_get(Request& r) {
+  if (r.array) {
+    auto a = array_progress(*r.array);
+    if (!a) return reply_error(r.identity, a.error());
+    json summary = (*a)->summary();
+    // Kept only while someone follows it or tasks are unfinished.
+    if ((*a)->finished() && !followers_.contains(*r.array)) arrays_.erase(*r.array);
+    return reply(r.identity, protocol::kOk, std::move(summary));
+  }
   reply(r.identity, protocol::kOk, jobs::to_json(*r.job));
 }
 
@@ -575,7 +584,8 @@ void Broker::cmd_rerun(Request& r) {
 
 void Broker::stop_on_worker(const std::string& id) {
   for (auto& [name, w] : workers_)
-    if (w.job_id == id) send_to_worker(name, wire::kStop, w.exec_id);
+    for (const InHand& run : w.runs)
+      if (run.job_id == id) send_to_worker(name, wire::kStop, run.exec_id);
 }
 
 void Broker::cmd_delete(Request& r) {

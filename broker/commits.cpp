@@ -13,7 +13,16 @@
 namespace shoal::broker {
 
 void Broker::changed(const jobs::Job& job, bool tell) {
-  batch_.put_job(job);
+  // A job's record is written once per commit, in its latest state: an
+  // unfinished job's is encoded when the commit starts (save_unsaved), so
+  // that a task queued, run and ended between two commits is encoded once,
+  // not at each change. A finished job leaves the table: its record now.
+  if (jobs::is_terminal(job.state)) {
+    batch_.put_job(job);
+    unsaved_.erase(job.id);
+  } else {
+    unsaved_.insert(job.id);
+  }
   if (!arrays_.empty())
     if (auto task = jobs::task_of(job.id))
       if (auto a = arrays_.find(task->array_id); a != arrays_.end()) a->second.update(job);
@@ -79,8 +88,15 @@ std::expected<std::optional<std::string>, std::string> Broker::get_blob(const st
   return store_->get_blob(hash);
 }
 
+void Broker::save_unsaved() {
+  for (const std::string& id : unsaved_)
+    if (const jobs::Job* job = jobs_.find(id)) batch_.put_job(*job);
+  unsaved_.clear();
+}
+
 void Broker::start_commit() {
   if (committer_->busy()) return;
+  save_unsaved();
   if (batch_.empty()) {
     // Nothing to make durable, and no earlier reply waits: send at once.
     std::vector<Outgoing> out;

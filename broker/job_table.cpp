@@ -286,11 +286,41 @@ void JobTable::dispatch(std::vector<WorkerView>& workers,
       continue;
     }
     q = queue_.erase(q);
+    WorkerView& w = workers[*chosen];
+    // Its room is for runs of its module, behind one of them: none behind another's.
+    const bool same_module = w.module == it->second.spec.module_hash;
     if (start(it->second, *chosen)) {
-      workers[*chosen].idle = false;
+      w.idle = false;
+      w.spare = same_module && w.spare ? w.spare - 1 : 0;
       --idle;
       for (auto& [constraints, candidates] : cache) candidates.taken(*chosen);
     }
+  }
+  dispatch_batches(workers, start);
+}
+
+void JobTable::dispatch_batches(std::vector<WorkerView>& workers,
+                                const std::function<bool(jobs::Job&, size_t)>& start) {
+  while (!queue_.empty()) {
+    auto it = jobs_.find(queue_.front());
+    if (it == jobs_.end() || it->second.state != jobs::JobState::queued) {
+      queue_.pop_front();
+      continue;
+    }
+    jobs::Job& job = it->second;
+    std::optional<size_t> best;
+    std::optional<jobs::Selector> selector;
+    for (size_t i = 0; i < workers.size(); ++i) {
+      const WorkerView& w = workers[i];
+      if (!w.spare || w.module != job.spec.module_hash) continue;
+      if (best && workers[*best].spare >= w.spare) continue;
+      if (!selector)
+        selector = jobs::parse_selector(job.spec.constraints).value_or(jobs::Selector{});
+      if (jobs::matches(*selector, *w.labels)) best = i;
+    }
+    if (!best) return;
+    queue_.pop_front();
+    if (start(job, *best)) --workers[*best].spare;
   }
 }
 
@@ -309,7 +339,7 @@ void JobTable::start_execution(jobs::Job& job, const std::string& exec_id, const
        "execution " + exec_id + " started on " + place.worker +
            (place.remote ? " (" + place.host + ")" : ""));
   set_state(job, jobs::JobState::running, "");
-  runs_[job.id] = Run{exec_id, place, clock_.steady(), std::nullopt};
+  runs_[job.id] = Run{exec_id, place, clock_.steady(), std::nullopt, runs_started_++};
   changed(job, true);
 }
 
@@ -340,6 +370,27 @@ void JobTable::finish(const std::string& id, const RunEnd& end) {
          "logs truncated: " + std::to_string(end.stdout_dropped) + " bytes of stdout and " +
              std::to_string(end.stderr_dropped) + " bytes of stderr past the caps were dropped");
   changed(*job, true);
+}
+
+void JobTable::run_began(const std::string& id) {
+  if (auto run = runs_.find(id); run != runs_.end()) run->second.since = clock_.steady();
+}
+
+std::vector<std::string> JobTable::worker_lost(const std::string& worker,
+                                               const std::string& message) {
+  std::vector<std::pair<uint64_t, std::string>> held;
+  for (const auto& [id, run] : runs_)
+    if (run.place.worker == worker) held.emplace_back(run.order, id);
+  // Each goes to the front of the queue: the last dispatched first, so that
+  // they end up in the order they were dispatched.
+  std::sort(held.rbegin(), held.rend());
+  std::vector<std::string> ids;
+  for (const auto& [order, id] : held) {
+    run_lost(id, message);
+    ids.push_back(id);
+  }
+  std::reverse(ids.begin(), ids.end());
+  return ids;
 }
 
 void JobTable::run_lost(const std::string& id, const std::string& message) {

@@ -64,6 +64,11 @@ struct WorkerView {
   std::string_view host;  // "local" for the broker's own pool
   const std::map<std::string, std::string>* labels = nullptr;
   bool idle = false;  // ready, and running nothing
+  // How many more runs of `module` (a SHA-256) it may be handed behind the
+  // ones it holds, as a batch (0: none; the owner decides, e.g. only for a
+  // module whose runs are short and which the worker holds).
+  size_t spare = 0;
+  std::string_view module;
 };
 
 // Where an execution runs.
@@ -137,6 +142,13 @@ class JobTable {
   // started (start_execution) or not (fail_unstarted). A job that no worker
   // at all matches stays queued, saying why once. `start` must not call
   // dispatch; the worker it was given is then no longer idle.
+  //
+  // Then, while jobs are still queued (more than the idle workers took),
+  // the oldest goes as a batch to a worker with `spare` room whose `module`
+  // is the job's and whose labels match (the one with the most room), one
+  // spare slot each, until the oldest queued job fits no worker: a worker
+  // is handed several runs only when they would otherwise wait in the
+  // queue, so a single job's latency does not grow.
   void dispatch(std::vector<WorkerView>& workers,
                 const std::function<bool(jobs::Job&, size_t)>& start);
   // The id of `job`'s next execution, "e-<uuid>-<attempt>".
@@ -146,6 +158,9 @@ class JobTable {
   // The job could not be put into a run: Failed with `why`, never started.
   void fail_unstarted(const std::string& id, const std::string& why);
 
+  // Job `id`'s worker has begun its run: the runs it was handed before
+  // this one (a batch) have ended. The backstop's timeout counts from now.
+  void run_began(const std::string& id);
   // The run of job `id` ended (its worker's `done`): Stopped when a stop was
   // asked for, else Completed with its exit code or Failed with its message.
   void finish(const std::string& id, const RunEnd& end);
@@ -153,6 +168,10 @@ class JobTable {
   // a stop was asked for, Failed after max_attempts executions, else Queued
   // again at the front as a new execution.
   void run_lost(const std::string& id, const std::string& message);
+  // The worker `worker` is gone with every run it held (a batch): each is
+  // lost as by run_lost, once, and those re-queued go back to the front of
+  // the queue in the order they were dispatched. Returns their ids.
+  std::vector<std::string> worker_lost(const std::string& worker, const std::string& message);
 
   // A stop request, with the reason a user gave ("" for none). A Running
   // job is marked, and its worker is to be told (the reply says so:
@@ -193,7 +212,11 @@ class JobTable {
     RunPlace place;
     Clock::time_point since;
     std::optional<Clock::time_point> stop_since;
+    uint64_t order = 0;  // dispatch order, across the table
   };
+  // dispatch()'s second part: the queued jobs handed as batches.
+  void dispatch_batches(std::vector<WorkerView>& workers,
+                        const std::function<bool(jobs::Job&, size_t)>& start);
   void set_state(jobs::Job& job, jobs::JobState state, const std::string& message);
   void end_execution(jobs::Job& job, jobs::JobState state, std::optional<int32_t> exit_code,
                      const std::string& message);
@@ -232,6 +255,7 @@ class JobTable {
   std::map<std::string, Run> runs_;  // running jobs' executions, by job id
   std::set<std::string> unmatched_;  // queued jobs no worker matches (said once)
   int64_t last_created_ = 0;         // the newest job's created_ns
+  uint64_t runs_started_ = 0;        // Run::order of the next execution
 };
 
 }  // namespace shoal::broker

@@ -28,7 +28,7 @@ std::map<std::string, Pool> pools_of(const std::map<std::string, WorkerState>& w
     p.remote = w.remote;
     ++p.slots;
     p.ready += w.ready;
-    p.busy += !w.exec_id.empty();
+    p.busy += !w.idle();
     p.labels.insert(w.labels.begin(), w.labels.end());
     p.last_seen = std::max(p.last_seen, w.last_seen);
   }

@@ -22,7 +22,7 @@ void Broker::on_remote_ready(const std::string& name, const wire::Ready& ready) 
       return;
     }
     // The same worker again: it restarted after losing us, so whatever it ran is over.
-    if (!it->second.exec_id.empty())
+    if (!it->second.idle())
       on_worker_lost(name, "restarted after losing the broker");
     else
       workers_.erase(it);
@@ -42,8 +42,9 @@ void Broker::on_remote_ready(const std::string& name, const wire::Ready& ready) 
 }
 
 void Broker::on_need_module(WorkerState& w, const std::string& exec_id) {
-  if (exec_id != w.exec_id) return;  // a run that is no longer its
-  const jobs::Job* job = jobs_.find(w.job_id);
+  auto run = w.find_run(exec_id);
+  if (run == w.runs.end()) return;  // a run that is no longer its
+  const jobs::Job* job = jobs_.find(run->job_id);
   if (!job) return;
   auto module = get_blob(job->spec.module_hash);
   if (!module || !*module) {

@@ -4,14 +4,15 @@
 // A remote execution gets a directory of its own, scratch/EXEC_ID, only
 // when its `done` brings output files back (unpack_outputs, which makes it),
 // and removed after it: a remote run that wrote no file costs the broker no
-// directory made and removed (two of mkdir, rename and rmdir each per job
-// were the larger part of its CPU per remote job). A local worker keeps one directory for its
-// life, scratch/WORKER_NAME, with the default output directory out/outputs
-// in it. When collecting the outputs found nothing and the broker put no
-// file of its own there, the directory is as it was made and is kept for
-// the next run. Otherwise it is handed to the reaper (broker/reaper.h): one
-// rename on the loop, the removal on the reaper's thread, so that however
-// many files a guest left, the loop does not wait for their deletion.
+// directory made and removed. A local worker keeps one directory for its
+// life per run it holds at once (a batch), scratch/WORKER_NAME for the
+// first and scratch/WORKER_NAME.SLOT for the others, with the default
+// output directory out/outputs in it. When collecting the outputs found
+// nothing and the broker put no file of its own there, the directory is as
+// it was made and is kept for the next run. Otherwise it is handed to the
+// reaper (broker/reaper.h): one rename on the loop, the removal on the
+// reaper's thread, so that however many files a guest left, the loop does
+// not wait for their deletion.
 #include <filesystem>
 
 #include "broker/broker_impl.h"
@@ -21,8 +22,9 @@ namespace shoal::broker {
 
 namespace fs = std::filesystem;
 
-std::string Broker::scratch_of(const WorkerState& w, const std::string& exec_id) const {
-  return opt_.dir.scratch + "/" + (w.remote ? exec_id : w.name);
+std::string Broker::scratch_of(const WorkerState& w, const InHand& r) const {
+  if (w.remote) return opt_.dir.scratch + "/" + r.exec_id;
+  return opt_.dir.scratch + "/" + w.name + (r.slot ? "." + std::to_string(r.slot) : "");
 }
 
 void Broker::discard(const std::string& path) {
@@ -32,21 +34,25 @@ void Broker::discard(const std::string& path) {
   }
 }
 
-void Broker::prepare_scratch(WorkerState& w, const std::string& scratch) {
+void Broker::prepare_scratch(WorkerState& w, const InHand& r) {
   std::error_code ec;
-  if (w.remote || w.scratch_ready) return;
+  if (w.remote) return;  // made by unpack_outputs when files come back
+  if (w.scratch_ready.size() <= r.slot) w.scratch_ready.resize(r.slot + 1);
+  if (w.scratch_ready[r.slot]) return;
+  const std::string scratch = scratch_of(w, r);
   discard(scratch);
   fs::create_directories(fs::path(scratch) / "out" / "outputs", ec);
-  w.scratch_ready = !ec;
+  w.scratch_ready[r.slot] = !ec;
 }
 
-void Broker::clear_scratch(WorkerState& w, const std::string& scratch, bool untouched) {
+void Broker::clear_scratch(WorkerState& w, const InHand& r, bool untouched) {
   // The guest can write only in the output directories under out/; the
   // broker itself puts stdin and job blobs at the top.
-  if (!w.remote && w.scratch_ready && untouched) return;
+  if (w.scratch_ready.size() <= r.slot) w.scratch_ready.resize(r.slot + 1);
+  if (!w.remote && w.scratch_ready[r.slot] && untouched) return;
   // Made again for the next run.
-  w.scratch_ready = false;
-  discard(scratch);
+  w.scratch_ready[r.slot] = false;
+  discard(scratch_of(w, r));
 }
 
 void Broker::clear_all_scratch() {

@@ -49,46 +49,68 @@ void Broker::on_worker_message(std::vector<zmq::message_t>& parts) {
   if (type == wire::kReady) {
     w.ready = true;
   } else if (type == wire::kLog && parts.size() == 3) {
-    on_worker_log(w, parts[2]);
+    if (auto log = wire::decode<wire::Log>(parts[2].data(), parts[2].size()))
+      on_worker_log(w, *log);
+  } else if (type == wire::kDones && parts.size() == 3) {
+    on_worker_dones(w, parts[2]);
   } else if (type == wire::kDone && parts.size() == 3) {
-    on_worker_done(w, parts[2].to_string());
+    if (auto done = wire::decode<wire::Done>(parts[2].data(), parts[2].size()))
+      on_worker_done(w, *done);
   } else if (type == wire::kNeed && parts.size() == 3) {
     on_need_module(w, parts[2].to_string());
   }
 }
 
-void Broker::on_worker_log(WorkerState& w, const zmq::message_t& body) {
-  auto log = wire::decode<wire::Log>(body.data(), body.size());
-  if (!log || log->exec_id != w.exec_id) return;
-  const jobs::Job* job = jobs_.find(w.job_id);
+void Broker::on_worker_log(WorkerState& w, const wire::Log& log) {
+  auto run = w.find_run(log.exec_id);
+  if (run == w.runs.end()) return;
+  const std::string& job_id = run->job_id;
+  const jobs::Job* job = jobs_.find(job_id);
   if (!job) return;
   uint32_t attempt = static_cast<uint32_t>(job->executions.size());
-  batch_.append_log(w.job_id, attempt, static_cast<Stream>(log->stream), log->data);
-  auto range = followers_.equal_range(w.job_id);
+  batch_.append_log(job_id, attempt, static_cast<Stream>(log.stream), log.data);
+  auto range = followers_.equal_range(job_id);
   for (auto f = range.first; f != range.second; ++f) {
-    if (!f->second.logs || !(f->second.stream_mask & log->stream)) continue;
+    if (!f->second.logs || !(f->second.stream_mask & log.stream)) continue;
     reply(f->second.identity, protocol::kLog,
-          {{"stream", log->stream == 1 ? "stdout" : "stderr"}, {"attempt", attempt}}, {log->data});
+          {{"stream", log.stream == 1 ? "stdout" : "stderr"}, {"attempt", attempt}}, {log.data});
   }
 }
 
-void Broker::on_worker_done(WorkerState& w, const std::string& body) {
-  auto done = wire::decode<wire::Done>(body.data(), body.size());
+void Broker::on_worker_dones(WorkerState& w, const zmq::message_t& body) {
+  auto dones = wire::decode<wire::Dones>(body.data(), body.size());
+  if (!dones) return;
+  for (const wire::Log& log : dones->logs) on_worker_log(w, log);
+  // Each end may lose the worker (its state is looked up again each time).
+  const std::string name = w.name;
+  for (const wire::Done& done : dones->dones) {
+    auto it = workers_.find(name);
+    if (it == workers_.end()) return;
+    on_worker_done(it->second, done);
+  }
+}
+
+void Broker::on_worker_done(WorkerState& w, const wire::Done& done) {
   // A result for an execution that is no longer this worker's (it was
   // re-queued when the worker went silent) is stale: ignored.
-  if (!done || done->exec_id != w.exec_id) return;
+  auto found = w.find_run(done.exec_id);
+  if (found == w.runs.end()) return;
+  const InHand run = *found;
+  const bool was_first = found == w.runs.begin();
+  w.runs.erase(found);
+  // The next run it holds has begun (its backstop counts from now).
+  if (was_first && !w.runs.empty()) jobs_.run_began(w.runs.front().job_id);
+  // A run stopped before it began says nothing of how long its module's take.
+  if (done.run_us) w.last_run_us = done.run_us;
   const bool remote = w.remote;
-  const std::string job_id = w.job_id;
-  const std::string scratch = scratch_of(w, w.exec_id);
-  w.exec_id.clear();
-  w.job_id.clear();
-  jobs::Job* job = jobs_.find(job_id);
+  const std::string scratch = scratch_of(w, run);
+  jobs::Job* job = jobs_.find(run.job_id);
   if (!job) {
-    clear_scratch(w, scratch);
+    clear_scratch(w, run);
     return;
   }
   // A remote run that sent no file back has no directory to look at.
-  const bool nothing_back = remote && !unpack_outputs(*done, scratch, *job);
+  const bool nothing_back = remote && !unpack_outputs(done, scratch, *job);
   const bool own_files = !job->spec.stdin_hash.empty() || !job->spec.import_modules.empty() ||
                          !job->spec.inline_inputs.empty();
   // A local run whose guest changed nothing below its mounts left the
@@ -98,30 +120,33 @@ void Broker::on_worker_done(WorkerState& w, const std::string& body) {
       (job->spec.outputs.size() == 1 && job->spec.outputs[0].name == "outputs" &&
        job->spec.outputs[0].path == "/outputs");
   bool untouched;
-  if ((!remote && !done->wrote_files && only_default_output) || nothing_back) {
+  if ((!remote && !done.wrote_files && only_default_output) || nothing_back) {
     job->output_files.clear();
     job->outputs_message.clear();
     untouched = !own_files;
   } else {
     untouched = collect_outputs(*job, scratch) && !own_files;
   }
-  jobs_.finish(job_id, RunEnd{done->completed, done->exit_code, done->message, done->stdout_bytes,
-                              done->stderr_bytes, done->stdout_dropped, done->stderr_dropped});
-  clear_scratch(w, scratch, untouched);
+  jobs_.finish(run.job_id, RunEnd{done.completed, done.exit_code, done.message, done.stdout_bytes,
+                                  done.stderr_bytes, done.stdout_dropped, done.stderr_dropped});
+  clear_scratch(w, run, untouched);
 }
 
 void Broker::on_worker_lost(const std::string& name, const std::string& cause) {
   auto it = workers_.find(name);
   if (it == workers_.end()) return;
-  std::string job_id = it->second.job_id;
-  std::string why = it->second.killed_because.empty() ? cause : it->second.killed_because;
+  WorkerState& w = it->second;
+  std::string why = w.killed_because.empty() ? cause : w.killed_because;
   // Its process is gone (or, remote, forgotten): nothing writes there now.
-  if (!it->second.exec_id.empty() || !it->second.remote)
-    discard(scratch_of(it->second, it->second.exec_id));
-  if (!it->second.remote) modules_.forget_worker(name);
+  if (w.remote)
+    for (const InHand& run : w.runs) discard(scratch_of(w, run));
+  else
+    for (size_t slot = 0; slot < std::max<size_t>(w.scratch_ready.size(), 1); ++slot)
+      discard(scratch_of(w, InHand{"", "", slot}));
+  if (!w.remote) modules_.forget_worker(name);
   workers_.erase(it);
   log_->warn("worker {} {}", name, why);
-  if (!job_id.empty()) jobs_.run_lost(job_id, "the worker running it (" + name + ") " + why);
+  jobs_.worker_lost(name, "the worker running it (" + name + ") " + why);
 }
 
 void Broker::heartbeat() {
@@ -170,63 +195,91 @@ void Broker::end_overdue_runs() {
       // No process of ours: the run is forgotten, and so is the worker,
       // which may be stuck for good; it comes back with `ready` once it
       // has left and its pool has started it again.
-      discard(scratch_of(w, w.exec_id));
+      for (const InHand& run : w.runs) discard(scratch_of(w, run));
       send_to_worker(w.name, wire::kBye, "");
       workers_.erase(it);
       continue;
     }
     // Killed, its job already ended: reap() reports it, and on_worker_lost
-    // then only replaces it. Until then it takes no run, and a `done` it
-    // may still send is for a run it no longer has (ignored).
+    // then only replaces it and re-queues the other runs it held. Until
+    // then it takes no run, and a `done` it may still send for the ended
+    // run is for a run it no longer has (ignored).
     w.killed_because = o.what + " and was killed";
-    w.exec_id.clear();
-    w.job_id.clear();
+    std::erase_if(w.runs, [&](const InHand& r) { return r.job_id == o.job_id; });
     w.ready = false;
     pool_.kill(w.name);
   }
+}
+
+size_t Broker::spare_slots(const WorkerState& w) const {
+  if (w.remote || !w.ready || w.module.empty() || w.last_run_us >= kShortRunUs ||
+      !modules_.holds(w.place(), w.module))
+    return 0;
+  const size_t wanted =
+      std::clamp<size_t>(kBatchUs / std::max<uint64_t>(w.last_run_us, 1), 1, kMaxInHand);
+  return wanted > w.runs.size() ? wanted - w.runs.size() : 0;
 }
 
 void Broker::dispatch() {
   if (!jobs_.has_queued()) return;
   std::vector<WorkerView> views;
   std::vector<WorkerState*> states;
-  bool any_idle = false;
+  bool any_room = false;
   for (auto& [name, w] : workers_) {
-    const bool idle = w.ready && w.exec_id.empty();
-    any_idle |= idle;
-    views.push_back({name, w.host, &w.labels, idle});
+    const bool idle = w.ready && w.idle();
+    const size_t spare = spare_slots(w);
+    any_room |= idle || spare;
+    views.push_back({name, w.host, &w.labels, idle, spare, w.module});
     states.push_back(&w);
   }
-  if (!any_idle) return;
+  if (!any_room) return;
   jobs_.dispatch(views, [&](jobs::Job& job, size_t i) { return start_run(job, *states[i]); });
+  for (WorkerState* w : states) {
+    if (w->outbox.empty()) continue;
+    if (w->outbox.size() == 1)
+      send_to_worker(w->name, wire::kRun, wire::encode(w->outbox.front()));
+    else
+      send_to_worker(w->name, wire::kRuns, wire::encode(wire::Runs{std::move(w->outbox)}));
+    w->outbox.clear();
+  }
 }
 
 bool Broker::start_run(jobs::Job& job, WorkerState& w) {
+  InHand hand;
+  hand.exec_id = JobTable::next_exec_id(job);
+  hand.job_id = job.id;
+  // The lowest slot none of its runs uses.
+  while (std::any_of(w.runs.begin(), w.runs.end(),
+                     [&](const InHand& r) { return r.slot == hand.slot; }))
+    ++hand.slot;
   RunRequest request;
   request.job = &job;
-  request.exec_id = JobTable::next_exec_id(job);
-  request.scratch = scratch_of(w, request.exec_id);
+  request.exec_id = hand.exec_id;
+  request.scratch = scratch_of(w, hand);
   request.remote = w.remote;
   const RunPlace place = w.place();
   // A worker keeps the modules it was sent (a remote one, its host: on
   // disk): after the first time the run names the module by hash alone.
   request.send_module = !modules_.holds(place, job.spec.module_hash);
   request.input_path = [&](const jobs::InputSpec& in) { return input_host_path(job, in); };
-  prepare_scratch(w, request.scratch);
+  prepare_scratch(w, hand);
   auto run = build_run(
       request, [this](const std::string& hash) { return get_blob(hash); }, run_limits_);
   if (!run) {
     // Whatever was placed in the scratch directory for it goes.
     const std::string id = job.id;
     jobs_.fail_unstarted(id, run.error());
-    clear_scratch(w, request.scratch);
+    clear_scratch(w, hand);
     return false;
   }
   if (request.send_module) modules_.sent(place, job.spec.module_hash);
-  jobs_.start_execution(job, request.exec_id, place);
-  w.exec_id = request.exec_id;
-  w.job_id = job.id;
-  send_to_worker(w.name, wire::kRun, wire::encode(*run));
+  if (w.module != job.spec.module_hash) {
+    w.module = job.spec.module_hash;
+    w.last_run_us = UINT64_MAX;  // not known to be short: no batch until one ends
+  }
+  jobs_.start_execution(job, hand.exec_id, place);
+  w.runs.push_back(std::move(hand));
+  w.outbox.push_back(std::move(*run));
   return true;
 }
 

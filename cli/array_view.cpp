@@ -59,9 +59,13 @@ std::string array_summary_line(const json& s) {
   return line;
 }
 
-void say_how_the_array_ended(const json& s) {
+namespace {
+
+// The unsuccessful tasks a summary lists, a line each ("  j-...-17  Failed:
+// trap: unreachable" / "exit code 3"), and how many more there are.
+std::string unsuccessful_lines(const json& s) {
   const std::string id = s.value("id", "");
-  fmt::print(stderr, "shoal: job array {}: {}\n", id, array_summary_line(s));
+  std::string out;
   const json listed = s.value("unsuccessful", json::array());
   for (const auto& t : listed) {
     const std::string state = t.value("state", "");
@@ -69,12 +73,44 @@ void say_how_the_array_ended(const json& s) {
         state == "Completed"
             ? fmt::format("exit code {}", t["exit_code"].dump())
             : state + (t.value("message", "").empty() ? "" : ": " + t.value("message", ""));
-    fmt::print(stderr, "  {}  {}\n", t.value("id", ""), why);
+    out += fmt::format("  {}  {}\n", t.value("id", ""), why);
   }
   const size_t all = count(s, "unsuccessful_count");
   if (all > listed.size())
-    fmt::print(stderr, "  ... and {} more (shoal job list --array {} --wide --limit 0)\n",
-               all - listed.size(), id);
+    out += fmt::format("  ... and {} more (shoal job list --array {} --wide --limit 0)\n",
+                       all - listed.size(), id);
+  return out;
+}
+
+}  // namespace
+
+void say_how_the_array_ended(const json& s) {
+  fmt::print(stderr, "shoal: job array {}: {}\n{}", s.value("id", ""), array_summary_line(s),
+             unsuccessful_lines(s));
+}
+
+std::string describe_array(const json& s) {
+  const std::string id = s.value("id", "");
+  std::string out = fmt::format("Job array:  {}\nTasks:      {}\n", id, count(s, "tasks"));
+  std::string states;
+  for (const char* state : {"pending", "queued", "running", "completed", "failed", "stopped"})
+    if (count(s, state))
+      states += fmt::format("{}{} {}", states.empty() ? "" : ", ", count(s, state), state);
+  out += fmt::format("States:     {}\n", states.empty() ? "none" : states);
+  out += fmt::format("Succeeded:  {} (completed with exit code 0)\n", count(s, "succeeded"));
+  out += fmt::format("Worst exit: {}\n",
+                     s.contains("worst_exit_code") && s["worst_exit_code"].is_number()
+                         ? s["worst_exit_code"].dump()
+                         : "none (no task completed)");
+  const size_t bad = count(s, "unsuccessful_count");
+  if (bad)
+    out += fmt::format("\nUnsuccessful tasks ({}; failed, stopped or a non-zero exit code):\n{}",
+                       bad, unsuccessful_lines(s));
+  out += fmt::format(
+      "\nEach task is a job of its own, INDEX its index: shoal job describe {}-INDEX, shoal job "
+      "logs {}-INDEX; all of them: shoal job list --array {}, shoal job logs {}\n",
+      id, id, id, id);
+  return out;
 }
 
 int wait_for_array(client::Client& c, const std::string& id, bool tty,

@@ -32,6 +32,11 @@ std::string array_summary_line(const nlohmann::json& summary);
 // job list --array ID --wide --limit 0").
 void say_how_the_array_ended(const nlohmann::json& summary);
 
+// `shoal job describe ARRAY`: the array's id, its tasks, the counts by
+// state, how many succeeded, the worst exit code, the unsuccessful tasks
+// (the first 20 by index, and how many more), and how to see one task.
+std::string describe_array(const nlohmann::json& summary);
+
 // Waits until every task of array `id` has ended, with a progress bar on
 // stderr when `tty` (done, failed and running counts, rate, ETA); then says
 // how it ended and returns the exit status (array_exit_status), or

@@ -234,6 +234,59 @@ std::expected<json, std::string> print_tail(Backend& c, const LogsOpts& o, size_
       o.execution);
 }
 
+// The job array `typed` names over the broker's socket, or nothing (a job,
+// nothing at all, or only the REST API at hand).
+std::optional<std::string> array_of(const std::string& typed) {
+  auto c = connect();
+  if (!c) return std::nullopt;
+  return array_named(*c, typed);
+}
+
+// `shoal job logs ARRAY`: each task's output in index order, each after a
+// header, "==> j-...-17 (Completed, exit code 0) <==" (a blank line before
+// every header but the first), on stdout (on stderr with --stream stderr),
+// --tail applying to each task. --follow and --execution-id name one
+// job's stream: refused, naming the task form.
+int print_array_logs(const LogsOpts& o, const std::string& array, std::optional<size_t> lines) {
+  if (o.follow || !o.execution.empty())
+    return fail(
+        fmt::format("{} is a job array: {} names one job's stream; name a task: shoal "
+                    "job logs {} {}-INDEX",
+                    array, o.follow ? "--follow" : "--execution-id",
+                    o.follow ? "--follow" : "-e EXECUTION", array));
+  auto c = connect();
+  if (!c) return fail(c.error());
+  client::ListQuery q;
+  q.limit = 0;
+  q.oldest_first = true;
+  q.array = array;
+  auto tasks = c->list(q);
+  if (!tasks) return fail(tasks.error());
+  FILE* headers = o.stream == "stderr" ? stderr : stdout;
+  bool first = true;
+  for (const json& t : *tasks) {
+    const std::string id = t.value("id", ""), state = t.value("state", "");
+    std::string how = state;
+    if (t.contains("exit_code") && t["exit_code"].is_number())
+      how += ", exit code " + t["exit_code"].dump();
+    std::fflush(stdout);
+    fmt::print(headers, "{}==> {} ({}) <==\n", first ? "" : "\n", id, how);
+    std::fflush(headers);
+    first = false;
+    std::string out, err;
+    auto end = c->logs(id, stream_named(o.stream), false,
+                       [&](const std::string& stream, const std::string& data) {
+                         (stream == "stderr" ? err : out) += data;
+                       });
+    if (!end) return fail(id + ": " + end.error());
+    if (lines) out = last_lines(out, *lines), err = last_lines(err, *lines);
+    write_chunk("stdout", out);
+    write_chunk("stderr", err);
+  }
+  std::fflush(stdout);
+  return 0;
+}
+
 // `shoal job logs`.
 void add_job_logs(CLI::App& job, int& status) {
   auto* cmd =
@@ -261,11 +314,33 @@ void add_job_logs(CLI::App& job, int& status) {
     auto end =
         *lines ? print_tail(**c, *o, **lines)
                : (*c)->logs(o->id, stream_named(o->stream), o->follow, write_chunk, o->execution);
-    if (!end) return (void)(status = fail(end.error()));
+    if (!end) {
+      // An id that names no one job may name an array (nothing was printed).
+      if (auto array = array_of(o->id))
+        return (void)(status = print_array_logs(*o, *array, *lines));
+      return (void)(status = fail(end.error()));
+    }
     std::fflush(stdout);
     say_what_was_cut(*end, stream_named(o->stream), false);
     status = 0;
   });
+}
+
+// `shoal job describe ARRAY`: the array's summary (describe_array), or in
+// JSON or YAML the summary as the protocol gives it; `not_a_job` is said
+// when `typed` names no array either (or only the REST API is at hand).
+int describe_array_named(const std::string& typed, const std::string& output, bool pretty,
+                         const std::string& not_a_job) {
+  auto c = connect();
+  if (!c) return fail(not_a_job);
+  auto summary = c->describe_array(typed);
+  if (!summary) return fail(not_a_job);
+  if (output == "human")
+    fmt::print("{}", describe_array(*summary));
+  else
+    fmt::print("{}",
+               render_structured(*summary, output == "json" ? Format::json : Format::yaml, pretty));
+  return 0;
 }
 
 // `shoal job describe`.
@@ -282,7 +357,7 @@ void add_job_describe(CLI::App& job, int& status) {
   cmd->callback([&status, id, output, pretty] {
     auto s = open_job(*id);
     if (!s) {
-      status = fail(s.error());
+      status = describe_array_named(*id, *output, *pretty, s.error());
       return;
     }
     status = 0;
@@ -327,7 +402,14 @@ void add_job_list_of(CLI::App& job, int& status, const std::string& what) {
     }
     auto s = open_job(o->id);
     if (!s) {
-      status = fail(s.error());
+      // An array has no executions or history of its own: its tasks do.
+      if (auto array = array_of(o->id))
+        status = fail(fmt::format(
+            "{} is a job array: each task has its own {}: shoal job {} {}-INDEX (its tasks: "
+            "shoal job list --array {})",
+            *array, what, what, *array, *array));
+      else
+        status = fail(s.error());
       return;
     }
     status = 0;

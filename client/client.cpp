@@ -213,6 +213,14 @@ std::expected<json, std::string> Client::describe(const std::string& id) {
   return r->body;
 }
 
+std::expected<json, std::string> Client::describe_array(const std::string& id) {
+  auto r = impl_->call(protocol::Command::kGet, {{"id", id}, {"array", true}}, {}, true);
+  if (!r) return std::unexpected(r.error());
+  if (!r->body.value("array", false))
+    return std::unexpected("'" + id + "' names a job, not a job array");
+  return r->body;
+}
+
 std::expected<std::vector<json>, std::string> Client::list(const ListQuery& query,
                                                            std::vector<std::string>* skipped) {
   auto r = page(query);

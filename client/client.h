@@ -131,6 +131,10 @@ class Client {
 
   // The job JSON of docs/protocol.md; `id` may be any unique prefix.
   std::expected<nlohmann::json, std::string> describe(const std::string& id);
+  // The summary of the job array `id` (its id or a unique prefix) names,
+  // as `watch` of an array gives it (docs/protocol.md, `get` with
+  // "array"); an error when `id` names a job or nothing.
+  std::expected<nlohmann::json, std::string> describe_array(const std::string& id);
 
   // Jobs, newest first unless asked otherwise. Records the broker found
   // damaged and skipped are named in `skipped` when given ("KEY: why" each,

@@ -51,12 +51,15 @@ struct CommandInfo {
   bool reads_store;  // answered after everything before it is committed
   // The "id" may name a job array (protocol/array.h): its tasks, all of them.
   bool takes_array = false;
+  // ... only when the body asks for it with "array": true (the reply for an
+  // array is not shaped as the one for a job).
+  bool array_when_asked = false;
 };
 
 inline constexpr std::array<CommandInfo, 14> kCommands{{
     {Command::kPing, "ping", false, false},
     {Command::kSubmit, "submit", false, false},
-    {Command::kGet, "get", true, true},
+    {Command::kGet, "get", true, true, true, true},
     {Command::kList, "list", false, true},
     {Command::kLogs, "logs", true, true},
     {Command::kWatch, "watch", true, false, true},

@@ -28,9 +28,11 @@ inline constexpr int kHeartbeatLiveness = 3;
 inline constexpr char kReady[] = "ready";   // worker: {Ready}
 inline constexpr char kHeartbeat[] = "hb";  // both: no body
 inline constexpr char kRun[] = "run";       // broker: {Run}
+inline constexpr char kRuns[] = "runs";     // broker: {Runs}: several runs, to run in order
 inline constexpr char kStop[] = "stop";     // broker: {exec id}
 inline constexpr char kLog[] = "log";       // worker: {Log}
 inline constexpr char kDone[] = "done";     // worker: {Done}
+inline constexpr char kDones[] = "dones";   // worker: {Dones}: the ends of several runs
 inline constexpr char kBye[] = "bye";       // broker: exit now
 // Remote workers only (docs/remote.md):
 inline constexpr char kNeed[] = "need";      // worker: {exec id}: send the module of this run
@@ -150,12 +152,47 @@ struct Done {
   // (wasi::Environment::wrote); when not, a local run's are as the broker
   // made them and are not looked at.
   bool wrote_files = true;
+  // How long the run took on the worker, in microseconds (its module's
+  // instantiation and the guest); the broker hands a worker several runs
+  // at once only of a module whose runs are short.
+  uint64_t run_us = 0;
   template <class A>
   void serialize(A& ar) {
     ar(exec_id, completed, exit_code, message, stdout_bytes, stderr_bytes, stdout_dropped,
-       stderr_dropped, outputs, outputs_message, wrote_files);
+       stderr_dropped, outputs, outputs_message, wrote_files, run_us);
   }
 };
+
+// Batching (docs/protocol.md, "Broker and workers"). When more jobs are
+// queued than workers are idle, the broker hands a local worker several
+// runs of one module in one `runs` message, which the worker runs one after
+// the other, in order, each a fresh instance as a single run is; it holds
+// them as it would one, and a `stop` names one of them. Runs of a batch
+// never carry module bytes (the worker was sent the module before; one it
+// no longer holds it asks for with `need`, naming a run of the batch).
+struct Runs {
+  std::vector<Run> runs;
+  template <class A>
+  void serialize(A& ar) {
+    ar(runs);
+  }
+};
+
+// What a worker sends when runs end: every run's last output (`logs`, in
+// the order written; each run's output before its end) and the ends, in the
+// order the runs ended. A worker holding more runs sends the ends of those
+// that finished together, when half of what it holds has ended, after
+// kDonesHoldMs, or when it has nothing left to run; a worker with one run
+// sends its end at once (a single job's latency does not grow).
+struct Dones {
+  std::vector<Log> logs;
+  std::vector<Done> dones;
+  template <class A>
+  void serialize(A& ar) {
+    ar(logs, dones);
+  }
+};
+inline constexpr int kDonesHoldMs = 2;
 
 // Whether `path` is relative, non-empty, and has no "." or ".." component:
 // safe to join to a directory of ours whoever sent it (names.h).

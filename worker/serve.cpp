@@ -14,6 +14,7 @@
 #include <condition_variable>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <expected>
 #include <filesystem>
 #include <memory>
@@ -221,6 +222,7 @@ class Worker {
   struct Pending {
     wire::Run run;
     std::shared_ptr<const std::string> module;
+    std::unique_ptr<RunControl> control;  // a stop before it starts cancels it
   };
   // A `run` or `module` message as it came, for open_inbox to decode.
   struct Inbox {
@@ -238,16 +240,17 @@ class Worker {
         std::lock_guard lock(mu_);
         serve_socket();
         if (leave_) return *leave_;
-        if (inbox_) {
+        if (!inbox_.empty()) {
           // Opened below without mu_; the watch thread serves meanwhile.
-          inbox = std::move(inbox_);
-          inbox_.reset();
+          inbox = std::move(inbox_.front());
+          inbox_.pop_front();
           opening_ = busy_ = true;
           if (watcher_asleep_) cv_.notify_all();
-        } else if (pending_) {
-          next = std::move(pending_);
-          pending_.reset();
+        } else if (!pending_.empty()) {
+          next = std::move(pending_.front());
+          pending_.pop_front();
           running_ = next->run.exec_id;
+          control_ = std::move(next->control);
           if (watcher_asleep_) cv_.notify_all();
         }
         next_beat = next_beat_;
@@ -257,18 +260,7 @@ class Worker {
         continue;
       }
       if (next) {
-        wire::Done done = run_job(logs_, next->run, *next->module, control_.get());
-        idle_.pending = idle_.ran_since_release = true;
-        idle_.next_try = Clock::now();
-        std::lock_guard lock(mu_);
-        // Not to a broker that is gone or said `bye`: a send there could wait.
-        if (!leave_) {
-          send_logs();
-          send(wire::kDone, wire::encode(done));
-        }
-        running_.clear();
-        control_.reset();
-        idle_.since = Clock::now();
+        run_next(*next);
         continue;
       }
       if (work_between_jobs()) continue;  // the watch thread may have taken a run meanwhile
@@ -283,6 +275,39 @@ class Worker {
         return 1;
       }
     }
+  }
+
+  // Runs `next` on this thread, then keeps its end (and its last output)
+  // with those not sent yet, and sends them all when it is time
+  // (wire::Dones): when nothing is left to run, when half of what it held
+  // has ended, or kDonesHoldMs after the oldest.
+  void run_next(Pending& next) {
+    const auto start = Clock::now();
+    wire::Done done = run_job(logs_, next.run, *next.module, control_.get());
+    const auto end = Clock::now();
+    done.run_us = static_cast<uint64_t>(std::max<int64_t>(
+        1, std::chrono::duration_cast<std::chrono::microseconds>(end - start).count()));
+    idle_.pending = idle_.ran_since_release = true;
+    idle_.next_try = end;
+    std::lock_guard lock(mu_);
+    for (auto& log : logs_.take()) unsent_.logs.push_back(std::move(log));
+    if (unsent_.dones.empty()) first_unsent_ = end;
+    unsent_.dones.push_back(std::move(done));
+    running_.clear();
+    control_.reset();
+    idle_.since = end;
+    if (pending_.empty() || unsent_.dones.size() >= pending_.size() ||
+        end - first_unsent_ >= std::chrono::milliseconds(wire::kDonesHoldMs))
+      send_dones();
+  }
+
+  // With mu_ held: the ends not sent yet go, with their runs' last output.
+  // Not to a broker that is gone or said `bye`: a send there could wait.
+  void send_dones() {
+    if (unsent_.dones.empty() || leave_) return;
+    send(wire::kDones, wire::encode(unsent_));
+    unsent_.logs.clear();
+    unsent_.dones.clear();
   }
 
   // The work between jobs: code waiting for V8's optimising compiler goes
@@ -337,6 +362,10 @@ class Worker {
       nudged_ = false;
       if (serving()) {
         send_logs();
+        // Ends held while a later run of the batch takes longer.
+        if (!unsent_.dones.empty() &&
+            Clock::now() - first_unsent_ >= std::chrono::milliseconds(wire::kDonesHoldMs))
+          send_dones();
         serve_socket();
       }
       leave_if_stuck();
@@ -431,93 +460,116 @@ class Worker {
   // With mu_ held. A run or a module's bytes is only put in the inbox here:
   // a run may carry a module of a gigabyte, and decoding it (copies of all
   // of it) and a remote host's copy on disk take seconds, during which the
-  // socket must go on being served (open_inbox).
+  // socket must go on being served (open_inbox). Runs are taken whatever
+  // the worker holds already: the broker hands it a batch (wire::Runs) or
+  // tops one up, and they run in the order they came.
   void on_message(std::vector<zmq::message_t>& parts) {
     std::string type = parts.empty() ? "" : parts[0].to_string();
-    const bool idle = running_.empty() && !pending_ && !waiting_ && !inbox_ && !opening_;
-    if (type == wire::kRun && parts.size() == 2 && idle && !leave_) {
-      inbox_ = Inbox{std::move(type), std::move(parts[1])};
-    } else if (type == wire::kModule && parts.size() == 2 && waiting_ && !inbox_ && !opening_) {
-      inbox_ = Inbox{std::move(type), std::move(parts[1])};
+    if ((type == wire::kRun || type == wire::kRuns) && parts.size() == 2 && !leave_) {
+      inbox_.push_back(Inbox{std::move(type), std::move(parts[1])});
+    } else if (type == wire::kModule && parts.size() == 2 && !waiting_.empty()) {
+      inbox_.push_back(Inbox{std::move(type), std::move(parts[1])});
     } else if (type == wire::kStop && parts.size() == 2) {
-      // The run in hand, started or about to be: its control makes it stop
-      // (or stop before it starts). A run still in the inbox is stopped
-      // once it is opened.
-      std::string exec = parts[1].to_string();
-      if (control_ && (exec == running_ || (pending_ && exec == pending_->run.exec_id)))
-        control_->cancel();
-      else if (inbox_ || opening_ || waiting_)
-        early_stops_.push_back(std::move(exec));
+      stop(parts[1].to_string());
     } else if (type == wire::kBye) {
       stop_all(0);
     }
   }
 
+  // With mu_ held: a `stop` of one run. The run under way stops; one
+  // waiting its turn stops before it starts (its control is cancelled, and
+  // it ends as stopped when its turn comes); one still in the inbox is
+  // stopped once it is opened. The other runs it holds go on.
+  void stop(std::string exec) {
+    if (control_ && exec == running_) return control_->cancel();
+    for (Pending& p : pending_)
+      if (p.run.exec_id == exec) return p.control->cancel();
+    if (!inbox_.empty() || opening_ || !waiting_.empty()) early_stops_.push_back(std::move(exec));
+  }
+
   // On the main thread, with the watch thread serving the socket (busy_):
-  // decodes what on_message put in the inbox, and takes the run, or asks
-  // for its module. mu_ is held only to hand the result over.
+  // decodes what on_message put in the inbox, and takes the runs, or asks
+  // for their module. mu_ is held only to hand the result over.
   void open_inbox(Inbox in) {
     const std::string module_dir = settings_.work_dir + "/modules";  // a remote host's, on disk
-    std::optional<wire::Run> run;
+    std::vector<wire::Run> runs;
     std::optional<wire::ModuleBytes> bytes;
     std::optional<std::string> from_disk;
     if (in.type == wire::kRun) {
-      run = wire::decode<wire::Run>(in.body.data(), in.body.size());
+      auto run = wire::decode<wire::Run>(in.body.data(), in.body.size());
       in.body = zmq::message_t();
-      if (run && run->remote) {
-        run->scratch_dir = settings_.work_dir + "/scratch/" + run->exec_id;
-        // The bytes come with the run the first time; after that the run
-        // names the module by hash. A remote host also keeps them on disk.
-        bool known;
-        {
-          std::lock_guard lock(mu_);
-          known = modules_.get(run->module_hash) != nullptr;
-        }
-        if (!run->module.empty())
-          cache_module(module_dir, run->module_hash, run->module);
-        else if (!known)
-          from_disk = cached_module(module_dir, run->module_hash);
-      }
+      if (run && run->remote) from_disk = open_remote_run(*run, module_dir);
+      if (run) runs.push_back(std::move(*run));
+    } else if (in.type == wire::kRuns) {
+      if (auto batch = wire::decode<wire::Runs>(in.body.data(), in.body.size()))
+        runs = std::move(batch->runs);
+      in.body = zmq::message_t();
     } else {
       bytes = wire::decode<wire::ModuleBytes>(in.body.data(), in.body.size());
       in.body = zmq::message_t();
       bool remote;
       {
         std::lock_guard lock(mu_);
-        remote = waiting_ && waiting_->remote;
+        remote = !waiting_.empty() && waiting_.front().remote;
       }
       if (bytes && remote) cache_module(module_dir, bytes->hash, bytes->bytes);
     }
 
     std::lock_guard lock(mu_);
     opening_ = busy_ = false;
-    if (run) {
-      std::shared_ptr<const std::string> module;
-      if (!run->module.empty())
-        module = modules_.put(run->module_hash, std::move(run->module));
-      else if (!(module = modules_.get(run->module_hash)) && from_disk)
-        module = modules_.put(run->module_hash, std::move(*from_disk));
-      if (module) {
-        take(std::move(*run), std::move(module));
-      } else {
-        send(wire::kNeed, run->exec_id);
-        waiting_ = std::move(run);
-      }
-    } else if (bytes && waiting_ && bytes->hash == waiting_->module_hash) {
+    for (wire::Run& run : runs) take_or_wait(std::move(run), from_disk);
+    if (bytes) {
       auto module = modules_.put(bytes->hash, std::move(bytes->bytes));
-      take(std::move(*waiting_), std::move(module));
-      waiting_.reset();
+      std::vector<wire::Run> still;
+      for (wire::Run& run : waiting_)
+        if (run.module_hash == bytes->hash)
+          take(std::move(run), module);
+        else
+          still.push_back(std::move(run));
+      waiting_ = std::move(still);
     }
-    if (control_ && pending_ &&
-        std::find(early_stops_.begin(), early_stops_.end(), pending_->run.exec_id) !=
-            early_stops_.end())
-      control_->cancel();
-    if (!waiting_) early_stops_.clear();
+    if (inbox_.empty() && waiting_.empty()) early_stops_.clear();
   }
 
+  // A remote run: its directory here, and its module from the host's disk
+  // when this worker does not hold it (the bytes come with the run the
+  // first time; after that the run names the module by hash).
+  std::optional<std::string> open_remote_run(wire::Run& run, const std::string& module_dir) {
+    run.scratch_dir = settings_.work_dir + "/scratch/" + run.exec_id;
+    bool known;
+    {
+      std::lock_guard lock(mu_);
+      known = modules_.get(run.module_hash) != nullptr;
+    }
+    if (!run.module.empty())
+      cache_module(module_dir, run.module_hash, run.module);
+    else if (!known)
+      return cached_module(module_dir, run.module_hash);
+    return std::nullopt;
+  }
+
+  // With mu_ held: the run joins those to start, or waits for its module
+  // (asked for once per module).
+  void take_or_wait(wire::Run run, std::optional<std::string>& from_disk) {
+    std::shared_ptr<const std::string> module;
+    if (!run.module.empty())
+      module = modules_.put(run.module_hash, std::move(run.module));
+    else if (!(module = modules_.get(run.module_hash)) && from_disk)
+      module = modules_.put(run.module_hash, std::move(*std::exchange(from_disk, std::nullopt)));
+    if (module) return take(std::move(run), std::move(module));
+    const bool asked = std::any_of(waiting_.begin(), waiting_.end(), [&](const wire::Run& w) {
+      return w.module_hash == run.module_hash;
+    });
+    if (!asked) send(wire::kNeed, run.exec_id);
+    waiting_.push_back(std::move(run));
+  }
+
+  // With mu_ held.
   void take(wire::Run run, std::shared_ptr<const std::string> module) {
-    control_ = std::make_unique<RunControl>();
-    pending_ = Pending{std::move(run), std::move(module)};
+    auto control = std::make_unique<RunControl>();
+    if (std::find(early_stops_.begin(), early_stops_.end(), run.exec_id) != early_stops_.end())
+      control->cancel();
+    pending_.push_back(Pending{std::move(run), std::move(module), std::move(control)});
   }
 
   zmq::socket_t& broker_;
@@ -530,13 +582,15 @@ class Worker {
 
   std::mutex mu_;  // the socket, and everything below
   std::condition_variable cv_;
-  std::optional<Inbox> inbox_;            // a run or module message not decoded yet
-  bool opening_ = false;                  // the main thread decodes one
-  std::vector<std::string> early_stops_;  // stops of runs not yet decoded
-  std::optional<wire::Run> waiting_;      // a run whose module is on its way
-  std::optional<Pending> pending_;        // a run to start
-  std::string running_;                   // the exec id of the run under way
-  std::unique_ptr<RunControl> control_;
+  std::deque<Inbox> inbox_;                       // run or module messages not decoded yet
+  bool opening_ = false;                          // the main thread decodes one
+  std::vector<std::string> early_stops_;          // stops of runs not yet decoded
+  std::vector<wire::Run> waiting_;                // runs whose module is on its way
+  std::deque<Pending> pending_;                   // runs to start, in order
+  std::string running_;                           // the exec id of the run under way
+  std::unique_ptr<RunControl> control_;           // the run under way's
+  wire::Dones unsent_;                            // ends not sent yet (run_next)
+  Clock::time_point first_unsent_;                // when the oldest of them ended
   std::optional<int> leave_;                      // set: leave with this code
   std::optional<Clock::time_point> leave_since_;  // since when leave_ waits on a run
   bool quit_ = false, nudged_ = false, watcher_asleep_ = false;

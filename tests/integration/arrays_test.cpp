@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include <httplib.h>
@@ -166,13 +167,95 @@ BOOST_AUTO_TEST_CASE(job_stop_and_job_wait_act_on_every_task) {
   for (const auto& t : list_array(h, id)) BOOST_TEST(t["state"] == "Stopped");
 }
 
-// No task sees what another left in memory, in /outputs or in its
-// environment, though the workers run one task after another.
+// No task sees what another left in memory (a static and a global), in
+// /outputs or in its environment, though the workers run one task after
+// another, many of them handed out in batches (docs/protocol.md).
 BOOST_AUTO_TEST_CASE(tasks_are_isolated_from_each_other) {
   Home h;
   auto r = h.shoal({"wasm", "run", test_wasm("isolation"), "--array", "1-200", "--", "{}"});
   BOOST_TEST(r.status == 0, r.err);
   BOOST_TEST(r.err.find("200 tasks: 200 completed") != std::string::npos, r.err);
+  // The tasks did share workers: a worker ran many of them in turn.
+  std::map<std::string, size_t> per_worker;
+  for (const json& t : list_array(h, trim(r.out))) {
+    BOOST_TEST(t["executions"].size() == 1u);
+    ++per_worker[t["executions"].back()["worker"].get<std::string>()];
+  }
+  BOOST_TEST(std::any_of(per_worker.begin(), per_worker.end(),
+                         [](const auto& w) { return w.second >= 20; }));
+}
+
+// `job describe ARRAY`: the array's summary (counts, worst exit code, the
+// unsuccessful tasks) and how to see one task; in JSON, the protocol's
+// summary. A prefix of the array's id works too.
+BOOST_AUTO_TEST_CASE(job_describe_of_an_array_shows_its_summary) {
+  Home h;
+  auto r = h.shoal({"wasm", "run", test_wasm("exit_code"), "--array", "0-2", "--", "{}"});
+  BOOST_TEST(r.status == 2, r.err);
+  const std::string id = trim(r.out);
+  auto d = h.shoal({"job", "describe", id.substr(0, 12)});
+  BOOST_TEST_REQUIRE(d.status == 0, d.err);
+  for (const std::string& line :
+       {"Job array:  " + id, std::string("Tasks:      3"), std::string("States:     3 completed"),
+        std::string("Succeeded:  1 (completed with exit code 0)"), std::string("Worst exit: 2"),
+        "Unsuccessful tasks (2; failed, stopped or a non-zero exit code):\n  " + id +
+            "-1  exit code 1\n  " + id + "-2  exit code 2\n",
+        "shoal job describe " + id + "-INDEX"})
+    BOOST_TEST(d.out.find(line) != std::string::npos, line + " in:\n" + d.out);
+  auto j = h.shoal({"job", "describe", id, "--output", "json"});
+  BOOST_TEST_REQUIRE(j.status == 0, j.err);
+  json summary = json::parse(j.out);
+  BOOST_TEST(summary["array"] == true);
+  BOOST_TEST(summary["tasks"] == 3);
+  BOOST_TEST(summary["worst_exit_code"] == 2);
+  BOOST_TEST(summary["unsuccessful_count"] == 2);
+  // One task is a job as ever.
+  auto task = h.shoal({"job", "describe", id + "-1"});
+  BOOST_TEST(task.status == 0, task.err);
+  BOOST_TEST(task.out.find("Job array:") == std::string::npos, task.out);
+}
+
+// `job logs ARRAY`: every task's output, in index order, each under a
+// header with its state and exit code; --tail applies to each task.
+BOOST_AUTO_TEST_CASE(job_logs_of_an_array_prints_each_task_under_a_header_in_order) {
+  Home h;
+  auto r = h.shoal({"wasm", "run", test_wasm("exit_code"), "--array", "1-11", "--", "{}"});
+  BOOST_TEST(r.status == 11, r.err);
+  const std::string id = trim(r.out);
+  auto logs = h.shoal({"job", "logs", id});
+  BOOST_TEST_REQUIRE(logs.status == 0, logs.err);
+  std::string expected;
+  for (int i = 1; i <= 11; ++i)
+    expected += (i == 1 ? "" : "\n") + std::string("==> ") + id + "-" + std::to_string(i) +
+                " (Completed, exit code " + std::to_string(i) + ") <==\nexiting with " +
+                std::to_string(i) + "\n";
+  BOOST_TEST(logs.out == expected);
+  auto tail = h.shoal({"job", "logs", id.substr(0, 12), "--tail", "1", "--stream", "stdout"});
+  BOOST_TEST(tail.status == 0, tail.err);
+  BOOST_TEST(tail.out == expected);
+}
+
+// What follows one job's stream, or lists one job's executions or events,
+// refuses an array by name and shows the task form.
+BOOST_AUTO_TEST_CASE(job_logs_follow_executions_and_history_of_an_array_name_a_task) {
+  Home h;
+  auto r = h.shoal({"wasm", "run", test_wasm("exit_code"), "--array", "1-2", "--", "0"});
+  BOOST_TEST_REQUIRE(r.status == 0, r.err);
+  const std::string id = trim(r.out);
+  auto follow = h.shoal({"job", "logs", "--follow", id});
+  BOOST_TEST(follow.status != 0);
+  BOOST_TEST(follow.err.find(id +
+                             " is a job array: --follow names one job's stream; name a "
+                             "task: shoal job logs --follow " +
+                             id + "-INDEX") != std::string::npos,
+             follow.err);
+  for (const std::string what : {"executions", "history"}) {
+    auto e = h.shoal({"job", what, id});
+    BOOST_TEST(e.status != 0);
+    BOOST_TEST(e.err.find(id + " is a job array: each task has its own " + what + ": shoal job " +
+                          what + " " + id + "-INDEX") != std::string::npos,
+               e.err);
+  }
 }
 
 BOOST_AUTO_TEST_CASE(the_cpp_client_submits_and_waits_for_an_array) {

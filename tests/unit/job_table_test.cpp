@@ -54,7 +54,7 @@ struct Fixture {
     for (auto& [name, host] : names_hosts) {
       const std::string& n = strings.emplace_back(name);
       const std::string& h = strings.emplace_back(host);
-      out.push_back({n, h, &no_labels, true});
+      out.push_back({n, h, &no_labels, true, 0, {}});
     }
     return out;
   }
@@ -142,9 +142,10 @@ BOOST_AUTO_TEST_CASE(a_burst_of_mixed_constraints_sees_the_workers_each_job_of_t
   // One dispatch for the whole burst: each job sees which workers the jobs
   // before it took, whatever their constraints (ties: the first in the list).
   std::map<std::string, std::string> zone_a{{"zone", "a"}};
-  std::vector<WorkerView> ws{{"a1", "hostA", &zone_a, true},    {"a2", "hostA", &zone_a, true},
-                             {"b1", "hostB", &zone_a, true},    {"c1", "hostC", &no_labels, true},
-                             {"c2", "hostC", &no_labels, true}, {"c3", "hostC", &no_labels, true}};
+  std::vector<WorkerView> ws{
+      {"a1", "hostA", &zone_a, true, 0, {}},    {"a2", "hostA", &zone_a, true, 0, {}},
+      {"b1", "hostB", &zone_a, true, 0, {}},    {"c1", "hostC", &no_labels, true, 0, {}},
+      {"c2", "hostC", &no_labels, true, 0, {}}, {"c3", "hostC", &no_labels, true, 0, {}}};
   submit("j-1");                   // hostC has 3 idle
   submit("j-2", {}, 0, "zone=a");  // hostA has 2 idle in zone a
   submit("j-3");                   // hostC 2 idle, hostA and hostB 1
@@ -173,7 +174,7 @@ BOOST_AUTO_TEST_CASE(a_job_no_worker_matches_waits_says_why_once_and_does_not_ho
   dispatch(more);
   BOOST_TEST(seen.changes.size() == said);  // not said again
   std::map<std::string, std::string> gpu{{"gpu", "yes"}};
-  std::vector<WorkerView> matching{{"g1", "gpuhost", &gpu, true}};
+  std::vector<WorkerView> matching{{"g1", "gpuhost", &gpu, true, 0, {}}};
   BOOST_TEST(dispatch(matching) == std::vector<std::string>{"j-1@g1"});
   BOOST_TEST(table.find("j-1")->message.empty());
 }
@@ -500,8 +501,6 @@ BOOST_AUTO_TEST_CASE(a_forgotten_submission_is_dropped_without_a_change) {
   BOOST_TEST(dispatch(ws).empty());
 }
 
-BOOST_AUTO_TEST_SUITE_END()
-
 // The store lists jobs by creation time: jobs submitted within one tick of
 // the clock (an array's tasks) still get times in the order submitted.
 BOOST_FIXTURE_TEST_CASE(jobs_submitted_in_one_clock_tick_are_created_in_order, Fixture) {
@@ -517,3 +516,119 @@ BOOST_FIXTURE_TEST_CASE(jobs_submitted_in_one_clock_tick_are_created_in_order, F
              std::vector<std::string>({"j-a-1", "j-a-2", "j-a-3"}));
   BOOST_TEST(still.ids_with_prefix("j-b").empty());
 }
+
+// Batches: a worker handed several runs of one module at once.
+struct BatchFixture : Fixture {
+  void submit_runs(const std::vector<std::string>& ids, const std::string& module = "m") {
+    for (const std::string& id : ids) {
+      jobs::Job job;
+      job.id = id;
+      job.spec.module_hash = module;
+      table.submit(std::move(job));
+    }
+  }
+  // Workers of one host, each with `spare` room for runs of module "m".
+  std::vector<WorkerView> batch_workers(const std::vector<std::pair<std::string, size_t>>& spare) {
+    std::vector<WorkerView> out;
+    for (auto& [name, room] : spare) {
+      const std::string& n = strings.emplace_back(name);
+      out.push_back({n, "local", &no_labels, true, room, "m"});
+    }
+    return out;
+  }
+  JobState state(const std::string& id) {
+    JobState last = JobState::pending;
+    for (const Change& c : seen.changes)
+      if (c.id == id) last = c.state;
+    return last;
+  }
+};
+
+BOOST_FIXTURE_TEST_CASE(jobs_beyond_the_idle_workers_go_as_a_batch_to_a_worker_with_room,
+                        BatchFixture) {
+  submit_runs({"j-1", "j-2", "j-3", "j-4", "j-5"});
+  auto ws = batch_workers({{"w1", 3}, {"w2", 0}});
+  // One each first; then w1's room: two more behind its first; j-5 waits.
+  BOOST_TEST((dispatch(ws) == std::vector<std::string>{"j-1@w1", "j-2@w2", "j-3@w1", "j-4@w1"}));
+  BOOST_TEST(table.find("j-5")->state == JobState::queued);
+  BOOST_TEST(ws[0].spare == 0u);
+}
+
+BOOST_FIXTURE_TEST_CASE(no_batch_while_idle_workers_take_every_queued_job, BatchFixture) {
+  submit_runs({"j-1", "j-2"});
+  auto ws = batch_workers({{"w1", 8}, {"w2", 8}});
+  BOOST_TEST((dispatch(ws) == std::vector<std::string>{"j-1@w1", "j-2@w2"}));
+}
+
+BOOST_FIXTURE_TEST_CASE(a_batch_holds_runs_of_the_workers_module_only, BatchFixture) {
+  submit_runs({"j-1", "j-2"});
+  submit_runs({"j-3"}, "other");
+  submit_runs({"j-4"});
+  auto ws = batch_workers({{"w1", 4}});
+  // j-3 is of another module: it waits for an idle worker, and so does
+  // everything behind it (the queue's order holds).
+  BOOST_TEST((dispatch(ws) == std::vector<std::string>{"j-1@w1", "j-2@w1"}));
+  BOOST_TEST(table.find("j-3")->state == JobState::queued);
+  BOOST_TEST(table.find("j-4")->state == JobState::queued);
+}
+
+BOOST_FIXTURE_TEST_CASE(a_batch_given_to_a_worker_that_dies_is_retried_per_job_each_once,
+                        BatchFixture) {
+  submit_runs({"j-1", "j-2", "j-3", "j-4"});
+  auto ws = batch_workers({{"w1", 3}, {"w2", 0}});
+  BOOST_TEST((dispatch(ws) == std::vector<std::string>{"j-1@w1", "j-2@w2", "j-3@w1", "j-4@w1"}));
+  const size_t before = seen.changes.size();
+  auto lost = table.worker_lost("w1", "the worker running it (w1) crashed");
+  BOOST_TEST((lost == std::vector<std::string>{"j-1", "j-3", "j-4"}));
+  // One change each: queued again, with one failed execution.
+  BOOST_TEST(seen.changes.size() == before + 3);
+  for (const char* id : {"j-1", "j-3", "j-4"}) {
+    const jobs::Job* job = table.find(id);
+    BOOST_REQUIRE(job);
+    BOOST_TEST(job->state == JobState::queued);
+    BOOST_TEST(job->executions.size() == 1u);
+    BOOST_TEST(job->executions.back().state == JobState::failed);
+  }
+  BOOST_TEST(table.find("j-2")->state == JobState::running);  // another worker's
+  // Back at the front of the queue, in the order they were dispatched.
+  auto again = workers({{"w3", "local"}, {"w4", "local"}, {"w5", "local"}});
+  BOOST_TEST((dispatch(again) == std::vector<std::string>{"j-1@w3", "j-3@w4", "j-4@w5"}));
+  BOOST_TEST(table.find("j-3")->executions.size() == 2u);
+}
+
+BOOST_FIXTURE_TEST_CASE(a_stop_of_one_task_of_a_batch_stops_that_one_only, BatchFixture) {
+  submit_runs({"j-1", "j-2", "j-3"});
+  auto ws = batch_workers({{"w1", 3}});
+  BOOST_TEST((dispatch(ws) == std::vector<std::string>{"j-1@w1", "j-2@w1", "j-3@w1"}));
+  table.request_stop("j-2");
+  BOOST_TEST(table.stop_requested("j-2"));
+  BOOST_TEST(!table.stop_requested("j-1"));
+  BOOST_TEST(!table.stop_requested("j-3"));
+  table.finish("j-1", RunEnd{true, 0, "", 0, 0, 0, 0});
+  table.finish("j-2", RunEnd{false, std::nullopt, "stopped", 0, 0, 0, 0});
+  table.finish("j-3", RunEnd{true, 0, "", 0, 0, 0, 0});
+  BOOST_TEST(state("j-1") == JobState::completed);
+  BOOST_TEST(state("j-2") == JobState::stopped);
+  BOOST_TEST(state("j-3") == JobState::completed);
+}
+
+BOOST_FIXTURE_TEST_CASE(a_run_behind_others_counts_its_timeout_from_when_it_began, BatchFixture) {
+  for (const char* id : {"j-1", "j-2"}) {
+    jobs::Job job;
+    job.id = id;
+    job.spec.module_hash = "m";
+    job.spec.timeout_ms = 2000;
+    table.submit(std::move(job));
+  }
+  auto ws = batch_workers({{"w1", 2}});
+  BOOST_TEST((dispatch(ws) == std::vector<std::string>{"j-1@w1", "j-2@w1"}));
+  now += std::chrono::seconds(2);
+  table.finish("j-1", RunEnd{false, std::nullopt, "the program timed out after 2 s", 0, 0, 0, 0});
+  table.run_began("j-2");
+  now += std::chrono::seconds(2) + kTimeoutGrace;
+  BOOST_TEST(table.end_overdue().empty());  // 2 s + the grace since it began, not since sent
+  now += std::chrono::milliseconds(1);
+  BOOST_TEST(table.end_overdue().size() == 1u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
