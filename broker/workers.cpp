@@ -190,8 +190,9 @@ void Broker::dispatch() {
   std::vector<WorkerView> views;
   std::vector<WorkerState*> states;
   bool any_idle = false;
+  const bool hold_remote = Clock::now() < remote_hold_until_;
   for (auto& [name, w] : workers_) {
-    const bool idle = w.ready && w.exec_id.empty();
+    const bool idle = w.ready && w.exec_id.empty() && !(w.remote && hold_remote);
     any_idle |= idle;
     views.push_back({name, w.host, &w.labels, idle});
     states.push_back(&w);
