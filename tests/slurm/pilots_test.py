@@ -53,6 +53,9 @@ def test_grow_run_show_and_shrink():
         check(listed.returncode == 0, listed.stderr)
         check(first[0] in listed.stdout and first[1] in listed.stdout and "RUNNING" in listed.stdout,
               f"node list lacks Slurm job {first[0]} on {first[1]}:\n{listed.stdout}")
+        as_json = b.shoal("node", "list", "--output", "json")
+        check(f'"JobID": "{first[0]}"' in as_json.stdout,
+              f"Bacalhau's NodeState lacks Info.Pilot.JobID {first[0]}:\n{as_json.stdout}")
         # Keys: the pilot's secret is 0600 in a 0700 directory and appears in
         # no Slurm output.
         name = first[2]["pilot"]["name"]
@@ -83,16 +86,17 @@ def test_grow_run_show_and_shrink():
 
 
 def test_placement_by_partition_and_feature_and_a_refused_partition():
-    b = PilotBroker(cluster, "--worker-idle-time", "3s", max_workers=4, slots=1)
+    b = PilotBroker(cluster, "--worker-idle-time", "3s", max_workers=5, slots=1)
     try:
         gpu = b.submit("chaos_job", [1], constraints="slurm.partition=gpu")
         avx = b.submit("chaos_job", [2], constraints="slurm.feature=avx512")
+        big = b.submit("chaos_job", [5], constraints="slurm.feature=bigmem")
         bad = b.submit("chaos_job", [3], constraints="slurm.partition=nosuchpartition")
         plain = b.submit("chaos_job", [4])
         j = b.wait_state(bad, ["Failed", "Completed"])
         check(j["state"] == "Failed" and "nosuchpartition" in j["message"],
               f"the job needing a bad partition: {j['state']} {j['message']!r}")
-        for k, job_id, node in ((1, gpu, LAST), (2, avx, FIRST), (4, plain, None)):
+        for k, job_id, node in ((1, gpu, LAST), (2, avx, FIRST), (5, big, LAST), (4, plain, None)):
             check_chaos_job(b, job_id, k)
             if node:
                 described = b.shoal("job", "describe", job_id).stdout
