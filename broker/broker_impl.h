@@ -284,6 +284,12 @@ class Broker : private JobObserver {
   // Workers of pilots the engine no longer lists (a pilot ended, its node
   // failed) are told `bye` and their runs re-queued: their keys are revoked.
   void drop_ended_pilots();
+  // A pilot's key is authorised for that pilot alone: why a worker's
+  // `ready` (its frame carries the key's name, User-Id) is refused when it
+  // claims another pilot's label (shoal.pilot), or a pilot's key joins
+  // without its own; nullopt when it may join.
+  static std::optional<std::string> pilot_key_refuses(const zmq::message_t& frame,
+                                                      const wire::Ready& ready);
   // The pilots as nodes, for the `nodes` command: those with connected
   // workers get a "pilot" object; those without are nodes of their own.
   void add_pilot_nodes(nlohmann::json& nodes) const;

@@ -134,6 +134,19 @@ void Broker::provision_round() {
   provisioner_->update(std::move(demand));
 }
 
+std::optional<std::string> Broker::pilot_key_refuses(const zmq::message_t& frame,
+                                                     const wire::Ready& ready) {
+  const char* user = ::zmq_msg_gets(frame.handle(), "User-Id");
+  const std::string key = user ? user : "";
+  auto label = ready.labels.find("shoal.pilot");
+  const std::string claimed = label == ready.labels.end() ? "" : "pilot-" + label->second;
+  const bool pilot_key = key.starts_with("pilot-");
+  if (claimed.empty() && !pilot_key) return std::nullopt;
+  if (claimed == key) return std::nullopt;
+  if (claimed.empty()) return "the key " + key + " is a pilot's, and this pool is no pilot";
+  return "it says it is " + claimed + " but its key is " + (key.empty() ? "none" : key);
+}
+
 void Broker::drop_ended_pilots() {
   auto pilots = provisioner_->pilots();
   if (!pilots) return;

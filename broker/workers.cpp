@@ -34,6 +34,11 @@ void Broker::on_worker_message(std::vector<zmq::message_t>& parts) {
   if (type == wire::kReady && parts.size() == 3) {
     auto ready = wire::decode<wire::Ready>(parts[2].data(), parts[2].size());
     if (ready && ready->remote) {
+      if (auto refused = pilot_key_refuses(parts[2], *ready)) {
+        log_->warn("remote worker {} refused: {}", name, *refused);
+        send_to_worker(name, wire::kBye, "");
+        return;
+      }
       on_remote_ready(name, *ready);
       return;
     }

@@ -12,6 +12,7 @@ has a broker of its own.
 
 import os
 import re
+import shutil
 import signal
 import stat
 import subprocess
@@ -72,8 +73,24 @@ def test_grow_run_show_and_shrink():
         check(secret not in seen, "the pilot's secret key is in squeue/scontrol output")
         check(os.path.exists(os.path.join(b.home, "keys", "workers", "pilot-" + name)),
               "the pilot's key is not authorised")
+        # The key is that pilot's alone: a pool with it that says it is
+        # another pilot is refused.
+        rogue_home = os.path.join(b.home, "rogue")
+        shutil.copytree(os.path.join(b.home, "pilots", name, "keys"), os.path.join(rogue_home, "keys"))
+        server = open(os.path.join(b.home, "keys", "server.pub")).read().strip()
+        rogue = subprocess.Popen([sh.harness.SHOAL, "worker", "--connect",
+                                  f"tcp://{cluster.host_ip}:{b.port + 1}", f"--server-key={server}",
+                                  "--slots", "1", "--state-dir", rogue_home,
+                                  "--label", "shoal.pilot=pother"],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            wait_for("the broker to refuse a pool posing as another pilot",
+                     lambda: f"says it is pilot-pother but its key is pilot-{name}" in b.log_tail(400), 30)
+        finally:
+            rogue.terminate()
+            rogue.wait()
         for k, job_id in enumerate(ids):
-            j = check_chaos_job(b, job_id, k)
+            check_chaos_job(b, job_id, k)
         described = b.shoal("job", "describe", ids[0])
         check(re.search(r"Slurm job \d+ on node n\d, pilot p[0-9a-f]+", described.stdout),
               f"job describe does not say where it ran:\n{described.stdout}")
@@ -149,7 +166,7 @@ def test_broker_killed_and_started_again_while_pilots_run():
               f"the restarted broker replaced its pilots: before {before}, after {after}")
         with open(os.path.join(b.home, "broker.log")) as f:
             text = f.read()
-        check(f"found pilot" in text and text.count("submitted pilot") <= 2,
+        check("found pilot" in text and text.count("submitted pilot") <= 2,
               "the restarted broker did not find its pilot again, or submitted others")
         # Never two executions at once: each one started after the one before ended.
         ex = j["executions"]
@@ -191,7 +208,7 @@ def test_slurmd_killed_with_kill_9():
         check(pid, f"no slurmd found in {node}'s namespace")
         os.kill(pid, signal.SIGKILL)
         log(f"killed slurmd {pid} of {node}, which runs pilot job {slurm_job}")
-        j = check_chaos_job(b, job_id, 11)
+        check_chaos_job(b, job_id, 11)
         later = b.submit("chaos_job", [12])
         check_chaos_job(b, later, 12)
     finally:
