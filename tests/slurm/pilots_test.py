@@ -208,6 +208,11 @@ def test_slurmd_killed_with_kill_9():
         check(pid, f"no slurmd found in {node}'s namespace")
         os.kill(pid, signal.SIGKILL)
         log(f"killed slurmd {pid} of {node}, which runs pilot job {slurm_job}")
+        # Once Slurm gives the node up, the pilot's workers are dropped
+        # (their key revoked): none of them serves the broker any more.
+        wait_for(f"the workers of pilot job {slurm_job} to be dropped",
+                 lambda: not [n for n in b.nodes()
+                              if n["labels"].get("slurm.job") == slurm_job], 90)
         check_chaos_job(b, job_id, 11)
         later = b.submit("chaos_job", [12])
         check_chaos_job(b, later, 12)
