@@ -609,8 +609,7 @@ std::expected<RunRequest, std::vector<std::string>> Reader::read(const YAML::Nod
 void Reader::job_fields(const YAML::Node& root, jobs::JobSpec& spec) {
   check_map(root, "",
             {"Name", "Type", "Count", "Labels", "Tasks", "Namespace", "Priority", "Constraints",
-             "Meta", "ID", "State", "Version", "Revision", "CreateTime", "ModifyTime",
-             kArrayKey});
+             "Meta", "ID", "State", "Version", "Revision", "CreateTime", "ModifyTime", kArrayKey});
   spec.name = scalar(root["Name"], "Name").value_or("");
   // Describe names a job without a name by its ID: the new job has none.
   if (!spec.name.empty() && spec.name == scalar(root["ID"], "ID").value_or("")) spec.name.clear();

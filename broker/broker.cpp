@@ -90,7 +90,7 @@ bool Broker::start() {
     log_->error("cannot listen on {}: {}", opt_.dir.client_endpoint(), e.what());
     return false;
   }
-  if (!listen_remote()) return false;
+  if (!listen_remote() || !start_provisioner()) return false;
   ::chmod(opt_.dir.client_socket_path().c_str(), 0600);
   if (FILE* f = std::fopen((opt_.dir.run_dir + "/broker.pid").c_str(), "w")) {
     std::fprintf(f, "%d\n", ::getpid());
@@ -108,6 +108,7 @@ bool Broker::start() {
   if (*fenced > 0) log_->warn("killed {} workers left by the previous broker", *fenced);
   clear_all_scratch();
   recover();
+  if (!worker_tcp_.empty()) remote_hold_until_ = Clock::now() + std::chrono::seconds(4);
   ensure_workers();
   last_activity_ = Clock::now();
   next_beat_ = Clock::now();
@@ -174,6 +175,7 @@ void Broker::turn() {
   // Log readers before the commit, so that what they send leaves with it.
   pump_log_readers();
   dispatch();
+  provision_round();
   if (committer_->done()) finish_commit(committer_->wait());
   start_commit();
   replies_.drain();
@@ -204,6 +206,9 @@ int Broker::run() {
     }
   }
   for (const auto& [name, w] : workers_) send_to_worker(name, wire::kBye, "");
+  // A broker that stops gives its pilots back; one that dies leaves them
+  // to be found again.
+  if (provisioner_) provisioner_->cancel_all();
   flush();
   std::this_thread::sleep_for(std::chrono::milliseconds(50));
   pool_.stop_all();

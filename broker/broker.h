@@ -62,6 +62,22 @@ struct BrokerOptions {
     uint16_t port = 1234;
     std::string token_file;  // empty: no token (loopback only)
   } api;
+  // Pilots on a cluster engine (docs/slurm.md, `shoal serve --provider
+  // slurm`): batch jobs, each a `shoal worker` pool that connects to the
+  // worker endpoint, submitted while jobs wait and cancelled when idle.
+  struct Pilots {
+    std::string provider;                    // "slurm"; empty: none
+    std::string partition;                   // where pilots go unless a job names another
+    int max_workers = 0;                     // pilots at most
+    int min_workers = 0;                     // pilots kept even with nothing queued
+    int slots = 1;                           // worker processes (CPUs) per pilot
+    int time_limit_minutes = 0;              // each pilot's Slurm time limit; 0: the partition's
+    int idle_seconds = 60;                   // an idle pilot is cancelled after this
+    std::vector<std::string> slurm_options;  // more sbatch options, as given
+    std::string connect;                     // where pilots connect; empty: the worker endpoint
+  } pilots;
+  // The `shoal` executable pilots run (the one running `shoal serve`).
+  std::string shoal_binary;
   // The serve configuration to store in the state directory once the
   // broker is up, for brokers started later without flags
   // (broker/serve_config.h); empty: none.

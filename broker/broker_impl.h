@@ -37,6 +37,7 @@
 #include "broker/job_table.h"
 #include "broker/metrics.h"
 #include "broker/module_holders.h"
+#include "broker/provision/provisioner.h"
 #include "broker/reaper.h"
 #include "broker/recent_hashes.h"
 #include "broker/replies.h"
@@ -88,7 +89,10 @@ struct WorkerState {
   std::string killed_because;  // set when the broker killed it, for the job's message
   // A local worker's scratch directory of each slot exists and is empty.
   std::vector<bool> scratch_ready;
-  RunPlace place() const { return {name, host, remote}; }
+  RunPlace place() const { return {name, host, remote, pilot_place()}; }
+  // Where a run on this worker happens when it is a pilot's (pilots.cpp):
+  // "Slurm job 42 on node n1, pilot p1a2b3c4"; else empty.
+  std::string pilot_place() const;
   bool idle() const { return runs.empty(); }
   // The run `exec_id` among those it holds, or end().
   std::deque<InHand>::iterator find_run(const std::string& exec_id) {
@@ -312,6 +316,27 @@ class Broker : private JobObserver {
   // False when any of it cannot be set up (logged).
   bool listen_remote();
 
+  // pilots.cpp: the provisioner (broker/provision/provisioner.h), when
+  // --provider asks for one, started once the TCP endpoints are bound.
+  // Every half second the loop hands it the demand (the queued jobs only a
+  // new pilot would take, by placement; each pilot's connected workers)
+  // and fails the queued jobs of a placement the engine refused. False
+  // when it cannot start (logged).
+  bool start_provisioner();
+  void provision_round();
+  // Workers of pilots the engine no longer lists (a pilot ended, its node
+  // failed) are told `bye` and their runs re-queued: their keys are revoked.
+  void drop_ended_pilots();
+  // A pilot's key is authorised for that pilot alone: why a worker's
+  // `ready` (its frame carries the key's name, User-Id) is refused when it
+  // claims another pilot's label (shoal.pilot), or a pilot's key joins
+  // without its own; nullopt when it may join.
+  static std::optional<std::string> pilot_key_refuses(const zmq::message_t& frame,
+                                                      const wire::Ready& ready);
+  // The pilots as nodes, for the `nodes` command: those with connected
+  // workers get a "pilot" object; those without are nodes of their own.
+  void add_pilot_nodes(nlohmann::json& nodes) const;
+
   // remote_run.cpp: remote workers joining, the module asked for again,
   // and the output files a remote run sends back.
   void on_remote_ready(const std::string& name, const wire::Ready& ready);
@@ -377,8 +402,17 @@ class Broker : private JobObserver {
   size_t fetches_running_ = 0;       // started, their result not yet received
   std::unique_ptr<Reaper> reaper_;   // removes scratch trees off the loop (scratch.cpp)
   std::unique_ptr<ZapHandler> zap_;  // with TCP endpoints only
-  std::unique_ptr<ConnectionCap> connection_cap_;  // set by listen_remote()
-  std::optional<InputAccess> input_access_;        // set by listen_remote()
+  std::unique_ptr<ConnectionCap> connection_cap_;        // set by listen_remote()
+  std::optional<InputAccess> input_access_;              // set by listen_remote()
+  std::string worker_tcp_;                               // the worker endpoint bound, if any
+  std::unique_ptr<provision::Provisioner> provisioner_;  // with --provider only
+  Clock::time_point next_provision_{};
+  std::map<std::string, Clock::time_point> pilot_idle_since_;  // by pilot name
+  // After a restart, remote workers get no job before this: a worker of
+  // the broker that died may still run a recovered job's old execution
+  // until it hears the new broker (which tells it `bye`) or gives up on
+  // the silent one (3 s).
+  Clock::time_point remote_hold_until_{};
 };
 
 }  // namespace shoal::broker

@@ -269,6 +269,12 @@ std::optional<size_t> JobTable::choose_worker(jobs::Job& job,
   return std::nullopt;
 }
 
+void JobTable::each_queued(const std::function<void(const jobs::Job&)>& f) const {
+  for (const auto& id : queue_)
+    if (auto it = jobs_.find(id); it != jobs_.end() && it->second.state == jobs::JobState::queued)
+      f(it->second);
+}
+
 void JobTable::dispatch(std::vector<WorkerView>& workers,
                         const std::function<bool(jobs::Job&, size_t)>& start) {
   size_t idle = static_cast<size_t>(
@@ -337,7 +343,9 @@ void JobTable::start_execution(jobs::Job& job, const std::string& exec_id, const
   job.executions.push_back(exec);
   note(job, "Execution",
        "execution " + exec_id + " started on " + place.worker +
-           (place.remote ? " (" + place.host + ")" : ""));
+           (place.remote
+                ? " (" + place.host + (place.detail.empty() ? "" : "; " + place.detail) + ")"
+                : ""));
   set_state(job, jobs::JobState::running, "");
   runs_[job.id] = Run{exec_id, place, clock_.steady(), std::nullopt, runs_started_++};
   changed(job, true);

@@ -76,6 +76,7 @@ struct RunPlace {
   std::string worker;
   std::string host;
   bool remote = false;
+  std::string detail;  // more of where, for the job's history (a pilot's Slurm job and node)
 };
 
 // What a worker reported when a run ended.
@@ -106,6 +107,8 @@ class JobTable {
   bool empty() const { return jobs_.empty(); }
   // Whether dispatch() may have a job to offer.
   bool has_queued() const { return !queue_.empty(); }
+  // Calls `f` with every queued job, oldest first.
+  void each_queued(const std::function<void(const jobs::Job&)>& f) const;
 
   // Adds an event to `job`'s history, at the clock's time.
   void note(jobs::Job& job, const std::string& topic, const std::string& message);

@@ -99,6 +99,7 @@ bool Broker::listen_remote() {
         return false;
       }
     }
+    worker_tcp_ = workers;
     log_->info(
         "listening for clients on {} and worker pools on {}; server key {}; at most {} "
         "connections each (open-file limit {})",

@@ -53,6 +53,7 @@ void Broker::cmd_nodes(Request& r) {
                      {"last_heartbeat_ns", wall_now - std::max<int64_t>(ago, 0)},
                      {"state", p.ready ? "connected" : "starting"}});
   }
+  add_pilot_nodes(nodes);
   reply(r.identity, protocol::kOk, {{"nodes", nodes}});
 }
 

@@ -4,8 +4,10 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 #include <filesystem>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "protocol/units.h"
@@ -27,7 +29,55 @@ json to_json(const BrokerOptions& o) {
             {"tcp_connections", o.tcp_connections}};
   if (o.api.enabled) j["api"] = {{"host", o.api.host}, {"port", o.api.port}};
   if (!o.api.token_file.empty()) j["api"]["token_file"] = o.api.token_file;
+  if (!o.pilots.provider.empty()) {
+    const auto& p = o.pilots;
+    j["pilots"] = {{"provider", p.provider},
+                   {"partition", p.partition},
+                   {"max_workers", p.max_workers},
+                   {"min_workers", p.min_workers},
+                   {"slots", p.slots},
+                   {"time_limit", p.time_limit_minutes},
+                   {"idle_time", p.idle_seconds},
+                   {"slurm_options", p.slurm_options}};
+    if (!p.connect.empty()) j["pilots"]["connect"] = p.connect;
+  }
   return j;
+}
+
+// The "pilots" object of serve.json into `p`, or the first malformed field.
+std::expected<void, std::string> pilots_from_json(const json& j, BrokerOptions::Pilots& p) {
+  if (!j.is_object()) return std::unexpected(std::string("pilots must be an object"));
+  const std::map<std::string, std::pair<int*, int>> numbers = {
+      {"max_workers", {&p.max_workers, 1}},
+      {"min_workers", {&p.min_workers, 0}},
+      {"slots", {&p.slots, 1}},
+      {"time_limit", {&p.time_limit_minutes, 0}},
+      {"idle_time", {&p.idle_seconds, 0}}};
+  for (const auto& [key, v] : j.items()) {
+    if (auto n = numbers.find(key); n != numbers.end()) {
+      if (!v.is_number_integer() || v.get<int64_t>() < n->second.second ||
+          v.get<int64_t>() > 1000000)
+        return std::unexpected("pilots." + key + " must be a whole number from " +
+                               std::to_string(n->second.second));
+      *n->second.first = v.get<int>();
+    } else if (key == "provider" || key == "partition" || key == "connect") {
+      if (!v.is_string()) return std::unexpected("pilots." + key + " must be a string");
+      (key == "provider" ? p.provider : key == "partition" ? p.partition : p.connect) = v;
+    } else if (key == "slurm_options") {
+      if (!v.is_array()) return std::unexpected(std::string("pilots.slurm_options must be a list"));
+      p.slurm_options.clear();
+      for (const auto& o : v) {
+        if (!o.is_string())
+          return std::unexpected(std::string("pilots.slurm_options holds strings"));
+        p.slurm_options.push_back(o);
+      }
+    } else {
+      return std::unexpected("pilots." + key + " is not a key of the pilots' configuration");
+    }
+  }
+  if (!p.provider.empty() && p.provider != "slurm")
+    return std::unexpected("pilots.provider " + p.provider + ": unknown (the one there is: slurm)");
+  return {};
 }
 
 // The "api" object of serve.json into `api` (enabled), or the first
@@ -91,6 +141,8 @@ std::expected<BrokerOptions, std::string> from_json(const json& j) {
   }
   if (j.contains("api"))
     if (auto r = api_from_json(j["api"], o.api); !r) return std::unexpected(r.error());
+  if (j.contains("pilots"))
+    if (auto r = pilots_from_json(j["pilots"], o.pilots); !r) return std::unexpected(r.error());
   if (j.contains("data_roots")) {
     if (!j["data_roots"].is_array())
       return std::unexpected(std::string("data_roots must be an array of paths"));
@@ -172,6 +224,7 @@ std::expected<bool, std::string> load_serve_config(BrokerOptions& options) {
   options.max_module_bytes = stored->max_module_bytes;
   options.tcp_connections = stored->tcp_connections;
   options.api = stored->api;
+  options.pilots = stored->pilots;
   return true;
 }
 
@@ -204,12 +257,24 @@ std::string describe_serve_config(const BrokerOptions& o) {
     add("--api-port", std::to_string(o.api.port));
     if (!o.api.token_file.empty()) add("--api-token-file", o.api.token_file);
   }
+  if (const auto& p = o.pilots; !p.provider.empty()) {
+    add("--provider", p.provider);
+    add("--slurm-partition", p.partition);
+    add("--max-workers", std::to_string(p.max_workers));
+    if (p.min_workers) add("--min-workers", std::to_string(p.min_workers));
+    if (p.slots != 1) add("--slots-per-worker", std::to_string(p.slots));
+    if (p.time_limit_minutes)
+      add("--worker-time-limit", std::to_string(p.time_limit_minutes) + "m");
+    if (p.idle_seconds != 60) add("--worker-idle-time", std::to_string(p.idle_seconds) + "s");
+    for (const auto& x : p.slurm_options) add("--slurm-option", "=" + x);
+    if (!p.connect.empty()) add("--pilot-connect", p.connect);
+  }
   return out.empty() ? "(none)" : out;
 }
 
 namespace {
 
-enum class KeyType { text, count, size, port, labels, paths };
+enum class KeyType { text, count, size, port, labels, paths, list, minutes, seconds };
 
 struct KeySpec {
   ConfigKey key;
@@ -236,6 +301,20 @@ const std::vector<KeySpec>& key_specs() {
       {{"module_memory", "--module-memory", "Memory each worker keeps modules in"}, KeyType::size},
       {{"tcp_connections", "--tcp-connections", "Connections each TCP endpoint keeps at most"},
        KeyType::count},
+      {{"pilots.connect", "--pilot-connect", "Where pilots connect, tcp://HOST:PORT"},
+       KeyType::text},
+      {{"pilots.idle_time", "--worker-idle-time", "An idle pilot is cancelled after this (60s)"},
+       KeyType::seconds},
+      {{"pilots.max_workers", "--max-workers", "Pilots at most"}, KeyType::count},
+      {{"pilots.min_workers", "--min-workers", "Pilots kept with nothing queued"}, KeyType::count},
+      {{"pilots.partition", "--slurm-partition", "The Slurm partition of pilots"}, KeyType::text},
+      {{"pilots.provider", "--provider", "The engine pilots run on: slurm (docs/slurm.md)"},
+       KeyType::text},
+      {{"pilots.slots", "--slots-per-worker", "Worker processes per pilot"}, KeyType::count},
+      {{"pilots.slurm_options", "--slurm-option", "More sbatch options, comma-separated"},
+       KeyType::list},
+      {{"pilots.time_limit", "--worker-time-limit", "Each pilot's Slurm time limit, e.g. 2h"},
+       KeyType::minutes},
       {{"workers", "--workers", "Local worker processes (0: none)"}, KeyType::count},
   };
   return specs;
@@ -257,6 +336,7 @@ std::expected<const KeySpec*, std::string> find_key(std::string_view key) {
 // Where `key` lives in serve.json: the "api" object for api.*, else the top.
 std::pair<std::string, std::string> json_place(const std::string& key) {
   if (key.starts_with("api.")) return {"api", key.substr(4)};
+  if (key.starts_with("pilots.")) return {"pilots", key.substr(7)};
   return {"", key};
 }
 
@@ -264,7 +344,7 @@ std::expected<json, std::string> parse_value(const KeySpec& spec,
                                              const std::vector<std::string>& values) {
   const std::string& key = spec.key.key;
   if (values.empty()) return std::unexpected(key + " needs a value");
-  if (spec.type == KeyType::labels || spec.type == KeyType::paths) {
+  if (spec.type == KeyType::labels || spec.type == KeyType::paths || spec.type == KeyType::list) {
     json out = spec.type == KeyType::labels ? json::object() : json::array();
     for (const auto& v : values)
       for (size_t start = 0; start <= v.size();) {
@@ -272,7 +352,9 @@ std::expected<json, std::string> parse_value(const KeySpec& spec,
         std::string item = v.substr(start, comma - start);
         start = comma + 1;
         if (item.empty()) continue;
-        if (spec.type == KeyType::paths) {
+        if (spec.type == KeyType::list) {
+          out.push_back(item);
+        } else if (spec.type == KeyType::paths) {
           std::error_code ec;
           auto abs = std::filesystem::absolute(item, ec);
           out.push_back(ec ? item : abs.lexically_normal().string());
@@ -288,6 +370,11 @@ std::expected<json, std::string> parse_value(const KeySpec& spec,
     return std::unexpected(key + " takes one value, not " + std::to_string(values.size()));
   const std::string& v = values[0];
   if (spec.type == KeyType::text) return json(v);
+  if (spec.type == KeyType::minutes || spec.type == KeyType::seconds) {
+    auto s = units::parse_duration(v, 366.0 * 86400);
+    if (!s) return std::unexpected(key + ": " + s.error());
+    return json(static_cast<int64_t>(std::ceil(*s / (spec.type == KeyType::minutes ? 60 : 1))));
+  }
   if (spec.type == KeyType::size) {
     auto n = units::parse_size(v);
     if (!n) return std::unexpected(key + ": " + n.error());

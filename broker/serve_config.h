@@ -7,7 +7,8 @@
 // Stored: listen, listen_workers, labels, data_roots, workers,
 // max_attempts, module_memory, max_module_bytes, tcp_connections, and the
 // REST API's host, port and token file (an "api" object; the API is on when
-// it holds a host or a port). Not stored: what belongs
+// it holds a host or a port), and the pilots' provider and its settings (a
+// "pilots" object, docs/slurm.md). Not stored: what belongs
 // to one run (--idle-exit, --quiet, --log-level, --state-dir).
 #pragma once
 

@@ -34,6 +34,11 @@ void Broker::on_worker_message(std::vector<zmq::message_t>& parts) {
   if (type == wire::kReady && parts.size() == 3) {
     auto ready = wire::decode<wire::Ready>(parts[2].data(), parts[2].size());
     if (ready && ready->remote) {
+      if (auto refused = pilot_key_refuses(parts[2], *ready)) {
+        log_->warn("remote worker {} refused: {}", name, *refused);
+        send_to_worker(name, wire::kBye, "");
+        return;
+      }
       on_remote_ready(name, *ready);
       return;
     }
@@ -225,9 +230,12 @@ void Broker::dispatch() {
   std::vector<WorkerView> views;
   std::vector<WorkerState*> states;
   bool any_room = false;
+  // After a restart, remote workers get nothing for a while (broker.cpp).
+  const bool hold_remote = Clock::now() < remote_hold_until_;
   for (auto& [name, w] : workers_) {
-    const bool idle = w.ready && w.idle();
-    const size_t spare = spare_slots(w);
+    const bool held = w.remote && hold_remote;
+    const bool idle = w.ready && w.idle() && !held;
+    const size_t spare = held ? 0 : spare_slots(w);
     any_room |= idle || spare;
     views.push_back({name, w.host, &w.labels, idle, spare, w.module});
     states.push_back(&w);

@@ -48,14 +48,14 @@ void ZapHandler::loop() {
         status = "200";
         text = "OK";
         user = name;
-        log_->debug("accepted {} {} ({}) from {}", role == host::KeyRole::worker ? "worker" : "client",
-                    name, key, address);
+        log_->debug("accepted {} {} ({}) from {}",
+                    role == host::KeyRole::worker ? "worker" : "client", name, key, address);
       } else {
         // How many keys of the role were readable: none at all would point
         // at the keys directory rather than at the peer.
         const auto keys = list_keys(dir_);
-        const auto of_role = std::count_if(keys.begin(), keys.end(),
-                                           [&](const host::AuthorisedKey& k) { return k.role == role; });
+        const auto of_role = std::count_if(
+            keys.begin(), keys.end(), [&](const host::AuthorisedKey& k) { return k.role == role; });
         const char* who = role == host::KeyRole::worker ? "worker" : "client";
         log_->warn(
             "refused a {} at {}: key {} is not authorised (shoal keys add-{} {}); authorised {} "

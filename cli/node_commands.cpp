@@ -4,6 +4,8 @@
 // (bacalhau/node_model.h).
 #include <fmt/core.h>
 
+#include <algorithm>
+
 #include "bacalhau/node_model.h"
 #include "cli/commands.h"
 #include "cli/format.h"
@@ -22,6 +24,19 @@ std::string labels_text(const json& labels) {
   return out;
 }
 
+// "slurm job 42 on n1, RUNNING, 3m" (or "..., PENDING (Resources), 12s").
+std::string pilot_text(const json& p) {
+  const int64_t age = p.value("age_s", int64_t{0});
+  std::string text = p.value("provider", "") + " job " + p.value("job_id", "");
+  if (!p.value("node", "").empty()) text += " on " + p.value("node", "");
+  text += ", " + p.value("state", "");
+  if (!p.value("reason", "").empty()) text += " (" + p.value("reason", "") + ")";
+  text += ", " + (age >= 3600 ? std::to_string(age / 3600) + "h"
+                  : age >= 60 ? std::to_string(age / 60) + "m"
+                              : std::to_string(age) + "s");
+  return text;
+}
+
 void print_nodes(const std::vector<json>& nodes, Format format, bool hide_header) {
   if (format == Format::json || format == Format::yaml) {
     json models = json::array();
@@ -29,14 +44,20 @@ void print_nodes(const std::vector<json>& nodes, Format format, bool hide_header
     return (void)fmt::print("{}",
                             format == Format::json ? models.dump(2) + "\n" : render_yaml(models));
   }
-  const std::vector<std::string> header = {"ID",    "TYPE", "STATUS",        "LABELS",
-                                           "SLOTS", "BUSY", "LAST HEARTBEAT"};
+  std::vector<std::string> header = {"ID",    "TYPE", "STATUS",        "LABELS",
+                                     "SLOTS", "BUSY", "LAST HEARTBEAT"};
+  const bool pilots =
+      std::any_of(nodes.begin(), nodes.end(), [](const json& n) { return n.contains("pilot"); });
+  if (pilots) header.push_back("PILOT");
   std::vector<std::vector<std::string>> rows;
-  for (const auto& n : nodes)
+  for (const auto& n : nodes) {
+    const int64_t beat = n.value("last_heartbeat_ns", int64_t{0});
     rows.push_back({n.value("id", ""), n.value("remote", false) ? "remote" : "local",
                     n.value("state", ""), labels_text(n.value("labels", json::object())),
                     std::to_string(n.value("slots", 0)), std::to_string(n.value("busy", 0)),
-                    local_time(jobs::format_time(n.value("last_heartbeat_ns", int64_t{0})))});
+                    beat > 0 ? local_time(jobs::format_time(beat)) : "-"});
+    if (pilots) rows.back().push_back(n.contains("pilot") ? pilot_text(n["pilot"]) : "");
+  }
   fmt::print("{}", format == Format::csv ? render_csv(header, rows, hide_header)
                                          : render_table(header, rows, hide_header));
 }

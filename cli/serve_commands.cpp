@@ -4,6 +4,7 @@
 
 #include <cerrno>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
@@ -34,7 +35,79 @@ struct ServeFlags {
   std::string api_host = "127.0.0.1", api_token_file;
   uint16_t api_port = 1234;
   size_t api_max_connections = 0;
+  std::string time_limit, idle_time;
 };
+
+// The flags of pilots on a cluster engine (docs/slurm.md).
+void add_pilot_flags(CLI::App& serve, ServeFlags& f) {
+  auto& p = f.opts.pilots;
+  serve
+      .add_option("--provider", p.provider,
+                  "Run workers as pilot jobs on a cluster engine, grown and shrunk with the "
+                  "queue (docs/slurm.md): slurm")
+      ->check(CLI::IsMember({"slurm"}));
+  serve.add_option("--slurm-partition", p.partition,
+                   "The Slurm partition pilots go to unless a job's constraints name another "
+                   "(slurm.partition=NAME)");
+  serve.add_option("--max-workers", p.max_workers, "Pilots at most")->check(CLI::Range(1, 10000));
+  serve
+      .add_option("--min-workers", p.min_workers,
+                  "Pilots kept even with nothing queued (default 0)")
+      ->check(CLI::Range(0, 10000));
+  serve
+      .add_option("--slots-per-worker", p.slots,
+                  "Worker processes (one CPU each) per pilot (default 1)")
+      ->check(CLI::Range(1, 1024));
+  serve.add_option("--worker-time-limit", f.time_limit,
+                   "Each pilot's Slurm time limit, e.g. 30m, 2h (default: the partition's)");
+  serve.add_option("--worker-idle-time", f.idle_time,
+                   "An idle pilot is cancelled after this long, e.g. 60s (default)");
+  serve
+      .add_option("--slurm-option", p.slurm_options,
+                  "One more sbatch option, as --slurm-option=--qos=high (repeatable)")
+      ->allow_extra_args(false);
+  serve.add_option("--pilot-connect", p.connect,
+                   "Where pilots connect, tcp://HOST:PORT (default: the worker endpoint, a "
+                   "wildcard address replaced by this host's name)");
+}
+
+// The pilot flags' durations and checks into f.opts.pilots; with
+// --provider and no TCP endpoint, pilots connect to port 7701.
+std::expected<void, std::string> pilots_from_flags(CLI::App& serve, ServeFlags& f) {
+  auto& p = f.opts.pilots;
+  auto minutes = [](const std::string& flag, const std::string& text,
+                    double unit) -> std::expected<int, std::string> {
+    auto s = units::parse_duration(text, 366.0 * 86400);
+    if (!s) return std::unexpected(flag + ": " + s.error());
+    return static_cast<int>(std::ceil(*s / unit));
+  };
+  if (!f.time_limit.empty()) {
+    auto m = minutes("--worker-time-limit", f.time_limit, 60);
+    if (!m) return std::unexpected(m.error());
+    p.time_limit_minutes = *m;
+  }
+  if (!f.idle_time.empty()) {
+    auto s = minutes("--worker-idle-time", f.idle_time, 1);
+    if (!s) return std::unexpected(s.error());
+    p.idle_seconds = *s;
+  }
+  if (p.provider.empty()) {
+    for (const char* flag :
+         {"--slurm-partition", "--max-workers", "--min-workers", "--slots-per-worker",
+          "--worker-time-limit", "--worker-idle-time", "--slurm-option", "--pilot-connect"})
+      if (serve.count(flag)) return std::unexpected(std::string(flag) + " needs --provider slurm");
+    return {};
+  }
+  if (p.partition.empty() || p.max_workers < 1)
+    return std::unexpected(std::string(
+        "--provider slurm needs --slurm-partition NAME and --max-workers N (docs/slurm.md)"));
+  if (p.min_workers > p.max_workers)
+    return std::unexpected(std::string("--min-workers is more than --max-workers"));
+  if (!serve.count("--workers")) f.opts.workers = -1;  // the pilots are the workers
+  if (f.opts.listen.empty() && f.opts.listen_workers.empty())
+    f.opts.listen_workers = "tcp://0.0.0.0:7701";
+  return {};
+}
 
 void add_api_flags(CLI::App& serve, ServeFlags& f) {
   serve.add_option("--api-host", f.api_host,
@@ -164,15 +237,17 @@ void add_serve_flags(CLI::App& serve, ServeFlags& f) {
       ->check(CLI::IsMember({"debug", "info", "warn", "error"}))
       ->capture_default_str();
   add_api_flags(serve, f);
+  add_pilot_flags(serve, f);
 }
 
 // The serve configuration: flags that make it up replace the stored one;
 // none given, the stored one applies (broker/serve_config.h).
 std::expected<void, std::string> apply_serve_config(CLI::App& serve, ServeFlags& f) {
   bool configured = false;
-  for (const char* flag : {"--listen", "--listen-workers", "--label", "--data-root", "--workers",
-                           "--max-attempts", "--module-memory", "--max-module-size",
-                           "--tcp-connections", "--api-host", "--api-port", "--api-token-file"})
+  for (const char* flag :
+       {"--listen", "--listen-workers", "--label", "--data-root", "--workers", "--max-attempts",
+        "--module-memory", "--max-module-size", "--tcp-connections", "--api-host", "--api-port",
+        "--api-token-file", "--provider"})
     configured |= serve.count(flag) > 0;
   if (configured) {
     f.opts.config_to_store = broker::serve_config_text(f.opts);
@@ -202,10 +277,13 @@ int run_serve(CLI::App& serve, ServeFlags& f) {
     if (!ec) root = abs.lexically_normal().string();
   }
   api_from_flags(serve, f);
+  if (auto ok = pilots_from_flags(serve, f); !ok) return fail(ok.error());
   if (auto ok = apply_serve_config(serve, f); !ok) return fail(ok.error());
   auto worker = worker_path();
   if (!worker) return fail(worker.error());
   f.opts.worker_binary = *worker;
+  char self[4096] = {};
+  if (::readlink("/proc/self/exe", self, sizeof self - 1) > 0) f.opts.shoal_binary = self;
   f.opts.idle_exit = std::chrono::seconds(f.idle);
   f.opts.log_to_stderr = !f.quiet && f.idle == 0;
   // Clients on other hosts cannot start a broker that exited: one that

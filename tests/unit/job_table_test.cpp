@@ -64,7 +64,7 @@ struct Fixture {
     std::vector<std::string> started;
     table.dispatch(ws, [&](jobs::Job& job, size_t i) {
       table.start_execution(job, JobTable::next_exec_id(job),
-                            RunPlace{std::string(ws[i].name), std::string(ws[i].host), remote});
+                            RunPlace{std::string(ws[i].name), std::string(ws[i].host), remote, ""});
       started.push_back(job.id + "@" + std::string(ws[i].name));
       return true;
     });

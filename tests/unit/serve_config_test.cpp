@@ -144,8 +144,63 @@ BOOST_AUTO_TEST_CASE(config_keys_are_set_read_and_unset_one_at_a_time) {
   BOOST_TEST(config["max_module_bytes"] == 512u << 20);
   BOOST_TEST(set("api.port", {"1", "2"}) == "api.port takes one value, not 2");
   BOOST_TEST(set("max_attempts", {"0"}) == "max_attempts must be an integer from 1 to 100");
-  BOOST_TEST(set("nosuch", {"1"}).starts_with("unknown configuration key 'nosuch' (keys: api.host"));
+  BOOST_TEST(
+      set("nosuch", {"1"}).starts_with("unknown configuration key 'nosuch' (keys: api.host"));
   BOOST_TEST(!b::serve_config_value(config, "listen"));
   config = *b::unset_serve_config_value(config, "api.port");
   BOOST_TEST(!config.contains("api"));  // an emptied object goes too
+}
+
+BOOST_AUTO_TEST_CASE(slurm_pilots_are_stored_loaded_and_set_one_key_at_a_time) {
+  TempState t;
+  b::BrokerOptions given = t.options;
+  given.pilots.provider = "slurm";
+  given.pilots.partition = "debug";
+  given.pilots.max_workers = 8;
+  given.pilots.min_workers = 1;
+  given.pilots.slots = 4;
+  given.pilots.time_limit_minutes = 120;
+  given.pilots.idle_seconds = 30;
+  given.pilots.slurm_options = {"--qos=high", "--account=lab"};
+  BOOST_REQUIRE(b::store_serve_config(given.dir, b::serve_config_text(given)));
+  b::BrokerOptions later = t.options;
+  BOOST_REQUIRE(*b::load_serve_config(later));
+  BOOST_TEST(later.pilots.provider == "slurm");
+  BOOST_TEST(later.pilots.partition == "debug");
+  BOOST_TEST(later.pilots.max_workers == 8);
+  BOOST_TEST(later.pilots.min_workers == 1);
+  BOOST_TEST(later.pilots.slots == 4);
+  BOOST_TEST(later.pilots.time_limit_minutes == 120);
+  BOOST_TEST(later.pilots.idle_seconds == 30);
+  BOOST_TEST(later.pilots.slurm_options == given.pilots.slurm_options);
+  BOOST_TEST(b::describe_serve_config(later) ==
+             "--provider slurm --slurm-partition debug --max-workers 8 --min-workers 1 "
+             "--slots-per-worker 4 --worker-time-limit 120m --worker-idle-time 30s "
+             "--slurm-option =--qos=high --slurm-option =--account=lab");
+
+  nlohmann::json config = nlohmann::json::object();
+  auto set = [&](const std::string& key, std::vector<std::string> values) {
+    auto r = b::set_serve_config_value(config, key, values);
+    if (r) config = *r;
+    return r ? std::string() : r.error();
+  };
+  BOOST_TEST(set("pilots.provider", {"slurm"}) == "");
+  BOOST_TEST(set("pilots.partition", {"gpu"}) == "");
+  BOOST_TEST(set("pilots.max_workers", {"12"}) == "");
+  BOOST_TEST(set("pilots.time_limit", {"1h30m"}) == "");
+  BOOST_TEST(set("pilots.idle_time", {"2m"}) == "");
+  BOOST_TEST(set("pilots.slurm_options", {"--qos=high", "--exclusive"}) == "");
+  BOOST_TEST(config ==
+             nlohmann::json::parse(
+                 R"({"pilots": {"provider": "slurm", "partition": "gpu", "max_workers": 12,
+                               "time_limit": 90, "idle_time": 120,
+                               "slurm_options": ["--qos=high", "--exclusive"]}})"));
+  BOOST_TEST(*b::serve_config_value(config, "pilots.time_limit") == "90");
+  BOOST_TEST(set("pilots.provider", {"kubernetes"}) ==
+             "pilots.provider kubernetes: unknown (the one there is: slurm)");
+  BOOST_TEST(set("pilots.max_workers", {"many"}) ==
+             "pilots.max_workers: 'many' is not a whole number");
+  auto unset = b::unset_serve_config_value(config, "pilots.partition");
+  BOOST_REQUIRE(unset);
+  BOOST_TEST(!b::serve_config_value(*unset, "pilots.partition"));
 }
