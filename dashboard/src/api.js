@@ -100,11 +100,6 @@ export async function resultsArchive(id) {
   return r.blob();
 }
 
-// The jobs this tab submitted, by ID, for a re-run where the broker has no
-// PUT .../rerun (kept in memory only: a module may be megabytes).
-const submitted = new Map();
-export const rememberSpec = (id, job) => submitted.set(id, job);
-export const submittedSpec = (id) => submitted.get(id);
 export const listNodes = () => call('GET', '/api/v1/orchestrator/nodes');
 export const agentNode = () => call('GET', '/api/v1/agent/node');
 

@@ -1,7 +1,7 @@
 // One job: its spec, executions, history, live logs (Bacalhau's WebSocket
 // stream, followed), its output files to view or download (files.js), stop
 // and re-run.
-import { getJob, rememberSpec, rerunJob, stopJob, streamLogs, submitJob, submittedSpec } from './api.js';
+import { getJob, rerunJob, stopJob, streamLogs } from './api.js';
 import { badge, clear, duration, every, fullTime, h } from './dom.js';
 import { filesCard, saveBlob } from './files.js';
 
@@ -109,32 +109,14 @@ function open(id) {
   else location.hash = `#/jobs/${id}`;
 }
 
-// The API's answer when it has no such route (api/routes.cpp), as against
-// 404 "job not found: ID".
-const NO_ROUTE = 'The requested resource/URL was not found.';
-
-// PUT .../rerun. An API without that route (404, no such resource): a job
-// submitted from this tab's form is submitted again with the same spec
-// (the job as the API shows it does not carry its module's bytes); another
-// cannot be, and the message says what to do instead.
+// PUT .../rerun: the job goes back in the queue as a new execution (the
+// page and the API are one binary, so the route is always there).
 async function rerun(job, say) {
   try {
     const r = await rerunJob(job.ID);
-    return open(r.JobID || job.ID);
+    open(r.JobID || job.ID);
   } catch (e) {
-    if (!(e.status === 404 && e.message === NO_ROUTE)) return say(`Re-run failed: ${e.message}`);
-  }
-  const spec = submittedSpec(job.ID);
-  if (!spec)
-    return say('Re-run is not available: this API has no PUT /api/v1/orchestrator/jobs/ID/rerun (it answered 404). '
-      + 'Only a job submitted from this tab\'s form can be submitted again from here; for this one, use the '
-      + 'Submit page, or shoal job run with its spec (shoal job describe --output json shows it).');
-  try {
-    const r = await submitJob(spec);
-    rememberSpec(r.JobID, spec);
-    open(r.JobID);
-  } catch (e) {
-    say(`Re-run (submitting the same spec again) failed: ${e.message}`);
+    say(`Re-run failed: ${e.message}`);
   }
 }
 

@@ -1,7 +1,7 @@
 // The submit form: a .wasm file, arguments, environment, inputs (URLs, or
 // files uploaded inline), outputs and limits, sent as a Bacalhau job (PUT
 // /api/v1/orchestrator/jobs), with the equivalent `shoal wasm run` shown.
-import { rememberSpec, submitJob } from './api.js';
+import { submitJob } from './api.js';
 import { clear, h } from './dom.js';
 
 const lines = (text) => text.split('\n').map((l) => l.trim()).filter(Boolean);
@@ -99,7 +99,6 @@ export function submitPage(main) {
     try {
       const job = await bacalhauJob(f);
       const r = await submitJob(job);
-      rememberSpec(r.JobID, job);
       location.hash = `#/jobs/${r.JobID}`;
     } catch (err) {
       clear(message, h('div.error', err.message));

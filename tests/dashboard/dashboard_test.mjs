@@ -130,18 +130,25 @@ test('a job submitted from the form reaches Completed in the table without a rel
   await row.click();
   await page.locator('pre.logs', { hasText: 'tick 6' }).waitFor({ timeout: DEADLINE });
   await page.locator('h1 .badge', { hasText: 'Completed' }).waitFor({ timeout: DEADLINE });
-  // Re-run: the broker's PUT .../rerun, or the same spec submitted again.
+  // Re-run: the broker's PUT .../rerun puts the same job back in the queue
+  // as a second execution, and the page (not reloaded) shows it again.
   await page.click('button:has-text("Re-run")');
-  await page.waitForURL((url) => !url.hash.endsWith(id), { timeout: DEADLINE }).catch(() => {});
+  const deadline = Date.now() + DEADLINE;
+  let executions = [];
+  let state = '';
+  while (Date.now() < deadline) {
+    executions = JSON.parse(shoal('job', 'executions', id, '--output', 'json'));
+    state = JSON.parse(shoal('job', 'describe', id, '--output', 'json')).Job.State.StateType;
+    if (executions.length === 2 && state === 'Completed') break;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  check(executions.length === 2 && state === 'Completed',
+    `after the re-run: ${executions.length} executions, state ${state}`);
   await page.locator('h1 .badge', { hasText: 'Completed' }).waitFor({ timeout: DEADLINE });
   await page.locator('pre.logs', { hasText: 'tick 6' }).waitFor({ timeout: DEADLINE });
   check(await page.evaluate(() => window.notReloaded === true), 'the page was reloaded by the re-run');
-  // A second job (the spec submitted again, or an API's rerun that makes a
-  // new job), or the same job run again (a rerun that keeps the ID).
   const runs = JSON.parse(shoal('job', 'list', '--labels', 'source=dashboard', '--output', 'json'));
-  const again = runs.filter((j) => j.Name === 'from-the-form').length;  // Bacalhau's Job model
-  const executions = JSON.parse(shoal('job', 'executions', id, '--output', 'json')).length;
-  check(again === 2 || executions === 2, `re-run left ${again} jobs, the first with ${executions} executions`);
+  check(runs.filter((j) => j.Name === 'from-the-form').length === 1, 'the re-run made another job');
 });
 
 test('a running job shows its log lines as they arrive, and stdout downloads', async (page) => {
