@@ -3,6 +3,15 @@
 import { listNodes } from './api.js';
 import { clear, every, h } from './dom.js';
 
+// A Slurm pilot's place, state and age (Info.Pilot; docs/slurm.md).
+function pilotText(p) {
+  const age = p.AgeSeconds >= 3600 ? `${Math.floor(p.AgeSeconds / 3600)}h`
+    : p.AgeSeconds >= 60 ? `${Math.floor(p.AgeSeconds / 60)}m` : `${p.AgeSeconds || 0}s`;
+  const where = p.Node ? ` on node ${p.Node}` : '';
+  return `${p.Provider || 'slurm'} job ${p.JobID || '(not yet submitted)'}${where}, ${p.State || ''}, ${age} old`
+    + (p.Reason ? ` (${p.Reason})` : '');
+}
+
 function nodeCard(n) {
   const info = n.Info || {};
   const compute = info.ComputeNodeInfo || {};
@@ -20,7 +29,8 @@ function nodeCard(n) {
       h('dt', 'Engines'), h('dd', (compute.ExecutionEngines || []).join(', ')),
       h('dt', 'Labels'), h('dd', Object.entries(info.Labels || {}).map(([k, v]) => h('span.chip', `${k}=${v}`))),
       h('dt', 'Last heartbeat'), h('dd', conn.LastHeartbeat ? new Date(conn.LastHeartbeat).toLocaleString() : ''),
-      h('dt', 'Membership'), h('dd', n.Membership || '')));
+      h('dt', 'Membership'), h('dd', n.Membership || ''),
+      info.Pilot ? [h('dt', 'Pilot'), h('dd.pilot', pilotText(info.Pilot))] : []));
 }
 
 export function nodesPage(main) {

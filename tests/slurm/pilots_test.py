@@ -14,6 +14,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import stat
 import subprocess
 import time
@@ -22,6 +23,15 @@ import slurm_harness as sh
 from slurm_harness import PilotBroker, check, check_chaos_job, log, wait_for
 
 sh.require_root()
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def harness_free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 cluster = sh.Cluster()
 log(f"cluster up in {cluster.dir}: nodes {cluster.nodes}, host {cluster.host_ip}")
 FIRST, LAST = cluster.nodes[0], cluster.nodes[-1]  # n1 has avx512; gpu holds the last
@@ -43,10 +53,18 @@ def running_on_pilot(b, job_id, attempt=1, timeout=120):
 
 
 def test_grow_run_show_and_shrink():
-    b = PilotBroker(cluster, "--worker-idle-time", "3s", max_workers=2, slots=2)
+    api_port = harness_free_port()
+    b = PilotBroker(cluster, "--worker-idle-time", "3s", "--api-port", str(api_port),
+                    max_workers=2, slots=2)
     try:
         ids = [b.submit("chaos_job", [k, 1500]) for k in range(6)]
         first = running_on_pilot(b, ids[0])
+        # The dashboard's Nodes page, in a real browser, names the pilot too.
+        probe = subprocess.run(
+            ["node", os.path.join(HERE, "..", "dashboard", "nodes_probe.mjs"),
+             f"http://127.0.0.1:{api_port}", f"slurm job {first[0]} on node {first[1]}, RUNNING"],
+            capture_output=True, text=True, timeout=120)
+        check(probe.returncode == 0, f"the dashboard's Nodes page: {probe.stderr}{probe.stdout}")
         pilots = b.pilot_jobs()
         check(1 <= len(pilots) <= 2, f"{len(pilots)} pilots for 6 jobs, at most 2: {pilots}")
         # Visibility: the node list shows each pilot with its Slurm job, node, state, age.
