@@ -126,12 +126,8 @@ std::optional<Response> route_agent(const Request& request, Context& context) {
   if (what == "alive") return json_response({{"Status", "OK"}});
   if (what == "version") return json_response(version_info());
   if (what == "node") {
-    auto broker = context.broker(request);
-    if (!broker) return broker.error();
-    auto pools = (*broker)->nodes();
-    if (!pools)
-      return error_response(request, 503, "the broker does not answer: " + pools.error(),
-                            "ServiceUnavailable", "Broker");
+    auto pools = context.ask(request, [](client::Client& c) { return c.nodes(); });
+    if (!pools) return pools.error();
     return json_response(node_info(o, *pools));
   }
   if (what == "config") return json_response(agent_config(o));

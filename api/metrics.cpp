@@ -13,12 +13,8 @@ std::optional<Response> route_metrics(const Request& request, Context& context) 
   if (request.path != "/api/v1/shoal/metrics") return std::nullopt;
   if (request.method != "GET")
     return error_response(request, 405, "Method Not Allowed", "InternalError");
-  auto broker = context.broker(request);
-  if (!broker) return broker.error();
-  auto m = (*broker)->metrics();
-  if (!m)
-    return error_response(request, 503, "the broker does not answer: " + m.error(),
-                          "ServiceUnavailable", "Broker");
+  auto m = context.ask(request, [](client::Client& c) { return c.metrics(); });
+  if (!m) return m.error();
   json nodes = json::array();
   for (const json& p : m->value("pools", json::array()))
     nodes.push_back({{"ID", p.value("id", "")},

@@ -43,12 +43,8 @@ std::optional<Response> route_nodes(const Request& request, Context& context) {
   if (request.method != "GET")
     return error_response(request, 405, "Method Not Allowed", "InternalError");
   if (!rest.empty() && rest != "/" && rest[0] != '/') return std::nullopt;
-  auto broker = context.broker(request);
-  if (!broker) return broker.error();
-  auto pools = (*broker)->nodes();
-  if (!pools)
-    return error_response(request, 503, "the broker does not answer: " + pools.error(),
-                          "ServiceUnavailable", "Broker");
+  auto pools = context.ask(request, [](client::Client& c) { return c.nodes(); });
+  if (!pools) return pools.error();
   nlohmann::json nodes = nlohmann::json::array({node_state(context.options, *pools)});
   for (const auto& pool : *pools) nodes.push_back(bacalhau::node_state_model(pool));
   if (rest.empty() || rest == "/") return json_response({{"NextToken", ""}, {"Nodes", nodes}});

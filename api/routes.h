@@ -7,6 +7,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <type_traits>
 
 #include <nlohmann/json.hpp>
 
@@ -39,11 +40,30 @@ struct Context {
   // The client, connecting it first if needed; a 503 response when the
   // broker cannot be reached.
   std::expected<client::Client*, Response> broker(const Request& request);
+  // What `call(client)` answers (a std::expected of the client library), or
+  // the response to send instead: 503 when the broker cannot be reached or
+  // does not answer, naming why.
+  template <class Call>
+  auto ask(const Request& request, Call call)
+      -> std::expected<typename std::invoke_result_t<Call, client::Client&>::value_type, Response>;
 };
 
 // Bacalhau's error body: {"Status","Message","RequestID","Code","Component"}.
 Response error_response(const Request& request, unsigned status, const std::string& message,
                         const std::string& code, const std::string& component = "APIServer");
+
+template <class Call>
+auto Context::ask(const Request& request, Call call)
+    -> std::expected<typename std::invoke_result_t<Call, client::Client&>::value_type, Response> {
+  auto c = broker(request);
+  if (!c) return std::unexpected(c.error());
+  auto answer = call(**c);
+  if (!answer)
+    return std::unexpected(error_response(request, 503,
+                                          "the broker does not answer: " + answer.error(),
+                                          "ServiceUnavailable", "Broker"));
+  return *std::move(answer);
+}
 
 Response json_response(const nlohmann::json& body);
 
