@@ -130,10 +130,12 @@ bool is_log_stream(std::string_view target) {
   return !id.empty() && id.find('/') == std::string_view::npos;
 }
 
-void serve_log_stream(boost::asio::ip::tcp::socket socket, beast::flat_buffer buffer,
-                      const beast::http::request<beast::http::string_body>& request,
-                      const ApiOptions& options) {
-  websocket::stream<boost::asio::ip::tcp::socket> ws(std::move(socket));
+namespace {
+
+// Completes the upgrade, naming kLogProtocol in the answer when the client
+// offered it; false when the handshake failed.
+bool accept_upgrade(websocket::stream<boost::asio::ip::tcp::socket>& ws,
+                    const beast::http::request<beast::http::string_body>& request) {
   auto offered = request[beast::http::field::sec_websocket_protocol];
   for (auto p : offered_protocols(std::string_view(offered.data(), offered.size())))
     if (p == kLogProtocol)
@@ -143,7 +145,38 @@ void serve_log_stream(boost::asio::ip::tcp::socket socket, beast::flat_buffer bu
       }));
   beast::error_code ec;
   ws.accept(request, ec);
-  if (ec) return;
+  return !ec;
+}
+
+}  // namespace
+
+void refuse_log_stream(boost::asio::ip::tcp::socket socket,
+                       const beast::http::request<beast::http::string_body>& request,
+                       const std::string& why) {
+  websocket::stream<boost::asio::ip::tcp::socket> ws(std::move(socket));
+  if (!accept_upgrade(ws, request)) return;
+  LineFramer framer(ws);
+  try {
+    framer.send_json({{"error", why}, {"value", {{"Type", 0}, {"Line", ""}}}});
+  } catch (const PeerGone&) {
+    return;
+  }
+  close_within_grace(ws);
+}
+
+void serve_log_stream(boost::asio::ip::tcp::socket socket, beast::flat_buffer buffer,
+                      const beast::http::request<beast::http::string_body>& request,
+                      const ApiOptions& options, const std::function<void()>& streamed) {
+  struct Streamed {
+    const std::function<void()>& f;
+    bool called = false;
+    void operator()() {
+      if (!std::exchange(called, true)) f();
+    }
+    ~Streamed() { (*this)(); }
+  } done{streamed};
+  websocket::stream<boost::asio::ip::tcp::socket> ws(std::move(socket));
+  if (!accept_upgrade(ws, request)) return;
   (void)buffer;
   std::string target(request.target());
   auto q = target.find('?');
@@ -171,6 +204,7 @@ void serve_log_stream(boost::asio::ip::tcp::socket socket, beast::flat_buffer bu
   } catch (const PeerGone&) {
     return;
   }
+  done();
   close_within_grace(ws);
 }
 

@@ -15,6 +15,8 @@
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
 
+#include <functional>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -38,8 +40,19 @@ std::vector<std::string_view> offered_protocols(std::string_view header);
 // Serves one log stream on `socket`, whose upgrade request is `request`
 // (`buffer` holds any bytes read past it). Returns when the stream ends or
 // the peer goes away.
+// `streamed` is called once the stream has sent its last frame (or failed),
+// before the close handshake, which may take up to a few seconds more.
 void serve_log_stream(boost::asio::ip::tcp::socket socket, boost::beast::flat_buffer buffer,
                       const boost::beast::http::request<boost::beast::http::string_body>& request,
-                      const ApiOptions& options);
+                      const ApiOptions& options, const std::function<void()>& streamed);
+
+// Answers a log stream that cannot be served (every thread of the pool is
+// streaming): the upgrade is accepted, as for a stream, and `why` sent as
+// the stream's one error frame before the close, so that a browser or a
+// Bacalhau client shows the reason instead of waiting on an unanswered
+// upgrade.
+void refuse_log_stream(boost::asio::ip::tcp::socket socket,
+                       const boost::beast::http::request<boost::beast::http::string_body>& request,
+                       const std::string& why);
 
 }  // namespace shoal::api

@@ -46,7 +46,10 @@ bool same_token(std::string_view given, std::string_view expected) {
   return diff == 0;
 }
 
-// Log streams served at once; more wait for one to end.
+// Log streams served at once; one more is refused with an error frame
+// (refuse_log_stream) until one has sent its last frame (its close
+// handshake may still hold its thread a few seconds: a stream then waits
+// for that thread, no longer).
 constexpr size_t kLogStreams = 32;
 
 // The handler threads' shared state; each thread keeps its own Context.
@@ -56,6 +59,11 @@ struct Shared {
   ApiOptions options;
   asio::thread_pool handlers;
   asio::thread_pool streams{kLogStreams};
+  asio::thread_pool refusals{2};     // refuse_log_stream: a frame and a close each
+  std::atomic<size_t> streaming{0};  // log streams not yet past their last frame
+  // Log streams refused since the last one served: the first and the count
+  // are said (say), not each.
+  std::atomic<uint64_t> streams_refused{0};
   std::atomic<size_t> open{0};  // connections held, log streams included
   explicit Shared(ApiOptions o)
       : options(std::move(o)), handlers(static_cast<size_t>(options.handler_threads)) {}
@@ -191,13 +199,28 @@ class Session : public std::enable_shared_from_this<Session> {
     });
   }
 
-  // The connection becomes a log stream on a thread of its own.
+  // The connection becomes a log stream on a thread of its own, or, when
+  // all kLogStreams are streaming, gets an error frame saying so.
   void hand_over(std::shared_ptr<http::request<http::string_body>> req) {
     auto socket = std::make_shared<tcp::socket>(stream_.release_socket());
-    asio::post(shared_.streams,
-               [socket, req, buffer = std::move(buffer_), &shared = shared_, slot = slot_] {
-                 serve_log_stream(std::move(*socket), buffer, *req, shared.options);
-               });
+    Shared& shared = shared_;
+    if (shared.streaming.fetch_add(1) >= kLogStreams) {
+      --shared.streaming;
+      const std::string why = "the API streams at most " + std::to_string(kLogStreams) +
+                              " job logs at once and all are in use: close another log view, "
+                              "or try again when a followed job ends";
+      if (shared.streams_refused++ == 0) shared.say("the REST API refuses a log stream: " + why);
+      asio::post(shared.refusals, [socket, req, why, slot = slot_] {
+        refuse_log_stream(std::move(*socket), *req, why);
+      });
+      return;
+    }
+    if (auto refused = shared.streams_refused.exchange(0))
+      shared.say("the REST API streams logs again, after refusing " + std::to_string(refused));
+    asio::post(shared.streams, [socket, req, buffer = std::move(buffer_), &shared, slot = slot_] {
+      serve_log_stream(std::move(*socket), buffer, *req, shared.options,
+                       [&shared] { --shared.streaming; });
+    });
   }
 
   void too_large() {

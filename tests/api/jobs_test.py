@@ -482,6 +482,40 @@ def test_logs_over_a_websocket(api):
           and "websocket" in plain.json()["Message"], f"a plain GET of logs: {plain.status_code}")
 
 
+def test_a_log_stream_past_the_pool_is_refused_saying_why(api):
+    # 32 streams follow a long job (the pool's size); the 33rd gets one
+    # error frame naming the limit instead of an upgrade left unanswered,
+    # and once one of the 32 is gone a new stream is served again.
+    live = run(api, os.path.join(WASM_DIR, "ticker.wasm"), "1200", "100", wait=False)
+    url = f"ws://127.0.0.1:{api.port}{JOBS}/{live}/logs?follow=true"
+    held = []
+    try:
+        for _ in range(32):
+            ws = websocket.create_connection(url, timeout=60)
+            ws.recv()  # streaming: its first line arrived
+            held.append(ws)
+        frames, code = log_frames(api, live)
+        check(code == 1000 and len(frames) == 1
+              and "streams at most 32 job logs at once" in frames[0].get("error", ""),
+              f"the 33rd stream: {code} {frames[:2]}")
+        held.pop().close()
+        deadline = time.monotonic() + 60
+        while True:
+            ws = websocket.create_connection(url, timeout=60)
+            first = __import__("json").loads(ws.recv())
+            ws.close()
+            if "value" in first and first["value"]["Type"] == 1:
+                break
+            check(time.monotonic() < deadline, f"no stream served after one closed: {first}")
+            if failures:
+                return
+            time.sleep(0.2)
+    finally:
+        requests.delete(api.url(f"{JOBS}/{live}"))
+        for ws in held:
+            ws.close()
+
+
 def test_normally_closed_log_streams_free_their_threads(api):
     # python-websocket's close() after recv() has seen the server's close
     # frame answers it and leaves the socket open: the server must not keep
