@@ -89,8 +89,13 @@ BOOST_AUTO_TEST_CASE(logs_execution_id_picks_one_execution_of_a_retried_job) {
   BOOST_TEST_REQUIRE(shoal::test::wait_until([&] {
     return has(h.shoal({"job", "logs", id}).out, "tick 3\n");
   }));
-  // The worker dies mid-run: the job runs again as execution 2.
-  for (int pid : shoal::test::children(h.broker_pid(), "shoal-worker")) ::kill(pid, SIGKILL);
+  // The worker running it dies mid-run: the job runs again as execution 2
+  // (only that worker: another killed at the same moment may have taken
+  // execution 2 already). Worker names are w-<broker pid>-<n>.
+  const std::string worker = h.job(id)["executions"][0]["worker"];
+  auto pgrep = shoal::test::run_process({"pgrep", "-f", "--", "--name " + worker});
+  BOOST_TEST_REQUIRE(pgrep.status == 0, pgrep.err);
+  ::kill(std::stoi(pgrep.out), SIGKILL);
   BOOST_TEST(h.shoal({"job", "wait", id}).status == 0);
   auto first = h.shoal({"job", "logs", id, "-e", execution_id(id, 1)});
   auto second = h.shoal({"job", "logs", id, "--execution-id", execution_id(id, 2)});
