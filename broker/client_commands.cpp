@@ -51,6 +51,19 @@ std::expected<std::string, std::string> text_field(const json& body, const char*
   return body[field].get<std::string>();
 }
 
+// A stop's or a re-run's reason, kept in the job's history: a string of at
+// most kReasonMax bytes, refused (not cut) past it.
+constexpr size_t kReasonMax = 4096;
+std::expected<std::string, std::string> reason_field(const json& body, const char* command) {
+  auto why = text_field(body, "reason");
+  if (!why) return std::unexpected(std::string(command) + ": " + why.error());
+  if (why->size() > kReasonMax)
+    return std::unexpected(std::string(command) + ": reason is " + std::to_string(why->size()) +
+                           " bytes; the most a job's history keeps is " +
+                           std::to_string(kReasonMax));
+  return why;
+}
+
 // The store's query of a `list` body (docs/protocol.md).
 std::expected<ListQuery, std::string> list_query(const json& body) {
   ListQuery q;
@@ -546,10 +559,9 @@ void Broker::cmd_watch(Request& r) {
 }
 
 void Broker::cmd_stop(Request& r) {
-  const auto reason = r.body.find("reason");
-  if (reason != r.body.end() && !reason->is_string())
-    return reply_error(r.identity, "stop: reason must be a string");
-  const std::string why = reason == r.body.end() ? "" : reason->get<std::string>();
+  auto reason = reason_field(r.body, "stop");
+  if (!reason) return reply_error(r.identity, reason.error());
+  const std::string why = *reason;
   if (r.array) return stop_array(r, why);
   auto job = jobs_.request_stop(r.job->id, why);
   if (!job)
@@ -561,8 +573,8 @@ void Broker::cmd_stop(Request& r) {
 
 void Broker::cmd_rerun(Request& r) {
   if (shutting_down_) return reply_error(r.identity, "the broker is shutting down");
-  auto why = text_field(r.body, "reason");
-  if (!why) return reply_error(r.identity, "rerun: " + why.error());
+  auto why = reason_field(r.body, "rerun");
+  if (!why) return reply_error(r.identity, why.error());
   const bool was_running = r.job->state == jobs::JobState::running;
   auto job = jobs_.rerun(*r.job, *why);
   if (!job) return reply_error(r.identity, job.error());
