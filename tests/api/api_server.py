@@ -15,6 +15,19 @@ SHOAL = os.environ.get("SHOAL_BIN", "build/shoal")
 WASM_DIR = os.environ.get("SHOAL_TEST_WASM_DIR", "build/tests/wasm")
 
 
+def frames_until_close(ws):
+    """The data frames a WebSocket receives up to the server's close, and
+    the close code (None when the close frame carries none)."""
+    import websocket
+    frames = []
+    while True:
+        opcode, data = ws.recv_data(control_frame=True)
+        if opcode == websocket.ABNF.OPCODE_CLOSE:
+            return frames, int.from_bytes(data[:2], "big") if len(data) >= 2 else None
+        if opcode in (websocket.ABNF.OPCODE_TEXT, websocket.ABNF.OPCODE_BINARY):
+            frames.append(data)
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

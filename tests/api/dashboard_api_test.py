@@ -17,7 +17,7 @@ import requests
 import websocket
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from api_server import WASM_DIR, ApiServer  # noqa: E402
+from api_server import WASM_DIR, ApiServer, frames_until_close  # noqa: E402
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
 import cases  # noqa: E402
 from cases import check  # noqa: E402
@@ -107,12 +107,7 @@ def test_with_a_token_the_page_is_open_and_the_api_is_not():
             try:
                 check(ws.getsubprotocol() == "shoal",
                       f"the upgrade names 'shoal', never the token's: {ws.getsubprotocol()}")
-                lines = []
-                while True:
-                    opcode, data = ws.recv_data(control_frame=True)
-                    if opcode == websocket.ABNF.OPCODE_CLOSE:
-                        break
-                    lines.append(data)
+                lines, _ = frames_until_close(ws)
                 check(any(b"arg[1]=p" in line for line in lines), f"the log lines: {lines[:3]}")
             finally:
                 ws.close()

@@ -9,6 +9,7 @@ seen over HTTP. Run by `meson test jobs_api`, or directly:
 import base64
 import functools
 import http.server
+import json
 import os
 import sys
 import tempfile
@@ -19,7 +20,7 @@ import requests
 import websocket
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from api_server import WASM_DIR, ApiServer  # noqa: E402
+from api_server import WASM_DIR, ApiServer, frames_until_close  # noqa: E402
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
 import cases  # noqa: E402
 from cases import check, failures  # noqa: E402,F401
@@ -441,14 +442,9 @@ def log_frames(api, job_id, query="follow=true"):
     """The frames of a log stream as JSON, and the close code."""
     ws = websocket.create_connection(
         f"ws://127.0.0.1:{api.port}{JOBS}/{job_id}/logs?{query}", timeout=60)
-    frames = []
     try:
-        while True:
-            opcode, data = ws.recv_data(control_frame=True)
-            if opcode == websocket.ABNF.OPCODE_CLOSE:
-                return frames, int.from_bytes(data[:2], "big") if len(data) >= 2 else None
-            if opcode == websocket.ABNF.OPCODE_TEXT:
-                frames.append(__import__("json").loads(data))
+        frames, code = frames_until_close(ws)
+        return [json.loads(f) for f in frames], code
     finally:
         ws.close()
 
@@ -502,7 +498,7 @@ def test_a_log_stream_past_the_pool_is_refused_saying_why(api):
         deadline = time.monotonic() + 60
         while True:
             ws = websocket.create_connection(url, timeout=60)
-            first = __import__("json").loads(ws.recv())
+            first = json.loads(ws.recv())
             ws.close()
             if "value" in first and first["value"]["Type"] == 1:
                 break
@@ -526,12 +522,7 @@ def test_normally_closed_log_streams_free_their_threads(api):
     for i in range(101):
         ws = websocket.create_connection(
             f"ws://127.0.0.1:{api.port}{JOBS}/{job_id}/logs?follow=false", timeout=60)
-        lines = []
-        while True:
-            opcode, data = ws.recv_data(control_frame=True)
-            if opcode == websocket.ABNF.OPCODE_CLOSE:
-                break
-            lines.append(data)
+        lines, _ = frames_until_close(ws)
         ws.close()
         kept.append(ws)
         check(any(b"arg[1]=p" in line for line in lines), f"stream {i + 1}: {lines[:3]}")
