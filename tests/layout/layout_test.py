@@ -11,6 +11,8 @@ Run by `meson test layout`; also directly:
   SOURCE_ROOT=. CPP_CLIENT=build/examples/cpp_client SHOAL_BIN=build/shoal \
     /usr/bin/python3 tests/layout/layout_test.py [case]
 """
+import contextlib
+import io
 import os
 import re
 import subprocess
@@ -122,6 +124,33 @@ def test_no_function_in_broker_worker_client_or_cli_is_over_80_lines():
     r = subprocess.run([sys.executable, os.path.join(ROOT, "tools", "function-sizes")],
                        capture_output=True, text=True)
     check(r.returncode == 0, "tools/function-sizes:\n" + r.stdout + r.stderr)
+
+
+def test_the_one_python_runner_fails_on_a_check_a_crash_and_a_name_it_lacks():
+    # tests/support/cases.py decides every Python test's exit status.
+    before = len(failures)
+
+    def test_good():
+        check(True, "never said")
+
+    def test_bad():
+        check(False, "a failed check")
+
+    def test_crash():
+        raise RuntimeError("boom")
+
+    with contextlib.redirect_stdout(io.StringIO()) as out:
+        got = (cases.run({"test_good": test_good}, argv=[]),
+               cases.run({"test_good": test_good, "test_bad": test_bad}, argv=[]),
+               cases.run({"test_crash": test_crash}, argv=[]),
+               cases.run({"test_good": test_good}, argv=["nosuch"]),
+               cases.run({"test_bad": test_bad}, argv=["good"]),
+               cases.run({}, argv=[]))
+    del failures[before:]
+    check(got == (0, 1, 1, 1, 1, 1), f"exit statuses {got}:\n{out.getvalue()}")
+    said = out.getvalue()
+    check("FAIL bad" in said and "a failed check" in said and "RuntimeError: boom" in said
+          and "no test case named nosuch" in said, f"what the runner printed:\n{said}")
 
 
 if __name__ == "__main__":
