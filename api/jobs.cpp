@@ -17,6 +17,10 @@ using nlohmann::json;
 Response job_error(const Request& request, const std::string& id, const std::string& error) {
   if (error.starts_with("no job matches"))
     return error_response(request, 404, "job not found: " + id, "NotFound", "JobStore");
+  // The broker refuses a reason past its size (stop and rerun): the
+  // request is at fault.
+  if (error.starts_with("stop: reason") || error.starts_with("rerun: reason"))
+    return error_response(request, 400, error, "BadRequest", "Broker");
   if (error.find("matches several jobs") != std::string::npos)
     return error_response(request, 500, "multiple jobs found for id " + id + ": " + error,
                           "MultipleJobsFound", "JobStore");

@@ -247,6 +247,11 @@ def test_rerun(api):
           f"version 7: {r.status_code} {r.text}")
     r = requests.put(api.url(f"{JOBS}/{done}/rerun"), data="{not json")
     check(r.status_code == 400, f"bad body: {r.status_code} {r.text}")
+    # A reason goes into the job's history: past 4096 bytes it is refused
+    # whole (400, its size said), never cut (a stop's too: rerun_test.py).
+    r = requests.put(api.url(f"{JOBS}/{done}/rerun"), json={"Reason": "x" * 5000})
+    check(r.status_code == 400 and r.json()["Code"] == "BadRequest"
+          and "reason is 5000 bytes" in r.json()["Message"], f"long reason: {r.status_code} {r.text}")
 
 
 def test_rerun_of_a_running_job_stops_it_first_and_of_a_queued_one_is_500(api):
