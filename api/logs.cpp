@@ -67,7 +67,7 @@ class LineFramer {
 };
 
 void stream_logs(LineFramer& framer, const std::string& id, bool follow,
-                 const ApiOptions& options) {
+                 client::Client::LogsFrom from, const ApiOptions& options) {
   auto error = [&](const std::string& why) {
     framer.send_json({{"error", why}, {"value", {{"Type", 0}, {"Line", ""}}}});
   };
@@ -76,8 +76,9 @@ void stream_logs(LineFramer& framer, const std::string& id, bool follow,
   o.start_broker = false;
   auto c = client::Client::connect(o);
   if (!c) return error("failed to open log stream for job " + id + ": " + c.error());
-  auto end = c->logs(id, client::Stream::all, follow,
-                     [&](const std::string& s, const std::string& d) { framer.add(s, d); });
+  auto end = c->logs(
+      id, client::Stream::all, follow,
+      [&](const std::string& s, const std::string& d) { framer.add(s, d); }, "", from);
   framer.flush();
   if (!end) error("failed to open log stream for job " + id + ": " + end.error());
 }
@@ -193,14 +194,17 @@ void serve_log_stream(boost::asio::ip::tcp::socket socket, beast::flat_buffer bu
     std::string refused;
     if (!following && follow_value != "false" && follow_value != "0")
       refused = "invalid follow '" + follow_value + "': true or false";
-    if (auto tail = query.find("tail"); tail != query.end() && !tail->second.empty() &&
-                                        tail->second != "true" && tail->second != "false" &&
-                                        tail->second != "1" && tail->second != "0")
-      refused = "invalid tail '" + tail->second + "': true or false";
+    auto tail = query.find("tail");
+    const std::string tail_value = tail == query.end() ? "false" : tail->second;
+    const bool tailing = tail_value.empty() || tail_value == "true" || tail_value == "1";
+    if (!tailing && tail_value != "false" && tail_value != "0")
+      refused = "invalid tail '" + tail_value + "': true or false";
     if (!refused.empty())
       framer.send_json({{"error", refused}, {"value", {{"Type", 0}, {"Line", ""}}}});
     else
-      stream_logs(framer, id, following, options);
+      stream_logs(framer, id, following,
+                  tailing ? client::Client::LogsFrom::now : client::Client::LogsFrom::start,
+                  options);
   } catch (const PeerGone&) {
     return;
   }

@@ -1,8 +1,8 @@
 // GET /api/v1/orchestrator/jobs/{id}/logs: Bacalhau's WebSocket log stream.
-// The socket is upgraded first; then the job's output, from the start, one
-// text frame per line ({"value":{"Type":1|2,"Line":"…\n"}}, 1 stdout,
-// 2 stderr); with follow=true also what it writes until it ends. An error
-// (an unknown job) is one frame {"error":"…","value":{"Type":0,"Line":""}}.
+// The socket is upgraded first; then the job's output, from the start (with
+// tail=true: from now, Bacalhau's meaning), one text frame per line
+// ({"value":{"Type":1|2,"Line":"…\n"}}, 1 stdout, 2 stderr); with follow=true also what it writes
+// until it ends. An error (an unknown job) is one frame {"error":"…","value":{"Type":0,"Line":""}}.
 // The stream ends with a close frame, code 1000.
 //
 // Runs on a thread of the log-stream pool (api/server.cpp) with a broker

@@ -46,19 +46,17 @@ bool same_token(std::string_view given, std::string_view expected) {
   return diff == 0;
 }
 
-// Log streams served at once; one more is refused with an error frame
-// (refuse_log_stream) until one has sent its last frame (its close
-// handshake may still hold its thread a few seconds: a stream then waits
-// for that thread, no longer).
-constexpr size_t kLogStreams = 32;
-
 // The handler threads' shared state; each thread keeps its own Context.
 // Log streams (api/logs.h) run on a pool of their own: a followed stream
 // holds its thread while the job runs.
 struct Shared {
   ApiOptions options;
   asio::thread_pool handlers;
-  asio::thread_pool streams{kLogStreams};
+  // ApiOptions::max_log_streams threads: one more stream is refused with an
+  // error frame (refuse_log_stream) until one has sent its last frame (its
+  // close handshake may still hold its thread a few seconds: a stream then
+  // waits for that thread, no longer).
+  asio::thread_pool streams;
   asio::thread_pool refusals{2};     // refuse_log_stream: a frame and a close each
   std::atomic<size_t> streaming{0};  // log streams not yet past their last frame
   // Log streams refused since the last one served: the first and the count
@@ -66,7 +64,9 @@ struct Shared {
   std::atomic<uint64_t> streams_refused{0};
   std::atomic<size_t> open{0};  // connections held, log streams included
   explicit Shared(ApiOptions o)
-      : options(std::move(o)), handlers(static_cast<size_t>(options.handler_threads)) {}
+      : options(std::move(o)),
+        handlers(static_cast<size_t>(options.handler_threads)),
+        streams(options.max_log_streams) {}
   void say(const std::string& line) const {
     if (options.log)
       options.log(line);
@@ -200,15 +200,17 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   // The connection becomes a log stream on a thread of its own, or, when
-  // all kLogStreams are streaming, gets an error frame saying so.
+  // all max_log_streams are streaming, gets an error frame saying so.
   void hand_over(std::shared_ptr<http::request<http::string_body>> req) {
     auto socket = std::make_shared<tcp::socket>(stream_.release_socket());
     Shared& shared = shared_;
-    if (shared.streaming.fetch_add(1) >= kLogStreams) {
+    const size_t cap = shared.options.max_log_streams;
+    if (shared.streaming.fetch_add(1) >= cap) {
       --shared.streaming;
-      const std::string why = "the API streams at most " + std::to_string(kLogStreams) +
+      const std::string why = "the API streams at most " + std::to_string(cap) +
                               " job logs at once and all are in use: close another log view, "
-                              "or try again when a followed job ends";
+                              "try again when a followed job ends, or raise the cap "
+                              "(shoal serve --api-max-log-streams)";
       if (shared.streams_refused++ == 0) shared.say("the REST API refuses a log stream: " + why);
       asio::post(shared.refusals, [socket, req, why, slot = slot_] {
         refuse_log_stream(std::move(*socket), *req, why);

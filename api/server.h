@@ -22,6 +22,9 @@
 
 namespace shoal::api {
 
+inline constexpr size_t kDefaultLogStreams = 32;
+inline constexpr size_t kMaxLogStreams = 1024;
+
 struct ApiOptions {
   std::string host = "127.0.0.1";  // address or name to listen on
   uint16_t port = 1234;            // 0: any free port (tests)
@@ -40,6 +43,10 @@ struct ApiOptions {
   // broker needs for its store, workers and ZeroMQ clients. A connection
   // past the cap is answered 503 ServiceUnavailable at once and closed.
   size_t max_connections = 0;
+  // WebSocket log streams served at once, each on a thread of its own with
+  // a broker connection while it follows its job; one more gets an error
+  // frame saying so (api/logs.h, refuse_log_stream). At least 1.
+  size_t max_log_streams = kDefaultLogStreams;
   // Where the server says what it refused (a burst of connections past the
   // cap, or accept(2) failing), one line each, on the I/O thread; null:
   // stderr.

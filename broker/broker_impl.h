@@ -286,6 +286,10 @@ class Broker : private JobObserver {
   // pump(): the chunks after the reader's last, about a slice; true when
   // that was all the store holds, nullopt after an error (replied).
   std::optional<bool> send_log_slice(LogReader& reader);
+  // Once `reader` has had every stored chunk (or was asked for none, logs
+  // "from_now"): the job's end, or, when it follows a job not yet ended,
+  // the live chunks from now on.
+  void end_or_follow(const LogReader& reader);
 
   // outputs.cpp: moves the execution's output files into the batch, at
   // most the caps (files, bytes; the walk itself stops after

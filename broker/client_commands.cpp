@@ -64,6 +64,23 @@ std::expected<std::string, std::string> reason_field(const json& body, const cha
   return why;
 }
 
+// The first of `switches` (space-separated field names) that the body
+// holds with a value other than true or false, said with its value.
+std::optional<std::string> not_a_switch(const json& body, std::string_view switches) {
+  while (!switches.empty()) {
+    const size_t space = switches.find(' ');
+    const std::string field(switches.substr(0, space));
+    switches = space == std::string_view::npos ? "" : switches.substr(space + 1);
+    auto it = body.find(field);
+    if (it != body.end() && !it->is_boolean()) {
+      std::string value = it->dump();
+      if (value.size() > 40) value = value.substr(0, 40) + "...";
+      return field + " must be true or false, not " + value;
+    }
+  }
+  return std::nullopt;
+}
+
 // The store's query of a `list` body (docs/protocol.md).
 std::expected<ListQuery, std::string> list_query(const json& body) {
   ListQuery q;
@@ -180,6 +197,10 @@ void Broker::on_client_message(std::vector<zmq::message_t>& parts) {
     }
   if (!info) {
     reply_error(identity, "unknown command '" + command.substr(0, 40) + "'");
+    return;
+  }
+  if (auto bad = not_a_switch(body, info->switches)) {
+    reply_error(identity, "malformed request: " + *bad);
     return;
   }
   try {
@@ -481,6 +502,13 @@ void Broker::cmd_logs(Request& r) {
     reader.follow = reader.follow && *attempt == reader.attempt;
     reader.attempt = *attempt;
   }
+  // From now: what was written before is skipped, chunks still waiting in
+  // the batch included (committed here, so that they go only to earlier
+  // readers).
+  if (r.body.value("from_now", false)) {
+    flush();
+    return end_or_follow(reader);
+  }
   // A log that fits in one slice is answered in this turn, like any reply.
   if (!pump(reader)) log_readers_.push_back(std::move(reader));
 }
@@ -513,6 +541,11 @@ bool Broker::pump(LogReader& r) {
   last = send_log_slice(r);
   if (!last) return true;
   if (!*last) return false;
+  end_or_follow(r);
+  return true;
+}
+
+void Broker::end_or_follow(const LogReader& r) {
   // Everything is sent: either the job's end, or live chunks from now on.
   const jobs::Job* job = jobs_.find(r.job_id);
   std::optional<jobs::Job> stored;
@@ -521,16 +554,11 @@ bool Broker::pump(LogReader& r) {
       stored = std::move(**got);
       job = &*stored;
     }
-  if (!job) {
-    reply_error(r.identity, "job " + r.job_id + " was deleted while its logs were read");
-    return true;
-  }
-  if (r.follow && !jobs::is_terminal(job->state)) {
-    followers_.insert({job->id, Follower{r.identity, true, r.mask, false}});
-    return true;
-  }
+  if (!job)
+    return reply_error(r.identity, "job " + r.job_id + " was deleted while its logs were read");
+  if (r.follow && !jobs::is_terminal(job->state))
+    return void(followers_.insert({job->id, Follower{r.identity, true, r.mask, false}}));
   reply_about(r.identity, protocol::kEnd, *job);
-  return true;
 }
 
 void Broker::pump_log_readers() {

@@ -35,6 +35,7 @@ struct ServeFlags {
   std::string api_host = "127.0.0.1", api_token_file;
   uint16_t api_port = 1234;
   size_t api_max_connections = 0;
+  size_t api_max_log_streams = api::kDefaultLogStreams;
   std::string time_limit, idle_time;
 };
 
@@ -123,6 +124,12 @@ void add_api_flags(CLI::App& serve, ServeFlags& f) {
                    "The most HTTP connections the API holds at once, log streams included; "
                    "more are answered 503 (default: a quarter of the open-file limit, at most "
                    "4096)");
+  serve
+      .add_option("--api-max-log-streams", f.api_max_log_streams,
+                  "The most job log streams (WebSockets) the API serves at once, each with a "
+                  "thread and a broker connection; one more gets an error frame saying so")
+      ->check(CLI::Range(size_t{1}, api::kMaxLogStreams))
+      ->default_val(api::kDefaultLogStreams);
 }
 
 // A line the API logs: appended to the broker's log file, in its format,
@@ -170,6 +177,7 @@ std::expected<std::unique_ptr<api::Server>, std::string> start_api(const ServeFl
   o.workers = f.opts.workers;
   o.labels = f.opts.labels;
   o.max_connections = f.api_max_connections;
+  o.max_log_streams = f.api_max_log_streams;
   o.log = [file = f.opts.dir.log_file, quiet = f.quiet](const std::string& text) {
     api_log(file, quiet, text);
   };

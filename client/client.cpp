@@ -349,7 +349,7 @@ std::expected<void, std::string> Client::wait_all(
 
 std::expected<json, std::string> Client::logs(const std::string& id, Stream stream, bool follow,
                                               const ChunkHandler& on_chunk,
-                                              const std::string& execution) {
+                                              const std::string& execution, LogsFrom from) {
   const char* name = stream == Stream::stdout_only   ? "stdout"
                      : stream == Stream::stderr_only ? "stderr"
                                                      : "all";
@@ -358,6 +358,7 @@ std::expected<json, std::string> Client::logs(const std::string& id, Stream stre
   std::map<std::pair<uint64_t, std::string>, uint64_t> delivered, skip;
   json body = {{"id", id}, {"stream", name}, {"follow", follow}};
   if (!execution.empty()) body["execution"] = execution;
+  if (from == LogsFrom::now) body["from_now"] = true;
   return impl_->stream(
       protocol::Command::kLogs, body, std::nullopt, [&] { skip = delivered; },
       [&](const Reply& m) -> std::optional<json> {

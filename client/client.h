@@ -177,10 +177,15 @@ class Client {
   // output again from the start, as a new execution: following it delivers
   // both. With `execution` (an execution's id, or a prefix of only one of
   // the job's), that execution's logs instead; following an execution that
-  // is not the latest ends at its last byte.
+  // is not the latest ends at its last byte. From LogsFrom::now, what was
+  // written before the call is skipped (with `follow`, only what comes
+  // after; without, nothing); after a reconnect such a stream goes on from
+  // the reconnect's now.
+  enum class LogsFrom { start, now };
   std::expected<nlohmann::json, std::string> logs(const std::string& id, Stream stream, bool follow,
                                                   const ChunkHandler& on_chunk,
-                                                  const std::string& execution = "");
+                                                  const std::string& execution = "",
+                                                  LogsFrom from = LogsFrom::start);
 
   // One output file's bytes (an entry of the job JSON's output_files).
   std::expected<std::string, std::string> output(const std::string& id, const std::string& name,

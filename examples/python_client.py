@@ -25,6 +25,7 @@ The Client class is reused by examples/wordcount/wordcount.py.
 """
 
 import argparse
+import hashlib
 import json
 import os
 import sys
@@ -177,16 +178,31 @@ class Client:
         return reply, frames
 
     def submit_many(self, specs, module):
-        """Submits jobs, all requests first, then the replies (which come in
-        order): their ids."""
-        for spec in specs:
-            self.send("submit", spec, module)
-        ids = []
-        for _ in specs:
+        """Submits jobs running one module: their ids, in order. The first
+        carries the module's bytes; once it is stored, the others name the
+        module by its SHA-256 (module_sha256) and carry none, all requests
+        first, then the replies (which come in order). A submission the
+        broker answers "no module with module_sha256" (the module was pruned
+        meanwhile) is sent again with the bytes."""
+        if not specs:
+            return []
+        digest = hashlib.sha256(module).hexdigest()
+        first, _frames = self.call("submit", dict(specs[0], module_sha256=digest), module)
+        for spec in specs[1:]:
+            self.send("submit", dict(spec, module_sha256=digest), b"")
+        ids = [first["id"]]
+        again = []
+        for i in range(1, len(specs)):
             kind, reply, _frames = self.receive()
-            if kind == "error":
+            if kind == "error" and "no module with module_sha256" in reply["error"]:
+                again.append(i)
+                ids.append(None)
+            elif kind == "error":
                 raise ShoalError(reply["error"])
-            ids.append(reply["id"])
+            else:
+                ids.append(reply["id"])
+        for i in again:
+            ids[i] = self.call("submit", specs[i], module)[0]["id"]
         return ids
 
     def submit_array(self, spec, module, indices=None, items=None, item_target=None,

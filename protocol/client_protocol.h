@@ -54,15 +54,19 @@ struct CommandInfo {
   // ... only when the body asks for it with "array": true (the reply for an
   // array is not shaped as the one for a job).
   bool array_when_asked = false;
+  // The body's fields that are switches (true or false), space-separated:
+  // any other value is refused with the field's name before the command
+  // runs.
+  std::string_view switches = "";
 };
 
 inline constexpr std::array<CommandInfo, 14> kCommands{{
     {Command::kPing, "ping", false, false},
     {Command::kSubmit, "submit", false, false},
-    {Command::kGet, "get", true, true, true, true},
-    {Command::kList, "list", false, true},
-    {Command::kLogs, "logs", true, true},
-    {Command::kWatch, "watch", true, false, true},
+    {Command::kGet, "get", true, true, true, true, "array"},
+    {Command::kList, "list", false, true, false, false, "reversed"},
+    {Command::kLogs, "logs", true, true, false, false, "follow from_now"},
+    {Command::kWatch, "watch", true, false, true, false, "logs states"},
     {Command::kStop, "stop", true, false, true},
     {Command::kDelete, "delete", true, true},
     {Command::kPrune, "prune", false, true},

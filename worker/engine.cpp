@@ -27,12 +27,16 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// Eager tier-up: every function is compiled by Liftoff first and then by
-// TurboFan in the background, so that a module's code is complete (and can
-// be serialized into the code cache) soon after its first start, and hot
-// loops run optimised code without waiting for V8 to find them. See
-// docs/benchmarks.md for the measurements behind this choice.
-constexpr char kV8Flags[] = "--no-wasm-dynamic-tiering";
+// Lazy compilation with eager tier-up: a function is compiled when it is
+// first called, by Liftoff, and then at once by TurboFan in the background.
+// A start compiles only what the program calls (a 30 MB module's first
+// start: 0.8 s instead of 21 s of TurboFan for functions never called), the
+// code of what it called can be serialized as soon as TurboFan has done it
+// (V8 10.2 serializes nothing while Liftoff code remains, but does serialize
+// functions never compiled, as "compile on first call"), and hot functions
+// run optimised code from their next call without waiting for V8 to find
+// them. See docs/benchmarks.md for the measurements behind this choice.
+constexpr char kV8Flags[] = "--no-wasm-dynamic-tiering --wasm-lazy-compilation";
 
 struct V8Process {
   std::unique_ptr<TrackingPlatform> platform;
@@ -338,9 +342,16 @@ struct Engine {
   bool collect = false;  // a finished run left much memory behind
   KeptModules modules;
   std::unique_ptr<CodeCache> code_cache;
-  // Compiled here, not yet in the code cache: code-cache key -> module.
-  std::map<std::string, v8::CompiledWasmModule> unsaved;
+  // Compiled here, or grown here from a cache entry (whose size is kept:
+  // code of the same size is not stored again), not yet in the code
+  // cache: code-cache key -> module.
+  struct Unsaved {
+    v8::CompiledWasmModule compiled;
+    size_t stored_size = 0;
+  };
+  std::map<std::string, Unsaved> unsaved;
   std::function<void(const std::string&)> log;
+  std::function<void(const std::string&)> stored;  // EngineSettings::stored
 
   // The isolate's WASI import functions, so that a later run does not make
   // them again: one Instance slot per unit position (import modules first,
@@ -486,6 +497,7 @@ void configure_engine(EngineSettings settings) {
   Engine& e = engine();
   std::lock_guard lock(e.mu);
   e.log = std::move(settings.log);
+  e.stored = std::move(settings.stored);
   e.code_cache.reset();
   if (settings.code_cache_dir.empty()) return;
   auto cache = CodeCache::open(settings.code_cache_dir);
@@ -518,11 +530,19 @@ bool engine_idle_work(std::chrono::milliseconds wait, bool release_memory) {
   if (!e.code_cache) e.unsaved.clear();
   const bool complete = !v8_process().platform->background_work_pending();
   if (e.unsaved.empty() || (!complete && wait.count() == 0)) return !e.unsaved.empty();
-  for (auto& [key, compiled] : e.unsaved) {
-    v8::OwnedBuffer code = compiled.Serialize();
+  for (auto& [key, unsaved] : e.unsaved) {
+    v8::OwnedBuffer code = unsaved.compiled.Serialize();
     if (code.size == 0) continue;  // V8 had nothing to serialize: compiled again next time
+    // The entry it came from: no function was compiled since (code grows).
+    if (code.size == unsaved.stored_size) continue;
     auto stored = e.code_cache->put(key, {code.buffer.get(), code.size}, complete);
-    if (!stored) e.say(stored.error());
+    if (!stored)
+      e.say(stored.error());
+    else if (e.stored)
+      e.stored("code cache: stored " + units::format_bytes(code.size) +
+               (unsaved.stored_size ? " (grown from " + units::format_bytes(unsaved.stored_size) +
+                                          ": this run compiled more functions)"
+                                    : ""));
   }
   e.unsaved.clear();
   return !e.unsaved.empty();
@@ -625,7 +645,10 @@ v8::Local<v8::WasmModuleObject> from_code_cache(const InV8& v, const Unit& u,
       if (deserialize(v.isolate, v.ctx, u.bytes, entry->bytes(), st.cache_note).ToLocal(&mod)) {
         st.source = RunStats::Source::code_cache;
         st.cache_partial = !entry->complete();
-        if (st.cache_partial) v.e.unsaved.emplace(cache_key, mod->GetCompiledModule());
+        // The run may call functions the entry does not hold; they are
+        // compiled on their first call, and stored too once compiled.
+        v.e.unsaved.emplace(cache_key,
+                            Engine::Unsaved{mod->GetCompiledModule(), entry->bytes().size()});
       }
       v.tc.Reset();
     } else if (entry.error() == CodeCache::Miss::corrupt) {
@@ -664,7 +687,7 @@ std::expected<v8::Local<v8::WasmModuleObject>, RunError> obtain_module(const InV
     if (!compiled.ToLocal(&mod)) return std::unexpected(v.error(Kind::invalid_module, u.who()));
     st.source = RunStats::Source::compiled;
     if (v.e.code_cache && !cache_key.empty())
-      v.e.unsaved.emplace(cache_key, mod->GetCompiledModule());
+      v.e.unsaved.emplace(cache_key, Engine::Unsaved{mod->GetCompiledModule()});
   }
   if (u.id.kept()) {
     u.prepared->compiled.emplace(mod->GetCompiledModule());

@@ -22,7 +22,8 @@ namespace shoal::worker {
 // V8's version, "10.2.154.26".
 std::string v8_version();
 
-// The V8 flags this process runs with ("--no-wasm-dynamic-tiering ..."),
+// The V8 flags this process runs with ("--no-wasm-dynamic-tiering
+// --wasm-lazy-compilation"),
 // plus SHOAL_V8_FLAGS from the environment (for experiments). Part of the
 // code cache's key.
 std::string v8_flags();
@@ -34,6 +35,10 @@ struct EngineSettings {
   // Receives one line per event worth a log entry (a corrupt cache entry,
   // a cache that could not be opened or written). Unset: discarded.
   std::function<void(const std::string&)> log;
+  // Receives one line per code cache entry stored: its size, and the size
+  // of the entry it replaces when a run grew it (shoal exec --verbose).
+  // Unset: discarded.
+  std::function<void(const std::string&)> stored;
 };
 
 // Applies to later runs of this process. A cache that cannot be opened is

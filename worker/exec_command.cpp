@@ -303,6 +303,7 @@ int exec_command(int argc, char** argv) {
     settings.code_cache_dir =
         f.code_cache.empty() ? host::state_dir().cache + "/code" : f.code_cache;
     settings.log = [&notes](const std::string& line) { notes.push_back(line); };
+    if (f.verbose) settings.stored = settings.log;
     configure_engine(std::move(settings));
     options->cache_key = sha256_hex({reinterpret_cast<const char*>(bytes.data()), bytes.size()});
   }

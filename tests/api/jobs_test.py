@@ -456,7 +456,7 @@ def log_frames(api, job_id, query="follow=true"):
 
 def test_logs_over_a_websocket(api):
     job_id = run(api, os.path.join(WASM_DIR, "args_env.wasm"), "p", "q")
-    for query in ("follow=true", "follow=false&tail=true"):
+    for query in ("follow=true", "follow=false"):
         frames, code = log_frames(api, job_id, query)
         check(code == 1000, f"{query}: close code {code}")
         check(all(set(f) == {"value"} and set(f["value"]) == {"Type", "Line"} for f in frames),
@@ -474,6 +474,26 @@ def test_logs_over_a_websocket(api):
     lines = [f["value"]["Line"] for f in frames]
     check(code == 1000 and lines == [f"tick {i}\n" for i in range(1, 21)],
           f"following a running job: {code} {lines}")
+    # tail=true is Bacalhau's "from now": nothing of a finished job, and of
+    # a running one only the lines written after the request, to its end.
+    for query in ("tail=true", "follow=true&tail=true"):
+        frames, code = log_frames(api, job_id, query)
+        check(code == 1000 and frames == [], f"{query} of a finished job: {code} {frames}")
+    live = run(api, os.path.join(WASM_DIR, "ticker.wasm"), "60", "50", wait=False)
+    deadline = time.monotonic() + 60
+    while True:
+        seen = [f["value"]["Line"] for f in log_frames(api, live, "follow=false")[0]]
+        if "tick 5\n" in seen:
+            break
+        check(time.monotonic() < deadline, f"the ticker did not reach tick 5: {seen}")
+        if failures:
+            return
+        time.sleep(0.05)
+    frames, code = log_frames(api, live, "follow=true&tail=true")
+    lines = [f["value"]["Line"] for f in frames]
+    first = int(lines[0].split()[1]) if lines else 0
+    check(code == 1000 and first > 5 and lines == [f"tick {i}\n" for i in range(first, 61)],
+          f"follow=true&tail=true of a running job: {code} {lines}")
     for query, said in (("follow=maybe", "invalid follow 'maybe'"), ("tail=5", "invalid tail '5'")):
         frames, code = log_frames(api, job_id, query)
         check(code == 1000 and len(frames) == 1 and said in frames[0].get("error", ""),
@@ -515,6 +535,31 @@ def test_a_log_stream_past_the_pool_is_refused_saying_why(api):
         requests.delete(api.url(f"{JOBS}/{live}"))
         for ws in held:
             ws.close()
+
+
+def test_the_log_stream_cap_is_a_flag(api):
+    # --api-max-log-streams 2: the third stream is refused naming the flag;
+    # a cap out of range is refused when the broker starts.
+    with ApiServer("--api-max-log-streams", "2") as small:
+        live = run(small, os.path.join(WASM_DIR, "ticker.wasm"), "1200", "100", wait=False)
+        url = f"ws://127.0.0.1:{small.port}{JOBS}/{live}/logs?follow=true"
+        held = []
+        try:
+            for _ in range(2):
+                ws = websocket.create_connection(url, timeout=60)
+                ws.recv()
+                held.append(ws)
+            frames, code = log_frames(small, live)
+            said = frames[0].get("error", "") if frames else ""
+            check(code == 1000 and len(frames) == 1 and "streams at most 2 job logs" in said
+                  and "--api-max-log-streams" in said, f"the third stream: {code} {frames[:2]}")
+        finally:
+            requests.delete(small.url(f"{JOBS}/{live}"))
+            for ws in held:
+                ws.close()
+    bad = api.shoal("serve", "--api-port", "1", "--api-max-log-streams", "0", check=False)
+    check(bad.returncode != 0 and "--api-max-log-streams" in bad.stderr,
+          f"a cap of 0: {bad.returncode} {bad.stderr}")
 
 
 def test_normally_closed_log_streams_free_their_threads(api):

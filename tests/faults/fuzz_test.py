@@ -38,7 +38,7 @@ def random_json(rng, depth=0):
         return [random_json(rng, depth + 1) for _ in range(rng.randint(0, 5))]
     keys = ["id", "follow", "stream", "limit", "labels", "args", "env", "inputs", "outputs",
             "timeout_s", "memory", "entry_point", "module", "name", "older_than_s", "path",
-            "logs", "reversed", "id_prefix", "watch", "states", "bogus"]
+            "logs", "reversed", "id_prefix", "watch", "states", "from_now", "array", "bogus"]
     return {rng.choice(keys): random_json(rng, depth + 1) for _ in range(rng.randint(0, 6))}
 
 
@@ -124,6 +124,23 @@ def regressions(s):
               f"{frames[:2]}: {kind} {body}, expected error {want!r}")
 
 
+def switches(s, job):
+    """A switch of a body that is not true or false is refused by its name;
+    logs from_now of a finished job is its end alone."""
+    for command, body, field, value in (("get", {"array": "yes"}, "array", '"yes"'),
+                                        ("logs", {"follow": 1}, "follow", "1"),
+                                        ("logs", {"from_now": None}, "from_now", "null"),
+                                        ("watch", {"logs": [True]}, "logs", "[true]"),
+                                        ("list", {"reversed": "no"}, "reversed", '"no"')):
+        kind, reply, _ = s.client.request(command, dict(body, id=job))
+        want = f"malformed request: {field} must be true or false, not {value}"
+        check(kind == "error" and reply["error"] == want,
+              f"{command} {body}: {kind} {reply}, expected error {want!r}")
+    kind, reply, _ = s.client.request("logs", {"id": job, "follow": True, "from_now": True})
+    check(kind == "end" and reply["id"] == job and not s.client.sock.poll(200),
+          f"logs from_now of a finished job: {kind} {reply}")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=float, default=20)
@@ -136,9 +153,11 @@ def main():
     counts = {}
     with Session("shoal-fuzz-") as s:
         pid = s.broker.pid
-        s.submit("chaos_job", [1])  # so that the store is not empty
+        first = s.submit("chaos_job", [1])  # so that the store is not empty
+        s.wait_state(first, ["Completed", "Failed"])
         rss0, fds0 = harness.rss_kib(pid), harness.fd_count(pid)
         regressions(s)
+        switches(s, first)
         socks = [harness.Client(s.broker.endpoint) for _ in range(a.sockets)]
         deadline = time.monotonic() + a.seconds
         huge_sent = 0

@@ -295,6 +295,32 @@ BOOST_AUTO_TEST_CASE(a_second_process_starts_from_the_code_cache) {
   BOOST_TEST(quiet.err == "");
 }
 
+BOOST_AUTO_TEST_CASE(a_run_that_calls_more_functions_grows_the_code_cache_entry) {
+  // V8 compiles lazily: an entry holds the functions the runs so far
+  // called, and a run that called others stores it again, larger.
+  TempDir cache;
+  auto run = [&](const std::string& path) {
+    return run_process({shoal_bin(), "exec", "--verbose", "--code-cache", cache.path(),
+                        test_wasm("two_paths"), path});
+  };
+  auto first = run("a");
+  BOOST_TEST(first.out == "a 2470\n");
+  BOOST_TEST(first.err.find("code cache: miss, compiled\n") != std::string::npos, first.err);
+  BOOST_TEST(first.err.find("code cache: stored ") != std::string::npos, first.err);
+  BOOST_TEST(first.err.find("grown from") == std::string::npos, first.err);
+  auto same = run("a");
+  BOOST_TEST(same.err.find("code cache: hit\n") != std::string::npos, same.err);
+  BOOST_TEST(same.err.find("code cache: stored") == std::string::npos, same.err);
+  auto other = run("b");
+  BOOST_TEST(other.out == "b 99\n");
+  BOOST_TEST(other.err.find("code cache: hit\n") != std::string::npos, other.err);
+  BOOST_TEST(other.err.find("code cache: stored ") != std::string::npos, other.err);
+  BOOST_TEST(other.err.find("(grown from ") != std::string::npos, other.err);
+  auto again = run("b");
+  BOOST_TEST(again.out == "b 99\n");
+  BOOST_TEST(again.err.find("code cache: stored") == std::string::npos, again.err);
+}
+
 BOOST_AUTO_TEST_CASE(a_corrupt_code_cache_entry_is_removed_and_the_module_compiled) {
   TempDir cache;
   std::vector<std::string> cmd = {shoal_bin(),    "exec",       "--verbose",
