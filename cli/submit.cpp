@@ -1,5 +1,6 @@
 // Submitting a RunRequest and waiting for the job: the part `shoal wasm
 // run` and `shoal job run` share.
+#include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -13,6 +14,7 @@
 #include <iterator>
 #include <set>
 #include <thread>
+#include <utility>
 
 #include "cli/array_view.h"
 #include "cli/commands.h"
@@ -30,10 +32,19 @@ namespace shoal::cli {
 namespace {
 
 // Ctrl-C while `wasm run` waits: counted here, so that the wait ends with
-// words instead of the bare ^C of a killed process (see interrupted()).
+// words instead of the bare ^C of a killed process (see interrupted()),
+// and a byte written to a pipe that ends the client's wait for a reply
+// (client::set_interrupt_fd): a Ctrl-C between two waits would otherwise
+// leave the next one blocked.
 volatile std::sig_atomic_t g_interrupts = 0;
+int g_interrupt_pipe[2] = {-1, -1};
 void on_interrupt(int) {
   g_interrupts = g_interrupts + 1;
+  if (g_interrupt_pipe[1] >= 0) {
+    const int saved = errno;
+    (void)!::write(g_interrupt_pipe[1], "!", 1);
+    errno = saved;
+  }
 }
 
 // Catches SIGINT while it lives (no SA_RESTART: a blocked wait returns).
@@ -41,12 +52,22 @@ struct InterruptCatcher {
   struct sigaction old {};
   InterruptCatcher() {
     g_interrupts = 0;
+    if (::pipe2(g_interrupt_pipe, O_CLOEXEC | O_NONBLOCK) == 0)
+      client::set_interrupt_fd(g_interrupt_pipe[0]);
     struct sigaction sa {};
     sa.sa_handler = on_interrupt;
     ::sigemptyset(&sa.sa_mask);
     ::sigaction(SIGINT, &sa, &old);
   }
-  ~InterruptCatcher() { ::sigaction(SIGINT, &old, nullptr); }
+  ~InterruptCatcher() {
+    ::sigaction(SIGINT, &old, nullptr);
+    release();
+    for (int& fd : g_interrupt_pipe)
+      if (fd >= 0) ::close(std::exchange(fd, -1));
+  }
+  // The client's waits are no longer ended by a Ctrl-C (interrupted()
+  // still asks the broker to stop the job).
+  static void release() { client::set_interrupt_fd(-1); }
 };
 
 // After a Ctrl-C: the job goes on, and the user is told how to follow or
@@ -61,6 +82,7 @@ int interrupted(Backend& c, const std::string& id) {
   while (g_interrupts < 2 && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   if (g_interrupts < 2) return kExitJobStopped;
+  InterruptCatcher::release();
   auto stopped = c.stop(id);
   if (!stopped) return fail("job " + id + " could not be stopped: " + stopped.error());
   fmt::print(stderr, "shoal: the broker was asked to stop job {}\n", id);

@@ -117,6 +117,13 @@ enum class Stream { all, stdout_only, stderr_only };
 // Called with each chunk a program wrote: "stdout" or "stderr", the bytes.
 using ChunkHandler = std::function<void(const std::string& stream, const std::string& data)>;
 
+// A file descriptor that, once readable, ends every wait of this process's
+// clients for a reply with the error "interrupted"; -1 (the default): none.
+// For a SIGINT handler that writes a byte to a pipe: a signal that comes
+// between two waits, rather than during one, would otherwise leave the
+// next wait blocked. The process-wide setting is read at each wait.
+void set_interrupt_fd(int fd);
+
 class Client {
  public:
   // Connects to the broker (starting it if allowed) and checks it answers.

@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -65,7 +66,13 @@ std::expected<pid_t, std::string> start_broker(const host::StateDir& dir, const 
   return pid;
 }
 
+std::atomic<int> g_interrupt_fd{-1};
+
 }  // namespace
+
+void set_interrupt_fd(int fd) {
+  g_interrupt_fd = fd;
+}
 
 std::expected<std::string, std::string> shoal_binary() {
   std::error_code ec;
@@ -210,17 +217,26 @@ void Connection::send(protocol::Command command, const nlohmann::json& body,
 
 std::expected<Reply, std::string> Connection::next(
     std::optional<std::chrono::milliseconds> timeout) {
+  // The socket, the monitor (when there is one, else a null item that
+  // never fires) and the interrupt fd (set_interrupt_fd; -1 never fires).
+  const int interrupt_fd = g_interrupt_fd;
   zmq::pollitem_t items[] = {{sock_.handle(), 0, ZMQ_POLLIN, 0},
-                             {monitor_ ? monitor_->handle() : nullptr, 0, ZMQ_POLLIN, 0}};
+                             {monitor_ ? monitor_->handle() : nullptr, -1, ZMQ_POLLIN, 0},
+                             {nullptr, interrupt_fd, ZMQ_POLLIN, 0}};
   timed_out_ = false;
   for (;;) {
     int n;
     try {
-      n = zmq::poll(items, monitor_ ? 2 : 1, timeout ? *timeout : std::chrono::milliseconds(-1));
+      n = zmq::poll(items,
+                    interrupt_fd >= 0 ? 3
+                    : monitor_        ? 2
+                                      : 1,
+                    timeout ? *timeout : std::chrono::milliseconds(-1));
     } catch (const zmq::error_t& e) {
       if (e.num() == EINTR) return std::unexpected(std::string("interrupted"));
       throw;
     }
+    if (items[2].revents & ZMQ_POLLIN) return std::unexpected(std::string("interrupted"));
     if (n == 0) {
       timed_out_ = true;
       return std::unexpected("the broker did not answer (" + where_ + ")");
