@@ -321,6 +321,14 @@ BOOST_AUTO_TEST_CASE(a_run_that_calls_more_functions_grows_the_code_cache_entry)
   BOOST_TEST(again.err.find("code cache: stored") == std::string::npos, again.err);
 }
 
+BOOST_AUTO_TEST_CASE(an_invalid_function_nothing_calls_is_refused_at_compile) {
+  // V8 compiles each function on its first call, but validates them all
+  // before the program starts.
+  auto r = run_process({shoal_bin(), "exec", "--no-code-cache", test_wasm("invalid_uncalled")});
+  BOOST_TEST(r.status == 125);
+  BOOST_TEST(r.err.find("Compiling function #0 failed") != std::string::npos, r.err);
+}
+
 BOOST_AUTO_TEST_CASE(a_corrupt_code_cache_entry_is_removed_and_the_module_compiled) {
   TempDir cache;
   std::vector<std::string> cmd = {shoal_bin(),    "exec",       "--verbose",

@@ -227,6 +227,8 @@ BOOST_AUTO_TEST_CASE(modules_that_declare_too_much_fail_clearly_and_the_workers_
       {"functions_over_limit", "1000001"},
       {"data_segments_over_limit", "100001"},
       {"unknown_import", "launch_missiles"},
+      // Never called, yet refused: V8 compiles lazily but validates all.
+      {"invalid_uncalled", "Compiling function #0 failed"},
   };
   for (const Case& c : cases) {
     json j = h.job(h.run({test_wasm(c.module)}));

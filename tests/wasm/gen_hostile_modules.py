@@ -11,6 +11,9 @@ nothing. usage: gen_hostile_modules.py OUTDIR
   many_functions.wasm           100,000 functions
   functions_over_limit.wasm     1,000,001 functions (V8 allows 1,000,000)
   data_segments_over_limit.wasm 100,001 data segments (V8 allows 100,000)
+  invalid_uncalled.wasm         a function whose body is invalid (i32.add on
+                                an empty stack) that nothing calls: V8
+                                compiles lazily, but must still refuse it
 """
 import os
 import sys
@@ -63,6 +66,7 @@ def module(functions=1, bodies=None, table=None, memory=None, start=None, data=0
 
 
 LOOP_BODY = b"\x07\x00\x03\x40\x0c\x00\x0b\x0b"  # loop br 0 end end
+INVALID_BODY = b"\x03\x00\x6a\x0b"  # i32.add with nothing on the stack
 MODULES = {
     "start_loop.wasm": lambda: module(2, bodies=[LOOP_BODY], start=0),
     "huge_memory.wasm": lambda: module(memory=65536),
@@ -71,6 +75,7 @@ MODULES = {
     "many_functions.wasm": lambda: module(100_000),
     "functions_over_limit.wasm": lambda: module(1_000_001),
     "data_segments_over_limit.wasm": lambda: module(memory=1, data=100_001),
+    "invalid_uncalled.wasm": lambda: module(2, bodies=[INVALID_BODY]),
 }
 
 if __name__ == "__main__":
