@@ -105,7 +105,10 @@ struct Client::Impl {
       }
       auto r = conn->next(wait);
       if (!r) {
-        if (!conn->timed_out()) return std::unexpected(r.error());
+        if (!conn->timed_out()) {
+          conn.reset();  // abandoned (interrupted): its later messages go with the socket
+          return std::unexpected(r.error());
+        }
         if (limit && std::chrono::steady_clock::now() >= deadline) continue;
         if (!ping_sent) {
           conn->send(protocol::Command::kPing, json::object());

@@ -121,7 +121,8 @@ using ChunkHandler = std::function<void(const std::string& stream, const std::st
 // clients for a reply with the error "interrupted"; -1 (the default): none.
 // For a SIGINT handler that writes a byte to a pipe: a signal that comes
 // between two waits, rather than during one, would otherwise leave the
-// next wait blocked. The process-wide setting is read at each wait.
+// next wait blocked. The process-wide setting is read at each wait; a
+// connection opened meanwhile fails with "interrupted" too.
 void set_interrupt_fd(int fd);
 
 class Client {

@@ -1,6 +1,7 @@
 #include "client/connection.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <spawn.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -73,6 +74,16 @@ std::atomic<int> g_interrupt_fd{-1};
 void set_interrupt_fd(int fd) {
   g_interrupt_fd = fd;
 }
+
+namespace {
+
+// Whether the interrupt fd (set_interrupt_fd) is readable now.
+bool interrupt_pending() {
+  pollfd p{g_interrupt_fd, POLLIN, 0};
+  return p.fd >= 0 && ::poll(&p, 1, 0) == 1 && (p.revents & POLLIN);
+}
+
+}  // namespace
 
 std::expected<std::string, std::string> shoal_binary() {
   std::error_code ec;
@@ -171,6 +182,7 @@ std::expected<std::unique_ptr<Connection>, std::string> Connection::open(
     std::unique_ptr<Connection> c(new Connection(dir));
     c->sock_.connect(dir.client_endpoint());
     if (c->ping(answer_within)) return c;
+    if (interrupt_pending()) return std::unexpected(std::string("interrupted"));
     return std::unexpected("the broker for " + dir.root + " is running but does not answer; see " +
                            dir.log_file);
   }
@@ -198,6 +210,7 @@ std::expected<std::unique_ptr<Connection>, std::string> Connection::open(
       std::unique_ptr<Connection> c(new Connection(dir));
       c->sock_.connect(dir.client_endpoint());
       if (c->ping(std::chrono::milliseconds(500))) return c;
+      if (interrupt_pending()) return std::unexpected(std::string("interrupted"));
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }

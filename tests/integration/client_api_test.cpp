@@ -10,6 +10,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <sstream>
 #include <thread>
 
@@ -249,6 +250,58 @@ BOOST_AUTO_TEST_CASE(outputs_stdin_stop_remove_and_prune) {
   auto left = c.list(everything());
   BOOST_TEST_REQUIRE(left.has_value());
   BOOST_TEST(left->empty());
+}
+
+BOOST_AUTO_TEST_CASE(an_interrupt_fd_ends_a_wait_that_began_after_the_signal) {
+  // A byte already in the pipe (a Ctrl-C that came between two waits) ends
+  // the next wait at once, instead of leaving it blocked on a job that
+  // never ends; the client then works as before: the abandoned log
+  // stream's later lines are not taken for the answer to a new request.
+  Home h;
+  Client c = h.connect();
+  auto id = c.submit(job("ticker", {"2000", "10"}));
+  BOOST_TEST_REQUIRE(id.has_value());
+  wait_running(c, *id);
+  int fds[2];
+  BOOST_TEST_REQUIRE(::pipe(fds) == 0);
+  BOOST_TEST_REQUIRE(::write(fds[1], "!", 1) == 1);
+  shoal::client::set_interrupt_fd(fds[0]);
+  std::promise<std::string> followed, waited;
+  std::thread([&] {
+    auto l = c.logs(*id, Stream::all, true, [](const std::string&, const std::string&) {});
+    followed.set_value(l ? "ended: " + l->dump() : l.error());
+    auto w = c.wait(*id);
+    waited.set_value(w ? "ended: " + w->dump() : w.error());
+  }).detach();
+  auto l = followed.get_future(), w = waited.get_future();
+  const bool ended = l.wait_for(std::chrono::seconds(20)) == std::future_status::ready &&
+                     w.wait_for(std::chrono::seconds(20)) == std::future_status::ready;
+  shoal::client::set_interrupt_fd(-1);
+  ::close(fds[0]);
+  ::close(fds[1]);
+  if (!ended) {  // the thread is let go: the job is stopped, its waits end
+    (void)h.connect().stop(*id);
+    l.wait();
+    w.wait();
+    BOOST_FAIL("a wait was not ended by the interrupt fd");
+  }
+  BOOST_TEST(l.get() == "interrupted");
+  BOOST_TEST(w.get() == "interrupted");
+  // The job ends through another client: the abandoned stream and wait
+  // get their last messages meanwhile.
+  Client other = h.connect();
+  BOOST_TEST_REQUIRE(other.stop(*id).has_value());
+  auto end = other.wait(*id);
+  BOOST_TEST_REQUIRE(end.has_value(), (end ? "" : end.error()));
+  BOOST_TEST((*end)["state"] == "Stopped");
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  auto nodes = c.nodes();
+  BOOST_TEST_REQUIRE(nodes.has_value(), (nodes ? "" : nodes.error()));
+  BOOST_TEST_REQUIRE(!nodes->empty());
+  BOOST_TEST(nodes->front().contains("slots"), nodes->front().dump());
+  auto d = c.describe(*id);
+  BOOST_TEST_REQUIRE(d.has_value(), (d ? "" : d.error()));
+  BOOST_TEST((*d)["state"] == "Stopped", d->dump());
 }
 
 BOOST_AUTO_TEST_CASE(a_wait_time_limit_leaves_the_job_running) {
