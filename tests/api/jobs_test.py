@@ -7,6 +7,7 @@ seen over HTTP. Run by `meson test jobs_api`, or directly:
     /usr/bin/python3 tests/api/jobs_test.py [case]
 """
 import base64
+import contextlib
 import functools
 import http.server
 import json
@@ -503,18 +504,31 @@ def test_logs_over_a_websocket(api):
           and "websocket" in plain.json()["Message"], f"a plain GET of logs: {plain.status_code}")
 
 
+@contextlib.contextmanager
+def streams_held(server, count):
+    """A ticker job that runs for two minutes and `count` log streams
+    following it, each past its first line; yields (job id, stream URL,
+    the open streams). The job is stopped and the streams closed after."""
+    live = run(server, os.path.join(WASM_DIR, "ticker.wasm"), "1200", "100", wait=False)
+    url = f"ws://127.0.0.1:{server.port}{JOBS}/{live}/logs?follow=true"
+    held = []
+    try:
+        for _ in range(count):
+            ws = websocket.create_connection(url, timeout=60)
+            ws.recv()  # streaming: its first line arrived
+            held.append(ws)
+        yield live, url, held
+    finally:
+        requests.delete(server.url(f"{JOBS}/{live}"))
+        for ws in held:
+            ws.close()
+
+
 def test_a_log_stream_past_the_pool_is_refused_saying_why(api):
     # 32 streams follow a long job (the pool's size); the 33rd gets one
     # error frame naming the limit instead of an upgrade left unanswered,
     # and once one of the 32 is gone a new stream is served again.
-    live = run(api, os.path.join(WASM_DIR, "ticker.wasm"), "1200", "100", wait=False)
-    url = f"ws://127.0.0.1:{api.port}{JOBS}/{live}/logs?follow=true"
-    held = []
-    try:
-        for _ in range(32):
-            ws = websocket.create_connection(url, timeout=60)
-            ws.recv()  # streaming: its first line arrived
-            held.append(ws)
+    with streams_held(api, 32) as (live, url, held):
         frames, code = log_frames(api, live)
         check(code == 1000 and len(frames) == 1
               and "streams at most 32 job logs at once" in frames[0].get("error", ""),
@@ -531,32 +545,17 @@ def test_a_log_stream_past_the_pool_is_refused_saying_why(api):
             if failures:
                 return
             time.sleep(0.2)
-    finally:
-        requests.delete(api.url(f"{JOBS}/{live}"))
-        for ws in held:
-            ws.close()
 
 
 def test_the_log_stream_cap_is_a_flag(api):
     # --api-max-log-streams 2: the third stream is refused naming the flag;
     # a cap out of range is refused when the broker starts.
-    with ApiServer("--api-max-log-streams", "2") as small:
-        live = run(small, os.path.join(WASM_DIR, "ticker.wasm"), "1200", "100", wait=False)
-        url = f"ws://127.0.0.1:{small.port}{JOBS}/{live}/logs?follow=true"
-        held = []
-        try:
-            for _ in range(2):
-                ws = websocket.create_connection(url, timeout=60)
-                ws.recv()
-                held.append(ws)
-            frames, code = log_frames(small, live)
-            said = frames[0].get("error", "") if frames else ""
-            check(code == 1000 and len(frames) == 1 and "streams at most 2 job logs" in said
-                  and "--api-max-log-streams" in said, f"the third stream: {code} {frames[:2]}")
-        finally:
-            requests.delete(small.url(f"{JOBS}/{live}"))
-            for ws in held:
-                ws.close()
+    with ApiServer("--api-max-log-streams", "2") as small, \
+            streams_held(small, 2) as (live, _, _):
+        frames, code = log_frames(small, live)
+        said = frames[0].get("error", "") if frames else ""
+        check(code == 1000 and len(frames) == 1 and "streams at most 2 job logs" in said
+              and "--api-max-log-streams" in said, f"the third stream: {code} {frames[:2]}")
     bad = api.shoal("serve", "--api-port", "1", "--api-max-log-streams", "0", check=False)
     check(bad.returncode != 0 and "--api-max-log-streams" in bad.stderr,
           f"a cap of 0: {bad.returncode} {bad.stderr}")
