@@ -96,29 +96,19 @@ def test_a_rerun_job_never_runs_twice_at_once_through_broker_kills():
 def test_a_reason_that_is_no_string_or_too_long_is_refused_naming_it():
     # The reason goes into the job's history for good: refused past 4096
     # bytes, never cut; the same rule for stop and rerun.
-    home = harness.temp_home("shoal-reason-")
-    broker = Broker(home, workers=1)
-    broker.start()
-    check(broker.wait_ready(), "the broker did not start")
-    try:
-        c = connect(broker.endpoint)
-        kind, body, _ = c.call("submit", {"module": "args_env.wasm"}, harness.wasm("args_env"))
-        check(kind == "ok", f"submit: {kind} {body}")
-        job_id = body["id"]
-        wait_for("the job to end", lambda: c.call("get", {"id": job_id})[1]["state"] == "Completed")
+    with harness.Session("shoal-reason-", workers=1) as s:
+        job_id = s.submit("args_env")
+        s.wait_state(job_id, ("Completed",))
         for command in ("stop", "rerun"):
-            kind, body, _ = c.call(command, {"id": job_id, "reason": "x" * 4097})
+            kind, body, _ = s.call(command, {"id": job_id, "reason": "x" * 4097})
             check(kind == "error" and body.get("error") ==
                   f"{command}: reason is 4097 bytes; the most a job's history keeps is 4096",
                   f"{command} with a long reason: {kind} {body}")
-            kind, body, _ = c.call(command, {"id": job_id, "reason": 7})
+            kind, body, _ = s.call(command, {"id": job_id, "reason": 7})
             check(kind == "error" and body.get("error") == f"{command}: reason must be a string",
                   f"{command} with a number for a reason: {kind} {body}")
-        kind, body, _ = c.call("rerun", {"id": job_id, "reason": "y" * 4096})
+        kind, body, _ = s.call("rerun", {"id": job_id, "reason": "y" * 4096})
         check(kind == "ok", f"rerun with a reason of 4096 bytes: {kind} {body}")
-        c.close()
-    finally:
-        broker.shutdown()
 
 
 def logs(endpoint, job_id):
