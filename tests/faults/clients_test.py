@@ -262,6 +262,37 @@ def test_a_module_named_by_its_sha256_runs_without_its_bytes_again():
 
 
 
+def test_submit_many_sends_the_module_once_and_every_job_runs_it():
+    # examples/python_client.py's submit_many: the first submission carries
+    # the module's bytes, the others an empty module frame and its SHA-256;
+    # each job still runs with its own arguments.
+    with Session("shoal-clients-") as s:
+        module = harness.wasm("chaos_job")
+        c = harness.python_client.Client(endpoint=s.broker.endpoint, reconnect=False,
+                                         timeout_s=60)
+        sent = []  # the module frame's size, per submission
+        send_frames = c.send_frames
+
+        def recording(frames, timeout_s=60):
+            if frames[1] == b"submit":
+                sent.append(len(frames[3]) if len(frames) > 3 else None)
+            return send_frames(frames, timeout_s)
+
+        c.send_frames = recording
+        ks = range(1, 7)
+        ids = c.submit_many([{"module": "chaos_job.wasm", "args": [str(k)]} for k in ks], module)
+        c.close()
+        check(sent == [len(module)] + [0] * (len(ks) - 1),
+              f"module frames sent: {sent} (the module is {len(module)} bytes)")
+        check(len(set(ids)) == len(ks), f"ids {ids}")
+        for k, job in zip(ks, ids):
+            j = s.wait_state(job, ["Completed", "Failed", "Stopped"])
+            check(j["state"] == "Completed", f"job {k} ({job}): {j['state']}: {j['message']}")
+            printed = j["executions"][-1]["stdout_bytes"]
+            check(printed == len(expected(k)[0]), f"job {k} printed {printed} bytes")
+
+
+
 def test_ctrl_c_during_wasm_run_says_the_job_goes_on_and_a_second_one_stops_it():
     with Session("shoal-faults-") as s:
         env = dict(os.environ, SHOAL_HOME=s.broker.home)
