@@ -14,6 +14,7 @@
 
 #include "cli/backend.h"
 #include "cli/commands.h"
+#include "cli/flag_checks.h"
 #include "cli/manual.h"
 #include "cli/version.h"
 #include "cli/worker_path.h"
@@ -169,6 +170,7 @@ int run_cli(int argc, char** argv) {
   add_agent_commands(app, status);
   add_node_commands(app, status);
   add_manual_commands(app);
+  check_unsigned_options(app);
   // A broker on another host (docs/remote.md); the same as SHOAL_CONNECT and
   // SHOAL_SERVER_KEY, which the connection reads.
   app.add_option("--connect", "A remote broker's client endpoint, tcp://HOST:PORT")

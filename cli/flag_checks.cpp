@@ -33,16 +33,21 @@ CLI::Validator size_check(uint64_t least) {
       "SIZE");
 }
 
-CLI::Validator count_check(const std::string& what) {
-  return CLI::Validator(
-      [what](std::string& value) -> std::string {
-        long n = 0;
+void check_unsigned_options(CLI::App& app) {
+  const CLI::Validator whole(
+      [](std::string& value) -> std::string {
+        uint64_t n = 0;
         auto [p, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
-        if (ec != std::errc() || p != value.data() + value.size() || n < 0)
-          return "'" + value + "' is not a number of " + what + " (0 or more)";
+        if (ec == std::errc::result_out_of_range) return "'" + value + "' is too large";
+        if (ec != std::errc() || p != value.data() + value.size())
+          return "'" + value + "' is not a whole number (0 or more)";
         return "";
       },
-      "N");
+      "");
+  for (CLI::Option* o : app.get_options())
+    if (o->get_type_name().rfind("UINT", 0) == 0) o->check(whole);
+  for (CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; }))
+    check_unsigned_options(*sub);
 }
 
 }  // namespace shoal::cli

@@ -17,7 +17,11 @@ CLI::Validator duration_check(double max_s);
 // integer; at least `least` bytes.
 CLI::Validator size_check(uint64_t least);
 
-// A whole number, 0 or more, of `what` ("lines").
-CLI::Validator count_check(const std::string& what);
+// Every option of `app` and of its subcommands that takes an unsigned
+// number ("UINT" to CLI11) refuses a value that is not a whole number, with
+// a sentence that says so. CLI11 2.1 would turn -1 into 18446744073709551615
+// (`job list --limit -1` listed everything) and say only "Could not
+// convert" of a word. Call once all options are added.
+void check_unsigned_options(CLI::App& app);
 
 }  // namespace shoal::cli

@@ -29,7 +29,7 @@ namespace {
 struct ServeFlags {
   broker::BrokerOptions opts;
   std::string state;
-  int idle = 0;
+  unsigned idle = 0;
   bool quiet = false, forget = false;
   std::vector<std::string> labels;
   std::string api_host = "127.0.0.1", api_token_file;

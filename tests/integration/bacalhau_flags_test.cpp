@@ -125,6 +125,34 @@ BOOST_AUTO_TEST_CASE(memory_over_4_gib_is_refused_naming_the_flag_and_what_to_gi
              "64KiB\n");
 }
 
+BOOST_AUTO_TEST_CASE(a_count_that_is_negative_or_no_number_is_refused_naming_the_flag) {
+  // CLI11 alone turns -1 into the largest unsigned number: `job list
+  // --limit -1` listed every job, as if asked to, and a word got only
+  // "Could not convert". Nothing starts: not a broker, not a listing.
+  Home h;
+  const std::vector<std::pair<std::vector<std::string>, std::string>> refused = {
+      {{"job", "list", "--limit", "-1"},
+       "shoal: --limit: '-1' is not a whole number (0 or more)\n"},
+      {{"job", "list", "--limit", "ten"},
+       "shoal: --limit: 'ten' is not a whole number (0 or more)\n"},
+      {{"job", "list", "--limit", "99999999999999999999999"},
+       "shoal: --limit: '99999999999999999999999' is too large\n"},
+      {{"job", "history", "j-1", "--limit", "-3"},
+       "shoal: --limit: '-3' is not a whole number (0 or more)\n"},
+      {{"serve", "--idle-exit", "-5"},
+       "shoal: --idle-exit: '-5' is not a whole number (0 or more)\n"},
+      {{"serve", "--api-max-connections", "-1"},
+       "shoal: --api-max-connections: '-1' is not a whole number (0 or more)\n"},
+  };
+  for (const auto& [args, said] : refused) {
+    auto r = h.shoal(args);
+    BOOST_TEST(r.status == 125, args[1] << " " << args[2]);
+    BOOST_TEST(r.out == "");
+    BOOST_TEST(r.err == said);
+  }
+  BOOST_TEST(!h.locked(), "a refused command started a broker");
+}
+
 namespace {
 
 // Every file under `dir`, by its path there, with its bytes.
