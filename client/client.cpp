@@ -132,7 +132,13 @@ struct Client::Impl {
       if (r->kind == protocol::kError)
         return std::unexpected(r->body.is_object() ? r->body.value("error", "unknown error")
                                                    : "unknown error");
-      std::optional<json> done = handle(*r);
+      std::optional<json> done;
+      try {
+        done = handle(*r);
+      } catch (...) {
+        conn.reset();  // a handler that threw abandons the stream, as an interrupt does
+        throw;
+      }
       if (done) return *done;
     }
   }

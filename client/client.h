@@ -179,7 +179,9 @@ class Client {
       std::optional<std::chrono::milliseconds> limit = std::nullopt);
 
   // The logs of the job's latest execution, chunk by chunk; with `follow`,
-  // also what it writes until it ends. Returns the job JSON at the end.
+  // also what it writes until it ends. Returns the job JSON at the end. An
+  // exception that `on_chunk` throws goes through; the stream is dropped
+  // with it, and the client works on as before.
   // After a reconnect the bytes already delivered are not repeated. A job
   // that runs again (its worker died, the broker restarted) writes its
   // output again from the start, as a new execution: following it delivers

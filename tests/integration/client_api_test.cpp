@@ -304,6 +304,33 @@ BOOST_AUTO_TEST_CASE(an_interrupt_fd_ends_a_wait_that_began_after_the_signal) {
   BOOST_TEST((*d)["state"] == "Stopped", d->dump());
 }
 
+BOOST_AUTO_TEST_CASE(a_chunk_handler_that_throws_leaves_the_client_working) {
+  // The exception goes through logs(); the stream's later lines are not
+  // taken for the answer to the next request on the same client.
+  Home h;
+  Client c = h.connect();
+  auto id = c.submit(job("ticker", {"2000", "10"}));
+  BOOST_TEST_REQUIRE(id.has_value());
+  struct Enough {};
+  bool thrown = false;
+  try {
+    (void)c.logs(*id, Stream::all, true,
+                 [](const std::string&, const std::string&) { throw Enough{}; });
+  } catch (const Enough&) {
+    thrown = true;
+  }
+  BOOST_TEST_REQUIRE(thrown);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // ticks go on meanwhile
+  auto nodes = c.nodes();
+  BOOST_TEST_REQUIRE(nodes.has_value(), (nodes ? "" : nodes.error()));
+  BOOST_TEST_REQUIRE(!nodes->empty());
+  BOOST_TEST(nodes->front().contains("slots"), nodes->front().dump());
+  BOOST_TEST_REQUIRE(c.stop(*id).has_value());
+  auto end = c.wait(*id);
+  BOOST_TEST_REQUIRE(end.has_value(), (end ? "" : end.error()));
+  BOOST_TEST((*end)["state"] == "Stopped");
+}
+
 BOOST_AUTO_TEST_CASE(a_wait_time_limit_leaves_the_job_running) {
   Home h;
   Client c = h.connect();
