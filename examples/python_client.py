@@ -25,6 +25,7 @@ The Client class is reused by examples/wordcount/wordcount.py.
 """
 
 import argparse
+import contextlib
 import hashlib
 import json
 import os
@@ -61,7 +62,10 @@ def state_dir():
 class Client:
     """One DEALER socket to the broker. A stream that follows a running job
     (logs with follow, watch) shares the socket with later replies, so
-    follow a job's logs on a Client of its own.
+    follow a job's logs on a Client of its own. A stream left by an
+    exception (a KeyboardInterrupt, say) goes with its socket: the Client
+    takes a fresh one (reconnect=True) or is done (reconnect=False), and
+    call() never takes a stream's message for its reply.
 
     `endpoint`: the broker's ZeroMQ endpoint (default: the local broker of
     the state directory). With reconnect=False the socket stays bound to the
@@ -80,6 +84,11 @@ class Client:
                 raise ShoalError("no broker is running for %s (start one with shoal serve)"
                                  % state_dir())
             endpoint = "ipc://" + path
+        self.endpoint, self.reconnect = endpoint, reconnect
+        self._open(connect_timeout_s)
+
+    def _open(self, connect_timeout_s):
+        endpoint, reconnect = self.endpoint, self.reconnect
         self.sock = self.context.socket(zmq.DEALER)
         self.sock.setsockopt(zmq.LINGER, 0)
         self.monitor = None
@@ -115,6 +124,16 @@ class Client:
                 pass
             self.monitor.close(0)
         self.sock.close(0)
+
+    def abandon(self):
+        """Drops whatever this socket still follows (a stream left midway):
+        a fresh socket to the same broker, or none with reconnect=False
+        (every later request raises Disconnected)."""
+        self.close()
+        if self.reconnect:
+            self._open(0)
+        else:
+            self.lost = True
 
     def send(self, command, body=None, *frames):
         self.send_frames([VERSION, command.encode(), json.dumps(body or {}).encode(), *frames])
@@ -171,11 +190,29 @@ class Client:
         return self.receive(timeout_s)
 
     def call(self, command, body=None, *frames):
-        """A one-shot command: its ok reply (body, frames), or ShoalError."""
+        """A one-shot command: its ok reply (body, frames), or ShoalError.
+        A stream's message where the reply should be (a stream this socket
+        still follows) is an error, and the socket goes (abandon())."""
         kind, reply, frames = self.request(command, body, *frames)
         if kind == "error":
             raise ShoalError(reply["error"])
+        if kind != "ok":
+            self.abandon()
+            raise ShoalError(
+                "%s: a %r message came instead of the reply, from a stream this Client still "
+                "followed; the socket is dropped, and whether %s was done is not known: follow "
+                "logs or watch on a Client of their own" % (command, kind, command))
         return reply, frames
+
+    @contextlib.contextmanager
+    def _streaming(self):
+        """A stream on this socket: left before its final message by an
+        exception (here or in a callback), the socket goes (abandon())."""
+        try:
+            yield
+        except BaseException:
+            self.abandon()
+            raise
 
     def submit_many(self, specs, module):
         """Submits jobs running one module: their ids, in order. The first
@@ -232,16 +269,18 @@ class Client:
         summary on the way goes to on_progress."""
         if not watched:
             self.send("watch", {"id": array_id})
-        while True:
-            kind, body, _frames = self.receive()
-            if kind == "error":
-                raise ShoalError(body["error"])
-            if kind not in ("state", "end") or not body.get("array"):
-                continue
-            if on_progress:
-                on_progress(body)
-            if kind == "end":
-                return body
+        with self._streaming():
+            while True:
+                kind, body, _frames = self.receive()
+                if kind == "error":
+                    break
+                if kind not in ("state", "end") or not body.get("array"):
+                    continue
+                if on_progress:
+                    on_progress(body)
+                if kind == "end":
+                    return body
+        raise ShoalError(body["error"])
 
     def array_tasks(self, array_id):
         """The array's tasks (job JSON each), in index order."""
@@ -251,15 +290,17 @@ class Client:
     def follow_logs(self, job_id, out):
         """Writes the job's output to `out` as it is written; the final job."""
         self.send("logs", {"id": job_id, "follow": True})
-        while True:
-            kind, body, frames = self.receive()
-            if kind == "log":
-                out.write(frames[0])
-                out.flush()
-            elif kind == "error":
-                raise ShoalError(body["error"])
-            else:
-                return body
+        with self._streaming():
+            while True:
+                kind, body, frames = self.receive()
+                if kind == "log":
+                    out.write(frames[0])
+                    out.flush()
+                elif kind == "error":
+                    break
+                else:
+                    return body
+        raise ShoalError(body["error"])
 
     def wait_all(self, ids):
         """Watches every job on this socket at once (end bodies carry the
@@ -268,18 +309,19 @@ class Client:
         for job_id in ids:
             self.send("watch", {"id": job_id, "states": False})
         done = {}
-        while len(done) < len(ids):
-            try:
-                kind, body, _frames = self.receive()
-            except ShoalError as e:
-                waiting = [i for i in ids if i not in done]
-                raise ShoalError("%s; %d jobs have not ended: %s%s" % (
-                    e, len(waiting), ", ".join(waiting[:5]),
-                    ", ..." if len(waiting) > 5 else "")) from None
-            if kind == "error":
-                raise ShoalError(body["error"])
-            if kind == "end":
-                done[body["id"]] = body
+        with self._streaming():
+            while len(done) < len(ids):
+                try:
+                    kind, body, _frames = self.receive()
+                except ShoalError as e:
+                    waiting = [i for i in ids if i not in done]
+                    raise ShoalError("%s; %d jobs have not ended: %s%s" % (
+                        e, len(waiting), ", ".join(waiting[:5]),
+                        ", ..." if len(waiting) > 5 else "")) from None
+                if kind == "error":
+                    raise ShoalError(body["error"])
+                if kind == "end":
+                    done[body["id"]] = body
         return done
 
     def rerun(self, job_id, reason=""):

@@ -293,6 +293,42 @@ def test_submit_many_sends_the_module_once_and_every_job_runs_it():
 
 
 
+def test_a_stream_left_midway_never_answers_the_python_clients_next_call():
+    # examples/python_client.py: follow_logs left by an exception (here the
+    # output's write; a KeyboardInterrupt alike) drops its socket, and a
+    # stream's message where a reply should be is an error, not the reply.
+    with Session("shoal-clients-") as s:
+        job = s.submit("ticker", ["2000", "10"])
+        s.wait_state(job, ["Running"])
+        c = harness.python_client.Client(endpoint=s.broker.endpoint, timeout_s=60)
+
+        class Full:
+            def write(self, data):
+                raise OSError("no space left")
+
+        try:
+            c.follow_logs(job, Full())
+            check(False, "follow_logs did not pass on the write's error")
+        except OSError:
+            pass
+        time.sleep(0.3)  # the job ticks on meanwhile
+        got, _ = c.call("get", {"id": job})
+        check(got.get("id") == job and got.get("state") == "Running", f"get after: {got}")
+
+        c.send("logs", {"id": job, "follow": True})  # a stream nobody reads
+        time.sleep(0.3)
+        try:
+            answer = c.call("nodes")
+            check(False, f"a log line was taken for the nodes reply: {answer}")
+        except harness.python_client.ShoalError as e:
+            check("'log' message came instead of the reply" in str(e), f"said: {e}")
+        nodes, _ = c.call("nodes")
+        check(nodes.get("nodes") and "slots" in nodes["nodes"][0], f"nodes after: {nodes}")
+        c.close()
+        s.call("stop", {"id": job})
+
+
+
 def test_ctrl_c_during_wasm_run_says_the_job_goes_on_and_a_second_one_stops_it():
     with Session("shoal-faults-") as s:
         env = dict(os.environ, SHOAL_HOME=s.broker.home)
