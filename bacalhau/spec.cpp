@@ -433,7 +433,7 @@ class Reader {
     if (present(n) && n.IsMap()) {
       auto s = input_source(n, path);
       if (!s) return std::nullopt;
-      return from_source(*s);
+      return not_a_directory(from_source(*s), path);
     }
     auto value = scalar(n, path);
     if (!value || value->empty()) {
@@ -447,7 +447,7 @@ class Reader {
           s.claimed = true;
           ModuleRef m = from_source(s);
           m.target = s.target;
-          return m;
+          return not_a_directory(std::move(m), path);
         }
       }
     }
@@ -468,7 +468,17 @@ class Reader {
       return std::nullopt;
     }
     if (k == PathKind::directory) {
-      error(path, m.source + " is a directory, not a module");
+      error(path, m.source + " is a directory, not a module: name the .wasm file in it");
+      return std::nullopt;
+    }
+    return m;
+  }
+
+  // `m`, unless it is a local directory (an input source may be one; a
+  // module may not).
+  std::optional<ModuleRef> not_a_directory(ModuleRef m, const std::string& path) {
+    if (m.kind == ModuleRef::Kind::local && probe_(m.source) == PathKind::directory) {
+      error(path, m.source + " is a directory, not a module: name the .wasm file in it");
       return std::nullopt;
     }
     return m;
