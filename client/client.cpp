@@ -322,6 +322,16 @@ std::expected<void, std::string> Client::wait_all(
     for (const auto& id : pending) impl.conn->send(protocol::Command::kWatch, {{"id", id}});
   };
   if (auto r = impl.ensure_open(); !r) return std::unexpected(r.error());
+  // Left before every job ended (interrupted, an error, an exception from
+  // on_end): the other watches go with the socket, or their messages would
+  // be taken for the answers to later requests.
+  struct DropUnlessDone {
+    Impl& impl;
+    const std::set<std::string>& pending;
+    ~DropUnlessDone() {
+      if (!pending.empty()) impl.conn.reset();
+    }
+  } drop{impl, pending};
   send_all();
   int failures = 0;
   bool ping_sent = false;

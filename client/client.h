@@ -164,7 +164,9 @@ class Client {
       std::optional<std::chrono::milliseconds> limit = std::nullopt);
 
   // Waits for several jobs at once (full ids); calls `on_end` with each
-  // one's final JSON as it ends, in the order they end.
+  // one's final JSON as it ends, in the order they end. Left early (an
+  // interrupt, an error, an exception from on_end), it drops its socket
+  // with the other jobs' watches; the next call opens a fresh one.
   std::expected<void, std::string> wait_all(
       const std::vector<std::string>& ids,
       const std::function<void(const nlohmann::json& job)>& on_end);

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <future>
 #include <sstream>
 #include <thread>
@@ -252,11 +253,16 @@ BOOST_AUTO_TEST_CASE(outputs_stdin_stop_remove_and_prune) {
   BOOST_TEST(left->empty());
 }
 
-BOOST_AUTO_TEST_CASE(an_interrupt_fd_ends_a_wait_that_began_after_the_signal) {
-  // A byte already in the pipe (a Ctrl-C that came between two waits) ends
-  // the next wait at once, instead of leaving it blocked on a job that
-  // never ends; the client then works as before: the abandoned log
-  // stream's later lines are not taken for the answer to a new request.
+namespace {
+
+// With a byte already in the interrupt pipe (a Ctrl-C that came between two
+// waits), each of `calls` on a client (run on a thread, on a job that ticks
+// for 20 s) must end at once saying "interrupted", instead of staying
+// blocked on a job that never ends. The job then ends through another
+// client, and the first client must answer its next requests rightly: what
+// the abandoned streams send meanwhile is not taken for their answers.
+using Calls = std::function<std::vector<std::string>(Client&, const std::string& id)>;
+void interrupted_then_answers_rightly(const Calls& calls) {
   Home h;
   Client c = h.connect();
   auto id = c.submit(job("ticker", {"2000", "10"}));
@@ -266,29 +272,19 @@ BOOST_AUTO_TEST_CASE(an_interrupt_fd_ends_a_wait_that_began_after_the_signal) {
   BOOST_TEST_REQUIRE(::pipe(fds) == 0);
   BOOST_TEST_REQUIRE(::write(fds[1], "!", 1) == 1);
   shoal::client::set_interrupt_fd(fds[0]);
-  std::promise<std::string> followed, waited;
-  std::thread([&] {
-    auto l = c.logs(*id, Stream::all, true, [](const std::string&, const std::string&) {});
-    followed.set_value(l ? "ended: " + l->dump() : l.error());
-    auto w = c.wait(*id);
-    waited.set_value(w ? "ended: " + w->dump() : w.error());
-  }).detach();
-  auto l = followed.get_future(), w = waited.get_future();
-  const bool ended = l.wait_for(std::chrono::seconds(20)) == std::future_status::ready &&
-                     w.wait_for(std::chrono::seconds(20)) == std::future_status::ready;
+  std::promise<std::vector<std::string>> done;
+  std::thread([&] { done.set_value(calls(c, *id)); }).detach();
+  auto said = done.get_future();
+  const bool ended = said.wait_for(std::chrono::seconds(20)) == std::future_status::ready;
   shoal::client::set_interrupt_fd(-1);
   ::close(fds[0]);
   ::close(fds[1]);
   if (!ended) {  // the thread is let go: the job is stopped, its waits end
     (void)h.connect().stop(*id);
-    l.wait();
-    w.wait();
+    said.wait();
     BOOST_FAIL("a wait was not ended by the interrupt fd");
   }
-  BOOST_TEST(l.get() == "interrupted");
-  BOOST_TEST(w.get() == "interrupted");
-  // The job ends through another client: the abandoned stream and wait
-  // get their last messages meanwhile.
+  for (const auto& one : said.get()) BOOST_TEST(one == "interrupted");
   Client other = h.connect();
   BOOST_TEST_REQUIRE(other.stop(*id).has_value());
   auto end = other.wait(*id);
@@ -302,6 +298,30 @@ BOOST_AUTO_TEST_CASE(an_interrupt_fd_ends_a_wait_that_began_after_the_signal) {
   auto d = c.describe(*id);
   BOOST_TEST_REQUIRE(d.has_value(), (d ? "" : d.error()));
   BOOST_TEST((*d)["state"] == "Stopped", d->dump());
+}
+
+std::string said(const std::expected<json, std::string>& r) {
+  return r ? "ended: " + r->dump() : r.error();
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(an_interrupt_fd_ends_a_wait_that_began_after_the_signal) {
+  // A log stream on the open connection, then a wait that opens a new one.
+  interrupted_then_answers_rightly([](Client& c, const std::string& id) {
+    std::vector<std::string> out;
+    out.push_back(
+        said(c.logs(id, Stream::all, true, [](const std::string&, const std::string&) {})));
+    out.push_back(said(c.wait(id)));
+    return out;
+  });
+}
+
+BOOST_AUTO_TEST_CASE(an_interrupt_fd_ends_a_wait_for_several_jobs) {
+  interrupted_then_answers_rightly([](Client& c, const std::string& id) {
+    auto r = c.wait_all({id}, [](const json&) {});
+    return std::vector<std::string>{r ? std::string("ended") : r.error()};
+  });
 }
 
 BOOST_AUTO_TEST_CASE(a_chunk_handler_that_throws_leaves_the_client_working) {
