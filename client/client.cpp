@@ -115,9 +115,11 @@ struct Client::Impl {
           ping_sent = true;
           continue;
         }
-        if (++failures > options.retries)
+        if (++failures > options.retries) {
+          conn.reset();  // given up on: what it sends if it wakes goes with the socket
           return std::unexpected("the broker stopped answering (" + dir.root + "; see " +
                                  dir.log_file + ")");
+        }
         if (auto o = reopen(); !o) return std::unexpected(o.error());
         on_restart();
         ping_sent = false;

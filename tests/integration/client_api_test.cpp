@@ -441,3 +441,38 @@ BOOST_AUTO_TEST_CASE(a_frozen_broker_times_out_naming_what_may_have_happened) {
   auto again = patient.list(everything());
   BOOST_TEST_REQUIRE(again.has_value(), (again ? "" : again.error()));
 }
+
+BOOST_AUTO_TEST_CASE(a_stream_given_up_on_a_frozen_broker_is_not_read_later) {
+  // retries = 0: a log stream whose broker stops answering ends at the first
+  // unanswered ping. Once the broker runs again, what it sends on for that
+  // stream must not be taken for the answer to the client's next request.
+  Home h;
+  Client starter = h.connect();
+  auto id = starter.submit(job("ticker", {"2000", "10"}));
+  BOOST_TEST_REQUIRE(id.has_value());
+  wait_running(starter, *id);
+  Options o = h.options();
+  o.timeout = std::chrono::milliseconds(300);
+  o.retries = 0;
+  Client c = h.connect(o);
+  int pid = h.broker_pid();
+  BOOST_TEST_REQUIRE(pid > 0);
+  std::promise<std::string> followed;
+  std::thread([&] {
+    auto l = c.logs(*id, Stream::all, true, [](const std::string&, const std::string&) {});
+    followed.set_value(l ? "ended: " + l->dump() : l.error());
+  }).detach();
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // streaming
+  ::kill(pid, SIGSTOP);
+  auto l = followed.get_future();
+  const bool ended = l.wait_for(std::chrono::seconds(20)) == std::future_status::ready;
+  ::kill(pid, SIGCONT);
+  BOOST_TEST_REQUIRE(ended, "the stream did not give up on the frozen broker");
+  BOOST_TEST(l.get().find("the broker stopped answering") != std::string::npos);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // ticks go on meanwhile
+  auto nodes = c.nodes();
+  BOOST_TEST_REQUIRE(nodes.has_value(), (nodes ? "" : nodes.error()));
+  BOOST_TEST_REQUIRE(!nodes->empty());
+  BOOST_TEST(nodes->front().contains("slots"), nodes->front().dump());
+  BOOST_TEST_REQUIRE(starter.stop(*id).has_value());
+}
