@@ -138,8 +138,15 @@ std::expected<void, std::string> ResultsReader::Impl::start_entry(const char* h)
   std::filesystem::create_directories(type == '5' ? *at : at->parent_path(), ec);
   if (ec) return std::unexpected(at->parent_path().string() + ": " + ec.message());
   if (type == '5') return {};
-  file = std::ofstream(*at, std::ios::binary | std::ios::trunc);
-  if (!file) return std::unexpected(at->string() + ": cannot be written");
+  // Never over a file that exists, nor through a symlink there.
+  file = std::ofstream(*at, std::ios::binary | std::ios::noreplace);
+  if (!file.is_open()) {
+    if (std::filesystem::exists(std::filesystem::symlink_status(*at, ec)))
+      return std::unexpected(at->string() +
+                             " already exists: results never replace a file; write them to a new "
+                             "or empty directory");
+    return std::unexpected(at->string() + ": cannot be written");
+  }
   written.push_back(*at);
   return {};
 }

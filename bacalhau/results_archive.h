@@ -40,7 +40,8 @@ class ResultsWriter {
 // Unpacks an archive under `dir` as its bytes arrive. An entry whose path
 // is absolute or climbs out (`..`), or that is neither a file nor a
 // directory, is refused with an error naming it; nothing is written outside
-// `dir`.
+// `dir`. A file that exists there (a symlink too) is never replaced: the
+// error names it.
 class ResultsReader {
  public:
   explicit ResultsReader(std::filesystem::path dir);

@@ -234,6 +234,7 @@ std::expected<std::vector<std::filesystem::path>, std::string> HttpBackend::fetc
   auto path_at = url.find('/', url.find("://") == std::string::npos ? 0 : url.find("://") + 3);
   if (url.empty() || path_at == std::string::npos)
     return std::unexpected("job " + full + ": the REST API names no results to download");
+  if (auto fit = client::results_fit(*job, dir); !fit) return std::unexpected(fit.error());
   bacalhau::ResultsReader archive(dir);
   auto got = http_.download(url.substr(path_at),
                             [&](std::string_view bytes) { return archive.feed(bytes); });

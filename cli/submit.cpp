@@ -282,6 +282,11 @@ int submit_job(const RunRequest& request, const WaitOptions& o) {
     return fail(std::string(o.download ? "--download" : "--output-dir") +
                 " needs --wait: the results are written when the job ends (drop --wait=false, "
                 "or write them later with shoal job get ID)");
+  // stdout, stderr and exitCode go there whatever the job writes: a place
+  // that holds one of them already is refused before the job runs.
+  if (!o.output_dir.empty())
+    if (auto fit = client::results_fit({{"exit_code", 0}}, o.output_dir); !fit)
+      return fail("--output-dir " + o.output_dir + ": " + fit.error() + " (nothing was submitted)");
   auto module = load_module(request.module);
   if (!module) return fail(module.error());
   auto job = submission(request, *module);

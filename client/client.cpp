@@ -431,55 +431,93 @@ std::expected<std::string, std::string> Client::output(const std::string& id,
 
 namespace {
 
+std::string already_there(const std::filesystem::path& file) {
+  return file.string() +
+         " already exists: results never replace a file; write them to a new or empty directory";
+}
+
+// A new file (never one that exists, nor through a symlink) with `data`.
 std::expected<void, std::string> write_file(const std::filesystem::path& file,
                                             const std::string& data) {
-  std::ofstream out(file, std::ios::binary | std::ios::trunc);
+  std::ofstream out(file, std::ios::binary | std::ios::noreplace);
+  if (!out.is_open()) {
+    std::error_code ec;
+    if (std::filesystem::exists(std::filesystem::symlink_status(file, ec)))
+      return std::unexpected(already_there(file));
+    return std::unexpected("cannot write " + file.string());
+  }
   out.write(data.data(), static_cast<std::streamsize>(data.size()));
   out.close();
   if (!out) return std::unexpected("cannot write " + file.string());
   return {};
 }
 
-}  // namespace
-
-std::expected<std::vector<std::filesystem::path>, std::string> Client::fetch_outputs(
-    const std::string& id, const std::filesystem::path& dir) {
-  auto job = describe(id);
-  if (!job) return std::unexpected(job.error());
-  std::string full = (*job)["id"];
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  if (ec) return std::unexpected(dir.string() + ": " + ec.message());
-  std::string out, err;
-  auto end = logs(full, Stream::all, false, [&](const std::string& stream, const std::string& d) {
-    (stream == "stderr" ? err : out) += d;
-  });
-  if (!end) return std::unexpected(end.error());
-  std::vector<std::filesystem::path> written;
-  auto put = [&](const std::filesystem::path& file,
-                 const std::string& data) -> std::expected<void, std::string> {
-    if (auto w = write_file(file, data); !w) return w;
-    written.push_back(file);
-    return {};
-  };
-  if (auto w = put(dir / "stdout", out); !w) return std::unexpected(w.error());
-  if (auto w = put(dir / "stderr", err); !w) return std::unexpected(w.error());
-  if (!(*end)["exit_code"].is_null())
-    if (auto w = put(dir / "exitCode", (*end)["exit_code"].dump()); !w)
-      return std::unexpected(w.error());
-  for (const auto& f : (*end)["output_files"]) {
+// Where each of a job's results goes under `dir`: stdout, stderr, exitCode
+// (when the job has an exit code), then the output files; an error for an
+// output path that would climb out of `dir`.
+struct ResultFile {
+  std::filesystem::path file;
+  std::string name, path;  // an output file's; empty for the three above
+};
+std::expected<std::vector<ResultFile>, std::string> result_files(const json& job,
+                                                                 const std::filesystem::path& dir) {
+  std::vector<ResultFile> out{{dir / "stdout", "", ""}, {dir / "stderr", "", ""}};
+  if (!job.value("exit_code", json()).is_null()) out.push_back({dir / "exitCode", "", ""});
+  for (const auto& f : job.value("output_files", json::array())) {
     std::string name = f.value("name", ""), path = f.value("path", "");
     // Paths come from the store; refuse any that would climb out of `dir`.
     std::filesystem::path rel = (std::filesystem::path(name) / path).lexically_normal();
     if (name.empty() || rel.is_absolute() || rel.string().starts_with(".."))
       return std::unexpected("output " + name + "/" + path +
                              ": not a path inside the job's outputs");
-    auto bytes = output(full, name, path);
-    if (!bytes) return std::unexpected(bytes.error());
-    std::filesystem::path file = dir / rel;
-    std::filesystem::create_directories(file.parent_path(), ec);
-    if (ec) return std::unexpected(file.parent_path().string() + ": " + ec.message());
-    if (auto w = put(file, *bytes); !w) return std::unexpected(w.error());
+    out.push_back({dir / rel, name, path});
+  }
+  return out;
+}
+
+}  // namespace
+
+std::expected<void, std::string> results_fit(const json& job, const std::filesystem::path& dir) {
+  auto files = result_files(job, dir);
+  if (!files) return std::unexpected(files.error());
+  std::error_code ec;
+  for (const auto& f : *files)
+    if (std::filesystem::exists(std::filesystem::symlink_status(f.file, ec)))
+      return std::unexpected(already_there(f.file));
+  return {};
+}
+
+std::expected<std::vector<std::filesystem::path>, std::string> Client::fetch_outputs(
+    const std::string& id, const std::filesystem::path& dir) {
+  auto job = describe(id);
+  if (!job) return std::unexpected(job.error());
+  std::string full = (*job)["id"];
+  std::string out, err;
+  auto end = logs(full, Stream::all, false, [&](const std::string& stream, const std::string& d) {
+    (stream == "stderr" ? err : out) += d;
+  });
+  if (!end) return std::unexpected(end.error());
+  auto files = result_files(*end, dir);
+  if (!files) return std::unexpected(files.error());
+  if (auto fit = results_fit(*end, dir); !fit) return std::unexpected(fit.error());
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return std::unexpected(dir.string() + ": " + ec.message());
+  std::vector<std::filesystem::path> written;
+  for (const auto& f : *files) {
+    std::string bytes;
+    if (f.name.empty()) {
+      const std::string leaf = f.file.filename().string();
+      bytes = leaf == "stdout" ? out : leaf == "stderr" ? err : (*end)["exit_code"].dump();
+    } else {
+      auto got = output(full, f.name, f.path);
+      if (!got) return std::unexpected(got.error());
+      bytes = std::move(*got);
+      std::filesystem::create_directories(f.file.parent_path(), ec);
+      if (ec) return std::unexpected(f.file.parent_path().string() + ": " + ec.message());
+    }
+    if (auto w = write_file(f.file, bytes); !w) return std::unexpected(w.error());
+    written.push_back(f.file);
   }
   return written;
 }

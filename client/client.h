@@ -125,6 +125,14 @@ using ChunkHandler = std::function<void(const std::string& stream, const std::st
 // connection opened meanwhile fails with "interrupted" too.
 void set_interrupt_fd(int fd);
 
+// Whether the results of a job (its JSON: exit_code, output_files) can be
+// written under `dir` without replacing anything: an error naming the first
+// of stdout, stderr, exitCode and the output files that exists there
+// already ("DIR/stdout already exists: results never replace a file; write
+// them to a new or empty directory").
+std::expected<void, std::string> results_fit(const nlohmann::json& job,
+                                             const std::filesystem::path& dir);
+
 class Client {
  public:
   // Connects to the broker (starting it if allowed) and checks it answers.
@@ -204,7 +212,11 @@ class Client {
                                                  const std::string& path);
 
   // Writes stdout, stderr, exitCode and every output file of a finished job
-  // under `dir` (as `shoal job get` does); returns the files written.
+  // under `dir` (as `shoal job get` does); returns the files written. It
+  // never replaces a file (nor follows a symlink there): when one of them
+  // exists already, nothing is written and the error names it
+  // (results_fit). Directories that exist are merged into, as Bacalhau's
+  // `job get` does.
   std::expected<std::vector<std::filesystem::path>, std::string> fetch_outputs(
       const std::string& id, const std::filesystem::path& dir);
 

@@ -100,6 +100,25 @@ def test_job_get_writes_the_same_files(api):
     check(longest > 100, f"no output path longer than tar's 100 bytes was tried ({longest})")
 
 
+def test_job_get_never_replaces_a_file_on_either_path(api):
+    # A second get into the same place is refused naming the file, through
+    # the socket and through HTTP alike, and leaves the first's files as
+    # they were.
+    job = submit_jobs(api)[0]
+    with tempfile.TemporaryDirectory() as d:
+        check(run(api, "job", "get", job, "--output-dir", d).returncode == 0, "the first get")
+        with open(os.path.join(d, "stdout"), "rb") as f:
+            first = f.read()
+        for http in (False, True):
+            r = run(api, "job", "get", job, "--output-dir", d, http=http)
+            said = (f"shoal: --output-dir {d}: {d}/stdout already exists: results never replace "
+                    "a file; write them to a new or empty directory\n")
+            check(r.returncode == 125 and r.stderr == said,
+                  f"a second get (http={http}): {r.returncode} {r.stderr!r}")
+        with open(os.path.join(d, "stdout"), "rb") as f:
+            check(f.read() == first, "the first get's stdout was changed")
+
+
 def test_wasm_run_over_http_exits_with_the_programs_status(api):
     r = run(api, "wasm", "run", wasm("exit_code.wasm"), "7", http=True)
     check(r.returncode == 7 and "exiting with 7" in r.stdout, f"exit 7: {r.returncode} {r.stdout}")

@@ -190,6 +190,67 @@ BOOST_AUTO_TEST_CASE(wasm_run_output_dir_writes_the_results_as_job_get_does) {
   BOOST_TEST(files_under(where.path() + "/got") == written);
 }
 
+BOOST_AUTO_TEST_CASE(results_never_replace_a_file_and_merge_into_a_directory) {
+  // job get into a place that holds one of the job's files already writes
+  // nothing and names the file (the first get's results stay as they were);
+  // a symlink there is not followed; other files beside are fine (as
+  // Bacalhau's job get merges); wasm run --output-dir checks before it
+  // submits anything.
+  Home h;
+  shoal::test::TempDir where;
+  const std::string dir = where.path() + "/results";
+  auto r = h.shoal({"wasm", "run", "--output-dir", dir, test_wasm("tree_maker"), "write",
+                    "/outputs/b.txt", "hello"});
+  BOOST_TEST_REQUIRE(r.status == 0, r.err);
+  auto id = trim(h.shoal({"job", "list", "--limit", "1", "--output", "csv", "--hide-header"}).out);
+  id = id.substr(id.find(',') + 1);
+  id = id.substr(0, id.find(','));
+  const auto first = files_under(dir);
+  const std::string refused = "shoal: --output-dir " + dir + ": " + dir +
+                              "/stdout already exists: results never replace a file; write them "
+                              "to a new or empty directory\n";
+  auto again = h.shoal({"job", "get", id, "--output-dir", dir});
+  BOOST_TEST(again.status == 125);
+  BOOST_TEST(again.err == refused);
+  BOOST_TEST(files_under(dir) == first);
+
+  // Only the output file is in the way: nothing is written, not even stdout.
+  const std::string partial = where.path() + "/partial";
+  fs::create_directories(partial + "/outputs");
+  { std::ofstream(partial + "/outputs/b.txt") << "mine"; }
+  auto blocked = h.shoal({"job", "get", id, "--output-dir", partial});
+  BOOST_TEST(blocked.status == 125);
+  BOOST_TEST(blocked.err == "shoal: --output-dir " + partial + ": " + partial +
+                                "/outputs/b.txt already exists: results never replace a file; "
+                                "write them to a new or empty directory\n");
+  BOOST_TEST(files_under(partial) ==
+             (std::map<std::string, std::string>{{"outputs/b.txt", "mine"}}));
+
+  // A symlink named stdout: refused, and its target stays untouched.
+  const std::string linked = where.path() + "/linked";
+  fs::create_directories(linked);
+  fs::create_symlink(where.path() + "/elsewhere", linked + "/stdout");
+  auto through = h.shoal({"job", "get", id, "--output-dir", linked});
+  BOOST_TEST(through.status == 125);
+  BOOST_TEST(!fs::exists(where.path() + "/elsewhere"));
+
+  // Beside other files: merged.
+  const std::string beside = where.path() + "/beside";
+  fs::create_directories(beside);
+  { std::ofstream(beside + "/notes.txt") << "keep"; }
+  auto merged = h.shoal({"job", "get", id, "--output-dir", beside});
+  BOOST_TEST_REQUIRE(merged.status == 0, merged.err);
+  auto both = files_under(beside);
+  BOOST_TEST(both.at("notes.txt") == "keep");
+  BOOST_TEST(both.at("outputs/b.txt") == "hello");
+
+  const auto jobs_before = h.shoal({"job", "list", "--limit", "0", "--output", "csv"}).out;
+  auto early = h.shoal({"wasm", "run", "--output-dir", dir, test_wasm("exit_code"), "0"});
+  BOOST_TEST(early.status == 125);
+  BOOST_TEST(early.err == refused.substr(0, refused.size() - 1) + " (nothing was submitted)\n");
+  BOOST_TEST(h.shoal({"job", "list", "--limit", "0", "--output", "csv"}).out == jobs_before);
+}
+
 BOOST_AUTO_TEST_CASE(wasm_run_download_writes_job_dir_and_keeps_the_program_status) {
   Home h;
   auto r = h.shoal({"wasm", "run", "--download", "--id-only", test_wasm("exit_code"), "3"});

@@ -1,7 +1,8 @@
 // The results archive (bacalhau/results_archive.h): what the writer packs
 // the reader unpacks byte for byte, long paths included, fed in pieces of
-// any size; an entry that would land outside the directory is refused and
-// nothing is written for it; a cut archive is an error.
+// any size; an entry that would land outside the directory, or on a file
+// or symlink already there, is refused and nothing is written for it; a cut
+// archive is an error.
 #include <unistd.h>
 
 #include <zlib.h>
@@ -85,6 +86,21 @@ BOOST_AUTO_TEST_CASE(an_entry_outside_the_directory_is_refused) {
                "results archive entry '" + name + "': not a path inside " + inside.string());
     BOOST_TEST(!fs::exists(d.path / "escaped"));
   }
+}
+
+BOOST_AUTO_TEST_CASE(a_file_or_symlink_already_there_is_never_replaced) {
+  TempDir d;
+  { std::ofstream(d.path / "kept") << "mine"; }
+  fs::create_symlink(d.path / "elsewhere", d.path / "linked");
+  for (std::string name : {"kept", "linked"}) {
+    auto files = unpack(archive_of(name), d.path, 4096);
+    BOOST_REQUIRE(!files);
+    BOOST_TEST(files.error() == (d.path / name).string() +
+                                    " already exists: results never replace a file; write them "
+                                    "to a new or empty directory");
+  }
+  BOOST_TEST(read(d.path / "kept") == "mine");
+  BOOST_TEST(!fs::exists(d.path / "elsewhere"));
 }
 
 BOOST_AUTO_TEST_CASE(a_cut_or_foreign_archive_is_an_error) {
