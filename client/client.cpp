@@ -475,16 +475,21 @@ std::expected<std::vector<ResultFile>, std::string> result_files(const json& job
   return out;
 }
 
+// An error naming the first of `files` that exists (a symlink too).
+std::expected<void, std::string> none_there(const std::vector<ResultFile>& files) {
+  std::error_code ec;
+  for (const auto& f : files)
+    if (std::filesystem::exists(std::filesystem::symlink_status(f.file, ec)))
+      return std::unexpected(already_there(f.file));
+  return {};
+}
+
 }  // namespace
 
 std::expected<void, std::string> results_fit(const json& job, const std::filesystem::path& dir) {
   auto files = result_files(job, dir);
   if (!files) return std::unexpected(files.error());
-  std::error_code ec;
-  for (const auto& f : *files)
-    if (std::filesystem::exists(std::filesystem::symlink_status(f.file, ec)))
-      return std::unexpected(already_there(f.file));
-  return {};
+  return none_there(*files);
 }
 
 std::expected<std::vector<std::filesystem::path>, std::string> Client::fetch_outputs(
@@ -499,7 +504,7 @@ std::expected<std::vector<std::filesystem::path>, std::string> Client::fetch_out
   if (!end) return std::unexpected(end.error());
   auto files = result_files(*end, dir);
   if (!files) return std::unexpected(files.error());
-  if (auto fit = results_fit(*end, dir); !fit) return std::unexpected(fit.error());
+  if (auto fit = none_there(*files); !fit) return std::unexpected(fit.error());
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) return std::unexpected(dir.string() + ": " + ec.message());
