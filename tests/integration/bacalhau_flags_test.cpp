@@ -169,17 +169,32 @@ std::map<std::string, std::string> files_under(const std::string& dir) {
 
 }  // namespace
 
+namespace {
+
+// `wasm run --output-dir DIR` of a job that writes "hello" to
+// /outputs/b.txt.
+shoal::test::ProcessResult write_b_into(Home& h, const std::string& dir) {
+  return h.shoal({"wasm", "run", "--output-dir", dir, test_wasm("tree_maker"), "write",
+                  "/outputs/b.txt", "hello"});
+}
+
+// The id of the job `job list` shows first (the one job of a fresh home).
+std::string newest_job(Home& h) {
+  auto id = trim(h.shoal({"job", "list", "--limit", "1", "--output", "csv", "--hide-header"}).out);
+  id = id.substr(id.find(',') + 1);
+  return id.substr(0, id.find(','));
+}
+
+}  // namespace
+
 BOOST_AUTO_TEST_CASE(wasm_run_output_dir_writes_the_results_as_job_get_does) {
   Home h;
   shoal::test::TempDir where;
   const std::string dir = where.path() + "/results";
-  auto r = h.shoal({"wasm", "run", "--output-dir", dir, test_wasm("tree_maker"), "write",
-                    "/outputs/b.txt", "hello"});
+  auto r = write_b_into(h, dir);
   BOOST_TEST_REQUIRE(r.status == 0, r.err);
   BOOST_TEST(r.out == "wrote /outputs/b.txt\n");
-  auto id = trim(h.shoal({"job", "list", "--limit", "1", "--output", "csv", "--hide-header"}).out);
-  id = id.substr(id.find(',') + 1);
-  id = id.substr(0, id.find(','));
+  const std::string id = newest_job(h);
   BOOST_TEST(r.err == "Results of job " + id + " written to " + dir + "\n");
   const auto written = files_under(dir);
   BOOST_TEST(written.at("outputs/b.txt") == "hello");
@@ -199,12 +214,9 @@ BOOST_AUTO_TEST_CASE(results_never_replace_a_file_and_merge_into_a_directory) {
   Home h;
   shoal::test::TempDir where;
   const std::string dir = where.path() + "/results";
-  auto r = h.shoal({"wasm", "run", "--output-dir", dir, test_wasm("tree_maker"), "write",
-                    "/outputs/b.txt", "hello"});
+  auto r = write_b_into(h, dir);
   BOOST_TEST_REQUIRE(r.status == 0, r.err);
-  auto id = trim(h.shoal({"job", "list", "--limit", "1", "--output", "csv", "--hide-header"}).out);
-  id = id.substr(id.find(',') + 1);
-  id = id.substr(0, id.find(','));
+  const std::string id = newest_job(h);
   const auto first = files_under(dir);
   const std::string refused = "shoal: --output-dir " + dir + ": " + dir +
                               "/stdout already exists: results never replace a file; write them "
@@ -317,9 +329,7 @@ BOOST_AUTO_TEST_CASE(a_job_refused_a_path_outside_its_mounts_says_which_paths_we
       "(read-only), /outputs";
   BOOST_TEST(has(r.err, " exited with 2: " + said + "\n"), r.err);
   BOOST_TEST(!has(r.err, in.path()), r.err);  // guest paths only
-  auto id = trim(h.shoal({"job", "list", "--limit", "1", "--output", "csv", "--hide-header"}).out);
-  id = id.substr(id.find(',') + 1);
-  id = id.substr(0, id.find(','));
+  const std::string id = newest_job(h);
   BOOST_TEST(has(h.shoal({"job", "describe", id}).out, said));
   // A program that goes on after the refusal and exits 0 gets no message.
   auto fine = h.shoal({"wasm", "run", test_wasm("files"), "open", "/data/x.txt"});
